@@ -1,0 +1,76 @@
+# SpeedTrade — `make run` (embedded demo) and `make test` (PostgreSQL + Redis) are the two
+# commands that must always work from a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+WORKERS ?= 2
+
+# Services mode (tests, full stack). Override on the command line or in the environment.
+export SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/speedtrade
+export SERVICES_REDIS_URL    ?= redis://127.0.0.1:6379/0
+# Tests use their own Redis database so a running stack and a test run never meet.
+export TEST_REDIS_URL        ?= redis://127.0.0.1:6379/1
+SERVICES_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL)
+TEST_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SPEEDTRADE_ENV=test CELERY_TASK_ALWAYS_EAGER=true
+
+.PHONY: run test lint bench run-services web worker beat feed migrate lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+## Embedded default: SQLite, in-memory channel layer, in-process tasks, simulated feed.
+run: $(VENV)/.runtime-installed
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py migrate --noinput
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py seed_demo
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py serve --demo --host $(HOST) --port $(PORT)
+
+## The whole suite against the real PostgreSQL and Redis.
+test: $(VENV)/.dev-installed
+	@$(TEST_ENV) $(BIN)/python manage.py check_services
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(SERVICES_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(SERVICES_ENV) $(BIN)/python manage.py spectacular --fail-on-warn --validate --file /dev/null
+
+## Services mode, one process each (docker-compose runs the same commands).
+migrate: $(VENV)/.runtime-installed
+	$(SERVICES_ENV) $(BIN)/python manage.py check_services
+	$(SERVICES_ENV) $(BIN)/python manage.py migrate --noinput
+
+web: migrate
+	$(SERVICES_ENV) $(BIN)/python manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+worker: $(VENV)/.runtime-installed
+	$(SERVICES_ENV) $(BIN)/celery -A speedtrade worker --loglevel INFO --concurrency $(WORKERS)
+
+beat: $(VENV)/.runtime-installed
+	$(SERVICES_ENV) $(BIN)/celery -A speedtrade beat --loglevel INFO
+
+run-services: migrate
+	@echo "Starting web, worker and beat against PostgreSQL + Redis (Ctrl-C stops all)."
+	$(SERVICES_ENV) $(BIN)/python manage.py seed_demo
+	trap 'kill 0' INT TERM EXIT; \
+	$(MAKE) --no-print-directory worker & \
+	$(MAKE) --no-print-directory beat & \
+	$(SERVICES_ENV) $(BIN)/python manage.py serve --demo --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip freeze --exclude-editable > constraints.txt
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

@@ -1,0 +1,29 @@
+"""Create a verified user ready to use: demo data, operators and scripted tests."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.services import trader_create
+
+
+class Command(BaseCommand):
+    help = "Create (or update) a verified SpeedTrade user."
+
+    def add_arguments(self, parser):
+        parser.add_argument("email")
+        parser.add_argument("--password", required=True)
+        parser.add_argument(
+            "--staff", choices=["compliance", "support"], help="make the user a staff member of that group"
+        )
+        parser.add_argument("--superuser", action="store_true", help="full admin rights (operators only)")
+
+    def handle(self, *args, **options):
+        try:
+            user = trader_create(
+                email=options["email"],
+                password=options["password"],
+                staff_group=options["staff"],
+                superuser=options["superuser"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self.style.SUCCESS(f"Ready: {user.email} ({user.pk})"))

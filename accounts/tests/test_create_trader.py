@@ -1,0 +1,46 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_creates_a_verified_user_who_can_log_in(client):
+    call_command("create_trader", "trader@example.com", "--password", "a-long-unusual-passphrase")
+    user = User.objects.get(email="trader@example.com")
+    assert user.emailaddress_set.get().verified
+    assert not user.is_staff
+    response = client.post("/accounts/login/", {"login": "trader@example.com", "password": "a-long-unusual-passphrase"})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_staff_option_puts_the_user_in_the_group():
+    call_command(
+        "create_trader", "carol@example.com", "--password", "a-long-unusual-passphrase", "--staff", "compliance"
+    )
+    carol = User.objects.get(email="carol@example.com")
+    assert carol.is_staff and not carol.is_superuser
+    assert list(carol.groups.values_list("name", flat=True)) == ["Compliance"]
+
+
+def test_running_twice_updates_instead_of_duplicating():
+    for _ in range(2):
+        call_command("create_trader", "trader@example.com", "--password", "a-long-unusual-passphrase")
+    assert User.objects.filter(email="trader@example.com").count() == 1
+
+
+def test_weak_passwords_are_refused():
+    with pytest.raises(CommandError, match="too short"):
+        call_command("create_trader", "trader@example.com", "--password", "short")
+    assert not User.objects.exists()
+
+
+def test_seed_demo_creates_trader_and_staff():
+    call_command("seed_demo")
+    assert set(User.objects.values_list("email", flat=True)) == {
+        "demo@speedtrade.local",
+        "compliance@speedtrade.local",
+        "admin@speedtrade.local",
+    }

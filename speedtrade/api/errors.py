@@ -1,0 +1,98 @@
+"""The one error format of the API: `{"code": ..., "message": ..., "fields": {...}}`.
+
+`code` is machine-readable and stable; `message` is for people; `fields` maps each
+offending input field to its messages (only for validation errors).
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class BusinessRuleViolation(exceptions.APIException):
+    """A well-formed request that the rules refuse (e.g. insufficient buying power)."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "rejected"
+    default_detail = "The request was refused."
+
+    def __init__(self, message: str, code: str | None = None, field: str | None = None, status_code: int | None = None):
+        super().__init__(message, code or self.default_code)
+        self.field = field
+        if status_code:
+            self.status_code = status_code
+
+
+_CODES_BY_EXCEPTION = {
+    exceptions.ParseError: "parse_error",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    body = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def _flatten(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{key}: {msg}" for key, value in detail.items() for msg in _flatten(value)]
+    if isinstance(detail, list):
+        return [msg for item in detail for msg in _flatten(item)]
+    return [str(detail)]
+
+
+def _field_errors(detail) -> dict:
+    if isinstance(detail, dict):
+        return {
+            key: _flatten(value) if not isinstance(value, dict) else _field_errors(value)
+            for key, value in detail.items()
+        }
+    return {"non_field_errors": _flatten(detail)}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected errors: a 500 from the handler below, never a stack trace
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _field_errors(exc.detail)
+        non_field = fields.pop("non_field_errors", None)
+        message = (
+            non_field[0]
+            if non_field
+            else "Invalid input: "
+            + "; ".join(f"{name}: {msgs[0] if isinstance(msgs, list) else msgs}" for name, msgs in fields.items())
+        )
+        body = error_body("validation_error", message, fields or None)
+    elif isinstance(exc, BusinessRuleViolation):
+        detail = exc.detail
+        body = error_body(str(detail.code), str(detail), {exc.field: [str(detail)]} if exc.field else None)
+    else:
+        code = _CODES_BY_EXCEPTION.get(type(exc)) or getattr(exc, "default_code", "error")
+        body = error_body(code, " ".join(_flatten(exc.detail)))
+    return Response(body, status=response.status_code, headers=dict(response.headers))
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse(error_body("not_found", "No such resource."), status=404)
+
+
+def json_server_error(request):
+    return JsonResponse(error_body("server_error", "Something went wrong on our side; it has been logged."), status=500)

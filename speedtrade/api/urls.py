@@ -1,0 +1,10 @@
+"""`/api/v1/`: every app's API routes under one prefix."""
+
+from django.urls import include, path, re_path
+
+from speedtrade.api.errors import json_not_found
+
+urlpatterns = [
+    path("", include("accounts.api.urls")),
+    re_path(r"^.*$", json_not_found),
+]

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class SpeedTradeConfig(AppConfig):
+    name = "speedtrade"
+    verbose_name = "SpeedTrade"
+
+    def ready(self):
+        from speedtrade.api import schema  # noqa: F401  (registers OpenAPI extensions)

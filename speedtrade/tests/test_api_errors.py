@@ -1,0 +1,68 @@
+"""One error format for every 4xx; nothing half-written on bad input."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_api_route_is_404_json(alice_api):
+    for path in ("/api/v1/no-such-thing", "/api/nothing/here", "/api/v1/me/extra"):
+        response = alice_api.get(path)
+        assert response.status_code == 404, path
+        assert response.json() == {"code": "not_found", "message": "No such resource."}
+
+
+def test_unknown_page_outside_the_api_is_html(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_malformed_json_is_400_and_changes_nothing(alice_api, alice):
+    response = alice_api.generic("PATCH", "/api/v1/me", '{"first_name": "Al', content_type="application/json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "parse_error"
+    assert "JSON parse error" in body["message"]
+    alice.refresh_from_db()
+    assert alice.first_name == "Alice"
+
+
+def test_validation_errors_name_the_field(alice_api, alice):
+    response = alice_api.patch("/api/v1/me", {"first_name": "x" * 151}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert list(body["fields"]) == ["first_name"]
+    assert "first_name" in body["message"]
+    alice.refresh_from_db()
+    assert alice.first_name == "Alice"
+
+
+def test_wrong_method_uses_the_error_format(alice_api):
+    response = alice_api.delete("/api/v1/me")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_profile_update_succeeds_with_valid_input(alice_api, alice):
+    response = alice_api.patch("/api/v1/me", {"last_name": "Liddell"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["last_name"] == "Liddell"
+    assert response.json()["id"] == str(alice.pk)
+
+
+def test_server_errors_never_show_a_stack_trace(alice_api, settings, monkeypatch):
+    from accounts.api import views
+
+    def explode(**kwargs):
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(views, "user_update_profile", explode)
+    alice_api.raise_request_exception = False
+    response = alice_api.patch("/api/v1/me", {"last_name": "X"}, format="json")
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": "server_error",
+        "message": "Something went wrong on our side; it has been logged.",
+    }

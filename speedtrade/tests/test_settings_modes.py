@@ -1,0 +1,73 @@
+"""Both runtime modes load from the environment alone, and production passes --deploy."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOW = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'layer': s.CHANNEL_LAYERS['default']['BACKEND'], "
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'debug': s.DEBUG}))"
+)
+
+
+def run(env_overrides: dict, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SPEEDTRADE_ENV", "DEBUG", "CELERY_TASK_ALWAYS_EAGER"}
+    }
+    env.update(env_overrides, DJANGO_SETTINGS_MODULE="speedtrade.settings")
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_embedded_default_needs_no_services():
+    result = run({}, "-c", SHOW)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded == {
+        "db": "django.db.backends.sqlite3",
+        "layer": "channels.layers.InMemoryChannelLayer",
+        "eager": True,
+        "debug": True,
+    }
+
+
+def test_services_mode_uses_postgres_redis_and_a_real_worker():
+    result = run(
+        {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/speedtrade", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+        "-c",
+        SHOW,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "db": "django.db.backends.postgresql",
+        "layer": "channels_redis.core.RedisChannelLayer",
+        "eager": False,
+        "debug": True,
+    }
+
+
+PRODUCTION = {
+    "SPEEDTRADE_ENV": "production",
+    "SECRET_KEY": "k8Jq2vP0xW7mZr4tY9bN3cL6hF1sD5gA-uE8iO2pQ7wR4yT0zX",
+    "ALLOWED_HOSTS": "speedtrade.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/speedtrade",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def test_production_settings_pass_the_deploy_checklist():
+    result = run(PRODUCTION, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+    result = run(env, "manage.py", "check")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr

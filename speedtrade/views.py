@@ -1,0 +1,27 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.defaults import page_not_found
+from django.views.defaults import server_error as html_server_error
+
+from speedtrade.api.errors import json_not_found, json_server_error
+
+
+@login_required
+def home(request):
+    return render(request, "home.html")
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith(("/api/", "/v2/", "/_allauth/"))
+
+
+def not_found(request, exception=None):
+    if _wants_json(request):
+        return json_not_found(request)
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    if _wants_json(request):
+        return json_server_error(request)
+    return html_server_error(request)
