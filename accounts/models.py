@@ -46,3 +46,47 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class AuditEvent(models.Model):
+    """An append-only record of something a regulator could ask about.
+
+    Written in the same transaction as the change it describes (see
+    `accounts.services.audit_event_record`). The application never updates or deletes
+    these rows, and on PostgreSQL a trigger refuses UPDATE and DELETE outright.
+    """
+
+    class ActorType(models.TextChoices):
+        USER = "user"
+        STAFF = "staff"
+        SYSTEM = "system"
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_type = models.CharField(max_length=8, choices=ActorType.choices)
+    action = models.CharField(max_length=64, db_index=True, help_text='Namespaced, e.g. "kyc.approved".')
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    subject_user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+        help_text="The customer this event concerns, for per-customer review and export.",
+    )
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"]),
+            models.Index(fields=["subject_user", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"

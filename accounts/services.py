@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import User
+from portfolios.selectors import primary_account
+from portfolios.services import account_open
 
 STAFF_GROUPS = {"compliance": "Compliance", "support": "Support"}
 
@@ -35,6 +37,8 @@ def trader_create(*, email: str, password: str, staff_group: str | None = None, 
     user.full_clean()
     user.save()
     EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+    if not staff_group and not superuser and primary_account(user=user) is None:
+        account_open(user=user)
     if staff_group:
         user.groups.add(Group.objects.get(name=STAFF_GROUPS[staff_group]))
     return user

@@ -1,0 +1,49 @@
+"""The audit trail's one writer."""
+
+from accounts.models import AuditEvent, User
+
+
+def _client_ip(request) -> str | None:
+    # Behind the proxy the client is the first X-Forwarded-For hop (nginx sets it).
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+
+
+def audit_event_record(
+    *,
+    action: str,
+    actor: User | None = None,
+    target=None,
+    subject_user: User | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    request=None,
+) -> AuditEvent:
+    """Append one audit event. Call it inside the transaction of the change it records.
+
+    `actor` None means the system acted (a task, the paper venue). `target` is any model
+    instance; `subject_user` is the customer concerned (defaults to a user target or to
+    the actor when the actor is a customer).
+    """
+    if actor is None:
+        actor_type = AuditEvent.ActorType.SYSTEM
+    elif actor.is_staff:
+        actor_type = AuditEvent.ActorType.STAFF
+    else:
+        actor_type = AuditEvent.ActorType.USER
+    if subject_user is None:
+        subject_user = (
+            target if isinstance(target, User) else (actor if actor_type == AuditEvent.ActorType.USER else None)
+        )
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        actor_type=actor_type,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        subject_user=subject_user,
+        before=before,
+        after=after,
+        ip_address=_client_ip(request) if request is not None else None,
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else "",
+    )
