@@ -1,7 +1,8 @@
 # SpeedTrade — `make run` (embedded demo) and `make test` (PostgreSQL + Redis) are the two
--include local.mk  # per-checkout overrides (e.g. another database name); not committed
 # commands that must always work from a fresh clone.
 PYTHON ?= python3
+-include local.mk  # per-checkout overrides (e.g. another database name); not committed
+
 VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
