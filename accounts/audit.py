@@ -4,9 +4,10 @@ from accounts.models import AuditEvent, User
 
 
 def _client_ip(request) -> str | None:
-    # Behind the proxy the client is the first X-Forwarded-For hop (nginx sets it).
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
+    # The ASGI server already replaced REMOTE_ADDR with the client's address when the
+    # request came through a trusted proxy (uvicorn's FORWARDED_ALLOW_IPS); reading
+    # X-Forwarded-For here would let any client write its own IP into the audit trail.
+    return request.META.get("REMOTE_ADDR") or None
 
 
 def audit_event_record(
