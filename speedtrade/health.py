@@ -25,9 +25,9 @@ def check_database() -> None:
         cursor.execute("SELECT 1")
 
 
-def check_redis() -> None:
+def check_redis() -> str | None:
     if not settings.REDIS_URL:
-        return
+        return "not used (embedded mode)"
     import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)

@@ -9,7 +9,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_records_who_did_what_to_whom_from_where(alice, carol):
-    request = RequestFactory().post("/", HTTP_USER_AGENT="Firefox", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    request = RequestFactory().post(
+        "/", HTTP_USER_AGENT="Firefox", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="6.6.6.6"
+    )
     event = audit_event_record(
         action="kyc.approved",
         actor=carol,

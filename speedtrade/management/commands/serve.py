@@ -28,7 +28,7 @@ class Command(BaseCommand):
             port=port,
             workers=workers,
             lifespan="off",
-            ws="websockets",
+            ws="websockets-sansio",
             timeout_graceful_shutdown=5,
             proxy_headers=True,
         )
