@@ -263,27 +263,6 @@ CCXT_STREAMING = env.bool("CCXT_STREAMING", default=True)  # watch_tickers when 
 CCXT_POLL_SECONDS = env.float("CCXT_POLL_SECONDS", default=2.0)  # fetch_tickers interval otherwise
 CCXT_API_URLS = env.json("CCXT_API_URLS", default={})  # merged into exchange.urls["api"] (proxies, tests)
 
-# --- Brokers and data providers ----------------------------------------------------
-# Alpaca (alpaca-py). Keys are required for the "alpaca" feed and `sync_assets --provider alpaca`.
-ALPACA_API_KEY = env.str("ALPACA_API_KEY", default="")
-ALPACA_SECRET_KEY = env.str("ALPACA_SECRET_KEY", default="")
-ALPACA_DATA_FEED = env.str("ALPACA_DATA_FEED", default="iex")  # iex (free) | sip (subscription)
-# Optional base-URL overrides (proxies, tests); empty = alpaca-py's defaults.
-ALPACA_BASE_URL = env.str("ALPACA_BASE_URL", default="")  # Trading API (assets); default paper
-ALPACA_DATA_URL = env.str("ALPACA_DATA_URL", default="")  # historical market data REST API
-ALPACA_DATA_STREAM_URL = env.str("ALPACA_DATA_STREAM_URL", default="")  # market data websocket host
-# ccxt (provider "ccxt:<exchange id>"). Public market data needs no keys.
-CCXT_API_KEY = env.str("CCXT_API_KEY", default="")
-CCXT_SECRET = env.str("CCXT_SECRET", default="")
-CCXT_PASSWORD = env.str("CCXT_PASSWORD", default="")
-CCXT_SANDBOX = env.bool("CCXT_SANDBOX", default=False)
-# Exchange quote currencies that stand in for SpeedTrade's USD, in order of preference
-# (e.g. "USD,USDT" on an exchange that lists BTC/USDT but no BTC/USD).
-CCXT_USD_QUOTE_CURRENCIES = env.list("CCXT_USD_QUOTE_CURRENCIES", default=["USD"])
-CCXT_STREAMING = env.bool("CCXT_STREAMING", default=True)  # watch_tickers when the exchange supports it
-CCXT_POLL_SECONDS = env.float("CCXT_POLL_SECONDS", default=2.0)  # fetch_tickers interval otherwise
-CCXT_API_URLS = env.json("CCXT_API_URLS", default={})  # merged into exchange.urls["api"] (proxies, tests)
-
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
