@@ -77,17 +77,23 @@ class RandomWalk:
         self.asset = asset
         self.profile = PROFILES[asset.asset_class]
         self.rng = random.Random(f"{seed}:{asset.symbol}")  # noqa: S311  (a simulation, not a secret)
-        self.price = asset.start_price
+        self.exact_price = asset.start_price
+        self.price = to_increment(asset.start_price, asset.price_increment)
         self._sigma_per_sqrt_second = self.profile.annual_volatility / math.sqrt(SECONDS_PER_YEAR[asset.asset_class])
         size_step = asset.min_trade_increment
         self.size_quantum = size_step if size_step >= MIN_SIZE_QUANTUM else MIN_SIZE_QUANTUM
 
     def step(self, elapsed: timedelta) -> Decimal:
-        """Move the price by a normal shock scaled to `elapsed`; never below one tick."""
+        """Move the price by a normal shock scaled to `elapsed`; never below one tick.
+
+        The walk itself is unrounded (`exact_price`): rounding every step onto the grid
+        would swallow the many moves smaller than half a tick.
+        """
         seconds = min(elapsed, MAX_STEP).total_seconds()
         shock = Decimal(self.rng.gauss(0.0, self._sigma_per_sqrt_second * math.sqrt(max(seconds, 0.001))))
-        moved = self.price * (1 + shock.quantize(SHOCK_QUANTUM))
-        self.price = max(to_increment(moved, self.asset.price_increment), self.asset.price_increment)
+        self.exact_price = max(self.exact_price * (1 + shock.quantize(SHOCK_QUANTUM)), self.asset.price_increment)
+        self.exact_price = self.exact_price.quantize(SHOCK_QUANTUM)
+        self.price = to_increment(self.exact_price, self.asset.price_increment)
         return self.price
 
     def _size(self, scale: float) -> Decimal:
