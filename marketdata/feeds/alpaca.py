@@ -35,16 +35,27 @@ from alpaca.data.live.websocket import DataStream
 from alpaca.data.models import Bar as AlpacaBar
 from alpaca.data.models import Quote as AlpacaQuote
 from alpaca.data.models import Trade as AlpacaTrade
-from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
+from alpaca.data.requests import (
+    CryptoBarsRequest,
+    CryptoLatestTradeRequest,
+    StockBarsRequest,
+    StockLatestTradeRequest,
+)
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import AssetClass, AssetStatus
+from alpaca.trading.models import Asset as AlpacaAsset
+from alpaca.trading.requests import GetAssetsRequest
 from django.core.exceptions import ImproperlyConfigured
 
 from marketdata.feeds.base import BarRecord, decimal_from_wire
-from marketdata.models import Timeframe
+from marketdata.models import Asset, Timeframe
+from marketdata.prices import to_stored, to_stored_increment
 from marketdata.quotes import Quote
 
 logger = logging.getLogger(__name__)
 
+LATEST_TRADES_CHUNK = 200  # symbols per latest-trades request (keeps URLs short)
 CRYPTO_STREAM_PATH = "/v1beta3/crypto/" + CryptoFeed.US.value
 ALPACA_TIMEFRAMES = {
     Timeframe.MINUTE: TimeFrame(1, TimeFrameUnit.Minute),
@@ -212,10 +223,16 @@ class AlpacaFeed:
                 await data_stream.close()
 
     # --- historical -------------------------------------------------------------
-    def bars(
+    async def bars(
         self, symbol: str, *, timeframe: str, start: datetime, end: datetime | None = None, limit: int | None = None
     ) -> list[BarRecord]:
         """Historical bars of one symbol, oldest first (alpaca-py follows the pages)."""
+        # alpaca-py's REST clients block (requests); keep the event loop free.
+        return await asyncio.to_thread(self._bars, symbol, timeframe=timeframe, start=start, end=end, limit=limit)
+
+    def _bars(
+        self, symbol: str, *, timeframe: str, start: datetime, end: datetime | None, limit: int | None
+    ) -> list[BarRecord]:
         alpaca_timeframe = ALPACA_TIMEFRAMES[timeframe]
         if is_crypto_symbol(symbol):
             client = CryptoHistoricalDataClient(self._api_key, self._secret_key, url_override=self.data_url)
@@ -260,3 +277,71 @@ def build_feed(settings) -> AlpacaFeed:
         stream_url=settings.ALPACA_DATA_STREAM_URL or None,
         data_url=settings.ALPACA_DATA_URL or None,
     )
+
+
+# --- asset universe (sync_assets) -----------------------------------------------------
+def asset_rows(settings) -> list[dict]:
+    """Alpaca's active assets (both classes) as `assets_sync` rows, priced by their latest trade.
+
+    Only tradable assets are priced (one latest-trades request per 200 symbols); the
+    others still update assets we already have, e.g. to mark them untradable.
+    """
+    api_key, secret_key = alpaca_credentials(settings)
+    trading = TradingClient(api_key, secret_key, paper=True, url_override=settings.ALPACA_BASE_URL or None)
+    data_url = settings.ALPACA_DATA_URL or None
+    rows = []
+    for asset_class, latest_trades in (
+        (AssetClass.US_EQUITY, _stock_latest_trades(api_key, secret_key, data_url)),
+        (AssetClass.CRYPTO, _crypto_latest_trades(api_key, secret_key, data_url)),
+    ):
+        assets = trading.get_all_assets(GetAssetsRequest(status=AssetStatus.ACTIVE, asset_class=asset_class))
+        prices = latest_trades([asset.symbol for asset in assets if asset.tradable])
+        rows.extend(asset_row(asset, prices.get(asset.symbol)) for asset in assets)
+    return rows
+
+
+def _chunked_prices(fetch):
+    def prices(symbols: list[str]) -> dict[str, Decimal]:
+        found = {}
+        for index in range(0, len(symbols), LATEST_TRADES_CHUNK):
+            trades = fetch(symbols[index : index + LATEST_TRADES_CHUNK])
+            found.update({symbol: decimal_from_wire(trade.price) for symbol, trade in trades.items()})
+        return found
+
+    return prices
+
+
+def _stock_latest_trades(api_key: str, secret_key: str, data_url: str | None):
+    client = StockHistoricalDataClient(api_key, secret_key, url_override=data_url)
+    return _chunked_prices(
+        lambda chunk: client.get_stock_latest_trade(StockLatestTradeRequest(symbol_or_symbols=chunk))
+    )
+
+
+def _crypto_latest_trades(api_key: str, secret_key: str, data_url: str | None):
+    client = CryptoHistoricalDataClient(api_key, secret_key, url_override=data_url)
+    return _chunked_prices(
+        lambda chunk: client.get_crypto_latest_trade(CryptoLatestTradeRequest(symbol_or_symbols=chunk))
+    )
+
+
+def asset_row(asset: AlpacaAsset, price: Decimal | None) -> dict:
+    steps = {
+        name: to_stored_increment(decimal_from_wire(getattr(asset, name)))
+        for name in ("min_order_size", "min_trade_increment", "price_increment")
+        if getattr(asset, name) is not None
+    }
+    return {
+        "symbol": asset.symbol,
+        "name": (asset.name or asset.symbol)[:200],
+        "asset_class": Asset.AssetClass(asset.asset_class.value),
+        "exchange": asset.exchange.value[:16],
+        "status": Asset.Status(asset.status.value),
+        "tradable": asset.tradable,
+        "fractionable": asset.fractionable,
+        "shortable": asset.shortable,
+        "marginable": asset.marginable,
+        "easy_to_borrow": asset.easy_to_borrow,
+        **steps,
+        "reference_price": to_stored(price) if price else None,
+    }

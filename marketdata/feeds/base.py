@@ -23,6 +23,14 @@ class QuoteFeed(Protocol):
     def stream(self, symbols: list[str]) -> AsyncIterator[list[Quote]]: ...
 
 
+class HistoricalBars(Protocol):
+    """Backfill from a provider that keeps history (Alpaca, ccxt)."""
+
+    async def bars(
+        self, symbol: str, *, timeframe: str, start: datetime, end: datetime | None = None, limit: int | None = None
+    ) -> list["BarRecord"]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class BarRecord:
     """One historical OHLCV bar as a provider reports it (prices and volume in Decimal).

@@ -178,7 +178,7 @@ async def test_a_dropped_stream_reconnects_resubscribes_and_logs_a_gap(stream_se
     assert SECRET_KEY not in caplog.text
 
 
-def test_historical_stock_bars_follow_pages_and_are_decimal(requests_mock):
+async def test_historical_stock_bars_follow_pages_and_are_decimal(requests_mock):
     first = requests_mock.get(f"{DATA_URL}/v2/stocks/bars", json=recording("alpaca_stock_bars_aapl_1day_page1.json"))
     feed = AlpacaFeed(api_key=API_KEY, secret_key=SECRET_KEY, data_url=DATA_URL)
     first_page = recording("alpaca_stock_bars_aapl_1day_page1.json")
@@ -187,7 +187,7 @@ def test_historical_stock_bars_follow_pages_and_are_decimal(requests_mock):
         json=recording("alpaca_stock_bars_aapl_1day_page2.json"),
     )
 
-    bars = feed.bars("AAPL", timeframe=Timeframe.DAY, start=datetime(2024, 3, 4, tzinfo=UTC))
+    bars = await feed.bars("AAPL", timeframe=Timeframe.DAY, start=datetime(2024, 3, 4, tzinfo=UTC))
 
     assert first.call_count == 1
     query = requests_mock.request_history[0].qs
@@ -210,11 +210,11 @@ def test_historical_stock_bars_follow_pages_and_are_decimal(requests_mock):
     )
 
 
-def test_historical_crypto_bars_use_the_crypto_endpoint(requests_mock):
+async def test_historical_crypto_bars_use_the_crypto_endpoint(requests_mock):
     requests_mock.get(f"{DATA_URL}/v1beta3/crypto/us/bars", json=recording("alpaca_crypto_bars_btcusd_1hour.json"))
     feed = AlpacaFeed(api_key=API_KEY, secret_key=SECRET_KEY, data_url=DATA_URL)
 
-    bars = feed.bars("BTC/USD", timeframe=Timeframe.HOUR, start=datetime(2024, 3, 4, 14, tzinfo=UTC), limit=2)
+    bars = await feed.bars("BTC/USD", timeframe=Timeframe.HOUR, start=datetime(2024, 3, 4, 14, tzinfo=UTC), limit=2)
 
     assert requests_mock.request_history[0].qs["timeframe"] == ["1hour"]
     assert [(bar.low, bar.volume, bar.vwap) for bar in bars] == [
