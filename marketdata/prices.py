@@ -4,9 +4,10 @@
   half-even, for prices a venue could quote (simulated quotes, mid prices).
 * `to_stored(value)`: onto the 9-decimal scale of every price/size column, for
   derived values such as a VWAP before they are written or published.
+* `to_stored_increment(step)`: a provider's tick/lot step onto that scale, rounded up.
 """
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
 
 STORED_QUANTUM = Decimal("0.000000001")
 
@@ -18,3 +19,11 @@ def to_increment(value: Decimal, increment: Decimal) -> Decimal:
 
 def to_stored(value: Decimal) -> Decimal:
     return value.quantize(STORED_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def to_stored_increment(value: Decimal) -> Decimal:
+    """A provider's tick or lot step on the 9-decimal scale, rounded up and never zero.
+
+    Rounding a step up keeps every stored multiple a valid one at the provider.
+    """
+    return max(value.quantize(STORED_QUANTUM, rounding=ROUND_UP), STORED_QUANTUM)

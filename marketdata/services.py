@@ -257,3 +257,26 @@ def bars_backfill(
         rolled = [bar for bar in rolled if bar.timeframe != Timeframe.DAY] + daily
         written += bars_record(bars=minute_bars + hour_bars + rolled)
     return written
+
+
+# --- Provider sync -----------------------------------------------------------------
+
+
+@transaction.atomic
+def assets_sync(*, rows: Iterable[dict]) -> tuple[int, int, list[str]]:
+    """Refresh the universe from a provider's listing (`sync_assets`).
+
+    Upserts by symbol through `assets_load`. Existing assets keep their reference
+    price when the provider reports none; a new symbol without one cannot be stored
+    (every asset needs a price to start from) and is returned as skipped.
+    Returns (created, updated, skipped symbols).
+    """
+    rows = list(rows)
+    known = {
+        symbol.upper()
+        for symbol in Asset.objects.filter(symbol__in=[row["symbol"] for row in rows]).values_list("symbol", flat=True)
+    }
+    storable = [row for row in rows if row.get("reference_price") or row["symbol"].upper() in known]
+    skipped = [row["symbol"] for row in rows if not (row.get("reference_price") or row["symbol"].upper() in known)]
+    created, updated = assets_load(rows=[{k: v for k, v in row.items() if v is not None} for row in storable])
+    return created, updated, skipped
