@@ -13,8 +13,10 @@ STORED_QUANTUM = Decimal("0.000000001")
 
 
 def to_increment(value: Decimal, increment: Decimal) -> Decimal:
+    """`value` on the grid of `increment`, written with the grid's decimals (10.61, not 10.610000000)."""
     steps = (value / increment).to_integral_value(rounding=ROUND_HALF_EVEN)
-    return (steps * increment).quantize(increment)
+    decimals = min(increment.normalize().as_tuple().exponent, 0)
+    return (steps * increment).quantize(Decimal(1).scaleb(decimals))
 
 
 def to_stored(value: Decimal) -> Decimal:

@@ -85,13 +85,15 @@ class AssetOutputSerializer(serializers.ModelSerializer):
 
 
 class QuoteOutputSerializer(serializers.Serializer):
+    """A quote as the feed wrote it: decimal strings on the asset's tick grid."""
+
     symbol = serializers.CharField()
-    bid = serializers.DecimalField(max_digits=20, decimal_places=9)
-    ask = serializers.DecimalField(max_digits=20, decimal_places=9)
-    bid_size = serializers.DecimalField(max_digits=28, decimal_places=9)
-    ask_size = serializers.DecimalField(max_digits=28, decimal_places=9)
-    last = serializers.DecimalField(max_digits=20, decimal_places=9)
-    last_size = serializers.DecimalField(max_digits=28, decimal_places=9)
+    bid = serializers.CharField()
+    ask = serializers.CharField()
+    bid_size = serializers.CharField()
+    ask_size = serializers.CharField()
+    last = serializers.CharField()
+    last_size = serializers.CharField()
     timestamp = serializers.DateTimeField()
     stale = serializers.BooleanField()
 

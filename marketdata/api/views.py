@@ -1,8 +1,8 @@
 from datetime import UTC, datetime
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -45,7 +45,7 @@ def _asset_or_404(symbol_or_id: str) -> Asset:
     try:
         return asset_get(symbol_or_id=symbol_or_id)
     except Asset.DoesNotExist:
-        raise Http404(f"No asset {symbol_or_id!r}.") from None
+        raise NotFound(f"No asset {symbol_or_id!r}.") from None
 
 
 def _assets_or_404(request) -> list[Asset]:
@@ -53,7 +53,7 @@ def _assets_or_404(request) -> list[Asset]:
     serializer.is_valid(raise_exception=True)
     found, unknown = assets_by_symbols(serializer.validated_data["symbols"])
     if unknown:
-        raise Http404(f"Unknown symbols: {', '.join(unknown)}.")
+        raise NotFound(f"Unknown symbols: {', '.join(unknown)}.")
     return list({asset.pk: asset for asset in found.values()}.values())
 
 
