@@ -107,7 +107,7 @@ def test_providers_without_an_asset_list_are_refused(provider):
         sync(provider)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_ccxt_markets_become_usd_assets_with_exchange_precision(binanceus):  # noqa: F811
     await binanceus()
 
