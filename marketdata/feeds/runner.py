@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -110,7 +111,7 @@ class FeedRunner:
             if inspect.iscoroutinefunction(handler):
                 await handler(batch)
             else:
-                await sync_to_async(handler)(batch)
+                await database_sync_to_async(handler)(batch)
         except Exception:
             # One broken consumer of ticks must not stop quotes for everyone else.
             logger.exception("Tick handler %r failed.", handler)
@@ -122,7 +123,7 @@ class FeedRunner:
         self._last_flush = time.monotonic()
         if quotes:
             try:
-                await sync_to_async(ticks_record)(quotes=quotes)
+                await database_sync_to_async(ticks_record)(quotes=quotes)
             except Exception:
                 logger.exception("Feed %s could not record bars for %d ticks.", self.feed.name, len(quotes))
 
@@ -144,7 +145,7 @@ class InProcessFeed:
 
     @classmethod
     async def start(cls, provider: str | None = None) -> "InProcessFeed":
-        runner = await sync_to_async(build_runner)(provider or settings.FEED_PROVIDER)
+        runner = await database_sync_to_async(build_runner)(provider or settings.FEED_PROVIDER)
         return cls(runner)
 
     async def stop(self) -> None:

@@ -3,7 +3,7 @@
 import asyncio
 import signal
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         self.stdout.write("Feed stopped.")
 
     async def _run(self, provider: str) -> None:
-        runner = await sync_to_async(build_runner)(provider)
+        runner = await database_sync_to_async(build_runner)(provider)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
