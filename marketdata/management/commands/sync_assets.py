@@ -1,0 +1,37 @@
+"""Refresh the asset universe from a real provider: `sync_assets --provider alpaca|ccxt:<exchange>`."""
+
+import asyncio
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+
+from marketdata.feeds.registry import UnknownProvider, provider_for
+from marketdata.services import assets_sync
+
+
+class Command(BaseCommand):
+    help = "Upsert Asset rows (by symbol) from Alpaca's asset list or a ccxt exchange's markets."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--provider", required=True, help='"alpaca" or "ccxt:<exchange id>", e.g. ccxt:kraken')
+
+    def handle(self, *args, provider: str, **options):
+        try:
+            _, exchange_id = provider_for(provider)
+            if provider == "alpaca":
+                from marketdata.feeds.alpaca import asset_rows
+
+                rows = asset_rows(settings)
+            elif exchange_id:
+                from marketdata.feeds.ccxt_feed import asset_rows
+
+                rows = asyncio.run(asset_rows(settings, exchange_id))
+            else:
+                raise CommandError(f"sync_assets supports alpaca and ccxt:<exchange id>, not {provider!r}.")
+        except (UnknownProvider, ImproperlyConfigured) as error:
+            raise CommandError(str(error)) from error
+        created, updated, skipped = assets_sync(rows=rows)
+        self.stdout.write(f"{provider}: {created} assets created, {updated} updated.")
+        if skipped:
+            self.stdout.write(f"Skipped {len(skipped)} new symbols without a price: {', '.join(skipped[:20])}")

@@ -1,0 +1,198 @@
+"""Running a feed: quotes stored, bars appended, ticks published, handlers called; lifespan and SIGTERM."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
+
+from marketdata.feeds.runner import FeedRunner, build_runner
+from marketdata.models import Bar
+from marketdata.publishing import quote_group
+from marketdata.quotes import Quote, latest_quotes
+from marketdata.tests import tick_recorder
+from marketdata.tests.factories import AssetFactory, CryptoAssetFactory
+from speedtrade.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+D = Decimal
+
+
+def quote(symbol, last):
+    return Quote(
+        symbol=symbol,
+        bid=D(last),
+        ask=D(last),
+        bid_size=D(1),
+        ask_size=D(1),
+        last=D(last),
+        last_size=D(3),
+        timestamp=datetime.now(UTC),
+    )
+
+
+class ScriptedFeed:
+    """A provider that replays batches; its first connection fails, as real networks do."""
+
+    name = "scripted"
+
+    def __init__(self, batches):
+        self.batches = batches
+        self.connections = 0
+
+    async def stream(self, symbols):
+        self.connections += 1
+        if self.connections == 1:
+            raise ConnectionError("upstream refused")
+        for batch in self.batches:
+            yield [q for q in batch if q.symbol in symbols]
+        await asyncio.Event().wait()  # then stay connected and quiet
+
+
+async def wait_until(condition, attempts=200):
+    for _ in range(attempts):
+        if await condition():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+@database_sync_to_async
+def make_assets():
+    AssetFactory(symbol="F", reference_price=D("10.52"))
+    CryptoAssetFactory()
+
+
+async def test_the_runner_stores_publishes_records_bars_and_calls_tick_handlers():
+    await make_assets()
+    tick_recorder.received.clear()
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(quote_group("BTC/USD"), listener)
+    feed = ScriptedFeed([[quote("F", "10.50"), quote("BTC/USD", "65000")], [quote("BTC/USD", "65010")]])
+    runner = FeedRunner(
+        feed,
+        ["F", "BTC/USD"],
+        tick_handlers=[tick_recorder.record_ticks],
+        bar_flush_seconds=60,
+        reconnect_max_seconds=0.01,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run(stop))
+
+    first = await layer.receive(listener)
+    assert first == {"type": "quote.update", "quote": first["quote"]}
+    assert first["quote"]["symbol"] == "BTC/USD" and first["quote"]["last"] == "65000"
+    assert (await layer.receive(listener))["quote"]["last"] == "65010"
+    assert await wait_until(lambda: asyncio.sleep(0, len(tick_recorder.received) == 2))
+    stop.set()
+    await running
+
+    assert feed.connections == 2  # reconnected after the failure
+    assert [[q.symbol for q in batch] for batch in tick_recorder.received] == [["F", "BTC/USD"], ["BTC/USD"]]
+    stored = latest_quotes(["F", "BTC/USD"])
+    assert (stored["F"].last, stored["BTC/USD"].last) == (D("10.50"), D("65010"))
+    # Bars were written once, on stop: 1Min, 5Min, 1Hour and 1Day for both symbols.
+    bars = await database_sync_to_async(lambda: sorted(Bar.objects.values_list("asset__symbol", "timeframe")))()
+    assert bars == sorted((s, t) for s in ("BTC/USD", "F") for t in ("1Day", "1Hour", "1Min", "5Min"))
+
+
+async def test_a_failing_tick_handler_does_not_stop_the_feed():
+    await make_assets()
+
+    def broken(quotes):
+        raise RuntimeError("venue down")
+
+    tick_recorder.received.clear()
+    feed = ScriptedFeed([[quote("F", "10.50")], [quote("F", "10.51")]])
+    runner = FeedRunner(feed, ["F"], tick_handlers=[broken, tick_recorder.record_ticks], reconnect_max_seconds=0.01)
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run(stop))
+    assert await wait_until(lambda: asyncio.sleep(0, len(tick_recorder.received) == 2))
+    stop.set()
+    await running
+    assert latest_quotes(["F"])["F"].last == D("10.51")
+
+
+async def test_the_simulated_provider_is_built_from_the_registry_with_the_configured_handlers(settings):
+    await make_assets()
+    settings.FEED_TICK_HANDLERS = ["marketdata.tests.tick_recorder.record_ticks"]
+    runner = await database_sync_to_async(build_runner)("simulated")
+    assert runner.feed.name == "simulated"
+    assert sorted(runner.symbols) == ["BTC/USD", "F"]
+    assert runner.tick_handlers == [tick_recorder.record_ticks]
+
+
+async def test_the_lifespan_starts_and_stops_the_in_process_feed(settings):
+    await make_assets()
+    settings.FEED_IN_PROCESS = True
+    settings.SIMULATED_FEED_TICKS_PER_SECOND = 200
+    settings.SIMULATED_FEED_BATCH_SECONDS = 0.02
+    lifespan = ApplicationCommunicator(application, {"type": "lifespan", "asgi": {"version": "3.0"}})
+    await lifespan.send_input({"type": "lifespan.startup"})
+    assert await lifespan.receive_output(timeout=10) == {"type": "lifespan.startup.complete"}
+
+    # Crypto trades around the clock, so the simulated bitcoin ticks whatever the time.
+    assert await wait_until(lambda: asyncio.sleep(0, "BTC/USD" in latest_quotes(["BTC/USD"])))
+
+    await lifespan.send_input({"type": "lifespan.shutdown"})
+    assert await lifespan.receive_output(timeout=10) == {"type": "lifespan.shutdown.complete"}
+    feed_tasks = [task for task in asyncio.all_tasks() if task.get_name() == "in-process-feed"]
+    assert feed_tasks == []
+
+
+async def test_the_lifespan_leaves_the_feed_to_its_own_process_in_services_mode(settings):
+    settings.FEED_IN_PROCESS = False
+    lifespan = ApplicationCommunicator(application, {"type": "lifespan", "asgi": {"version": "3.0"}})
+    await lifespan.send_input({"type": "lifespan.startup"})
+    assert await lifespan.receive_output(timeout=5) == {"type": "lifespan.startup.complete"}
+    assert [task for task in asyncio.all_tasks() if task.get_name() == "in-process-feed"] == []
+    await lifespan.send_input({"type": "lifespan.shutdown"})
+    assert await lifespan.receive_output(timeout=5) == {"type": "lifespan.shutdown.complete"}
+
+
+def test_run_feed_exits_cleanly_on_sigterm():
+    CryptoAssetFactory()
+    database = django_settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "SIMULATED_FEED_TICKS_PER_SECOND": "50",
+        "LOG_LEVEL": "INFO",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_feed", "--provider", "simulated"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for line in process.stdout:
+            if "Feed simulated starting for 1 symbols" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    assert "Feed simulated stopped" in output
+    assert "Feed stopped." in output
+
+
+def test_run_feed_refuses_an_unknown_provider():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="Unknown feed provider"):
+        call_command("run_feed", "--provider", "bloomberg")
+    with pytest.raises(CommandError, match="ccxt:<exchange id>"):
+        call_command("run_feed", "--provider", "ccxt")
