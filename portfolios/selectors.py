@@ -30,6 +30,10 @@ def primary_account(*, user: User) -> Account | None:
     return Account.objects.filter(user=user).order_by("created_at").first()
 
 
+def account_cash_balance(*, account: Account) -> Decimal:
+    return LedgerAccount.objects.get(account=account, kind=Kind.CASH).balance
+
+
 def today_et(at: datetime | None = None) -> date:
     """The trading date (New York) settlement is counted in."""
     return (at or timezone.now()).astimezone(ET).date()
@@ -146,7 +150,8 @@ def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
     return to_ratio(numerator / denominator) if denominator else ZERO
 
 
-def _position_valuation(position: Position, price: Decimal, lastday: Decimal, today: date) -> PositionValuation:
+def position_valuation(*, position: Position, price: Decimal, lastday: Decimal, today: date) -> PositionValuation:
+    """One position's figures at `price`, against yesterday's close `lastday`."""
     market_value = to_cents(position.qty * price)
     unrealized = market_value - position.cost_basis
     # Shares bought today have no "yesterday"; their intraday P&L starts at the entry price.
@@ -197,7 +202,9 @@ def account_valuation(
     cash = cash_state(account=account, as_of=as_of)
     held = Position.objects.filter(account=account).select_related("asset")
     positions = [
-        _position_valuation(p, prices[p.asset_id], previous_closes.get(p.asset_id, prices[p.asset_id]), today)
+        position_valuation(
+            position=p, price=prices[p.asset_id], lastday=previous_closes.get(p.asset_id, prices[p.asset_id]), today=today
+        )
         for p in held
         if p.qty > 0
     ]

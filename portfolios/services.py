@@ -8,7 +8,6 @@ updated (their balances are summed from lines), so fills on different accounts n
 wait for each other.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -36,11 +35,10 @@ from portfolios.models import (
     Position,
     Transfer,
 )
+from portfolios.money import has_at_most_cents, to_cents, to_price, to_qty, trade_value
 from portfolios.pricing import prices_for
-from portfolios.money import ZERO, has_at_most_cents, to_cents, to_price, to_qty, trade_value
 from speedtrade.realtime import publish_to_user
 
-logger = logging.getLogger(__name__)
 Kind = LedgerAccount.Kind
 Cause = JournalEntry.Cause
 
