@@ -33,8 +33,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("account_number", "user", "type", "status", "trading_blocked", "transfers_blocked",
-                    "account_blocked", "created_at")
+    list_display = (
+        "account_number",
+        "user",
+        "type",
+        "status",
+        "trading_blocked",
+        "transfers_blocked",
+        "account_blocked",
+        "created_at",
+    )
     list_filter = ("status", "type", "trading_blocked", "transfers_blocked", "account_blocked", "created_at")
     search_fields = ("account_number", "user__email")
 
@@ -62,12 +70,27 @@ class JournalEntryAdmin(ReadOnlyAdmin):
     list_filter = ("cause_type", "effective_at")
     search_fields = ("account__account_number", "account__user__email", "memo", "id")
     inlines = [JournalLineInline]
-    readonly_fields = ("id", "account", "cause_type", "cause_content_type", "cause_object_id", "reverses", "memo",
-                       "asset", "side", "qty", "price", "effective_at", "created_at")
+    readonly_fields = (
+        "id",
+        "account",
+        "cause_type",
+        "cause_content_type",
+        "cause_object_id",
+        "reverses",
+        "memo",
+        "asset",
+        "side",
+        "qty",
+        "price",
+        "effective_at",
+        "created_at",
+    )
 
     def get_urls(self):
-        return [path("export/", self.admin_site.admin_view(self.export_view), name="portfolios_ledger_export"),
-                *super().get_urls()]
+        return [
+            path("export/", self.admin_site.admin_view(self.export_view), name="portfolios_ledger_export"),
+            *super().get_urls(),
+        ]
 
     def export_view(self, request):
         """CSV of every ledger line touching one customer's accounts in a date range."""
@@ -90,13 +113,40 @@ class JournalEntryAdmin(ReadOnlyAdmin):
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="ledger-{user.pk}-{start}-{end}.csv"'
         writer = csv.writer(response)
-        writer.writerow(["effective_at", "entry_id", "account_number", "cause", "memo", "symbol", "side", "qty",
-                         "price", "ledger_account", "amount", "settles_on"])
+        writer.writerow(
+            [
+                "effective_at",
+                "entry_id",
+                "account_number",
+                "cause",
+                "memo",
+                "symbol",
+                "side",
+                "qty",
+                "price",
+                "ledger_account",
+                "amount",
+                "settles_on",
+            ]
+        )
         for line in lines:
             entry = line.entry
-            writer.writerow([entry.effective_at.isoformat(), entry.pk, entry.account.account_number, entry.cause_type,
-                             entry.memo, entry.asset.symbol if entry.asset else "", entry.side, entry.qty or "",
-                             entry.price or "", line.ledger_account.kind, line.amount, line.settles_on or ""])
+            writer.writerow(
+                [
+                    entry.effective_at.isoformat(),
+                    entry.pk,
+                    entry.account.account_number,
+                    entry.cause_type,
+                    entry.memo,
+                    entry.asset.symbol if entry.asset else "",
+                    entry.side,
+                    entry.qty or "",
+                    entry.price or "",
+                    line.ledger_account.kind,
+                    line.amount,
+                    line.settles_on or "",
+                ]
+            )
         return response
 
 
@@ -109,8 +159,17 @@ class TransferAdmin(ReadOnlyAdmin):
 
 @admin.register(Position)
 class PositionAdmin(ReadOnlyAdmin):
-    list_display = ("account", "asset", "qty", "reserved_qty", "avg_entry_price", "cost_basis", "realized_pl",
-                    "opened_at", "closed_at")
+    list_display = (
+        "account",
+        "asset",
+        "qty",
+        "reserved_qty",
+        "avg_entry_price",
+        "cost_basis",
+        "realized_pl",
+        "opened_at",
+        "closed_at",
+    )
     list_filter = ("asset__asset_class", "opened_at")
     search_fields = ("account__account_number", "account__user__email", "asset__symbol")
 
@@ -154,7 +213,8 @@ class CashAdjustmentAdmin(admin.ModelAdmin):
     @admin.action(description="Approve (posts to the ledger)", permissions=["approve"])
     def approve(self, request, queryset):
         self._decide(
-            request, queryset,
+            request,
+            queryset,
             lambda adj, user: services.cash_adjustment_approve(adjustment=adj, approved_by=user, request=request),
             "approved",
         )
@@ -162,7 +222,8 @@ class CashAdjustmentAdmin(admin.ModelAdmin):
     @admin.action(description="Reject", permissions=["approve"])
     def reject(self, request, queryset):
         self._decide(
-            request, queryset,
+            request,
+            queryset,
             lambda adj, user: services.cash_adjustment_reject(adjustment=adj, rejected_by=user, request=request),
             "rejected",
         )

@@ -203,7 +203,10 @@ def account_valuation(
     held = Position.objects.filter(account=account).select_related("asset")
     positions = [
         position_valuation(
-            position=p, price=prices[p.asset_id], lastday=previous_closes.get(p.asset_id, prices[p.asset_id]), today=today
+            position=p,
+            price=prices[p.asset_id],
+            lastday=previous_closes.get(p.asset_id, prices[p.asset_id]),
+            today=today,
         )
         for p in held
         if p.qty > 0

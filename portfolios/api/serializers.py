@@ -109,8 +109,17 @@ class TransferOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Transfer
-        fields = ["id", "account_id", "direction", "amount", "status", "reason", "created_at", "updated_at",
-                  "settled_at"]
+        fields = [
+            "id",
+            "account_id",
+            "direction",
+            "amount",
+            "status",
+            "reason",
+            "created_at",
+            "updated_at",
+            "settled_at",
+        ]
 
 
 class PortfolioHistoryQuerySerializer(serializers.Serializer):

@@ -1,8 +1,9 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from freezegun import freeze_time
 
 from portfolios.services import account_open, deposit_settled_post
 from portfolios.tests.factories import AssetFactory
@@ -39,8 +40,9 @@ def bob_account(bob):
 
 @pytest.fixture
 def funded(alice_account):
-    """Alice's cash account with $1,000 of settled cash."""
-    deposit_settled_post(account=alice_account, amount=Decimal("1000.00"))
+    """Alice's cash account with $1,000 of settled cash, deposited the week before WEDNESDAY."""
+    with freeze_time(WEDNESDAY - timedelta(days=10)):
+        deposit_settled_post(account=alice_account, amount=Decimal("1000.00"))
     return alice_account
 
 

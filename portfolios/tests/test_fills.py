@@ -20,8 +20,9 @@ D = Decimal
 
 
 def fill(account, asset, side, qty, price, fee="0", at=WEDNESDAY, cause=None):
-    return services.fill_apply(account=account, asset=asset, side=side, qty=D(qty), price=D(price), fee=D(fee),
-                               executed_at=at, cause=cause)
+    return services.fill_apply(
+        account=account, asset=asset, side=side, qty=D(qty), price=D(price), fee=D(fee), executed_at=at, cause=cause
+    )
 
 
 def test_average_cost_moves_on_buys_only_and_sells_realize_against_it(funded, acme):
@@ -126,6 +127,12 @@ def test_fills_tell_the_owner_after_commit(funded, acme, django_capture_on_commi
     message = async_to_sync(layer.receive)(channel)
     assert message["stream"] == "account_updates"
     assert message["data"] == {
-        "event": "fill", "account_id": str(funded.pk), "cash": "980.00", "symbol": "ACME", "side": "buy",
-        "qty": "2", "price": "10.00", "position_qty": "2",
+        "event": "fill",
+        "account_id": str(funded.pk),
+        "cash": "980.00",
+        "symbol": "ACME",
+        "side": "buy",
+        "qty": "2",
+        "price": "10.00",
+        "position_qty": "2",
     }

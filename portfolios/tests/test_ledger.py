@@ -53,14 +53,30 @@ def test_a_rejected_withdrawal_returns_the_money(funded):
 
 
 def test_fills_and_fees_move_cash_against_the_venue_and_fee_accounts(funded, acme):
-    services.fill_apply(account=funded, asset=acme, side="buy", qty=D("3"), price=D("10.005"), fee=D("0.50"),
-                        executed_at=WEDNESDAY, cause=None)
+    services.fill_apply(
+        account=funded,
+        asset=acme,
+        side="buy",
+        qty=D("3"),
+        price=D("10.005"),
+        fee=D("0.50"),
+        executed_at=WEDNESDAY,
+        cause=None,
+    )
     # 3 × 10.005 = 30.015 → 30.02 (half-up, the one rounding rule)
     assert balances(funded)["cash"] == D("1000.00") - D("30.02") - D("0.50")
     assert services.platform_ledger_account("venue_settlement").lines.get().amount == D("30.02")
     assert services.platform_ledger_account("fees").lines.get().amount == D("0.50")
-    services.fill_apply(account=funded, asset=acme, side="sell", qty=D("1"), price=D("12"), fee=D("0"),
-                        executed_at=WEDNESDAY, cause=None)
+    services.fill_apply(
+        account=funded,
+        asset=acme,
+        side="sell",
+        qty=D("1"),
+        price=D("12"),
+        fee=D("0"),
+        executed_at=WEDNESDAY,
+        cause=None,
+    )
     assert balances(funded)["cash"] == D("969.48") + D("12.00")
     assert_ledger_sound()
 
@@ -78,11 +94,13 @@ def test_posting_refuses_unbalanced_or_fractional_entries(funded):
     cash = LedgerAccount.objects.get(account=funded, kind="cash")
     bank = services.platform_ledger_account("bank")
     with pytest.raises(ValueError, match="Unbalanced"):
-        services.journal_entry_post(cause_type="adjustment", legs=[Leg(cash, D("1")), Leg(bank, D("-2"))],
-                                    account=funded)
+        services.journal_entry_post(
+            cause_type="adjustment", legs=[Leg(cash, D("1")), Leg(bank, D("-2"))], account=funded
+        )
     with pytest.raises(ValueError, match="whole cents"):
-        services.journal_entry_post(cause_type="adjustment", legs=[Leg(cash, D("0.001")), Leg(bank, D("-0.001"))],
-                                    account=funded)
+        services.journal_entry_post(
+            cause_type="adjustment", legs=[Leg(cash, D("0.001")), Leg(bank, D("-0.001"))], account=funded
+        )
 
 
 def test_the_database_refuses_an_unbalanced_entry_at_commit(funded):
