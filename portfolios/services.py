@@ -322,9 +322,10 @@ def fill_apply(
             if closing:
                 position.closed_at = executed_at
 
-        journal_entry_post(
-            cause_type=Cause.FILL, legs=legs, account=account, cause=cause, effective_at=executed_at, trade=trade
-        )
+        if value:  # a sliver worth under half a cent moves shares but no cash
+            journal_entry_post(
+                cause_type=Cause.FILL, legs=legs, account=account, cause=cause, effective_at=executed_at, trade=trade
+            )
         if fee:
             journal_entry_post(
                 cause_type=Cause.FEE,
