@@ -151,6 +151,21 @@ class ActivitiesQuerySerializer(serializers.Serializer):
         return types
 
 
-def activity_representation(activity: dict) -> dict:
-    """Decimals as strings, the rest as DRF renders it."""
-    return {key: str(value) if isinstance(value, Decimal) else value for key, value in activity.items()}
+class ActivityOutputSerializer(serializers.Serializer):
+    """Alpaca's TradeActivity (FILL) and NonTradeActivity (TRANS, FEE, JNLC); each activity
+    carries the fields of its own shape only."""
+
+    id = serializers.CharField(read_only=True)
+    account_id = serializers.UUIDField(read_only=True)
+    activity_type = serializers.CharField(read_only=True)
+    transaction_time = serializers.DateTimeField(read_only=True, help_text="FILL only")
+    type = serializers.CharField(read_only=True, help_text="FILL only")
+    price = DecimalString(help_text="FILL only")
+    qty = DecimalString(help_text="FILL only")
+    side = serializers.CharField(read_only=True, help_text="FILL only")
+    symbol = serializers.CharField(read_only=True, help_text="FILL only")
+    order_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="FILL only")
+    date = serializers.DateField(read_only=True, help_text="non-trade activities")
+    net_amount = DecimalString(help_text="cash effect, signed")
+    description = serializers.CharField(read_only=True, help_text="non-trade activities")
+    status = serializers.CharField(read_only=True, help_text="non-trade activities")

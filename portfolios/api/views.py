@@ -8,12 +8,12 @@ from portfolios import selectors, services
 from portfolios.api.serializers import (
     AccountOutputSerializer,
     ActivitiesQuerySerializer,
+    ActivityOutputSerializer,
     PortfolioHistoryOutputSerializer,
     PortfolioHistoryQuerySerializer,
     PositionOutputSerializer,
     TransferInputSerializer,
     TransferOutputSerializer,
-    activity_representation,
 )
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account, Transfer
@@ -128,9 +128,13 @@ class PortfolioHistoryView(PortfolioView):
 
 
 class ActivitiesView(PortfolioView):
-    @extend_schema(parameters=[ActivitiesQuerySerializer], operation_id="account_activities")
+    @extend_schema(
+        parameters=[ActivitiesQuerySerializer],
+        responses=ActivityOutputSerializer(many=True),
+        operation_id="account_activities",
+    )
     def get(self, request):
         query = ActivitiesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         activities = selectors.account_activities(account=self.account(), **query.validated_data)
-        return Response([activity_representation(activity) for activity in activities])
+        return Response(ActivityOutputSerializer(activities, many=True).data)
