@@ -7,5 +7,6 @@ from speedtrade.api.errors import json_not_found
 urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("marketdata.api.urls")),
+    path("", include("portfolios.api.urls")),
     re_path(r"^.*$", json_not_found),
 ]

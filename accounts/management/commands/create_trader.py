@@ -1,8 +1,11 @@
 """Create a verified user ready to use: demo data, operators and scripted tests."""
 
+from decimal import Decimal
+
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import trader_create
+from portfolios.exceptions import PortfolioRuleViolation
 
 
 class Command(BaseCommand):
@@ -15,6 +18,9 @@ class Command(BaseCommand):
             "--staff", choices=["compliance", "support"], help="make the user a staff member of that group"
         )
         parser.add_argument("--superuser", action="store_true", help="full admin rights (operators only)")
+        parser.add_argument(
+            "--cash", type=Decimal, help="fund the trader's account with settled cash up to this amount (USD)"
+        )
 
     def handle(self, *args, **options):
         try:
@@ -23,7 +29,8 @@ class Command(BaseCommand):
                 password=options["password"],
                 staff_group=options["staff"],
                 superuser=options["superuser"],
+                cash=options["cash"],
             )
-        except ValueError as exc:
+        except (ValueError, PortfolioRuleViolation) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Ready: {user.email} ({user.pk})"))

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 
 DEMO_USERS = [
     # (email, password, extra create_trader options, what they are for)
-    ("demo@speedtrade.local", "demo-trader-2026", [], "trader"),
+    ("demo@speedtrade.local", "demo-trader-2026", ["--cash", "1000.00"], "trader"),
     ("compliance@speedtrade.local", "demo-compliance-2026", ["--staff", "compliance"], "compliance staff (admin)"),
     ("admin@speedtrade.local", "demo-admin-2026", ["--superuser"], "operator (admin)"),
 ]

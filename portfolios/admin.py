@@ -1,0 +1,232 @@
+"""Compliance's view of the money: read-only everywhere, except the two-person cash
+adjustment (one proposes with "add", another approves with the admin action)."""
+
+import csv
+from datetime import datetime, time
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from accounts.models import User
+from marketdata.calendars import ET
+from portfolios import services
+from portfolios.exceptions import PortfolioRuleViolation
+from portfolios.models import Account, CashAdjustment, JournalEntry, JournalLine, Position, Transfer
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Staff look; services write. The ledger is append-only in the database too."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = (
+        "account_number",
+        "user",
+        "type",
+        "status",
+        "trading_blocked",
+        "transfers_blocked",
+        "account_blocked",
+        "created_at",
+    )
+    list_filter = ("status", "type", "trading_blocked", "transfers_blocked", "account_blocked", "created_at")
+    search_fields = ("account_number", "user__email")
+
+
+class JournalLineInline(admin.TabularInline):
+    model = JournalLine
+    fields = ("ledger_account", "amount", "settles_on")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class LedgerExportForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=User.objects.filter(brokerage_accounts__isnull=False).distinct())
+    start = forms.DateField(help_text="First day (New York time), inclusive.")
+    end = forms.DateField(help_text="Last day, inclusive.")
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdmin):
+    list_display = ("effective_at", "account", "cause_type", "memo", "asset", "side", "qty", "price")
+    list_filter = ("cause_type", "effective_at")
+    search_fields = ("account__account_number", "account__user__email", "memo", "id")
+    inlines = [JournalLineInline]
+    readonly_fields = (
+        "id",
+        "account",
+        "cause_type",
+        "cause_content_type",
+        "cause_object_id",
+        "reverses",
+        "memo",
+        "asset",
+        "side",
+        "qty",
+        "price",
+        "effective_at",
+        "created_at",
+    )
+
+    def get_urls(self):
+        return [
+            path("export/", self.admin_site.admin_view(self.export_view), name="portfolios_ledger_export"),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request):
+        """CSV of every ledger line touching one customer's accounts in a date range."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = LedgerExportForm(request.GET or None)
+        if not form.is_valid():
+            context = {**self.admin_site.each_context(request), "form": form, "title": "Export a customer's ledger"}
+            return TemplateResponse(request, "admin/portfolios/ledger_export.html", context)
+        user, start, end = form.cleaned_data["user"], form.cleaned_data["start"], form.cleaned_data["end"]
+        lines = (
+            JournalLine.objects.filter(
+                entry__account__user=user,
+                entry__effective_at__gte=datetime.combine(start, time.min, tzinfo=ET),
+                entry__effective_at__lte=datetime.combine(end, time.max, tzinfo=ET),
+            )
+            .select_related("entry", "entry__account", "entry__asset", "ledger_account")
+            .order_by("entry__effective_at", "id")
+        )
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="ledger-{user.pk}-{start}-{end}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "effective_at",
+                "entry_id",
+                "account_number",
+                "cause",
+                "memo",
+                "symbol",
+                "side",
+                "qty",
+                "price",
+                "ledger_account",
+                "amount",
+                "settles_on",
+            ]
+        )
+        for line in lines:
+            entry = line.entry
+            writer.writerow(
+                [
+                    entry.effective_at.isoformat(),
+                    entry.pk,
+                    entry.account.account_number,
+                    entry.cause_type,
+                    entry.memo,
+                    entry.asset.symbol if entry.asset else "",
+                    entry.side,
+                    entry.qty or "",
+                    entry.price or "",
+                    line.ledger_account.kind,
+                    line.amount,
+                    line.settles_on or "",
+                ]
+            )
+        return response
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnlyAdmin):
+    list_display = ("id", "account", "direction", "amount", "status", "created_at", "settled_at")
+    list_filter = ("status", "direction", "created_at")
+    search_fields = ("id", "account__account_number", "account__user__email")
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "account",
+        "asset",
+        "qty",
+        "reserved_qty",
+        "avg_entry_price",
+        "cost_basis",
+        "realized_pl",
+        "opened_at",
+        "closed_at",
+    )
+    list_filter = ("asset__asset_class", "opened_at")
+    search_fields = ("account__account_number", "account__user__email", "asset__symbol")
+
+
+class CashAdjustmentForm(forms.ModelForm):
+    class Meta:
+        model = CashAdjustment
+        fields = ["account", "amount", "reason"]
+
+
+@admin.register(CashAdjustment)
+class CashAdjustmentAdmin(admin.ModelAdmin):
+    form = CashAdjustmentForm
+    list_display = ("account", "amount", "status", "proposed_by", "decided_by", "created_at", "decided_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("account__account_number", "account__user__email", "reason")
+    actions = ["approve", "reject"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """Proposing goes through the service (audit, validation); it never posts."""
+        proposal = services.cash_adjustment_propose(
+            account=obj.account, amount=obj.amount, reason=obj.reason, proposed_by=request.user, request=request
+        )
+        obj.pk = proposal.pk
+
+    def _decide(self, request, queryset, decide, verb: str):
+        for adjustment in queryset:
+            try:
+                decide(adjustment, request.user)
+            except PortfolioRuleViolation as refusal:
+                self.message_user(request, f"{adjustment}: {refusal.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{adjustment}: {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Approve (posts to the ledger)", permissions=["approve"])
+    def approve(self, request, queryset):
+        self._decide(
+            request,
+            queryset,
+            lambda adj, user: services.cash_adjustment_approve(adjustment=adj, approved_by=user, request=request),
+            "approved",
+        )
+
+    @admin.action(description="Reject", permissions=["approve"])
+    def reject(self, request, queryset):
+        self._decide(
+            request,
+            queryset,
+            lambda adj, user: services.cash_adjustment_reject(adjustment=adj, rejected_by=user, request=request),
+            "rejected",
+        )
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("portfolios.approve_cashadjustment")

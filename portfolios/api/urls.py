@@ -1,0 +1,13 @@
+from django.urls import path
+
+from portfolios.api import views
+
+urlpatterns = [
+    path("account", views.AccountView.as_view(), name="api-account"),
+    path("account/portfolio/history", views.PortfolioHistoryView.as_view(), name="api-portfolio-history"),
+    path("account/activities", views.ActivitiesView.as_view(), name="api-account-activities"),
+    path("positions", views.PositionListView.as_view(), name="api-positions"),
+    path("positions/<path:symbol_or_asset_id>", views.PositionDetailView.as_view(), name="api-position"),
+    path("transfers", views.TransferListView.as_view(), name="api-transfers"),
+    path("transfers/<uuid:transfer_id>", views.TransferDetailView.as_view(), name="api-transfer"),
+]

@@ -1,0 +1,14 @@
+"""The one place portfolios asks for prices. Everything else takes prices as arguments."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+from uuid import UUID
+
+from marketdata.models import Asset
+from marketdata.selectors import latest_prices, previous_closes
+
+
+def prices_for(assets: Iterable[Asset]) -> tuple[dict[UUID, Decimal], dict[UUID, Decimal]]:
+    """(latest price, previous session close) per asset id, from market data."""
+    assets = list(assets)
+    return latest_prices(assets), previous_closes(assets)

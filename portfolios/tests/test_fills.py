@@ -1,0 +1,138 @@
+"""Average cost, realized P&L and settlement, on examples worked by hand."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import IntegrityError, transaction
+
+from portfolios import selectors, services
+from portfolios.exceptions import PortfolioRuleViolation
+from portfolios.models import JournalLine, Position
+from portfolios.tests.conftest import WEDNESDAY
+from portfolios.tests.helpers import assert_ledger_sound, balances
+from speedtrade.realtime import user_group
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+
+
+def fill(account, asset, side, qty, price, fee="0", at=WEDNESDAY, cause=None):
+    return services.fill_apply(
+        account=account, asset=asset, side=side, qty=D(qty), price=D(price), fee=D(fee), executed_at=at, cause=cause
+    )
+
+
+def test_average_cost_moves_on_buys_only_and_sells_realize_against_it(funded, acme):
+    fill(funded, acme, "buy", "10", "10.00", fee="1.00")  # cost 100
+    position = fill(funded, acme, "buy", "5", "13.00")  # cost 65 → 165 / 15 = 11.00
+    assert (position.qty, position.cost_basis, position.avg_entry_price) == (D("15"), D("165.00"), D("11"))
+    assert position.realized_pl == D("-1.00")  # a buy's fee is realized when charged
+
+    position = fill(funded, acme, "sell", "6", "12.50", fee="0.75")
+    # (12.50 − 11.00) × 6 − 0.75 = 8.25; the cost basis loses 6/15 of 165 = 66
+    assert position.realized_pl == D("-1.00") + D("8.25")
+    assert (position.qty, position.cost_basis, position.avg_entry_price) == (D("9"), D("99.00"), D("11"))
+
+    position = fill(funded, acme, "sell", "9", "10.00")
+    # (10 − 11) × 9 = −9; closing removes the whole remaining basis
+    assert position.realized_pl == D("7.25") - D("9.00")
+    assert (position.qty, position.cost_basis) == (0, 0)
+    assert position.closed_at == WEDNESDAY
+    # Total realized equals the cash result of the round trip, to the cent.
+    assert balances(funded)["cash"] - D("1000.00") == position.realized_pl
+    assert_ledger_sound()
+
+
+def test_fractional_cent_residue_lands_in_the_final_sale(funded, acme):
+    fill(funded, acme, "buy", "3", "10.00")  # basis 30.00, avg 10
+    first = fill(funded, acme, "sell", "1", "10.00")  # removes 10.00
+    assert first.realized_pl == 0
+    fill(funded, acme, "buy", "0.333333333", "3.00")  # 0.999999999 → 1.00
+    position = fill(funded, acme, "sell", "2.333333333", "9.00")
+    assert position.qty == 0 and position.cost_basis == 0
+    assert balances(funded)["cash"] - D("1000.00") == position.realized_pl
+
+
+def test_reopening_a_closed_position_starts_a_new_average(funded, acme):
+    fill(funded, acme, "buy", "1", "10.00")
+    fill(funded, acme, "sell", "1", "20.00")
+    position = fill(funded, acme, "buy", "2", "30.00")
+    assert position.avg_entry_price == D("30") and position.closed_at is None
+    assert position.realized_pl == D("10.00")
+
+
+def test_stock_sale_proceeds_settle_next_business_day(funded, acme):
+    fill(funded, acme, "buy", "10", "10.00")
+    fill(funded, acme, "sell", "10", "11.00")
+    line = JournalLine.objects.get(entry__side="sell", ledger_account__kind="cash")
+    assert line.settles_on == date(2026, 3, 5)  # Wednesday → Thursday
+    trade_day = selectors.cash_state(account=funded, as_of=WEDNESDAY)
+    assert (trade_day.settled, trade_day.unsettled) == (D("900.00"), D("110.00"))
+    assert selectors.withdrawable_cash(account=funded, as_of=WEDNESDAY) == D("900.00")
+    settlement_day = selectors.cash_state(account=funded, as_of=WEDNESDAY.replace(day=5))
+    assert (settlement_day.settled, settlement_day.unsettled) == (D("1010.00"), 0)
+
+
+def test_friday_sale_settles_monday(funded, acme):
+    friday = WEDNESDAY.replace(day=6)
+    fill(funded, acme, "buy", "1", "10.00", at=friday)
+    fill(funded, acme, "sell", "1", "10.00", at=friday)
+    assert JournalLine.objects.get(entry__side="sell", ledger_account__kind="cash").settles_on == date(2026, 3, 9)
+
+
+def test_crypto_sale_proceeds_are_settled_at_once(funded, btc):
+    fill(funded, btc, "buy", "0.01", "50000")
+    fill(funded, btc, "sell", "0.01", "51000")
+    state = selectors.cash_state(account=funded, as_of=WEDNESDAY)
+    assert state.unsettled == 0 and state.settled == D("1010.00")
+
+
+def test_purchases_spend_settled_cash_first(funded, acme):
+    fill(funded, acme, "buy", "10", "10.00")
+    fill(funded, acme, "sell", "10", "10.00")  # 100 unsettled, 900 settled
+    fill(funded, acme, "buy", "95", "10.00")  # 950: all 900 settled + 50 of the proceeds
+    state = selectors.cash_state(account=funded, as_of=WEDNESDAY)
+    assert (state.balance, state.settled, state.unsettled) == (D("50.00"), 0, D("50.00"))
+
+
+def test_a_cash_account_cannot_buy_beyond_its_cash(funded, acme):
+    with pytest.raises(PortfolioRuleViolation, match="Not enough cash"):
+        fill(funded, acme, "buy", "100", "10.00", fee="0.01")
+    assert not Position.objects.filter(qty__gt=0).exists()
+    assert balances(funded)["cash"] == D("1000.00")
+
+
+def test_selling_more_than_held_is_refused(funded, acme):
+    fill(funded, acme, "buy", "1", "10.00")
+    with pytest.raises(PortfolioRuleViolation, match="Cannot sell"):
+        fill(funded, acme, "sell", "1.5", "10.00")
+
+
+def test_the_same_execution_cannot_post_twice(funded, acme, alice):
+    execution = alice  # any row stands in for trading's Execution as the cause
+    fill(funded, acme, "buy", "1", "10.00", cause=execution)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fill(funded, acme, "buy", "1", "10.00", cause=execution)
+
+
+def test_fills_tell_the_owner_after_commit(funded, acme, django_capture_on_commit_callbacks):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(funded.user_id), channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        fill(funded, acme, "buy", "2", "10.00")
+    message = async_to_sync(layer.receive)(channel)
+    assert message["stream"] == "account_updates"
+    assert message["data"] == {
+        "event": "fill",
+        "account_id": str(funded.pk),
+        "cash": "980.00",
+        "symbol": "ACME",
+        "side": "buy",
+        "qty": "2",
+        "price": "10.00",
+        "position_qty": "2",
+    }
