@@ -3,7 +3,7 @@
 from accounts.models import AuditEvent, User
 
 
-def _client_ip(request) -> str | None:
+def client_ip(request) -> str | None:
     # Behind the proxy the client is the first X-Forwarded-For hop (nginx sets it).
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
@@ -44,6 +44,6 @@ def audit_event_record(
         subject_user=subject_user,
         before=before,
         after=after,
-        ip_address=_client_ip(request) if request is not None else None,
+        ip_address=client_ip(request) if request is not None else None,
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else "",
     )

@@ -15,14 +15,23 @@ class Command(BaseCommand):
             "--staff", choices=["compliance", "support"], help="make the user a staff member of that group"
         )
         parser.add_argument("--superuser", action="store_true", help="full admin rights (operators only)")
+        parser.add_argument(
+            "--kyc",
+            choices=["approved", "pending", "none"],
+            default="none",
+            help="file a complete KYC application: approved (account active, can trade) or pending (in the queue)",
+        )
 
     def handle(self, *args, **options):
+        if options["kyc"] != "none" and (options["staff"] or options["superuser"]):
+            raise CommandError("--kyc is for customers, not staff.")
         try:
             user = trader_create(
                 email=options["email"],
                 password=options["password"],
                 staff_group=options["staff"],
                 superuser=options["superuser"],
+                kyc=None if options["kyc"] == "none" else options["kyc"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
