@@ -15,8 +15,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts import forms, selectors, services
-from accounts.audit import audit_event_record
 from accounts.admin_export import CsvExport, CsvExportAdminMixin
+from accounts.audit import audit_event_record
 from accounts.models import (
     AccountRestriction,
     AuditEvent,

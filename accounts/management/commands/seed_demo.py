@@ -21,7 +21,9 @@ class Command(BaseCommand):
         for email, password, extra, _ in DEMO_USERS:
             call_command("create_trader", email, "--password", password, *extra, stdout=self.stdout)
         for email in PENDING_APPLICANTS:
-            call_command("create_trader", email, "--password", APPLICANT_PASSWORD, "--kyc", "pending", stdout=self.stdout)
+            call_command(
+                "create_trader", email, "--password", APPLICANT_PASSWORD, "--kyc", "pending", stdout=self.stdout
+            )
 
     @staticmethod
     def credentials_text() -> str:
