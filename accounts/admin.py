@@ -235,7 +235,8 @@ class KYCApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         application = get_object_or_404(KYCApplication.objects.select_related("user"), pk=object_id)
         change_url = reverse("admin:accounts_kycapplication_change", args=[application.pk])
         label, form_class = DECISIONS[decision]
-        form = form_class(request.POST or None) if form_class else django_forms.Form(request.POST or None)
+        data = request.POST if request.method == "POST" else None
+        form = form_class(data) if form_class else django_forms.Form(data)
         if request.method == "POST" and form.is_valid():
             try:
                 _decide(decision, application, request.user, form.cleaned_data, request)
@@ -321,7 +322,7 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         customer = get_object_or_404(Customer, pk=object_id, is_staff=False)
         change_url = reverse("admin:accounts_customer_change", args=[customer.pk])
-        form = RestrictionForm(request.POST or None, customer=customer)
+        form = RestrictionForm(request.POST if request.method == "POST" else None, customer=customer)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

@@ -94,7 +94,7 @@ def csv_response(*, filename: str, columns: list[tuple[str, Callable]], records:
 def export_view(model_admin, request, export: CsvExport):
     if not request.user.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied
-    form = ExportRangeForm(request.POST or None)
+    form = ExportRangeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user, start, end = form.cleaned_data["customer_email"], form.cleaned_data["start"], form.cleaned_data["end"]
         with transaction.atomic():

@@ -30,6 +30,11 @@ def _application(user) -> KYCApplication | None:
     return KYCApplication.objects.filter(user=user).first()
 
 
+def _posted(request):
+    """The POST data when posted (an empty POST still binds the form, so it shows errors)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _next_step(step: str) -> str:
     return STEPS[STEPS.index(step) + 1]
 
@@ -83,7 +88,7 @@ def field_step(request, step: str):
         return refusal
     form_class = FIELD_STEPS[step][1]
     application_or_blank = application or KYCApplication(user=request.user, email_address=request.user.email)
-    form = form_class(request.POST or None, application=application_or_blank)
+    form = form_class(_posted(request), application=application_or_blank)
     if request.method == "POST" and form.is_valid():
         changes = {name: value for name, value in form.cleaned_data.items() if not (name == "tax_id" and not value)}
         try:
@@ -104,7 +109,7 @@ def agreements_step(request):
     application = application or KYCApplication(user=request.user)
     signed = set(application.agreements.values_list("agreement", flat=True)) if application.pk else set()
     required = selectors.kyc_required_agreements(application=application)
-    form = forms.AgreementsForm(request.POST or None, required=required, signed=signed)
+    form = forms.AgreementsForm(_posted(request), required=required, signed=signed)
     if request.method == "POST" and form.is_valid():
         services.kyc_draft_save(user=request.user, changes={}, agreements=form.accepted(), request=request)
         return redirect("onboarding:step", step="documents")
@@ -117,7 +122,7 @@ def documents_step(request):
     application = _application(request.user)
     if refusal := _refuse_if_locked(request, application):
         return refusal
-    form = forms.DocumentUploadForm(request.POST or None, request.FILES or None)
+    form = forms.DocumentUploadForm(_posted(request), request.FILES if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.kyc_document_upload(
