@@ -234,7 +234,9 @@ if not FIELD_ENCRYPTION_KEYS:
 
     FIELD_ENCRYPTION_KEYS = [derive_development_key(SECRET_KEY)]
 # Staff reach the admin only after a TOTP login (placed after allauth's middleware).
-MIDDLEWARE.insert(MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1, "accounts.middleware.StaffAdminMFAMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1, "accounts.middleware.StaffAdminMFAMiddleware"
+)
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -26,6 +26,9 @@ class ProfileInputSerializer(serializers.Serializer):
 
 
 class KYCAgreementSerializer(serializers.ModelSerializer):
+    # A plain string here so the schema has one enum for agreements (the input's).
+    agreement = serializers.CharField(read_only=True)
+
     class Meta:
         model = KYCAgreement
         fields = ("agreement", "signed_at", "ip_address")
