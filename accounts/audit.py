@@ -3,7 +3,7 @@
 from accounts.models import AuditEvent, User
 
 
-def _client_ip(request) -> str | None:
+def client_ip(request) -> str | None:
     # The ASGI server already replaced REMOTE_ADDR with the client's address when the
     # request came through a trusted proxy (uvicorn's FORWARDED_ALLOW_IPS); reading
     # X-Forwarded-For here would let any client write its own IP into the audit trail.
@@ -45,6 +45,6 @@ def audit_event_record(
         subject_user=subject_user,
         before=before,
         after=after,
-        ip_address=_client_ip(request) if request is not None else None,
+        ip_address=client_ip(request) if request is not None else None,
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else "",
     )

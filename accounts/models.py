@@ -2,8 +2,11 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+
+from accounts.storage import private_document_storage
 
 
 class UserManager(DjangoUserManager):
@@ -90,3 +93,284 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"
+
+
+class KYCApplication(models.Model):
+    """A customer's identity application, modelled on Alpaca Broker API's account request
+    (contact, identity, disclosures, agreements, trusted contact). One per user.
+
+    Status moves only through `accounts.services` along `ALLOWED_TRANSITIONS`; each move
+    is a `KYCStatusChange` row. The tax id is stored encrypted (`accounts.encryption`)
+    with its last four characters kept apart for masked display.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SUBMITTED = "submitted"
+        IN_REVIEW = "in_review", "In review"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        ACTION_REQUIRED = "action_required", "Action required"
+
+    ALLOWED_TRANSITIONS = {
+        Status.DRAFT: {Status.SUBMITTED},
+        Status.SUBMITTED: {Status.IN_REVIEW, Status.APPROVED, Status.REJECTED, Status.ACTION_REQUIRED},
+        Status.IN_REVIEW: {Status.APPROVED, Status.REJECTED, Status.ACTION_REQUIRED},
+        Status.ACTION_REQUIRED: {Status.SUBMITTED},
+        Status.APPROVED: set(),
+        Status.REJECTED: set(),
+    }
+    EDITABLE_STATUSES = {Status.DRAFT, Status.ACTION_REQUIRED}
+    AWAITING_REVIEW_STATUSES = {Status.SUBMITTED, Status.IN_REVIEW}
+
+    class Level(models.IntegerChoices):
+        NONE = 0
+        BASIC = 1
+        FULL = 2
+
+    class TaxIdType(models.TextChoices):
+        USA_SSN = "USA_SSN", "US Social Security Number"
+        USA_ITIN = "USA_ITIN", "US Individual Taxpayer Identification Number"
+        NATIONAL_ID = "NATIONAL_ID", "National identity number"
+        PASSPORT = "PASSPORT", "Passport number"
+
+    class FundingSource(models.TextChoices):
+        EMPLOYMENT_INCOME = "employment_income", "Employment income"
+        INVESTMENTS = "investments"
+        INHERITANCE = "inheritance"
+        BUSINESS_INCOME = "business_income", "Business income"
+        SAVINGS = "savings"
+        FAMILY = "family"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="kyc_application")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    kyc_level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.NONE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True, help_text="Latest submission: the queue's order.")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    # Contact
+    email_address = models.EmailField(blank=True)
+    phone_number = models.CharField(max_length=20, blank=True)
+    street_address = models.CharField(max_length=200, blank=True)
+    unit = models.CharField(max_length=50, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True, help_text="Two-letter code; required in the US.")
+    postal_code = models.CharField(max_length=12, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2.")
+
+    # Identity
+    given_name = models.CharField(max_length=100, blank=True)
+    family_name = models.CharField(max_length=100, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    tax_id_type = models.CharField(max_length=16, choices=TaxIdType.choices, blank=True)
+    tax_id_encrypted = models.TextField(blank=True, editable=False)
+    tax_id_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    country_of_citizenship = models.CharField(max_length=2, blank=True)
+    country_of_tax_residence = models.CharField(max_length=2, blank=True)
+    funding_source = models.JSONField(default=list, blank=True, help_text="FundingSource values.")
+
+    # Disclosures (None = not answered yet)
+    is_control_person = models.BooleanField(null=True, blank=True)
+    is_affiliated_exchange_or_finra = models.BooleanField(null=True, blank=True)
+    is_politically_exposed = models.BooleanField(null=True, blank=True)
+    immediate_family_exposed = models.BooleanField(null=True, blank=True)
+
+    # Trusted contact (optional)
+    trusted_contact_given_name = models.CharField(max_length=100, blank=True)
+    trusted_contact_family_name = models.CharField(max_length=100, blank=True)
+    trusted_contact_email = models.EmailField(blank=True)
+    trusted_contact_phone = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["submitted_at", "created_at"]
+        verbose_name = "KYC application"
+        permissions = [("review_kycapplication", "Can approve, reject or request action on KYC applications")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kyc_level__in=[0, 1, 2]), name="kyc_level_known"),
+            models.CheckConstraint(
+                condition=~models.Q(status="approved") | models.Q(kyc_level__gt=0), name="kyc_approved_has_level"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"KYC {self.user.email} ({self.status})"
+
+    @property
+    def tax_id_masked(self) -> str:
+        from accounts.encryption import mask_last4
+
+        return mask_last4(self.tax_id_last4)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE_STATUSES
+
+    def clean(self):
+        from accounts import kyc_validation
+
+        errors = {}
+        checks = [
+            ("country", kyc_validation.validate_country_code),
+            ("country_of_citizenship", kyc_validation.validate_country_code),
+            ("country_of_tax_residence", kyc_validation.validate_country_code),
+        ]
+        if self.country == "US":
+            checks += [
+                ("state", kyc_validation.validate_us_state),
+                ("postal_code", kyc_validation.validate_us_postal_code),
+            ]
+        for field, check in checks:
+            value = getattr(self, field)
+            if value:
+                try:
+                    check(value)
+                except ValidationError as exc:
+                    errors[field] = exc.messages
+        if self.date_of_birth is not None:
+            try:
+                kyc_validation.validate_date_of_birth(self.date_of_birth)
+            except ValidationError as exc:
+                errors["date_of_birth"] = exc.messages
+        for field in ("phone_number", "trusted_contact_phone"):
+            value = getattr(self, field)
+            if value and not kyc_validation.PHONE_NUMBER.match(value):
+                errors[field] = ["Enter a phone number with country code, e.g. +1 555 123 4567."]
+        trusted = [self.trusted_contact_given_name, self.trusted_contact_family_name]
+        reachable = self.trusted_contact_email or self.trusted_contact_phone
+        if (any(trusted) or reachable) and not (all(trusted) and reachable):
+            errors.setdefault("trusted_contact_given_name", []).append(
+                "A trusted contact needs a given name, a family name and an email or phone number."
+            )
+        unknown_sources = set(self.funding_source or []) - set(self.FundingSource.values)
+        if not isinstance(self.funding_source, list) or unknown_sources:
+            errors["funding_source"] = [f"Choose among: {', '.join(self.FundingSource.values)}."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class KYCAgreement(models.Model):
+    """A signed agreement (Alpaca's `agreements[]`): which one, when and from which IP."""
+
+    class Kind(models.TextChoices):
+        CUSTOMER = "customer", "Customer agreement"
+        ACCOUNT = "account", "Account agreement"
+        MARGIN = "margin", "Margin agreement"
+
+    application = models.ForeignKey(KYCApplication, on_delete=models.PROTECT, related_name="agreements")
+    agreement = models.CharField(max_length=16, choices=Kind.choices)
+    signed_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["signed_at"]
+        constraints = [models.UniqueConstraint(fields=["application", "agreement"], name="kyc_agreement_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_agreement_display()} signed {self.signed_at:%Y-%m-%d %H:%M}"
+
+
+def kyc_document_path(document: "KYCDocument", filename: str) -> str:
+    # The client's file name is never used on disk: it may be anything.
+    return f"kyc/{document.application.user_id}/{document.id}"
+
+
+class KYCDocument(models.Model):
+    class Type(models.TextChoices):
+        ID_FRONT = "id_front", "ID (front)"
+        ID_BACK = "id_back", "ID (back)"
+        PROOF_OF_ADDRESS = "proof_of_address", "Proof of address"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    application = models.ForeignKey(KYCApplication, on_delete=models.PROTECT, related_name="documents")
+    document_type = models.CharField(max_length=20, choices=Type.choices)
+    file = models.FileField(upload_to=kyc_document_path, storage=private_document_storage, max_length=200)
+    content_type = models.CharField(max_length=40, help_text="Detected from the file's bytes.")
+    size = models.PositiveIntegerField()
+    original_name = models.CharField(max_length=200, blank=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["uploaded_at"]
+        verbose_name = "KYC document"
+
+    def __str__(self) -> str:
+        return f"{self.get_document_type_display()} ({self.uploaded_at:%Y-%m-%d})"
+
+
+class KYCStatusChange(models.Model):
+    """One move of an application along its state machine: who, why, and — for
+    action_required — exactly which documents and fields the customer must provide."""
+
+    application = models.ForeignKey(KYCApplication, on_delete=models.PROTECT, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=KYCApplication.Status.choices)
+    to_status = models.CharField(max_length=16, choices=KYCApplication.Status.choices)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+    requested_documents = models.JSONField(default=list, blank=True)
+    requested_fields = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "KYC status change"
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
+
+class AccountRestriction(models.Model):
+    """Why a brokerage account's trading, transfers or whole account is blocked.
+
+    The `portfolios.Account` flags are what enforcement reads; these rows keep the reason
+    and the history (who blocked, who lifted, when). At most one active row per kind.
+    """
+
+    class Kind(models.TextChoices):
+        TRADING = "trading", "Trading blocked"
+        TRANSFERS = "transfers", "Transfers blocked"
+        ACCOUNT = "account", "Account frozen"
+
+    ACCOUNT_FLAG = {
+        Kind.TRADING: "trading_blocked",
+        Kind.TRANSFERS: "transfers_blocked",
+        Kind.ACCOUNT: "account_blocked",
+    }
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("portfolios.Account", on_delete=models.PROTECT, related_name="restrictions")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reason = models.TextField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "kind"], condition=models.Q(lifted_at__isnull=True), name="one_active_restriction"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.reason}"
+
+
+class Customer(User):
+    """Customers (non-staff users) as compliance staff see them in the admin."""
+
+    class Meta:
+        proxy = True
+        permissions = [
+            ("restrict_account", "Can block/unblock trading, transfers or the whole account"),
+            ("export_records", "Can export a customer's records as CSV"),
+        ]

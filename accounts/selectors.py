@@ -1,5 +1,139 @@
+from dataclasses import dataclass, field
+
 from allauth.mfa.models import Authenticator
+
+from accounts.models import AccountRestriction, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
+
+# What a complete application holds (submission checks these; request_action may name them).
+REQUIRED_FIELDS = (
+    "email_address",
+    "phone_number",
+    "street_address",
+    "city",
+    "postal_code",
+    "country",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "tax_id_type",
+    "tax_id",
+    "country_of_citizenship",
+    "country_of_tax_residence",
+    "funding_source",
+    "is_control_person",
+    "is_affiliated_exchange_or_finra",
+    "is_politically_exposed",
+    "immediate_family_exposed",
+)
+REQUIRED_DOCUMENTS = (KYCDocument.Type.ID_FRONT, KYCDocument.Type.PROOF_OF_ADDRESS)
 
 
 def user_has_mfa(*, user) -> bool:
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+@dataclass(frozen=True)
+class KYCStatus:
+    """Where a user's onboarding stands, as the status page, the API and trading see it."""
+
+    status: str  # "none" before any application, else KYCApplication.Status
+    kyc_level: int = 0
+    requested_documents: list[str] = field(default_factory=list)
+    requested_fields: list[str] = field(default_factory=list)
+    reason: str = ""  # the latest decision's reason, shown to the user
+
+    @property
+    def approved(self) -> bool:
+        return self.status == KYCApplication.Status.APPROVED
+
+    @property
+    def requested_document_labels(self) -> list[str]:
+        return [KYCDocument.Type(doc).label for doc in self.requested_documents]
+
+
+def kyc_latest_change(*, application: KYCApplication) -> KYCStatusChange | None:
+    return application.status_changes.order_by("-created_at", "-id").first()
+
+
+def kyc_status(*, user: User) -> KYCStatus:
+    application = KYCApplication.objects.filter(user=user).first()
+    if application is None:
+        return KYCStatus(status="none")
+    latest = kyc_latest_change(application=application)
+    requested = latest if application.status == KYCApplication.Status.ACTION_REQUIRED and latest else None
+    return KYCStatus(
+        status=application.status,
+        kyc_level=application.kyc_level,
+        requested_documents=list(requested.requested_documents) if requested else [],
+        requested_fields=list(requested.requested_fields) if requested else [],
+        reason=latest.reason if latest and latest.actor_id else "",
+    )
+
+
+def kyc_required_agreements(*, application: KYCApplication) -> list[str]:
+    from portfolios.models import Account
+
+    required = [KYCAgreement.Kind.CUSTOMER, KYCAgreement.Kind.ACCOUNT]
+    if Account.objects.filter(user_id=application.user_id, type=Account.Type.MARGIN).exists():
+        required.append(KYCAgreement.Kind.MARGIN)
+    return required
+
+
+def kyc_missing_items(*, application: KYCApplication) -> dict[str, list[str]]:
+    """What stops this application from being submitted: fields, documents, agreements."""
+    fields = []
+    for name in REQUIRED_FIELDS:
+        value = application.tax_id_encrypted if name == "tax_id" else getattr(application, name)
+        if value in (None, "", []):
+            fields.append(name)
+    if application.country == "US" and not application.state:
+        fields.append("state")
+    uploaded = set(application.documents.values_list("document_type", flat=True))
+    signed = set(application.agreements.values_list("agreement", flat=True))
+    return {
+        "fields": fields,
+        "documents": [doc for doc in REQUIRED_DOCUMENTS if doc not in uploaded],
+        "agreements": [kind for kind in kyc_required_agreements(application=application) if kind not in signed],
+    }
+
+
+def account_active_restrictions(*, account) -> dict[str, AccountRestriction]:
+    return {r.kind: r for r in AccountRestriction.objects.filter(account=account, lifted_at__isnull=True)}
+
+
+def trading_refusal_reason(*, account) -> str | None:
+    """Why this account may not trade now, or None. The trading core's pre-trade check."""
+    from portfolios.models import Account
+
+    if account.status == Account.Status.CLOSED:
+        return "account closed"
+    if not kyc_status(user=account.user).approved:
+        return "KYC not approved"
+    if account.status != Account.Status.ACTIVE:
+        return "account not active"
+    return _restriction_refusal(account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRADING])
+
+
+def transfer_refusal_reason(*, account) -> str | None:
+    """Why this account may not move money now, or None."""
+    from portfolios.models import Account
+
+    if account.status == Account.Status.CLOSED:
+        return "account closed"
+    return _restriction_refusal(account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRANSFERS])
+
+
+_REFUSAL_PREFIX = {
+    AccountRestriction.Kind.ACCOUNT: "account frozen",
+    AccountRestriction.Kind.TRADING: "trading blocked",
+    AccountRestriction.Kind.TRANSFERS: "transfers blocked",
+}
+
+
+def _restriction_refusal(account, kinds) -> str | None:
+    active = account_active_restrictions(account=account)
+    for kind in kinds:
+        if getattr(account, AccountRestriction.ACCOUNT_FLAG[kind]):
+            restriction = active.get(kind)
+            return f"{_REFUSAL_PREFIX[kind]}: {restriction.reason if restriction else 'no reason recorded'}"
+    return None

@@ -1,12 +1,17 @@
+from datetime import date
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from accounts.models import User
+from accounts import kyc_validation, selectors
+from accounts.audit import audit_event_record, client_ip
+from accounts.encryption import encrypt_text, reencrypt_text
+from accounts.models import AccountRestriction, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
 from portfolios.selectors import account_cash_balance, primary_account
 from portfolios.services import account_open, deposit_settled_post
 
@@ -32,11 +37,14 @@ def trader_create(
     staff_group: str | None = None,
     superuser: bool = False,
     cash: Decimal | None = None,
+    kyc: str | None = None,
 ) -> User:
     """Create or update a user whose email is verified, so they can log in at once.
 
     `cash` (portfolios): top the trader's cash up to at least this amount with a settled
-    deposit, so running it twice does not pay twice.
+    deposit, so running it twice does not pay twice. `kyc="pending"` also files a
+    complete, submitted KYC application; `kyc="approved"` files one and approves it as
+    the system (audited), which activates the account.
     """
     email = User.objects.normalize_email(email).strip()
     user = User.objects.filter(email__iexact=email).first() or User(email=email)
@@ -61,4 +69,480 @@ def trader_create(
             deposit_settled_post(account=account, amount=shortfall)
     if staff_group:
         user.groups.add(Group.objects.get(name=STAFF_GROUPS[staff_group]))
+    if kyc in ("pending", "approved"):
+        _demo_application_file(user=user)
+    if kyc == "approved":
+        application = KYCApplication.objects.get(user=user)
+        if application.status != KYCApplication.Status.APPROVED:
+            kyc_approve(application=application, actor=None, reason="Created approved by create_trader.")
     return user
+
+
+def _demo_application_file(*, user: User) -> None:
+    """A complete, plausible application (fictional data), submitted unless already past that."""
+    from django.core.files.base import ContentFile
+
+    application = KYCApplication.objects.filter(user=user).first()
+    if application is not None and not application.is_editable:
+        return
+    kyc_draft_save(
+        user=user,
+        changes={
+            "email_address": user.email,
+            "phone_number": "+1 555 010 0199",
+            "street_address": "20 N San Mateo Dr",
+            "city": "San Mateo",
+            "state": "CA",
+            "postal_code": "94401",
+            "country": "US",
+            "given_name": user.first_name or user.email.split("@")[0].capitalize(),
+            "family_name": user.last_name or "Demo",
+            "date_of_birth": date(1990, 1, 15),
+            "tax_id_type": KYCApplication.TaxIdType.USA_SSN,
+            "tax_id": "666-12-3456",  # 666 is never issued: safely fictional
+            "country_of_citizenship": "US",
+            "country_of_tax_residence": "US",
+            "funding_source": [KYCApplication.FundingSource.EMPLOYMENT_INCOME],
+            "is_control_person": False,
+            "is_affiliated_exchange_or_finra": False,
+            "is_politically_exposed": False,
+            "immediate_family_exposed": False,
+        },
+        agreements=selectors.kyc_required_agreements(application=_application_for_update(user=user)),
+    )
+    uploaded = set(KYCDocument.objects.filter(application__user=user).values_list("document_type", flat=True))
+    for document_type in selectors.REQUIRED_DOCUMENTS:
+        if document_type not in uploaded:
+            sample = ContentFile(b"%PDF-1.4\n% SpeedTrade demo document\n%%EOF\n", name=f"{document_type}.pdf")
+            kyc_document_upload(user=user, document_type=document_type, uploaded_file=sample)
+    kyc_submit(user=user)
+
+
+# --- KYC ---------------------------------------------------------------------------------
+# The application's editable fields (plus the write-only `tax_id`), in the onboarding steps' order.
+KYC_EDITABLE_FIELDS = (
+    "email_address",
+    "phone_number",
+    "street_address",
+    "unit",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "tax_id_type",
+    "tax_id",
+    "country_of_citizenship",
+    "country_of_tax_residence",
+    "funding_source",
+    "is_control_person",
+    "is_affiliated_exchange_or_finra",
+    "is_politically_exposed",
+    "immediate_family_exposed",
+    "trusted_contact_given_name",
+    "trusted_contact_family_name",
+    "trusted_contact_email",
+    "trusted_contact_phone",
+)
+
+
+class ActionRefused(Exception):
+    """A well-formed request the rules refuse (wrong state, missing reason). `code` is stable."""
+
+    def __init__(self, message: str, code: str = "refused"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _application_for_update(*, user: User) -> KYCApplication:
+    """The user's application, created as a draft on first use, locked for this transaction."""
+    application, created = KYCApplication.objects.get_or_create(user=user, defaults={"email_address": user.email})
+    if created:
+        audit_event_record(action="kyc.started", actor=user, target=application, subject_user=user)
+    return KYCApplication.objects.select_for_update().get(pk=application.pk)
+
+
+def _require_editable(application: KYCApplication) -> None:
+    if not application.is_editable:
+        raise ActionRefused(
+            f"The application is {application.get_status_display().lower()} and can no longer be changed.",
+            code="kyc_not_editable",
+        )
+
+
+@transaction.atomic
+def kyc_draft_save(*, user: User, changes: dict, agreements: list[str] = (), request=None) -> KYCApplication:
+    """Save part of the user's application (any subset of KYC_EDITABLE_FIELDS) and sign
+    agreements. Formats are checked now; completeness only at submission."""
+    application = _application_for_update(user=user)
+    _require_editable(application)
+    unknown = set(changes) - set(KYC_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
+    changes = dict(changes)
+    tax_id = changes.pop("tax_id", None)
+    for name, value in changes.items():
+        setattr(application, name, "" if value is None and name not in _NULLABLE_FIELDS else value)
+    if tax_id:
+        try:
+            normalized = kyc_validation.normalize_tax_id(application.tax_id_type, tax_id)
+        except ValidationError as exc:
+            raise ValidationError({"tax_id": exc.messages}) from exc
+        application.tax_id_encrypted = encrypt_text(normalized)
+        application.tax_id_last4 = normalized[-4:]
+    application.full_clean()
+    application.save()
+    signed = _agreements_sign(application=application, agreements=agreements, request=request)
+    audit_event_record(
+        action="kyc.draft_saved",
+        actor=user,
+        target=application,
+        subject_user=user,
+        # Field names only: the audit trail must not become a second copy of personal data.
+        after={"fields": sorted(changes) + (["tax_id"] if tax_id else []), "agreements_signed": signed},
+        request=request,
+    )
+    return application
+
+
+_NULLABLE_FIELDS = {
+    "date_of_birth",
+    "is_control_person",
+    "is_affiliated_exchange_or_finra",
+    "is_politically_exposed",
+    "immediate_family_exposed",
+}
+
+
+def _agreements_sign(*, application: KYCApplication, agreements, request) -> list[str]:
+    known = set(KYCAgreement.Kind.values)
+    if set(agreements) - known:
+        raise ValidationError({"agreements": f"Agreements are among: {', '.join(sorted(known))}."})
+    already = set(application.agreements.values_list("agreement", flat=True))
+    new = [kind for kind in dict.fromkeys(agreements) if kind not in already]
+    for kind in new:
+        KYCAgreement.objects.create(
+            application=application,
+            agreement=kind,
+            signed_at=timezone.now(),
+            ip_address=client_ip(request) if request is not None else None,
+        )
+    return new
+
+
+@transaction.atomic
+def kyc_document_upload(*, user: User, document_type: str, uploaded_file, request=None) -> KYCDocument:
+    """Store an identity document. Its type is read from its bytes; the client's claim is ignored."""
+    application = _application_for_update(user=user)
+    _require_editable(application)
+    if document_type not in KYCDocument.Type.values:
+        raise ValidationError({"document_type": f"Choose among: {', '.join(KYCDocument.Type.values)}."})
+    try:
+        content_type = kyc_validation.sniff_document_content_type(uploaded_file)
+    except ValidationError as exc:
+        raise ValidationError({"file": exc.messages}) from exc
+    document = KYCDocument(
+        application=application,
+        document_type=document_type,
+        content_type=content_type,
+        size=uploaded_file.size,
+        original_name=(getattr(uploaded_file, "name", "") or "")[:200],
+    )
+    document.file.save(document.id.hex, uploaded_file, save=False)
+    document.save()
+    audit_event_record(
+        action="kyc.document_uploaded",
+        actor=user,
+        target=document,
+        subject_user=user,
+        after={"document_type": document_type, "content_type": content_type, "size": document.size},
+        request=request,
+    )
+    return document
+
+
+@transaction.atomic
+def kyc_submit(*, user: User, request=None) -> KYCApplication:
+    """Send a complete application to the compliance queue (again, after action_required)."""
+    application = _application_for_update(user=user)
+    if application.status not in KYCApplication.EDITABLE_STATUSES:
+        raise ActionRefused(
+            f"The application is already {application.get_status_display().lower()}.", code="kyc_already_submitted"
+        )
+    missing = selectors.kyc_missing_items(application=application)
+    errors: dict[str, list[str]] = {name: ["This field is required."] for name in missing["fields"]}
+    if missing["documents"]:
+        labels = [KYCDocument.Type(doc).label for doc in missing["documents"]]
+        errors["documents"] = [f"Upload: {', '.join(labels)}."]
+    if missing["agreements"]:
+        labels = [KYCAgreement.Kind(kind).label for kind in missing["agreements"]]
+        errors["agreements"] = [f"Accept: {', '.join(labels)}."]
+    if errors:
+        raise ValidationError(errors)
+    application.full_clean()
+    application.submitted_at = timezone.now()
+    _kyc_transition(application, to_status=KYCApplication.Status.SUBMITTED, actor=user, request=request)
+    return application
+
+
+def _kyc_transition(
+    application: KYCApplication,
+    *,
+    to_status: str,
+    actor: User | None,
+    reason: str = "",
+    requested_documents: list[str] = (),
+    requested_fields: list[str] = (),
+    request=None,
+) -> KYCStatusChange:
+    """Move a locked application along its state machine: history row + audit event."""
+    from_status = application.status
+    if to_status not in KYCApplication.ALLOWED_TRANSITIONS[from_status]:
+        raise ActionRefused(
+            f"A {KYCApplication.Status(from_status).label.lower()} application cannot become "
+            f"{KYCApplication.Status(to_status).label.lower()}.",
+            code="kyc_invalid_transition",
+        )
+    application.status = to_status
+    application.save()
+    change = KYCStatusChange.objects.create(
+        application=application,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        requested_documents=list(requested_documents),
+        requested_fields=list(requested_fields),
+    )
+    audit_event_record(
+        action=f"kyc.{to_status}",
+        actor=actor,
+        target=application,
+        subject_user=application.user,
+        before={"status": from_status},
+        after={
+            "status": to_status,
+            "kyc_level": application.kyc_level,
+            "reason": reason,
+            "requested_documents": list(requested_documents),
+            "requested_fields": list(requested_fields),
+        },
+        request=request,
+    )
+    return change
+
+
+def _require_permission(actor: User | None, permission: str) -> None:
+    """Staff act only with the permission; `actor=None` is the system (operator commands)."""
+    if actor is not None and not actor.has_perm(permission):
+        raise PermissionDenied(f"You lack the permission {permission}.")
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "A reason is required."})
+    return reason
+
+
+def _locked_application(application: KYCApplication) -> KYCApplication:
+    return KYCApplication.objects.select_for_update().select_related("user").get(pk=application.pk)
+
+
+@transaction.atomic
+def kyc_review_start(*, application: KYCApplication, actor: User, request=None) -> KYCApplication:
+    """A compliance officer takes a submitted application into review."""
+    _require_permission(actor, "accounts.review_kycapplication")
+    application = _locked_application(application)
+    _kyc_transition(application, to_status=KYCApplication.Status.IN_REVIEW, actor=actor, request=request)
+    return application
+
+
+@transaction.atomic
+def kyc_approve(
+    *,
+    application: KYCApplication,
+    actor: User | None,
+    reason: str,
+    kyc_level: int = KYCApplication.Level.FULL,
+    request=None,
+) -> KYCApplication:
+    """Approve: the user's onboarding accounts become active (and so may trade)."""
+    from portfolios.models import Account
+
+    _require_permission(actor, "accounts.review_kycapplication")
+    reason = _require_reason(reason)
+    if kyc_level not in (KYCApplication.Level.BASIC, KYCApplication.Level.FULL):
+        raise ValidationError({"kyc_level": "An approval grants level 1 (basic) or 2 (full)."})
+    application = _locked_application(application)
+    application.kyc_level = kyc_level
+    application.decided_at = timezone.now()
+    change = _kyc_transition(
+        application, to_status=KYCApplication.Status.APPROVED, actor=actor, reason=reason, request=request
+    )
+    # Lock order: application, then the user's accounts (as restrictions lock accounts alone).
+    for account in Account.objects.select_for_update().filter(
+        user_id=application.user_id, status=Account.Status.ONBOARDING
+    ):
+        account.status = Account.Status.ACTIVE
+        account.save(update_fields=["status"])
+        audit_event_record(
+            action="account.activated",
+            actor=actor,
+            target=account,
+            subject_user=application.user,
+            before={"status": Account.Status.ONBOARDING},
+            after={"status": Account.Status.ACTIVE},
+            request=request,
+        )
+    _decision_email_send_on_commit(change)
+    return application
+
+
+@transaction.atomic
+def kyc_reject(*, application: KYCApplication, actor: User | None, reason: str, request=None) -> KYCApplication:
+    """Reject: final; the accounts stay in onboarding and cannot trade."""
+    _require_permission(actor, "accounts.review_kycapplication")
+    reason = _require_reason(reason)
+    application = _locked_application(application)
+    application.kyc_level = KYCApplication.Level.NONE
+    application.decided_at = timezone.now()
+    change = _kyc_transition(
+        application, to_status=KYCApplication.Status.REJECTED, actor=actor, reason=reason, request=request
+    )
+    _decision_email_send_on_commit(change)
+    return application
+
+
+@transaction.atomic
+def kyc_request_action(
+    *,
+    application: KYCApplication,
+    actor: User | None,
+    reason: str,
+    requested_documents: list[str] = (),
+    requested_fields: list[str] = (),
+    request=None,
+) -> KYCApplication:
+    """Send the application back to the customer naming exactly what is missing."""
+    _require_permission(actor, "accounts.review_kycapplication")
+    reason = _require_reason(reason)
+    requested_documents = list(dict.fromkeys(requested_documents))
+    requested_fields = list(dict.fromkeys(requested_fields))
+    errors = {}
+    if set(requested_documents) - set(KYCDocument.Type.values):
+        errors["requested_documents"] = f"Documents are among: {', '.join(KYCDocument.Type.values)}."
+    if set(requested_fields) - set(KYC_EDITABLE_FIELDS):
+        errors["requested_fields"] = "Unknown application field."
+    if not requested_documents and not requested_fields and not errors:
+        errors["requested_documents"] = "Name at least one missing document or field."
+    if errors:
+        raise ValidationError(errors)
+    application = _locked_application(application)
+    change = _kyc_transition(
+        application,
+        to_status=KYCApplication.Status.ACTION_REQUIRED,
+        actor=actor,
+        reason=reason,
+        requested_documents=requested_documents,
+        requested_fields=requested_fields,
+        request=request,
+    )
+    _decision_email_send_on_commit(change)
+    return application
+
+
+def _decision_email_send_on_commit(change: KYCStatusChange) -> None:
+    from accounts.emails import kyc_decision_email_send
+
+    transaction.on_commit(lambda: kyc_decision_email_send(change_id=change.pk))
+
+
+@transaction.atomic
+def kyc_record_view_record(*, application: KYCApplication, actor: User, request=None) -> None:
+    """Staff read a customer's KYC record: reads of personal data are audited too."""
+    if actor.pk != application.user_id:
+        audit_event_record(
+            action="kyc.record_viewed", actor=actor, target=application, subject_user=application.user, request=request
+        )
+
+
+@transaction.atomic
+def kyc_document_view_record(*, document: KYCDocument, actor: User, request=None) -> None:
+    owner = document.application.user
+    if actor.pk != owner.pk:
+        audit_event_record(
+            action="kyc.document_viewed",
+            actor=actor,
+            target=document,
+            subject_user=owner,
+            after={"document_type": document.document_type},
+            request=request,
+        )
+
+
+@transaction.atomic
+def tax_ids_reencrypt() -> int:
+    """Re-encrypt every stored tax id under the current key (after a key rotation)."""
+    count = 0
+    for application in KYCApplication.objects.select_for_update().exclude(tax_id_encrypted=""):
+        application.tax_id_encrypted = reencrypt_text(application.tax_id_encrypted)
+        application.save(update_fields=["tax_id_encrypted"])
+        count += 1
+    if count:
+        audit_event_record(action="kyc.tax_ids_reencrypted", after={"applications": count})
+    return count
+
+
+# --- Account restrictions --------------------------------------------------------------
+
+
+@transaction.atomic
+def account_restriction_set(
+    *, account, kind: str, blocked: bool, actor: User | None, reason: str, request=None
+) -> AccountRestriction:
+    """Block or unblock trading, transfers or the whole account, with a reason.
+
+    Writes the `portfolios.Account` flag (what enforcement reads) and an
+    `AccountRestriction` row (the reason and its history). Locks the account row.
+    """
+    from portfolios.models import Account
+
+    _require_permission(actor, "accounts.restrict_account")
+    reason = _require_reason(reason)
+    if kind not in AccountRestriction.Kind.values:
+        raise ValidationError({"kind": f"Choose among: {', '.join(AccountRestriction.Kind.values)}."})
+    account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
+    flag = AccountRestriction.ACCOUNT_FLAG[kind]
+    active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
+    label = AccountRestriction.Kind(kind).label.lower()
+    if blocked and (active or getattr(account, flag)):
+        raise ActionRefused(f"Already in place: {label}.", code="restriction_exists")
+    if not blocked and not (active or getattr(account, flag)):
+        raise ActionRefused(f"Not in place: {label}.", code="restriction_missing")
+    before = {flag: getattr(account, flag)}
+    if blocked:
+        restriction = AccountRestriction.objects.create(account=account, kind=kind, reason=reason, created_by=actor)
+    else:
+        restriction = active
+        if restriction is not None:
+            restriction.lifted_at = timezone.now()
+            restriction.lifted_by = actor
+            restriction.lift_reason = reason
+            restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    setattr(account, flag, blocked)
+    account.save(update_fields=[flag])
+    verb = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
+    audit_event_record(
+        action=f"account.{verb[0] if blocked else verb[1]}",
+        actor=actor,
+        target=account,
+        subject_user=account.user,
+        before=before,
+        after={flag: blocked, "reason": reason},
+        request=request,
+    )
+    return restriction

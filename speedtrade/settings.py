@@ -282,6 +282,21 @@ CELERY_BEAT_SCHEDULE["portfolios-session-close-snapshots"] = {
     "schedule": crontab(minute="*/5", hour="17-23", day_of_week="mon-fri"),
 }
 
+# --- accounts (KYC, audit, admin) ---------------------------------------------------
+# Fernet keys for personal data at rest (tax ids), comma-separated, first = current.
+# Rotation: see accounts/encryption.py and `manage.py rotate_encryption_keys`.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not FIELD_ENCRYPTION_KEYS:
+    if PRODUCTION:
+        raise environ.ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set in production.")
+    from accounts.encryption import derive_development_key
+
+    FIELD_ENCRYPTION_KEYS = [derive_development_key(SECRET_KEY)]
+# Staff reach the admin only after a TOTP login (placed after allauth's middleware).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1, "accounts.middleware.StaffAdminMFAMiddleware"
+)
+
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

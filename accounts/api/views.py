@@ -1,9 +1,44 @@
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.serializers import ProfileInputSerializer, ProfileOutputSerializer
+from accounts import services
+from accounts.api.serializers import (
+    KYCApplicationOutputSerializer,
+    KYCDocumentOutputSerializer,
+    KYCDocumentUploadSerializer,
+    KYCDraftInputSerializer,
+    ProfileInputSerializer,
+    ProfileOutputSerializer,
+)
+from accounts.models import KYCApplication, KYCDocument
 from accounts.services import user_update_profile
+from speedtrade.api.errors import BusinessRuleViolation
+
+# State conflicts (already submitted, decided) are 409; other refusals 422.
+_CONFLICT_CODES = {"kyc_not_editable", "kyc_already_submitted", "kyc_invalid_transition"}
+
+
+@contextmanager
+def service_errors_as_api_errors():
+    """Turn the services' refusals into the API's one error format."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise ApiValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+    except services.ActionRefused as exc:
+        raise BusinessRuleViolation(
+            exc.message, code=exc.code, status_code=409 if exc.code in _CONFLICT_CODES else None
+        ) from exc
 
 
 class ProfileView(APIView):
@@ -17,3 +52,81 @@ class ProfileView(APIView):
         serializer.is_valid(raise_exception=True)
         user = user_update_profile(user=request.user, **serializer.validated_data)
         return Response(ProfileOutputSerializer(user).data)
+
+
+def _own_application(user) -> KYCApplication:
+    application = KYCApplication.objects.filter(user=user).first()
+    if application is None:
+        raise NotFound("No KYC application yet: PUT /api/v1/kyc to start one.")
+    return application
+
+
+class KYCApplicationView(APIView):
+    @extend_schema(responses=KYCApplicationOutputSerializer, operation_id="kyc_retrieve")
+    def get(self, request):
+        return Response(KYCApplicationOutputSerializer(_own_application(request.user)).data)
+
+    @extend_schema(
+        request=KYCDraftInputSerializer,
+        responses=KYCApplicationOutputSerializer,
+        operation_id="kyc_draft_save",
+        description="Save the given fields of the draft (others are kept). Refused (409) once submitted.",
+    )
+    def put(self, request):
+        serializer = KYCDraftInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        agreements = changes.pop("agreements", [])
+        with service_errors_as_api_errors():
+            application = services.kyc_draft_save(
+                user=request.user, changes=changes, agreements=agreements, request=request
+            )
+        return Response(KYCApplicationOutputSerializer(application).data)
+
+
+class KYCSubmitView(APIView):
+    @extend_schema(request=None, responses=KYCApplicationOutputSerializer, operation_id="kyc_submit")
+    def post(self, request):
+        _own_application(request.user)
+        with service_errors_as_api_errors():
+            application = services.kyc_submit(user=request.user, request=request)
+        return Response(KYCApplicationOutputSerializer(application).data)
+
+
+class KYCDocumentListView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(responses=KYCDocumentOutputSerializer(many=True), operation_id="kyc_documents_list")
+    def get(self, request):
+        documents = KYCDocument.objects.filter(application__user=request.user)
+        return Response(KYCDocumentOutputSerializer(documents, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": KYCDocumentUploadSerializer},
+        responses={201: KYCDocumentOutputSerializer},
+        operation_id="kyc_documents_upload",
+    )
+    def post(self, request):
+        serializer = KYCDocumentUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors_as_api_errors():
+            document = services.kyc_document_upload(
+                user=request.user,
+                document_type=serializer.validated_data["document_type"],
+                uploaded_file=serializer.validated_data["file"],
+                request=request,
+            )
+        return Response(KYCDocumentOutputSerializer(document).data, status=status.HTTP_201_CREATED)
+
+
+class KYCDocumentDownloadView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes}, operation_id="kyc_documents_download")
+    def get(self, request, document_id):
+        # Starting from the user's own documents: another user's id is simply not found.
+        document = get_object_or_404(KYCDocument, pk=document_id, application__user=request.user)
+        return FileResponse(
+            document.file.open("rb"),
+            content_type=document.content_type,
+            as_attachment=True,
+            filename=f"{document.document_type}-{document.id}",
+        )

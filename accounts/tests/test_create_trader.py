@@ -1,7 +1,9 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import User
+from accounts.models import AuditEvent, KYCApplication, User
+from accounts.selectors import trading_refusal_reason
+from portfolios.selectors import primary_account
 
 pytestmark = pytest.mark.django_db
 
@@ -37,13 +39,51 @@ def test_weak_passwords_are_refused():
     assert not User.objects.exists()
 
 
-def test_seed_demo_creates_trader_and_staff():
-    call_command("seed_demo")
+def test_kyc_approved_files_a_complete_application_and_activates_the_account():
+    call_command("create_trader", "trader@example.com", "--password", "a-long-unusual-passphrase", "--kyc", "approved")
+    user = User.objects.get(email="trader@example.com")
+    application = KYCApplication.objects.get(user=user)
+    assert (application.status, application.kyc_level) == ("approved", 2)
+    account = primary_account(user=user)
+    assert account.can_trade and trading_refusal_reason(account=account) is None
+    approval = AuditEvent.objects.get(action="kyc.approved", subject_user=user)
+    assert approval.actor is None and approval.actor_type == "system"
+
+
+def test_kyc_pending_files_a_submitted_application_that_cannot_trade_yet():
+    call_command("create_trader", "trader@example.com", "--password", "a-long-unusual-passphrase", "--kyc", "pending")
+    user = User.objects.get(email="trader@example.com")
+    assert KYCApplication.objects.get(user=user).status == "submitted"
+    assert trading_refusal_reason(account=primary_account(user=user)) == "KYC not approved"
+
+
+def test_kyc_is_refused_for_staff():
+    with pytest.raises(CommandError, match="customers"):
+        call_command(
+            "create_trader",
+            "c@example.com",
+            "--password",
+            "a-long-unusual-passphrase",
+            "--staff",
+            "support",
+            "--kyc",
+            "approved",
+        )
+
+
+def test_seed_demo_creates_trader_staff_and_a_compliance_queue():
+    for _ in range(2):  # idempotent
+        call_command("seed_demo")
     assert set(User.objects.values_list("email", flat=True)) == {
         "demo@speedtrade.local",
         "compliance@speedtrade.local",
         "admin@speedtrade.local",
+        "applicant1@speedtrade.local",
+        "applicant2@speedtrade.local",
+        "applicant3@speedtrade.local",
     }
+    assert KYCApplication.objects.get(user__email="demo@speedtrade.local").status == "approved"
+    assert KYCApplication.objects.filter(status="submitted").count() == 3
 
 
 def test_cash_option_funds_the_account_once():

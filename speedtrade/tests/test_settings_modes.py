@@ -57,6 +57,8 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "speedtrade.example.com",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/speedtrade",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # accounts: Fernet key for tax ids at rest (a fixed test key, not a real one)
+    "FIELD_ENCRYPTION_KEYS": "mbS9QO2JJ1xvFZ6R0o1n2tY8l4rXq3kK7dVw5cHj0aE=",
 }
 
 
@@ -71,3 +73,10 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = run(env, "manage.py", "check")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_field_encryption_keys():
+    env = {k: v for k, v in PRODUCTION.items() if k != "FIELD_ENCRYPTION_KEYS"}
+    result = run(env, "manage.py", "check")
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS must be set" in result.stderr

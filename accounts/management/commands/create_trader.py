@@ -21,8 +21,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--cash", type=Decimal, help="fund the trader's account with settled cash up to this amount (USD)"
         )
+        parser.add_argument(
+            "--kyc",
+            choices=["approved", "pending", "none"],
+            default="none",
+            help="file a complete KYC application: approved (account active, can trade) or pending (in the queue)",
+        )
 
     def handle(self, *args, **options):
+        if options["kyc"] != "none" and (options["staff"] or options["superuser"]):
+            raise CommandError("--kyc is for customers, not staff.")
         try:
             user = trader_create(
                 email=options["email"],
@@ -30,6 +38,7 @@ class Command(BaseCommand):
                 staff_group=options["staff"],
                 superuser=options["superuser"],
                 cash=options["cash"],
+                kyc=None if options["kyc"] == "none" else options["kyc"],
             )
         except (ValueError, PortfolioRuleViolation) as exc:
             raise CommandError(str(exc)) from exc

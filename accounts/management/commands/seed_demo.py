@@ -1,18 +1,26 @@
-"""Demo data for `make run`: a trader ready to trade, the staff who oversee them, assets and their history."""
+"""Demo data for `make run`: a funded trader ready to trade, the staff who oversee them,
+a few applications waiting in the compliance queue, the asset universe and its history."""
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 DEMO_USERS = [
     # (email, password, extra create_trader options, what they are for)
-    ("demo@speedtrade.local", "demo-trader-2026", ["--cash", "1000.00"], "trader"),
+    (
+        "demo@speedtrade.local",
+        "demo-trader-2026",
+        ["--kyc", "approved", "--cash", "1000.00"],
+        "trader (approved, $1,000)",
+    ),
     ("compliance@speedtrade.local", "demo-compliance-2026", ["--staff", "compliance"], "compliance staff (admin)"),
     ("admin@speedtrade.local", "demo-admin-2026", ["--superuser"], "operator (admin)"),
 ]
+PENDING_APPLICANTS = ["applicant1@speedtrade.local", "applicant2@speedtrade.local", "applicant3@speedtrade.local"]
+APPLICANT_PASSWORD = "demo-applicant-2026"
 
 
 class Command(BaseCommand):
-    help = "Create the demo users, load the asset universe and backfill bar history (idempotent)."
+    help = "Create the demo users and applicants, load the asset universe and backfill bar history (idempotent)."
 
     def handle(self, *args, **options):
         for email, password, extra, _ in DEMO_USERS:
@@ -20,7 +28,13 @@ class Command(BaseCommand):
         # --- marketdata: the universe and a few days of simulated history, so charts are never empty.
         call_command("load_assets", stdout=self.stdout)
         call_command("backfill_bars", stdout=self.stdout)
+        for email in PENDING_APPLICANTS:
+            call_command(
+                "create_trader", email, "--password", APPLICANT_PASSWORD, "--kyc", "pending", stdout=self.stdout
+            )
 
     @staticmethod
     def credentials_text() -> str:
-        return "\n".join(f"  {role:<26} {email} / {password}" for email, password, _, role in DEMO_USERS)
+        lines = [f"  {role:<26} {email} / {password}" for email, password, _, role in DEMO_USERS]
+        lines.append(f"  {'applicants (KYC pending)':<26} applicant1..3@speedtrade.local / {APPLICANT_PASSWORD}")
+        return "\n".join(lines)
