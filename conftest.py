@@ -4,12 +4,23 @@ Tests run against the real PostgreSQL and Redis (see `make test`); this file ref
 to run the suite anywhere else, so a green run always means "works on PostgreSQL".
 """
 
+import os
+
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
+from accounts.tests.sessions import mfa_client
+
+
+# CI replays the same examples every run (a red CI is reproducible); local runs explore.
+# Database-backed examples are slow, so no per-example deadline in either.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def pytest_configure(config):
@@ -25,6 +36,13 @@ def pytest_configure(config):
 def _empty_redis():
     """Each test starts with an empty cache and channel layer (the test Redis database)."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _private_media_in_tmp(settings, tmp_path):
+    """KYC uploads go to a per-test directory, never the checkout's var/private."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
 
 
 @pytest.fixture
@@ -53,3 +71,9 @@ def alice_api(alice):
     client = APIClient()
     client.force_authenticate(alice)
     return client
+
+
+@pytest.fixture
+def carol_admin(carol):
+    """Carol's browser session after a password + TOTP login: what the admin requires of staff."""
+    return mfa_client(carol)

@@ -9,8 +9,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, KYCDocument
-from accounts.tests.conftest import mfa_client
 from accounts.tests.factories import PDF_BYTES, PNG_BYTES, KYCDocumentFactory
+from accounts.tests.sessions import mfa_client
 
 pytestmark = pytest.mark.django_db
 

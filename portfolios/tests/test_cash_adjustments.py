@@ -84,8 +84,8 @@ def test_odd_amounts_are_refused(funded, carol, amount):
     assert not CashAdjustment.objects.exists()
 
 
-def test_admin_pages_are_read_only_and_the_export_is_csv(client, carol, funded):
-    client.force_login(carol)
+def test_admin_pages_are_read_only_and_the_export_is_csv(carol_admin, funded):
+    client = carol_admin
     assert client.get("/admin/portfolios/journalentry/").status_code == 200
     assert client.get("/admin/portfolios/journalentry/add/").status_code == 403
     response = client.get(

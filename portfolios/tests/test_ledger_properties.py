@@ -88,6 +88,8 @@ class LedgerMachine(RuleBasedStateMachine):
         asset = self.assets[asset_index]
         self.order_count += 1
         order = Order(f"o{self.order_count}", asset, side, qty, self.marks[asset.pk])
+        if side == "buy" and order.reserved <= 0:
+            return None  # worth less than a cent: trading's pre-trade checks refuse such an order
         try:
             if side == "buy":
                 services.cash_reserve(account=self.account, amount=order.reserved, order_ref=order.ref)
