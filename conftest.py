@@ -8,13 +8,12 @@ import os
 
 import pytest
 from django.conf import settings
-from hypothesis import settings as hypothesis_settings
 from django.core.cache import cache
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
 from accounts.tests.sessions import mfa_client
-
 
 # CI replays the same examples every run (a red CI is reproducible); local runs explore.
 # Database-backed examples are slow, so no per-example deadline in either.
