@@ -2,7 +2,11 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+
+from portfolios.money import MONEY_FIELD, PRICE_FIELD, QTY_FIELD, ZERO
 
 
 def new_account_number() -> str:
@@ -45,3 +49,320 @@ class Account(models.Model):
     @property
     def can_transfer(self) -> bool:
         return self.status != self.Status.CLOSED and not (self.transfers_blocked or self.account_blocked)
+
+
+# --- Ledger ---------------------------------------------------------------------------
+#
+# Double entry: every JournalEntry has lines that sum to zero; a line's amount is signed
+# and read from the customer's side (positive = more money for the holder of a customer
+# account; a platform account's negative balance mirrors what it owes customers). Rows are
+# only ever inserted (services), never updated or deleted; PostgreSQL triggers refuse
+# UPDATE/DELETE and check each entry's balance at commit (migration 0003). Corrections are
+# reversal entries.
+
+
+class LedgerAccount(models.Model):
+    """One ledger account: a customer's cash or withdrawal hold, or a platform account."""
+
+    class Kind(models.TextChoices):
+        CASH = "cash", "customer cash"
+        WITHDRAWAL_HOLD = "withdrawal_hold", "customer cash held for a pending withdrawal"
+        BANK = "bank", "platform bank / clearing (money in and out of the bank rail)"
+        VENUE_SETTLEMENT = "venue_settlement", "platform settlement with trading venues"
+        FEES = "fees", "platform fee revenue"
+        ADJUSTMENTS = "adjustments", "platform manual adjustments"
+
+    CUSTOMER_KINDS = (Kind.CASH, Kind.WITHDRAWAL_HOLD)
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    allow_negative = models.BooleanField(
+        default=False, help_text="Margin cash and platform accounts may go below zero; cash-account cash may not."
+    )
+    # Cached for customer accounts only, updated in the posting transaction under the row
+    # lock. Platform accounts are touched by every fill; caching their balance would make
+    # their row a lock every order waits on, so theirs is always summed from the lines.
+    balance = models.DecimalField(**MONEY_FIELD, default=ZERO)
+    # Buying power held by open buy orders (cash kind only). A counter, not journal
+    # entries: order entry must stay one row update (see docs/notes/portfolios.md).
+    reserved = models.DecimalField(**MONEY_FIELD, default=ZERO)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "kind"], condition=models.Q(account__isnull=False), name="ledger_account_per_kind"
+            ),
+            models.UniqueConstraint(
+                fields=["kind"], condition=models.Q(account__isnull=True), name="ledger_platform_account_per_kind"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(account__isnull=True, kind__in=["bank", "venue_settlement", "fees", "adjustments"])
+                | models.Q(account__isnull=False, kind__in=["cash", "withdrawal_hold"]),
+                name="ledger_account_owner_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(allow_negative=True) | models.Q(balance__gte=0), name="ledger_balance_not_negative"
+            ),
+            models.CheckConstraint(condition=models.Q(reserved__gte=0), name="ledger_reserved_not_negative"),
+            # A cash account's open buy orders can never hold more than its cash.
+            models.CheckConstraint(
+                condition=models.Q(allow_negative=True) | models.Q(reserved__lte=models.F("balance")),
+                name="ledger_reserved_within_cash",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account or 'platform'}:{self.kind}"
+
+
+class JournalEntry(models.Model):
+    """One business event's money movement. Its lines sum to zero."""
+
+    class Cause(models.TextChoices):
+        DEPOSIT = "deposit"
+        WITHDRAWAL = "withdrawal"
+        FILL = "fill"
+        FEE = "fee"
+        ADJUSTMENT = "adjustment"
+        REVERSAL = "reversal"
+
+    # Causes that bring money into or out of the customer's equity from outside (as
+    # opposed to trading results); P&L figures subtract them.
+    EXTERNAL_FLOWS = (Cause.DEPOSIT, Cause.WITHDRAWAL, Cause.ADJUSTMENT)
+
+    class Side(models.TextChoices):
+        BUY = "buy"
+        SELL = "sell"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="journal_entries",
+        help_text="The customer account concerned, for statements and activities.",
+    )
+    cause_type = models.CharField(max_length=12, choices=Cause.choices)
+    cause_content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
+    cause_object_id = models.CharField(max_length=64, blank=True)
+    cause = GenericForeignKey("cause_content_type", "cause_object_id")
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    memo = models.CharField(max_length=255, blank=True)
+    # Trade details, for fill entries: the ledger reads on its own for compliance.
+    asset = models.ForeignKey("marketdata.Asset", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    side = models.CharField(max_length=4, choices=Side.choices, blank=True)
+    qty = models.DecimalField(**QTY_FIELD, null=True, blank=True)
+    price = models.DecimalField(**PRICE_FIELD, null=True, blank=True)
+    effective_at = models.DateTimeField(help_text="When the event happened (execution time for fills).")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name_plural = "journal entries"
+        indexes = [
+            models.Index(fields=["account", "effective_at"]),
+            models.Index(fields=["cause_content_type", "cause_object_id"]),
+        ]
+        constraints = [
+            # A repeated execution report can never post twice.
+            models.UniqueConstraint(
+                fields=["cause_type", "cause_content_type", "cause_object_id"],
+                condition=models.Q(cause_type__in=["fill", "fee"]) & ~models.Q(cause_object_id=""),
+                name="journal_one_fill_entry_per_cause",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(cause_type="fill")
+                | models.Q(asset__isnull=False, qty__gt=0, price__gt=0, side__in=["buy", "sell"]),
+                name="journal_fill_has_trade_details",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cause_type="reversal", reverses__isnull=False)
+                | (~models.Q(cause_type="reversal") & models.Q(reverses__isnull=True)),
+                name="journal_reversal_names_its_entry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cause_type} {self.id}"
+
+
+class JournalLine(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
+    ledger_account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="lines")
+    amount = models.DecimalField(**MONEY_FIELD)
+    settles_on = models.DateField(
+        null=True, blank=True, help_text="Sale proceeds: the settlement date before which the cash is unsettled."
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["ledger_account", "settles_on"])]
+        constraints = [models.CheckConstraint(condition=~models.Q(amount=0), name="journal_line_amount_nonzero")]
+
+    def __str__(self) -> str:
+        return f"{self.ledger_account} {self.amount}"
+
+
+# --- Positions ------------------------------------------------------------------------
+
+
+class Position(models.Model):
+    """A long holding, valued by average cost (see docs/notes/portfolios.md).
+
+    The row stays after the position closes (qty 0, `closed_at` set) so realized P&L is
+    kept; buying again reopens it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="positions")
+    asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="positions")
+    qty = models.DecimalField(**QTY_FIELD, default=ZERO)
+    # Shares held by open sell orders: a counter, like cash reservations.
+    reserved_qty = models.DecimalField(**QTY_FIELD, default=ZERO)
+    avg_entry_price = models.DecimalField(**PRICE_FIELD, default=ZERO)
+    cost_basis = models.DecimalField(**MONEY_FIELD, default=ZERO)
+    realized_pl = models.DecimalField(**MONEY_FIELD, default=ZERO)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["asset__symbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "asset"], name="position_per_account_asset"),
+            models.CheckConstraint(condition=models.Q(qty__gte=0), name="position_long_only"),
+            models.CheckConstraint(
+                condition=models.Q(reserved_qty__gte=0, reserved_qty__lte=models.F("qty")),
+                name="position_reserved_within_qty",
+            ),
+            models.CheckConstraint(condition=models.Q(cost_basis__gte=0), name="position_cost_basis_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.asset} {self.qty}"
+
+
+# --- Transfers ------------------------------------------------------------------------
+
+
+class Transfer(models.Model):
+    """A deposit or withdrawal through the (simulated) bank rail."""
+
+    class Direction(models.TextChoices):
+        INCOMING = "incoming"
+        OUTGOING = "outgoing"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"  # accepted by us, not yet handed to the bank rail
+        PENDING = "pending"  # with the bank rail
+        SETTLED = "settled"
+        CANCELED = "canceled"
+        REJECTED = "rejected"
+
+    OPEN_STATUSES = (Status.QUEUED, Status.PENDING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transfers")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    amount = models.DecimalField(**MONEY_FIELD)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    reason = models.CharField(max_length=255, blank=True, help_text="Why it was rejected or canceled.")
+    rail_reference = models.CharField(max_length=64, blank=True, help_text="The bank rail's id for the transfer.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="transfer_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.amount} ({self.status})"
+
+
+# --- Manual cash adjustments (four eyes) ----------------------------------------------
+
+
+class CashAdjustment(models.Model):
+    """A manual credit (+) or debit (−) of a customer's cash: one Compliance user proposes,
+    a different one approves; only approval posts to the ledger."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="cash_adjustments")
+    amount = models.DecimalField(**MONEY_FIELD, help_text="Positive credits the customer, negative debits.")
+    reason = models.CharField(max_length=500)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    journal_entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("approve_cashadjustment", "Can approve or reject a cash adjustment")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="cash_adjustment_nonzero"),
+            models.CheckConstraint(
+                condition=models.Q(decided_by__isnull=True) | ~models.Q(decided_by=models.F("proposed_by")),
+                name="cash_adjustment_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="approved", journal_entry__isnull=False)
+                | (~models.Q(status="approved") & models.Q(journal_entry__isnull=True)),
+                name="cash_adjustment_posted_iff_approved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount} ({self.status})"
+
+
+# --- Portfolio history ----------------------------------------------------------------
+
+
+class EquitySnapshot(models.Model):
+    """The account's value at one moment, for the equity curve and `last_equity`."""
+
+    class Kind(models.TextChoices):
+        INTRADAY = "intraday"
+        SESSION_CLOSE = "close"
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="equity_snapshots")
+    timestamp = models.DateTimeField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    session_date = models.DateField(null=True, blank=True, help_text="For close snapshots: the session closed.")
+    equity = models.DecimalField(**MONEY_FIELD)
+    cash = models.DecimalField(**MONEY_FIELD)
+    long_market_value = models.DecimalField(**MONEY_FIELD)
+    net_contributions = models.DecimalField(
+        **MONEY_FIELD, help_text="Deposits − withdrawals ± adjustments to date, so history P&L excludes them."
+    )
+    profit_loss = models.DecimalField(**MONEY_FIELD, help_text="equity − net_contributions: total P&L to date.")
+
+    class Meta:
+        ordering = ["timestamp"]
+        indexes = [models.Index(fields=["account", "timestamp"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "session_date"],
+                condition=models.Q(kind="close"),
+                name="one_close_snapshot_per_session",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.timestamp:%Y-%m-%d %H:%M} {self.equity}"

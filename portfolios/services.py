@@ -1,8 +1,51 @@
-from django.db import transaction
+"""Portfolio writes: the only code that moves money or shares.
+
+Lock order, everywhere: the customer's `Account` row first (`select_for_update`), then
+the `Position` row, then the customer's own `LedgerAccount` rows (ascending id). Every
+path that changes an account's money takes the Account lock first, so two paths on one
+account serialise instead of deadlocking. Platform ledger accounts are never locked or
+updated (their balances are summed from lines), so fills on different accounts never
+wait for each other.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from accounts.audit import audit_event_record
 from accounts.models import User
-from portfolios.models import Account
+from marketdata.calendars import ET, equity_session, settlement_date
+from marketdata.models import Asset
+from portfolios import selectors
+from portfolios.bank_rail import submit_to_bank_rail
+from portfolios.exceptions import PortfolioRuleViolation
+from portfolios.models import (
+    Account,
+    CashAdjustment,
+    EquitySnapshot,
+    JournalEntry,
+    JournalLine,
+    LedgerAccount,
+    Position,
+    Transfer,
+)
+from portfolios.pricing import prices_for
+from portfolios.money import ZERO, has_at_most_cents, to_cents, to_price, to_qty, trade_value
+from speedtrade.realtime import publish_to_user
+
+logger = logging.getLogger(__name__)
+Kind = LedgerAccount.Kind
+Cause = JournalEntry.Cause
+
+
+# --- Accounts -------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -10,7 +53,620 @@ def account_open(*, user: User, account_type: str = Account.Type.CASH) -> Accoun
     account = Account(user=user, type=account_type)
     account.full_clean()
     account.save()
+    LedgerAccount.objects.bulk_create(
+        [
+            LedgerAccount(account=account, kind=Kind.CASH, allow_negative=account_type == Account.Type.MARGIN),
+            LedgerAccount(account=account, kind=Kind.WITHDRAWAL_HOLD),
+        ]
+    )
     audit_event_record(
         action="account.opened", actor=None, target=account, subject_user=user, after={"type": account_type}
     )
     return account
+
+
+def _locked_account(account: Account) -> Account:
+    return Account.objects.select_for_update().get(pk=account.pk)
+
+
+# --- Posting --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One line to post: a ledger account and a signed amount in cents."""
+
+    ledger_account: LedgerAccount
+    amount: Decimal
+    settles_on: date | None = None
+
+
+def platform_ledger_account(kind: str) -> LedgerAccount:
+    ledger_account, _ = LedgerAccount.objects.get_or_create(account=None, kind=kind, defaults={"allow_negative": True})
+    return ledger_account
+
+
+def journal_entry_post(
+    *,
+    cause_type: str,
+    legs: list[Leg],
+    account: Account | None,
+    cause: models.Model | None = None,
+    memo: str = "",
+    effective_at: datetime | None = None,
+    reverses: JournalEntry | None = None,
+    trade: dict | None = None,
+) -> JournalEntry:
+    """Insert one balanced entry and move the cached balances of the customer accounts in it.
+
+    Call inside the caller's transaction with the Account row already locked. Refuses an
+    entry whose lines do not sum to zero or hold fractions of a cent; on PostgreSQL a
+    deferred constraint trigger checks the sum again at commit.
+    """
+    legs = [leg for leg in legs if leg.amount != 0]
+    if len(legs) < 2:
+        raise ValueError("A journal entry needs at least two non-zero lines.")
+    if any(not has_at_most_cents(leg.amount) for leg in legs):
+        raise ValueError("Ledger amounts are whole cents; round with portfolios.money.to_cents first.")
+    if sum(leg.amount for leg in legs) != 0:
+        raise ValueError(f"Unbalanced journal entry: lines sum to {sum(leg.amount for leg in legs)}.")
+    entry = JournalEntry.objects.create(
+        account=account,
+        cause_type=cause_type,
+        cause_content_type=ContentType.objects.get_for_model(cause) if cause is not None else None,
+        cause_object_id=str(cause.pk) if cause is not None else "",
+        reverses=reverses,
+        memo=memo,
+        effective_at=effective_at or timezone.now(),
+        **(trade or {}),
+    )
+    JournalLine.objects.bulk_create(
+        [
+            JournalLine(entry=entry, ledger_account=leg.ledger_account, amount=leg.amount, settles_on=leg.settles_on)
+            for leg in legs
+        ]
+    )
+    for leg in sorted(legs, key=lambda leg: leg.ledger_account.pk):
+        if leg.ledger_account.account_id is not None:
+            LedgerAccount.objects.filter(pk=leg.ledger_account.pk).update(balance=F("balance") + leg.amount)
+    return entry
+
+
+@transaction.atomic
+def journal_entry_reverse(*, entry: JournalEntry, memo: str, actor: User | None = None) -> JournalEntry:
+    """Cancel an entry's effect with its mirror image (ACH return, fee refund). Fills are
+    not reversed here: a busted trade also changes a position, which trading owns."""
+    if entry.cause_type in (Cause.FILL, Cause.REVERSAL):
+        raise PortfolioRuleViolation(f"A {entry.cause_type} entry cannot be reversed here.", code="not_reversible")
+    if entry.account_id:
+        _locked_account(entry.account)
+    if JournalEntry.objects.filter(reverses=entry).exists():
+        raise PortfolioRuleViolation("This entry is already reversed.", code="already_reversed")
+    lines = list(entry.lines.select_related("ledger_account"))
+    cash = next((line for line in lines if line.ledger_account.kind == Kind.CASH), None)
+    if cash is not None and cash.amount > 0 and not cash.ledger_account.allow_negative:
+        _require_spendable(cash.ledger_account, cash.amount)
+    reversal = journal_entry_post(
+        cause_type=Cause.REVERSAL,
+        legs=[Leg(line.ledger_account, -line.amount) for line in lines],
+        account=entry.account,
+        memo=memo,
+        reverses=entry,
+    )
+    audit_event_record(
+        action="ledger.entry_reversed",
+        actor=actor,
+        target=reversal,
+        subject_user=entry.account.user if entry.account_id else None,
+        before={"entry": str(entry.pk)},
+        after={"memo": memo},
+    )
+    return reversal
+
+
+def _customer_ledger_account(account: Account, kind: str, *, lock: bool = False) -> LedgerAccount:
+    queryset = LedgerAccount.objects.select_for_update() if lock else LedgerAccount.objects
+    return queryset.get(account=account, kind=kind)
+
+
+def _require_spendable(cash: LedgerAccount, amount: Decimal) -> None:
+    cash.refresh_from_db(fields=["balance", "reserved"])
+    if cash.balance - cash.reserved < amount:
+        raise PortfolioRuleViolation(
+            f"Not enough cash: {cash.balance - cash.reserved} available, {amount} needed.",
+            code="insufficient_cash",
+            field="amount",
+        )
+
+
+def _publish_account_update(account: Account, event: str, **details) -> None:
+    """Tell the owner's sockets something changed; clients refetch `/account` for figures."""
+    cash = _customer_ledger_account(account, Kind.CASH)
+    publish_to_user(
+        account.user_id,
+        "account_updates",
+        {"event": event, "account_id": str(account.pk), "cash": str(cash.balance), **details},
+    )
+
+
+# --- Buying-power reservations (called by trading with the Account row locked) ----------
+#
+# Counters on one row instead of journal entries: reserving is part of order entry (target
+# 1,000 orders/s) and moves no money, so it is one conditional UPDATE. The per-order
+# amounts live on trading's order rows; `verify_ledger` compares their sum with these.
+
+
+def cash_reserve(*, account: Account, amount: Decimal, order_ref: str) -> None:
+    """Hold `amount` of buying power for an open buy order. A cash account can never hold
+    more than its cash (checked in the same UPDATE); margin checks are trading's."""
+    _require_positive_cents(amount)
+    rows = (
+        LedgerAccount.objects.filter(account=account, kind=Kind.CASH)
+        .filter(models.Q(allow_negative=True) | models.Q(balance__gte=F("reserved") + amount))
+        .update(reserved=F("reserved") + amount)
+    )
+    if rows != 1:
+        raise PortfolioRuleViolation(
+            f"Insufficient buying power for order {order_ref}.", code="insufficient_buying_power"
+        )
+
+
+def cash_release(*, account: Account, amount: Decimal, order_ref: str) -> None:
+    """Give back buying power an order no longer needs (fill, cancel, rejection)."""
+    _require_positive_cents(amount)
+    rows = LedgerAccount.objects.filter(account=account, kind=Kind.CASH, reserved__gte=amount).update(
+        reserved=F("reserved") - amount
+    )
+    if rows != 1:
+        raise ValueError(f"Order {order_ref} releases {amount}, more than the account has reserved.")
+
+
+def position_reserve(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> None:
+    """Hold shares for an open sell order, so two orders cannot sell the same share."""
+    _require_positive_qty(qty)
+    rows = Position.objects.filter(account=account, asset=asset, qty__gte=F("reserved_qty") + qty).update(
+        reserved_qty=F("reserved_qty") + qty
+    )
+    if rows != 1:
+        raise PortfolioRuleViolation(
+            f"Order {order_ref} sells more {asset.symbol} than is held and not already on sale.",
+            code="insufficient_qty",
+            field="qty",
+        )
+
+
+def position_release(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> None:
+    _require_positive_qty(qty)
+    rows = Position.objects.filter(account=account, asset=asset, reserved_qty__gte=qty).update(
+        reserved_qty=F("reserved_qty") - qty
+    )
+    if rows != 1:
+        raise ValueError(f"Order {order_ref} releases {qty} {asset.symbol}, more than is reserved.")
+
+
+def _require_positive_cents(amount: Decimal) -> None:
+    if amount <= 0 or not has_at_most_cents(amount):
+        raise ValueError(f"Reservation amounts are positive whole cents, not {amount}.")
+
+
+def _require_positive_qty(qty: Decimal) -> None:
+    if qty <= 0 or to_qty(qty) != qty:
+        raise ValueError(f"Quantities are positive with at most 9 decimals, not {qty}.")
+
+
+# --- Fills ----------------------------------------------------------------------------
+
+
+def fill_apply(
+    *,
+    account: Account,
+    asset: Asset,
+    side: str,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    executed_at: datetime,
+    cause: models.Model | None,
+) -> Position:
+    """Book one execution: cash, fee and position, in the caller's transaction.
+
+    Trading's `apply_execution` calls this after releasing the order's reservation for
+    this fill (a cash account's reservation may never exceed its cash). `cause` is the
+    execution row; one fill entry per cause is enforced by a unique constraint.
+
+    Average cost: a buy adds its cash value to `cost_basis` and sets `avg_entry_price =
+    cost_basis / qty`; a sell leaves `avg_entry_price` alone, removes the proportional
+    share of `cost_basis` (all of it when the position closes) and realizes
+    `proceeds − cost removed − fee`. Fees are realized costs when charged: a buy's fee
+    lowers `realized_pl` at once and never enters the cost basis.
+    """
+    if side not in JournalEntry.Side.values:
+        raise ValueError(f"Unknown side {side!r}.")
+    _require_positive_qty(qty)
+    if price <= 0 or fee < 0 or not has_at_most_cents(fee):
+        raise ValueError("Price must be positive and the fee whole, non-negative cents.")
+    with transaction.atomic():
+        # Lock order: Account, then Position, then the customer's cash ledger row.
+        account = _locked_account(account)
+        position = Position.objects.select_for_update().filter(account=account, asset=asset).first()
+        if position is None:
+            position = Position.objects.create(account=account, asset=asset)
+        cash = _customer_ledger_account(account, Kind.CASH, lock=True)
+        venue = platform_ledger_account(Kind.VENUE_SETTLEMENT)
+        value = trade_value(qty, price)
+        trade = {"asset": asset, "side": side, "qty": qty, "price": price}
+
+        if side == JournalEntry.Side.BUY:
+            if not cash.allow_negative:
+                _require_spendable(cash, value + fee)
+            legs = [Leg(cash, -value), Leg(venue, value)]
+            if position.qty == 0:
+                position.opened_at, position.closed_at = executed_at, None
+            position.qty += qty
+            position.cost_basis += value
+            position.avg_entry_price = to_price(position.cost_basis / position.qty)
+            position.realized_pl -= fee
+        else:
+            if qty > position.qty - position.reserved_qty:
+                raise PortfolioRuleViolation(
+                    f"Cannot sell {qty} {asset.symbol}: {position.qty - position.reserved_qty} unreserved held.",
+                    code="insufficient_qty",
+                    field="qty",
+                )
+            trade_date = executed_at.astimezone(ET).date()
+            settles_on = settlement_date(asset.asset_class, trade_date)
+            legs = [Leg(venue, -value), Leg(cash, value, settles_on if settles_on > trade_date else None)]
+            closing = qty == position.qty
+            cost_removed = position.cost_basis if closing else to_cents(position.cost_basis * qty / position.qty)
+            position.qty -= qty
+            position.cost_basis -= cost_removed
+            position.realized_pl += value - cost_removed - fee
+            if closing:
+                position.closed_at = executed_at
+
+        journal_entry_post(
+            cause_type=Cause.FILL, legs=legs, account=account, cause=cause, effective_at=executed_at, trade=trade
+        )
+        if fee:
+            journal_entry_post(
+                cause_type=Cause.FEE,
+                legs=[Leg(cash, -fee), Leg(platform_ledger_account(Kind.FEES), fee)],
+                account=account,
+                cause=cause,
+                memo=f"{side} {qty} {asset.symbol}",
+                effective_at=executed_at,
+            )
+        position.full_clean(exclude=["account", "asset"])
+        position.save()
+        _publish_account_update(
+            account,
+            "fill",
+            symbol=asset.symbol,
+            side=side,
+            qty=str(qty),
+            price=str(price),
+            position_qty=str(position.qty),
+        )
+    return position
+
+
+# --- Transfers ------------------------------------------------------------------------
+
+
+def _validate_transfer_amount(amount: Decimal) -> None:
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise PortfolioRuleViolation("Amount must be a number.", code="invalid_amount", field="amount")
+    if amount <= 0:
+        raise PortfolioRuleViolation("Amount must be positive.", code="invalid_amount", field="amount")
+    if not has_at_most_cents(amount):
+        raise PortfolioRuleViolation("Amount has at most two decimal places.", code="invalid_amount", field="amount")
+    if amount > settings.TRANSFER_MAX_AMOUNT:
+        raise PortfolioRuleViolation(
+            f"A single transfer is at most {settings.TRANSFER_MAX_AMOUNT}.", code="amount_too_large", field="amount"
+        )
+
+
+@transaction.atomic
+def transfer_create(
+    *, account: Account, direction: str, amount: Decimal, actor: User | None = None, request=None
+) -> Transfer:
+    """Queue a deposit or a withdrawal. A withdrawal moves its amount into the account's
+    withdrawal hold at once, so it can neither be spent nor withdrawn twice."""
+    _validate_transfer_amount(amount)
+    if direction not in Transfer.Direction.values:
+        raise PortfolioRuleViolation("Direction is incoming or outgoing.", code="invalid_direction", field="direction")
+    account = _locked_account(account)
+    if not account.can_transfer:
+        raise PortfolioRuleViolation("Transfers are blocked on this account.", code="transfers_blocked", status=403)
+    transfer = Transfer(account=account, direction=direction, amount=amount)
+    transfer.full_clean()
+    if direction == Transfer.Direction.OUTGOING:
+        withdrawable = selectors.withdrawable_cash(account=account)
+        if amount > withdrawable:
+            raise PortfolioRuleViolation(
+                f"You can withdraw at most {withdrawable} (settled cash not held by open orders).",
+                code="insufficient_withdrawable_cash",
+                field="amount",
+            )
+        transfer.save()
+        journal_entry_post(
+            cause_type=Cause.WITHDRAWAL,
+            legs=[
+                Leg(_customer_ledger_account(account, Kind.CASH), -amount),
+                Leg(_customer_ledger_account(account, Kind.WITHDRAWAL_HOLD), amount),
+            ],
+            account=account,
+            cause=transfer,
+            memo="withdrawal requested: cash held",
+        )
+    else:
+        transfer.save()
+    audit_event_record(
+        action="transfer.created",
+        actor=actor,
+        target=transfer,
+        subject_user=account.user,
+        after={"direction": direction, "amount": str(amount)},
+        request=request,
+    )
+    _schedule_settlement(transfer)
+    _publish_account_update(account, "transfer", transfer_id=str(transfer.pk), status=transfer.status)
+    return transfer
+
+
+def _schedule_settlement(transfer: Transfer) -> None:
+    from portfolios.tasks import settle_transfer
+
+    transaction.on_commit(
+        lambda: settle_transfer.apply_async(
+            args=[str(transfer.pk)], countdown=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS
+        )
+    )
+
+
+def _locked_transfer(transfer_id) -> tuple[Account, Transfer]:
+    account_id = Transfer.objects.values_list("account_id", flat=True).get(pk=transfer_id)
+    account = Account.objects.select_for_update().get(pk=account_id)
+    return account, Transfer.objects.select_for_update().get(pk=transfer_id)
+
+
+def _release_withdrawal_hold(account: Account, transfer: Transfer, memo: str) -> None:
+    journal_entry_post(
+        cause_type=Cause.WITHDRAWAL,
+        legs=[
+            Leg(_customer_ledger_account(account, Kind.WITHDRAWAL_HOLD), -transfer.amount),
+            Leg(_customer_ledger_account(account, Kind.CASH), transfer.amount),
+        ],
+        account=account,
+        cause=transfer,
+        memo=memo,
+    )
+
+
+def _transfer_move(transfer: Transfer, status: str, *, actor: User | None, request=None, **changes) -> None:
+    before = transfer.status
+    transfer.status = status
+    for field, value in changes.items():
+        setattr(transfer, field, value)
+    transfer.save(update_fields=["status", "updated_at", *changes])
+    audit_event_record(
+        action=f"transfer.{status}",
+        actor=actor,
+        target=transfer,
+        subject_user=transfer.account.user,
+        before={"status": before},
+        after={"status": status, **{k: str(v) for k, v in changes.items()}},
+        request=request,
+    )
+    _publish_account_update(transfer.account, "transfer", transfer_id=str(transfer.pk), status=status)
+
+
+@transaction.atomic
+def transfer_cancel(*, transfer: Transfer, actor: User | None, request=None) -> Transfer:
+    """Cancel a transfer the bank rail has not yet taken; a withdrawal's hold goes back to cash."""
+    account, transfer = _locked_transfer(transfer.pk)
+    if transfer.status != Transfer.Status.QUEUED:
+        raise PortfolioRuleViolation(
+            f"Only queued transfers can be canceled; this one is {transfer.status}.", code="transfer_not_cancelable"
+        )
+    if transfer.direction == Transfer.Direction.OUTGOING:
+        _release_withdrawal_hold(account, transfer, "withdrawal canceled: hold released")
+    _transfer_move(transfer, Transfer.Status.CANCELED, actor=actor, request=request, reason="canceled by customer")
+    return transfer
+
+
+@transaction.atomic
+def transfer_submit(*, transfer_id) -> Transfer:
+    """Hand a queued transfer to the bank rail (queued → pending). Idempotent."""
+    account, transfer = _locked_transfer(transfer_id)
+    if transfer.status == Transfer.Status.QUEUED:
+        _transfer_move(transfer, Transfer.Status.PENDING, actor=None, rail_reference=submit_to_bank_rail(transfer))
+    return transfer
+
+
+@transaction.atomic
+def transfer_settle(*, transfer_id) -> Transfer:
+    """The bank rail confirmed the money moved (pending → settled). Idempotent.
+
+    Deposits credit cash now; withdrawals pay out of their hold.
+    """
+    account, transfer = _locked_transfer(transfer_id)
+    if transfer.status != Transfer.Status.PENDING:
+        return transfer
+    bank = platform_ledger_account(Kind.BANK)
+    if transfer.direction == Transfer.Direction.INCOMING:
+        legs = [Leg(bank, -transfer.amount), Leg(_customer_ledger_account(account, Kind.CASH), transfer.amount)]
+        memo = "deposit settled"
+    else:
+        legs = [
+            Leg(_customer_ledger_account(account, Kind.WITHDRAWAL_HOLD), -transfer.amount),
+            Leg(bank, transfer.amount),
+        ]
+        memo = "withdrawal settled: paid out"
+    cause_type = Cause.DEPOSIT if transfer.direction == Transfer.Direction.INCOMING else Cause.WITHDRAWAL
+    journal_entry_post(cause_type=cause_type, legs=legs, account=account, cause=transfer, memo=memo)
+    _transfer_move(transfer, Transfer.Status.SETTLED, actor=None, settled_at=timezone.now())
+    return transfer
+
+
+@transaction.atomic
+def transfer_reject(*, transfer_id, reason: str) -> Transfer:
+    """The bank rail refused the transfer (e.g. an ACH return before settlement)."""
+    account, transfer = _locked_transfer(transfer_id)
+    if transfer.status not in Transfer.OPEN_STATUSES:
+        return transfer
+    if transfer.direction == Transfer.Direction.OUTGOING:
+        _release_withdrawal_hold(account, transfer, f"withdrawal rejected: {reason}"[:255])
+    _transfer_move(transfer, Transfer.Status.REJECTED, actor=None, reason=reason[:255])
+    return transfer
+
+
+@transaction.atomic
+def deposit_settled_post(*, account: Account, amount: Decimal, actor: User | None = None) -> Transfer:
+    """A deposit that has already cleared (operator tooling, demo data): one settled transfer."""
+    transfer = transfer_create(account=account, direction=Transfer.Direction.INCOMING, amount=amount, actor=actor)
+    transfer_submit(transfer_id=transfer.pk)
+    return transfer_settle(transfer_id=transfer.pk)
+
+
+# --- Manual cash adjustments (four eyes) ----------------------------------------------
+
+
+def _require_permission(user: User, codename: str) -> None:
+    if not user.has_perm(f"portfolios.{codename}"):
+        raise PortfolioRuleViolation("You may not do this.", code="permission_denied", status=403)
+
+
+@transaction.atomic
+def cash_adjustment_propose(
+    *, account: Account, amount: Decimal, reason: str, proposed_by: User, request=None
+) -> CashAdjustment:
+    _require_permission(proposed_by, "add_cashadjustment")
+    if amount == 0 or not has_at_most_cents(amount):
+        raise PortfolioRuleViolation("Amount is non-zero whole cents.", code="invalid_amount", field="amount")
+    if not reason.strip():
+        raise PortfolioRuleViolation("A reason is required.", code="reason_required", field="reason")
+    adjustment = CashAdjustment(account=account, amount=amount, reason=reason.strip(), proposed_by=proposed_by)
+    adjustment.full_clean()
+    adjustment.save()
+    audit_event_record(
+        action="cash_adjustment.proposed",
+        actor=proposed_by,
+        target=adjustment,
+        subject_user=account.user,
+        after={"amount": str(amount), "reason": adjustment.reason},
+        request=request,
+    )
+    return adjustment
+
+
+def _locked_proposal(adjustment: CashAdjustment, decided_by: User) -> tuple[Account, CashAdjustment]:
+    _require_permission(decided_by, "approve_cashadjustment")
+    account = _locked_account(adjustment.account)
+    adjustment = CashAdjustment.objects.select_for_update().get(pk=adjustment.pk)
+    if adjustment.status != CashAdjustment.Status.PROPOSED:
+        raise PortfolioRuleViolation(f"This adjustment is already {adjustment.status}.", code="already_decided")
+    if adjustment.proposed_by_id == decided_by.pk:
+        raise PortfolioRuleViolation(
+            "A different person must decide on an adjustment than the one who proposed it.", code="four_eyes"
+        )
+    return account, adjustment
+
+
+@transaction.atomic
+def cash_adjustment_approve(*, adjustment: CashAdjustment, approved_by: User, request=None) -> CashAdjustment:
+    """Second person approves: post adjustments ↔ customer cash."""
+    account, adjustment = _locked_proposal(adjustment, approved_by)
+    cash = _customer_ledger_account(account, Kind.CASH)
+    if adjustment.amount < 0 and not cash.allow_negative:
+        _require_spendable(cash, -adjustment.amount)
+    adjustment.journal_entry = journal_entry_post(
+        cause_type=Cause.ADJUSTMENT,
+        legs=[Leg(cash, adjustment.amount), Leg(platform_ledger_account(Kind.ADJUSTMENTS), -adjustment.amount)],
+        account=account,
+        cause=adjustment,
+        memo=adjustment.reason[:255],
+    )
+    adjustment.status = CashAdjustment.Status.APPROVED
+    adjustment.decided_by, adjustment.decided_at = approved_by, timezone.now()
+    adjustment.save(update_fields=["journal_entry", "status", "decided_by", "decided_at"])
+    audit_event_record(
+        action="cash_adjustment.approved",
+        actor=approved_by,
+        target=adjustment,
+        subject_user=account.user,
+        before={"status": CashAdjustment.Status.PROPOSED},
+        after={
+            "status": adjustment.status,
+            "amount": str(adjustment.amount),
+            "entry": str(adjustment.journal_entry_id),
+        },
+        request=request,
+    )
+    _publish_account_update(account, "adjustment")
+    return adjustment
+
+
+@transaction.atomic
+def cash_adjustment_reject(*, adjustment: CashAdjustment, rejected_by: User, request=None) -> CashAdjustment:
+    account, adjustment = _locked_proposal(adjustment, rejected_by)
+    adjustment.status = CashAdjustment.Status.REJECTED
+    adjustment.decided_by, adjustment.decided_at = rejected_by, timezone.now()
+    adjustment.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_event_record(
+        action="cash_adjustment.rejected",
+        actor=rejected_by,
+        target=adjustment,
+        subject_user=account.user,
+        before={"status": CashAdjustment.Status.PROPOSED},
+        after={"status": adjustment.status},
+        request=request,
+    )
+    return adjustment
+
+
+# --- Equity snapshots (portfolio history, `last_equity`) ---------------------------------
+
+
+def _snapshot_rows(accounts: list[Account], at: datetime, **extra) -> list[EquitySnapshot]:
+    prices, previous_closes = prices_for(selectors.assets_held(accounts))
+    rows = []
+    for account in accounts:
+        valuation = selectors.account_valuation(
+            account=account, prices=prices, previous_closes=previous_closes, as_of=at
+        )
+        rows.append(
+            EquitySnapshot(
+                account=account,
+                timestamp=at,
+                equity=valuation.equity,
+                cash=valuation.cash,
+                long_market_value=valuation.long_market_value,
+                net_contributions=valuation.net_contributions,
+                profit_loss=valuation.total_pl,
+                **extra,
+            )
+        )
+    return rows
+
+
+def _open_accounts():
+    return Account.objects.exclude(status=Account.Status.CLOSED)
+
+
+@transaction.atomic
+def equity_snapshots_take(*, at: datetime) -> int:
+    rows = _snapshot_rows(list(_open_accounts()), at, kind=EquitySnapshot.Kind.INTRADAY)
+    return len(EquitySnapshot.objects.bulk_create(rows))
+
+
+@transaction.atomic
+def session_close_snapshots_take(*, at: datetime) -> int:
+    """After today's session has closed, one close snapshot per account that lacks one."""
+    session = equity_session(at.astimezone(ET).date())
+    if session is None or at < session.close:
+        return 0
+    done = EquitySnapshot.objects.filter(kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date)
+    accounts = list(_open_accounts().exclude(pk__in=done.values("account_id")))
+    rows = _snapshot_rows(accounts, at, kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date)
+    return len(EquitySnapshot.objects.bulk_create(rows, ignore_conflicts=True))

@@ -9,9 +9,11 @@ Two runtime modes follow from what is configured:
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -221,6 +223,23 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+}
+
+# --- portfolios -------------------------------------------------------------------
+# Seconds between a transfer's creation and the simulated bank rail settling it (0: at once).
+TRANSFER_SETTLEMENT_DELAY_SECONDS = env.int("TRANSFER_SETTLEMENT_DELAY_SECONDS", default=0)
+TRANSFER_MAX_AMOUNT = Decimal(env.str("TRANSFER_MAX_AMOUNT", default="50000.00"))
+EQUITY_SNAPSHOT_INTERVAL_SECONDS = env.int("EQUITY_SNAPSHOT_INTERVAL_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["portfolios-equity-snapshots"] = {
+    "task": "portfolios.tasks.take_equity_snapshots",
+    "schedule": timedelta(seconds=EQUITY_SNAPSHOT_INTERVAL_SECONDS),
+}
+# Every 5 minutes on weekday afternoons/evenings (UTC covers 13:00 ET early closes and
+# 16:00 ET closes in both EST and EDT); the task itself checks the XNYS calendar and
+# writes one close snapshot per session.
+CELERY_BEAT_SCHEDULE["portfolios-session-close-snapshots"] = {
+    "task": "portfolios.tasks.take_session_close_snapshots",
+    "schedule": crontab(minute="*/5", hour="17-23", day_of_week="mon-fri"),
 }
 
 # --- trading ---------------------------------------------------------------------

@@ -1,0 +1,23 @@
+from celery import shared_task
+from django.utils import timezone
+
+from portfolios import services
+
+
+@shared_task(acks_late=True)
+def settle_transfer(transfer_id: str) -> None:
+    """The simulated bank rail: submit, then settle at once (a real rail settles from its webhook)."""
+    services.transfer_submit(transfer_id=transfer_id)
+    services.transfer_settle(transfer_id=transfer_id)
+
+
+@shared_task
+def take_equity_snapshots() -> int:
+    """Intraday equity curve point for every open account (beat, every EQUITY_SNAPSHOT_INTERVAL_SECONDS)."""
+    return services.equity_snapshots_take(at=timezone.now())
+
+
+@shared_task
+def take_session_close_snapshots() -> int:
+    """Close snapshots once per session, after its (possibly early) close; idempotent."""
+    return services.session_close_snapshots_take(at=timezone.now())
