@@ -68,6 +68,7 @@ run-services: migrate
 	trap 'kill 0' INT TERM EXIT; \
 	$(MAKE) --no-print-directory worker & \
 	$(MAKE) --no-print-directory beat & \
+	$(MAKE) --no-print-directory feed & \
 	$(SERVICES_ENV) $(BIN)/python manage.py serve --demo --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 lock: $(BIN)/python
@@ -76,3 +77,7 @@ lock: $(BIN)/python
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+
+## Market data feed (services mode): FEED_PROVIDER=simulated|alpaca|ccxt:<exchange>; stops on SIGTERM.
+feed: $(VENV)/.runtime-installed
+	$(SERVICES_ENV) $(BIN)/python manage.py run_feed $(if $(FEED_PROVIDER),--provider $(FEED_PROVIDER))

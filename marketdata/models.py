@@ -51,3 +51,48 @@ class Asset(models.Model):
     @property
     def is_crypto(self) -> bool:
         return self.asset_class == self.AssetClass.CRYPTO
+
+
+class Timeframe(models.TextChoices):
+    MINUTE = "1Min"
+    FIVE_MINUTES = "5Min"
+    HOUR = "1Hour"
+    DAY = "1Day"
+
+
+class Bar(models.Model):
+    """OHLCV for one asset over one interval starting at `timestamp`.
+
+    The primary key is the natural key (asset, timeframe, timestamp): it is the index
+    every bar query uses, and it contains the time column, which TimescaleDB requires
+    of a hypertable's unique indexes. Daily bars start at midnight America/New_York.
+    """
+
+    pk = models.CompositePrimaryKey("asset", "timeframe", "timestamp")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="bars")
+    timeframe = models.CharField(max_length=8, choices=Timeframe.choices)
+    timestamp = models.DateTimeField(help_text="Start of the interval (UTC).")
+    open = models.DecimalField(max_digits=20, decimal_places=9)
+    high = models.DecimalField(max_digits=20, decimal_places=9)
+    low = models.DecimalField(max_digits=20, decimal_places=9)
+    close = models.DecimalField(max_digits=20, decimal_places=9)
+    volume = models.DecimalField(max_digits=28, decimal_places=9, default=Decimal("0"))
+    trade_count = models.PositiveIntegerField(default=0)
+    vwap = models.DecimalField(max_digits=20, decimal_places=9, null=True, blank=True)
+
+    class Meta:
+        ordering = ["asset", "timeframe", "timestamp"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(low__lte=models.F("open"))
+                & models.Q(low__lte=models.F("close"))
+                & models.Q(high__gte=models.F("open"))
+                & models.Q(high__gte=models.F("close")),
+                name="bar_open_close_within_low_high",
+            ),
+            models.CheckConstraint(condition=models.Q(low__gt=0), name="bar_low_positive"),
+            models.CheckConstraint(condition=models.Q(volume__gte=0), name="bar_volume_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} {self.timeframe} {self.timestamp:%Y-%m-%d %H:%M}"

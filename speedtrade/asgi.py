@@ -1,5 +1,6 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels, lifespan for the in-process feed."""
 
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -8,13 +9,46 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedtrade.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
+from django.conf import settings  # noqa: E402
 
 from speedtrade.routing import websocket_urlpatterns  # noqa: E402
 from speedtrade.ws_auth import websocket_auth_stack  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+class LifespanHandler:
+    """Starts the market-data feed with the server and stops it on shutdown, when FEED_IN_PROCESS is set.
+
+    In services mode the feed is its own process (`make feed`) and this only acknowledges.
+    """
+
+    async def __call__(self, scope, receive, send):
+        from marketdata.feeds.runner import InProcessFeed
+
+        feed = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if settings.FEED_IN_PROCESS:
+                        feed = await InProcessFeed.start()
+                except Exception as exc:
+                    logger.exception("The in-process feed could not start.")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if feed is not None:
+                    await feed.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
+        "lifespan": LifespanHandler(),
     }
 )

@@ -2,8 +2,10 @@
 
 from django.urls import path
 
+from marketdata.consumers import QuoteStreamConsumer
 from speedtrade.consumers import UserStreamConsumer
 
 websocket_urlpatterns = [
     path("ws/trades", UserStreamConsumer.as_asgi()),
+    path("ws/quotes", QuoteStreamConsumer.as_asgi()),
 ]

@@ -225,6 +225,46 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
 }
 
+# --- marketdata -----------------------------------------------------------------
+# A quote older than this is served with `stale: true` (still used as the last price).
+QUOTE_STALE_AFTER_SECONDS = env.int("QUOTE_STALE_AFTER_SECONDS", default=60)
+# Which provider `run_feed` (and the in-process feed) reads: simulated | alpaca | ccxt:<exchange id>.
+FEED_PROVIDER = env.str("FEED_PROVIDER", default="simulated")
+# Embedded default: the feed runs inside the web server (ASGI lifespan); services mode runs `make feed`.
+FEED_IN_PROCESS = env.bool("FEED_IN_PROCESS", default=not SERVICES_MODE)
+# Dotted paths of callables `handler(quotes: list[Quote])` called on every batch of ticks.
+FEED_TICK_HANDLERS = env.list("FEED_TICK_HANDLERS", default=[])
+FEED_BAR_FLUSH_SECONDS = env.float("FEED_BAR_FLUSH_SECONDS", default=1.0)  # how often ticks become stored bars
+FEED_GAP_WARNING_SECONDS = env.float("FEED_GAP_WARNING_SECONDS", default=30.0)
+FEED_RECONNECT_MAX_SECONDS = env.float("FEED_RECONNECT_MAX_SECONDS", default=60.0)
+SIMULATED_FEED_SEED = env.int("SIMULATED_FEED_SEED", default=2026)
+SIMULATED_FEED_TICKS_PER_SECOND = env.float("SIMULATED_FEED_TICKS_PER_SECOND", default=40.0)
+SIMULATED_FEED_BATCH_SECONDS = env.float("SIMULATED_FEED_BATCH_SECONDS", default=0.1)
+QUOTES_WS_MAX_SYMBOLS = env.int("QUOTES_WS_MAX_SYMBOLS", default=200)
+QUOTES_WS_FLUSH_SECONDS = env.float("QUOTES_WS_FLUSH_SECONDS", default=0.05)  # conflation window per connection
+BARS_MAX_PER_REQUEST = 10_000  # also bounds a bars request's range: at most this many intervals
+
+# --- Brokers and data providers ----------------------------------------------------
+# Alpaca (alpaca-py). Keys are required for the "alpaca" feed and `sync_assets --provider alpaca`.
+ALPACA_API_KEY = env.str("ALPACA_API_KEY", default="")
+ALPACA_SECRET_KEY = env.str("ALPACA_SECRET_KEY", default="")
+ALPACA_DATA_FEED = env.str("ALPACA_DATA_FEED", default="iex")  # iex (free) | sip (subscription)
+# Optional base-URL overrides (proxies, tests); empty = alpaca-py's defaults.
+ALPACA_BASE_URL = env.str("ALPACA_BASE_URL", default="")  # Trading API (assets); default paper
+ALPACA_DATA_URL = env.str("ALPACA_DATA_URL", default="")  # historical market data REST API
+ALPACA_DATA_STREAM_URL = env.str("ALPACA_DATA_STREAM_URL", default="")  # market data websocket host
+# ccxt (provider "ccxt:<exchange id>"). Public market data needs no keys.
+CCXT_API_KEY = env.str("CCXT_API_KEY", default="")
+CCXT_SECRET = env.str("CCXT_SECRET", default="")
+CCXT_PASSWORD = env.str("CCXT_PASSWORD", default="")
+CCXT_SANDBOX = env.bool("CCXT_SANDBOX", default=False)
+# Exchange quote currencies that stand in for SpeedTrade's USD, in order of preference
+# (e.g. "USD,USDT" on an exchange that lists BTC/USDT but no BTC/USD).
+CCXT_USD_QUOTE_CURRENCIES = env.list("CCXT_USD_QUOTE_CURRENCIES", default=["USD"])
+CCXT_STREAMING = env.bool("CCXT_STREAMING", default=True)  # watch_tickers when the exchange supports it
+CCXT_POLL_SECONDS = env.float("CCXT_POLL_SECONDS", default=2.0)  # fetch_tickers interval otherwise
+CCXT_API_URLS = env.json("CCXT_API_URLS", default={})  # merged into exchange.urls["api"] (proxies, tests)
+
 # --- portfolios -------------------------------------------------------------------
 # Seconds between a transfer's creation and the simulated bank rail settling it (0: at once).
 TRANSFER_SETTLEMENT_DELAY_SECONDS = env.int("TRANSFER_SETTLEMENT_DELAY_SECONDS", default=0)

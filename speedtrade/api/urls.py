@@ -6,6 +6,7 @@ from speedtrade.api.errors import json_not_found
 
 urlpatterns = [
     path("", include("accounts.api.urls")),
+    path("", include("marketdata.api.urls")),
     path("", include("trading.api.urls")),
     re_path(r"^.*$", json_not_found),
 ]

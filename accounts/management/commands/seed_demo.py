@@ -1,4 +1,4 @@
-"""Demo data for `make run`: a trader ready to trade and the staff who oversee them."""
+"""Demo data for `make run`: a trader ready to trade, the staff who oversee them, assets and their history."""
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -12,11 +12,14 @@ DEMO_USERS = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo users (idempotent)."
+    help = "Create the demo users, load the asset universe and backfill bar history (idempotent)."
 
     def handle(self, *args, **options):
         for email, password, extra, _ in DEMO_USERS:
             call_command("create_trader", email, "--password", password, *extra, stdout=self.stdout)
+        # --- marketdata: the universe and a few days of simulated history, so charts are never empty.
+        call_command("load_assets", stdout=self.stdout)
+        call_command("backfill_bars", stdout=self.stdout)
 
     @staticmethod
     def credentials_text() -> str:

@@ -27,7 +27,7 @@ class Command(BaseCommand):
             host=host,
             port=port,
             workers=workers,
-            lifespan="off",
+            lifespan="on",
             ws="websockets-sansio",
             timeout_graceful_shutdown=5,
             proxy_headers=True,

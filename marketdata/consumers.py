@@ -1,0 +1,102 @@
+"""`/ws/quotes`: live quotes for the symbols a client subscribes to.
+
+Protocol (client → server): `{"action": "subscribe", "symbols": ["AAPL", "BTC/USD"]}`
+and `{"action": "unsubscribe", "symbols": [...]}`. The server answers each with
+`{"type": "subscribed", "symbols": [every current symbol]}`; a subscribe is followed by
+one frame holding a snapshot message per newly subscribed symbol. Updates then arrive
+as frames that are JSON arrays of quote messages, at most one frame per
+QUOTES_WS_FLUSH_SECONDS per connection, holding only the newest quote of each
+symbol that changed (conflation: a slow client skips intermediate quotes instead of
+queueing them). Errors are `{"type": "error", "code", "message"}` and never close
+the connection.
+"""
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from marketdata.publishing import quote_group
+from marketdata.quotes import Quote, latest_quotes, quote_from_dict, quote_message
+from marketdata.selectors import assets_by_symbols
+from speedtrade.consumers import AuthenticatedJsonConsumer
+
+
+def snapshot_message(symbol: str, quote: Quote | None) -> dict:
+    if quote is not None:
+        return quote_message(quote, message_type="snapshot")
+    empty = dict.fromkeys(("bid", "ask", "bid_size", "ask_size", "last", "last_size", "timestamp"))
+    return {"type": "snapshot", "symbol": symbol, **empty, "stale": True}
+
+
+class QuoteStreamConsumer(AuthenticatedJsonConsumer):
+    async def on_authenticated(self) -> None:
+        self.symbols: set[str] = set()
+        self.pending: dict[str, dict] = {}  # symbol -> newest quote not yet sent
+        self.flush_task: asyncio.Task | None = None
+
+    async def disconnect(self, code):
+        if self.flush_task is not None:
+            self.flush_task.cancel()
+        for symbol in getattr(self, "symbols", ()):
+            await self.channel_layer.group_discard(quote_group(symbol), self.channel_name)
+
+    async def _requested_symbols(self, message) -> list[str] | None:
+        symbols = message.get("symbols")
+        if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) and s for s in symbols):
+            await self.send_error("bad_frame", '"symbols" must be a non-empty list of symbol strings.')
+            return None
+        if len(symbols) > settings.QUOTES_WS_MAX_SYMBOLS:
+            await self.send_error("symbol_limit", f"At most {settings.QUOTES_WS_MAX_SYMBOLS} symbols per connection.")
+            return None
+        found, unknown = await database_sync_to_async(assets_by_symbols)(symbols)
+        if unknown:
+            await self.send_error("unknown_symbol", f"Unknown symbols: {', '.join(unknown)}.")
+        return sorted({asset.symbol for asset in found.values()})
+
+    async def action_subscribe(self, message) -> None:
+        symbols = await self._requested_symbols(message)
+        if symbols is None:
+            return
+        new = [symbol for symbol in symbols if symbol not in self.symbols]
+        if len(self.symbols) + len(new) > settings.QUOTES_WS_MAX_SYMBOLS:
+            await self.send_error(
+                "symbol_limit",
+                f"At most {settings.QUOTES_WS_MAX_SYMBOLS} symbols per connection; "
+                f"{len(self.symbols)} subscribed, {len(new)} more requested.",
+            )
+            return
+        for symbol in new:
+            await self.channel_layer.group_add(quote_group(symbol), self.channel_name)
+        self.symbols.update(new)
+        await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
+        if new:
+            quotes = await sync_to_async(latest_quotes, thread_sensitive=False)(new)
+            await self.send_json([snapshot_message(symbol, quotes.get(symbol)) for symbol in new])
+
+    async def action_unsubscribe(self, message) -> None:
+        symbols = await self._requested_symbols(message)
+        if symbols is None:
+            return
+        for symbol in self.symbols.intersection(symbols):
+            await self.channel_layer.group_discard(quote_group(symbol), self.channel_name)
+            self.symbols.discard(symbol)
+            self.pending.pop(symbol, None)
+        await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
+
+    async def quote_update(self, event) -> None:
+        """A tick from the feed: keep only the newest per symbol and flush within the window."""
+        quote = event["quote"]
+        if quote["symbol"] not in self.symbols:
+            return  # an update already in flight when the client unsubscribed
+        self.pending[quote["symbol"]] = quote
+        if self.flush_task is None:
+            self.flush_task = asyncio.create_task(self._flush_after_window())
+
+    async def _flush_after_window(self) -> None:
+        await asyncio.sleep(settings.QUOTES_WS_FLUSH_SECONDS)
+        pending, self.pending = self.pending, {}
+        self.flush_task = None
+        if pending:
+            await self.send_json([quote_message(quote_from_dict(quote)) for quote in pending.values()])

@@ -1,0 +1,262 @@
+"""Alpaca market data through alpaca-py: live quotes and trades, historical bars.
+
+Live: one `StockDataStream` for equities and one `CryptoDataStream` for crypto
+(Alpaca writes crypto pairs with a slash, "BTC/USD", exactly as SpeedTrade does, so
+a slash is what routes a symbol to the crypto stream). Each stream subscribes to
+quotes (bid/ask and sizes) and trades (last price and size). A symbol's Quote
+combines its latest bid/ask with its latest trade; until the first trade arrives,
+`last` is the mid price. A trade that arrives before the symbol's first quote only
+remembers the price, since a Quote without a real bid/ask would mislead the venue.
+
+Reconnecting: alpaca-py reconnects a dropped data stream itself, with exponential
+backoff and jitter, and resubscribes. We log every reconnect as a gap (from the last
+message before the drop to the first after). If a stream gives up for good (Alpaca
+refuses the subscription), `stream()` raises and `run_feed` reopens it with its own
+backoff.
+
+Settings: ALPACA_API_KEY / ALPACA_SECRET_KEY (required), ALPACA_DATA_FEED (iex|sip),
+ALPACA_DATA_STREAM_URL (base of the websocket endpoints; the stock path
+"/v2/<feed>" and the crypto path "/v1beta3/crypto/us" are appended) and
+ALPACA_DATA_URL (base of the historical REST API), both optional overrides.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from alpaca.common.enums import BaseURL
+from alpaca.data.enums import CryptoFeed, DataFeed
+from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
+from alpaca.data.live import CryptoDataStream, StockDataStream
+from alpaca.data.live.websocket import DataStream
+from alpaca.data.models import Bar as AlpacaBar
+from alpaca.data.models import Quote as AlpacaQuote
+from alpaca.data.models import Trade as AlpacaTrade
+from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
+from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+from django.core.exceptions import ImproperlyConfigured
+
+from marketdata.feeds.base import BarRecord, decimal_from_wire
+from marketdata.models import Timeframe
+from marketdata.quotes import Quote
+
+logger = logging.getLogger(__name__)
+
+CRYPTO_STREAM_PATH = "/v1beta3/crypto/" + CryptoFeed.US.value
+ALPACA_TIMEFRAMES = {
+    Timeframe.MINUTE: TimeFrame(1, TimeFrameUnit.Minute),
+    Timeframe.FIVE_MINUTES: TimeFrame(5, TimeFrameUnit.Minute),
+    Timeframe.HOUR: TimeFrame(1, TimeFrameUnit.Hour),
+    Timeframe.DAY: TimeFrame(1, TimeFrameUnit.Day),
+}
+
+
+def is_crypto_symbol(symbol: str) -> bool:
+    return "/" in symbol
+
+
+def alpaca_credentials(settings) -> tuple[str, str]:
+    """(key id, secret) from settings; a clear error naming the missing setting."""
+    missing = [name for name in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY") if not getattr(settings, name, "")]
+    if missing:
+        raise ImproperlyConfigured(f"Alpaca needs {' and '.join(missing)} (set it in the environment or .env).")
+    return settings.ALPACA_API_KEY, settings.ALPACA_SECRET_KEY
+
+
+@dataclass
+class _Book:
+    """What we know of one symbol so far: its last bid/ask and last trade price."""
+
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    bid_size: Decimal = Decimal("0")
+    ask_size: Decimal = Decimal("0")
+    last: Decimal | None = None
+
+    def quote(self, symbol: str, timestamp: datetime, *, last_size: Decimal = Decimal("0")) -> Quote:
+        return Quote(
+            symbol=symbol,
+            bid=self.bid,
+            ask=self.ask,
+            bid_size=self.bid_size,
+            ask_size=self.ask_size,
+            last=self.last if self.last is not None else (self.bid + self.ask) / 2,
+            last_size=last_size,
+            timestamp=timestamp.astimezone(UTC),
+        )
+
+
+class _GapLogging:
+    """Mixin for alpaca-py data streams: log each reconnect as a gap in the data.
+
+    alpaca-py has no public "connected" callback, so this extends `_start_ws` (the
+    step it runs for every (re)connection, after authenticating) of the pinned version.
+    """
+
+    last_message_at: datetime | None = None
+    connections = 0
+
+    async def _start_ws(self) -> None:
+        await super()._start_ws()
+        self.connections += 1
+        if self.connections > 1:
+            logger.warning(
+                "Alpaca %s stream reconnected: gap in data since %s.",
+                self._name,
+                self.last_message_at.isoformat() if self.last_message_at else "the first connection",
+            )
+
+    async def _dispatch(self, msg: dict) -> None:
+        self.last_message_at = datetime.now(UTC)
+        await super()._dispatch(msg)
+
+
+class GapLoggingStockDataStream(_GapLogging, StockDataStream):
+    pass
+
+
+class GapLoggingCryptoDataStream(_GapLogging, CryptoDataStream):
+    pass
+
+
+class AlpacaStreamEnded(RuntimeError):
+    """An alpaca-py data stream stopped on its own (e.g. subscription refused)."""
+
+
+class AlpacaFeed:
+    name = "alpaca"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        secret_key: str,
+        stock_feed: DataFeed = DataFeed.IEX,
+        stream_url: str | None = None,
+        data_url: str | None = None,
+    ) -> None:
+        self._api_key = api_key
+        self._secret_key = secret_key
+        self.stock_feed = stock_feed
+        self.stream_url = (stream_url or BaseURL.MARKET_DATA_STREAM.value).rstrip("/")
+        self.data_url = data_url.rstrip("/") if data_url else None
+
+    def __repr__(self) -> str:  # never show the keys
+        return f"<AlpacaFeed stream={self.stream_url!r} data={self.data_url or BaseURL.DATA.value!r}>"
+
+    # --- live -------------------------------------------------------------------
+    def _data_streams(self, symbols: list[str]) -> list[tuple[DataStream, list[str]]]:
+        stocks = [symbol for symbol in symbols if not is_crypto_symbol(symbol)]
+        cryptos = [symbol for symbol in symbols if is_crypto_symbol(symbol)]
+        streams: list[tuple[DataStream, list[str]]] = []
+        if stocks:
+            url = f"{self.stream_url}/v2/{self.stock_feed.value}"
+            streams.append(
+                (
+                    GapLoggingStockDataStream(self._api_key, self._secret_key, feed=self.stock_feed, url_override=url),
+                    stocks,
+                )
+            )
+        if cryptos:
+            url = self.stream_url + CRYPTO_STREAM_PATH
+            streams.append((GapLoggingCryptoDataStream(self._api_key, self._secret_key, url_override=url), cryptos))
+        return streams
+
+    async def stream(self, symbols: list[str]) -> AsyncIterator[list[Quote]]:
+        books: dict[str, _Book] = {}
+        # Unbounded on purpose: every trade carries volume the bar aggregation needs,
+        # so ticks are not conflated here (the WebSocket consumers conflate per client).
+        pending: asyncio.Queue[Quote] = asyncio.Queue()
+
+        async def on_quote(alpaca_quote: AlpacaQuote) -> None:
+            book = books.setdefault(alpaca_quote.symbol, _Book())
+            book.bid = decimal_from_wire(alpaca_quote.bid_price)
+            book.ask = decimal_from_wire(alpaca_quote.ask_price)
+            book.bid_size = decimal_from_wire(alpaca_quote.bid_size)
+            book.ask_size = decimal_from_wire(alpaca_quote.ask_size)
+            pending.put_nowait(book.quote(alpaca_quote.symbol, alpaca_quote.timestamp))
+
+        async def on_trade(trade: AlpacaTrade) -> None:
+            book = books.setdefault(trade.symbol, _Book())
+            book.last = decimal_from_wire(trade.price)
+            if book.bid is not None:
+                pending.put_nowait(book.quote(trade.symbol, trade.timestamp, last_size=decimal_from_wire(trade.size)))
+
+        streams = self._data_streams(symbols)
+        for data_stream, stream_symbols in streams:
+            data_stream.subscribe_quotes(on_quote, *stream_symbols)
+            data_stream.subscribe_trades(on_trade, *stream_symbols)
+        # `_run_forever` is the coroutine behind alpaca-py's blocking `run()`, which
+        # would start its own event loop; we need the streams inside ours.
+        runners = [asyncio.create_task(data_stream._run_forever()) for data_stream, _ in streams]
+        next_quote: asyncio.Task | None = None
+        try:
+            while True:
+                next_quote = asyncio.create_task(pending.get())
+                done, _ = await asyncio.wait({next_quote, *runners}, return_when=asyncio.FIRST_COMPLETED)
+                if next_quote not in done:
+                    raise AlpacaStreamEnded("An Alpaca data stream stopped; see the alpaca-py log above.")
+                batch = [next_quote.result()]
+                while not pending.empty():
+                    batch.append(pending.get_nowait())
+                yield batch
+        finally:
+            tasks = [*runners, next_quote] if next_quote else runners
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for data_stream, _ in streams:
+                await data_stream.close()
+
+    # --- historical -------------------------------------------------------------
+    def bars(
+        self, symbol: str, *, timeframe: str, start: datetime, end: datetime | None = None, limit: int | None = None
+    ) -> list[BarRecord]:
+        """Historical bars of one symbol, oldest first (alpaca-py follows the pages)."""
+        alpaca_timeframe = ALPACA_TIMEFRAMES[timeframe]
+        if is_crypto_symbol(symbol):
+            client = CryptoHistoricalDataClient(self._api_key, self._secret_key, url_override=self.data_url)
+            request = CryptoBarsRequest(
+                symbol_or_symbols=symbol, timeframe=alpaca_timeframe, start=start, end=end, limit=limit
+            )
+            bar_set = client.get_crypto_bars(request)
+        else:
+            client = StockHistoricalDataClient(self._api_key, self._secret_key, url_override=self.data_url)
+            request = StockBarsRequest(
+                symbol_or_symbols=symbol,
+                timeframe=alpaca_timeframe,
+                start=start,
+                end=end,
+                limit=limit,
+                feed=self.stock_feed,
+            )
+            bar_set = client.get_stock_bars(request)
+        return [bar_record(bar) for bar in bar_set.data.get(symbol, [])]
+
+
+def bar_record(bar: AlpacaBar) -> BarRecord:
+    return BarRecord(
+        timestamp=bar.timestamp.astimezone(UTC),
+        open=decimal_from_wire(bar.open),
+        high=decimal_from_wire(bar.high),
+        low=decimal_from_wire(bar.low),
+        close=decimal_from_wire(bar.close),
+        volume=decimal_from_wire(bar.volume),
+        trade_count=int(bar.trade_count) if bar.trade_count is not None else None,
+        vwap=decimal_from_wire(bar.vwap) if bar.vwap is not None else None,
+    )
+
+
+def build_feed(settings) -> AlpacaFeed:
+    """Registry factory for provider "alpaca"."""
+    api_key, secret_key = alpaca_credentials(settings)
+    return AlpacaFeed(
+        api_key=api_key,
+        secret_key=secret_key,
+        stock_feed=DataFeed(settings.ALPACA_DATA_FEED),
+        stream_url=settings.ALPACA_DATA_STREAM_URL or None,
+        data_url=settings.ALPACA_DATA_URL or None,
+    )

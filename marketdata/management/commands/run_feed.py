@@ -1,0 +1,35 @@
+"""Run a market-data provider until SIGTERM/SIGINT (services mode: `make feed`)."""
+
+import asyncio
+import signal
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from marketdata.feeds.registry import UnknownProvider, provider_for
+from marketdata.feeds.runner import build_runner
+
+
+class Command(BaseCommand):
+    help = "Stream quotes from a provider into the quote store, bars and WebSocket groups."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--provider", default=None, help="simulated | alpaca | ccxt:<exchange> (FEED_PROVIDER)")
+
+    def handle(self, *args, provider, **options):
+        provider = provider or settings.FEED_PROVIDER
+        try:
+            provider_for(provider)
+        except UnknownProvider as exc:
+            raise CommandError(str(exc)) from exc
+        asyncio.run(self._run(provider))
+        self.stdout.write("Feed stopped.")
+
+    async def _run(self, provider: str) -> None:
+        runner = await sync_to_async(build_runner)(provider)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await runner.run(stop)

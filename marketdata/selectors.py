@@ -1,0 +1,148 @@
+"""Market-data reads: assets by symbol, latest prices, previous closes, bars.
+
+`latest_prices` and `previous_closes` are what portfolio valuation calls; both
+return a price for every asset they are given (falling back to the reference
+price), quantized onto the asset's `price_increment` by `prices.to_increment`.
+"""
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models.functions import Replace, Upper
+
+from marketdata.bars import bucket_start
+from marketdata.models import Asset, Bar, Timeframe
+from marketdata.prices import to_increment
+from marketdata.quotes import Quote, latest_quotes
+
+SNAPSHOT_DAILY_LOOKBACK = timedelta(days=14)  # covers weekends and holiday runs
+
+
+def _with_compact_symbol(queryset):
+    """`BTCUSD` for `BTC/USD`: crypto pairs may be named without their slash (as in URLs)."""
+    return queryset.annotate(compact_symbol=Replace(Upper("symbol"), Value("/"), Value("")))
+
+
+def asset_get(*, symbol_or_id: str) -> Asset:
+    """The asset named by its UUID, its symbol (any case) or a crypto pair without the slash.
+
+    Raises Asset.DoesNotExist.
+    """
+    try:
+        return Asset.objects.get(pk=uuid.UUID(symbol_or_id))
+    except ValueError:
+        pass
+    wanted = symbol_or_id.strip().upper()
+    matches = list(
+        _with_compact_symbol(Asset.objects.all()).filter(Q(symbol__iexact=wanted) | Q(compact_symbol=wanted))
+    )
+    exact = [asset for asset in matches if asset.symbol.upper() == wanted]
+    if exact or len(matches) == 1:
+        return (exact or matches)[0]
+    raise Asset.DoesNotExist(f"No asset {symbol_or_id!r}.")
+
+
+def assets_by_symbols(symbols: Iterable[str]) -> tuple[dict[str, Asset], list[str]]:
+    """Resolve requested symbols: ({requested: asset}, [unknown requested symbols])."""
+    requested = [symbol.strip() for symbol in symbols]
+    wanted = {symbol.upper() for symbol in requested}
+    candidates = _with_compact_symbol(Asset.objects.all()).filter(Q(symbol__in=wanted) | Q(compact_symbol__in=wanted))
+    by_symbol = {asset.symbol.upper(): asset for asset in candidates}
+    by_compact = {asset.compact_symbol: asset for asset in candidates}
+    found, unknown = {}, []
+    for symbol in requested:
+        asset = by_symbol.get(symbol.upper()) or by_compact.get(symbol.upper())
+        if asset is None:
+            unknown.append(symbol)
+        else:
+            found[symbol] = asset
+    return found, unknown
+
+
+def _price_from_quote(quote: Quote) -> Decimal | None:
+    if quote.last > 0:
+        return quote.last
+    if quote.bid > 0 and quote.ask > 0:
+        return quote.mid
+    return None
+
+
+def last_minute_closes(assets: Iterable[Asset]) -> dict[uuid.UUID, Decimal]:
+    """Close of each asset's newest 1-minute bar (assets without bars are left out)."""
+    newest_close = (
+        Bar.objects.filter(asset=OuterRef("pk"), timeframe=Timeframe.MINUTE).order_by("-timestamp").values("close")[:1]
+    )
+    rows = Asset.objects.filter(pk__in=[asset.pk for asset in assets]).annotate(close=Subquery(newest_close))
+    return {row.pk: row.close for row in rows if row.close is not None}
+
+
+def latest_prices(assets: Iterable[Asset]) -> dict[uuid.UUID, Decimal]:
+    """The price of each asset now: last trade, else mid, else the newest bar close, else the reference price.
+
+    A stale quote still counts (it is the last price we know, e.g. overnight);
+    the bar close covers a restart before the feed has ticked.
+    """
+    assets = list(assets)
+    quotes = latest_quotes(asset.symbol for asset in assets)
+    prices: dict[uuid.UUID, Decimal] = {}
+    for asset in assets:
+        quote = quotes.get(asset.symbol)
+        price = _price_from_quote(quote) if quote else None
+        if price is not None:
+            prices[asset.pk] = price
+    missing = [asset for asset in assets if asset.pk not in prices]
+    closes = last_minute_closes(missing) if missing else {}
+    for asset in missing:
+        prices[asset.pk] = closes.get(asset.pk, asset.reference_price)
+    by_id = {asset.pk: asset for asset in assets}
+    return {pk: to_increment(price, by_id[pk].price_increment) for pk, price in prices.items()}
+
+
+def today_start(now: datetime | None = None) -> datetime:
+    """Start of today's daily bar (midnight America/New_York)."""
+    return bucket_start(Timeframe.DAY, now or datetime.now(UTC))
+
+
+def previous_closes(assets: Iterable[Asset], *, now: datetime | None = None) -> dict[uuid.UUID, Decimal]:
+    """Close of each asset's newest daily bar before today, else its reference price."""
+    assets = list(assets)
+    previous_close = (
+        Bar.objects.filter(asset=OuterRef("pk"), timeframe=Timeframe.DAY, timestamp__lt=today_start(now))
+        .order_by("-timestamp")
+        .values("close")[:1]
+    )
+    rows = Asset.objects.filter(pk__in=[asset.pk for asset in assets]).annotate(previous_close=Subquery(previous_close))
+    closes = {row.pk: row.previous_close for row in rows if row.previous_close is not None}
+    return {
+        asset.pk: to_increment(closes.get(asset.pk, asset.reference_price), asset.price_increment) for asset in assets
+    }
+
+
+def daily_bars_today_and_previous(
+    assets: Iterable[Asset], *, now: datetime | None = None
+) -> dict[uuid.UUID, tuple[Bar | None, Bar | None]]:
+    """(today's daily bar, the previous daily bar) per asset, either None when missing."""
+    assets = list(assets)
+    start = today_start(now)
+    bars = Bar.objects.filter(
+        asset__in=assets, timeframe=Timeframe.DAY, timestamp__gte=start - SNAPSHOT_DAILY_LOOKBACK
+    ).order_by("asset_id", "timestamp")
+    result: dict[uuid.UUID, tuple[Bar | None, Bar | None]] = {asset.pk: (None, None) for asset in assets}
+    for bar in bars:
+        today, previous = result[bar.asset_id]
+        if bar.timestamp >= start:
+            result[bar.asset_id] = (bar if bar.timestamp == start else today, previous)
+        else:
+            result[bar.asset_id] = (today, bar)  # ordered by time, so the last one before today wins
+    return result
+
+
+def bars_list(*, asset: Asset, timeframe: str, start: datetime | None, end: datetime, limit: int) -> list[Bar]:
+    """Bars in [start, end) in time order; without `start`, the newest `limit` bars before `end`."""
+    bars = Bar.objects.filter(asset=asset, timeframe=timeframe, timestamp__lt=end)
+    if start is not None:
+        return list(bars.filter(timestamp__gte=start).order_by("timestamp")[:limit])
+    return list(reversed(bars.order_by("-timestamp")[:limit]))

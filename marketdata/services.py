@@ -1,0 +1,259 @@
+"""Market-data writes: the asset universe and bars."""
+
+import csv
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import Max, Q
+
+from marketdata.bars import (
+    ROLL_UP_TIMEFRAMES,
+    TIMEFRAME_SPANS,
+    BarValue,
+    bars_from_ticks,
+    bucket_start,
+    merge_bars,
+    roll_up,
+)
+from marketdata.calendars import US_EQUITY, equity_sessions
+from marketdata.feeds.simulated import RandomWalk, SimulatedAsset
+from marketdata.models import Asset, Bar, Timeframe
+from marketdata.prices import to_stored
+from marketdata.quotes import Quote
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_ASSETS_FILE = Path(__file__).resolve().parent / "data" / "assets.csv"
+_BOOLEAN_FIELDS = ("fractionable", "shortable", "marginable", "easy_to_borrow", "tradable")
+_DECIMAL_FIELDS = ("min_order_size", "min_trade_increment", "price_increment", "reference_price")
+_BAR_UPDATE_FIELDS = ["open", "high", "low", "close", "volume", "trade_count", "vwap"]
+BACKFILL_SUBSTEPS = 4  # price points inside each simulated bar (open, two extremes, close)
+
+
+# --- Assets ------------------------------------------------------------------------
+
+
+def reference_asset_rows(path: Path = REFERENCE_ASSETS_FILE) -> list[dict]:
+    """The shipped universe (real symbols, realistic reference prices) as typed rows."""
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        for name in _BOOLEAN_FIELDS:
+            if name in row:
+                row[name] = row[name] == "true"
+        for name in _DECIMAL_FIELDS:
+            row[name] = Decimal(row[name])
+    return rows
+
+
+@transaction.atomic
+def assets_load(*, rows: Iterable[dict]) -> tuple[int, int]:
+    """Upsert assets by symbol (case-insensitive); returns (created, updated). Unlisted assets are left alone."""
+    rows = list(rows)
+    existing = {
+        asset.symbol.upper(): asset
+        for asset in Asset.objects.select_for_update().filter(symbol__in=[row["symbol"] for row in rows])
+    }
+    created = updated = 0
+    for row in rows:
+        asset = existing.get(row["symbol"].upper())
+        if asset is None:
+            asset = Asset()
+            created += 1
+        else:
+            updated += 1
+        for name, value in row.items():
+            setattr(asset, name, value)
+        asset.full_clean(validate_unique=False, validate_constraints=False)  # the database backs uniqueness
+        asset.save()
+    return created, updated
+
+
+# --- Bars --------------------------------------------------------------------------
+
+
+def _stored_bar_value(bar: Bar, symbol: str) -> BarValue:
+    return BarValue(
+        symbol=symbol,
+        timeframe=bar.timeframe,
+        timestamp=bar.timestamp,
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        volume=bar.volume,
+        trade_count=bar.trade_count,
+        notional=(bar.vwap or Decimal(0)) * bar.volume,
+    )
+
+
+@transaction.atomic
+def bars_record(*, bars: Iterable[BarValue]) -> int:
+    """Merge partial bars into the stored ones (insert or extend); returns how many rows were written.
+
+    Locks the stored rows being extended (per timeframe, in time range order) so two
+    writers of the same symbol cannot lose each other's ticks. Bars for unknown
+    symbols are dropped with a warning.
+    """
+    bars = list(bars)
+    assets = {asset.symbol: asset.pk for asset in Asset.objects.filter(symbol__in={bar.symbol for bar in bars})}
+    unknown = {bar.symbol for bar in bars} - assets.keys()
+    if unknown:
+        logger.warning("Dropping bars of unknown symbols: %s", ", ".join(sorted(unknown)))
+    merged: dict[tuple[str, str, datetime], BarValue] = {}
+    for bar in sorted((bar for bar in bars if bar.symbol in assets), key=lambda bar: bar.timestamp):
+        key = (bar.symbol, bar.timeframe, bar.timestamp)
+        merged[key] = merge_bars(merged[key], bar) if key in merged else bar
+    by_timeframe = defaultdict(list)
+    for bar in merged.values():
+        by_timeframe[bar.timeframe].append(bar)
+    symbols_by_id = {pk: symbol for symbol, pk in assets.items()}
+    rows = []
+    for timeframe, group in sorted(by_timeframe.items()):
+        stored = Bar.objects.select_for_update().filter(
+            timeframe=timeframe,
+            asset_id__in={assets[bar.symbol] for bar in group},
+            timestamp__gte=min(bar.timestamp for bar in group),
+            timestamp__lte=max(bar.timestamp for bar in group),
+        )
+        stored_by_key = {(symbols_by_id[row.asset_id], row.timestamp): row for row in stored}
+        for bar in group:
+            existing = stored_by_key.get((bar.symbol, bar.timestamp))
+            final = merge_bars(_stored_bar_value(existing, bar.symbol), bar) if existing else bar
+            rows.append(
+                Bar(
+                    asset_id=assets[bar.symbol],
+                    timeframe=timeframe,
+                    timestamp=final.timestamp,
+                    open=final.open,
+                    high=final.high,
+                    low=final.low,
+                    close=final.close,
+                    volume=to_stored(final.volume),
+                    trade_count=final.trade_count,
+                    vwap=final.vwap,
+                )
+            )
+    Bar.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["asset", "timeframe", "timestamp"],
+        update_fields=_BAR_UPDATE_FIELDS,
+    )
+    return len(rows)
+
+
+def bars_from_quotes(quotes: Iterable[Quote]) -> list[BarValue]:
+    """1-minute bars of the ticks plus their roll-ups to every longer timeframe."""
+    minute_bars = bars_from_ticks(quotes, Timeframe.MINUTE)
+    return minute_bars + [bar for timeframe in ROLL_UP_TIMEFRAMES for bar in roll_up(minute_bars, timeframe)]
+
+
+def ticks_record(*, quotes: Iterable[Quote]) -> int:
+    """Append ticks to the stored bars of every timeframe."""
+    return bars_record(bars=bars_from_quotes(quotes))
+
+
+# --- Simulated history -------------------------------------------------------------
+
+
+def _trading_windows(asset_class: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """When the asset trades between start and end: extended equity sessions, or all the time for crypto."""
+    if asset_class != US_EQUITY:
+        return [(start, end)]
+    sessions = equity_sessions(start.date() - timedelta(days=1), end.date() + timedelta(days=1))
+    windows = [(max(s.session_open, start), min(s.session_close, end)) for s in sessions]
+    return [(opened, closed) for opened, closed in windows if opened < closed]
+
+
+def simulated_bars(
+    walk: RandomWalk, timeframe: str, start: datetime, end: datetime, *, volume_scale: Decimal
+) -> list[BarValue]:
+    """Bars of `timeframe` between start and end (aligned), generated by stepping `walk`."""
+    span = TIMEFRAME_SPANS[timeframe]
+    substep = span / BACKFILL_SUBSTEPS
+    bars = []
+    for opened, closed in _trading_windows(walk.asset.asset_class, start, end):
+        at = bucket_start(timeframe, opened)
+        at = at if at >= opened else at + span
+        while at + span <= closed:
+            prices = [walk.price] + [walk.step(substep) for _ in range(BACKFILL_SUBSTEPS)]
+            volume = to_stored(volume_scale * Decimal(walk.rng.randint(20, 200)))
+            bars.append(
+                BarValue(
+                    symbol=walk.asset.symbol,
+                    timeframe=timeframe,
+                    timestamp=at,
+                    open=prices[0],
+                    high=max(prices),
+                    low=min(prices),
+                    close=prices[-1],
+                    volume=volume,
+                    trade_count=walk.rng.randint(5, 120),
+                    notional=volume * (prices[0] + prices[-1]) / 2,
+                )
+            )
+            at += span
+    return bars
+
+
+def _history_segments(start: datetime, end: datetime, minute_start: datetime) -> list[tuple[str, datetime, datetime]]:
+    """(timeframe, from, to): 1-minute bars up to the first full hour, hourly bars until
+    `minute_start`, then 1-minute bars again until `end`; empty segments are left out."""
+    hour = TIMEFRAME_SPANS[Timeframe.HOUR]
+    hours_from = bucket_start(Timeframe.HOUR, start)
+    hours_from = hours_from if hours_from == start else hours_from + hour
+    hours_to = max(hours_from, bucket_start(Timeframe.HOUR, minute_start))
+    segments = [
+        (Timeframe.MINUTE, start, min(hours_from, end)),
+        (Timeframe.HOUR, hours_from, min(hours_to, end)),
+        (Timeframe.MINUTE, max(hours_to, start), end),
+    ]
+    return [(timeframe, opened, closed) for timeframe, opened, closed in segments if opened < closed]
+
+
+def bars_backfill(
+    *, assets: Iterable[Asset], days: int, minute_hours: int, seed: int, end: datetime | None = None
+) -> int:
+    """Simulated history so charts are never empty; deterministic for a seed and end time.
+
+    History starts `days` ago, or just after an asset's newest 1-minute bar (from its
+    close) when that is more recent, so repeated runs only fill the gap. The last
+    `minute_hours` are 1-minute bars, older history hourly bars (fewer rows to write);
+    both roll up into the longer timeframes. The current minute is left to the live feed.
+    """
+    end = bucket_start(Timeframe.MINUTE, end or datetime.now(UTC))
+    earliest = end - timedelta(days=days)
+    minute_start = end - timedelta(hours=minute_hours)
+    assets = list(assets)
+    newest = dict(
+        Bar.objects.filter(asset__in=assets, timeframe=Timeframe.MINUTE)
+        .values_list("asset_id")
+        .annotate(newest=Max("timestamp"))
+    )
+    closes = {}
+    if newest:
+        newest_bars = Q(*[Q(asset_id=pk, timestamp=ts) for pk, ts in newest.items()], _connector=Q.OR)
+        closes = {bar.asset_id: bar.close for bar in Bar.objects.filter(newest_bars, timeframe=Timeframe.MINUTE)}
+    written = 0
+    for asset in assets:
+        after_newest = newest[asset.pk] + TIMEFRAME_SPANS[Timeframe.MINUTE] if asset.pk in newest else earliest
+        walk = RandomWalk(SimulatedAsset.from_asset(asset, closes.get(asset.pk)), seed)
+        volume_scale = Decimal(1) if asset.asset_class == US_EQUITY else (Decimal(1000) / asset.reference_price)
+        minute_bars, hour_bars = [], []
+        for timeframe, opened, closed in _history_segments(max(earliest, after_newest), end, minute_start):
+            generated = simulated_bars(walk, timeframe, opened, closed, volume_scale=volume_scale)
+            (minute_bars if timeframe == Timeframe.MINUTE else hour_bars).extend(generated)
+        # Hourly bars only roll up into days: cutting them into 5-minute bars would invent data.
+        rolled = [bar for timeframe in ROLL_UP_TIMEFRAMES for bar in roll_up(minute_bars, timeframe)]
+        in_time_order = sorted(minute_bars + hour_bars, key=lambda bar: bar.timestamp)
+        daily = roll_up(in_time_order, Timeframe.DAY)
+        rolled = [bar for bar in rolled if bar.timeframe != Timeframe.DAY] + daily
+        written += bars_record(bars=minute_bars + hour_bars + rolled)
+    return written
