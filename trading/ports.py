@@ -5,17 +5,19 @@
 * marketdata (issue 3): the latest quote per symbol;
 * accounts (issue 6): whether KYC and restrictions let the account trade.
 
-The functions below call those apps' services by the names their briefs promise.
-Until those branches are merged the test suite installs a stand-in
-(`trading/tests/standins.py`); the merge replaces nothing here.
+WIRE AT MERGE: `trading_refusal_reason` → `accounts.selectors.trading_refusal_reason`
+(issue 6); until then `Account.can_trade` decides.
 """
 
 from datetime import datetime
 from decimal import Decimal
 
 from marketdata.models import Asset
-from marketdata.quotes import Quote
-from portfolios.models import Account
+from marketdata.quotes import Quote, latest_quotes
+from portfolios import selectors as portfolio_selectors
+from portfolios import services as portfolio_services
+from portfolios.models import Account, LedgerAccount, Position
+from portfolios.pricing import prices_for
 
 
 def trading_refusal_reason(*, account: Account) -> str | None:
@@ -28,47 +30,40 @@ def trading_refusal_reason(*, account: Account) -> str | None:
 
 
 def latest_quote(*, symbol: str) -> Quote | None:
-    from marketdata.quotes import latest_quotes
-
     return latest_quotes([symbol]).get(symbol)
 
 
 def buying_power(*, account: Account) -> Decimal:
-    """Cash the account can still commit to new buys (net of reservations already held)."""
-    from portfolios.selectors import account_valuation
+    """Cash the account can still commit to new buys, net of what open orders hold.
 
-    return account_valuation(account=account).buying_power
+    Cash accounts: cash (settled or not; unsettled proceeds may buy, not be withdrawn) −
+    reservations, read from the one ledger row. Margin accounts: portfolios' intraday
+    buying power (FINRA 4210 as amended 2026-06-04: (equity − maintenance margin) /
+    maintenance rate − reservations), computed by `account_valuation`.
+    """
+    if account.type == Account.Type.MARGIN:
+        valuation = portfolio_selectors.account_valuation(
+            account=account, **dict(zip(("prices", "previous_closes"), prices_for(_held_assets(account)), strict=True))
+        )
+        return valuation.intraday_buying_power
+    cash = LedgerAccount.objects.only("balance", "reserved").get(account=account, kind=LedgerAccount.Kind.CASH)
+    return max(cash.balance - cash.reserved, Decimal(0))
+
+
+def _held_assets(account: Account) -> list[Asset]:
+    return [position.asset for position in Position.objects.filter(account=account, qty__gt=0).select_related("asset")]
 
 
 def sellable_qty(*, account: Account, asset: Asset) -> Decimal:
     """Shares held and not already reserved by open sell orders (no shorting)."""
-    from portfolios.selectors import position_sellable_qty
-
-    return position_sellable_qty(account=account, asset=asset)
-
-
-def cash_reserve(*, account: Account, amount: Decimal, order_ref: str) -> None:
-    from portfolios.services import cash_reserve as reserve
-
-    reserve(account=account, amount=amount, order_ref=order_ref)
+    position = Position.objects.filter(account=account, asset=asset).only("qty", "reserved_qty").first()
+    return Decimal(0) if position is None else position.qty - position.reserved_qty
 
 
-def cash_release(*, account: Account, amount: Decimal, order_ref: str) -> None:
-    from portfolios.services import cash_release as release
-
-    release(account=account, amount=amount, order_ref=order_ref)
-
-
-def position_reserve(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> None:
-    from portfolios.services import position_reserve as reserve
-
-    reserve(account=account, asset=asset, qty=qty, order_ref=order_ref)
-
-
-def position_release(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> None:
-    from portfolios.services import position_release as release
-
-    release(account=account, asset=asset, qty=qty, order_ref=order_ref)
+cash_reserve = portfolio_services.cash_reserve
+cash_release = portfolio_services.cash_release
+position_reserve = portfolio_services.position_reserve
+position_release = portfolio_services.position_release
 
 
 def fill_apply(
@@ -83,9 +78,7 @@ def fill_apply(
     cause: object,
 ) -> Decimal:
     """Move cash and position for one execution; returns the position quantity afterwards."""
-    from portfolios.services import fill_apply as apply
-
-    position = apply(
+    position = portfolio_services.fill_apply(
         account=account, asset=asset, side=side, qty=qty, price=price, fee=fee, executed_at=executed_at, cause=cause
     )
     return position.qty
