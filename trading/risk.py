@@ -139,9 +139,8 @@ def check_order_class(request: OrderRequest) -> None:
         _reject("missing_field", "Bracket orders need both take_profit and stop_loss.", "take_profit")
     if klass == Order.OrderClass.OTO and bool(request.take_profit) == bool(request.stop_loss):
         _reject("missing_field", "OTO orders need exactly one of take_profit or stop_loss.", "take_profit")
-    if klass == Order.OrderClass.OCO:
-        if request.type != T.LIMIT or not (request.take_profit and request.stop_loss):
-            _reject("missing_field", "OCO orders are a limit order with take_profit and stop_loss.", "take_profit")
+    if klass == Order.OrderClass.OCO and (request.type != T.LIMIT or not (request.take_profit and request.stop_loss)):
+        _reject("missing_field", "OCO orders are a limit order with take_profit and stop_loss.", "take_profit")
     if klass in (Order.OrderClass.BRACKET, Order.OrderClass.OTO) and request.type not in (T.MARKET, T.LIMIT):
         _reject("order_class_not_supported", f"{klass} entry orders must be market or limit.", "type")
     if request.take_profit and request.take_profit.limit_price is None:

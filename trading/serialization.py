@@ -24,7 +24,7 @@ def order_as_alpaca(order: Order, *, legs: list[Order] | None = None) -> dict:
         "client_order_id": order.client_order_id,
         "created_at": _ts(order.created_at),
         "updated_at": _ts(order.updated_at),
-        "submitted_at": _ts(order.submitted_at),
+        "submitted_at": _ts(order.submitted_at or order.created_at),  # Alpaca always sets it
         "filled_at": _ts(order.filled_at),
         "expired_at": _ts(order.expired_at),
         "expires_at": _ts(order.expires_at),

@@ -374,10 +374,10 @@ class PaperVenue:
         resting = Resting.from_order(order)
         quote = ports.latest_quote(symbol=order.symbol)
         fill = None
-        if quote is not None and calendars.is_open(order.asset_class, now, extended_hours=order.extended_hours):
-            if crosses(resting, quote):
-                size = quote.ask_size if resting.is_buy else quote.bid_size
-                fill = fill_size(resting, quote.ask if resting.is_buy else quote.bid, size)
+        open_now = quote is not None and calendars.is_open(order.asset_class, now, extended_hours=order.extended_hours)
+        if open_now and crosses(resting, quote):
+            size = quote.ask_size if resting.is_buy else quote.bid_size
+            fill = fill_size(resting, quote.ask if resting.is_buy else quote.bid, size)
         if order.time_in_force == Order.TimeInForce.FOK and (fill is None or not fill.final):
             order_venue_update(
                 order_id=order.id,
