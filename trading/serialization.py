@@ -10,7 +10,7 @@ from decimal import Decimal
 from trading.models import Execution, Order, OrderEvent
 
 
-def _dec(value: Decimal | None) -> str | None:
+def decimal_string(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
@@ -36,24 +36,24 @@ def order_as_alpaca(order: Order, *, legs: list[Order] | None = None) -> dict:
         "asset_id": str(order.asset_id),
         "symbol": order.symbol,
         "asset_class": order.asset_class,
-        "notional": _dec(order.notional),
-        "qty": _dec(order.qty),
-        "filled_qty": _dec(order.filled_qty),
-        "filled_avg_price": _dec(order.filled_avg_price),
+        "notional": decimal_string(order.notional),
+        "qty": decimal_string(order.qty),
+        "filled_qty": decimal_string(order.filled_qty),
+        "filled_avg_price": decimal_string(order.filled_avg_price),
         "order_class": order.order_class,
         "order_type": order.type,
         "type": order.type,
         "side": order.side,
         "position_intent": ("buy_to_open" if order.side == Order.Side.BUY else "sell_to_close"),
         "time_in_force": order.time_in_force,
-        "limit_price": _dec(order.limit_price),
-        "stop_price": _dec(order.stop_price),
+        "limit_price": decimal_string(order.limit_price),
+        "stop_price": decimal_string(order.stop_price),
         "status": order.status,
         "extended_hours": order.extended_hours,
         "legs": None if legs is None else [order_as_alpaca(leg) for leg in legs],
-        "trail_percent": _dec(order.trail_percent),
-        "trail_price": _dec(order.trail_price),
-        "hwm": _dec(order.hwm),
+        "trail_percent": decimal_string(order.trail_percent),
+        "trail_price": decimal_string(order.trail_price),
+        "hwm": decimal_string(order.hwm),
         "reject_reason": order.reject_reason or None,
     }
 
@@ -63,9 +63,9 @@ def execution_as_dict(execution: Execution) -> dict:
         "id": str(execution.id),
         "order_id": str(execution.order_id),
         "broker_exec_id": execution.broker_exec_id,
-        "qty": _dec(execution.qty),
-        "price": _dec(execution.price),
-        "fee": _dec(execution.fee),
+        "qty": decimal_string(execution.qty),
+        "price": decimal_string(execution.price),
+        "fee": decimal_string(execution.fee),
         "executed_at": _ts(execution.executed_at),
     }
 
@@ -76,8 +76,8 @@ def event_as_dict(event: OrderEvent) -> dict:
         "event": event.event,
         "from_status": event.from_status or None,
         "to_status": event.to_status,
-        "qty": _dec(event.qty),
-        "price": _dec(event.price),
+        "qty": decimal_string(event.qty),
+        "price": decimal_string(event.price),
         "latency_us": event.latency_us,
         "detail": event.detail,
         "timestamp": _ts(event.created_at),

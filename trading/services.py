@@ -22,7 +22,7 @@ from trading import ports, risk
 from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Execution, Order, OrderEvent
 from trading.models import OrderStatus as S
 from trading.risk import OrderRejected, OrderRequest
-from trading.serialization import order_as_alpaca
+from trading.serialization import decimal_string, order_as_alpaca
 from trading.states import order_transition
 
 PRICE_PLACES = Decimal("0.000000001")
@@ -52,9 +52,9 @@ def trade_update_publish(*, order: Order, event: str, now: datetime, price=None,
         {
             "event": event,
             "order": order_as_alpaca(order),
-            "price": None if price is None else str(price),
-            "qty": None if qty is None else str(qty),
-            "position_qty": None if position_qty is None else str(position_qty),
+            "price": decimal_string(price),
+            "qty": decimal_string(qty),
+            "position_qty": decimal_string(position_qty),
             "timestamp": now.isoformat(),
         },
     )
