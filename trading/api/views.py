@@ -1,6 +1,8 @@
 """`/api/v1/orders…`: thin views over trading.services and trading.selectors, Alpaca's shapes."""
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,6 +28,7 @@ def _own_order(request, order_id):
 
 
 class OrdersView(APIView):
+    @extend_schema(operation_id="orders_list", responses=OpenApiTypes.OBJECT, parameters=[OrderListQuerySerializer])
     def get(self, request):
         query = OrderListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -37,12 +40,14 @@ class OrdersView(APIView):
         )
         return Response([order_as_alpaca(order, legs=[] if nested else None) for order in orders])
 
+    @extend_schema(operation_id="orders_create", responses=OpenApiTypes.OBJECT, request=OrderCreateSerializer)
     def post(self, request):
         payload = OrderCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         order, created = services.order_place(account=_account(request), request=payload.to_request())
         return Response(order_as_alpaca(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
+    @extend_schema(operation_id="orders_cancel_all", responses=OpenApiTypes.OBJECT)
     def delete(self, request):
         results = services.order_cancel_all(account=_account(request))
         body = [
@@ -53,21 +58,25 @@ class OrdersView(APIView):
 
 
 class OrderDetailView(APIView):
+    @extend_schema(operation_id="orders_get", responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id):
         return Response(order_as_alpaca(_own_order(request, order_id)))
 
+    @extend_schema(operation_id="orders_replace", responses=OpenApiTypes.OBJECT, request=OrderReplaceSerializer)
     def patch(self, request, order_id):
         payload = OrderReplaceSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         new = services.order_replace(account=_account(request), order_id=order_id, changes=payload.changes())
         return Response(order_as_alpaca(new))
 
+    @extend_schema(operation_id="orders_cancel", responses=OpenApiTypes.OBJECT)
     def delete(self, request, order_id):
         services.order_cancel(account=_account(request), order_id=order_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class OrderByClientOrderIdView(APIView):
+    @extend_schema(operation_id="orders_get_by_client_order_id", responses=OpenApiTypes.OBJECT)
     def get(self, request):
         client_order_id = request.query_params.get("client_order_id", "")
         order = selectors.order_by_client_order_id(account=_account(request), client_order_id=client_order_id)
@@ -77,12 +86,14 @@ class OrderByClientOrderIdView(APIView):
 
 
 class OrderExecutionsView(APIView):
+    @extend_schema(operation_id="orders_executions", responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id):
         order = _own_order(request, order_id)
         return Response([execution_as_dict(execution) for execution in order.executions.all()])
 
 
 class OrderEventsView(APIView):
+    @extend_schema(operation_id="orders_events", responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id):
         order = _own_order(request, order_id)
         return Response([event_as_dict(event) for event in order.events.all()])
