@@ -131,9 +131,10 @@ _REFUSAL_PREFIX = {
 
 
 def _restriction_refusal(account, kinds) -> str | None:
-    active = account_active_restrictions(account=account)
+    # The flags on the (already loaded) account decide; the reason is only looked up when
+    # one is set, so an unrestricted account costs no query here on the order-entry path.
     for kind in kinds:
         if getattr(account, AccountRestriction.ACCOUNT_FLAG[kind]):
-            restriction = active.get(kind)
+            restriction = account_active_restrictions(account=account).get(kind)
             return f"{_REFUSAL_PREFIX[kind]}: {restriction.reason if restriction else 'no reason recorded'}"
     return None

@@ -296,6 +296,22 @@ if not FIELD_ENCRYPTION_KEYS:
 MIDDLEWARE.insert(
     MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1, "accounts.middleware.StaffAdminMFAMiddleware"
 )
+# --- trading ---------------------------------------------------------------------
+# Venue per asset class (see trading/brokers/base.py: BROKERS).
+BROKER_US_EQUITY = env.str("BROKER_US_EQUITY", default="paper")
+BROKER_CRYPTO = env.str("BROKER_CRYPTO", default="paper")
+# Pre-trade risk (docs/notes/trading.md).
+TRADING_MARKET_BUY_BUFFER_PERCENT = env.str("TRADING_MARKET_BUY_BUFFER_PERCENT", default="5")
+TRADING_LIMIT_PRICE_BAND_PERCENT = env.str("TRADING_LIMIT_PRICE_BAND_PERCENT", default="10")
+TRADING_MAX_ORDER_NOTIONAL = env.str("TRADING_MAX_ORDER_NOTIONAL", default="1000000")
+TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=30)
+# The paper venue matches resting orders on every batch of ticks the feed produces.
+FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "trading.brokers.paper.on_ticks"]
+CELERY_BEAT_SCHEDULE |= {
+    "trading-reconcile-orders": {"task": "trading.tasks.reconcile_orders", "schedule": 30.0},
+    # Every minute: day orders expire as soon as their session's close has passed.
+    "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
+}
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -96,3 +96,20 @@ class KYCDocumentFactory(factory.django.DjangoModelFactory):
     file = factory.django.FileField(data=PDF_BYTES, filename="document.pdf")
     content_type = "application/pdf"
     size = len(PDF_BYTES)
+
+
+def approved_customer(user: User):
+    """File, submit and approve `user`'s KYC the way compliance does; returns their active account.
+
+    Trading tests start here: no one trades before compliance has approved them.
+    """
+    from accounts import services
+    from portfolios.selectors import primary_account
+    from portfolios.services import account_open
+
+    account = primary_account(user=user) or account_open(user=user)
+    KYCApplicationFactory(user=user)
+    application = services.kyc_submit(user=user)
+    services.kyc_approve(application=application, actor=None, reason="Approved for the test.")
+    account.refresh_from_db()
+    return account

@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("marketdata.api.urls")),
     path("", include("portfolios.api.urls")),
+    path("", include("trading.api.urls")),
     re_path(r"^.*$", json_not_found),
 ]

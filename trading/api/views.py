@@ -1,0 +1,99 @@
+"""`/api/v1/orders…`: thin views over trading.services and trading.selectors, Alpaca's shapes."""
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portfolios.selectors import primary_account
+from trading import selectors, services
+from trading.api.serializers import OrderCreateSerializer, OrderListQuerySerializer, OrderReplaceSerializer
+from trading.serialization import event_as_dict, execution_as_dict, order_as_alpaca
+
+
+def _account(request):
+    account = primary_account(user=request.user)
+    if account is None:
+        raise Http404
+    return account
+
+
+def _own_order(request, order_id):
+    order = selectors.order_get(account=_account(request), order_id=order_id)
+    if order is None:
+        raise Http404
+    return order
+
+
+class OrdersView(APIView):
+    @extend_schema(operation_id="orders_list", responses=OpenApiTypes.OBJECT, parameters=[OrderListQuerySerializer])
+    def get(self, request):
+        query = OrderListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = dict(query.validated_data)
+        nested = params.pop("nested")
+        symbols = params.pop("symbols", "")
+        orders = selectors.order_list(
+            account=_account(request), symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()], **params
+        )
+        return Response([order_as_alpaca(order, legs=[] if nested else None) for order in orders])
+
+    @extend_schema(operation_id="orders_create", responses=OpenApiTypes.OBJECT, request=OrderCreateSerializer)
+    def post(self, request):
+        payload = OrderCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        order, created = services.order_place(account=_account(request), request=payload.to_request())
+        return Response(order_as_alpaca(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(operation_id="orders_cancel_all", responses=OpenApiTypes.OBJECT)
+    def delete(self, request):
+        results = services.order_cancel_all(account=_account(request))
+        body = [
+            {"id": str(order.id), "status": code, "body": order_as_alpaca(order) if code == 200 else {"message": msg}}
+            for order, code, msg in results
+        ]
+        return Response(body, status=207)
+
+
+class OrderDetailView(APIView):
+    @extend_schema(operation_id="orders_get", responses=OpenApiTypes.OBJECT)
+    def get(self, request, order_id):
+        return Response(order_as_alpaca(_own_order(request, order_id)))
+
+    @extend_schema(operation_id="orders_replace", responses=OpenApiTypes.OBJECT, request=OrderReplaceSerializer)
+    def patch(self, request, order_id):
+        payload = OrderReplaceSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        new = services.order_replace(account=_account(request), order_id=order_id, changes=payload.changes())
+        return Response(order_as_alpaca(new))
+
+    @extend_schema(operation_id="orders_cancel", responses=OpenApiTypes.OBJECT)
+    def delete(self, request, order_id):
+        services.order_cancel(account=_account(request), order_id=order_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrderByClientOrderIdView(APIView):
+    @extend_schema(operation_id="orders_get_by_client_order_id", responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        client_order_id = request.query_params.get("client_order_id", "")
+        order = selectors.order_by_client_order_id(account=_account(request), client_order_id=client_order_id)
+        if order is None:
+            raise Http404
+        return Response(order_as_alpaca(order))
+
+
+class OrderExecutionsView(APIView):
+    @extend_schema(operation_id="orders_executions", responses=OpenApiTypes.OBJECT)
+    def get(self, request, order_id):
+        order = _own_order(request, order_id)
+        return Response([execution_as_dict(execution) for execution in order.executions.all()])
+
+
+class OrderEventsView(APIView):
+    @extend_schema(operation_id="orders_events", responses=OpenApiTypes.OBJECT)
+    def get(self, request, order_id):
+        order = _own_order(request, order_id)
+        return Response([event_as_dict(event) for event in order.events.all()])

@@ -1,0 +1,415 @@
+"""The paper venue: SpeedTrade's simulated exchange, matching orders against the live quotes.
+
+* On acceptance (`after_accept`, in whichever process submitted): a marketable order
+  (market, or a limit through the quote; IOC and FOK always) is matched at once against
+  the latest quote — buy at the ask, sell at the bid, at most the quote's size. IOC
+  cancels what is left, FOK fills entirely or cancels. A demo market order fills in the
+  request's own submit task.
+* Resting orders live in an in-memory book per symbol, in the process that receives the
+  feed's ticks (`on_ticks`, registered in FEED_TICK_HANDLERS). The book is loaded from
+  the database and kept in sync by reading orders changed since a watermark (one
+  indexed query per tick batch), so orders accepted in a web or worker process appear
+  without any other channel.
+* Each symbol keeps four heaps keyed by trigger price (buy limits by highest limit, sell
+  limits by lowest, buy stops by lowest stop, sell stops by highest), so a tick touches
+  only the orders it crosses: O(crossing · log n), not O(all orders). Cancelled or
+  finished orders are dropped lazily when they surface. Trailing stops are the
+  exception: each tick moves their water mark, so they are scanned per tick (O(trailing
+  orders of that symbol)).
+* Every fill goes through `trading.services.execution_apply`. Its execution id is
+  `paper:<order id>:<filled qty before>`, so two processes (or a replay) computing the
+  same fill from the same order state produce one execution, never two.
+* Matching uses no randomness: the same ticks give the same fills (price priority,
+  then arrival order).
+"""
+
+import heapq
+import logging
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.utils import timezone
+
+from marketdata import calendars
+from marketdata.quotes import Quote
+from trading import ports
+from trading.brokers.base import SubmitOutcome, VenueFill, VenueOrderState
+from trading.models import Order
+from trading.models import OrderStatus as S
+
+logger = logging.getLogger(__name__)
+
+MATCHABLE = (S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE)
+SYNC_OVERLAP = timedelta(seconds=5)  # re-read recent changes: a transaction may commit after a later one
+T = Order.Type
+
+
+@dataclass(slots=True)
+class Resting:
+    """What the book needs to know about one order."""
+
+    id: uuid.UUID
+    symbol: str
+    asset_class: str
+    side: str
+    type: str
+    time_in_force: str
+    qty: Decimal | None
+    notional: Decimal | None
+    filled_qty: Decimal
+    filled_notional: Decimal
+    reserved_qty: Decimal
+    increment: Decimal
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    trail_price: Decimal | None
+    trail_percent: Decimal | None
+    hwm: Decimal | None
+    extended_hours: bool
+    updated_at: datetime
+    triggered: bool = False
+
+    @classmethod
+    def from_order(cls, order: Order) -> "Resting":
+        return cls(
+            id=order.id,
+            symbol=order.symbol,
+            asset_class=order.asset_class,
+            side=order.side,
+            type=order.type,
+            time_in_force=order.time_in_force,
+            qty=order.qty,
+            notional=order.notional,
+            filled_qty=order.filled_qty,
+            filled_notional=order.filled_notional,
+            reserved_qty=order.reserved_qty,
+            increment=order.asset.min_trade_increment,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            trail_price=order.trail_price,
+            trail_percent=order.trail_percent,
+            hwm=order.hwm,
+            extended_hours=order.extended_hours,
+            updated_at=order.updated_at,
+        )
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side == Order.Side.BUY
+
+    @property
+    def acts_as_limit(self) -> bool:
+        return self.type == T.LIMIT or (self.type == T.STOP_LIMIT and self.triggered)
+
+    @property
+    def acts_as_market(self) -> bool:
+        return self.type == T.MARKET or (self.type in (T.STOP, T.TRAILING_STOP) and self.triggered)
+
+    def trailing_stop_price(self) -> Decimal:
+        if self.trail_price is not None:
+            return self.hwm - self.trail_price if not self.is_buy else self.hwm + self.trail_price
+        factor = self.trail_percent / 100
+        return self.hwm * (1 - factor) if not self.is_buy else self.hwm * (1 + factor)
+
+
+@dataclass(frozen=True, slots=True)
+class FillIntent:
+    order: Resting
+    qty: Decimal
+    price: Decimal
+    final: bool  # the order has nothing left after this fill
+
+
+def fill_size(order: Resting, price: Decimal, available: Decimal) -> FillIntent | None:
+    """How much of `order` trades at `price` when `available` is on offer; None if nothing can."""
+    if order.qty is not None:
+        remaining = order.qty - order.filled_qty
+        qty = min(remaining, available)
+        final = qty == remaining
+    else:
+        affordable = ((order.notional - order.filled_notional) / price).quantize(order.increment, rounding=ROUND_DOWN)
+        if not order.is_buy:
+            affordable = min(affordable, order.reserved_qty)
+        qty = min(affordable, available)
+        final = qty == affordable
+    qty = qty.quantize(order.increment, rounding=ROUND_DOWN)
+    if qty <= 0:
+        return None
+    return FillIntent(order=order, qty=qty, price=price, final=final)
+
+
+def crosses(order: Resting, quote: Quote) -> bool:
+    if order.acts_as_market:
+        return True
+    if order.acts_as_limit:
+        return quote.ask <= order.limit_price if order.is_buy else quote.bid >= order.limit_price
+    return False
+
+
+class SymbolBook:
+    """Resting orders of one symbol, keyed so a tick reaches only what it crosses."""
+
+    def __init__(self) -> None:
+        self.markets: deque[uuid.UUID] = deque()
+        self.buy_limits: list = []  # (-limit, seq, id)
+        self.sell_limits: list = []  # (limit, seq, id)
+        self.buy_stops: list = []  # (stop, seq, id)
+        self.sell_stops: list = []  # (-stop, seq, id)
+        self.trailing: dict[uuid.UUID, Resting] = {}
+
+
+class PaperBook:
+    def __init__(self) -> None:
+        self.orders: dict[uuid.UUID, Resting] = {}
+        self.books: dict[str, SymbolBook] = {}
+        self.seq = 0
+        self.watermark: datetime | None = None
+
+    # --- keeping the book in step with the database --------------------------------
+    def sync(self, now: datetime) -> None:
+        """Apply every paper order changed since the last sync (all open ones the first time)."""
+        query = Order.objects.filter(broker="paper").select_related("asset")
+        if self.watermark is None:
+            query = query.filter(status__in=MATCHABLE)
+        else:
+            query = query.filter(updated_at__gte=self.watermark - SYNC_OVERLAP)
+        for order in query.order_by("created_at"):
+            self.upsert(order)
+        self.watermark = now
+
+    def upsert(self, order: Order) -> None:
+        known = self.orders.get(order.id)
+        if order.status not in MATCHABLE:
+            self.orders.pop(order.id, None)
+            return
+        if known is not None:
+            known.filled_qty, known.filled_notional = order.filled_qty, order.filled_notional
+            known.reserved_qty, known.updated_at = order.reserved_qty, order.updated_at
+            return
+        self.add(Resting.from_order(order))
+
+    def add(self, order: Resting) -> None:
+        self.orders[order.id] = order
+        book = self.books.setdefault(order.symbol, SymbolBook())
+        self.seq += 1
+        entry_id = order.id
+        if order.acts_as_market:
+            book.markets.append(entry_id)
+        elif order.acts_as_limit:
+            if order.is_buy:
+                heapq.heappush(book.buy_limits, (-order.limit_price, self.seq, entry_id))
+            else:
+                heapq.heappush(book.sell_limits, (order.limit_price, self.seq, entry_id))
+        elif order.type == T.STOP or order.type == T.STOP_LIMIT:
+            if order.is_buy:
+                heapq.heappush(book.buy_stops, (order.stop_price, self.seq, entry_id))
+            else:
+                heapq.heappush(book.sell_stops, (-order.stop_price, self.seq, entry_id))
+        elif order.type == T.TRAILING_STOP:
+            book.trailing[order.id] = order
+
+    def remove(self, order_id: uuid.UUID) -> None:
+        order = self.orders.pop(order_id, None)
+        if order is not None:
+            self.books[order.symbol].trailing.pop(order_id, None)
+
+    # --- matching --------------------------------------------------------------------
+    def _triggered(self, book: SymbolBook, quote: Quote) -> None:
+        """Stops (and trailing stops) the quote reaches become market or limit orders."""
+        fired: list[Resting] = []
+        for heap, reached in (
+            (book.buy_stops, lambda key: key <= quote.ask),
+            (book.sell_stops, lambda key: -key >= quote.bid),
+        ):
+            while heap and reached(heap[0][0]):
+                _, _, order_id = heapq.heappop(heap)
+                if order_id in self.orders:
+                    fired.append(self.orders[order_id])
+        for order in list(book.trailing.values()):
+            mark = quote.bid if not order.is_buy else quote.ask
+            if order.hwm is None or (mark > order.hwm if not order.is_buy else mark < order.hwm):
+                order.hwm = mark
+            stop = order.trailing_stop_price()
+            if (quote.bid <= stop) if not order.is_buy else (quote.ask >= stop):
+                del book.trailing[order.id]
+                fired.append(order)
+        for order in fired:
+            order.triggered = True
+            self.add(order)
+
+    def _eligible(self, order: Resting, at: datetime) -> bool:
+        return calendars.is_open(order.asset_class, at, extended_hours=order.extended_hours)
+
+    def evaluate(self, quote: Quote, now: datetime) -> list[FillIntent]:
+        """The fills one tick produces, in priority order (market orders, then best price, then arrival)."""
+        book = self.books.get(quote.symbol)
+        if book is None:
+            return []
+        self._triggered(book, quote)
+        ask_left, bid_left = quote.ask_size, quote.bid_size
+        fills: list[FillIntent] = []
+        deferred: list[uuid.UUID] = []
+        while book.markets and (ask_left > 0 or bid_left > 0):
+            order = self.orders.get(book.markets.popleft())
+            if order is None:
+                continue
+            if not self._eligible(order, now):
+                deferred.append(order.id)
+                continue
+            fill = fill_size(order, quote.ask if order.is_buy else quote.bid, ask_left if order.is_buy else bid_left)
+            if fill is None:
+                deferred.append(order.id)
+                continue
+            fills.append(fill)
+            ask_left, bid_left = (ask_left - fill.qty, bid_left) if order.is_buy else (ask_left, bid_left - fill.qty)
+            if not fill.final:
+                deferred.append(order.id)
+        book.markets.extendleft(reversed(deferred))
+        for heap, is_buy in ((book.buy_limits, True), (book.sell_limits, False)):
+            kept = []
+            while heap:
+                key, seq, order_id = heap[0]
+                limit = -key if is_buy else key
+                if (is_buy and (limit < quote.ask or ask_left <= 0)) or (
+                    not is_buy and (limit > quote.bid or bid_left <= 0)
+                ):
+                    break
+                heapq.heappop(heap)
+                order = self.orders.get(order_id)
+                if order is None:
+                    continue
+                fill = fill_size(order, quote.ask if is_buy else quote.bid, ask_left if is_buy else bid_left)
+                if fill is None or not self._eligible(order, now):
+                    kept.append((key, seq, order_id))
+                    continue
+                fills.append(fill)
+                if is_buy:
+                    ask_left -= fill.qty
+                else:
+                    bid_left -= fill.qty
+                if not fill.final:
+                    kept.append((key, seq, order_id))
+            for entry in kept:
+                heapq.heappush(heap, entry)
+        return fills
+
+
+def apply_fills(book: PaperBook | None, fills: list[FillIntent], now: datetime) -> None:
+    """Report fills through execution_apply; keep the in-memory order in step with what was committed."""
+    from trading.services import execution_apply
+
+    for fill in fills:
+        order = fill.order
+        try:
+            execution = execution_apply(
+                order_id=order.id,
+                broker_exec_id=f"paper:{order.id}:{order.filled_qty.normalize()}",
+                qty=fill.qty,
+                price=fill.price,
+                executed_at=now,
+                final=fill.final,
+                now=now,
+            )
+        except Exception:
+            logger.exception("paper fill of order %s could not be applied", order.id)
+            execution = None
+        if execution is None:
+            # Someone else applied this fill (or the order changed): reload it from the database.
+            if book is not None:
+                book.remove(order.id)
+                fresh = Order.objects.select_related("asset").filter(pk=order.id).first()
+                if fresh is not None:
+                    book.upsert(fresh)
+            continue
+        order.filled_qty += fill.qty
+        order.filled_notional += (fill.qty * fill.price).quantize(Decimal("0.01"))
+        order.reserved_qty = max(order.reserved_qty - fill.qty, Decimal(0))
+        if fill.final and book is not None:
+            book.remove(order.id)
+
+
+_BOOK: PaperBook | None = None
+
+
+def paper_book() -> PaperBook:
+    """This process's book (the one that receives ticks), loaded from the database on first use."""
+    global _BOOK
+    if _BOOK is None:
+        _BOOK = PaperBook()
+    return _BOOK
+
+
+def paper_book_reset() -> None:
+    """Forget the in-memory book; the next use reloads it from the database (tests, a feed restart)."""
+    global _BOOK
+    _BOOK = None
+
+
+def on_ticks(quotes: list[Quote]) -> None:
+    """FEED_TICK_HANDLERS entry: match resting paper orders against a batch of ticks."""
+    now = timezone.now()
+    book = paper_book()
+    book.sync(now)
+    for quote in quotes:
+        fills = book.evaluate(quote, quote.timestamp if quote.timestamp else now)
+        if fills:
+            apply_fills(book, fills, now)
+
+
+class PaperVenue:
+    name = "paper"
+
+    def submit(self, order: Order) -> SubmitOutcome:
+        return SubmitOutcome(accepted=True, broker_order_id=f"paper-{order.id}")
+
+    def after_accept(self, order: Order) -> None:
+        """Match a marketable order at once against the latest quote; IOC/FOK never rest."""
+        from trading.services import order_venue_update
+
+        now = timezone.now()
+        immediate = order.time_in_force in (Order.TimeInForce.IOC, Order.TimeInForce.FOK)
+        resting = Resting.from_order(order)
+        quote = ports.latest_quote(symbol=order.symbol)
+        fill = None
+        open_now = quote is not None and calendars.is_open(order.asset_class, now, extended_hours=order.extended_hours)
+        if open_now and crosses(resting, quote):
+            size = quote.ask_size if resting.is_buy else quote.bid_size
+            fill = fill_size(resting, quote.ask if resting.is_buy else quote.bid, size)
+        if order.time_in_force == Order.TimeInForce.FOK and (fill is None or not fill.final):
+            order_venue_update(
+                order_id=order.id,
+                to_status=S.CANCELED,
+                event="canceled",
+                reason="FOK: the quote could not fill the whole order",
+                now=now,
+            )
+            return
+        if fill is not None:
+            apply_fills(None, [fill], now)
+        if immediate and (fill is None or not fill.final):
+            order_venue_update(
+                order_id=order.id, to_status=S.CANCELED, event="canceled", reason="IOC: remainder canceled", now=now
+            )
+
+    def cancel(self, order: Order) -> bool:
+        if _BOOK is not None:
+            _BOOK.remove(order.id)
+        return True
+
+    def replace(self, order: Order, replacement: Order) -> SubmitOutcome:
+        self.cancel(order)
+        return self.submit(replacement)
+
+    def get_by_client_order_id(self, client_order_id: str) -> VenueOrderState | None:
+        """The paper venue's records are SpeedTrade's own rows: an order it accepted is what the database says."""
+        order = Order.objects.filter(pk=client_order_id, broker=self.name).exclude(status__in=(S.NEW,)).first()
+        if order is None or order.status == S.PENDING_NEW and not order.broker_order_id:
+            return None
+        fills = [
+            VenueFill(broker_exec_id=e.broker_exec_id, qty=e.qty, price=e.price, executed_at=e.executed_at, fee=e.fee)
+            for e in order.executions.all()
+        ]
+        return VenueOrderState(broker_order_id=order.broker_order_id, status=order.status, fills=fills)

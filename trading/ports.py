@@ -1,0 +1,73 @@
+"""Every call trading makes into other apps, in one place: one call site per dependency.
+
+* portfolios (issue 5): buying power, sellable quantity, cash/share reservations and
+  fill application (called inside `execution_apply`'s transaction);
+* marketdata (issue 3): the latest quote per symbol;
+* accounts (issue 6): whether KYC and restrictions let the account trade.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from accounts.selectors import trading_refusal_reason  # noqa: F401  (re-exported: the one KYC/restriction check)
+from marketdata.models import Asset
+from marketdata.quotes import Quote, latest_quotes
+from portfolios import selectors as portfolio_selectors
+from portfolios import services as portfolio_services
+from portfolios.models import Account, LedgerAccount, Position
+from portfolios.pricing import prices_for
+
+
+def latest_quote(*, symbol: str) -> Quote | None:
+    return latest_quotes([symbol]).get(symbol)
+
+
+def buying_power(*, account: Account) -> Decimal:
+    """Cash the account can still commit to new buys, net of what open orders hold.
+
+    Cash accounts: cash (settled or not; unsettled proceeds may buy, not be withdrawn) −
+    reservations, read from the one ledger row. Margin accounts: portfolios' intraday
+    buying power (FINRA 4210 as amended 2026-06-04: (equity − maintenance margin) /
+    maintenance rate − reservations), computed by `account_valuation`.
+    """
+    if account.type == Account.Type.MARGIN:
+        valuation = portfolio_selectors.account_valuation(
+            account=account, **dict(zip(("prices", "previous_closes"), prices_for(_held_assets(account)), strict=True))
+        )
+        return valuation.intraday_buying_power
+    cash = LedgerAccount.objects.only("balance", "reserved").get(account=account, kind=LedgerAccount.Kind.CASH)
+    return max(cash.balance - cash.reserved, Decimal(0))
+
+
+def _held_assets(account: Account) -> list[Asset]:
+    return [position.asset for position in Position.objects.filter(account=account, qty__gt=0).select_related("asset")]
+
+
+def sellable_qty(*, account: Account, asset: Asset) -> Decimal:
+    """Shares held and not already reserved by open sell orders (no shorting)."""
+    position = Position.objects.filter(account=account, asset=asset).only("qty", "reserved_qty").first()
+    return Decimal(0) if position is None else position.qty - position.reserved_qty
+
+
+cash_reserve = portfolio_services.cash_reserve
+cash_release = portfolio_services.cash_release
+position_reserve = portfolio_services.position_reserve
+position_release = portfolio_services.position_release
+
+
+def fill_apply(
+    *,
+    account: Account,
+    asset: Asset,
+    side: str,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    executed_at: datetime,
+    cause: object,
+) -> Decimal:
+    """Move cash and position for one execution; returns the position quantity afterwards."""
+    position = portfolio_services.fill_apply(
+        account=account, asset=asset, side=side, qty=qty, price=price, fee=fee, executed_at=executed_at, cause=cause
+    )
+    return position.qty

@@ -1,0 +1,304 @@
+"""Pre-trade checks. Each refusal is an `OrderRejected` with a stable code, a message and the field at fault.
+
+The checks run inside `order_place`'s transaction, after the account row is locked, so
+buying power and sellable quantity cannot change under them. The codes and the
+formulas are listed in docs/notes/trading.md.
+"""
+
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+
+from django.conf import settings
+
+from marketdata.models import Asset
+from marketdata.quotes import Quote
+from portfolios.models import Account
+from speedtrade.api.errors import BusinessRuleViolation
+from trading import ports
+from trading.models import Order
+
+ONE_CENT = Decimal("0.01")
+SUB_DOLLAR_TICK = Decimal("0.0001")
+ONE_DOLLAR = Decimal(1)
+T = Order.Type
+TIF = Order.TimeInForce
+
+
+class OrderRejected(BusinessRuleViolation):
+    default_code = "order_rejected"
+
+
+@dataclass(frozen=True)
+class Leg:
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A parsed order: types are right, values are not yet judged."""
+
+    symbol: str
+    side: str
+    type: str
+    time_in_force: str
+    qty: Decimal | None = None
+    notional: Decimal | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    extended_hours: bool = False
+    order_class: str = Order.OrderClass.SIMPLE
+    take_profit: Leg | None = None
+    stop_loss: Leg | None = None
+    client_order_id: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def to_cents_up(value: Decimal) -> Decimal:
+    """Reservations round up to the cent: holding a fraction of a cent too much is safe, too little is not."""
+    return value.quantize(ONE_CENT, rounding=ROUND_CEILING)
+
+
+def price_tick(asset: Asset, price: Decimal) -> Decimal:
+    """US equities: $0.01 at or above $1, $0.0001 below (Reg NMS 612). Crypto: the asset's own increment."""
+    if asset.is_crypto:
+        return asset.price_increment
+    return ONE_CENT if price >= ONE_DOLLAR else SUB_DOLLAR_TICK
+
+
+def _reject(code: str, message: str, field_name: str | None = None) -> None:
+    raise OrderRejected(message, code=code, field=field_name)
+
+
+def check_account(account: Account) -> None:
+    reason = ports.trading_refusal_reason(account=account)
+    if reason:
+        _reject("account_not_tradable", reason)
+
+
+def check_asset(asset: Asset) -> None:
+    if asset.status != Asset.Status.ACTIVE or not asset.tradable:
+        _reject("asset_not_tradable", f"{asset.symbol} is not tradable.", "symbol")
+
+
+def check_shape(request: OrderRequest, asset: Asset) -> None:
+    """Fields present exactly when the order type, class and time in force need them."""
+    needs = {
+        T.MARKET: set(),
+        T.LIMIT: {"limit_price"},
+        T.STOP: {"stop_price"},
+        T.STOP_LIMIT: {"limit_price", "stop_price"},
+        T.TRAILING_STOP: set(),
+    }[request.type]
+    for name in ("limit_price", "stop_price"):
+        present = getattr(request, name) is not None
+        if name in needs and not present:
+            _reject("missing_field", f"{name} is required for {request.type} orders.", name)
+        if name not in needs and present:
+            _reject("unexpected_field", f"{name} is not allowed for {request.type} orders.", name)
+    trails = [name for name in ("trail_price", "trail_percent") if getattr(request, name) is not None]
+    if request.type == T.TRAILING_STOP and len(trails) != 1:
+        _reject("missing_field", "Trailing stops need exactly one of trail_price or trail_percent.", "trail_price")
+    if request.type != T.TRAILING_STOP and trails:
+        _reject("unexpected_field", f"{trails[0]} is only for trailing_stop orders.", trails[0])
+    if request.trail_percent is not None and not Decimal(0) < request.trail_percent < Decimal(100):
+        _reject("invalid_trail_percent", "trail_percent must be between 0 and 100.", "trail_percent")
+
+    if request.notional is not None and request.type != T.MARKET:
+        _reject("notional_requires_market", "Dollar-amount (notional) orders must be market orders.", "notional")
+
+    if asset.is_crypto:
+        if request.time_in_force not in (TIF.GTC, TIF.IOC):
+            _reject("time_in_force_not_supported", "Crypto orders take time_in_force gtc or ioc.", "time_in_force")
+        if request.extended_hours:
+            _reject("extended_hours_not_supported", "Crypto trades around the clock.", "extended_hours")
+    if request.extended_hours and (request.type != T.LIMIT or request.time_in_force != TIF.DAY):
+        _reject(
+            "extended_hours_requires_limit_day",
+            "Extended hours orders must be limit orders with day.",
+            "extended_hours",
+        )
+    if request.time_in_force in (TIF.OPG, TIF.CLS) and request.type not in (T.MARKET, T.LIMIT):
+        _reject("time_in_force_not_supported", "opg and cls orders must be market or limit.", "time_in_force")
+    check_order_class(request)
+
+
+def check_order_class(request: OrderRequest) -> None:
+    klass = request.order_class
+    if klass == Order.OrderClass.SIMPLE:
+        if request.take_profit or request.stop_loss:
+            _reject("unexpected_field", "take_profit/stop_loss need order_class bracket, oco or oto.", "order_class")
+        return
+    if request.qty is None:
+        _reject("notional_not_allowed", f"{klass} orders need qty, not notional.", "notional")
+    if request.time_in_force not in (TIF.DAY, TIF.GTC):
+        _reject("time_in_force_not_supported", f"{klass} orders take day or gtc.", "time_in_force")
+    if klass == Order.OrderClass.BRACKET and not (request.take_profit and request.stop_loss):
+        _reject("missing_field", "Bracket orders need both take_profit and stop_loss.", "take_profit")
+    if klass == Order.OrderClass.OTO and bool(request.take_profit) == bool(request.stop_loss):
+        _reject("missing_field", "OTO orders need exactly one of take_profit or stop_loss.", "take_profit")
+    if klass == Order.OrderClass.OCO and (request.type != T.LIMIT or not (request.take_profit and request.stop_loss)):
+        _reject("missing_field", "OCO orders are a limit order with take_profit and stop_loss.", "take_profit")
+    if klass in (Order.OrderClass.BRACKET, Order.OrderClass.OTO) and request.type not in (T.MARKET, T.LIMIT):
+        _reject("order_class_not_supported", f"{klass} entry orders must be market or limit.", "type")
+    if request.take_profit and request.take_profit.limit_price is None:
+        _reject("missing_field", "take_profit needs limit_price.", "take_profit")
+    if request.stop_loss and request.stop_loss.stop_price is None:
+        _reject("missing_field", "stop_loss needs stop_price.", "stop_loss")
+    if request.take_profit and request.stop_loss:
+        take, stop = request.take_profit.limit_price, request.stop_loss.stop_price
+        # Legs exit the entry: a long entry takes profit above and stops out below.
+        exits_long = request.side == Order.Side.BUY or klass == Order.OrderClass.OCO and request.side == Order.Side.SELL
+        if exits_long and take <= stop or not exits_long and take >= stop:
+            _reject("invalid_legs", "take_profit.limit_price must be on the profitable side of stop_loss.stop_price.")
+
+
+def check_quantity(request: OrderRequest, asset: Asset) -> None:
+    if request.qty is not None:
+        qty = request.qty
+        if qty < asset.min_order_size:
+            _reject("qty_below_minimum", f"qty must be at least {asset.min_order_size.normalize()}.", "qty")
+        if qty % asset.min_trade_increment:
+            _reject("qty_increment", f"qty must be a multiple of {asset.min_trade_increment.normalize()}.", "qty")
+        if qty != qty.to_integral_value() and not asset.is_crypto:
+            check_fractional(request, asset, "qty")
+    else:
+        if request.notional < ONE_DOLLAR:
+            _reject("notional_below_minimum", "notional must be at least $1.", "notional")
+        if not asset.is_crypto:
+            check_fractional(request, asset, "notional")
+
+
+def check_fractional(request: OrderRequest, asset: Asset, field_name: str) -> None:
+    if not asset.fractionable:
+        _reject("not_fractionable", f"{asset.symbol} cannot be traded in fractions.", field_name)
+    if request.type not in (T.MARKET, T.LIMIT) or request.time_in_force != TIF.DAY:
+        _reject("fractional_requires_day", "Fractional orders must be market or limit orders with day.", field_name)
+
+
+def check_prices(request: OrderRequest, asset: Asset) -> None:
+    priced = [
+        ("limit_price", request.limit_price),
+        ("stop_price", request.stop_price),
+        ("trail_price", request.trail_price),
+        ("take_profit", request.take_profit and request.take_profit.limit_price),
+        ("stop_loss", request.stop_loss and request.stop_loss.stop_price),
+        ("stop_loss", request.stop_loss and request.stop_loss.limit_price),
+    ]
+    for name, price in priced:
+        if price is None:
+            continue
+        if price <= 0:
+            _reject("invalid_price", f"{name} must be positive.", name)
+        tick = price_tick(asset, price)
+        if price % tick:
+            _reject("price_increment", f"{name} must be a multiple of {tick.normalize()}.", name)
+
+
+def check_limit_band(request: OrderRequest, quote: Quote | None) -> None:
+    """A limit far through the market is almost always a typo: refuse it."""
+    if request.limit_price is None or quote is None:
+        return
+    band = Decimal(settings.TRADING_LIMIT_PRICE_BAND_PERCENT) / 100
+    if request.side == Order.Side.BUY and request.limit_price > quote.ask * (1 + band):
+        _reject(
+            "limit_price_too_far",
+            f"Buy limit is more than {settings.TRADING_LIMIT_PRICE_BAND_PERCENT}% above the ask.",
+            "limit_price",
+        )
+    if request.side == Order.Side.SELL and request.limit_price < quote.bid * (1 - band):
+        _reject(
+            "limit_price_too_far",
+            f"Sell limit is more than {settings.TRADING_LIMIT_PRICE_BAND_PERCENT}% below the bid.",
+            "limit_price",
+        )
+
+
+def reference_price(request: OrderRequest, asset: Asset, quote: Quote | None) -> Decimal:
+    """The price an order is expected to trade at, for sizing its reservation."""
+    if request.type in (T.LIMIT, T.STOP_LIMIT):
+        return request.limit_price
+    if quote is not None:
+        market = quote.ask if request.side == Order.Side.BUY else quote.bid
+    else:
+        market = asset.reference_price
+    if request.type == T.STOP:
+        market = max(market, request.stop_price) if request.side == Order.Side.BUY else market
+    if request.type == T.TRAILING_STOP and request.side == Order.Side.BUY:
+        market += request.trail_price if request.trail_price is not None else market * request.trail_percent / 100
+    return market
+
+
+def estimated_cost(request: OrderRequest, asset: Asset, quote: Quote | None) -> Decimal:
+    """Cash a buy must hold back. Orders without a price cap carry TRADING_MARKET_BUY_BUFFER_PERCENT on top."""
+    if request.notional is not None:
+        return request.notional
+    price = reference_price(request, asset, quote)
+    if request.type not in (T.LIMIT, T.STOP_LIMIT):
+        price *= 1 + Decimal(settings.TRADING_MARKET_BUY_BUFFER_PERCENT) / 100
+    return to_cents_up(request.qty * price)
+
+
+def check_max_notional(request: OrderRequest, asset: Asset, quote: Quote | None) -> None:
+    value = request.notional if request.notional is not None else request.qty * reference_price(request, asset, quote)
+    if value > Decimal(settings.TRADING_MAX_ORDER_NOTIONAL):
+        _reject(
+            "max_notional_exceeded",
+            f"Orders are limited to ${Decimal(settings.TRADING_MAX_ORDER_NOTIONAL):,} each.",
+            "notional" if request.notional is not None else "qty",
+        )
+
+
+def check_buying_power(account: Account, cost: Decimal) -> None:
+    """Cash accounts: settled-or-allowed cash − reservations; margin: portfolios' intraday buying power."""
+    available = ports.buying_power(account=account)
+    if cost > available:
+        _reject(
+            "insufficient_buying_power",
+            f"Insufficient buying power: the order needs ${cost}, ${available} is available.",
+            "notional" if cost == 0 else None,
+        )
+
+
+def sell_qty_needed(request: OrderRequest, asset: Asset, quote: Quote | None) -> Decimal:
+    """Shares a sell must hold back; a notional sell holds enough for its dollars at the bid, plus the buffer."""
+    if request.qty is not None:
+        return request.qty
+    price = quote.bid if quote is not None else asset.reference_price
+    buffer = 1 + Decimal(settings.TRADING_MARKET_BUY_BUFFER_PERCENT) / 100
+    return (request.notional * buffer / price).quantize(asset.min_trade_increment, rounding=ROUND_CEILING)
+
+
+def check_sellable(account: Account, asset: Asset, qty: Decimal) -> Decimal:
+    available = ports.sellable_qty(account=account, asset=asset)
+    if qty > available:
+        _reject(
+            "insufficient_position",
+            f"Cannot sell {qty.normalize()} {asset.symbol}: {available.normalize()} available "
+            "(short selling is not allowed).",
+            "qty",
+        )
+    return min(qty, available)
+
+
+def would_cross(request: OrderRequest, resting: Order) -> bool:
+    """Would the new order execute against this resting opposite order of the same account?"""
+    resting_limit = resting.limit_price if resting.type in (T.LIMIT, T.STOP_LIMIT) else None
+    if request.type == T.MARKET or resting.type == T.MARKET:
+        return True
+    if request.type not in (T.LIMIT, T.STOP_LIMIT) or resting_limit is None:
+        return False
+    if request.side == Order.Side.BUY:
+        return request.limit_price >= resting_limit
+    return request.limit_price <= resting_limit
+
+
+def check_wash_trade(request: OrderRequest, opposite_open_orders: list[Order]) -> None:
+    for resting in opposite_open_orders:
+        if would_cross(request, resting):
+            _reject(
+                "potential_wash_trade",
+                f"This order could trade against your own open {resting.side} order {resting.id}; cancel it first.",
+            )

@@ -1,0 +1,436 @@
+"""The only code that changes orders. One transaction per business action.
+
+Lock order, everywhere (so two paths never deadlock):
+    account row → order row(s) → position row (taken by portfolios inside `fill_apply`).
+Every function that changes an order first locks its account, then the order.
+Side effects (the submit/cancel tasks, trade updates) run after commit.
+"""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from marketdata import calendars
+from marketdata.models import Asset
+from portfolios.models import Account
+from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.realtime import publish_to_user
+from trading import ports, risk
+from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Execution, Order, OrderEvent
+from trading.models import OrderStatus as S
+from trading.risk import OrderRejected, OrderRequest
+from trading.serialization import decimal_string, order_as_alpaca
+from trading.states import order_transition
+
+PRICE_PLACES = Decimal("0.000000001")
+
+
+class OrderNotFound(BusinessRuleViolation):
+    status_code = 404
+    default_code = "not_found"
+
+
+def _lock_account(account_id) -> Account:
+    return Account.objects.select_for_update().get(pk=account_id)
+
+
+def _lock_order(*, account: Account, order_id) -> Order:
+    try:
+        return Order.objects.select_for_update().select_related("asset").get(pk=order_id, account=account)
+    except (Order.DoesNotExist, ValueError):
+        raise OrderNotFound("No such order.", code="not_found") from None
+
+
+def trade_update_publish(*, order: Order, event: str, now: datetime, price=None, qty=None, position_qty=None) -> None:
+    """Queue a `trade_updates` message for the order's owner, sent after commit."""
+    publish_to_user(
+        order.account.user_id,
+        "trade_updates",
+        {
+            "event": event,
+            "order": order_as_alpaca(order),
+            "price": decimal_string(price),
+            "qty": decimal_string(qty),
+            "position_qty": decimal_string(position_qty),
+            "timestamp": now.isoformat(),
+        },
+    )
+
+
+def _expiry(request: OrderRequest, asset: Asset, now: datetime) -> datetime | None:
+    """Day and opg/cls equity orders belong to the next session that has not closed yet."""
+    if asset.is_crypto or request.time_in_force in (Order.TimeInForce.GTC, Order.TimeInForce.IOC):
+        return None
+    if request.time_in_force == Order.TimeInForce.FOK:
+        return None
+    session = calendars.next_session(now)
+    return session.session_close if request.extended_hours else session.close
+
+
+def _asset_for(symbol: str) -> Asset:
+    asset = Asset.objects.filter(symbol__iexact=symbol).first()
+    if asset is None:
+        raise OrderRejected(f"Unknown symbol {symbol!r}.", code="asset_not_found", field="symbol")
+    return asset
+
+
+def order_place(*, account: Account, request: OrderRequest, now: datetime | None = None) -> tuple[Order, bool]:
+    """Check and accept an order. Returns (order, created); the same client_order_id returns the existing order."""
+    now = now or timezone.now()
+    from trading.brokers.base import broker_name_for, venue_refusal_reason
+
+    with transaction.atomic():
+        account = _lock_account(account.pk)
+        if request.client_order_id:
+            # The account lock serialises same-id requests: the second one finds the first one's order.
+            existing = Order.objects.filter(account=account, client_order_id=request.client_order_id).first()
+            if existing is not None:
+                return existing, False
+        risk.check_account(account)
+        asset = _asset_for(request.symbol)
+        risk.check_asset(asset)
+        risk.check_shape(request, asset)
+        if request.order_class != Order.OrderClass.SIMPLE:
+            raise OrderRejected(
+                "Bracket, OCO and OTO orders are not available yet.",
+                code="order_class_not_supported",
+                field="order_class",
+            )
+        risk.check_quantity(request, asset)
+        risk.check_prices(request, asset)
+        broker = broker_name_for(asset.asset_class)
+        refusal = venue_refusal_reason(broker)
+        if refusal:
+            raise OrderRejected(refusal, code="venue_unavailable")
+        quote = ports.latest_quote(symbol=asset.symbol)
+        risk.check_limit_band(request, quote)
+        risk.check_max_notional(request, asset, quote)
+        opposite = Order.Side.SELL if request.side == Order.Side.BUY else Order.Side.BUY
+        risk.check_wash_trade(
+            request,
+            list(Order.objects.filter(account=account, asset=asset, side=opposite, status__in=OPEN_STATUSES)),
+        )
+        order = Order(
+            client_order_id=request.client_order_id or str(uuid.uuid4()),
+            account=account,
+            asset=asset,
+            symbol=asset.symbol,
+            asset_class=asset.asset_class,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            qty=request.qty,
+            notional=request.notional,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
+            extended_hours=request.extended_hours,
+            order_class=request.order_class,
+            broker=broker,
+            expires_at=_expiry(request, asset, now),
+            created_at=now,
+            updated_at=now,
+        )
+        if request.side == Order.Side.BUY:
+            order.reserved_cash = risk.estimated_cost(request, asset, quote)
+            risk.check_buying_power(account, order.reserved_cash)
+            ports.cash_reserve(account=account, amount=order.reserved_cash, order_ref=str(order.id))
+        else:
+            order.reserved_qty = risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
+            ports.position_reserve(account=account, asset=asset, qty=order.reserved_qty, order_ref=str(order.id))
+        order.save(force_insert=True)
+        OrderEvent.objects.create(order=order, event="new", to_status=S.NEW, created_at=now)
+        trade_update_publish(order=order, event="new", now=now)
+        transaction.on_commit(lambda: _queue_submit(order.id))
+    return order, True
+
+
+def _queue_submit(order_id) -> None:
+    from trading.tasks import submit_order
+
+    submit_order.delay(str(order_id))
+
+
+def _release_reservation(order: Order, *, cash: Decimal | None = None, qty: Decimal | None = None) -> None:
+    """Give back (part of) what the order holds; with no amounts, everything. Caller saves the order."""
+    cash = order.reserved_cash if cash is None else min(cash, order.reserved_cash)
+    qty = order.reserved_qty if qty is None else min(qty, order.reserved_qty)
+    if cash > 0:
+        ports.cash_release(account=order.account, amount=cash, order_ref=str(order.id))
+        order.reserved_cash -= cash
+    if qty > 0:
+        ports.position_release(account=order.account, asset=order.asset, qty=qty, order_ref=str(order.id))
+        order.reserved_qty -= qty
+
+
+def order_end(
+    *, order: Order, to_status: str, event: str, now: datetime, reason: str = "", detail: dict | None = None
+) -> None:
+    """Move a locked order to a terminal status, releasing whatever it still holds."""
+    _release_reservation(order)
+    fields = ["reserved_cash", "reserved_qty"]
+    if reason:
+        order.reject_reason = reason[:255]
+        fields.append("reject_reason")
+    order_transition(
+        order=order, to_status=to_status, event=event, detail=detail, changed_fields=tuple(fields), now=now
+    )
+    trade_update_publish(order=order, event=event, now=now)
+
+
+def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> Order:
+    """Cancel an open order. Not yet at the venue: canceled at once; otherwise pending_cancel and the venue is asked."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = _lock_account(account.pk)
+        order = _lock_order(account=account, order_id=order_id)
+        if order.status == S.PENDING_CANCEL:
+            return order  # already asked: idempotent
+        if order.status in TERMINAL_STATUSES or order.status == S.PENDING_REPLACE:
+            raise BusinessRuleViolation(f"The order is {order.status} and cannot be canceled.", code="not_cancelable")
+        if order.status == S.NEW:
+            order_end(order=order, to_status=S.CANCELED, event="canceled", now=now)
+        else:
+            order_transition(order=order, to_status=S.PENDING_CANCEL, event="pending_cancel", now=now)
+            transaction.on_commit(lambda: _queue_cancel(order.id))
+    return order
+
+
+def _queue_cancel(order_id) -> None:
+    from trading.tasks import cancel_order
+
+    cancel_order.delay(str(order_id))
+
+
+def order_cancel_all(*, account: Account, now: datetime | None = None) -> list[tuple[Order, int, str]]:
+    """Cancel every open order of the account: a (order, status code, message) per order, like Alpaca's 207 list."""
+    results = []
+    ids = list(
+        Order.objects.filter(account=account, status__in=OPEN_STATUSES)
+        .order_by("created_at")
+        .values_list("id", flat=True)
+    )
+    for order_id in ids:
+        try:
+            results.append((order_cancel(account=account, order_id=order_id, now=now), 200, ""))
+        except BusinessRuleViolation as refusal:
+            results.append((Order.objects.get(pk=order_id), refusal.status_code, str(refusal.detail)))
+    return results
+
+
+REPLACEABLE_FIELDS = ("qty", "limit_price", "stop_price", "trail_price", "trail_percent", "time_in_force")
+
+
+def order_replace(*, account: Account, order_id, changes: dict, now: datetime | None = None) -> Order:
+    """Replace an open order's qty/prices/tif: the old order becomes `replaced`, a new one takes its place.
+
+    `changes["qty"]` is the new order's quantity (what is still to trade). The checks run on the new
+    order with the old one's reservation given back first, all in one transaction.
+    """
+    now = now or timezone.now()
+    unknown = set(changes) - set(REPLACEABLE_FIELDS)
+    if unknown:
+        raise BusinessRuleViolation(
+            f"Cannot change {sorted(unknown)[0]}.", code="not_replaceable", field=sorted(unknown)[0]
+        )
+    with transaction.atomic():
+        account = _lock_account(account.pk)
+        old = _lock_order(account=account, order_id=order_id)
+        if old.status not in (S.NEW, S.ACCEPTED, S.PARTIALLY_FILLED, S.DONE_FOR_DAY):
+            raise BusinessRuleViolation(f"The order is {old.status} and cannot be replaced.", code="not_replaceable")
+        if old.notional is not None and "qty" in changes:
+            raise BusinessRuleViolation("A notional order's qty cannot be set.", code="not_replaceable", field="qty")
+        remaining = old.remaining_qty
+        values = {name: getattr(old, name) for name in REPLACEABLE_FIELDS}
+        values["qty"] = remaining
+        values.update(changes)
+        if "trail_percent" in changes:
+            values["trail_price"] = None
+        if "trail_price" in changes:
+            values["trail_percent"] = None
+        request = OrderRequest(
+            symbol=old.symbol,
+            side=old.side,
+            type=old.type,
+            notional=old.remaining_notional if old.notional else None,
+            extended_hours=old.extended_hours,
+            **values,
+        )
+        if request.notional is not None:
+            request = OrderRequest(**{**request.__dict__, "qty": None})
+        _release_reservation(old)
+        old.save(update_fields=["reserved_cash", "reserved_qty"])
+        new, _ = order_place(account=account, request=request, now=now)
+        new.replaces = old
+        new.save(update_fields=["replaces"])
+        old.replaced_by = new
+        order_transition(order=old, to_status=S.REPLACED, event="replaced", changed_fields=("replaced_by",), now=now)
+        trade_update_publish(order=old, event="replaced", now=now)
+    return new
+
+
+def order_venue_update(
+    *,
+    order_id,
+    to_status: str,
+    event: str | None = None,
+    reason: str = "",
+    detail: dict | None = None,
+    latency_us: int | None = None,
+    broker_order_id: str = "",
+    now: datetime | None = None,
+) -> Order | None:
+    """A venue reports a status change (accepted, canceled, expired, rejected, done_for_day). Repeats are no-ops."""
+    now = now or timezone.now()
+    event = event or to_status
+    with transaction.atomic():
+        account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
+        if account_id is None:
+            return None
+        account = _lock_account(account_id)
+        order = _lock_order(account=account, order_id=order_id)
+        if order.status == to_status or order.status in TERMINAL_STATUSES:
+            return order
+        if broker_order_id and not order.broker_order_id:
+            order.broker_order_id = broker_order_id
+        if to_status in TERMINAL_STATUSES:
+            if broker_order_id:
+                order.save(update_fields=["broker_order_id"])
+            order_end(order=order, to_status=to_status, event=event, now=now, reason=reason, detail=detail)
+        else:
+            fields = ("broker_order_id",) if broker_order_id else ()
+            order_transition(
+                order=order,
+                to_status=to_status,
+                event=event,
+                detail=detail,
+                latency_us=latency_us,
+                changed_fields=fields,
+                now=now,
+            )
+            trade_update_publish(order=order, event=event, now=now)
+    return order
+
+
+def order_submission_start(*, order_id, now: datetime | None = None) -> Order | None:
+    """Claim a `new` order for submission (new → pending_new). None if someone else already moved it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
+        if account_id is None:
+            return None
+        account = _lock_account(account_id)
+        order = _lock_order(account=account, order_id=order_id)
+        if order.status not in (S.NEW, S.PENDING_NEW):
+            return None
+        order.submitted_at = now
+        order_transition(
+            order=order, to_status=S.PENDING_NEW, event="pending_new", changed_fields=("submitted_at",), now=now
+        )
+        trade_update_publish(order=order, event="pending_new", now=now)
+    return order
+
+
+def _average_price(order: Order, qty: Decimal, price: Decimal) -> Decimal:
+    previous = order.filled_avg_price or Decimal(0)
+    total = order.filled_qty + qty
+    return ((previous * order.filled_qty + price * qty) / total).quantize(PRICE_PLACES)
+
+
+def _notional_cash_still_needed(order: Order) -> Decimal:
+    """What the rest of a dollar-amount buy may still spend."""
+    return max(order.notional - order.filled_notional, Decimal(0))
+
+
+def execution_apply(
+    *,
+    order_id,
+    broker_exec_id: str,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal = Decimal(0),
+    executed_at: datetime,
+    final: bool = False,
+    now: datetime | None = None,
+) -> Execution | None:
+    """Record one fill and everything it moves, in one transaction. A repeated `broker_exec_id` changes nothing.
+
+    `final` lets a venue say a notional order is complete (its dollars are used up to the last share increment).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
+        if account_id is None:
+            return None
+        account = _lock_account(account_id)
+        order = _lock_order(account=account, order_id=order_id)
+        if Execution.objects.filter(broker_exec_id=broker_exec_id).exists():
+            return None
+        if order.remaining_qty is not None and qty > order.remaining_qty:
+            raise BusinessRuleViolation(
+                f"Execution {broker_exec_id} overfills order {order.id}.", code="overfill", status_code=409
+            )
+        execution = Execution.objects.create(
+            order=order,
+            broker_exec_id=broker_exec_id,
+            qty=qty,
+            price=price,
+            fee=fee,
+            executed_at=executed_at,
+            created_at=now,
+        )
+        remaining_before = order.remaining_qty
+        order.filled_avg_price = _average_price(order, qty, price)
+        order.filled_qty += qty
+        order.filled_notional = (order.filled_notional + qty * price).quantize(risk.ONE_CENT)
+        complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
+        if order.side == Order.Side.BUY:
+            if complete:
+                release = order.reserved_cash
+            elif order.notional is not None:
+                release = order.reserved_cash - _notional_cash_still_needed(order)
+            else:
+                release = risk.to_cents_up(order.reserved_cash * qty / remaining_before)
+            _release_reservation(order, cash=max(release, Decimal(0)))
+        else:
+            _release_reservation(order, qty=order.reserved_qty if complete else qty)
+        position_qty = ports.fill_apply(
+            account=account,
+            asset=order.asset,
+            side=order.side,
+            qty=qty,
+            price=price,
+            fee=fee,
+            executed_at=executed_at,
+            cause=execution,
+        )
+        if complete:
+            to_status, event = S.FILLED, "fill"
+        else:
+            event = "partial_fill"
+            to_status = order.status if order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE) else S.PARTIALLY_FILLED
+        order_transition(
+            order=order,
+            to_status=to_status,
+            event=event,
+            qty=qty,
+            price=price,
+            detail={"broker_exec_id": broker_exec_id},
+            changed_fields=("filled_qty", "filled_notional", "filled_avg_price", "reserved_cash", "reserved_qty"),
+            now=now,
+        )
+        trade_update_publish(order=order, event=event, now=now, price=price, qty=qty, position_qty=position_qty)
+    return execution
+
+
+def orders_expire(*, now: datetime | None = None) -> int:
+    """Expire every open order whose session has closed (day, opg, cls). Returns how many."""
+    now = now or timezone.now()
+    ids = list(Order.objects.filter(status__in=OPEN_STATUSES, expires_at__lte=now).values_list("id", flat=True))
+    for order_id in ids:
+        order_venue_update(order_id=order_id, to_status=S.EXPIRED, event="expired", now=now)
+    return len(ids)

@@ -1,0 +1,99 @@
+"""The order state machine: one transition table (Alpaca's status names) and the one function that moves an order.
+
+A self-loop (e.g. partially_filled → partially_filled) records an event that does not
+change the status: another partial fill, or a fill that arrives while a cancel or
+replace is pending. Terminal statuses have no way out.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from trading.models import Order, OrderEvent
+from trading.models import OrderStatus as S
+
+_LIVE = {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.PENDING_CANCEL, S.PENDING_REPLACE}
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    # new: accepted by SpeedTrade, not yet handed to the venue.
+    S.NEW: frozenset(_LIVE | {S.PENDING_NEW, S.REJECTED, S.REPLACED}),
+    # pending_new: submission in flight, outcome not yet known.
+    S.PENDING_NEW: frozenset(_LIVE | {S.PENDING_NEW, S.REJECTED}),
+    S.ACCEPTED: frozenset(_LIVE - {S.ACCEPTED} | {S.DONE_FOR_DAY, S.REJECTED}),
+    S.PARTIALLY_FILLED: frozenset(_LIVE - {S.ACCEPTED} | {S.DONE_FOR_DAY}),
+    S.DONE_FOR_DAY: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.PENDING_CANCEL}),
+    # Fills may still arrive while a cancel is pending; a refused cancel returns to the live status.
+    S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
+    S.PENDING_REPLACE: frozenset(
+        {S.PENDING_REPLACE, S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.REPLACED}
+    ),
+    S.FILLED: frozenset(),
+    S.CANCELED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.REPLACED: frozenset(),
+    S.REJECTED: frozenset(),
+}
+
+# The timestamp field each status stamps when an order enters it.
+_STAMPS = {
+    S.FILLED: "filled_at",
+    S.CANCELED: "canceled_at",
+    S.EXPIRED: "expired_at",
+    S.REPLACED: "replaced_at",
+    S.REJECTED: "failed_at",
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, order: Order, to_status: str):
+        super().__init__(f"order {order.id}: {order.status} → {to_status} is not allowed")
+        self.from_status = order.status
+        self.to_status = to_status
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS[from_status]
+
+
+def order_transition(
+    *,
+    order: Order,
+    to_status: str,
+    event: str,
+    qty: Decimal | None = None,
+    price: Decimal | None = None,
+    latency_us: int | None = None,
+    detail: dict | None = None,
+    changed_fields: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> OrderEvent:
+    """Move `order` (a row the caller has locked) to `to_status` and record the event, in one transaction.
+
+    `changed_fields` names other fields the caller changed on `order` that must be saved with it.
+    """
+    if not can_transition(order.status, to_status):
+        raise IllegalTransition(order, to_status)
+    now = now or timezone.now()
+    from_status = order.status
+    order.status = to_status
+    order.updated_at = now
+    fields = {"status", "updated_at", *changed_fields}
+    stamp = _STAMPS.get(to_status)
+    if stamp and from_status != to_status:
+        setattr(order, stamp, now)
+        fields.add(stamp)
+    with transaction.atomic():
+        order.save(update_fields=sorted(fields))
+        return OrderEvent.objects.create(
+            order=order,
+            event=event,
+            from_status=from_status,
+            to_status=to_status,
+            qty=qty,
+            price=price,
+            latency_us=latency_us,
+            detail=detail or {},
+            created_at=now,
+        )

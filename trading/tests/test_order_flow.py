@@ -1,0 +1,195 @@
+"""Orders through the paper venue: market, limit, stop, trailing, IOC/FOK, partial fills, closed market, expiry."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import TestCase
+
+from portfolios.models import LedgerAccount, Position
+from trading.brokers.paper import on_ticks
+from trading.models import Execution, OrderEvent
+from trading.risk import OrderRequest
+from trading.services import execution_apply, order_cancel, order_place, orders_expire
+from trading.tests.conftest import MARKET_OPEN, quote
+
+pytestmark = pytest.mark.django_db
+
+
+def place(account, **fields):
+    defaults = {"symbol": "ACME", "side": "buy", "type": "market", "time_in_force": "day"}
+    with TestCase.captureOnCommitCallbacks(execute=True):  # queues and runs submit_order, as after a commit
+        order, _ = order_place(account=account, request=OrderRequest(**{**defaults, **fields}))
+    order.refresh_from_db()
+    return order
+
+
+def cash(account) -> LedgerAccount:
+    return LedgerAccount.objects.get(account=account, kind=LedgerAccount.Kind.CASH)
+
+
+def test_market_buy_fills_at_the_ask_on_submission(alice_account, acme, market_open):
+    quote(ask="10.00")
+    order = place(alice_account, qty=Decimal("2"))
+    assert order.status == "filled"
+    assert order.filled_qty == 2 and order.filled_avg_price == Decimal("10.00")
+    assert Position.objects.get(account=alice_account, asset=acme).qty == 2
+    assert cash(alice_account).balance == Decimal("980.00")
+    assert cash(alice_account).reserved == 0 and order.reserved_cash == 0
+    assert list(order.events.values_list("event", flat=True)) == ["new", "pending_new", "accepted", "fill"]
+
+
+def test_market_buy_larger_than_the_quote_fills_partially_then_on_the_next_tick(alice_account, acme, market_open):
+    quote(ask="10.00", ask_size="3")
+    order = place(alice_account, qty=Decimal("5"))
+    assert order.status == "partially_filled" and order.filled_qty == 3
+    assert cash(alice_account).reserved == order.reserved_cash > 0
+    on_ticks([quote(ask="10.10", ask_size="10")])
+    order.refresh_from_db()
+    assert order.status == "filled" and order.filled_qty == 5
+    assert order.filled_avg_price == Decimal("10.04")
+    assert cash(alice_account).reserved == 0
+
+
+def test_notional_buy_spends_its_dollars_in_fractional_shares(alice_account, acme, market_open):
+    quote(ask="8.00")
+    order = place(alice_account, notional=Decimal("10.00"))
+    assert order.status == "filled" and order.filled_qty == Decimal("1.25")
+    assert cash(alice_account).balance == Decimal("990.00") and cash(alice_account).reserved == 0
+
+
+def test_limit_buy_rests_until_the_ask_crosses(alice_account, acme, market_open):
+    quote(ask="10.00")
+    order = place(alice_account, type="limit", qty=Decimal("1"), limit_price=Decimal("9.50"))
+    assert order.status == "accepted" and cash(alice_account).reserved == Decimal("9.50")
+    on_ticks([quote(bid="9.55", ask="9.60")])
+    order.refresh_from_db()
+    assert order.status == "accepted"
+    on_ticks([quote(bid="9.40", ask="9.45")])
+    order.refresh_from_db()
+    assert order.status == "filled" and order.filled_avg_price == Decimal("9.45")
+    assert cash(alice_account).reserved == 0
+
+
+def test_stop_sell_triggers_when_the_bid_falls_to_it(alice_account, acme, market_open):
+    quote(ask="10.00")
+    place(alice_account, qty=Decimal("3"))
+    stop = place(
+        alice_account, side="sell", type="stop", qty=Decimal("3"), stop_price=Decimal("9.00"), time_in_force="gtc"
+    )
+    assert stop.status == "accepted" and Position.objects.get(asset=acme).reserved_qty == 3
+    on_ticks([quote(bid="9.20", ask="9.22")])
+    stop.refresh_from_db()
+    assert stop.status == "accepted"
+    on_ticks([quote(bid="8.90", ask="8.95")])
+    stop.refresh_from_db()
+    assert stop.status == "filled" and stop.filled_avg_price == Decimal("8.90")
+    position = Position.objects.get(asset=acme)
+    assert position.qty == 0 and position.reserved_qty == 0
+
+
+def test_trailing_stop_follows_the_high_and_fires_on_the_pullback(alice_account, acme, market_open):
+    quote(ask="10.00")
+    place(alice_account, qty=Decimal("1"))
+    trailing = place(
+        alice_account,
+        side="sell",
+        type="trailing_stop",
+        qty=Decimal("1"),
+        trail_price=Decimal("1.00"),
+        time_in_force="gtc",
+    )
+    on_ticks([quote(bid="12.00", ask="12.02")])  # high water mark 12 → stop 11
+    on_ticks([quote(bid="11.50", ask="11.52")])
+    trailing.refresh_from_db()
+    assert trailing.status == "accepted"
+    on_ticks([quote(bid="10.90", ask="10.92")])
+    trailing.refresh_from_db()
+    assert trailing.status == "filled" and trailing.filled_avg_price == Decimal("10.90")
+
+
+def test_ioc_fills_what_the_quote_has_and_cancels_the_rest(alice_account, acme, market_open):
+    quote(ask="10.00", ask_size="2")
+    order = place(alice_account, type="limit", qty=Decimal("5"), limit_price=Decimal("10.00"), time_in_force="ioc")
+    assert order.status == "canceled" and order.filled_qty == 2
+    assert order.reserved_cash == 0 and cash(alice_account).reserved == 0
+
+
+def test_fok_cancels_when_the_quote_cannot_fill_everything(alice_account, acme, market_open):
+    quote(ask="10.00", ask_size="2")
+    order = place(alice_account, type="limit", qty=Decimal("5"), limit_price=Decimal("10.00"), time_in_force="fok")
+    assert order.status == "canceled" and order.filled_qty == 0
+    assert not Execution.objects.exists() and cash(alice_account).reserved == 0
+
+
+def test_fok_fills_entirely_when_it_can(alice_account, acme, market_open):
+    quote(ask="10.00", ask_size="5")
+    order = place(alice_account, type="limit", qty=Decimal("5"), limit_price=Decimal("10.00"), time_in_force="fok")
+    assert order.status == "filled" and order.filled_qty == 5
+
+
+def test_order_over_a_closed_market_waits_for_the_open_then_day_orders_expire(alice_account, acme, market_closed):
+    quote(ask="10.00")
+    order = place(alice_account, qty=Decimal("1"))
+    assert order.status == "accepted" and order.expires_at.isoformat() == "2026-03-05T21:00:00+00:00"
+    on_ticks([quote(ask="10.00")])
+    order.refresh_from_db()
+    assert order.status == "accepted"  # still closed
+    limit = place(alice_account, type="limit", qty=Decimal("1"), limit_price=Decimal("5.00"))
+    market_closed.move_to("2026-03-05T14:31:00Z")  # Thursday, open
+    on_ticks([quote(ask="10.00")])
+    order.refresh_from_db()
+    assert order.status == "filled"
+    market_closed.move_to("2026-03-05T21:00:01Z")
+    assert orders_expire() == 1
+    limit.refresh_from_db()
+    assert limit.status == "expired" and limit.reserved_cash == 0 and cash(alice_account).reserved == 0
+
+
+def test_cancel_releases_the_reservation(alice_account, acme, market_open):
+    quote(ask="10.00")
+    order = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.00"))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        order_cancel(account=alice_account, order_id=order.id)
+    order.refresh_from_db()
+    assert order.status == "canceled" and cash(alice_account).reserved == 0
+    assert list(order.events.values_list("to_status", flat=True))[-2:] == ["pending_cancel", "canceled"]
+
+
+def test_a_repeated_execution_report_changes_nothing(alice_account, acme, market_open):
+    quote(ask="10.00")
+    order = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.00"))
+    report = {
+        "order_id": order.id,
+        "broker_exec_id": "X-1",
+        "qty": Decimal("1"),
+        "price": Decimal("9.00"),
+        "executed_at": MARKET_OPEN,
+    }
+    assert execution_apply(**report) is not None
+    assert execution_apply(**report) is None
+    order.refresh_from_db()
+    assert order.filled_qty == 1 and Execution.objects.count() == 1
+    assert Position.objects.get(asset=acme).qty == 1
+
+
+def test_out_of_order_execution_reports_add_up_the_same(alice_account, acme, market_open):
+    quote(ask="10.00")
+    order = place(alice_account, type="limit", qty=Decimal("3"), limit_price=Decimal("9.00"))
+    execution_apply(
+        order_id=order.id,
+        broker_exec_id="late",
+        qty=Decimal("2"),
+        price=Decimal("8.00"),
+        executed_at=MARKET_OPEN.replace(minute=5),
+    )
+    execution_apply(
+        order_id=order.id,
+        broker_exec_id="early",
+        qty=Decimal("1"),
+        price=Decimal("9.00"),
+        executed_at=MARKET_OPEN.replace(minute=1),
+    )
+    order.refresh_from_db()
+    assert order.status == "filled" and order.filled_avg_price == Decimal("8.333333333")
+    assert cash(alice_account).reserved == 0 and cash(alice_account).balance == Decimal("975.00")
+    assert OrderEvent.objects.filter(order=order, event__in=["partial_fill", "fill"]).count() == 2

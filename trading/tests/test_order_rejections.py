@@ -1,0 +1,96 @@
+"""Every pre-trade refusal: a clear code naming the field, and nothing written (no order, event, reservation)."""
+
+from decimal import Decimal
+
+import pytest
+
+from portfolios.models import LedgerAccount
+from portfolios.tests.factories import AssetFactory
+from trading.models import Order, OrderEvent
+from trading.tests.conftest import quote
+
+pytestmark = pytest.mark.django_db
+
+MARKET_BUY = {"symbol": "ACME", "side": "buy", "type": "market", "time_in_force": "day", "qty": "1"}
+
+
+def assert_nothing_written(account):
+    assert not Order.objects.exists() and not OrderEvent.objects.exists()
+    assert LedgerAccount.objects.get(account=account, kind=LedgerAccount.Kind.CASH).reserved == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "code", "field"),
+    [
+        ({"qty": "NaN"}, 400, "validation_error", "qty"),
+        ({"qty": "Infinity"}, 400, "validation_error", "qty"),
+        ({"qty": "1e400"}, 400, "validation_error", "qty"),
+        ({"qty": "0.0000000001"}, 400, "validation_error", "qty"),
+        ({"qty": "-1"}, 400, "validation_error", "qty"),
+        ({"qty": "0"}, 400, "validation_error", "qty"),
+        ({"qty": True}, 400, "validation_error", "qty"),
+        ({"qty": "1000000000000000"}, 400, "validation_error", "qty"),
+        ({"side": "short"}, 400, "validation_error", "side"),
+        ({"notional": "5"}, 400, "validation_error", "qty"),
+        ({"colour": "red"}, 400, "validation_error", "colour"),
+        ({"symbol": "NOPE"}, 422, "asset_not_found", "symbol"),
+        ({"qty": "0.5", "time_in_force": "gtc"}, 422, "fractional_requires_day", "qty"),
+        ({"type": "limit"}, 422, "missing_field", "limit_price"),
+        ({"stop_price": "9.00"}, 422, "unexpected_field", "stop_price"),
+        ({"type": "limit", "limit_price": "10.001"}, 422, "price_increment", "limit_price"),
+        ({"type": "limit", "limit_price": "12.00"}, 422, "limit_price_too_far", "limit_price"),
+        ({"extended_hours": True}, 422, "extended_hours_requires_limit_day", "extended_hours"),
+        ({"qty": None, "notional": "0.50"}, 422, "notional_below_minimum", "notional"),
+        (
+            {"qty": None, "notional": "5", "type": "limit", "limit_price": "10"},
+            422,
+            "notional_requires_market",
+            "notional",
+        ),
+        ({"qty": "200"}, 422, "insufficient_buying_power", None),
+        ({"side": "sell"}, 422, "insufficient_position", "qty"),
+        (
+            {"order_class": "bracket", "take_profit": {"limit_price": "11"}, "stop_loss": {"stop_price": "9"}},
+            422,
+            "order_class_not_supported",
+            "order_class",
+        ),
+    ],
+)
+def test_refused_orders_write_nothing(alice_api, alice_account, acme, market_open, changes, status, code, field):
+    quote(ask="10.00")
+    body = {key: value for key, value in {**MARKET_BUY, **changes}.items() if value is not None}
+    response = alice_api.post("/api/v1/orders", body, format="json")
+    assert response.status_code == status, response.json()
+    assert response.json()["code"] == code
+    if field:
+        assert field in response.json()["fields"]
+    assert_nothing_written(alice_account)
+
+
+def test_inactive_asset_is_refused(alice_api, alice_account, market_open):
+    AssetFactory(symbol="GONE", tradable=False)
+    response = alice_api.post("/api/v1/orders", {**MARKET_BUY, "symbol": "GONE"}, format="json")
+    assert response.status_code == 422 and response.json()["code"] == "asset_not_tradable"
+    assert_nothing_written(alice_account)
+
+
+def test_blocked_account_cannot_trade(alice_api, alice_account, acme, market_open):
+    alice_account.trading_blocked = True
+    alice_account.save(update_fields=["trading_blocked"])
+    response = alice_api.post("/api/v1/orders", MARKET_BUY, format="json")
+    assert response.status_code == 422 and response.json()["code"] == "account_not_tradable"
+    assert_nothing_written(alice_account)
+
+
+def test_an_order_that_would_trade_against_your_own_resting_order_is_refused(
+    alice_api, alice_account, acme, market_open
+):
+    from trading.tests.test_order_flow import place
+
+    quote(ask="10.00")
+    place(alice_account, qty=Decimal("2"))
+    resting = place(alice_account, side="sell", type="limit", qty=Decimal("1"), limit_price=Decimal("10.50"))
+    response = alice_api.post("/api/v1/orders", {**MARKET_BUY, "type": "limit", "limit_price": "10.50"}, format="json")
+    assert response.status_code == 422 and response.json()["code"] == "potential_wash_trade"
+    assert Order.objects.filter(status="accepted").get() == resting
