@@ -17,7 +17,8 @@ RUN pip install -r requirements.txt -c constraints.txt
 
 COPY --chown=speedtrade:speedtrade . .
 # collectstatic needs settings that load without real services or secrets.
-RUN SECRET_KEY=collectstatic-only SPEEDTRADE_ENV=production python manage.py collectstatic --noinput \
+RUN SECRET_KEY=collectstatic-only FIELD_ENCRYPTION_KEYS=Y29sbGVjdHN0YXRpYy1vbmx5LW5vdC1hLXJlYWwta2V5 \
+    SPEEDTRADE_ENV=production python manage.py collectstatic --noinput \
     && mkdir -p /var/lib/speedtrade/private && chown speedtrade:speedtrade /var/lib/speedtrade/private
 
 USER speedtrade
