@@ -10,10 +10,16 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from hypothesis import settings as hypothesis_settings
+from rest_framework import throttling  # noqa: F401
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
 from accounts.tests.sessions import mfa_client
+
+# `rest_framework.throttling` is imported above on purpose: its throttles keep
+# `timer = time.time` as a class attribute, and if the module were first imported inside
+# a freezegun block that attribute would become freezegun's Python function, which then
+# binds as a method and breaks every throttled request in the rest of the run.
 
 # CI replays the same examples every run (a red CI is reproducible); local runs explore.
 # Database-backed examples are slow, so no per-example deadline in either.

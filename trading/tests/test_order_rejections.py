@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from accounts import services
 from portfolios.models import LedgerAccount
 from portfolios.tests.factories import AssetFactory
 from trading.models import Order, OrderEvent
@@ -75,12 +76,41 @@ def test_inactive_asset_is_refused(alice_api, alice_account, market_open):
     assert_nothing_written(alice_account)
 
 
-def test_blocked_account_cannot_trade(alice_api, alice_account, acme, market_open):
-    alice_account.trading_blocked = True
-    alice_account.save(update_fields=["trading_blocked"])
+def test_no_one_trades_before_compliance_approves_them(bob, acme, market_open):
+    from rest_framework.test import APIClient
+
+    from accounts.tests.factories import KYCApplicationFactory
+    from portfolios.selectors import primary_account
+    from portfolios.services import account_open, deposit_settled_post
+
+    account = primary_account(user=bob) or account_open(user=bob)
+    deposit_settled_post(account=account, amount=Decimal("500.00"))
+    KYCApplicationFactory(user=bob)
+    services.kyc_submit(user=bob)  # in the compliance queue, not yet decided
+    client = APIClient()
+    client.force_authenticate(bob)
+    response = client.post("/api/v1/orders", MARKET_BUY, format="json")
+    assert response.status_code == 422
+    assert response.json()["code"] == "account_not_tradable"
+    assert "KYC not approved" in response.json()["message"]
+    assert_nothing_written(account)
+
+
+@pytest.mark.parametrize(("kind", "prefix"), [("trading", "trading blocked"), ("account", "account frozen")])
+def test_a_compliance_restriction_stops_trading_until_lifted(
+    alice_api, alice_account, carol, acme, market_open, kind, prefix
+):
+    services.account_restriction_set(
+        account=alice_account, kind=kind, blocked=True, actor=carol, reason="Suspicious deposits under review"
+    )
     response = alice_api.post("/api/v1/orders", MARKET_BUY, format="json")
     assert response.status_code == 422 and response.json()["code"] == "account_not_tradable"
+    assert response.json()["message"].endswith(f"{prefix}: Suspicious deposits under review")
     assert_nothing_written(alice_account)
+
+    services.account_restriction_set(account=alice_account, kind=kind, blocked=False, actor=carol, reason="Cleared")
+    quote(ask="10.01")
+    assert alice_api.post("/api/v1/orders", MARKET_BUY, format="json").status_code == 201
 
 
 def test_an_order_that_would_trade_against_your_own_resting_order_is_refused(
