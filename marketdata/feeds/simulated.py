@@ -105,7 +105,9 @@ class RandomWalk:
         return max(size, self.size_quantum)
 
     def quote(self, at: datetime) -> Quote:
-        increment = self.asset.price_increment
+        # The column stores 9 decimals (0.010000000); written on the grid (0.01) so bid
+        # and ask come out as 10.00, not 10.000000000.
+        increment = to_increment(self.asset.price_increment, self.asset.price_increment)
         half_spread = max(to_increment(self.price * self.profile.spread_bps / 20000, increment), increment)
         trade_size = self._size(0.05) if not self.profile.round_lot else Decimal(self.rng.randint(1, 300))
         return Quote(
