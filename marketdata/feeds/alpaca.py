@@ -49,6 +49,7 @@ from alpaca.trading.requests import GetAssetsRequest
 from django.core.exceptions import ImproperlyConfigured
 
 from marketdata.feeds.base import BarRecord, decimal_from_wire
+from marketdata.feeds.cancellation import cancel_and_wait
 from marketdata.models import Asset, Timeframe
 from marketdata.prices import to_stored, to_stored_increment
 from marketdata.quotes import Quote
@@ -215,10 +216,7 @@ class AlpacaFeed:
                     batch.append(pending.get_nowait())
                 yield batch
         finally:
-            tasks = [*runners, next_quote] if next_quote else runners
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait([*runners, next_quote] if next_quote else runners)
             for data_stream, _ in streams:
                 await data_stream.close()
 

@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 
 from marketdata.feeds.backoff import reconnect_delay
 from marketdata.feeds.base import QuoteFeed
+from marketdata.feeds.cancellation import cancel_and_wait
 from marketdata.publishing import publish_quotes
 from marketdata.quotes import Quote, store_quotes
 
@@ -69,9 +70,8 @@ class FeedRunner:
         try:
             await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reading, stopping):
-                task.cancel()
-            await asyncio.gather(reading, stopping, return_exceptions=True)
+            # Not a single cancel(): the reader may swallow it (see feeds.cancellation) and stream on.
+            await cancel_and_wait((reading, stopping))
             await self._record_bars()
             logger.info("Feed %s stopped after %d batches.", self.feed.name, self.batches)
 

@@ -122,6 +122,37 @@ async def test_a_failing_tick_handler_does_not_stop_the_feed():
     assert latest_quotes(["F"])["F"].last == D("10.51")
 
 
+class CancellationSwallowingFeed:
+    """Ticks, and swallows the first cancellation, as Python 3.11's asyncio.wait_for inside redis-py does."""
+
+    name = "swallowing"
+
+    def __init__(self):
+        self.swallowed = asyncio.Event()
+
+    async def stream(self, symbols):
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if self.swallowed.is_set():
+                    raise
+                self.swallowed.set()
+            yield [quote("F", "10.50")]
+
+
+async def test_the_runner_stops_even_when_the_provider_swallows_a_cancellation():
+    await make_assets()
+    feed = CancellationSwallowingFeed()
+    stop = asyncio.Event()
+    running = asyncio.create_task(FeedRunner(feed, ["F"]).run(stop))
+    assert await wait_until(lambda: asyncio.sleep(0, "F" in latest_quotes(["F"])))
+    stop.set()
+    async with asyncio.timeout(10):  # guards the suite against the old hang; stopping takes well under 1 s
+        await running
+    assert feed.swallowed.is_set()
+
+
 async def test_the_simulated_provider_is_built_from_the_registry_with_the_configured_handlers(settings):
     await make_assets()
     settings.FEED_TICK_HANDLERS = ["marketdata.tests.tick_recorder.record_ticks"]
