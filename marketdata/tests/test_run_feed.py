@@ -131,14 +131,16 @@ class CancellationSwallowingFeed:
         self.swallowed = asyncio.Event()
 
     async def stream(self, symbols):
+        yield [quote("F", "10.50")]
         while True:
+            # After the one tick the feed waits here, so the runner's cancellation lands
+            # in this await and nowhere else: the swallow happens every run.
             try:
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(3600)
             except asyncio.CancelledError:
                 if self.swallowed.is_set():
                     raise
                 self.swallowed.set()
-            yield [quote("F", "10.50")]
 
 
 async def test_the_runner_stops_even_when_the_provider_swallows_a_cancellation():
