@@ -250,6 +250,8 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
     order with the old one's reservation given back first, all in one transaction.
     """
     now = now or timezone.now()
+    from trading.brokers.base import broker_replaces_at_once
+
     unknown = set(changes) - set(REPLACEABLE_FIELDS)
     if unknown:
         raise BusinessRuleViolation(
@@ -285,15 +287,36 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
         )
         if request.notional is not None:
             request = OrderRequest(**{**request.__dict__, "qty": None})
+        # The replacement's checks see the old order's buying power or shares given back.
         _release_reservation(old)
-        old.save(update_fields=["reserved_cash", "reserved_qty"])
+        if old.status != S.NEW:  # a venue has it: the swap waits for the venue's acknowledgement
+            order_transition(
+                order=old,
+                to_status=S.PENDING_REPLACE,
+                event="pending_replace",
+                changed_fields=("reserved_cash", "reserved_qty"),
+                now=now,
+            )
         new, _ = order_place(account=account, request=request, now=now)
         new.replaces = old
         new.save(update_fields=["replaces"])
         old.replaced_by = new
-        order_transition(order=old, to_status=S.REPLACED, event="replaced", changed_fields=("replaced_by",), now=now)
-        trade_update_publish(order=old, event="replaced", now=now)
+        if old.status == S.NEW or broker_replaces_at_once(old.broker):
+            _replaced_record(old=old, now=now)
+        else:
+            old.save(update_fields=["replaced_by", "reserved_cash", "reserved_qty"])
     return new
+
+
+def _replaced_record(*, old: Order, now: datetime) -> None:
+    order_transition(
+        order=old,
+        to_status=S.REPLACED,
+        event="replaced",
+        changed_fields=("replaced_by", "reserved_cash", "reserved_qty"),
+        now=now,
+    )
+    trade_update_publish(order=old, event="replaced", now=now)
 
 
 def order_venue_update(
@@ -336,6 +359,11 @@ def order_venue_update(
                 now=now,
             )
             trade_update_publish(order=order, event=event, now=now)
+        if to_status == S.ACCEPTED and order.replaces_id:
+            # The venue acknowledged the replacement: the order it replaces is now replaced.
+            old = _locked(Order.objects.filter(pk=order.replaces_id, status=S.PENDING_REPLACE))
+            if old:
+                _replaced_record(old=old[0], now=now)
     return order
 
 

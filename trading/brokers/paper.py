@@ -361,6 +361,7 @@ def on_ticks(quotes: list[Quote]) -> None:
 
 class PaperVenue:
     name = "paper"
+    replaces_at_once = True  # the book swaps orders in process: the acknowledgement is immediate
 
     def submit(self, order: Order) -> SubmitOutcome:
         return SubmitOutcome(accepted=True, broker_order_id=f"paper-{order.id}")
