@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from marketdata import calendars
@@ -166,6 +168,10 @@ class PaperBook:
         self.books: dict[str, SymbolBook] = {}
         self.seq = 0
         self.watermark: datetime | None = None
+        # Trailing water marks moved since they were last written (see `hwm_flush`).
+        self.hwm_dirty: dict[uuid.UUID, Decimal] = {}
+        self.hwm_flushed_at: datetime | None = None
+        self.hwm_fired = False
 
     # --- keeping the book in step with the database --------------------------------
     def sync(self, now: datetime) -> None:
@@ -216,6 +222,26 @@ class PaperBook:
         if order is not None:
             self.books[order.symbol].trailing.pop(order_id, None)
 
+    def hwm_flush(self, now: datetime) -> None:
+        """Persist moved trailing marks, so a restarted book resumes them: at most once per
+        TRADING_TRAILING_HWM_FLUSH_SECONDS (a tick must not cost a write per order), and at once
+        when a stop fires. One transaction, one UPDATE; rows another transaction holds are skipped
+        (never waited for) and written on the next flush."""
+        interval = timedelta(seconds=settings.TRADING_TRAILING_HWM_FLUSH_SECONDS)
+        due = self.hwm_flushed_at is None or now - self.hwm_flushed_at >= interval
+        if not self.hwm_dirty or not (due or self.hwm_fired):
+            return
+        with transaction.atomic():
+            free = list(
+                Order.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=list(self.hwm_dirty))
+                .values_list("pk", flat=True)
+            )
+            Order.objects.bulk_update([Order(pk=pk, hwm=self.hwm_dirty[pk]) for pk in free], ["hwm"])
+        for pk in free:
+            del self.hwm_dirty[pk]
+        self.hwm_flushed_at, self.hwm_fired = now, False
+
     # --- matching --------------------------------------------------------------------
     def _triggered(self, book: SymbolBook, quote: Quote) -> None:
         """Stops (and trailing stops) the quote reaches become market or limit orders."""
@@ -232,10 +258,12 @@ class PaperBook:
             mark = quote.bid if not order.is_buy else quote.ask
             if order.hwm is None or (mark > order.hwm if not order.is_buy else mark < order.hwm):
                 order.hwm = mark
+                self.hwm_dirty[order.id] = mark
             stop = order.trailing_stop_price()
             if (quote.bid <= stop) if not order.is_buy else (quote.ask >= stop):
                 del book.trailing[order.id]
                 fired.append(order)
+                self.hwm_fired = True
         for order in fired:
             order.triggered = True
             self.add(order)
@@ -357,6 +385,7 @@ def on_ticks(quotes: list[Quote]) -> None:
         fills = book.evaluate(quote, quote.timestamp if quote.timestamp else now)
         if fills:
             apply_fills(book, fills, now)
+    book.hwm_flush(now)
 
 
 class PaperVenue:
