@@ -62,13 +62,17 @@ def trade_update_publish(*, order: Order, event: str, now: datetime, price=None,
 
 
 def _expiry(request: OrderRequest, asset: Asset, now: datetime) -> datetime | None:
-    """Day and opg/cls equity orders belong to the next session that has not closed yet."""
+    """Day and opg/cls equity orders belong to the next session that has not closed yet.
+
+    A cls order waits past the close for its closing-auction fill (the first tick after the
+    close): unexecuted, it expires with the session's after-hours."""
     if asset.is_crypto or request.time_in_force in (Order.TimeInForce.GTC, Order.TimeInForce.IOC):
         return None
     if request.time_in_force == Order.TimeInForce.FOK:
         return None
     session = calendars.next_session(now)
-    return session.session_close if request.extended_hours else session.close
+    late = request.extended_hours or request.time_in_force == Order.TimeInForce.CLS
+    return session.session_close if late else session.close
 
 
 def _asset_for(symbol: str) -> Asset:
@@ -95,6 +99,7 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
         risk.check_asset(asset)
         request = risk.with_oco_limit(request)
         risk.check_shape(request, asset)
+        risk.check_auction_window(request, now)
         risk.check_quantity(request, asset)
         risk.check_prices(request, asset)
         broker = broker_name_for(asset.asset_class)

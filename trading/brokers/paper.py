@@ -72,6 +72,7 @@ class Resting:
     hwm: Decimal | None
     extended_hours: bool
     updated_at: datetime
+    auction_at: datetime | None = None  # opg: the session's open; cls: its close
     triggered: bool = False
 
     @classmethod
@@ -96,6 +97,7 @@ class Resting:
             hwm=order.hwm,
             extended_hours=order.extended_hours,
             updated_at=order.updated_at,
+            auction_at=auction_time(order),
         )
 
     @property
@@ -114,6 +116,19 @@ class Resting:
         return trailing_stop_price(
             side=self.side, hwm=self.hwm, trail_price=self.trail_price, trail_percent=self.trail_percent
         )
+
+
+def auction_time(order: Order) -> datetime | None:
+    """When an opg/cls order executes: the open / close of the session it was placed for."""
+    if order.time_in_force not in (Order.TimeInForce.OPG, Order.TimeInForce.CLS):
+        return None
+    session = calendars.next_session(order.created_at)
+    return session.open if order.time_in_force == Order.TimeInForce.OPG else session.close
+
+
+def auction_price(quote: Quote) -> Decimal:
+    """The auction's print: the tick's last trade price."""
+    return quote.last if quote.last else quote.mid
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +175,8 @@ class SymbolBook:
         self.buy_stops: list = []  # (stop, seq, id)
         self.sell_stops: list = []  # (-stop, seq, id)
         self.trailing: dict[uuid.UUID, Resting] = {}
+        self.auctions: list[uuid.UUID] = []  # opg/cls orders, waiting for their auction
+        self.last_quote: Quote | None = None  # the tick before the current one (closing prints)
 
 
 class PaperBook:
@@ -202,7 +219,9 @@ class PaperBook:
         book = self.books.setdefault(order.symbol, SymbolBook())
         self.seq += 1
         entry_id = order.id
-        if order.acts_as_market:
+        if order.auction_at is not None:
+            book.auctions.append(entry_id)
+        elif order.acts_as_market:
             book.markets.append(entry_id)
         elif order.acts_as_limit:
             if order.is_buy:
@@ -268,6 +287,39 @@ class PaperBook:
             order.triggered = True
             self.add(order)
 
+    def auction(self, quote: Quote, at: datetime) -> tuple[list[FillIntent], list[Resting]]:
+        """opg/cls orders whose auction has come, as (fills, missed).
+
+        The opening auction prints at the first tick at/after the open; the closing auction at
+        the last tick before the close, taken when the first tick at/after the close arrives
+        (a book that saw no tick before the close — just restarted — uses that first one).
+        An auction fills the whole order at its print; a limit it does not reach is missed.
+        """
+        book = self.books.get(quote.symbol)
+        if book is None or not book.auctions:
+            return [], []
+        fills, missed, waiting = [], [], []
+        for order_id in book.auctions:
+            order = self.orders.get(order_id)
+            if order is None:
+                continue
+            if at < order.auction_at:
+                waiting.append(order_id)
+                continue
+            before = book.last_quote
+            closing = order.time_in_force == Order.TimeInForce.CLS
+            price = auction_price(before if closing and before and before.timestamp < order.auction_at else quote)
+            reached = order.limit_price is None or (
+                price <= order.limit_price if order.is_buy else price >= order.limit_price
+            )
+            fill = fill_size(order, price, order.qty - order.filled_qty) if reached else None
+            if fill is None:
+                missed.append(order)
+            else:
+                fills.append(fill)
+        book.auctions = waiting
+        return fills, missed
+
     def _eligible(self, order: Resting, at: datetime) -> bool:
         return calendars.is_open(order.asset_class, at, extended_hours=order.extended_hours)
 
@@ -277,6 +329,7 @@ class PaperBook:
         if book is None:
             return []
         self._triggered(book, quote)
+        book.last_quote = quote
         ask_left, bid_left = quote.ask_size, quote.bid_size
         fills: list[FillIntent] = []
         deferred: list[uuid.UUID] = []
@@ -382,10 +435,32 @@ def on_ticks(quotes: list[Quote]) -> None:
     book = paper_book()
     book.sync(now)
     for quote in quotes:
-        fills = book.evaluate(quote, quote.timestamp if quote.timestamp else now)
+        at = quote.timestamp if quote.timestamp else now
+        auction_fills, missed = book.auction(quote, at)
+        apply_fills(book, auction_fills, now)
+        for order in missed:
+            auction_missed(order, now)
+        fills = book.evaluate(quote, at)
         if fills:
             apply_fills(book, fills, now)
     book.hwm_flush(now)
+
+
+def auction_missed(order: Resting, now: datetime) -> None:
+    """An opg/cls limit the auction did not reach is canceled, as Alpaca cancels unfilled auction orders."""
+    from trading.services import order_venue_update
+
+    book = _BOOK
+    if book is not None:
+        book.remove(order.id)
+    kind = "opening" if order.time_in_force == Order.TimeInForce.OPG else "closing"
+    order_venue_update(
+        order_id=order.id,
+        to_status=S.CANCELED,
+        event="canceled",
+        reason=f"Limit not reached at the {kind} auction.",
+        now=now,
+    )
 
 
 class PaperVenue:
@@ -399,6 +474,8 @@ class PaperVenue:
         """Match a marketable order at once against the latest quote; IOC/FOK never rest."""
         from trading.services import order_venue_update
 
+        if order.time_in_force in (Order.TimeInForce.OPG, Order.TimeInForce.CLS):
+            return  # they wait for their auction, in the book
         now = timezone.now()
         immediate = order.time_in_force in (Order.TimeInForce.IOC, Order.TimeInForce.FOK)
         resting = Resting.from_order(order)
