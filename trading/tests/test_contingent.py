@@ -8,11 +8,16 @@ orders end.
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.test import TestCase
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from accounts.tests.factories import UserFactory, approved_customer
 from portfolios.models import Position
+from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
-from trading.brokers.paper import on_ticks
+from trading.brokers.paper import on_ticks, paper_book_reset
 from trading.models import Order
 from trading.risk import Leg
 from trading.services import order_cancel
@@ -227,3 +232,38 @@ def test_the_api_shows_legs_as_alpaca_does(alice_api, alice_account, acme, marke
     assert [leg["stop_price"] for leg in nested[0]["legs"]] == [None, "9"]
     detail = alice_api.get(f"/api/v1/orders/{created['id']}").json()
     assert len(detail["legs"]) == 2 and detail["legs"][0]["legs"] is None
+
+
+PRICES = st.sampled_from([Decimal(cents) / 100 for cents in range(850, 1175, 25)])
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ticks=st.lists(st.tuples(PRICES, st.integers(1, 3), st.integers(1, 3)), min_size=1, max_size=8))
+def test_a_bracket_never_sells_more_than_it_bought_and_reserves_each_share_once(acme, market_open, ticks):
+    """Any tick path: Σ order reservations = the account's reserved counters, exits ≤ entry fills."""
+    with transaction.atomic():
+        account = approved_customer(UserFactory())
+        deposit_settled_post(account=account, amount=Decimal("1000.00"))
+        paper_book_reset()
+        quote(bid="9.98", ask="10.00", ask_size="2")
+        entry = place(
+            account,
+            type="limit",
+            qty=Decimal("5"),
+            limit_price=Decimal("10.00"),
+            order_class="bracket",
+            take_profit=Leg(limit_price=Decimal("11.00")),
+            stop_loss=Leg(stop_price=Decimal("9.00"), limit_price=Decimal("8.75")),
+        )
+        for bid, bid_size, ask_size in ticks:
+            tick(bid=str(bid), ask=str(bid + Decimal("0.02")), bid_size=str(bid_size), ask_size=str(ask_size))
+            orders = list(Order.objects.filter(account=account))
+            held = Position.objects.filter(account=account, asset=acme).first()
+            sold = sum(order.filled_qty for order in orders if order.side == "sell")
+            entry.refresh_from_db()
+            assert sold <= entry.filled_qty and (held.qty if held else 0) == entry.filled_qty - sold
+            assert (held.reserved_qty if held else 0) == sum(order.reserved_qty for order in orders)
+            assert cash(account).reserved == sum(order.reserved_cash for order in orders)
+            live_legs = [o for o in orders if o.parent_id and o.status not in ("held", "canceled", "filled")]
+            assert all(leg.remaining_qty == entry.filled_qty - sold for leg in live_legs)
+        transaction.set_rollback(True)

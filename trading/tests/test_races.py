@@ -12,9 +12,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.test import TestCase
 
 from portfolios.models import Position
 from speedtrade.api.errors import BusinessRuleViolation
+from trading.brokers.base import BROKERS
+from trading.brokers.paper import PaperVenue
 from trading.models import Order
 from trading.services import execution_apply, order_cancel, order_replace, order_venue_update, orders_expire
 from trading.tests.conftest import MARKET_OPEN, quote
@@ -165,3 +168,36 @@ def test_a_fill_reported_after_expiry_is_booked_once(alice_account, resting_buy,
     assert list(order.events.values_list("event", flat=True))[-2:] == ["expired", "fill_after_end"]
     assert Position.objects.get(account=alice_account).qty == 2
     assert cash(alice_account).reserved == 0 and cash(alice_account).balance == Decimal("982.00")
+
+
+class AcknowledgeLaterVenue(PaperVenue):
+    """The paper venue, but replacing like a remote venue: the swap is known only when it answers."""
+
+    replaces_at_once = False
+    replaced: list = []
+
+    def replace(self, order, replacement):
+        AcknowledgeLaterVenue.replaced.append((order.id, replacement.id))
+        return super().replace(order, replacement)
+
+
+@pytest.mark.django_db
+def test_a_replace_waits_in_pending_replace_for_a_venue_that_acknowledges_later(
+    alice_account, acme, market_open, monkeypatch
+):
+    monkeypatch.setitem(BROKERS, "paper", f"{__name__}.AcknowledgeLaterVenue")
+    monkeypatch.setattr(AcknowledgeLaterVenue, "replaced", [])
+    quote(ask="10.00")
+    old = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.00"))
+    with TestCase.captureOnCommitCallbacks() as callbacks:
+        new = order_replace(account=alice_account, order_id=old.id, changes={"limit_price": Decimal("9.50")})
+    old.refresh_from_db()
+    assert old.status == "pending_replace" and old.replaced_by_id == new.id and old.reserved_cash == 0
+    assert cash(alice_account).reserved == new.reserved_cash == Decimal("19.00")
+    for callback in callbacks:  # the commit: the replacement is submitted as a replace of the old order
+        callback()
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert AcknowledgeLaterVenue.replaced == [(old.id, new.id)]
+    assert (old.status, new.status) == ("replaced", "accepted")
+    assert list(old.events.values_list("event", flat=True))[-2:] == ["pending_replace", "replaced"]
