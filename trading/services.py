@@ -7,6 +7,7 @@ Side effects (the submit/cancel tasks, trade updates) run after commit.
 """
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from marketdata import calendars
 from marketdata.models import Asset
+from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account
 from speedtrade.api.errors import BusinessRuleViolation
 from speedtrade.realtime import publish_to_user
@@ -142,13 +144,7 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
             created_at=now,
             updated_at=now,
         )
-        if request.side == Order.Side.BUY:
-            order.reserved_cash = risk.estimated_cost(request, asset, quote)
-            risk.check_buying_power(account, order.reserved_cash)
-            ports.cash_reserve(account=account, amount=order.reserved_cash, order_ref=str(order.id))
-        else:
-            order.reserved_qty = risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
-            ports.position_reserve(account=account, asset=asset, qty=order.reserved_qty, order_ref=str(order.id))
+        _reserve(order=order, request=request, quote=quote)
         order.save(force_insert=True)
         OrderEvent.objects.create(order=order, event="new", to_status=S.NEW, created_at=now)
         trade_update_publish(order=order, event="new", now=now)
@@ -156,6 +152,18 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
         if request.order_class != Order.OrderClass.SIMPLE:
             legs_create(parent=order, request=request, now=now)
     return order, True
+
+
+def _reserve(*, order: Order, request: OrderRequest, quote) -> None:
+    """Check and hold what the order needs: cash for a buy, shares for a sell (caller saves the order)."""
+    account, asset = order.account, order.asset
+    if request.side == Order.Side.BUY:
+        order.reserved_cash = risk.estimated_cost(request, asset, quote)
+        risk.check_buying_power(account, order.reserved_cash)
+        ports.cash_reserve(account=account, amount=order.reserved_cash, order_ref=str(order.id))
+    else:
+        order.reserved_qty = risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
+        ports.position_reserve(account=account, asset=asset, qty=order.reserved_qty, order_ref=str(order.id))
 
 
 def _queue_submit(order_id) -> None:
@@ -248,6 +256,26 @@ def order_cancel_all(*, account: Account, now: datetime | None = None) -> list[t
 REPLACEABLE_FIELDS = ("qty", "limit_price", "stop_price", "trail_price", "trail_percent", "time_in_force")
 
 
+def _remaining_request(order: Order, changes: dict) -> OrderRequest:
+    """What is left of `order` as a request, with `changes` applied: a replacement, or the old order re-reserved."""
+    values = {name: getattr(order, name) for name in REPLACEABLE_FIELDS}
+    values["qty"] = order.remaining_qty
+    values.update(changes)
+    if "trail_percent" in changes:
+        values["trail_price"] = None
+    if "trail_price" in changes:
+        values["trail_percent"] = None
+    request = OrderRequest(
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        notional=order.remaining_notional if order.notional else None,
+        extended_hours=order.extended_hours,
+        **values,
+    )
+    return replace(request, qty=None) if request.notional is not None else request
+
+
 def order_replace(*, account: Account, order_id, changes: dict, now: datetime | None = None) -> Order:
     """Replace an open order's qty/prices/tif: the old order becomes `replaced`, a new one takes its place.
 
@@ -274,24 +302,7 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
             )
         if old.notional is not None and "qty" in changes:
             raise BusinessRuleViolation("A notional order's qty cannot be set.", code="not_replaceable", field="qty")
-        remaining = old.remaining_qty
-        values = {name: getattr(old, name) for name in REPLACEABLE_FIELDS}
-        values["qty"] = remaining
-        values.update(changes)
-        if "trail_percent" in changes:
-            values["trail_price"] = None
-        if "trail_price" in changes:
-            values["trail_percent"] = None
-        request = OrderRequest(
-            symbol=old.symbol,
-            side=old.side,
-            type=old.type,
-            notional=old.remaining_notional if old.notional else None,
-            extended_hours=old.extended_hours,
-            **values,
-        )
-        if request.notional is not None:
-            request = OrderRequest(**{**request.__dict__, "qty": None})
+        request = _remaining_request(old, changes)
         # The replacement's checks see the old order's buying power or shares given back.
         _release_reservation(old)
         if old.status != S.NEW:  # a venue has it: the swap waits for the venue's acknowledgement
@@ -311,6 +322,36 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
         else:
             old.save(update_fields=["replaced_by", "reserved_cash", "reserved_qty"])
     return new
+
+
+def _replace_refused(*, old_id, reason: str, now: datetime) -> None:
+    """The venue refused a replacement: the old order is still live there. It returns to its live status and
+    holds again what its remainder needs; if that is no longer available, it is canceled rather than left unfunded."""
+    old = _locked(Order.objects.filter(pk=old_id, status=S.PENDING_REPLACE))
+    if not old:
+        return
+    old = old[0]
+    old.replaced_by = None
+    live = S.PARTIALLY_FILLED if old.filled_qty else S.ACCEPTED
+    funded = True
+    try:
+        with transaction.atomic():
+            _reserve(order=old, request=_remaining_request(old, {}), quote=ports.latest_quote(symbol=old.symbol))
+    except (BusinessRuleViolation, PortfolioRuleViolation) as refusal:
+        funded = False
+        old.reserved_cash = old.reserved_qty = Decimal(0)
+        reason = f"{reason} (and the original can no longer be funded: {refusal})"
+    order_transition(
+        order=old,
+        to_status=live,
+        event="order_replace_rejected",
+        detail={"reason": reason},
+        changed_fields=("replaced_by", "reserved_cash", "reserved_qty"),
+        now=now,
+    )
+    trade_update_publish(order=old, event="order_replace_rejected", now=now)
+    if not funded:
+        _cancel_request(order=old, now=now)
 
 
 def _replaced_record(*, old: Order, now: datetime) -> None:
@@ -352,6 +393,8 @@ def order_venue_update(
             if broker_order_id:
                 order.save(update_fields=["broker_order_id"])
             order_end(order=order, to_status=to_status, event=event, now=now, reason=reason, detail=detail)
+            if to_status == S.REJECTED and order.replaces_id:
+                _replace_refused(old_id=order.replaces_id, reason=reason, now=now)
         else:
             fields = ("broker_order_id",) if broker_order_id else ()
             order_transition(

@@ -16,7 +16,7 @@ from django.test import TestCase
 
 from portfolios.models import Position
 from speedtrade.api.errors import BusinessRuleViolation
-from trading.brokers.base import BROKERS
+from trading.brokers.base import BROKERS, SubmitOutcome
 from trading.brokers.paper import PaperVenue
 from trading.models import Order
 from trading.services import execution_apply, order_cancel, order_replace, order_venue_update, orders_expire
@@ -201,3 +201,25 @@ def test_a_replace_waits_in_pending_replace_for_a_venue_that_acknowledges_later(
     assert AcknowledgeLaterVenue.replaced == [(old.id, new.id)]
     assert (old.status, new.status) == ("replaced", "accepted")
     assert list(old.events.values_list("event", flat=True))[-2:] == ["pending_replace", "replaced"]
+
+
+class RefuseReplaceVenue(AcknowledgeLaterVenue):
+    def replace(self, order, replacement):
+        return SubmitOutcome(accepted=False, reject_reason="Too late to replace.")
+
+
+@pytest.mark.django_db
+def test_a_replace_the_venue_refuses_leaves_the_old_order_live_and_funded_again(
+    alice_account, acme, market_open, monkeypatch
+):
+    monkeypatch.setitem(BROKERS, "paper", f"{__name__}.RefuseReplaceVenue")
+    quote(ask="10.00")
+    old = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.00"))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        new = order_replace(account=alice_account, order_id=old.id, changes={"limit_price": Decimal("9.50")})
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert new.status == "rejected" and new.reject_reason == "Too late to replace." and new.reserved_cash == 0
+    assert old.status == "accepted" and old.replaced_by_id is None and old.reserved_cash == Decimal("18.00")
+    assert list(old.events.values_list("event", flat=True))[-2:] == ["pending_replace", "order_replace_rejected"]
+    assert cash(alice_account).reserved == Decimal("18.00")
