@@ -282,9 +282,9 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
     `changes["qty"]` is the new order's quantity (what is still to trade). The checks run on the new
     order with the old one's reservation given back first, all in one transaction.
     """
-    now = now or timezone.now()
     from trading.brokers.base import broker_replaces_at_once
 
+    now = now or timezone.now()
     unknown = set(changes) - set(REPLACEABLE_FIELDS)
     if unknown:
         raise BusinessRuleViolation(
@@ -523,7 +523,6 @@ def execution_apply(
                 changed_fields=changed,
                 now=now,
             )
-            replacement_reduce(replaced=order, qty=qty, now=now)
         else:
             to_status = S.FILLED
             if not complete:
@@ -540,6 +539,7 @@ def execution_apply(
                 now=now,
             )
         trade_update_publish(order=order, event=event, now=now, price=price, qty=qty, position_qty=position_qty)
+        replacement_reduce(replaced=order, qty=qty, now=now)
         legs_follow_entry_fill(entry=order, qty=qty, now=now)
         exit_group_after_fill(order=order, now=now)
     return execution
@@ -692,8 +692,9 @@ def exit_group_after_fill(*, order: Order, now: datetime) -> None:
 
 
 def replacement_reduce(*, replaced: Order, qty: Decimal, now: datetime) -> None:
-    """A late fill on a replaced order also reduces its replacement, so the two never trade more than one order."""
-    if replaced.status != S.REPLACED or replaced.replaced_by_id is None:
+    """A fill on a replaced (or pending_replace) order also reduces its replacement, so the two never trade
+    more than the one order the user meant."""
+    if replaced.replaced_by_id is None:
         return
     new = _locked(Order.objects.filter(pk=replaced.replaced_by_id, status__in=OPEN_STATUSES))
     if not new or new[0].qty is None:

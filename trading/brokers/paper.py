@@ -21,6 +21,11 @@
   same fill from the same order state produce one execution, never two.
 * Matching uses no randomness: the same ticks give the same fills (price priority,
   then arrival order).
+* Trailing stops' water marks are written back (throttled, `PaperBook.hwm_flush`), so a
+  restarted book resumes them. opg/cls orders skip matching and wait for their auction:
+  the first tick at/after the open, the last tick before the close (`PaperBook.auction`).
+* Contingent legs (bracket/OCO/OTO) are ordinary orders here: SpeedTrade's services
+  activate, resize and cancel them; the book only sees their rows change.
 """
 
 import heapq
@@ -33,6 +38,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from marketdata import calendars
@@ -44,7 +50,9 @@ from trading.models import OrderStatus as S
 
 logger = logging.getLogger(__name__)
 
-MATCHABLE = (S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE)
+# The paper venue honours a cancel the moment it is asked: a pending_cancel order no longer trades here
+# (so the canceled sibling of a filled exit leg can never sell the same shares again).
+MATCHABLE = (S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_REPLACE)
 SYNC_OVERLAP = timedelta(seconds=5)  # re-read recent changes: a transaction may commit after a later one
 T = Order.Type
 
@@ -73,6 +81,7 @@ class Resting:
     extended_hours: bool
     updated_at: datetime
     auction_at: datetime | None = None  # opg: the session's open; cls: its close
+    exit_group: uuid.UUID | None = None  # bracket/OTO legs: their entry; OCO orders: the OCO parent
     triggered: bool = False
 
     @classmethod
@@ -98,6 +107,7 @@ class Resting:
             extended_hours=order.extended_hours,
             updated_at=order.updated_at,
             auction_at=auction_time(order),
+            exit_group=order.parent_id or (order.id if order.order_class == Order.OrderClass.OCO else None),
         )
 
     @property
@@ -410,6 +420,11 @@ def apply_fills(book: PaperBook | None, fills: list[FillIntent], now: datetime) 
         order.reserved_qty = max(order.reserved_qty - fill.qty, Decimal(0))
         if fill.final and book is not None:
             book.remove(order.id)
+        if order.exit_group is not None and book is not None:
+            # The fill shrank or canceled the group's other orders: take that in before the next tick.
+            group = Order.objects.filter(Q(pk=order.exit_group) | Q(parent_id=order.exit_group)).exclude(pk=order.id)
+            for member in group.select_related("asset"):
+                book.upsert(member)
 
 
 _BOOK: PaperBook | None = None

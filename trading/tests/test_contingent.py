@@ -8,6 +8,7 @@ orders end.
 from decimal import Decimal
 
 import pytest
+from alpaca.trading.models import Order as AlpacaOrder
 from django.db import transaction
 from django.test import TestCase
 from hypothesis import HealthCheck, given, settings
@@ -226,6 +227,7 @@ def test_the_api_shows_legs_as_alpaca_does(alice_api, alice_account, acme, marke
     created = alice_api.post("/api/v1/orders", body, format="json").json()
     assert [(leg["type"], leg["status"]) for leg in created["legs"]] == [("limit", "held"), ("stop_limit", "held")]
     assert created["order_class"] == "bracket"
+    assert [leg.status for leg in AlpacaOrder(**created).legs] == ["held", "held"]  # alpaca-py reads it
     flat = alice_api.get("/api/v1/orders").json()
     assert [order["id"] for order in flat] == [created["id"]] and flat[0]["legs"] is None
     nested = alice_api.get("/api/v1/orders", {"nested": "true"}).json()
@@ -267,3 +269,16 @@ def test_a_bracket_never_sells_more_than_it_bought_and_reserves_each_share_once(
             live_legs = [o for o in orders if o.parent_id and o.status not in ("held", "canceled", "filled")]
             assert all(leg.remaining_qty == entry.filled_qty - sold for leg in live_legs)
         transaction.set_rollback(True)
+
+
+def test_a_filled_exit_stops_its_sibling_at_once_even_before_the_cancel_task_runs(alice_account, acme, market_open):
+    quote(ask="10.00")
+    place(alice_account, qty=Decimal("5"))  # shares the bracket must never touch
+    entry = place(alice_account, qty=Decimal("2"), **BRACKET)
+    assert position(acme).qty == 7
+    # One batch, no commit hooks run (as with a Celery worker that has not picked up the cancel yet):
+    # the take profit fills on the first tick; the second would have triggered the stop loss.
+    on_ticks([quote(bid="11.00", ask="11.02"), quote(bid="8.90", ask="8.92")])
+    after = legs(entry)
+    assert after["take_profit"].status == "filled" and after["stop_loss"].status == "pending_cancel"
+    assert after["stop_loss"].filled_qty == 0 and position(acme).qty == 5

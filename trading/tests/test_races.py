@@ -194,13 +194,16 @@ def test_a_replace_waits_in_pending_replace_for_a_venue_that_acknowledges_later(
     old.refresh_from_db()
     assert old.status == "pending_replace" and old.replaced_by_id == new.id and old.reserved_cash == 0
     assert cash(alice_account).reserved == new.reserved_cash == Decimal("19.00")
+    fill(old, "1")()  # the old order still trades at the venue meanwhile: the replacement shrinks
+    new.refresh_from_db()
+    assert new.qty == 1 and new.reserved_cash == Decimal("9.50") and cash(alice_account).reserved == Decimal("9.50")
     for callback in callbacks:  # the commit: the replacement is submitted as a replace of the old order
         callback()
     old.refresh_from_db()
     new.refresh_from_db()
     assert AcknowledgeLaterVenue.replaced == [(old.id, new.id)]
-    assert (old.status, new.status) == ("replaced", "accepted")
-    assert list(old.events.values_list("event", flat=True))[-2:] == ["pending_replace", "replaced"]
+    assert (old.status, new.status) == ("replaced", "accepted") and old.filled_qty == 1
+    assert list(old.events.values_list("event", flat=True))[-3:] == ["pending_replace", "partial_fill", "replaced"]
 
 
 class RefuseReplaceVenue(AcknowledgeLaterVenue):
