@@ -649,8 +649,10 @@ def held_legs_cancel(*, parent: Order, now: datetime) -> None:
     """An entry that ended: legs still held (it never filled) are canceled with it."""
     if parent.parent_id is not None or parent.order_class not in (Order.OrderClass.BRACKET, Order.OrderClass.OTO):
         return
+    # They end the way the entry did: expired with an expired entry, canceled otherwise.
+    to_status = S.EXPIRED if parent.status == S.EXPIRED else S.CANCELED
     for leg in _locked(Order.objects.filter(parent=parent, status=S.HELD)):
-        order_end(order=leg, to_status=S.CANCELED, event="canceled", now=now, reason="The entry order ended.")
+        order_end(order=leg, to_status=to_status, event=to_status, now=now, reason="The entry order ended.")
 
 
 def _exit_group_others(order: Order) -> list[Order]:

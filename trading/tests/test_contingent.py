@@ -282,3 +282,26 @@ def test_a_filled_exit_stops_its_sibling_at_once_even_before_the_cancel_task_run
     after = legs(entry)
     assert after["take_profit"].status == "filled" and after["stop_loss"].status == "pending_cancel"
     assert after["stop_loss"].filled_qty == 0 and position(acme).qty == 5
+
+
+def test_cancel_all_ends_a_bracket_and_its_legs(alice_api, alice_account, acme, market_open):
+    quote(ask="10.00")
+    entry = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.50"), **BRACKET)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = alice_api.delete("/api/v1/orders")
+    assert response.status_code == 207 and {r["status"] for r in response.json()} == {200}
+    assert len(response.json()) == 3
+    assert set(Order.objects.values_list("status", flat=True)) == {"canceled"}
+    assert cash(alice_account).reserved == 0 and entry.events.exists()
+
+
+def test_an_entry_that_expires_unfilled_takes_its_held_legs_with_it(alice_account, acme, market_open):
+    from trading.services import orders_expire
+
+    quote(ask="10.00")
+    entry = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.50"), **BRACKET)
+    market_open.move_to("2026-03-04T21:00:01Z")
+    orders_expire()
+    entry.refresh_from_db()
+    assert entry.status == "expired" and {leg.status for leg in legs(entry).values()} == {"expired"}
+    assert cash(alice_account).reserved == 0
