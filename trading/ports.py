@@ -71,3 +71,11 @@ def fill_apply(
         account=account, asset=asset, side=side, qty=qty, price=price, fee=fee, executed_at=executed_at, cause=cause
     )
     return position.qty
+
+
+def open_position(*, account: Account, symbol_or_asset_id: str) -> Position | None:
+    return portfolio_selectors.position_get(account=account, symbol_or_asset_id=symbol_or_asset_id)
+
+
+def open_positions(*, account: Account) -> list[Position]:
+    return portfolio_selectors.position_list(account=account)
