@@ -138,12 +138,20 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
         if request.side == Order.Side.BUY:
             order.reserved_cash = risk.estimated_cost(request, asset, quote)
             risk.check_buying_power(account, order.reserved_cash)
+            order.warnings = risk.check_good_faith(account, asset, request.side, order.reserved_cash, now)
             ports.cash_reserve(account=account, amount=order.reserved_cash, order_ref=str(order.id))
         else:
             order.reserved_qty = risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
+            order.warnings = risk.check_good_faith(account, asset, request.side, order.reserved_qty, now)
             ports.position_reserve(account=account, asset=asset, qty=order.reserved_qty, order_ref=str(order.id))
         order.save(force_insert=True)
-        OrderEvent.objects.create(order=order, event="new", to_status=S.NEW, created_at=now)
+        OrderEvent.objects.create(
+            order=order,
+            event="new",
+            to_status=S.NEW,
+            created_at=now,
+            detail={"warnings": order.warnings} if order.warnings else {},
+        )
         trade_update_publish(order=order, event="new", now=now)
         transaction.on_commit(lambda: _queue_submit(order.id))
     return order, True

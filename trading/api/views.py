@@ -18,7 +18,7 @@ from trading.api.serializers import (
     PositionCloseQuerySerializer,
     PositionsCloseAllQuerySerializer,
 )
-from trading.serialization import event_as_dict, execution_as_dict, order_as_alpaca
+from trading.serialization import event_as_dict, execution_as_dict, order_as_alpaca, placed_order_as_alpaca
 
 
 def _account(request):
@@ -53,7 +53,9 @@ class OrdersView(APIView):
         payload = OrderCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         order, created = services.order_place(account=_account(request), request=payload.to_request())
-        return Response(order_as_alpaca(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            placed_order_as_alpaca(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     @extend_schema(operation_id="orders_cancel_all", responses=OpenApiTypes.OBJECT)
     def delete(self, request):
@@ -123,7 +125,7 @@ class PositionsView(PositionListView):
             {
                 "symbol": symbol,
                 "status": code,
-                "body": order_as_alpaca(outcome)
+                "body": placed_order_as_alpaca(outcome)
                 if code == 200
                 else error_body(str(outcome.detail.code), str(outcome.detail)),
             }
@@ -142,4 +144,4 @@ class PositionView(PositionDetailView):
         order = services.position_close(
             account=self.account(), symbol_or_asset_id=symbol_or_asset_id, **query.validated_data
         )
-        return Response(order_as_alpaca(order))
+        return Response(placed_order_as_alpaca(order))
