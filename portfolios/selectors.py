@@ -223,6 +223,50 @@ def _last_close_snapshot(account: Account, today: date) -> EquitySnapshot | None
     )
 
 
+@dataclass(frozen=True)
+class ValuationInputs:
+    """Everything a valuation reads from the database; prices come separately.
+
+    Loading them once and pricing them many times is how the live `/ws/trades` account
+    stream revalues on every tick without a query (`portfolios.consumers`).
+    """
+
+    account: Account
+    cash: CashState
+    held: list[Position]  # open positions, asset loaded
+    realized_pl: Decimal  # Σ over all positions, closed ones included
+    last_close_equity: Decimal | None  # the latest session-close snapshot before today
+    flows_today: Decimal  # external flows since that close (or since midnight without one)
+    net_contributions: Decimal
+    pending_transfer_in: Decimal
+    as_of: datetime
+
+
+def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> ValuationInputs:
+    as_of = as_of or timezone.now()
+    today = today_et(as_of)
+    positions = Position.objects.filter(account=account)
+    snapshot = _last_close_snapshot(account, today)
+    if snapshot is not None:
+        flows_today = external_flows(account=account, since=snapshot.timestamp)
+    else:
+        flows_today = external_flows(account=account, since=datetime.combine(today, datetime.min.time(), tzinfo=ET))
+    return ValuationInputs(
+        account=account,
+        cash=cash_state(account=account, as_of=as_of),
+        held=list(positions.filter(qty__gt=0).select_related("asset")),
+        realized_pl=positions.aggregate(total=Sum("realized_pl"))["total"] or ZERO,
+        last_close_equity=snapshot.equity if snapshot is not None else None,
+        flows_today=flows_today,
+        net_contributions=external_flows(account=account),
+        pending_transfer_in=Transfer.objects.filter(
+            account=account, direction=Transfer.Direction.INCOMING, status__in=Transfer.OPEN_STATUSES
+        ).aggregate(total=Sum("amount"))["total"]
+        or ZERO,
+        as_of=as_of,
+    )
+
+
 def account_valuation(
     *,
     account: Account,
@@ -235,10 +279,16 @@ def account_valuation(
     Prices come in as arguments (see `portfolios.pricing.prices_for`), so this reads
     only the account's own ledger, positions and snapshots and never a feed.
     """
-    as_of = as_of or timezone.now()
+    inputs = valuation_inputs(account=account, as_of=as_of)
+    return valuation_priced(inputs=inputs, prices=prices, previous_closes=previous_closes)
+
+
+def valuation_priced(
+    *, inputs: ValuationInputs, prices: Mapping[UUID, Decimal], previous_closes: Mapping[UUID, Decimal]
+) -> AccountValuation:
+    """`account_valuation`'s figures from loaded inputs: no database access."""
+    account, cash, as_of = inputs.account, inputs.cash, inputs.as_of
     today = today_et(as_of)
-    cash = cash_state(account=account, as_of=as_of)
-    held = Position.objects.filter(account=account).select_related("asset")
     positions = [
         position_valuation(
             position=p,
@@ -246,8 +296,7 @@ def account_valuation(
             lastday=previous_closes.get(p.asset_id, prices[p.asset_id]),
             today=today,
         )
-        for p in held
-        if p.qty > 0
+        for p in inputs.held
     ]
     long_market_value = sum((p.market_value for p in positions), ZERO)
     equity = cash.balance + long_market_value
@@ -271,23 +320,13 @@ def account_valuation(
         multiplier = 1
         buying_power = regt_buying_power = intraday_buying_power = non_marginable_buying_power = cash_buying_power
 
-    snapshot = _last_close_snapshot(account, today)
-    if snapshot is not None:
-        last_equity = snapshot.equity
-        flows_today = external_flows(account=account, since=snapshot.timestamp)
+    flows_today = inputs.flows_today
+    if inputs.last_close_equity is not None:
+        last_equity = inputs.last_close_equity
     else:
         # No close recorded yet: today's cash at yesterday's prices stands in for it.
-        start_of_day = datetime.combine(today, datetime.min.time(), tzinfo=ET)
-        flows_today = external_flows(account=account, since=start_of_day)
         last_equity = cash.balance - flows_today + sum((to_cents(p.qty * p.lastday_price) for p in positions), ZERO)
-    net_contributions = external_flows(account=account)
     daily_pl = equity - last_equity - flows_today
-    pending_in = (
-        Transfer.objects.filter(
-            account=account, direction=Transfer.Direction.INCOMING, status__in=Transfer.OPEN_STATUSES
-        ).aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
     return AccountValuation(
         account=account,
         positions=positions,
@@ -297,7 +336,7 @@ def account_valuation(
         reserved_cash=cash.reserved,
         withdrawable_cash=max(ZERO, cash.settled - cash.reserved),
         pending_transfer_out=cash.withdrawal_hold,
-        pending_transfer_in=pending_in,
+        pending_transfer_in=inputs.pending_transfer_in,
         long_market_value=long_market_value,
         equity=equity,
         last_equity=last_equity,
@@ -310,10 +349,10 @@ def account_valuation(
         non_marginable_buying_power=to_cents(non_marginable_buying_power),
         daily_pl=daily_pl,
         daily_plpc=_ratio(daily_pl, last_equity),
-        total_pl=equity - net_contributions,
-        realized_pl=held.aggregate(total=Sum("realized_pl"))["total"] or ZERO,
+        total_pl=equity - inputs.net_contributions,
+        realized_pl=inputs.realized_pl,
         unrealized_pl=sum((p.unrealized_pl for p in positions), ZERO),
-        net_contributions=net_contributions,
+        net_contributions=inputs.net_contributions,
         as_of=as_of,
     )
 

@@ -270,6 +270,9 @@ CCXT_API_URLS = env.json("CCXT_API_URLS", default={})  # merged into exchange.ur
 TRANSFER_SETTLEMENT_DELAY_SECONDS = env.int("TRANSFER_SETTLEMENT_DELAY_SECONDS", default=0)
 TRANSFER_MAX_AMOUNT = Decimal(env.str("TRANSFER_MAX_AMOUNT", default="50000.00"))
 EQUITY_SNAPSHOT_INTERVAL_SECONDS = env.int("EQUITY_SNAPSHOT_INTERVAL_SECONDS", default=300)
+# --- live account stream (/ws/trades `account` messages; portfolios/consumers.py) ---
+ACCOUNT_STREAM_MIN_INTERVAL_SECONDS = env.float("ACCOUNT_STREAM_MIN_INTERVAL_SECONDS", default=1.0)  # per socket
+ACCOUNT_STREAM_REFRESH_SECONDS = env.float("ACCOUNT_STREAM_REFRESH_SECONDS", default=60.0)  # reload inputs this often
 CELERY_BEAT_SCHEDULE["portfolios-equity-snapshots"] = {
     "task": "portfolios.tasks.take_equity_snapshots",
     "schedule": timedelta(seconds=EQUITY_SNAPSHOT_INTERVAL_SECONDS),
