@@ -217,3 +217,11 @@ def test_restriction_windows(alice_account, acme, days_ago, restricted_days_left
     standing = good_faith_standing(alice_account, WEDNESDAY)
     expected = None if restricted_days_left is None else WEDNESDAY + timedelta(days=restricted_days_left)
     assert standing.restricted_until == expected
+
+
+def test_compliance_sees_violations_in_the_admin_read_only(carol_admin, xyz_bought_with_unsettled_funds, xyz):
+    place(xyz_bought_with_unsettled_funds, symbol="XYZ", side="sell", qty=Decimal("50"))
+    page = carol_admin.get("/admin/portfolios/goodfaithviolation/")
+    assert page.status_code == 200 and xyz_bought_with_unsettled_funds.account_number in page.content.decode()
+    assert carol_admin.get("/admin/portfolios/unsettledfundspurchase/").status_code == 200
+    assert carol_admin.get("/admin/portfolios/goodfaithviolation/add/").status_code == 403
