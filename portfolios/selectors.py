@@ -284,10 +284,16 @@ def account_valuation(
 
 
 def valuation_priced(
-    *, inputs: ValuationInputs, prices: Mapping[UUID, Decimal], previous_closes: Mapping[UUID, Decimal]
+    *,
+    inputs: ValuationInputs,
+    prices: Mapping[UUID, Decimal],
+    previous_closes: Mapping[UUID, Decimal],
+    as_of: datetime | None = None,
 ) -> AccountValuation:
-    """`account_valuation`'s figures from loaded inputs: no database access."""
-    account, cash, as_of = inputs.account, inputs.cash, inputs.as_of
+    """`account_valuation`'s figures from loaded inputs, priced at `as_of` (default: when they were loaded).
+
+    No database access."""
+    account, cash, as_of = inputs.account, inputs.cash, as_of or inputs.as_of
     today = today_et(as_of)
     positions = [
         position_valuation(
