@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from marketdata import calendars
 from marketdata.models import Asset
-from portfolios.models import Account
+from portfolios.models import Account, Position
 from speedtrade.api.errors import BusinessRuleViolation
 from speedtrade.realtime import publish_to_user
 from trading import ports, risk
@@ -452,7 +452,7 @@ class PositionNotFound(BusinessRuleViolation):
     default_code = "position_not_found"
 
 
-def _closing_qty(*, position, qty: Decimal | None, percentage: Decimal | None) -> Decimal:
+def _closing_qty(*, position: Position, qty: Decimal | None, percentage: Decimal | None) -> Decimal:
     """All of the position, `qty` of it, or `percentage` of it rounded down to what can trade.
 
     As at Alpaca, a percentage sells fractions only of a position that is already fractional.

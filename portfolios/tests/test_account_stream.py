@@ -95,7 +95,8 @@ def load_counter(monkeypatch):
     return calls
 
 
-async def test_ticks_of_held_symbols_revalue_the_account_without_a_query_per_tick(load_counter):
+async def test_ticks_of_held_symbols_revalue_the_account_without_a_query_per_tick(load_counter, settings):
+    settings.ACCOUNT_STREAM_MIN_INTERVAL_SECONDS = 3  # wide enough that the burst below lands in one window
     account, cookie = await trader("alice@example.com", acme_shares=10)
     socket = await connect(cookie)
     first = await next_account(socket)
