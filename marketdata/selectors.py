@@ -70,6 +70,12 @@ def _price_from_quote(quote: Quote) -> Decimal | None:
     return None
 
 
+def price_from_quote(quote: Quote, asset: Asset) -> Decimal | None:
+    """The price one quote gives its asset, as `latest_prices` reads it: last trade, else mid, on the tick grid."""
+    price = _price_from_quote(quote)
+    return None if price is None else to_increment(price, asset.price_increment)
+
+
 def last_minute_closes(assets: Iterable[Asset]) -> dict[uuid.UUID, Decimal]:
     """Close of each asset's newest 1-minute bar (assets without bars are left out)."""
     newest_close = (

@@ -15,7 +15,16 @@ from accounts.models import User
 from marketdata.calendars import ET
 from portfolios import services
 from portfolios.exceptions import PortfolioRuleViolation
-from portfolios.models import Account, CashAdjustment, JournalEntry, JournalLine, Position, Transfer
+from portfolios.models import (
+    Account,
+    CashAdjustment,
+    GoodFaithViolation,
+    JournalEntry,
+    JournalLine,
+    Position,
+    Transfer,
+    UnsettledFundsPurchase,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -171,6 +180,20 @@ class PositionAdmin(ReadOnlyAdmin):
         "closed_at",
     )
     list_filter = ("asset__asset_class", "opened_at")
+    search_fields = ("account__account_number", "account__user__email", "asset__symbol")
+
+
+@admin.register(GoodFaithViolation)
+class GoodFaithViolationAdmin(ReadOnlyAdmin):
+    list_display = ("trade_date", "account", "asset", "qty", "funds_settle_on", "order_ref")
+    list_filter = ("trade_date",)
+    search_fields = ("account__account_number", "account__user__email", "asset__symbol", "order_ref")
+
+
+@admin.register(UnsettledFundsPurchase)
+class UnsettledFundsPurchaseAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "account", "asset", "unsettled_amount", "qty", "open_qty", "funds_settle_on")
+    list_filter = ("funds_settle_on",)
     search_fields = ("account__account_number", "account__user__email", "asset__symbol")
 
 

@@ -5,10 +5,16 @@ from decimal import Decimal
 from uuid import UUID
 
 from marketdata.models import Asset
-from marketdata.selectors import latest_prices, previous_closes
+from marketdata.quotes import quote_from_dict
+from marketdata.selectors import latest_prices, previous_closes, price_from_quote
 
 
 def prices_for(assets: Iterable[Asset]) -> tuple[dict[UUID, Decimal], dict[UUID, Decimal]]:
     """(latest price, previous session close) per asset id, from market data."""
     assets = list(assets)
     return latest_prices(assets), previous_closes(assets)
+
+
+def price_from_tick(message: dict, asset: Asset) -> Decimal | None:
+    """The price a `/ws/quotes`-group tick message gives `asset` (None when it gives none)."""
+    return price_from_quote(quote_from_dict(message), asset)

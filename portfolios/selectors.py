@@ -6,13 +6,23 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
 from marketdata.calendars import ET
 from marketdata.models import Asset
-from portfolios.models import Account, EquitySnapshot, JournalEntry, JournalLine, LedgerAccount, Position, Transfer
+from portfolios.models import (
+    Account,
+    EquitySnapshot,
+    GoodFaithViolation,
+    JournalEntry,
+    JournalLine,
+    LedgerAccount,
+    Position,
+    Transfer,
+    UnsettledFundsPurchase,
+)
 from portfolios.money import ZERO, to_cents, to_ratio
 
 Kind = LedgerAccount.Kind
@@ -50,6 +60,7 @@ class CashState:
     reserved: Decimal  # held by open buy orders
     withdrawal_hold: Decimal  # held for withdrawals not yet paid out
     allow_negative: bool  # margin account
+    unsettled_until: date | None = None  # the latest settlement date of unsettled proceeds
 
 
 def cash_state(*, account: Account, as_of: datetime | None = None) -> CashState:
@@ -57,13 +68,10 @@ def cash_state(*, account: Account, as_of: datetime | None = None) -> CashState:
     unsettled part is what is still owed to us by the venue, capped by the balance."""
     ledger = {la.kind: la for la in LedgerAccount.objects.filter(account=account)}
     cash = ledger[Kind.CASH]
-    due = (
-        JournalLine.objects.filter(ledger_account=cash, settles_on__gt=today_et(as_of)).aggregate(total=Sum("amount"))[
-            "total"
-        ]
-        or ZERO
+    due = JournalLine.objects.filter(ledger_account=cash, settles_on__gt=today_et(as_of)).aggregate(
+        total=Sum("amount"), last=Max("settles_on")
     )
-    unsettled = min(max(cash.balance, ZERO), due)
+    unsettled = min(max(cash.balance, ZERO), due["total"] or ZERO)
     return CashState(
         balance=cash.balance,
         settled=cash.balance - unsettled,
@@ -71,6 +79,7 @@ def cash_state(*, account: Account, as_of: datetime | None = None) -> CashState:
         reserved=cash.reserved,
         withdrawal_hold=ledger[Kind.WITHDRAWAL_HOLD].balance,
         allow_negative=cash.allow_negative,
+        unsettled_until=due["last"] if unsettled > 0 else None,
     )
 
 
@@ -80,6 +89,35 @@ def withdrawable_cash(*, account: Account, as_of: datetime | None = None) -> Dec
     withdrawable, so a negative settled balance means nothing to withdraw."""
     state = cash_state(account=account, as_of=as_of)
     return max(ZERO, state.settled - state.reserved)
+
+
+# --- Good faith (cash accounts) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnsettledShares:
+    """Shares of one asset that were bought with funds still unsettled on a given day."""
+
+    qty: Decimal
+    funds_settle_on: date | None
+
+
+def shares_bought_with_unsettled_funds(*, account: Account, asset: Asset, on: date) -> UnsettledShares:
+    """Selling more of `asset` than the account holds beyond these shares, before
+    `funds_settle_on`, is a good-faith violation."""
+    exposure = UnsettledFundsPurchase.objects.filter(
+        account=account, asset=asset, open_qty__gt=0, funds_settle_on__gt=on
+    ).aggregate(qty=Sum("open_qty"), last=Max("funds_settle_on"))
+    return UnsettledShares(qty=exposure["qty"] or ZERO, funds_settle_on=exposure["last"])
+
+
+def good_faith_violation_dates(*, account: Account, since: date) -> list[date]:
+    """Trade dates of the account's good-faith violations after `since`, oldest first."""
+    return list(
+        GoodFaithViolation.objects.filter(account=account, trade_date__gt=since)
+        .order_by("trade_date")
+        .values_list("trade_date", flat=True)
+    )
 
 
 def external_flows(*, account: Account, since: datetime | None = None) -> Decimal:
@@ -185,6 +223,50 @@ def _last_close_snapshot(account: Account, today: date) -> EquitySnapshot | None
     )
 
 
+@dataclass(frozen=True)
+class ValuationInputs:
+    """Everything a valuation reads from the database; prices come separately.
+
+    Loading them once and pricing them many times is how the live `/ws/trades` account
+    stream revalues on every tick without a query (`portfolios.consumers`).
+    """
+
+    account: Account
+    cash: CashState
+    held: list[Position]  # open positions, asset loaded
+    realized_pl: Decimal  # Σ over all positions, closed ones included
+    last_close_equity: Decimal | None  # the latest session-close snapshot before today
+    flows_today: Decimal  # external flows since that close (or since midnight without one)
+    net_contributions: Decimal
+    pending_transfer_in: Decimal
+    as_of: datetime
+
+
+def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> ValuationInputs:
+    as_of = as_of or timezone.now()
+    today = today_et(as_of)
+    positions = Position.objects.filter(account=account)
+    snapshot = _last_close_snapshot(account, today)
+    if snapshot is not None:
+        flows_today = external_flows(account=account, since=snapshot.timestamp)
+    else:
+        flows_today = external_flows(account=account, since=datetime.combine(today, datetime.min.time(), tzinfo=ET))
+    return ValuationInputs(
+        account=account,
+        cash=cash_state(account=account, as_of=as_of),
+        held=list(positions.filter(qty__gt=0).select_related("asset")),
+        realized_pl=positions.aggregate(total=Sum("realized_pl"))["total"] or ZERO,
+        last_close_equity=snapshot.equity if snapshot is not None else None,
+        flows_today=flows_today,
+        net_contributions=external_flows(account=account),
+        pending_transfer_in=Transfer.objects.filter(
+            account=account, direction=Transfer.Direction.INCOMING, status__in=Transfer.OPEN_STATUSES
+        ).aggregate(total=Sum("amount"))["total"]
+        or ZERO,
+        as_of=as_of,
+    )
+
+
 def account_valuation(
     *,
     account: Account,
@@ -197,10 +279,22 @@ def account_valuation(
     Prices come in as arguments (see `portfolios.pricing.prices_for`), so this reads
     only the account's own ledger, positions and snapshots and never a feed.
     """
-    as_of = as_of or timezone.now()
+    inputs = valuation_inputs(account=account, as_of=as_of)
+    return valuation_priced(inputs=inputs, prices=prices, previous_closes=previous_closes)
+
+
+def valuation_priced(
+    *,
+    inputs: ValuationInputs,
+    prices: Mapping[UUID, Decimal],
+    previous_closes: Mapping[UUID, Decimal],
+    as_of: datetime | None = None,
+) -> AccountValuation:
+    """`account_valuation`'s figures from loaded inputs, priced at `as_of` (default: when they were loaded).
+
+    No database access."""
+    account, cash, as_of = inputs.account, inputs.cash, as_of or inputs.as_of
     today = today_et(as_of)
-    cash = cash_state(account=account, as_of=as_of)
-    held = Position.objects.filter(account=account).select_related("asset")
     positions = [
         position_valuation(
             position=p,
@@ -208,8 +302,7 @@ def account_valuation(
             lastday=previous_closes.get(p.asset_id, prices[p.asset_id]),
             today=today,
         )
-        for p in held
-        if p.qty > 0
+        for p in inputs.held
     ]
     long_market_value = sum((p.market_value for p in positions), ZERO)
     equity = cash.balance + long_market_value
@@ -233,23 +326,13 @@ def account_valuation(
         multiplier = 1
         buying_power = regt_buying_power = intraday_buying_power = non_marginable_buying_power = cash_buying_power
 
-    snapshot = _last_close_snapshot(account, today)
-    if snapshot is not None:
-        last_equity = snapshot.equity
-        flows_today = external_flows(account=account, since=snapshot.timestamp)
+    flows_today = inputs.flows_today
+    if inputs.last_close_equity is not None:
+        last_equity = inputs.last_close_equity
     else:
         # No close recorded yet: today's cash at yesterday's prices stands in for it.
-        start_of_day = datetime.combine(today, datetime.min.time(), tzinfo=ET)
-        flows_today = external_flows(account=account, since=start_of_day)
         last_equity = cash.balance - flows_today + sum((to_cents(p.qty * p.lastday_price) for p in positions), ZERO)
-    net_contributions = external_flows(account=account)
     daily_pl = equity - last_equity - flows_today
-    pending_in = (
-        Transfer.objects.filter(
-            account=account, direction=Transfer.Direction.INCOMING, status__in=Transfer.OPEN_STATUSES
-        ).aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
     return AccountValuation(
         account=account,
         positions=positions,
@@ -259,7 +342,7 @@ def account_valuation(
         reserved_cash=cash.reserved,
         withdrawable_cash=max(ZERO, cash.settled - cash.reserved),
         pending_transfer_out=cash.withdrawal_hold,
-        pending_transfer_in=pending_in,
+        pending_transfer_in=inputs.pending_transfer_in,
         long_market_value=long_market_value,
         equity=equity,
         last_equity=last_equity,
@@ -272,10 +355,10 @@ def account_valuation(
         non_marginable_buying_power=to_cents(non_marginable_buying_power),
         daily_pl=daily_pl,
         daily_plpc=_ratio(daily_pl, last_equity),
-        total_pl=equity - net_contributions,
-        realized_pl=held.aggregate(total=Sum("realized_pl"))["total"] or ZERO,
+        total_pl=equity - inputs.net_contributions,
+        realized_pl=inputs.realized_pl,
         unrealized_pl=sum((p.unrealized_pl for p in positions), ZERO),
-        net_contributions=net_contributions,
+        net_contributions=inputs.net_contributions,
         as_of=as_of,
     )
 

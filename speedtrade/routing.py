@@ -3,9 +3,9 @@
 from django.urls import path
 
 from marketdata.consumers import QuoteStreamConsumer
-from speedtrade.consumers import UserStreamConsumer
+from portfolios.consumers import AccountStreamConsumer
 
 websocket_urlpatterns = [
-    path("ws/trades", UserStreamConsumer.as_asgi()),
+    path("ws/trades", AccountStreamConsumer.as_asgi()),
     path("ws/quotes", QuoteStreamConsumer.as_asgi()),
 ]

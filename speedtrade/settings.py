@@ -270,6 +270,9 @@ CCXT_API_URLS = env.json("CCXT_API_URLS", default={})  # merged into exchange.ur
 TRANSFER_SETTLEMENT_DELAY_SECONDS = env.int("TRANSFER_SETTLEMENT_DELAY_SECONDS", default=0)
 TRANSFER_MAX_AMOUNT = Decimal(env.str("TRANSFER_MAX_AMOUNT", default="50000.00"))
 EQUITY_SNAPSHOT_INTERVAL_SECONDS = env.int("EQUITY_SNAPSHOT_INTERVAL_SECONDS", default=300)
+# --- live account stream (/ws/trades `account` messages; portfolios/consumers.py) ---
+ACCOUNT_STREAM_MIN_INTERVAL_SECONDS = env.float("ACCOUNT_STREAM_MIN_INTERVAL_SECONDS", default=1.0)  # per socket
+ACCOUNT_STREAM_REFRESH_SECONDS = env.float("ACCOUNT_STREAM_REFRESH_SECONDS", default=60.0)  # reload inputs this often
 CELERY_BEAT_SCHEDULE["portfolios-equity-snapshots"] = {
     "task": "portfolios.tasks.take_equity_snapshots",
     "schedule": timedelta(seconds=EQUITY_SNAPSHOT_INTERVAL_SECONDS),
@@ -305,6 +308,10 @@ TRADING_MARKET_BUY_BUFFER_PERCENT = env.str("TRADING_MARKET_BUY_BUFFER_PERCENT",
 TRADING_LIMIT_PRICE_BAND_PERCENT = env.str("TRADING_LIMIT_PRICE_BAND_PERCENT", default="10")
 TRADING_MAX_ORDER_NOTIONAL = env.str("TRADING_MAX_ORDER_NOTIONAL", default="1000000")
 TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=30)
+# --- good faith (cash accounts) ---
+# Good-faith violations in 12 months that restrict a cash account to settled cash for 90 days
+# (Reg T / FINRA practice: 3); a sale that would be one more is refused (docs/notes/trading.md).
+TRADING_GFV_LIMIT = env.int("TRADING_GFV_LIMIT", default=3)
 # The paper venue matches resting orders on every batch of ticks the feed produces.
 FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "trading.brokers.paper.on_ticks"]
 CELERY_BEAT_SCHEDULE |= {
