@@ -305,6 +305,8 @@ TRADING_MARKET_BUY_BUFFER_PERCENT = env.str("TRADING_MARKET_BUY_BUFFER_PERCENT",
 TRADING_LIMIT_PRICE_BAND_PERCENT = env.str("TRADING_LIMIT_PRICE_BAND_PERCENT", default="10")
 TRADING_MAX_ORDER_NOTIONAL = env.str("TRADING_MAX_ORDER_NOTIONAL", default="1000000")
 TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=30)
+# Backoff cap between retries of a submit/cancel whose outcome is unknown (venue timeout, 429, 5xx).
+TRADING_VENUE_RETRY_MAX_SECONDS = env.float("TRADING_VENUE_RETRY_MAX_SECONDS", default=30.0)
 # The paper venue matches resting orders on every batch of ticks the feed produces.
 FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "trading.brokers.paper.on_ticks"]
 CELERY_BEAT_SCHEDULE |= {

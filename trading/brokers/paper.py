@@ -360,7 +360,8 @@ def on_ticks(quotes: list[Quote]) -> None:
 
 
 class PaperVenue:
-    name = "paper"
+    def __init__(self, name: str = "paper") -> None:
+        self.name = name
 
     def submit(self, order: Order) -> SubmitOutcome:
         return SubmitOutcome(accepted=True, broker_order_id=f"paper-{order.id}")
@@ -413,3 +414,8 @@ class PaperVenue:
             for e in order.executions.all()
         ]
         return VenueOrderState(broker_order_id=order.broker_order_id, status=order.status, fills=fills)
+
+    def open_client_order_ids(self) -> set[str]:
+        return {
+            str(pk) for pk in Order.objects.filter(broker=self.name, status__in=MATCHABLE).values_list("id", flat=True)
+        }
