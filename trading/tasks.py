@@ -28,7 +28,9 @@ def _retry_unknown(task, unknown: VenueUnavailable, what: str, order_id: str):
         )
         return None
     countdown = ports.retry_delay(task.request.retries + 1, cap=settings.TRADING_VENUE_RETRY_MAX_SECONDS)
-    raise task.retry(exc=unknown, countdown=countdown) from unknown
+    # Returned rather than raised: the worker acks this run and the retry is a new message;
+    # run eagerly (embedded default, tests) Celery executes the returned retry at once.
+    return task.retry(exc=unknown, countdown=countdown, throw=False)
 
 
 @shared_task(acks_late=True, bind=True, max_retries=8)
