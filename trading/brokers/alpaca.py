@@ -40,6 +40,7 @@ from alpaca.trading.requests import (
 )
 from django.conf import settings
 
+from marketdata.feeds.alpaca import alpaca_credentials
 from trading.brokers.base import SubmitOutcome, VenueOrderState, VenueUnavailable
 from trading.brokers.rate_limit import TokenBucket
 from trading.models import Order
@@ -78,12 +79,6 @@ STATUSES = {
     "replaced": S.REPLACED,
     "rejected": S.REJECTED,
 }
-
-
-def alpaca_credentials() -> tuple[str, str]:
-    from marketdata.feeds.alpaca import alpaca_credentials as from_settings
-
-    return from_settings(settings)
 
 
 class _LimitedTradingClient(TradingClient):
@@ -141,7 +136,7 @@ def _message(error: APIError) -> str:
 class AlpacaBroker:
     def __init__(self, name: str = "alpaca") -> None:
         self.name = name
-        api_key, secret_key = alpaca_credentials()
+        api_key, secret_key = alpaca_credentials(settings)
         self.client = _LimitedTradingClient(
             api_key,
             secret_key,
