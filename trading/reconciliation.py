@@ -25,7 +25,7 @@ from django.utils import timezone
 from speedtrade.api.errors import BusinessRuleViolation
 from trading import services
 from trading.brokers.base import Broker, VenueOrderState, VenueUnavailable, venue_refusal_set
-from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Order, ReconciliationCase
+from trading.models import OPEN_STATUSES, Order, ReconciliationCase
 from trading.models import OrderStatus as S
 
 logger = logging.getLogger(__name__)
@@ -71,25 +71,34 @@ def order_reconcile(broker: Broker, order: Order, *, stuck_before: datetime, cou
             )
             counts["rejected"] += 1
         return
-    if order.status == S.PENDING_NEW:
-        services.order_venue_update(
-            order_id=order.id,
-            to_status=S.ACCEPTED,
-            event="accepted",
-            broker_order_id=known.broker_order_id,
-            detail={"found_by": "reconciliation"},
-        )
-        counts["accepted"] += 1
-    counts["fills"] += venue_fills_apply(broker.name, order.id, known)
+    counts["accepted"] += order.status == S.PENDING_NEW
+    counts["fills"] += venue_state_apply(broker.name, order, known, found_by="reconciliation")
     order.refresh_from_db()
     venue_filled = known.filled_qty if known.filled_qty is not None else sum((f.qty for f in known.fills), Decimal(0))
     if venue_filled != order.filled_qty:
         kind = Kind.VENUE_FILLED_MORE if venue_filled > order.filled_qty else Kind.WE_FILLED_MORE
         details = {"venue_filled_qty": str(venue_filled), "our_filled_qty": str(order.filled_qty)}
         _case(broker.name, kind, str(order.id), order, details)
-        return
-    if known.status in VENUE_ENDS and order.status not in TERMINAL_STATUSES:
-        services.order_venue_update(order_id=order.id, to_status=known.status, detail={"found_by": "reconciliation"})
+
+
+def venue_state_apply(venue: str, order: Order, known: VenueOrderState, *, found_by: str) -> int:
+    """Apply what a venue says about one of our orders: its acceptance, its fills, its end. Returns new fills.
+
+    Used by the submit task (an order found by client order id), by reconciliation and by
+    polled venues; each step is idempotent, so they may overlap.
+    """
+    if order.status == S.PENDING_NEW:
+        services.order_venue_update(
+            order_id=order.id,
+            to_status=S.ACCEPTED,
+            event="accepted",
+            broker_order_id=known.broker_order_id,
+            detail={"found_by": found_by},
+        )
+    booked = venue_fills_apply(venue, order.id, known)
+    if known.status in VENUE_ENDS:
+        services.order_venue_update(order_id=order.id, to_status=known.status, detail={"found_by": found_by})
+    return booked
 
 
 def venue_fills_apply(venue: str, order_id, known: VenueOrderState, *, executed_at: datetime | None = None) -> int:
@@ -138,6 +147,7 @@ def venue_fills_apply(venue: str, order_id, known: VenueOrderState, *, executed_
                     broker_exec_prefix=prefix,
                     filled_qty=known.filled_qty,
                     filled_avg_price=known.filled_avg_price,
+                    final=known.status == S.FILLED,
                     executed_at=executed_at or (known.fills[-1].executed_at if known.fills else timezone.now()),
                 )
             )

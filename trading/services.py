@@ -456,6 +456,7 @@ def execution_apply_cumulative(
     fill_qty: Decimal | None = None,
     fill_price: Decimal | None = None,
     fee: Decimal = Decimal(0),
+    final: bool = False,
     now: datetime | None = None,
 ) -> Execution | None:
     """Book what a venue's cumulative `filled_qty` adds to ours (venues that report totals, or fills out of order).
@@ -464,7 +465,8 @@ def execution_apply_cumulative(
     ≤ 0: a late or repeated report). Its id is `<prefix>:<filled_qty>`, the same for every
     process that learns the same total, so the stream and reconciliation never book one
     fill twice. Its price is the reported fill's own price when the report is exactly that
-    fill, else what the venue's average implies for the difference.
+    fill, else what the venue's average implies for the difference. `final`: the venue says
+    the order is complete (a notional order has no quantity to reach).
     """
     with transaction.atomic():
         account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
@@ -489,6 +491,7 @@ def execution_apply_cumulative(
             price=price,
             fee=fee,
             executed_at=executed_at,
+            final=final,
             now=now,
         )
 

@@ -50,16 +50,7 @@ def submit_order(self, order_id: str) -> None:
                 return
             known = broker_for(order).get_by_client_order_id(str(order.id))
             if known is not None:
-                services.order_venue_update(
-                    order_id=order.id,
-                    to_status=S.ACCEPTED,
-                    event="accepted",
-                    broker_order_id=known.broker_order_id,
-                    detail={"found_by": "client_order_id"},
-                )
-                reconciliation.venue_fills_apply(order.broker, order.id, known)
-                if known.status in reconciliation.VENUE_ENDS:
-                    services.order_venue_update(order_id=order.id, to_status=known.status)
+                reconciliation.venue_state_apply(order.broker, order, known, found_by="client_order_id")
                 return
         broker = broker_for(order)
         started = time.perf_counter_ns()
