@@ -49,6 +49,12 @@ def _decimal(value) -> Decimal | None:
     return None if value is None else decimal_from_wire(value)
 
 
+def _is_duplicate(error: ccxt.BaseError) -> bool:
+    """The exchange already has an order with this client order id (binance: -2010 "Duplicate order sent.",
+    which ccxt maps to plain InvalidOrder)."""
+    return isinstance(error, ccxt.DuplicateOrderId) or "duplicate order" in str(error).lower()
+
+
 class CcxtBroker:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -120,13 +126,13 @@ class CcxtBroker:
             placed = self._call(
                 self.exchange.create_order, market["symbol"], TYPES[order.type], order.side, amount, price, params
             )
-        except ccxt.DuplicateOrderId:
+        except (ccxt.InsufficientFunds, ccxt.InvalidOrder) as refused:
+            if not _is_duplicate(refused):
+                return SubmitOutcome(accepted=False, reject_reason=f"{self.name}: {refused}"[:255])
             known = self.get_by_client_order_id(str(order.id))
             if known is None:
                 raise VenueUnavailable(f"{self.name}: duplicate client order id but no such order") from None
             return SubmitOutcome(accepted=True, broker_order_id=known.broker_order_id)
-        except (ccxt.InsufficientFunds, ccxt.InvalidOrder) as refused:
-            return SubmitOutcome(accepted=False, reject_reason=f"{self.name}: {refused}"[:255])
         return SubmitOutcome(accepted=True, broker_order_id=str(placed["id"]))
 
     def after_accept(self, order: Order) -> None:
