@@ -249,6 +249,7 @@ class ReconciliationCase(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
+        permissions = [("resolve_reconciliationcase", "Can resolve reconciliation cases")]
         constraints = [
             # One open case per venue, kind and order: reconciliation runs every 30 s.
             models.UniqueConstraint(

@@ -220,3 +220,38 @@ def test_fills_we_booked_that_the_venue_does_not_report_open_a_case(alice_accoun
     reconcile_orders()
     case = ReconciliationCase.objects.get()
     assert case.kind == "we_filled_more" and case.details == {"venue_filled_qty": "0", "our_filled_qty": "1.000000000"}
+
+
+def test_compliance_resolves_a_case_in_the_admin_and_support_cannot(
+    alice_account, acme, market_open, scripted_venue, carol, carol_admin
+):
+    from accounts.tests.factories import UserFactory
+    from accounts.tests.sessions import mfa_client
+
+    order = place(alice_account)
+    services.order_cancel(account=alice_account, order_id=order.id)
+    services.order_venue_update(order_id=order.id, to_status="canceled")
+    reconcile_orders()
+    case = ReconciliationCase.objects.get()
+    compliance = carol_admin
+    page = compliance.get(f"/admin/trading/reconciliationcase/{case.pk}/change/")
+    assert (
+        page.status_code == 200
+        and b"Resolve this case" in page.content
+        and b"Venue holds open an order" in page.content
+    )
+    support = mfa_client(UserFactory(email="sam@example.com", staff_group="Support"))
+    assert support.post(f"/admin/trading/reconciliationcase/{case.pk}/resolve/", {"resolution": "x"}).status_code == 403
+    assert (
+        compliance.post(f"/admin/trading/reconciliationcase/{case.pk}/change/", {"status": "resolved"}).status_code
+        == 403
+    )
+
+    answer = compliance.post(
+        f"/admin/trading/reconciliationcase/{case.pk}/resolve/", {"resolution": "Ops canceled it."}
+    )
+    assert answer.status_code == 302
+    case.refresh_from_db()
+    assert case.status == "resolved" and case.resolved_by == carol and case.resolution == "Ops canceled it."
+    event = AuditEvent.objects.get(action="trading.reconciliation_case_resolved")
+    assert event.actor == carol and event.after == {"status": "resolved", "resolution": "Ops canceled it."}
