@@ -3,7 +3,8 @@
 The platform holds one account per venue; every customer order goes there under its
 SpeedTrade id as client order id. A run, per venue:
 
-1. asks the venue about each order we hold open: an order it never received is rejected
+1. reads the venue's open orders (one listing) and asks order by order only about ours
+   that are not in it; for each order we hold open: an order it never received is rejected
    once it is stuck (`pending_new`), one it received is accepted; fills it has and we do
    not are booked (by execution id, or from its cumulative filled quantity); a venue-side
    end (canceled, expired, rejected) is recorded;
@@ -38,10 +39,11 @@ def venue_reconcile(broker: Broker, *, stuck_before: datetime, counts: dict) -> 
     """One venue, start to finish; marks or clears its refusal. Never raises VenueUnavailable."""
     name = broker.name
     try:
+        venue_open = broker.open_orders()
         ours = Order.objects.filter(broker=name, status__in=OPEN_STATUSES).exclude(status=S.NEW)
         for order in ours.select_related("asset", "account"):
-            order_reconcile(broker, order, stuck_before=stuck_before, counts=counts)
-        venue_open = broker.open_client_order_ids()
+            known = venue_open.get(str(order.id)) or broker.get_by_client_order_id(str(order.id))
+            order_reconcile(broker.name, order, known, stuck_before=stuck_before, counts=counts)
     except VenueUnavailable as down:
         venue_refusal_set(name, f"The {name} venue cannot be reached right now; try again shortly.")
         logger.warning("reconciliation with %s failed: %s", name, down)
@@ -50,7 +52,7 @@ def venue_reconcile(broker: Broker, *, stuck_before: datetime, counts: dict) -> 
     ours_open = {
         str(pk) for pk in Order.objects.filter(broker=name, status__in=OPEN_STATUSES).values_list("id", flat=True)
     }
-    for client_order_id in sorted(venue_open - ours_open):
+    for client_order_id in sorted(set(venue_open) - ours_open):
         order = _order_or_none(client_order_id)
         _case(name, Kind.OPEN_ONLY_AT_VENUE, client_order_id, order, {"our_status": order.status if order else None})
     if ReconciliationCase.objects.filter(venue=name, status=ReconciliationCase.Status.OPEN).exists():
@@ -60,11 +62,13 @@ def venue_reconcile(broker: Broker, *, stuck_before: datetime, counts: dict) -> 
         venue_refusal_set(name, None)
 
 
-def order_reconcile(broker: Broker, order: Order, *, stuck_before: datetime, counts: dict) -> None:
-    known = broker.get_by_client_order_id(str(order.id))
+def order_reconcile(
+    venue: str, order: Order, known: VenueOrderState | None, *, stuck_before: datetime, counts: dict
+) -> None:
+    """Settle one of our open orders with what the venue knows of it (None: the venue never received it)."""
     if known is None:
         if order.status != S.PENDING_NEW:
-            _case(broker.name, Kind.UNKNOWN_AT_VENUE, str(order.id), order, {"our_status": order.status})
+            _case(venue, Kind.UNKNOWN_AT_VENUE, str(order.id), order, {"our_status": order.status})
         elif order.updated_at < stuck_before:
             services.order_venue_update(
                 order_id=order.id, to_status=S.REJECTED, event="rejected", reason="The venue never received the order."
@@ -72,13 +76,13 @@ def order_reconcile(broker: Broker, order: Order, *, stuck_before: datetime, cou
             counts["rejected"] += 1
         return
     counts["accepted"] += order.status == S.PENDING_NEW
-    counts["fills"] += venue_state_apply(broker.name, order, known, found_by="reconciliation")
+    counts["fills"] += venue_state_apply(venue, order, known, found_by="reconciliation")
     order.refresh_from_db()
     venue_filled = known.filled_qty if known.filled_qty is not None else sum((f.qty for f in known.fills), Decimal(0))
     if venue_filled != order.filled_qty:
         kind = Kind.VENUE_FILLED_MORE if venue_filled > order.filled_qty else Kind.WE_FILLED_MORE
         details = {"venue_filled_qty": str(venue_filled), "our_filled_qty": str(order.filled_qty)}
-        _case(broker.name, kind, str(order.id), order, details)
+        _case(venue, kind, str(order.id), order, details)
 
 
 def venue_state_apply(venue: str, order: Order, known: VenueOrderState, *, found_by: str) -> int:

@@ -217,9 +217,10 @@ class AlpacaBroker:
             raise VenueUnavailable(f"alpaca: HTTP {error.status_code} looking up {client_order_id}") from error
         return venue_state(found)
 
-    def open_client_order_ids(self) -> set[str]:
+    def open_orders(self) -> dict[str, VenueOrderState]:
+        """`get_orders(status=open)`, up to Alpaca's maximum page of 500 orders."""
         try:
             orders = self._call(self.client.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500))
         except APIError as error:
             raise VenueUnavailable(f"alpaca: HTTP {error.status_code} listing open orders") from error
-        return {order.client_order_id for order in orders}
+        return {order.client_order_id: venue_state(order) for order in orders}

@@ -74,8 +74,9 @@ class Broker(Protocol):
     def get_by_client_order_id(self, client_order_id: str) -> VenueOrderState | None:
         """The venue's view of an order, or None if it never received it."""
 
-    def open_client_order_ids(self) -> set[str]:
-        """Client order ids of every order the venue holds open (reconciliation compares them with ours)."""
+    def open_orders(self) -> dict[str, VenueOrderState]:
+        """Every order the venue holds open, by client order id: one request where the venue lists them
+        (reconciliation reads these instead of asking order by order, and compares them with ours)."""
 
 
 # name (or "ccxt" for every "ccxt:<exchange id>") → class; each is built with its venue name.

@@ -225,6 +225,11 @@ class CcxtBroker:
             fee=fee_cash.quantize(Decimal("0.01")),
         )
 
-    def open_client_order_ids(self) -> set[str]:
+    def open_orders(self) -> dict[str, VenueOrderState]:
         orders = self._call(self.exchange.fetch_open_orders)
-        return {str(order.get("clientOrderId") or order["id"]) for order in orders}
+        return {
+            str(found.get("clientOrderId") or found["id"]): self.venue_state(
+                found, self.exchange.markets[found["symbol"]]
+            )
+            for found in orders
+        }

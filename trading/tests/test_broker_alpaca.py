@@ -198,11 +198,15 @@ def test_reconciliation_books_alpacas_cumulative_fills_once(alpaca, alice_accoun
     order = place(alice_account)
     state = {"name": "alpaca_order_partially_filled.json"}
     alpaca.get(BY_CLIENT_ID, json=lambda request, context: recording(state["name"], client_order_id=str(order.id)))
-    alpaca.get(
-        f"{ORDERS}?status=open", json=lambda request, context: [recording(state["name"], client_order_id=str(order.id))]
-    )
+
+    def open_orders(request, context):  # Alpaca lists an order as open until it has ended
+        still_open = state["name"] != "alpaca_order_filled.json"
+        return [recording(state["name"], client_order_id=str(order.id))] if still_open else []
+
+    alpaca.get(f"{ORDERS}?status=open", json=open_orders)
     reconcile_orders()
     reconcile_orders()  # the same report again books nothing
+    assert not any(call.path.endswith(":by_client_order_id") for call in alpaca.request_history)  # one listing
     order.refresh_from_db()
     assert order.status == "partially_filled" and order.filled_qty == 3 and order.filled_avg_price == Decimal("9.9")
     state["name"] = "alpaca_order_filled.json"

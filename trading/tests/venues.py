@@ -65,9 +65,9 @@ class ScriptedVenue:
         self.lookups += 1
         return self.book.get(client_order_id)
 
-    def open_client_order_ids(self) -> set[str]:
+    def open_orders(self) -> dict[str, VenueOrderState]:
         self._reachable()
-        return {cid for cid, state in self.book.items() if state.status in (S.ACCEPTED, S.PARTIALLY_FILLED)}
+        return {cid: state for cid, state in self.book.items() if state.status in (S.ACCEPTED, S.PARTIALLY_FILLED)}
 
     # --- what the test makes happen at the venue ----------------------------------------
     def set(self, client_order_id: str, **changes) -> None:
