@@ -7,10 +7,17 @@ from datetime import timedelta
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from trading import ports, reconciliation, services
-from trading.brokers.base import VenueUnavailable, broker_by_name, broker_for, configured_broker_names
+from trading.brokers.base import (
+    VenueUnavailable,
+    broker_by_name,
+    broker_for,
+    configured_broker_names,
+    venue_refusal_set,
+)
 from trading.models import OPEN_STATUSES, Order, ReconciliationCase
 from trading.models import OrderStatus as S
 
@@ -117,7 +124,14 @@ def reconcile_orders() -> dict:
         | set(ReconciliationCase.objects.filter(status="open").values_list("venue", flat=True).distinct())
     )
     for name in sorted(names):
-        reconciliation.venue_reconcile(broker_by_name(name), stuck_before=stuck_before, counts=counts)
+        try:
+            broker = broker_by_name(name)
+        except (KeyError, ImproperlyConfigured) as unusable:  # e.g. open orders left on a venue no longer configured
+            logger.error("cannot reconcile venue %s: %s", name, unusable)
+            venue_refusal_set(name, f"The {name} venue is not configured.")
+            counts["venues_down"] += 1
+            continue
+        reconciliation.venue_reconcile(broker, stuck_before=stuck_before, counts=counts)
     return counts
 
 

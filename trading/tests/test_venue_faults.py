@@ -255,3 +255,15 @@ def test_compliance_resolves_a_case_in_the_admin_and_support_cannot(
     assert case.status == "resolved" and case.resolved_by == carol and case.resolution == "Ops canceled it."
     event = AuditEvent.objects.get(action="trading.reconciliation_case_resolved")
     assert event.actor == carol and event.after == {"status": "resolved", "resolution": "Ops canceled it."}
+
+
+def test_a_venue_that_can_no_longer_be_built_does_not_stop_reconciling_the_others(
+    alice_account, acme, market_open, scripted_venue, settings
+):
+    order = place(alice_account)
+    Order.objects.filter(pk=order.pk).update(broker="alpaca")  # left open on a venue whose keys were removed
+    scripted_venue.set(str(order.id), status="canceled")
+    settings.ALPACA_API_KEY = settings.ALPACA_SECRET_KEY = ""
+    counts = reconcile_orders()
+    assert counts["venues_down"] == 1 and "not configured" in venue_refusal_reason("alpaca")
+    assert venue_refusal_reason("scripted") is None
