@@ -121,7 +121,11 @@ def reconcile_orders() -> dict:
     names = (
         configured_broker_names()
         | set(Order.objects.filter(status__in=OPEN_STATUSES).values_list("broker", flat=True).distinct())
-        | set(ReconciliationCase.objects.filter(status="open").values_list("venue", flat=True).distinct())
+        | set(
+            ReconciliationCase.objects.filter(status=ReconciliationCase.Status.OPEN)
+            .values_list("venue", flat=True)
+            .distinct()
+        )
     )
     for name in sorted(names):
         try:
