@@ -115,7 +115,9 @@ class CcxtBroker:
         refusal = self._precision_refusal(order, market)
         if refusal:
             return SubmitOutcome(accepted=False, reject_reason=refusal)
-        params = {"clientOrderId": str(order.id), "timeInForce": order.time_in_force.upper()}
+        params = {"clientOrderId": str(order.id)}
+        if TYPES[order.type] == "limit":  # exchanges refuse a time in force on market orders (binance -1106)
+            params["timeInForce"] = order.time_in_force.upper()
         if order.stop_price is not None:
             params["triggerPrice"] = str(order.stop_price)
         if order.notional is not None:

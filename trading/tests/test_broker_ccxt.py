@@ -106,6 +106,19 @@ def test_an_order_goes_out_with_our_client_order_id_on_the_mapped_market(binance
     assert "signature" in body and binanceus.request_history[-1].headers["X-MBX-APIKEY"] == "binance-key"
 
 
+def test_a_notional_market_buy_is_sent_as_cost_without_a_time_in_force(binanceus, alice_account, bitcoin):
+    binanceus.post(f"{API}/order", json=order_answer("binanceus_order_new.json"))
+    order = place(alice_account, type="market", qty=None, notional=Decimal("25.00"), limit_price=None)
+    assert order.status == "accepted"
+    body = sent(next(call for call in binanceus.request_history if call.method == "POST"))
+    assert (body["type"], body["quoteOrderQty"], "timeInForce" in body, "quantity" in body) == (
+        "MARKET",
+        "25",
+        False,
+        False,
+    )
+
+
 def test_precision_and_minimums_are_enforced_before_anything_is_sent(binanceus, alice_account, bitcoin):
     off_step = place(alice_account, qty=Decimal("0.000015"))
     assert off_step.status == "rejected" and off_step.reject_reason.startswith("venue_precision: qty")
