@@ -253,7 +253,15 @@ ALPACA_DATA_FEED = env.str("ALPACA_DATA_FEED", default="iex")  # iex (free) | si
 ALPACA_BASE_URL = env.str("ALPACA_BASE_URL", default="")  # Trading API (assets); default paper
 ALPACA_DATA_URL = env.str("ALPACA_DATA_URL", default="")  # historical market data REST API
 ALPACA_DATA_STREAM_URL = env.str("ALPACA_DATA_STREAM_URL", default="")  # market data websocket host
-# ccxt (provider "ccxt:<exchange id>"). Public market data needs no keys.
+# Alpaca as a venue (BROKER_US_EQUITY / BROKER_CRYPTO = alpaca): keys above are then required.
+ALPACA_PAPER = env.bool("ALPACA_PAPER", default=True)  # Alpaca's paper trading account
+ALPACA_STREAM_URL = env.str("ALPACA_STREAM_URL", default="")  # trade_updates websocket; empty = alpaca-py's
+# One budget for every process using the account (Alpaca allows 200/min); a Redis token bucket.
+ALPACA_REQUESTS_PER_MINUTE = env.int("ALPACA_REQUESTS_PER_MINUTE", default=190)
+ALPACA_TIMEOUT_SECONDS = env.float("ALPACA_TIMEOUT_SECONDS", default=10.0)
+# run_broker_streams: how often venues without a push stream (ccxt) are polled for order changes.
+BROKER_STREAMS_POLL_SECONDS = env.float("BROKER_STREAMS_POLL_SECONDS", default=2.0)
+# ccxt (provider "ccxt:<exchange id>"). Public market data needs no keys; a ccxt venue needs key and secret.
 CCXT_API_KEY = env.str("CCXT_API_KEY", default="")
 CCXT_SECRET = env.str("CCXT_SECRET", default="")
 CCXT_PASSWORD = env.str("CCXT_PASSWORD", default="")
@@ -312,6 +320,8 @@ TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=3
 # Good-faith violations in 12 months that restrict a cash account to settled cash for 90 days
 # (Reg T / FINRA practice: 3); a sale that would be one more is refused (docs/notes/trading.md).
 TRADING_GFV_LIMIT = env.int("TRADING_GFV_LIMIT", default=3)
+# Backoff cap between retries of a submit/cancel whose outcome is unknown (venue timeout, 429, 5xx).
+TRADING_VENUE_RETRY_MAX_SECONDS = env.float("TRADING_VENUE_RETRY_MAX_SECONDS", default=30.0)
 # The paper venue matches resting orders on every batch of ticks the feed produces.
 FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "trading.brokers.paper.on_ticks"]
 CELERY_BEAT_SCHEDULE |= {

@@ -1,8 +1,22 @@
-"""Compliance views of orders, their timelines and executions: read-only, filterable."""
+"""Compliance views of orders, their timelines and executions: read-only, filterable.
 
-from django.contrib import admin
+Reconciliation cases are read-only too; compliance resolves one through its own form
+(`trading.services.reconciliation_case_resolve`, audited), never by editing fields.
+"""
 
-from trading.models import Execution, Order, OrderEvent
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from speedtrade.api.errors import BusinessRuleViolation
+from trading import services
+from trading.models import Execution, Order, OrderEvent, ReconciliationCase
+
+RESOLVE_PERMISSION = "trading.resolve_reconciliationcase"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -51,3 +65,77 @@ class ExecutionAdmin(ReadOnlyAdmin):
     search_fields = ("broker_exec_id", "order__id")
     date_hierarchy = "executed_at"
     list_select_related = ("order",)
+
+
+class ResolutionForm(forms.Form):
+    resolution = forms.CharField(widget=forms.Textarea, help_text="What was found and what was done about it.")
+
+
+@admin.register(ReconciliationCase)
+class ReconciliationCaseAdmin(ReadOnlyAdmin):
+    list_display = ("opened_at", "venue", "kind", "client_order_id", "status", "resolved_by", "resolved_at")
+    list_filter = ("status", "venue", "kind")
+    search_fields = ("client_order_id", "order__id", "order__account__account_number")
+    date_hierarchy = "opened_at"
+    list_select_related = ("resolved_by",)
+    fields = (
+        "venue",
+        "kind",
+        "status",
+        "order",
+        "client_order_id",
+        "details",
+        "opened_at",
+        "resolved_by",
+        "resolved_at",
+        "resolution",
+        "resolve_link",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Resolve")
+    def resolve_link(self, case):
+        if case.status != ReconciliationCase.Status.OPEN:
+            return "—"
+        return format_html(
+            '<a class="button" href="{}">Resolve this case</a>',
+            reverse("admin:trading_reconciliationcase_resolve", args=[case.pk]),
+        )
+
+    def get_urls(self):
+        resolve = path(
+            "<int:case_id>/resolve/",
+            self.admin_site.admin_view(self.resolve_view),
+            name="trading_reconciliationcase_resolve",
+        )
+        return [resolve, *super().get_urls()]
+
+    def resolve_view(self, request, case_id):
+        if not request.user.has_perm(RESOLVE_PERMISSION):
+            raise PermissionDenied
+        case = get_object_or_404(ReconciliationCase, pk=case_id)
+        change_url = reverse("admin:trading_reconciliationcase_change", args=[case.pk])
+        form = ResolutionForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.reconciliation_case_resolve(
+                    case_id=case.pk, staff=request.user, resolution=form.cleaned_data["resolution"], request=request
+                )
+            except BusinessRuleViolation as refused:
+                messages.error(request, str(refused.detail))
+            else:
+                messages.success(request, f"Case {case.pk} resolved; {case.venue} reopens at the next reconciliation.")
+            return redirect(change_url)
+        return TemplateResponse(
+            request,
+            "admin/accounts/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Resolve reconciliation case {case.pk}",
+                "subject": str(case),
+                "form": form,
+                "submit_label": "Resolve",
+                "cancel_url": change_url,
+            },
+        )

@@ -1,6 +1,41 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+def broker_configuration_errors(broker_names) -> list[str]:
+    """What is missing for the configured venues, naming the settings (never their values)."""
+    import ccxt
+
+    errors = []
+    for name in sorted(broker_names):
+        kind, _, exchange_id = name.partition(":")
+        if kind == "paper" and not exchange_id:
+            continue
+        if kind == "alpaca" and not exchange_id:
+            required = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
+        elif kind == "ccxt" and exchange_id:
+            if exchange_id not in ccxt.exchanges:
+                errors.append(f"{name}: ccxt has no exchange {exchange_id!r}.")
+                continue
+            required = ("CCXT_API_KEY", "CCXT_SECRET")
+        else:
+            errors.append(f"Unknown broker {name!r}: use paper, alpaca or ccxt:<exchange id>.")
+            continue
+        errors += [
+            f"{name} needs {setting} (set it in the environment or .env)."
+            for setting in required
+            if not getattr(settings, setting, "")
+        ]
+    return errors
 
 
 class TradingConfig(AppConfig):
     name = "trading"
     verbose_name = "Trading"
+
+    def ready(self) -> None:
+        # Every process (web, worker, beat, streams) refuses to start with a venue it cannot use.
+        errors = broker_configuration_errors({settings.BROKER_US_EQUITY, settings.BROKER_CRYPTO})
+        if errors:
+            raise ImproperlyConfigured(" ".join(errors))

@@ -246,3 +246,49 @@ class Execution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.qty} @ {self.price}"
+
+
+class ReconciliationCase(models.Model):
+    """A disagreement between a venue and SpeedTrade's books that reconciliation could not settle.
+
+    While a venue has an open case it is halted for new orders; compliance reviews the
+    details in the admin and resolves the case (audited), which lifts the halt at the next
+    reconciliation run once no other case is open.
+    """
+
+    class Kind(models.TextChoices):
+        VENUE_FILLED_MORE = "venue_filled_more", "Venue reports fills we cannot book"
+        WE_FILLED_MORE = "we_filled_more", "We booked fills the venue does not report"
+        UNKNOWN_AT_VENUE = "unknown_at_venue", "Venue does not know an order we consider live"
+        OPEN_ONLY_AT_VENUE = "open_only_at_venue", "Venue holds open an order we consider ended or never sent"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    id = models.BigAutoField(primary_key=True)
+    venue = models.CharField(max_length=64)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    client_order_id = models.CharField(max_length=128, help_text="The order's id as the venue knows it.")
+    details = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        permissions = [("resolve_reconciliationcase", "Can resolve reconciliation cases")]
+        constraints = [
+            # One open case per venue, kind and order: reconciliation runs every 30 s.
+            models.UniqueConstraint(
+                fields=["venue", "kind", "client_order_id"],
+                condition=Q(status="open"),
+                name="reconciliationcase_one_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.venue}: {self.get_kind_display()} ({self.client_order_id})"

@@ -3,14 +3,17 @@
 * portfolios (issue 5): buying power, sellable quantity, cash/share reservations and
   fill application (called inside `execution_apply`'s transaction);
 * marketdata (issue 3): the latest quote per symbol;
-* accounts (issue 6): whether KYC and restrictions let the account trade.
+* accounts (issue 6): whether KYC and restrictions let the account trade, and the audit trail;
+* marketdata's reconnect backoff (exponential, full jitter) for venue retries.
 """
 
 from datetime import date, datetime
 from decimal import Decimal
 
+from accounts.audit import audit_event_record  # noqa: F401  (re-exported: the one audit writer)
 from accounts.selectors import trading_refusal_reason  # noqa: F401  (re-exported: the one KYC/restriction check)
 from marketdata.calendars import ET
+from marketdata.feeds.backoff import reconnect_delay as retry_delay  # noqa: F401  (re-exported)
 from marketdata.models import Asset
 from marketdata.quotes import Quote, latest_quotes
 from portfolios import selectors as portfolio_selectors

@@ -22,7 +22,7 @@ from portfolios.models import Account, Position
 from speedtrade.api.errors import BusinessRuleViolation
 from speedtrade.realtime import publish_to_user
 from trading import ports, risk
-from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Execution, Order, OrderEvent
+from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Execution, Order, OrderEvent, ReconciliationCase
 from trading.models import OrderStatus as S
 from trading.risk import OrderRejected, OrderRequest
 from trading.serialization import decimal_string, order_as_alpaca
@@ -424,19 +424,23 @@ def order_venue_update(
 
 
 def order_submission_start(*, order_id, now: datetime | None = None) -> Order | None:
-    """Claim a `new` order for submission (new → pending_new). None if someone else already moved it."""
+    """Claim a `new` order for submission (new → pending_new). None if it is no longer `new`.
+
+    The claim is one conditional UPDATE and its row count: of two workers handed the same
+    order (a redelivery, a requeue by reconciliation), exactly one gets it. It locks only
+    the order row and takes no other lock afterwards, so it cannot deadlock with the
+    account → order order of the other services.
+    """
     now = now or timezone.now()
     with transaction.atomic():
-        account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
-        if account_id is None:
+        claimed = Order.objects.filter(pk=order_id, status=S.NEW).update(
+            status=S.PENDING_NEW, submitted_at=now, updated_at=now
+        )
+        if not claimed:
             return None
-        account = _lock_account(account_id)
-        order = _lock_order(account=account, order_id=order_id)
-        if order.status not in (S.NEW, S.PENDING_NEW):
-            return None
-        order.submitted_at = now
-        order_transition(
-            order=order, to_status=S.PENDING_NEW, event="pending_new", changed_fields=("submitted_at",), now=now
+        order = Order.objects.select_related("asset", "account").get(pk=order_id)
+        OrderEvent.objects.create(
+            order=order, event="pending_new", from_status=S.NEW, to_status=S.PENDING_NEW, created_at=now
         )
         trade_update_publish(order=order, event="pending_new", now=now)
     return order
@@ -493,12 +497,21 @@ def execution_apply(
             executed_at=executed_at,
             created_at=now,
         )
+        if order.status == S.FILLED:
+            raise BusinessRuleViolation(
+                f"Execution {broker_exec_id} arrived for filled order {order.id}.", code="overfill", status_code=409
+            )
+        # A venue fill is a fact even when we already ended the order (a cancel or expiry
+        # that crossed the fill, a rejection decided while the venue was silent): book it.
+        ended = order.status in TERMINAL_STATUSES
         remaining_before = order.remaining_qty
         order.filled_avg_price = _average_price(order, qty, price)
         order.filled_qty += qty
         order.filled_notional = (order.filled_notional + qty * price).quantize(risk.ONE_CENT)
         complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
-        if order.side == Order.Side.BUY:
+        if ended:
+            pass  # an ended order holds no reservation any more
+        elif order.side == Order.Side.BUY:
             if complete:
                 release = order.reserved_cash
             elif order.notional is not None:
@@ -551,6 +564,56 @@ def execution_apply(
         legs_follow_entry_fill(entry=order, qty=qty, now=now)
         exit_group_after_fill(order=order, now=now)
     return execution
+
+
+def execution_apply_cumulative(
+    *,
+    order_id,
+    broker_exec_prefix: str,
+    filled_qty: Decimal,
+    filled_avg_price: Decimal | None,
+    executed_at: datetime,
+    fill_qty: Decimal | None = None,
+    fill_price: Decimal | None = None,
+    fee: Decimal = Decimal(0),
+    final: bool = False,
+    now: datetime | None = None,
+) -> Execution | None:
+    """Book what a venue's cumulative `filled_qty` adds to ours (venues that report totals, or fills out of order).
+
+    With the order locked, the new execution is `filled_qty − our filled_qty` (nothing if
+    ≤ 0: a late or repeated report). Its id is `<prefix>:<filled_qty>`, the same for every
+    process that learns the same total, so the stream and reconciliation never book one
+    fill twice. Its price is the reported fill's own price when the report is exactly that
+    fill, else what the venue's average implies for the difference. `final`: the venue says
+    the order is complete (a notional order has no quantity to reach).
+    """
+    with transaction.atomic():
+        account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
+        if account_id is None:
+            return None
+        account = _lock_account(account_id)
+        order = _lock_order(account=account, order_id=order_id)
+        qty = filled_qty - order.filled_qty
+        if qty <= 0:
+            return None
+        if fill_price is not None and fill_qty == qty:
+            price = fill_price
+        else:
+            if filled_avg_price is None:
+                return None
+            ours = order.filled_qty * (order.filled_avg_price or Decimal(0))
+            price = ((filled_avg_price * filled_qty - ours) / qty).quantize(PRICE_PLACES)
+        return execution_apply(
+            order_id=order.id,
+            broker_exec_id=f"{broker_exec_prefix}:{filled_qty.normalize()}",
+            qty=qty,
+            price=price,
+            fee=fee,
+            executed_at=executed_at,
+            final=final,
+            now=now,
+        )
 
 
 def orders_expire(*, now: datetime | None = None) -> int:
@@ -807,3 +870,48 @@ def position_close_all(
         except BusinessRuleViolation as refusal:
             results.append((position.asset.symbol, refusal.status_code, refusal))
     return results
+
+
+def reconciliation_case_open(
+    *, venue: str, kind: str, client_order_id: str, order: Order | None = None, details: dict
+) -> ReconciliationCase | None:
+    """Record a disagreement with a venue (audited). None when the same case is already open."""
+    with transaction.atomic():
+        if ReconciliationCase.objects.filter(
+            venue=venue, kind=kind, client_order_id=client_order_id, status=ReconciliationCase.Status.OPEN
+        ).exists():
+            return None
+        case = ReconciliationCase.objects.create(
+            venue=venue, kind=kind, client_order_id=client_order_id, order=order, details=details
+        )
+        ports.audit_event_record(
+            action="trading.reconciliation_case_opened",
+            target=case,
+            subject_user=order.account.user if order is not None else None,
+            after={"venue": venue, "kind": kind, "client_order_id": client_order_id, **details},
+        )
+    return case
+
+
+def reconciliation_case_resolve(*, case_id: int, staff, resolution: str, request=None, now: datetime | None = None):
+    """Compliance closes a case after investigating it (audited). The venue's halt lifts at the next
+    reconciliation run once it has no open case left."""
+    now = now or timezone.now()
+    if not resolution.strip():
+        raise BusinessRuleViolation("Say how the case was resolved.", code="resolution_required", field="resolution")
+    with transaction.atomic():
+        case = ReconciliationCase.objects.select_for_update().get(pk=case_id)
+        if case.status != ReconciliationCase.Status.OPEN:
+            raise BusinessRuleViolation("The case is already resolved.", code="already_resolved")
+        case.status = ReconciliationCase.Status.RESOLVED
+        case.resolved_at, case.resolved_by, case.resolution = now, staff, resolution.strip()
+        case.save(update_fields=["status", "resolved_at", "resolved_by", "resolution"])
+        ports.audit_event_record(
+            action="trading.reconciliation_case_resolved",
+            actor=staff,
+            target=case,
+            before={"status": ReconciliationCase.Status.OPEN},
+            after={"status": case.status, "resolution": case.resolution},
+            request=request,
+        )
+    return case

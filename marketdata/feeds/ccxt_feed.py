@@ -229,10 +229,14 @@ def bar_record(row: list) -> BarRecord:
     )
 
 
-def build_exchange(settings, exchange_id: str, *, streaming: bool | None = None) -> ccxt.async_support.Exchange:
-    """An async ccxt exchange (ccxt.pro's when streaming), configured from settings."""
+def build_exchange(
+    settings, exchange_id: str, *, streaming: bool | None = None, blocking: bool = False
+) -> ccxt.async_support.Exchange | ccxt.Exchange:
+    """An async ccxt exchange (ccxt.pro's when streaming), or with `blocking` the synchronous one
+    (the trading venue adapter, called from Celery tasks), configured from settings."""
     streaming = settings.CCXT_STREAMING if streaming is None else streaming
     module = ccxt.pro if streaming and exchange_id in ccxt.pro.exchanges else ccxt.async_support
+    module = ccxt if blocking else module
     if exchange_id not in ccxt.async_support.exchanges:
         raise ImproperlyConfigured(f"ccxt has no exchange {exchange_id!r} (see ccxt.exchanges for the ids).")
     credentials = {

@@ -42,11 +42,18 @@ class VenueFill:
 
 @dataclass(frozen=True)
 class VenueOrderState:
-    """What a venue knows about one order, for reconciliation."""
+    """What a venue knows about one order, for reconciliation.
+
+    `fills` lists individual executions where the venue reports them (paper, ccxt trades);
+    `filled_qty`/`filled_avg_price` are the venue's cumulative totals where it reports
+    only those (Alpaca's order object): SpeedTrade books the difference to its own total.
+    """
 
     broker_order_id: str
     status: str  # in SpeedTrade's (Alpaca's) status names
     fills: list[VenueFill] = field(default_factory=list)
+    filled_qty: Decimal | None = None
+    filled_avg_price: Decimal | None = None
 
 
 class Broker(Protocol):
@@ -69,21 +76,47 @@ class Broker(Protocol):
     def get_by_client_order_id(self, client_order_id: str) -> VenueOrderState | None:
         """The venue's view of an order, or None if it never received it."""
 
+    def open_orders(self) -> dict[str, VenueOrderState]:
+        """Every order the venue holds open, by client order id: one request where the venue lists them
+        (reconciliation reads these instead of asking order by order, and compares them with ours)."""
 
-BROKERS = {"paper": "trading.brokers.paper.PaperVenue"}
+
+# name (or "ccxt" for every "ccxt:<exchange id>") → class; each is built with its venue name.
+BROKERS = {
+    "paper": "trading.brokers.paper.PaperVenue",
+    "alpaca": "trading.brokers.alpaca.AlpacaBroker",
+    "ccxt": "trading.brokers.ccxt.CcxtBroker",
+}
+
+_INSTANCES: dict[str, Broker] = {}
 
 
 def broker_name_for(asset_class: str) -> str:
     return settings.BROKER_CRYPTO if asset_class == "crypto" else settings.BROKER_US_EQUITY
 
 
+def configured_broker_names() -> set[str]:
+    return {settings.BROKER_US_EQUITY, settings.BROKER_CRYPTO}
+
+
 def broker_by_name(name: str) -> Broker:
-    return import_string(BROKERS[name])()
+    """This process's adapter for a venue, built once: clients keep their HTTP sessions and loaded markets."""
+    if name not in _INSTANCES:
+        kind = name.partition(":")[0]
+        if kind not in BROKERS:
+            raise KeyError(f"Unknown broker {name!r}: paper, alpaca or ccxt:<exchange id>.")
+        _INSTANCES[name] = import_string(BROKERS[kind])(name)
+    return _INSTANCES[name]
+
+
+def brokers_reset() -> None:
+    """Forget built adapters (settings changed: tests, a reload)."""
+    _INSTANCES.clear()
 
 
 def broker_replaces_at_once(name: str) -> bool:
     """Whether `order_replace` may record `replaced` at once; otherwise it waits in pending_replace for the ack."""
-    return getattr(import_string(BROKERS[name]), "replaces_at_once", False)
+    return getattr(import_string(BROKERS[name.partition(":")[0]]), "replaces_at_once", False)
 
 
 def broker_for(order: Order) -> Broker:

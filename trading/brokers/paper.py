@@ -479,8 +479,10 @@ def auction_missed(order: Resting, now: datetime) -> None:
 
 
 class PaperVenue:
-    name = "paper"
     replaces_at_once = True  # the book swaps orders in process: the acknowledgement is immediate
+
+    def __init__(self, name: str = "paper") -> None:
+        self.name = name
 
     def submit(self, order: Order) -> SubmitOutcome:
         return SubmitOutcome(accepted=True, broker_order_id=f"paper-{order.id}")
@@ -530,8 +532,16 @@ class PaperVenue:
         order = Order.objects.filter(pk=client_order_id, broker=self.name).exclude(status__in=(S.NEW,)).first()
         if order is None or order.status == S.PENDING_NEW and not order.broker_order_id:
             return None
-        fills = [
-            VenueFill(broker_exec_id=e.broker_exec_id, qty=e.qty, price=e.price, executed_at=e.executed_at, fee=e.fee)
-            for e in order.executions.all()
-        ]
-        return VenueOrderState(broker_order_id=order.broker_order_id, status=order.status, fills=fills)
+        return _paper_state(order)
+
+    def open_orders(self) -> dict[str, VenueOrderState]:
+        open_orders = Order.objects.filter(broker=self.name, status__in=MATCHABLE).prefetch_related("executions")
+        return {str(order.id): _paper_state(order) for order in open_orders}
+
+
+def _paper_state(order: Order) -> VenueOrderState:
+    fills = [
+        VenueFill(broker_exec_id=e.broker_exec_id, qty=e.qty, price=e.price, executed_at=e.executed_at, fee=e.fee)
+        for e in order.executions.all()
+    ]
+    return VenueOrderState(broker_order_id=order.broker_order_id, status=order.status, fills=fills)

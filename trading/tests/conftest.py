@@ -8,7 +8,9 @@ from accounts.tests.factories import approved_customer
 from marketdata.quotes import Quote, store_quotes
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
+from trading.brokers import base
 from trading.brokers.paper import paper_book_reset
+from trading.tests.venues import ScriptedVenue
 
 # Wednesday 2026-03-04, 10:00 New York: the equity market is open.
 MARKET_OPEN = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -19,8 +21,19 @@ MARKET_CLOSED = datetime(2026, 3, 4, 23, 0, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def _fresh_paper_book():
     paper_book_reset()
+    base.brokers_reset()
     yield
     paper_book_reset()
+    base.brokers_reset()
+
+
+@pytest.fixture
+def scripted_venue(settings):
+    """Stocks route to a ScriptedVenue (this process's adapter for the name "scripted")."""
+    venue = ScriptedVenue("scripted")
+    settings.BROKER_US_EQUITY = "scripted"
+    base._INSTANCES["scripted"] = venue
+    return venue
 
 
 @pytest.fixture

@@ -1,0 +1,24 @@
+"""Consume venue order updates (Alpaca trade_updates, polled ccxt orders) until SIGTERM/SIGINT."""
+
+import asyncio
+import signal
+
+from django.core.management.base import BaseCommand
+
+from trading.brokers.base import configured_broker_names
+from trading.streams import run_streams
+
+
+class Command(BaseCommand):
+    help = "Turn venue order updates into executions and status changes (BROKER_US_EQUITY, BROKER_CRYPTO)."
+
+    def handle(self, *args, **options):
+        asyncio.run(self._run(configured_broker_names()))
+        self.stdout.write("Broker streams stopped.")
+
+    async def _run(self, venues: set[str]) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_streams(venues, stop)
