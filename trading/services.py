@@ -144,9 +144,7 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
             created_at=now,
             updated_at=now,
         )
-        _reserve(order=order, request=request, quote=quote)
-        held = order.reserved_cash if request.side == Order.Side.BUY else order.reserved_qty
-        order.warnings = risk.check_good_faith(account, asset, request.side, held, now)
+        _reserve(order=order, request=request, quote=quote, good_faith_at=now)
         order.save(force_insert=True)
         OrderEvent.objects.create(
             order=order,
@@ -162,15 +160,24 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
     return order, True
 
 
-def _reserve(*, order: Order, request: OrderRequest, quote) -> None:
-    """Check and hold what the order needs: cash for a buy, shares for a sell (caller saves the order)."""
+def _reserve(*, order: Order, request: OrderRequest, quote, good_faith_at: datetime | None = None) -> None:
+    """Check and hold what the order needs: cash for a buy, shares for a sell (caller saves the order).
+
+    `good_faith_at`: a new order's good-faith check, which must see the account before this hold
+    (re-funding an order whose replacement failed is no new trade and skips it).
+    """
     account, asset = order.account, order.asset
     if request.side == Order.Side.BUY:
         order.reserved_cash = risk.estimated_cost(request, asset, quote)
         risk.check_buying_power(account, order.reserved_cash)
-        ports.cash_reserve(account=account, amount=order.reserved_cash, order_ref=str(order.id))
     else:
         order.reserved_qty = risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
+    if good_faith_at is not None:
+        held = order.reserved_cash if request.side == Order.Side.BUY else order.reserved_qty
+        order.warnings = risk.check_good_faith(account, asset, request.side, held, good_faith_at)
+    if request.side == Order.Side.BUY:
+        ports.cash_reserve(account=account, amount=order.reserved_cash, order_ref=str(order.id))
+    else:
         ports.position_reserve(account=account, asset=asset, qty=order.reserved_qty, order_ref=str(order.id))
 
 
