@@ -38,3 +38,12 @@ def order_get(*, account: Account, order_id) -> Order | None:
 
 def order_by_client_order_id(*, account: Account, client_order_id: str) -> Order | None:
     return Order.objects.filter(account=account, client_order_id=client_order_id).first()
+
+
+def order_legs(orders: list[Order]) -> dict:
+    """Each contingent parent's legs (one query), for Alpaca's `legs`: parents map to a list, others to None."""
+    parents = [order.id for order in orders if order.has_legs]
+    legs: dict = {order_id: [] for order_id in parents}
+    for leg in Order.objects.filter(parent_id__in=parents).order_by("created_at", "-leg_role") if parents else []:
+        legs[leg.parent_id].append(leg)
+    return {order.id: legs.get(order.id) for order in orders}
