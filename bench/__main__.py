@@ -8,11 +8,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import order_entry, order_fill, reads, report, servers
+from bench import fanout, order_entry, order_fill, reads, report, servers
 from bench.stack import Config, Stack, database_recreate, log, machine_load, manage, python_module, redis_flush
 
 FULL = {
-    "seed": {"traders": 32, "symbols": 100, "reads_orders": 5000, "reads_positions": 50},
+    "seed": {"traders": 32, "feed_symbols": 1000, "reads_orders": 5000, "reads_positions": 50},
     "matching": {"resting": 10_000, "seconds": 3.0, "crossings": 200},
     "rates": [100, 250, 500, 1000],
     "entry_seconds": 8.0,
@@ -23,9 +23,13 @@ FULL = {
     "fill_seconds": 6.0,
     "reads_repeats": 30,
     "server_seconds": 5.0,
+    "fanout_rates": [200, 2000],
+    "fanout_seconds": 15.0,
+    "fanout_clients": 1000,
+    "fanout_client_processes": 2,
 }
 SMOKE = {
-    "seed": {"traders": 4, "symbols": 100, "reads_orders": 60, "reads_positions": 3},
+    "seed": {"traders": 4, "feed_symbols": 100, "reads_orders": 60, "reads_positions": 3},
     "matching": {"resting": 500, "seconds": 0.3, "crossings": 3},
     "rates": [20],
     "entry_seconds": 1.0,
@@ -36,20 +40,27 @@ SMOKE = {
     "fill_seconds": 1.0,
     "reads_repeats": 2,
     "server_seconds": 0.5,
+    "fanout_rates": [50],
+    "fanout_seconds": 1.0,
+    "fanout_clients": 20,
+    "fanout_client_processes": 1,
 }
 
 
-def run(config: Config, sizes: dict, work: Path) -> dict:
+def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) -> dict:
     data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
     started = time.monotonic()
-    log(f"database {config.database}: create, migrate, seed")
-    database_recreate(config)
-    redis_flush(config)
-    manage(config, "migrate", "--noinput")
     seed_path = str(work / "seed.json")
-    python_module(
-        config, "bench.seed", seed_path, CELERY_TASK_ALWAYS_EAGER="true", BENCH_SEED=json.dumps(sizes["seed"])
-    )
+    if reuse_seed and Path(seed_path).exists():
+        log(f"database {config.database}: reusing the seeded database (--reuse-seed)")
+    else:
+        log(f"database {config.database}: create, migrate, seed")
+        database_recreate(config)
+        redis_flush(config)
+        manage(config, "migrate", "--noinput")
+        python_module(
+            config, "bench.seed", seed_path, CELERY_TASK_ALWAYS_EAGER="true", BENCH_SEED=json.dumps(sizes["seed"])
+        )
     seed = json.loads(Path(seed_path).read_text())
     data["order_sql_statements"] = seed["order_sql_statements"]
 
@@ -94,6 +105,22 @@ def run(config: Config, sizes: dict, work: Path) -> dict:
         )
         data["reads"] = asyncio.run(reads.reads(config, seed, repeats=sizes["reads_repeats"]))
         data["memory_mb"] = {name: process.rss_mb() for name, process in stack.processes.items()}
+        stack.stop("feed")  # from here the fan-out feed is the only publisher
+        data["fanout"] = [
+            fanout.measure(
+                config,
+                seed,
+                stack,
+                target=target,
+                rate=rate,
+                seconds=sizes["fanout_seconds"],
+                clients=sizes["fanout_clients"],
+                processes=sizes["fanout_client_processes"],
+            )
+            for rate in sizes["fanout_rates"]
+            for target in ("speedtrade", "ceiling")
+        ]
+        data["memory_mb_after_fanout"] = {name: process.rss_mb() for name, process in stack.processes.items()}
         stack.stop_all()
         data["servers"] = servers.compare(config, seed, stack, seconds=sizes["server_seconds"])
     finally:
@@ -255,6 +282,30 @@ def summary_rows(data: dict) -> list[dict]:
     )
     feed = max(memory.get("feed", {}).values(), default=None)
     rows.append({"name": "RSS feed MB", "target": "≤ 300 MB", "result": feed, "met": feed is not None and feed <= 300})
+    ceilings = {run["ticks_per_s_offered"]: run for run in data["fanout"] if run["target"] == "ceiling"}
+    for run in data["fanout"]:
+        if run["target"] != "speedtrade":
+            continue
+        rate, ceiling = run["ticks_per_s_offered"], ceilings.get(run["ticks_per_s_offered"], {})
+        rows.append(
+            {
+                "name": f"fan-out {rate} ticks/s: fresh updates/s (demanded {run['updates_demanded_per_s']:,.0f})",
+                "target": "all delivered" if rate <= 200 else "≥ ceiling",
+                "result": run["fresh_updates_per_s"],
+                "ceiling": ceiling.get("fresh_updates_per_s"),
+                "met": run["fresh_updates_per_s"]
+                >= (0.99 * run["updates_demanded_per_s"] if rate <= 200 else ceiling.get("fresh_updates_per_s", 0)),
+            }
+        )
+        rows.append(
+            {
+                "name": f"fan-out {rate} ticks/s: age p99 ms",
+                "target": "≤ 100 ms",
+                "result": run["age_ms"]["p99"],
+                "ceiling": ceiling.get("age_ms", {}).get("p99"),
+                "met": run["age_ms"]["p99"] is not None and run["age_ms"]["p99"] <= 100,
+            }
+        )
     for server in data["servers"]:
         rows.append(
             {
@@ -273,12 +324,22 @@ def main() -> int:
         "--smoke", action="store_true", help="tiny sizes, a few seconds each: checks the benchmarks still run"
     )
     parser.add_argument("--out", type=Path, default=report.RESULTS)
+    parser.add_argument(
+        "--reuse-seed",
+        action="store_true",
+        help="keep the seeded database between runs (while tuning; not for results)",
+    )
     args = parser.parse_args()
     config = Config(smoke=args.smoke)
     if args.smoke:
         config.database += "_smoke"
-    with tempfile.TemporaryDirectory(prefix="speedtrade-bench-") as work:
-        data = run(config, SMOKE if args.smoke else FULL, Path(work))
+    if args.reuse_seed:
+        work = Path(tempfile.gettempdir()) / f"speedtrade-bench-{config.database}"
+        work.mkdir(exist_ok=True)
+        data = run(config, SMOKE if args.smoke else FULL, work, reuse_seed=True)
+    else:
+        with tempfile.TemporaryDirectory(prefix="speedtrade-bench-") as work:
+            data = run(config, SMOKE if args.smoke else FULL, Path(work))
     rows = summary_rows(data)
     json_path, md_path = report.write(data, rows, smoke=args.smoke, out_dir=args.out)
     print(report.table(rows))

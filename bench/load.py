@@ -23,12 +23,21 @@ class HttpConnection:
     async def request(
         self, method: str, path: str, body: bytes = b"", headers: dict | None = None
     ) -> tuple[int, dict, bytes]:
-        if self.writer is None or self.writer.is_closing():
+        reused = self.writer is not None and not self.writer.is_closing()
+        if not reused:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        head = await self.reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+            # A kept-alive connection the server closed while idle: nothing was processed, send again.
+            if not reused or getattr(exc, "partial", b""):
+                raise
+            self.writer.close()
+            self.writer = None
+            return await self.request(method, path, body, headers)
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         status = int(status_line.split(" ", 2)[1])
         response_headers = {}

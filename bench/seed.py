@@ -179,8 +179,10 @@ def reads_seed(symbols: list[str], orders_total: int, positions: int) -> tuple[s
 
 def main(out_path: str) -> None:
     sizes = json.loads(os.environ.get("BENCH_SEED", "{}"))
-    symbols = bench_symbols(sizes.get("symbols", 100))
-    assets_seed(symbols)
+    # The feed ticks every active crypto asset: `feed_symbols` of them (issue: feed RSS at 1,000 symbols);
+    # orders and WebSocket subscriptions use the first 100.
+    assets_seed(bench_symbols(sizes.get("feed_symbols", 1000)))
+    symbols = bench_symbols(100)
     traders = []
     for i in range(sizes.get("traders", 32)):
         user, token, _ = trader(f"trader{i:03d}@bench.local", "40000.00")

@@ -313,6 +313,17 @@ CELERY_BEAT_SCHEDULE |= {
     "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
 }
 
+# --- performance (issue 10, bench/) ------------------------------------------------
+# Order entry reads assets from a per-process cache; another process's change to an asset
+# (halt, tradable flag) is seen within this many seconds (0 disables the cache).
+ASSET_CACHE_SECONDS = env.float("ASSET_CACHE_SECONDS", default=5.0)
+# allauth tracks a session's activity (a row write) on every request; ours at most this often
+# per session and process, and at once when the IP or user agent changes.
+USERSESSIONS_TRACK_ACTIVITY_SECONDS = env.float("USERSESSIONS_TRACK_ACTIVITY_SECONDS", default=60.0)
+MIDDLEWARE[MIDDLEWARE.index("allauth.usersessions.middleware.UserSessionsMiddleware")] = (
+    "speedtrade.middleware.ThrottledUserSessionsMiddleware"
+)
+
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
