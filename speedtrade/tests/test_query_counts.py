@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.tests.factories import approved_customer
 from portfolios.services import deposit_settled_post, fill_apply
@@ -21,8 +23,6 @@ ENDPOINTS = ["/api/v1/account", "/api/v1/positions", "/api/v1/orders?status=all&
 def holdings(account, *, positions: int, orders: int) -> None:
     """`positions` positions (one fill each) and `orders` resting limit orders, over as many assets."""
     deposit_settled_post(account=account, amount=Decimal("40000.00"))
-    from django.utils import timezone
-
     for i in range(positions):
         asset = AssetFactory(symbol=f"POS{i}")
         fill_apply(
@@ -40,7 +40,12 @@ def holdings(account, *, positions: int, orders: int) -> None:
         services.order_place(
             account=account,
             request=OrderRequest(
-                symbol=asset.symbol, side="buy", type="limit", time_in_force="gtc", qty=Decimal(1), limit_price=Decimal("1.00")
+                symbol=asset.symbol,
+                side="buy",
+                type="limit",
+                time_in_force="gtc",
+                qty=Decimal(1),
+                limit_price=Decimal("1.00"),
             ),
         )
 
@@ -56,8 +61,6 @@ def query_counts(client) -> dict[str, int]:
 
 
 def test_read_endpoints_cost_the_same_queries_for_few_and_many_holdings(alice_api, alice, bob):
-    from rest_framework.test import APIClient
-
     holdings(approved_customer(alice), positions=2, orders=2)
     few = query_counts(alice_api)
 
@@ -66,10 +69,13 @@ def test_read_endpoints_cost_the_same_queries_for_few_and_many_holdings(alice_ap
     holdings(approved_customer(bob), positions=12, orders=15)
     many = query_counts(bob_api)
 
-    assert few == many
-    assert many == {"/api/v1/account": ACCOUNT_QUERIES, "/api/v1/positions": POSITIONS_QUERIES, "/api/v1/orders?status=all&limit=500": ORDERS_QUERIES}
+    assert few == many == EXPECTED_QUERIES
 
 
-ACCOUNT_QUERIES = 0
-POSITIONS_QUERIES = 0
-ORDERS_QUERIES = 0
+# Fixed per request, whatever the holdings. /account is the valuation (cash, reservations, positions,
+# prices, previous closes, the day's start equity, settlement and transfer sums): see docs/notes/bench.md.
+EXPECTED_QUERIES = {
+    "/api/v1/account": 12,
+    "/api/v1/positions": 4,
+    "/api/v1/orders?status=all&limit=500": 2,
+}
