@@ -41,9 +41,11 @@ def _lock_account(account_id) -> Account:
 
 def _lock_order(*, account: Account, order_id) -> Order:
     try:
-        return Order.objects.select_for_update().select_related("asset").get(pk=order_id, account=account)
+        order = Order.objects.select_for_update().select_related("asset").get(pk=order_id, account=account)
     except (Order.DoesNotExist, ValueError):
         raise OrderNotFound("No such order.", code="not_found") from None
+    order.account = account  # the row locked just before: saves a lazy read per trade update and release
+    return order
 
 
 def trade_update_publish(*, order: Order, event: str, now: datetime, price=None, qty=None, position_qty=None) -> None:
