@@ -9,14 +9,24 @@ import time
 from pathlib import Path
 
 from bench import fanout, order_entry, order_fill, reads, report, servers
-from bench.stack import Config, Stack, database_recreate, log, machine_load, manage, python_module, redis_flush
+from bench.stack import (
+    Config,
+    Stack,
+    database_recreate,
+    log,
+    machine_load,
+    manage,
+    python_module,
+    redis_flush,
+    task_queue_length,
+)
 
 FULL = {
     "seed": {"traders": 32, "feed_symbols": 1000, "reads_orders": 5000, "reads_positions": 50},
     "matching": {"resting": 10_000, "seconds": 3.0, "crossings": 200},
     "rates": [100, 250, 500, 1000],
     "entry_seconds": 8.0,
-    "concurrency": 32,
+    "concurrency": 16,
     "ceiling_seconds": 8.0,
     "pgbench_seconds": 8,
     "fill_rate": 50,
@@ -79,15 +89,23 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
     try:
         log("starting web (uvicorn), celery worker, feed")
         stack.start_web("uvicorn")
-        stack.start_worker()
         stack.start_feed()
-        time.sleep(2 if not config.smoke else 1)
+        stack.start_worker()
         data["server"], data["web_workers"] = "uvicorn", config.workers
+        # Order to fill first, while the task queue is empty; order entry leaves a backlog of submissions.
+        data["order_to_fill"] = asyncio.run(
+            order_fill.order_to_fill(config, seed, rate=sizes["fill_rate"], duration=sizes["fill_seconds"])
+        )
+        data["reads"] = asyncio.run(reads.reads(config, seed, repeats=sizes["reads_repeats"]))
         data["order_entry"] = asyncio.run(
             order_entry.http_runs(
                 config, seed, rates=sizes["rates"], duration=sizes["entry_seconds"], concurrency=sizes["concurrency"]
             )
         )
+        data["memory_mb"] = {name: process.rss_mb() for name, process in stack.processes.items()}
+        stack.stop("worker")
+        # What the worker had not submitted yet when order entry ended (dropped: those orders stay `new`).
+        data["order_entry"]["submit_backlog_at_end"] = task_queue_length(config, purge=True)
         log("ceilings: raw psycopg (round trips, pipeline), pgbench")
         data["raw_psycopg"] = asyncio.run(
             order_entry.raw_psycopg_ceiling(
@@ -100,11 +118,6 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
             )
         )
         data["pgbench"] = order_entry.pgbench(config, clients=sizes["concurrency"], duration=sizes["pgbench_seconds"])
-        data["order_to_fill"] = asyncio.run(
-            order_fill.order_to_fill(config, seed, rate=sizes["fill_rate"], duration=sizes["fill_seconds"])
-        )
-        data["reads"] = asyncio.run(reads.reads(config, seed, repeats=sizes["reads_repeats"]))
-        data["memory_mb"] = {name: process.rss_mb() for name, process in stack.processes.items()}
         stack.stop("feed")  # from here the fan-out feed is the only publisher
         data["fanout"] = [
             fanout.measure(

@@ -121,7 +121,14 @@ async def send_one(conn: HttpConnection, make: RequestFactory, i: int, result: R
 
 
 async def open_loop(
-    host: str, port: int, make: RequestFactory, *, rate: float, duration: float, max_connections: int = 256
+    host: str,
+    port: int,
+    make: RequestFactory,
+    *,
+    rate: float,
+    duration: float,
+    max_connections: int = 256,
+    drain_seconds: float = 10.0,
 ) -> RunResult:
     """Send at `rate`/s for `duration` s; latency from each request's intended send time."""
     idle: list[HttpConnection] = [HttpConnection(host, port) for _ in range(16)]
@@ -155,7 +162,13 @@ async def open_loop(
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
     if in_flight:
-        await asyncio.wait(in_flight, timeout=30)
+        await asyncio.wait(in_flight, timeout=drain_seconds)
+    unfinished = list(in_flight)
+    for task in unfinished:  # still queued at the server after the drain: counted, not waited for
+        task.cancel()
+    await asyncio.gather(*unfinished, return_exceptions=True)
+    if unfinished:
+        result.statuses["unfinished"] = len(unfinished)
     result.duration_s = max(loop.time() - start, duration)
     for conn in idle:
         conn.close()

@@ -36,6 +36,16 @@ from trading.models import Order, OrderEvent  # noqa: E402
 from trading.risk import OrderRequest  # noqa: E402
 
 PASSWORD = "bench-password-2026"
+
+
+def cheap_password_hashing() -> None:
+    """Bench users never log in with their password (the seed mints their tokens): skip the slow hash."""
+    from django.contrib.auth.hashers import get_hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
+
+
 BENCH_PRICE = Decimal("100.00")
 
 
@@ -179,6 +189,7 @@ def reads_seed(symbols: list[str], orders_total: int, positions: int) -> tuple[s
 
 def main(out_path: str) -> None:
     sizes = json.loads(os.environ.get("BENCH_SEED", "{}"))
+    cheap_password_hashing()
     # The feed ticks every active crypto asset: `feed_symbols` of them (issue: feed RSS at 1,000 symbols);
     # orders and WebSocket subscriptions use the first 100.
     assets_seed(bench_symbols(sizes.get("feed_symbols", 1000)))

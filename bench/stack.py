@@ -31,6 +31,9 @@ class Config:
     workers: int = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
     smoke: bool = False
 
+    def __post_init__(self) -> None:
+        self.pg_url = self.pg_url.rstrip("/")
+
     @property
     def database_url(self) -> str:
         return f"{self.pg_url}/{self.database}"
@@ -87,6 +90,17 @@ def redis_flush(config: Config) -> None:
     import redis
 
     redis.Redis.from_url(config.redis_url).flushdb()
+
+
+def task_queue_length(config: Config, *, purge: bool = False) -> int:
+    """Messages waiting in Celery's default queue (a Redis list); `purge` drops them."""
+    import redis
+
+    client = redis.Redis.from_url(config.redis_url)
+    length = client.llen("celery")
+    if purge:
+        client.delete("celery")
+    return length
 
 
 @dataclass
@@ -197,8 +211,8 @@ class Stack:
         wait_for_port(c.host, c.port, process)
         return process
 
-    def start_worker(self) -> Process:
-        return self.start(
+    def start_worker(self, timeout: float = 120) -> Process:
+        process = self.start(
             "worker",
             [
                 CELERY,
@@ -206,13 +220,19 @@ class Stack:
                 "speedtrade",
                 "worker",
                 "--loglevel",
-                "WARNING",
+                "INFO",
                 "--concurrency",
                 "2",
                 "--without-gossip",
                 "--without-mingle",
             ],
         )
+        deadline = time.monotonic() + timeout
+        while " ready." not in process.log.read_text():  # celery logs "celery@host ready." once consuming
+            if process.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not start:\n{process.log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        return process
 
     def start_feed(self, **env) -> Process:
         return self.start("feed", [PYTHON, "manage.py", "run_feed"], **env)
