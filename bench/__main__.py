@@ -63,6 +63,7 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
     seed_path = str(work / "seed.json")
     if reuse_seed and Path(seed_path).exists():
         log(f"database {config.database}: reusing the seeded database (--reuse-seed)")
+        python_module(config, "bench.seed", seed_path, "--refresh-tokens")
     else:
         log(f"database {config.database}: create, migrate, seed")
         database_recreate(config)
@@ -85,6 +86,7 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
     )
     data["matching"] = json.loads(Path(matching_path).read_text())
 
+    task_queue_length(config, purge=True)  # a reused database may have left submissions queued
     stack = Stack(config, work)
     try:
         log("starting web (uvicorn), celery worker, feed")

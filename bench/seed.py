@@ -225,5 +225,19 @@ def main(out_path: str) -> None:
         json.dump(result, handle)
 
 
+def tokens_refresh(path: str) -> None:
+    """Access tokens live 30 minutes: a reused seed (`--reuse-seed`) gets fresh ones."""
+    with open(path) as handle:
+        seed = json.load(handle)
+    for trader_row in seed["traders"]:
+        trader_row["token"] = login(User.objects.get(email=trader_row["email"]))[0]
+    seed["reads_token"], seed["reads_session"] = login(User.objects.get(email="reads@bench.local"))
+    with open(path, "w") as handle:
+        json.dump(seed, handle)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[2:] == ["--refresh-tokens"]:
+        tokens_refresh(sys.argv[1])
+    else:
+        main(sys.argv[1])
