@@ -336,6 +336,12 @@ USERSESSIONS_TRACK_ACTIVITY_SECONDS = env.float("USERSESSIONS_TRACK_ACTIVITY_SEC
 MIDDLEWARE[MIDDLEWARE.index("allauth.usersessions.middleware.UserSessionsMiddleware")] = (
     "speedtrade.middleware.ThrottledUserSessionsMiddleware"
 )
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "speedtrade.api.authentication.ThrottledJWTTokenAuthentication"
+    if path == "allauth.headless.contrib.rest_framework.authentication.JWTTokenAuthentication"
+    else path
+    for path in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
+]
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"

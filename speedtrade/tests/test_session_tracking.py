@@ -30,3 +30,14 @@ def test_activity_is_written_again_after_the_interval(alice, settings):
     first = UserSession.objects.get(user=alice).last_seen_at
     browser.get("/api/v1/me")
     assert UserSession.objects.get(user=alice).last_seen_at > first
+
+
+def test_api_calls_with_a_jwt_do_not_write_the_session_each_time(api_client, alice, settings):
+    from speedtrade.tests.test_app_tokens import app_login
+
+    settings.USERSESSIONS_TRACK_ACTIVITY_SECONDS = 3600
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {app_login(api_client, alice)['access_token']}")
+    assert api_client.get("/api/v1/me").status_code == 200
+    seen = UserSession.objects.get(user=alice).last_seen_at
+    assert api_client.get("/api/v1/me").status_code == 200
+    assert UserSession.objects.get(user=alice).last_seen_at == seen
