@@ -313,6 +313,10 @@ CELERY_BEAT_SCHEDULE |= {
     "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
 }
 
+# --- trading: contingent orders, trailing marks, auctions -------------------------
+# Trailing stops' water marks are written at most this often (and whenever a stop fires).
+TRADING_TRAILING_HWM_FLUSH_SECONDS = env.float("TRADING_TRAILING_HWM_FLUSH_SECONDS", default=1.0)
+
 # --- performance (issue 10, bench/) ------------------------------------------------
 # Order entry reads assets from a per-process cache; another process's change to an asset
 # (halt, tradable flag) is seen within this many seconds (0 disables the cache).

@@ -6,10 +6,12 @@ formulas are listed in docs/notes/trading.md.
 """
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
 
+from marketdata import calendars
 from marketdata.models import Asset
 from marketdata.quotes import Quote
 from portfolios.models import Account
@@ -189,6 +191,31 @@ def check_leg_prices(request: OrderRequest, asset: Asset, quote: Quote | None) -
             f"stop_loss.stop_price must be at most {(base - tick).normalize()} (base price − {tick.normalize()}).",
             "stop_loss",
         )
+
+
+# Alpaca's auction placement windows: opg until 9:28 ET, cls until 15:50 ET (10 minutes before an early
+# close); both accepted again from 19:00 ET for the next session.
+OPG_CUTOFF_BEFORE_OPEN = timedelta(minutes=2)
+CLS_CUTOFF_BEFORE_CLOSE = timedelta(minutes=10)
+AUCTION_ORDERS_REOPEN = time(19, 0)
+
+
+def check_auction_window(request: OrderRequest, now: datetime) -> None:
+    if request.time_in_force not in (TIF.OPG, TIF.CLS):
+        return
+    today = calendars.equity_session(now.astimezone(calendars.ET).date())
+    if today is None:
+        return
+    reopen = datetime.combine(today.date, AUCTION_ORDERS_REOPEN, tzinfo=calendars.ET)
+    if request.time_in_force == TIF.OPG:
+        cutoff, label = today.open - OPG_CUTOFF_BEFORE_OPEN, "opg orders are accepted until 2 minutes before the open"
+    else:
+        cutoff, label = (
+            today.close - CLS_CUTOFF_BEFORE_CLOSE,
+            "cls orders are accepted until 10 minutes before the close",
+        )
+    if cutoff <= now < reopen:
+        _reject("auction_window_closed", f"{label}, and again from 19:00 ET for the next session.", "time_in_force")
 
 
 def check_quantity(request: OrderRequest, asset: Asset) -> None:

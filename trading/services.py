@@ -7,6 +7,7 @@ Side effects (the submit/cancel tasks, trade updates) run after commit.
 """
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -65,13 +66,17 @@ def trade_update_publish(*, order: Order, event: str, now: datetime, price=None,
 
 
 def _expiry(request: OrderRequest, asset: Asset, now: datetime) -> datetime | None:
-    """Day and opg/cls equity orders belong to the next session that has not closed yet."""
+    """Day and opg/cls equity orders belong to the next session that has not closed yet.
+
+    A cls order waits past the close for its closing-auction fill (the first tick after the
+    close): unexecuted, it expires with the session's after-hours."""
     if asset.is_crypto or request.time_in_force in (Order.TimeInForce.GTC, Order.TimeInForce.IOC):
         return None
     if request.time_in_force == Order.TimeInForce.FOK:
         return None
     session = calendars.next_session(now)
-    return session.session_close if request.extended_hours else session.close
+    late = request.extended_hours or request.time_in_force == Order.TimeInForce.CLS
+    return session.session_close if late else session.close
 
 
 def _require_asset(asset: Asset | None, symbol: str) -> Asset:
@@ -97,6 +102,7 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
         risk.check_asset(asset)
         request = risk.with_oco_limit(request)
         risk.check_shape(request, asset)
+        risk.check_auction_window(request, now)
         risk.check_quantity(request, asset)
         risk.check_prices(request, asset)
         broker = broker_name_for(asset.asset_class)
@@ -130,12 +136,7 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
             created_at=now,
             updated_at=now,
         )
-        if request.side == Order.Side.BUY:
-            order.reserved_cash = risk.estimated_cost(request, asset, quote)
-            _cash_reserve_within_buying_power(account=account, amount=order.reserved_cash, order_ref=str(order.id))
-        else:
-            order.reserved_qty = risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
-            ports.position_reserve(account=account, asset=asset, qty=order.reserved_qty, order_ref=str(order.id))
+        _reserve(order=order, request=request, quote=quote)
         order.save(force_insert=True)
         OrderEvent.objects.create(order=order, event="new", to_status=S.NEW, created_at=now)
         trade_update_publish(order=order, event="new", now=now)
@@ -143,6 +144,17 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
         if request.order_class != Order.OrderClass.SIMPLE:
             legs_create(parent=order, request=request, now=now)
     return order, True
+
+
+def _reserve(*, order: Order, request: OrderRequest, quote) -> None:
+    """Check and hold what the order needs: cash for a buy, shares for a sell (caller saves the order)."""
+    account, asset = order.account, order.asset
+    if request.side == Order.Side.BUY:
+        order.reserved_cash = risk.estimated_cost(request, asset, quote)
+        _cash_reserve_within_buying_power(account=account, amount=order.reserved_cash, order_ref=str(order.id))
+    else:
+        order.reserved_qty = risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
+        ports.position_reserve(account=account, asset=asset, qty=order.reserved_qty, order_ref=str(order.id))
 
 
 def _same_id_and_opposite_open(
@@ -279,12 +291,34 @@ def order_cancel_all(*, account: Account, now: datetime | None = None) -> list[t
 REPLACEABLE_FIELDS = ("qty", "limit_price", "stop_price", "trail_price", "trail_percent", "time_in_force")
 
 
+def _remaining_request(order: Order, changes: dict) -> OrderRequest:
+    """What is left of `order` as a request, with `changes` applied: a replacement, or the old order re-reserved."""
+    values = {name: getattr(order, name) for name in REPLACEABLE_FIELDS}
+    values["qty"] = order.remaining_qty
+    values.update(changes)
+    if "trail_percent" in changes:
+        values["trail_price"] = None
+    if "trail_price" in changes:
+        values["trail_percent"] = None
+    request = OrderRequest(
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        notional=order.remaining_notional if order.notional else None,
+        extended_hours=order.extended_hours,
+        **values,
+    )
+    return replace(request, qty=None) if request.notional is not None else request
+
+
 def order_replace(*, account: Account, order_id, changes: dict, now: datetime | None = None) -> Order:
     """Replace an open order's qty/prices/tif: the old order becomes `replaced`, a new one takes its place.
 
     `changes["qty"]` is the new order's quantity (what is still to trade). The checks run on the new
     order with the old one's reservation given back first, all in one transaction.
     """
+    from trading.brokers.base import broker_replaces_at_once
+
     now = now or timezone.now()
     unknown = set(changes) - set(REPLACEABLE_FIELDS)
     if unknown:
@@ -303,33 +337,67 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
             )
         if old.notional is not None and "qty" in changes:
             raise BusinessRuleViolation("A notional order's qty cannot be set.", code="not_replaceable", field="qty")
-        remaining = old.remaining_qty
-        values = {name: getattr(old, name) for name in REPLACEABLE_FIELDS}
-        values["qty"] = remaining
-        values.update(changes)
-        if "trail_percent" in changes:
-            values["trail_price"] = None
-        if "trail_price" in changes:
-            values["trail_percent"] = None
-        request = OrderRequest(
-            symbol=old.symbol,
-            side=old.side,
-            type=old.type,
-            notional=old.remaining_notional if old.notional else None,
-            extended_hours=old.extended_hours,
-            **values,
-        )
-        if request.notional is not None:
-            request = OrderRequest(**{**request.__dict__, "qty": None})
+        request = _remaining_request(old, changes)
+        # The replacement's checks see the old order's buying power or shares given back.
         _release_reservation(old)
-        old.save(update_fields=["reserved_cash", "reserved_qty"])
+        if old.status != S.NEW:  # a venue has it: the swap waits for the venue's acknowledgement
+            order_transition(
+                order=old,
+                to_status=S.PENDING_REPLACE,
+                event="pending_replace",
+                changed_fields=("reserved_cash", "reserved_qty"),
+                now=now,
+            )
         new, _ = order_place(account=account, request=request, now=now)
         new.replaces = old
         new.save(update_fields=["replaces"])
         old.replaced_by = new
-        order_transition(order=old, to_status=S.REPLACED, event="replaced", changed_fields=("replaced_by",), now=now)
-        trade_update_publish(order=old, event="replaced", now=now)
+        if old.status == S.NEW or broker_replaces_at_once(old.broker):
+            _replaced_record(old=old, now=now)
+        else:
+            old.save(update_fields=["replaced_by", "reserved_cash", "reserved_qty"])
     return new
+
+
+def _replace_refused(*, old_id, reason: str, now: datetime) -> None:
+    """The venue refused a replacement: the old order is still live there. It returns to its live status and
+    holds again what its remainder needs; if that is no longer available, it is canceled rather than left unfunded."""
+    old = _locked(Order.objects.filter(pk=old_id, status=S.PENDING_REPLACE))
+    if not old:
+        return
+    old = old[0]
+    old.replaced_by = None
+    live = S.PARTIALLY_FILLED if old.filled_qty else S.ACCEPTED
+    funded = True
+    try:
+        with transaction.atomic():
+            _reserve(order=old, request=_remaining_request(old, {}), quote=ports.latest_quote(symbol=old.symbol))
+    except (BusinessRuleViolation, PortfolioRuleViolation) as refusal:
+        funded = False
+        old.reserved_cash = old.reserved_qty = Decimal(0)
+        reason = f"{reason} (and the original can no longer be funded: {refusal})"
+    order_transition(
+        order=old,
+        to_status=live,
+        event="order_replace_rejected",
+        detail={"reason": reason},
+        changed_fields=("replaced_by", "reserved_cash", "reserved_qty"),
+        now=now,
+    )
+    trade_update_publish(order=old, event="order_replace_rejected", now=now)
+    if not funded:
+        _cancel_request(order=old, now=now)
+
+
+def _replaced_record(*, old: Order, now: datetime) -> None:
+    order_transition(
+        order=old,
+        to_status=S.REPLACED,
+        event="replaced",
+        changed_fields=("replaced_by", "reserved_cash", "reserved_qty"),
+        now=now,
+    )
+    trade_update_publish(order=old, event="replaced", now=now)
 
 
 def order_venue_update(
@@ -360,6 +428,8 @@ def order_venue_update(
             if broker_order_id:
                 order.save(update_fields=["broker_order_id"])
             order_end(order=order, to_status=to_status, event=event, now=now, reason=reason, detail=detail)
+            if to_status == S.REJECTED and order.replaces_id:
+                _replace_refused(old_id=order.replaces_id, reason=reason, now=now)
         else:
             fields = ("broker_order_id",) if broker_order_id else ()
             order_transition(
@@ -372,6 +442,11 @@ def order_venue_update(
                 now=now,
             )
             trade_update_publish(order=order, event=event, now=now)
+        if to_status == S.ACCEPTED and order.replaces_id:
+            # The venue acknowledged the replacement: the order it replaces is now replaced.
+            old = _locked(Order.objects.filter(pk=order.replaces_id, status=S.PENDING_REPLACE))
+            if old:
+                _replaced_record(old=old[0], now=now)
     return order
 
 
@@ -483,7 +558,6 @@ def execution_apply(
                 changed_fields=changed,
                 now=now,
             )
-            replacement_reduce(replaced=order, qty=qty, now=now)
         else:
             to_status = S.FILLED
             if not complete:
@@ -500,6 +574,7 @@ def execution_apply(
                 now=now,
             )
         trade_update_publish(order=order, event=event, now=now, price=price, qty=qty, position_qty=position_qty)
+        replacement_reduce(replaced=order, qty=qty, now=now)
         legs_follow_entry_fill(entry=order, qty=qty, now=now)
         exit_group_after_fill(order=order, now=now)
     return execution
@@ -609,8 +684,10 @@ def held_legs_cancel(*, parent: Order, now: datetime) -> None:
     """An entry that ended: legs still held (it never filled) are canceled with it."""
     if parent.parent_id is not None or parent.order_class not in (Order.OrderClass.BRACKET, Order.OrderClass.OTO):
         return
+    # They end the way the entry did: expired with an expired entry, canceled otherwise.
+    to_status = S.EXPIRED if parent.status == S.EXPIRED else S.CANCELED
     for leg in _locked(Order.objects.filter(parent=parent, status=S.HELD)):
-        order_end(order=leg, to_status=S.CANCELED, event="canceled", now=now, reason="The entry order ended.")
+        order_end(order=leg, to_status=to_status, event=to_status, now=now, reason="The entry order ended.")
 
 
 def _exit_group_others(order: Order) -> list[Order]:
@@ -652,8 +729,9 @@ def exit_group_after_fill(*, order: Order, now: datetime) -> None:
 
 
 def replacement_reduce(*, replaced: Order, qty: Decimal, now: datetime) -> None:
-    """A late fill on a replaced order also reduces its replacement, so the two never trade more than one order."""
-    if replaced.status != S.REPLACED or replaced.replaced_by_id is None:
+    """A fill on a replaced (or pending_replace) order also reduces its replacement, so the two never trade
+    more than the one order the user meant."""
+    if replaced.replaced_by_id is None:
         return
     new = _locked(Order.objects.filter(pk=replaced.replaced_by_id, status__in=OPEN_STATUSES))
     if not new or new[0].qty is None:

@@ -25,7 +25,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING_NEW: frozenset(_LIVE | {S.PENDING_NEW, S.REJECTED}),
     S.ACCEPTED: frozenset(_LIVE - {S.ACCEPTED} | {S.DONE_FOR_DAY, S.REJECTED}),
     S.PARTIALLY_FILLED: frozenset(_LIVE - {S.ACCEPTED} | {S.DONE_FOR_DAY}),
-    S.DONE_FOR_DAY: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.PENDING_CANCEL}),
+    S.DONE_FOR_DAY: frozenset(
+        {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.PENDING_CANCEL, S.PENDING_REPLACE}
+    ),
     # Fills may still arrive while a cancel is pending; a refused cancel returns to the live status.
     S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
     S.PENDING_REPLACE: frozenset(

@@ -21,6 +21,11 @@
   same fill from the same order state produce one execution, never two.
 * Matching uses no randomness: the same ticks give the same fills (price priority,
   then arrival order).
+* Trailing stops' water marks are written back (throttled, `PaperBook.hwm_flush`), so a
+  restarted book resumes them. opg/cls orders skip matching and wait for their auction:
+  the first tick at/after the open, the last tick before the close (`PaperBook.auction`).
+* Contingent legs (bracket/OCO/OTO) are ordinary orders here: SpeedTrade's services
+  activate, resize and cancel them; the book only sees their rows change.
 """
 
 import heapq
@@ -31,6 +36,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from marketdata import calendars
@@ -42,7 +50,9 @@ from trading.models import OrderStatus as S
 
 logger = logging.getLogger(__name__)
 
-MATCHABLE = (S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE)
+# The paper venue honours a cancel the moment it is asked: a pending_cancel order no longer trades here
+# (so the canceled sibling of a filled exit leg can never sell the same shares again).
+MATCHABLE = (S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_REPLACE)
 SYNC_OVERLAP = timedelta(seconds=5)  # re-read recent changes: a transaction may commit after a later one
 T = Order.Type
 
@@ -70,6 +80,8 @@ class Resting:
     hwm: Decimal | None
     extended_hours: bool
     updated_at: datetime
+    auction_at: datetime | None = None  # opg: the session's open; cls: its close
+    exit_group: uuid.UUID | None = None  # bracket/OTO legs: their entry; OCO orders: the OCO parent
     triggered: bool = False
 
     @classmethod
@@ -94,6 +106,8 @@ class Resting:
             hwm=order.hwm,
             extended_hours=order.extended_hours,
             updated_at=order.updated_at,
+            auction_at=auction_time(order),
+            exit_group=order.parent_id or (order.id if order.order_class == Order.OrderClass.OCO else None),
         )
 
     @property
@@ -112,6 +126,19 @@ class Resting:
         return trailing_stop_price(
             side=self.side, hwm=self.hwm, trail_price=self.trail_price, trail_percent=self.trail_percent
         )
+
+
+def auction_time(order: Order) -> datetime | None:
+    """When an opg/cls order executes: the open / close of the session it was placed for."""
+    if order.time_in_force not in (Order.TimeInForce.OPG, Order.TimeInForce.CLS):
+        return None
+    session = calendars.next_session(order.created_at)
+    return session.open if order.time_in_force == Order.TimeInForce.OPG else session.close
+
+
+def auction_price(quote: Quote) -> Decimal:
+    """The auction's print: the tick's last trade price."""
+    return quote.last if quote.last else quote.mid
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +185,8 @@ class SymbolBook:
         self.buy_stops: list = []  # (stop, seq, id)
         self.sell_stops: list = []  # (-stop, seq, id)
         self.trailing: dict[uuid.UUID, Resting] = {}
+        self.auctions: list[uuid.UUID] = []  # opg/cls orders, waiting for their auction
+        self.last_quote: Quote | None = None  # the tick before the current one (closing prints)
 
 
 class PaperBook:
@@ -166,6 +195,10 @@ class PaperBook:
         self.books: dict[str, SymbolBook] = {}
         self.seq = 0
         self.watermark: datetime | None = None
+        # Trailing water marks moved since they were last written (see `hwm_flush`).
+        self.hwm_dirty: dict[uuid.UUID, Decimal] = {}
+        self.hwm_flushed_at: datetime | None = None
+        self.hwm_fired = False
 
     # --- keeping the book in step with the database --------------------------------
     def sync(self, now: datetime) -> None:
@@ -196,7 +229,9 @@ class PaperBook:
         book = self.books.setdefault(order.symbol, SymbolBook())
         self.seq += 1
         entry_id = order.id
-        if order.acts_as_market:
+        if order.auction_at is not None:
+            book.auctions.append(entry_id)
+        elif order.acts_as_market:
             book.markets.append(entry_id)
         elif order.acts_as_limit:
             if order.is_buy:
@@ -216,6 +251,26 @@ class PaperBook:
         if order is not None:
             self.books[order.symbol].trailing.pop(order_id, None)
 
+    def hwm_flush(self, now: datetime) -> None:
+        """Persist moved trailing marks, so a restarted book resumes them: at most once per
+        TRADING_TRAILING_HWM_FLUSH_SECONDS (a tick must not cost a write per order), and at once
+        when a stop fires. One transaction, one UPDATE; rows another transaction holds are skipped
+        (never waited for) and written on the next flush."""
+        interval = timedelta(seconds=settings.TRADING_TRAILING_HWM_FLUSH_SECONDS)
+        due = self.hwm_flushed_at is None or now - self.hwm_flushed_at >= interval
+        if not self.hwm_dirty or not (due or self.hwm_fired):
+            return
+        with transaction.atomic():
+            free = list(
+                Order.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=list(self.hwm_dirty))
+                .values_list("pk", flat=True)
+            )
+            Order.objects.bulk_update([Order(pk=pk, hwm=self.hwm_dirty[pk]) for pk in free], ["hwm"])
+        for pk in free:
+            del self.hwm_dirty[pk]
+        self.hwm_flushed_at, self.hwm_fired = now, False
+
     # --- matching --------------------------------------------------------------------
     def _triggered(self, book: SymbolBook, quote: Quote) -> None:
         """Stops (and trailing stops) the quote reaches become market or limit orders."""
@@ -232,13 +287,48 @@ class PaperBook:
             mark = quote.bid if not order.is_buy else quote.ask
             if order.hwm is None or (mark > order.hwm if not order.is_buy else mark < order.hwm):
                 order.hwm = mark
+                self.hwm_dirty[order.id] = mark
             stop = order.trailing_stop_price()
             if (quote.bid <= stop) if not order.is_buy else (quote.ask >= stop):
                 del book.trailing[order.id]
                 fired.append(order)
+                self.hwm_fired = True
         for order in fired:
             order.triggered = True
             self.add(order)
+
+    def auction(self, quote: Quote, at: datetime) -> tuple[list[FillIntent], list[Resting]]:
+        """opg/cls orders whose auction has come, as (fills, missed).
+
+        The opening auction prints at the first tick at/after the open; the closing auction at
+        the last tick before the close, taken when the first tick at/after the close arrives
+        (a book that saw no tick before the close — just restarted — uses that first one).
+        An auction fills the whole order at its print; a limit it does not reach is missed.
+        """
+        book = self.books.get(quote.symbol)
+        if book is None or not book.auctions:
+            return [], []
+        fills, missed, waiting = [], [], []
+        for order_id in book.auctions:
+            order = self.orders.get(order_id)
+            if order is None:
+                continue
+            if at < order.auction_at:
+                waiting.append(order_id)
+                continue
+            before = book.last_quote
+            closing = order.time_in_force == Order.TimeInForce.CLS
+            price = auction_price(before if closing and before and before.timestamp < order.auction_at else quote)
+            reached = order.limit_price is None or (
+                price <= order.limit_price if order.is_buy else price >= order.limit_price
+            )
+            fill = fill_size(order, price, order.qty - order.filled_qty) if reached else None
+            if fill is None:
+                missed.append(order)
+            else:
+                fills.append(fill)
+        book.auctions = waiting
+        return fills, missed
 
     def _eligible(self, order: Resting, at: datetime) -> bool:
         return calendars.is_open(order.asset_class, at, extended_hours=order.extended_hours)
@@ -249,6 +339,7 @@ class PaperBook:
         if book is None:
             return []
         self._triggered(book, quote)
+        book.last_quote = quote
         ask_left, bid_left = quote.ask_size, quote.bid_size
         fills: list[FillIntent] = []
         deferred: list[uuid.UUID] = []
@@ -329,6 +420,11 @@ def apply_fills(book: PaperBook | None, fills: list[FillIntent], now: datetime) 
         order.reserved_qty = max(order.reserved_qty - fill.qty, Decimal(0))
         if fill.final and book is not None:
             book.remove(order.id)
+        if order.exit_group is not None and book is not None:
+            # The fill shrank or canceled the group's other orders: take that in before the next tick.
+            group = Order.objects.filter(Q(pk=order.exit_group) | Q(parent_id=order.exit_group)).exclude(pk=order.id)
+            for member in group.select_related("asset"):
+                book.upsert(member)
 
 
 _BOOK: PaperBook | None = None
@@ -354,13 +450,37 @@ def on_ticks(quotes: list[Quote]) -> None:
     book = paper_book()
     book.sync(now)
     for quote in quotes:
-        fills = book.evaluate(quote, quote.timestamp if quote.timestamp else now)
+        at = quote.timestamp if quote.timestamp else now
+        auction_fills, missed = book.auction(quote, at)
+        apply_fills(book, auction_fills, now)
+        for order in missed:
+            auction_missed(order, now)
+        fills = book.evaluate(quote, at)
         if fills:
             apply_fills(book, fills, now)
+    book.hwm_flush(now)
+
+
+def auction_missed(order: Resting, now: datetime) -> None:
+    """An opg/cls limit the auction did not reach is canceled, as Alpaca cancels unfilled auction orders."""
+    from trading.services import order_venue_update
+
+    book = _BOOK
+    if book is not None:
+        book.remove(order.id)
+    kind = "opening" if order.time_in_force == Order.TimeInForce.OPG else "closing"
+    order_venue_update(
+        order_id=order.id,
+        to_status=S.CANCELED,
+        event="canceled",
+        reason=f"Limit not reached at the {kind} auction.",
+        now=now,
+    )
 
 
 class PaperVenue:
     name = "paper"
+    replaces_at_once = True  # the book swaps orders in process: the acknowledgement is immediate
 
     def submit(self, order: Order) -> SubmitOutcome:
         return SubmitOutcome(accepted=True, broker_order_id=f"paper-{order.id}")
@@ -369,6 +489,8 @@ class PaperVenue:
         """Match a marketable order at once against the latest quote; IOC/FOK never rest."""
         from trading.services import order_venue_update
 
+        if order.time_in_force in (Order.TimeInForce.OPG, Order.TimeInForce.CLS):
+            return  # they wait for their auction, in the book
         now = timezone.now()
         immediate = order.time_in_force in (Order.TimeInForce.IOC, Order.TimeInForce.FOK)
         resting = Resting.from_order(order)

@@ -8,11 +8,17 @@ orders end.
 from decimal import Decimal
 
 import pytest
+from alpaca.trading.models import Order as AlpacaOrder
+from django.db import transaction
 from django.test import TestCase
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from accounts.tests.factories import UserFactory, approved_customer
 from portfolios.models import Position
+from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
-from trading.brokers.paper import on_ticks
+from trading.brokers.paper import on_ticks, paper_book_reset
 from trading.models import Order
 from trading.risk import Leg
 from trading.services import order_cancel
@@ -221,9 +227,81 @@ def test_the_api_shows_legs_as_alpaca_does(alice_api, alice_account, acme, marke
     created = alice_api.post("/api/v1/orders", body, format="json").json()
     assert [(leg["type"], leg["status"]) for leg in created["legs"]] == [("limit", "held"), ("stop_limit", "held")]
     assert created["order_class"] == "bracket"
+    assert [leg.status for leg in AlpacaOrder(**created).legs] == ["held", "held"]  # alpaca-py reads it
     flat = alice_api.get("/api/v1/orders").json()
     assert [order["id"] for order in flat] == [created["id"]] and flat[0]["legs"] is None
     nested = alice_api.get("/api/v1/orders", {"nested": "true"}).json()
     assert [leg["stop_price"] for leg in nested[0]["legs"]] == [None, "9"]
     detail = alice_api.get(f"/api/v1/orders/{created['id']}").json()
     assert len(detail["legs"]) == 2 and detail["legs"][0]["legs"] is None
+
+
+PRICES = st.sampled_from([Decimal(cents) / 100 for cents in range(850, 1175, 25)])
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ticks=st.lists(st.tuples(PRICES, st.integers(1, 3), st.integers(1, 3)), min_size=1, max_size=8))
+def test_a_bracket_never_sells_more_than_it_bought_and_reserves_each_share_once(acme, market_open, ticks):
+    """Any tick path: Σ order reservations = the account's reserved counters, exits ≤ entry fills."""
+    with transaction.atomic():
+        account = approved_customer(UserFactory())
+        deposit_settled_post(account=account, amount=Decimal("1000.00"))
+        paper_book_reset()
+        quote(bid="9.98", ask="10.00", ask_size="2")
+        entry = place(
+            account,
+            type="limit",
+            qty=Decimal("5"),
+            limit_price=Decimal("10.00"),
+            order_class="bracket",
+            take_profit=Leg(limit_price=Decimal("11.00")),
+            stop_loss=Leg(stop_price=Decimal("9.00"), limit_price=Decimal("8.75")),
+        )
+        for bid, bid_size, ask_size in ticks:
+            tick(bid=str(bid), ask=str(bid + Decimal("0.02")), bid_size=str(bid_size), ask_size=str(ask_size))
+            orders = list(Order.objects.filter(account=account))
+            held = Position.objects.filter(account=account, asset=acme).first()
+            sold = sum(order.filled_qty for order in orders if order.side == "sell")
+            entry.refresh_from_db()
+            assert sold <= entry.filled_qty and (held.qty if held else 0) == entry.filled_qty - sold
+            assert (held.reserved_qty if held else 0) == sum(order.reserved_qty for order in orders)
+            assert cash(account).reserved == sum(order.reserved_cash for order in orders)
+            live_legs = [o for o in orders if o.parent_id and o.status not in ("held", "canceled", "filled")]
+            assert all(leg.remaining_qty == entry.filled_qty - sold for leg in live_legs)
+        transaction.set_rollback(True)
+
+
+def test_a_filled_exit_stops_its_sibling_at_once_even_before_the_cancel_task_runs(alice_account, acme, market_open):
+    quote(ask="10.00")
+    place(alice_account, qty=Decimal("5"))  # shares the bracket must never touch
+    entry = place(alice_account, qty=Decimal("2"), **BRACKET)
+    assert position(acme).qty == 7
+    # One batch, no commit hooks run (as with a Celery worker that has not picked up the cancel yet):
+    # the take profit fills on the first tick; the second would have triggered the stop loss.
+    on_ticks([quote(bid="11.00", ask="11.02"), quote(bid="8.90", ask="8.92")])
+    after = legs(entry)
+    assert after["take_profit"].status == "filled" and after["stop_loss"].status == "pending_cancel"
+    assert after["stop_loss"].filled_qty == 0 and position(acme).qty == 5
+
+
+def test_cancel_all_ends_a_bracket_and_its_legs(alice_api, alice_account, acme, market_open):
+    quote(ask="10.00")
+    entry = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.50"), **BRACKET)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = alice_api.delete("/api/v1/orders")
+    assert response.status_code == 207 and {r["status"] for r in response.json()} == {200}
+    assert len(response.json()) == 3
+    assert set(Order.objects.values_list("status", flat=True)) == {"canceled"}
+    assert cash(alice_account).reserved == 0 and entry.events.exists()
+
+
+def test_an_entry_that_expires_unfilled_takes_its_held_legs_with_it(alice_account, acme, market_open):
+    from trading.services import orders_expire
+
+    quote(ask="10.00")
+    entry = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.50"), **BRACKET)
+    market_open.move_to("2026-03-04T21:00:01Z")
+    orders_expire()
+    entry.refresh_from_db()
+    assert entry.status == "expired" and {leg.status for leg in legs(entry).values()} == {"expired"}
+    assert cash(alice_account).reserved == 0

@@ -193,3 +193,32 @@ def test_out_of_order_execution_reports_add_up_the_same(alice_account, acme, mar
     assert order.status == "filled" and order.filled_avg_price == Decimal("8.333333333")
     assert cash(alice_account).reserved == 0 and cash(alice_account).balance == Decimal("975.00")
     assert OrderEvent.objects.filter(order=order, event__in=["partial_fill", "fill"]).count() == 2
+
+
+def test_a_trailing_stop_keeps_its_water_mark_across_a_restart(alice_account, acme, market_open, settings):
+    from trading.brokers.paper import paper_book_reset
+
+    settings.TRADING_TRAILING_HWM_FLUSH_SECONDS = 3600  # only the first move and a firing stop are written
+    quote(ask="10.00")
+    place(alice_account, qty=Decimal("1"))
+    trailing = place(
+        alice_account,
+        side="sell",
+        type="trailing_stop",
+        qty=Decimal("1"),
+        trail_price=Decimal("1.00"),
+        time_in_force="gtc",
+    )
+    on_ticks([quote(bid="12.00", ask="12.02")])
+    trailing.refresh_from_db()
+    assert trailing.hwm == Decimal("12.00") and trailing.current_stop_price == Decimal("11.00")
+    on_ticks([quote(bid="12.50", ask="12.52")])  # within the flush interval: kept in memory only
+    trailing.refresh_from_db()
+    assert trailing.hwm == Decimal("12.00")
+    paper_book_reset()  # the feed process restarts: the book reloads from the database
+    on_ticks([quote(bid="11.20", ask="11.22")])  # above the persisted stop (11): no fill
+    trailing.refresh_from_db()
+    assert trailing.status == "accepted" and trailing.hwm == Decimal("12.00")
+    on_ticks([quote(bid="10.95", ask="10.97")])  # a fresh mark would be 11.20 → stop 10.20; the kept one fires
+    trailing.refresh_from_db()
+    assert trailing.status == "filled" and trailing.filled_avg_price == Decimal("10.95")
