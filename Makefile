@@ -48,6 +48,11 @@ lint: $(VENV)/.dev-installed
 	$(SERVICES_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	$(SERVICES_ENV) $(BIN)/python manage.py spectacular --fail-on-warn --validate --file /dev/null
 
+## Benchmarks (issue 10, bench/README.md): starts its own web server, worker and feed on BENCH_PORT (8180)
+## against the database speedtrade_bench on the same PostgreSQL; SMOKE=1 runs every benchmark at tiny size.
+bench: $(VENV)/.dev-installed
+	BENCH_PG_URL=$(patsubst %/,%,$(dir $(SERVICES_DATABASE_URL))) $(BIN)/python -m bench $(if $(SMOKE),--smoke)
+
 ## Services mode, one process each (docker-compose runs the same commands).
 migrate: $(VENV)/.runtime-installed
 	$(SERVICES_ENV) $(BIN)/python manage.py check_services

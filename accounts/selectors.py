@@ -107,7 +107,8 @@ def trading_refusal_reason(*, account) -> str | None:
 
     if account.status == Account.Status.CLOSED:
         return "account closed"
-    if not kyc_status(user=account.user).approved:
+    # One EXISTS on the order-entry path, not the full status (application + latest decision).
+    if not KYCApplication.objects.filter(user_id=account.user_id, status=KYCApplication.Status.APPROVED).exists():
         return "KYC not approved"
     if account.status != Account.Status.ACTIVE:
         return "account not active"

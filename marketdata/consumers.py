@@ -17,8 +17,8 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from marketdata.publishing import quote_group
-from marketdata.quotes import Quote, latest_quotes, quote_from_dict, quote_message
+from marketdata.fanout import quote_hub
+from marketdata.quotes import Quote, latest_quotes, quote_message
 from marketdata.selectors import assets_by_symbols
 from speedtrade.consumers import AuthenticatedJsonConsumer
 
@@ -33,14 +33,13 @@ def snapshot_message(symbol: str, quote: Quote | None) -> dict:
 class QuoteStreamConsumer(AuthenticatedJsonConsumer):
     async def on_authenticated(self) -> None:
         self.symbols: set[str] = set()
-        self.pending: dict[str, dict] = {}  # symbol -> newest quote not yet sent
+        self.pending: dict[str, str] = {}  # symbol -> newest quote message (encoded) not yet sent
         self.flush_task: asyncio.Task | None = None
 
     async def disconnect(self, code):
-        if self.flush_task is not None:
+        if getattr(self, "flush_task", None) is not None:
             self.flush_task.cancel()
-        for symbol in getattr(self, "symbols", ()):
-            await self.channel_layer.group_discard(quote_group(symbol), self.channel_name)
+        quote_hub().unsubscribe(self, getattr(self, "symbols", ()))
 
     async def _requested_symbols(self, message) -> list[str] | None:
         symbols = message.get("symbols")
@@ -67,8 +66,7 @@ class QuoteStreamConsumer(AuthenticatedJsonConsumer):
                 f"{len(self.symbols)} subscribed, {len(new)} more requested.",
             )
             return
-        for symbol in new:
-            await self.channel_layer.group_add(quote_group(symbol), self.channel_name)
+        await quote_hub().subscribe(self, new)
         self.symbols.update(new)
         await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
         if new:
@@ -79,18 +77,18 @@ class QuoteStreamConsumer(AuthenticatedJsonConsumer):
         symbols = await self._requested_symbols(message)
         if symbols is None:
             return
-        for symbol in self.symbols.intersection(symbols):
-            await self.channel_layer.group_discard(quote_group(symbol), self.channel_name)
+        leaving = self.symbols.intersection(symbols)
+        quote_hub().unsubscribe(self, leaving)
+        for symbol in leaving:
             self.symbols.discard(symbol)
             self.pending.pop(symbol, None)
         await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
 
-    async def quote_update(self, event) -> None:
-        """A tick from the feed: keep only the newest per symbol and flush within the window."""
-        quote = event["quote"]
-        if quote["symbol"] not in self.symbols:
+    def quote_received(self, symbol: str, message: str) -> None:
+        """A tick from this process's quote hub: keep only the newest per symbol and flush within the window."""
+        if symbol not in self.symbols:
             return  # an update already in flight when the client unsubscribed
-        self.pending[quote["symbol"]] = quote
+        self.pending[symbol] = message
         if self.flush_task is None:
             self.flush_task = asyncio.create_task(self._flush_after_window())
 
@@ -99,4 +97,4 @@ class QuoteStreamConsumer(AuthenticatedJsonConsumer):
         pending, self.pending = self.pending, {}
         self.flush_task = None
         if pending:
-            await self.send_json([quote_message(quote_from_dict(quote)) for quote in pending.values()])
+            await self.send(text_data="[" + ",".join(pending.values()) + "]")  # messages arrive encoded

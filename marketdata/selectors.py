@@ -5,13 +5,17 @@ return a price for every asset they are given (falling back to the reference
 price), quantized onto the asset's `price_increment` by `prices.to_increment`.
 """
 
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery, Value
 from django.db.models.functions import Replace, Upper
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from marketdata.bars import bucket_start
 from marketdata.models import Asset, Bar, Timeframe
@@ -43,6 +47,36 @@ def asset_get(*, symbol_or_id: str) -> Asset:
     if exact or len(matches) == 1:
         return (exact or matches)[0]
     raise Asset.DoesNotExist(f"No asset {symbol_or_id!r}.")
+
+
+_ASSETS_BY_SYMBOL: dict[str, tuple[Asset, float]] = {}  # SYMBOL -> (asset, monotonic expiry)
+
+
+def asset_by_symbol_cached(symbol: str) -> Asset | None:
+    """The asset with this exact symbol (any case), from a per-process cache on the order-entry path.
+
+    Saves a database round trip per order. An asset saved in this process is dropped from the
+    cache at once; a change made by another process (admin, `sync_assets`) is seen within
+    ASSET_CACHE_SECONDS. Unknown symbols are not cached, so a new asset is usable at once.
+    """
+    key = symbol.upper()
+    cached = _ASSETS_BY_SYMBOL.get(key)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
+    asset = Asset.objects.filter(symbol__iexact=symbol).first()
+    if asset is not None and settings.ASSET_CACHE_SECONDS > 0:
+        _ASSETS_BY_SYMBOL[key] = (asset, time.monotonic() + settings.ASSET_CACHE_SECONDS)
+    return asset
+
+
+def asset_cache_clear() -> None:
+    _ASSETS_BY_SYMBOL.clear()
+
+
+@receiver(post_save, sender=Asset)
+@receiver(post_delete, sender=Asset)
+def _asset_changed(sender, instance: Asset, **kwargs) -> None:
+    _ASSETS_BY_SYMBOL.pop(instance.symbol.upper(), None)
 
 
 def assets_by_symbols(symbols: Iterable[str]) -> tuple[dict[str, Asset], list[str]]:

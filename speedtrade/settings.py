@@ -334,6 +334,36 @@ CELERY_BEAT_SCHEDULE |= {
 # Trailing stops' water marks are written at most this often (and whenever a stop fires).
 TRADING_TRAILING_HWM_FLUSH_SECONDS = env.float("TRADING_TRAILING_HWM_FLUSH_SECONDS", default=1.0)
 
+# --- performance (issue 10, bench/) ------------------------------------------------
+# Order entry reads assets from a per-process cache; another process's change to an asset
+# (halt, tradable flag) is seen within this many seconds (0 disables the cache).
+ASSET_CACHE_SECONDS = env.float("ASSET_CACHE_SECONDS", default=5.0)
+# Under ASGI each request's synchronous part runs on a thread of its own and Django's connections
+# are per thread: persistent connections (CONN_MAX_AGE) pile up with concurrency until PostgreSQL
+# refuses clients (the order-entry benchmark hit max_connections and answered 500s). A bounded
+# psycopg pool per process instead: a request borrows a connection and returns it when it ends.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
+    }
+# allauth tracks a session's activity (a row write) on every request; ours at most this often
+# per session and process, and at once when the IP or user agent changes.
+USERSESSIONS_TRACK_ACTIVITY_SECONDS = env.float("USERSESSIONS_TRACK_ACTIVITY_SECONDS", default=60.0)
+MIDDLEWARE[MIDDLEWARE.index("allauth.usersessions.middleware.UserSessionsMiddleware")] = (
+    "speedtrade.middleware.ThrottledUserSessionsMiddleware"
+)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "speedtrade.api.authentication.ThrottledJWTTokenAuthentication"
+    if path == "allauth.headless.contrib.rest_framework.authentication.JWTTokenAuthentication"
+    else path
+    for path in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
+]
+
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

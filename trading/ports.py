@@ -2,7 +2,7 @@
 
 * portfolios (issue 5): buying power, sellable quantity, cash/share reservations and
   fill application (called inside `execution_apply`'s transaction);
-* marketdata (issue 3): the latest quote per symbol;
+* marketdata (issue 3): the latest quote per symbol, assets by symbol (cached per process);
 * accounts (issue 6): whether KYC and restrictions let the account trade, and the audit trail;
 * marketdata's reconnect backoff (exponential, full jitter) for venue retries.
 """
@@ -16,6 +16,7 @@ from marketdata.calendars import ET
 from marketdata.feeds.backoff import reconnect_delay as retry_delay  # noqa: F401  (re-exported)
 from marketdata.models import Asset
 from marketdata.quotes import Quote, latest_quotes
+from marketdata.selectors import asset_by_symbol_cached as asset_by_symbol  # noqa: F401  (order entry's asset read)
 from portfolios import selectors as portfolio_selectors
 from portfolios import services as portfolio_services
 from portfolios.models import Account, LedgerAccount, Position

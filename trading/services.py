@@ -42,9 +42,11 @@ def _lock_account(account_id) -> Account:
 
 def _lock_order(*, account: Account, order_id) -> Order:
     try:
-        return Order.objects.select_for_update().select_related("asset").get(pk=order_id, account=account)
+        order = Order.objects.select_for_update().select_related("asset").get(pk=order_id, account=account)
     except (Order.DoesNotExist, ValueError):
         raise OrderNotFound("No such order.", code="not_found") from None
+    order.account = account  # the row locked just before: saves a lazy read per trade update and release
+    return order
 
 
 def trade_update_publish(*, order: Order, event: str, now: datetime, price=None, qty=None, position_qty=None) -> None:
@@ -77,8 +79,7 @@ def _expiry(request: OrderRequest, asset: Asset, now: datetime) -> datetime | No
     return session.session_close if late else session.close
 
 
-def _asset_for(symbol: str) -> Asset:
-    asset = Asset.objects.filter(symbol__iexact=symbol).first()
+def _require_asset(asset: Asset | None, symbol: str) -> Asset:
     if asset is None:
         raise OrderRejected(f"Unknown symbol {symbol!r}.", code="asset_not_found", field="symbol")
     return asset
@@ -91,13 +92,13 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
 
     with transaction.atomic():
         account = _lock_account(account.pk)
-        if request.client_order_id:
-            # The account lock serialises same-id requests: the second one finds the first one's order.
-            existing = Order.objects.filter(account=account, client_order_id=request.client_order_id).first()
-            if existing is not None:
-                return existing, False
+        asset = ports.asset_by_symbol(request.symbol)
+        # The account lock serialises same-id requests: the second one finds the first one's order.
+        existing, opposite_open = _same_id_and_opposite_open(account=account, request=request, asset=asset)
+        if existing is not None:
+            return existing, False
         risk.check_account(account)
-        asset = _asset_for(request.symbol)
+        asset = _require_asset(asset, request.symbol)
         risk.check_asset(asset)
         request = risk.with_oco_limit(request)
         risk.check_shape(request, asset)
@@ -112,16 +113,7 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
         risk.check_limit_band(request, quote)
         risk.check_leg_prices(request, asset, quote)
         risk.check_max_notional(request, asset, quote)
-        opposite = Order.Side.SELL if request.side == Order.Side.BUY else Order.Side.BUY
-        risk.check_wash_trade(
-            request,
-            # Held legs are at no venue yet: they cannot trade against anything.
-            list(
-                Order.objects.filter(account=account, asset=asset, side=opposite, status__in=OPEN_STATUSES).exclude(
-                    status=S.HELD
-                )
-            ),
-        )
+        risk.check_wash_trade(request, opposite_open)
         order = Order(
             client_order_id=request.client_order_id or str(uuid.uuid4()),
             account=account,
@@ -169,16 +161,59 @@ def _reserve(*, order: Order, request: OrderRequest, quote, good_faith_at: datet
     account, asset = order.account, order.asset
     if request.side == Order.Side.BUY:
         order.reserved_cash = risk.estimated_cost(request, asset, quote)
-        risk.check_buying_power(account, order.reserved_cash)
     else:
         order.reserved_qty = risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
     if good_faith_at is not None:
         held = order.reserved_cash if request.side == Order.Side.BUY else order.reserved_qty
         order.warnings = risk.check_good_faith(account, asset, request.side, held, good_faith_at)
     if request.side == Order.Side.BUY:
-        ports.cash_reserve(account=account, amount=order.reserved_cash, order_ref=str(order.id))
+        _cash_reserve_within_buying_power(account=account, amount=order.reserved_cash, order_ref=str(order.id))
     else:
         ports.position_reserve(account=account, asset=asset, qty=order.reserved_qty, order_ref=str(order.id))
+
+
+def _same_id_and_opposite_open(
+    *, account: Account, request: OrderRequest, asset: Asset | None
+) -> tuple[Order | None, list[Order]]:
+    """One read for two questions of order entry: the order already placed with this client_order_id
+    (idempotency), and the account's open orders on the other side of the same asset (wash trades;
+    held legs are at no venue yet, so they cannot trade against anything)."""
+    opposite = Order.Side.SELL if request.side == Order.Side.BUY else Order.Side.BUY
+    wanted = Q(pk__in=[])
+    if request.client_order_id:
+        wanted |= Q(client_order_id=request.client_order_id)
+    if asset is not None:
+        wanted |= Q(asset=asset, side=opposite, status__in=OPEN_STATUSES) & ~Q(status=S.HELD)
+    rows = list(Order.objects.filter(wanted, account=account))
+    existing = next((o for o in rows if request.client_order_id and o.client_order_id == request.client_order_id), None)
+    opposite_open = [
+        o
+        for o in rows
+        if asset is not None
+        and o.asset_id == asset.pk
+        and o.side == opposite
+        and o.status in OPEN_STATUSES
+        and o.status != S.HELD
+    ]
+    return existing, opposite_open
+
+
+def _cash_reserve_within_buying_power(*, account: Account, amount: Decimal, order_ref: str) -> None:
+    """Hold cash for a buy, refusing it beyond buying power.
+
+    Cash accounts: buying power is cash − reservations, exactly the condition of the
+    reservation's own conditional UPDATE, so that UPDATE is the check (one round trip); only a
+    refusal reads the numbers for its message. Margin accounts ask portfolios' valuation first.
+    """
+    if account.type == Account.Type.MARGIN:
+        risk.check_buying_power(account, amount)
+        ports.cash_reserve(account=account, amount=amount, order_ref=order_ref)
+        return
+    try:
+        ports.cash_reserve(account=account, amount=amount, order_ref=order_ref)
+    except PortfolioRuleViolation:
+        risk.check_buying_power(account, amount)  # raises insufficient_buying_power with the amounts
+        raise
 
 
 def _queue_submit(order_id) -> None:

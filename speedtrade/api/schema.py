@@ -5,6 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 class AllauthJWTScheme(OpenApiAuthenticationExtension):
     target_class = "allauth.headless.contrib.rest_framework.authentication.JWTTokenAuthentication"
+    match_subclasses = True  # speedtrade.api.authentication.ThrottledJWTTokenAuthentication
     name = "jwtTokenAuth"
 
     def get_security_definition(self, auto_schema):

@@ -1,0 +1,1 @@
+"""SpeedTrade benchmarks (issue 10): `make bench` / `python -m bench`. See bench/README.md."""

@@ -1,0 +1,366 @@
+"""`python -m bench [--smoke]`: run every benchmark against a fresh services-mode stack; see bench/README.md."""
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import fanout, order_entry, order_fill, reads, report, servers
+from bench.stack import (
+    Config,
+    Stack,
+    database_recreate,
+    log,
+    machine_load,
+    manage,
+    python_module,
+    redis_flush,
+    task_queue_length,
+)
+
+FULL = {
+    "seed": {"traders": 32, "feed_symbols": 1000, "reads_orders": 5000, "reads_positions": 50},
+    "matching": {"resting": 10_000, "seconds": 3.0, "crossings": 200},
+    "rates": [100, 250, 500, 1000],
+    "entry_seconds": 8.0,
+    "concurrency": 16,
+    "ceiling_seconds": 8.0,
+    "pgbench_seconds": 8,
+    "fill_rate": 50,
+    "fill_seconds": 6.0,
+    "reads_repeats": 30,
+    "server_seconds": 5.0,
+    "fanout_rates": [200, 2000],
+    "fanout_seconds": 15.0,
+    "fanout_clients": 1000,
+    "fanout_client_processes": 2,
+}
+SMOKE = {
+    "seed": {"traders": 4, "feed_symbols": 100, "reads_orders": 60, "reads_positions": 3},
+    "matching": {"resting": 500, "seconds": 0.3, "crossings": 3},
+    "rates": [20],
+    "entry_seconds": 1.0,
+    "concurrency": 4,
+    "ceiling_seconds": 1.0,
+    "pgbench_seconds": 1,
+    "fill_rate": 5,
+    "fill_seconds": 1.0,
+    "reads_repeats": 2,
+    "server_seconds": 0.5,
+    "fanout_rates": [50],
+    "fanout_seconds": 1.0,
+    "fanout_clients": 20,
+    "fanout_client_processes": 1,
+}
+
+
+def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) -> dict:
+    data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
+    started = time.monotonic()
+    seed_path = str(work / "seed.json")
+    if reuse_seed and Path(seed_path).exists():
+        log(f"database {config.database}: reusing the seeded database (--reuse-seed)")
+        python_module(config, "bench.seed", seed_path, "--refresh-tokens")
+    else:
+        log(f"database {config.database}: create, migrate, seed")
+        database_recreate(config)
+        redis_flush(config)
+        manage(config, "migrate", "--noinput")
+        python_module(
+            config, "bench.seed", seed_path, CELERY_TASK_ALWAYS_EAGER="true", BENCH_SEED=json.dumps(sizes["seed"])
+        )
+    seed = json.loads(Path(seed_path).read_text())
+    data["order_sql_statements"] = seed["order_sql_statements"]
+
+    log("paper venue matching")
+    matching_path = str(work / "matching.json")
+    python_module(
+        config,
+        "bench.matching",
+        matching_path,
+        CELERY_TASK_ALWAYS_EAGER="true",
+        BENCH_MATCHING=json.dumps(sizes["matching"]),
+    )
+    data["matching"] = json.loads(Path(matching_path).read_text())
+
+    task_queue_length(config, purge=True)  # a reused database may have left submissions queued
+    stack = Stack(config, work)
+    try:
+        log("starting web (uvicorn), celery worker, feed")
+        stack.start_web("uvicorn")
+        stack.start_feed()
+        stack.start_worker()
+        data["server"], data["web_workers"] = "uvicorn", config.workers
+        # Order to fill first, while the task queue is empty; order entry leaves a backlog of submissions.
+        data["order_to_fill"] = asyncio.run(
+            order_fill.order_to_fill(config, seed, rate=sizes["fill_rate"], duration=sizes["fill_seconds"])
+        )
+        data["reads"] = asyncio.run(reads.reads(config, seed, repeats=sizes["reads_repeats"]))
+        data["order_entry"] = asyncio.run(
+            order_entry.http_runs(
+                config, seed, rates=sizes["rates"], duration=sizes["entry_seconds"], concurrency=sizes["concurrency"]
+            )
+        )
+        data["memory_mb"] = {name: process.rss_mb() for name, process in stack.processes.items()}
+        stack.stop("worker")
+        # What the worker had not submitted yet when order entry ended (dropped: those orders stay `new`).
+        data["order_entry"]["submit_backlog_at_end"] = task_queue_length(config, purge=True)
+        log("ceilings: raw psycopg (round trips, pipeline), pgbench")
+        data["raw_psycopg"] = asyncio.run(
+            order_entry.raw_psycopg_ceiling(
+                config, seed, concurrency=sizes["concurrency"], duration=sizes["ceiling_seconds"], pipeline=False
+            )
+        )
+        data["raw_psycopg_pipeline"] = asyncio.run(
+            order_entry.raw_psycopg_ceiling(
+                config, seed, concurrency=sizes["concurrency"], duration=sizes["ceiling_seconds"], pipeline=True
+            )
+        )
+        data["pgbench"] = order_entry.pgbench(config, clients=sizes["concurrency"], duration=sizes["pgbench_seconds"])
+        stack.stop("feed")  # from here the fan-out feed is the only publisher
+        data["fanout"] = [
+            fanout.measure(
+                config,
+                seed,
+                stack,
+                target=target,
+                rate=rate,
+                seconds=sizes["fanout_seconds"],
+                clients=sizes["fanout_clients"],
+                processes=sizes["fanout_client_processes"],
+            )
+            for rate in sizes["fanout_rates"]
+            for target in ("speedtrade", "ceiling")
+        ]
+        data["memory_mb_after_fanout"] = {name: process.rss_mb() for name, process in stack.processes.items()}
+        stack.stop_all()
+        data["servers"] = servers.compare(config, seed, stack, seconds=sizes["server_seconds"])
+    finally:
+        stack.stop_all()
+    data["machine"]["after"] = machine_load()
+    data["elapsed_s"] = round(time.monotonic() - started, 1)
+    return data
+
+
+def summary_rows(data: dict) -> list[dict]:
+    entry = data["order_entry"]
+    by_rate = {run["offered_per_s"]: run for run in entry["open_loop"]}
+    closed = entry["closed_loop"]["accepted_per_s"]
+    raw = data["raw_psycopg"]["orders_per_s"]
+    rows = []
+    sustained = max(
+        (
+            r["accepted_per_s"]
+            for r in entry["open_loop"]
+            if r["latency_ms"]["p99"] is not None and r["latency_ms"]["p99"] <= 1000
+        ),
+        default=0,
+    )
+    rows.append(
+        {
+            "name": "order entry: sustained orders/s (open loop, p99 ≤ 1 s)",
+            "target": "≥ 1,000/s",
+            "result": sustained,
+            "ceiling": raw,
+            "met": sustained >= 1000,
+        }
+    )
+    rows.append(
+        {
+            "name": "order entry: closed-loop max orders/s",
+            "target": "≥ 0.5 × raw psycopg",
+            "result": closed,
+            "ceiling": raw,
+            "met": closed >= 0.5 * raw,
+        }
+    )
+    if 250 in by_rate:
+        lat = by_rate[250]["latency_ms"]
+        rows.append(
+            {
+                "name": "order entry at 250/s: p50 ms",
+                "target": "≤ 5 ms",
+                "result": lat["p50"],
+                "met": lat["p50"] is not None and lat["p50"] <= 5,
+            }
+        )
+        rows.append(
+            {
+                "name": "order entry at 250/s: p99 ms",
+                "target": "≤ 25 ms",
+                "result": lat["p99"],
+                "met": lat["p99"] is not None and lat["p99"] <= 25,
+            }
+        )
+    rows.append(
+        {
+            "name": "ceiling: raw psycopg pipeline orders/s",
+            "target": "(ceiling)",
+            "result": data["raw_psycopg_pipeline"]["orders_per_s"],
+            "met": None,
+        }
+    )
+    rows.append(
+        {"name": "ceiling: pgbench tpcb-like tps", "target": "(ceiling)", "result": data["pgbench"]["tps"], "met": None}
+    )
+    fill = data["order_to_fill"]
+    rows.append(
+        {
+            "name": f"order → fill event p50 ms at {fill['rate_per_s']}/s",
+            "target": "≤ 20 ms",
+            "result": fill["post_to_fill_event_ms"]["p50"],
+            "met": (fill["post_to_fill_event_ms"]["p50"] or 1e9) <= 20,
+        }
+    )
+    rows.append(
+        {
+            "name": f"order → fill event p99 ms at {fill['rate_per_s']}/s",
+            "target": "≤ 100 ms",
+            "result": fill["post_to_fill_event_ms"]["p99"],
+            "met": (fill["post_to_fill_event_ms"]["p99"] or 1e9) <= 100,
+        }
+    )
+    rows.append(
+        {
+            "name": "order → position visible p99 ms",
+            "target": "(reported)",
+            "result": fill["post_to_position_visible_ms"]["p99"],
+            "met": None,
+        }
+    )
+    match = data["matching"]
+    rows.append(
+        {
+            "name": "paper venue: tick evaluations/s (10k resting)",
+            "target": "≥ 50,000/s",
+            "result": match["evaluate_ticks_per_s"],
+            "met": match["evaluate_ticks_per_s"] >= 50_000,
+        }
+    )
+    rows.append(
+        {
+            "name": "paper venue: on_ticks incl. DB sync ticks/s",
+            "target": "(reported)",
+            "result": match["on_ticks_per_s_batches_of_100"],
+            "met": None,
+        }
+    )
+    p99 = match["crossing_tick_to_fill_committed_ms"]["p99"]
+    rows.append(
+        {
+            "name": "paper venue: crossing tick → fill committed p99 ms",
+            "target": "≤ 5 ms",
+            "result": p99,
+            "met": p99 <= 5,
+        }
+    )
+    for read in data["reads"]:
+        if "server_ms" in read:
+            p50 = read["server_ms"]["p50"]
+            rows.append(
+                {
+                    "name": f"read {read['path']} server p50 ms",
+                    "target": "≤ 30 ms",
+                    "result": p50,
+                    "met": p50 is not None and p50 <= 30,
+                }
+            )
+        else:
+            rows.append(
+                {
+                    "name": f"read {read['path']}",
+                    "target": "≤ 30 ms",
+                    "result": f"HTTP {read['status']} ({read['note']})",
+                    "met": None,
+                }
+            )
+    memory = data["memory_mb"]
+    web = max(memory.get("web", {}).values(), default=None)
+    rows.append(
+        {
+            "name": "RSS web worker MB (largest)",
+            "target": "≤ 200 MB",
+            "result": web,
+            "met": web is not None and web <= 200,
+        }
+    )
+    rows.append(
+        {
+            "name": "RSS celery worker MB (largest)",
+            "target": "(reported)",
+            "result": max(memory.get("worker", {}).values(), default=None),
+            "met": None,
+        }
+    )
+    feed = max(memory.get("feed", {}).values(), default=None)
+    rows.append({"name": "RSS feed MB", "target": "≤ 300 MB", "result": feed, "met": feed is not None and feed <= 300})
+    ceilings = {run["ticks_per_s_offered"]: run for run in data["fanout"] if run["target"] == "ceiling"}
+    for run in data["fanout"]:
+        if run["target"] != "speedtrade":
+            continue
+        rate, ceiling = run["ticks_per_s_offered"], ceilings.get(run["ticks_per_s_offered"], {})
+        rows.append(
+            {
+                "name": f"fan-out {rate} ticks/s: fresh updates/s (demanded {run['updates_demanded_per_s']:,.0f})",
+                "target": "all delivered" if rate <= 200 else "≥ ceiling",
+                "result": run["fresh_updates_per_s"],
+                "ceiling": ceiling.get("fresh_updates_per_s"),
+                "met": run["fresh_updates_per_s"]
+                >= (0.99 * run["updates_demanded_per_s"] if rate <= 200 else ceiling.get("fresh_updates_per_s", 0)),
+            }
+        )
+        rows.append(
+            {
+                "name": f"fan-out {rate} ticks/s: age p99 ms",
+                "target": "≤ 100 ms",
+                "result": run["age_ms"]["p99"],
+                "ceiling": ceiling.get("age_ms", {}).get("p99"),
+                "met": run["age_ms"]["p99"] is not None and run["age_ms"]["p99"] <= 100,
+            }
+        )
+    for server in data["servers"]:
+        rows.append(
+            {
+                "name": f"server {server['server']}: GET /api/v1/account req/s",
+                "target": "(comparison)",
+                "result": server.get("http_req_per_s"),
+                "met": None,
+            }
+        )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, a few seconds each: checks the benchmarks still run"
+    )
+    parser.add_argument("--out", type=Path, default=report.RESULTS)
+    parser.add_argument(
+        "--reuse-seed",
+        action="store_true",
+        help="keep the seeded database between runs (while tuning; not for results)",
+    )
+    args = parser.parse_args()
+    config = Config(smoke=args.smoke)
+    if args.smoke:
+        config.database += "_smoke"
+    if args.reuse_seed:
+        work = Path(tempfile.gettempdir()) / f"speedtrade-bench-{config.database}"
+        work.mkdir(exist_ok=True)
+        data = run(config, SMOKE if args.smoke else FULL, work, reuse_seed=True)
+    else:
+        with tempfile.TemporaryDirectory(prefix="speedtrade-bench-") as work:
+            data = run(config, SMOKE if args.smoke else FULL, Path(work))
+    rows = summary_rows(data)
+    json_path, md_path = report.write(data, rows, smoke=args.smoke, out_dir=args.out)
+    print(report.table(rows))
+    print(f"\n{json_path}\n{md_path}  ({data['elapsed_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""4. Paper venue matching (run as `python -m bench.matching OUT.json` in a Django process, eager tasks).
+
+A book of 10,000 resting limit/stop/trailing orders over 100 symbols, none of which the
+measured ticks cross: tick evaluations per second of `PaperBook.evaluate` (the matching
+core) and of `on_ticks` batches (the feed handler, including its database sync). Then real
+resting orders (placed and accepted through the services) and one crossing tick each:
+time from handing the tick to `on_ticks` until the fill is committed.
+"""
+
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from decimal import Decimal
+
+import django
+
+django.setup()
+
+from django.utils import timezone  # noqa: E402
+
+from accounts.services import trader_create  # noqa: E402
+from marketdata.quotes import Quote, store_quotes  # noqa: E402
+from portfolios.selectors import primary_account  # noqa: E402
+from trading import services  # noqa: E402
+from trading.brokers.paper import Resting, on_ticks, paper_book, paper_book_reset  # noqa: E402
+from trading.models import Execution, Order  # noqa: E402
+from trading.risk import OrderRequest  # noqa: E402
+
+CENT = Decimal("0.01")
+
+
+def synthetic_book(book, symbols: list[str], count: int, rng: random.Random) -> None:
+    """Resting orders that a tick within ±1% of 100 never crosses or triggers."""
+    kinds = ["buy_limit", "sell_limit", "buy_stop", "sell_stop", "trailing"]
+    now = timezone.now()
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        below = Decimal(rng.randint(9000, 9700)) / 100
+        above = Decimal(rng.randint(10300, 11000)) / 100
+        side = "sell" if kind in ("sell_limit", "sell_stop") or (kind == "trailing" and i % 2) else "buy"
+        book.add(
+            Resting(
+                id=uuid.uuid4(),
+                symbol=symbols[i % len(symbols)],
+                asset_class="crypto",
+                side=side,
+                type={"buy_limit": "limit", "sell_limit": "limit", "buy_stop": "stop", "sell_stop": "stop"}.get(
+                    kind, "trailing_stop"
+                ),
+                time_in_force="gtc",
+                qty=Decimal(1),
+                notional=None,
+                filled_qty=Decimal(0),
+                filled_notional=Decimal(0),
+                reserved_qty=Decimal(1) if side == "sell" else Decimal(0),
+                increment=Decimal("0.0001"),
+                limit_price=below if kind == "buy_limit" else above if kind == "sell_limit" else None,
+                stop_price=above if kind == "buy_stop" else below if kind == "sell_stop" else None,
+                trail_price=None,
+                trail_percent=Decimal(5) if kind == "trailing" else None,
+                hwm=None,
+                extended_hours=False,
+                updated_at=now,
+            )
+        )
+
+
+def tick(symbol: str, mid: Decimal, size: Decimal = Decimal(10)) -> Quote:
+    return Quote(
+        symbol=symbol, bid=mid - CENT, ask=mid + CENT, bid_size=size, ask_size=size, last=mid, timestamp=timezone.now()
+    )
+
+
+def main(out_path: str) -> None:
+    sizes = json.loads(os.environ.get("BENCH_MATCHING", "{}"))
+    resting, seconds, crossings = sizes.get("resting", 10_000), sizes.get("seconds", 3.0), sizes.get("crossings", 200)
+    symbols = [f"B{i:03d}/USD" for i in range(100)]
+    rng = random.Random(10)
+    paper_book_reset()
+    book = paper_book()
+    book.sync(timezone.now())
+    synthetic_book(book, symbols, resting, rng)
+    walk = [tick(symbols[i % 100], Decimal(rng.randint(9900, 10100)) / 100) for i in range(10_000)]
+
+    evaluated, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for quote in walk[:1000]:
+            assert not book.evaluate(quote, quote.timestamp)
+        evaluated += 1000
+    evaluate_rate = evaluated / (time.perf_counter() - started)
+
+    batches, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        on_ticks(walk[(batches % 10) * 100 : (batches % 10) * 100 + 100])
+        batches += 1
+    on_ticks_rate = batches * 100 / (time.perf_counter() - started)
+
+    # Real orders: resting buys at 99.00 on the last symbol, each crossed by its own tick.
+    symbol = symbols[-1]
+    store_quotes([tick(symbol, Decimal(100))])
+    user = trader_create(
+        email=f"matching-{uuid.uuid4().hex[:6]}@bench.local",
+        password="bench-password-2026",
+        cash=Decimal("40000"),
+        kyc="approved",
+    )
+    account = primary_account(user=user)
+    placed = [
+        services.order_place(
+            account=account,
+            request=OrderRequest(
+                symbol=symbol, side="buy", type="limit", time_in_force="gtc", qty=CENT, limit_price=Decimal("99.00")
+            ),
+        )[0]
+        for _ in range(crossings)
+    ]
+    accepted = Order.objects.filter(pk__in=[o.pk for o in placed], status="accepted").count()
+    on_ticks([tick(symbol, Decimal(100))])  # the book syncs the new orders in
+    latencies = []
+    for _ in range(crossings):
+        crossing = tick(symbol, Decimal("98.98"), size=CENT)  # ask 98.99 ≤ 99.00: exactly one order fills
+        before = Execution.objects.count()
+        started = time.perf_counter()
+        on_ticks([crossing])
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert Execution.objects.count() == before + 1, "each crossing tick commits exactly one fill"
+    latencies.sort()
+    pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3)  # noqa: E731
+    result = {
+        "resting_orders": len(book.orders),
+        "symbols": 100,
+        "evaluate_ticks_per_s": round(evaluate_rate),
+        "on_ticks_per_s_batches_of_100": round(on_ticks_rate),
+        "crossing_orders": crossings,
+        "crossing_orders_accepted": accepted,
+        "crossing_tick_to_fill_committed_ms": {
+            "p50": pick(0.5),
+            "p95": pick(0.95),
+            "p99": pick(0.99),
+            "max": round(latencies[-1], 3),
+        },
+    }
+    with open(out_path, "w") as handle:
+        json.dump(result, handle)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,132 @@
+"""1. Order entry: POST /api/v1/orders (resting limit buys), open loop at fixed rates and closed loop;
+ceilings: the same SQL replayed by raw async psycopg at the same concurrency, and pgbench tpcb-like."""
+
+import asyncio
+import pickle
+import re
+import subprocess
+import uuid
+
+import psycopg
+
+from bench import load
+from bench.stack import Config, log
+
+
+def order_request_factory(seed: dict, tag: str):
+    traders, symbols = seed["traders"], seed["symbols"]
+    headers = [{"Authorization": f"Bearer {t['token']}", "Content-Type": "application/json"} for t in traders]
+
+    def make(i: int):
+        body = load.json_body(
+            {
+                "symbol": symbols[i % len(symbols)],
+                "side": "buy",
+                "type": "limit",
+                "time_in_force": "gtc",
+                "qty": "1",
+                "limit_price": "1.00",
+                "client_order_id": f"{tag}-{i}",
+            }
+        )
+        return "POST", "/api/v1/orders", body, headers[i % len(headers)]
+
+    return make
+
+
+async def http_runs(config: Config, seed: dict, *, rates, duration: float, concurrency: int) -> dict:
+    runs = []
+    for rate in rates:
+        log(f"order entry: open loop {rate}/s for {duration}s")
+        result = await load.open_loop(
+            config.host,
+            config.port,
+            order_request_factory(seed, f"o{rate}-{uuid.uuid4().hex[:6]}"),
+            rate=rate,
+            duration=duration,
+        )
+        runs.append(result.summary())
+    log(f"order entry: closed loop, {concurrency} clients, {duration}s")
+    closed = await load.closed_loop(
+        config.host,
+        config.port,
+        order_request_factory(seed, f"c-{uuid.uuid4().hex[:6]}"),
+        concurrency=concurrency,
+        duration=duration,
+    )
+    return {"open_loop": runs, "closed_loop": closed.summary()}
+
+
+async def raw_psycopg_ceiling(config: Config, seed: dict, *, concurrency: int, duration: float, pipeline: bool) -> dict:
+    """The statements of one order placement (captured from Django), replayed per order, one transaction each."""
+    with open(seed["order_sql"], "rb") as handle:
+        statements = pickle.load(handle)
+    traders = seed["traders"]
+    done = 0
+    errors = 0
+    latencies: list[float] = []
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + duration
+
+    async def worker(n: int) -> None:
+        nonlocal done, errors
+        trader = traders[n % len(traders)]
+        async with await psycopg.AsyncConnection.connect(config.libpq_url) as conn:
+            while loop.time() < stop_at:
+                values = {
+                    "$order_id": uuid.uuid4(),
+                    "$client_order_id": f"raw-{uuid.uuid4().hex}",
+                    "$account_id": uuid.UUID(trader["account_id"]),
+                    "$user_id": uuid.UUID(trader["user_id"]),
+                }
+                started = loop.time()
+                try:
+                    async with conn.transaction():
+                        if pipeline:
+                            async with conn.pipeline():
+                                for sql, params in statements:
+                                    await conn.execute(
+                                        sql, [values.get(p, p) if isinstance(p, str) else p for p in params]
+                                    )
+                        else:
+                            for sql, params in statements:
+                                cursor = await conn.execute(
+                                    sql, [values.get(p, p) if isinstance(p, str) else p for p in params]
+                                )
+                                if cursor.description:
+                                    await cursor.fetchall()
+                    done += 1
+                    latencies.append((loop.time() - started) * 1000)
+                except psycopg.Error:
+                    errors += 1
+
+    start = loop.time()
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    elapsed = loop.time() - start
+    return {
+        "statements_per_order": len(statements),
+        "pipeline": pipeline,
+        "concurrency": concurrency,
+        "orders_per_s": round(done / elapsed, 1),
+        "errors": errors,
+        "latency_ms": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in load.percentiles(latencies).items()},
+    }
+
+
+def pgbench(config: Config, *, clients: int, duration: int, scale: int = 4) -> dict:
+    binary = "pgbench"
+    subprocess.run([binary, "-i", "-q", "-s", str(scale), config.libpq_url], check=True, capture_output=True)
+    result = subprocess.run(
+        [binary, "-b", "tpcb-like", "-c", str(clients), "-j", "2", "-T", str(duration), config.libpq_url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
+    latency = re.search(r"latency average = ([\d.]+) ms", result.stdout)
+    return {
+        "clients": clients,
+        "scale": scale,
+        "tps": float(match.group(1)) if match else None,
+        "latency_avg_ms": float(latency.group(1)) if latency else None,
+    }

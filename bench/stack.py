@@ -1,0 +1,269 @@
+"""The services-mode stack a benchmark run measures, started and stopped by the runner.
+
+PostgreSQL and Redis are the machine's (a dedicated database and Redis db number);
+the web server, the Celery worker and the feed are started here on the bench ports, with
+the same commands production uses (`manage.py serve`, `celery worker`, `manage.py run_feed`).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+CELERY = str(ROOT / ".venv" / "bin" / "celery")
+
+
+@dataclass
+class Config:
+    pg_url: str = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+    database: str = os.environ.get("BENCH_DATABASE", "speedtrade_bench")
+    redis_url: str = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    host: str = "127.0.0.1"
+    port: int = int(os.environ.get("BENCH_PORT", "8180"))  # bench ports 8180-8199
+    workers: int = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
+    smoke: bool = False
+
+    def __post_init__(self) -> None:
+        self.pg_url = self.pg_url.rstrip("/")
+
+    @property
+    def database_url(self) -> str:
+        return f"{self.pg_url}/{self.database}"
+
+    @property
+    def libpq_url(self) -> str:
+        return self.database_url.replace("postgres://", "postgresql://", 1)
+
+    def env(self, **extra) -> dict:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            SPEEDTRADE_ENV="bench",
+            DEBUG="false",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            LOG_LEVEL="WARNING",
+            # The bench runs a fixed population at fixed rates; throttling is not what is measured.
+            API_THROTTLE_USER="1000000/min",
+            CHANNEL_LAYER_PREFIX=f"bench{self.port}",
+            DJANGO_SETTINGS_MODULE="speedtrade.settings",
+        )
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+
+def database_recreate(config: Config) -> None:
+    with psycopg.connect(
+        f"{config.pg_url}/postgres".replace("postgres://", "postgresql://", 1), autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{config.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{config.database}"')
+
+
+def manage(config: Config, *args: str, **env) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=config.env(**env), capture_output=True, text=True
+    )
+    if result.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def python_module(config: Config, module: str, *args: str, **env) -> str:
+    result = subprocess.run(
+        [PYTHON, "-m", module, *args], cwd=ROOT, env=config.env(**env), capture_output=True, text=True
+    )
+    if result.returncode:
+        raise RuntimeError(f"{module} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def redis_flush(config: Config) -> None:
+    import redis
+
+    redis.Redis.from_url(config.redis_url).flushdb()
+
+
+def task_queue_length(config: Config, *, purge: bool = False) -> int:
+    """Messages waiting in Celery's default queue (a Redis list); `purge` drops them."""
+    import redis
+
+    client = redis.Redis.from_url(config.redis_url)
+    length = client.llen("celery")
+    if purge:
+        client.delete("celery")
+    return length
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def pids(self) -> list[int]:
+        """The process and its children (uvicorn/celery workers)."""
+        pids = [self.popen.pid]
+        for pid in list(pids):
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            pids.extend(int(child) for child in children)
+        return pids
+
+    def rss_mb(self) -> dict[int, float]:
+        sizes = {}
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        sizes[pid] = int(line.split()[1]) / 1024
+            except OSError:
+                pass
+        return sizes
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+            except (OSError, IndexError):
+                pass
+        return total
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.popen.poll() is not None:
+            return
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+
+
+@dataclass
+class Stack:
+    config: Config
+    logs: Path
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def start(self, name: str, argv: list[str], **env) -> Process:
+        log = self.logs / f"{name}.log"
+        handle = log.open("w")
+        popen = subprocess.Popen(
+            argv, cwd=ROOT, env=self.config.env(**env), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        process = Process(name, popen, log)
+        self.processes[name] = process
+        return process
+
+    def start_web(self, server: str = "uvicorn", workers: int | None = None, **env) -> Process:
+        c = self.config
+        workers = workers or c.workers
+        argv = {
+            "uvicorn": [
+                PYTHON,
+                "manage.py",
+                "serve",
+                "--host",
+                c.host,
+                "--port",
+                str(c.port),
+                "--workers",
+                str(workers),
+            ],
+            "daphne": [
+                str(ROOT / ".venv/bin/daphne"),
+                "-b",
+                c.host,
+                "-p",
+                str(c.port),
+                "speedtrade.asgi:application",
+            ],
+            "granian": [
+                str(ROOT / ".venv/bin/granian"),
+                "--interface",
+                "asgi",
+                "--host",
+                c.host,
+                "--port",
+                str(c.port),
+                "--workers",
+                str(workers),
+                "--loop",
+                "uvloop",
+                "speedtrade.asgi:application",
+            ],
+        }[server]
+        process = self.start("web", argv, **env)
+        wait_for_port(c.host, c.port, process)
+        return process
+
+    def start_worker(self, timeout: float = 120) -> Process:
+        process = self.start(
+            "worker",
+            [
+                CELERY,
+                "-A",
+                "speedtrade",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
+        deadline = time.monotonic() + timeout
+        while " ready." not in process.log.read_text():  # celery logs "celery@host ready." once consuming
+            if process.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not start:\n{process.log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        return process
+
+    def start_feed(self, **env) -> Process:
+        return self.start("feed", [PYTHON, "manage.py", "run_feed"], **env)
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None:
+            process.stop()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+
+def wait_for_port(host: str, port: int, process: Process, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"{process.name} exited:\n{process.log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{process.name} did not listen on {port} within {timeout}s")
+
+
+def machine_load() -> dict:
+    one, five, fifteen = os.getloadavg()
+    return {"loadavg_1m": one, "loadavg_5m": five, "loadavg_15m": fifteen, "cpus": os.cpu_count()}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

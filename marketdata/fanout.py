@@ -1,0 +1,101 @@
+"""Per-process quote fan-out for `/ws/quotes`.
+
+The feed publishes each batch once, to one group (`QUOTES_BROADCAST_GROUP`). Each web
+process (each event loop) joins that group with a single channel and hands every quote to
+the local connections subscribed to its symbol. One channel-layer message per batch per
+process, instead of one per tick per subscriber (1,000 clients × 10 symbols at 2,000 ticks/s
+would be 200,000 Redis deliveries a second); the connections then conflate (see consumers).
+"""
+
+import asyncio
+import logging
+import weakref
+from collections import defaultdict
+from typing import Protocol
+
+import orjson
+from channels.layers import get_channel_layer
+
+from marketdata.quotes import quote_from_dict, quote_message
+
+logger = logging.getLogger(__name__)
+
+QUOTES_BROADCAST_GROUP = "quotes.broadcast"
+QUOTE_BATCH_EVENT_TYPE = "quote.batch"
+# channels-redis forgets group members after a day (group_expiry): the hub joins again well before.
+REJOIN_SECONDS = 3600
+
+
+class QuoteSubscriber(Protocol):
+    def quote_received(self, symbol: str, message: str) -> None:
+        """`message`: the quote's wire form (a JSON object, see `quotes.quote_message`), encoded once per process."""
+
+
+class QuoteHub:
+    def __init__(self) -> None:
+        self.subscribers: dict[str, set[QuoteSubscriber]] = defaultdict(set)
+        self._listening: asyncio.Task | None = None
+        self._joined = asyncio.Event()
+
+    async def subscribe(self, subscriber: QuoteSubscriber, symbols) -> None:
+        for symbol in symbols:
+            self.subscribers[symbol].add(subscriber)
+        if self._listening is None or self._listening.done():
+            self._joined.clear()
+            self._listening = asyncio.create_task(self._listen(), name="quote-hub")
+        await self._joined.wait()
+
+    def unsubscribe(self, subscriber: QuoteSubscriber, symbols) -> None:
+        for symbol in symbols:
+            members = self.subscribers.get(symbol)
+            if members is not None:
+                members.discard(subscriber)
+                if not members:
+                    del self.subscribers[symbol]
+
+    def dispatch(self, quotes: list[dict]) -> None:
+        for quote in quotes:
+            subscribers = self.subscribers.get(quote["symbol"])
+            if not subscribers:
+                continue
+            message = orjson.dumps(quote_message(quote_from_dict(quote))).decode()
+            for subscriber in list(subscribers):
+                subscriber.quote_received(quote["symbol"], message)
+
+    async def _listen(self) -> None:
+        layer = get_channel_layer()
+        # The default prefix on purpose: channels-redis serves all of a process's "specific." channels from one
+        # shared receive loop; a channel of another prefix would wait for the consumers' receive lock.
+        channel = await layer.new_channel()
+        loop = asyncio.get_running_loop()
+        joined_at = None
+        while True:
+            try:
+                if joined_at is None or loop.time() - joined_at > REJOIN_SECONDS:
+                    await layer.group_add(QUOTES_BROADCAST_GROUP, channel)
+                    joined_at = loop.time()
+                    self._joined.set()
+                message = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Redis went away: keep serving the sockets and join again once it is back.
+                logger.exception("Quote hub lost the channel layer; retrying.")
+                joined_at = None
+                self._joined.set()  # subscribers are not held up: updates resume once the hub has joined again
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") == QUOTE_BATCH_EVENT_TYPE:
+                self.dispatch(message["quotes"])
+
+
+_HUBS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, QuoteHub]" = weakref.WeakKeyDictionary()
+
+
+def quote_hub() -> QuoteHub:
+    """This event loop's hub (a server worker runs one loop; tests start a loop per test)."""
+    loop = asyncio.get_running_loop()
+    hub = _HUBS.get(loop)
+    if hub is None:
+        hub = _HUBS[loop] = QuoteHub()
+    return hub

@@ -1,0 +1,94 @@
+"""Order entry is the hot path (issue 10): what one placement costs in database statements, and that the
+shortcuts taken for it (asset cache, one read for idempotency and wash trades, the reservation as the
+buying-power check) keep every rule."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from marketdata.models import Asset
+from portfolios.models import LedgerAccount
+from trading.models import Order, OrderEvent
+from trading.risk import OrderRejected, OrderRequest
+from trading.services import order_place
+
+pytestmark = pytest.mark.django_db
+
+
+def limit_buy(**fields) -> OrderRequest:
+    defaults = {"symbol": "ACME", "side": "buy", "type": "limit", "time_in_force": "day", "qty": Decimal(1)}
+    return OrderRequest(**{**defaults, "limit_price": Decimal("9.00"), **fields})
+
+
+def statements(queries) -> list[str]:
+    """`VERB table` of each statement sent (savepoints are the test's own transaction)."""
+    return [
+        q["sql"].split()[0] + " " + re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', q["sql"]).group(1)
+        for q in queries
+        if "SAVEPOINT" not in q["sql"]
+    ]
+
+
+def test_a_resting_limit_buy_costs_six_statements(alice_account, acme, market_open):
+    order_place(account=alice_account, request=limit_buy(client_order_id="warm-up"))  # fills the asset cache
+    with CaptureQueriesContext(connection) as queries:
+        order_place(account=alice_account, request=limit_buy(client_order_id="second"))
+    assert statements(queries) == [
+        "SELECT portfolios_account",  # lock the account row
+        "SELECT trading_order",  # same client_order_id + open opposite orders, one read
+        "SELECT accounts_kycapplication",  # KYC approved (EXISTS)
+        "UPDATE portfolios_ledgeraccount",  # reserve the cash: the conditional UPDATE is the buying-power check
+        "INSERT trading_order",
+        "INSERT trading_orderevent",
+    ]
+
+
+def test_buying_power_refusal_names_the_amounts_and_writes_nothing(alice_account, acme, market_open):
+    with pytest.raises(OrderRejected) as refusal:
+        order_place(account=alice_account, request=limit_buy(qty=Decimal(200)))
+    assert refusal.value.detail.code == "insufficient_buying_power"
+    assert "$1800.00" in str(refusal.value) and "$1000.00 is available" in str(refusal.value)
+    assert not Order.objects.exists() and not OrderEvent.objects.exists()
+    assert LedgerAccount.objects.get(account=alice_account, kind=LedgerAccount.Kind.CASH).reserved == 0
+
+
+def test_the_same_client_order_id_returns_the_first_order_even_when_a_new_one_would_be_refused(
+    alice_account, acme, market_open
+):
+    first, created = order_place(account=alice_account, request=limit_buy(qty=Decimal(100), client_order_id="x"))
+    again, created_again = order_place(account=alice_account, request=limit_buy(qty=Decimal(100), client_order_id="x"))
+    assert (created, created_again, again.pk) == (True, False, first.pk)
+    assert Order.objects.count() == 1
+
+
+def test_a_halted_asset_is_refused_at_once_despite_the_asset_cache(alice_account, acme, market_open):
+    order_place(account=alice_account, request=limit_buy())
+    acme.status = Asset.Status.INACTIVE
+    acme.save()
+    with pytest.raises(OrderRejected) as refusal:
+        order_place(account=alice_account, request=limit_buy())
+    assert refusal.value.detail.code == "asset_not_tradable"
+
+
+def test_a_crossing_own_sell_is_still_a_wash_trade(alice_account, acme, market_open):
+    from django.utils import timezone
+
+    from portfolios.services import fill_apply
+
+    fill_apply(
+        account=alice_account,
+        asset=acme,
+        side="buy",
+        qty=Decimal(5),
+        price=Decimal("9.00"),
+        fee=Decimal(0),
+        executed_at=timezone.now(),
+        cause=None,
+    )
+    order_place(account=alice_account, request=limit_buy(side="sell", limit_price=Decimal("9.50"), qty=Decimal(1)))
+    with pytest.raises(OrderRejected) as refusal:
+        order_place(account=alice_account, request=limit_buy(limit_price=Decimal("9.60")))
+    assert refusal.value.detail.code == "potential_wash_trade"
