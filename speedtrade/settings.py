@@ -303,6 +303,12 @@ MIDDLEWARE.insert(
 # --- api keys ----------------------------------------------------------------------
 # Alpaca-style key pairs (APCA-API-KEY-ID / APCA-API-SECRET-KEY) on every API route.
 API_KEYS_MAX_ACTIVE = env.int("API_KEYS_MAX_ACTIVE", default=10)
+API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=200)
+# X-RateLimit-* headers on every key-authenticated response (including the 429 itself).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("speedtrade.middleware.ProcessTimeMiddleware") + 1,
+    "accounts.api.rate_limit.ApiKeyRateLimitHeadersMiddleware",
+)
 
 # --- trading ---------------------------------------------------------------------
 # Venue per asset class (see trading/brokers/base.py: BROKERS).

@@ -3,6 +3,7 @@
 from rest_framework import authentication, exceptions
 
 from accounts import services
+from accounts.api.rate_limit import rate_limit_enforce
 
 KEY_ID_HEADER = "APCA-API-KEY-ID"
 SECRET_HEADER = "APCA-API-SECRET-KEY"
@@ -11,7 +12,8 @@ SECRET_HEADER = "APCA-API-SECRET-KEY"
 class AlpacaKeyAuthentication(authentication.BaseAuthentication):
     """`request.user` is the key's owner and `request.auth` the `ApiKey` (its scope decides writes).
 
-    Requests without either header are left to the other authentication classes.
+    Requests without either header are left to the other authentication classes. Each
+    authenticated request counts against the key's per-minute budget (429 beyond it).
     """
 
     def authenticate(self, request):
@@ -25,6 +27,7 @@ class AlpacaKeyAuthentication(authentication.BaseAuthentication):
             key = services.api_key_authenticate(key_id=key_id, secret=secret)
         except services.ApiKeyInvalid:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key, or wrong secret.") from None
+        rate_limit_enforce(request, key_id=key.key_id)
         return key.user, key
 
     def authenticate_header(self, request):

@@ -179,3 +179,30 @@ def test_a_deactivated_users_keys_stop_working(alice_key, alice):
 
     with pytest.raises(services.ApiKeyInvalid):
         services.api_key_authenticate(key_id=key.key_id, secret=secret)
+
+
+@override_settings(API_KEY_RATE_LIMIT_PER_MINUTE=3)
+def test_each_key_has_a_per_minute_budget_with_alpacas_headers(alice_key, alice):
+    key, secret = alice_key
+    client = key_client(key.key_id, secret)
+    other_key, other_secret = services.api_key_create(user=alice)
+    start = timezone.now().replace(second=5, microsecond=0)
+
+    with freeze_time(start):
+        responses = [client.get("/api/v1/me") for _ in range(4)]
+        other = key_client(other_key.key_id, other_secret).get("/api/v1/me")
+    with freeze_time(start + timedelta(minutes=1)):
+        next_window = client.get("/api/v1/me")
+
+    reset = str(int(start.timestamp()) - 5 + 60)
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert [r["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0", "0"]
+    assert all(r["X-RateLimit-Limit"] == "3" and r["X-RateLimit-Reset"] == reset for r in responses)
+    assert responses[-1].json()["code"] == "rate_limited"
+    assert responses[-1]["Retry-After"] == "55"
+    assert (other.status_code, other["X-RateLimit-Remaining"]) == (200, "2")  # the budget is per key
+    assert (next_window.status_code, next_window["X-RateLimit-Remaining"]) == (200, "2")
+
+
+def test_requests_without_a_key_carry_no_rate_limit_headers(alice_api):
+    assert "X-RateLimit-Limit" not in alice_api.get("/api/v1/me")
