@@ -5,6 +5,7 @@ Order status changes only through `trading.states.order_transition`, which write
 """
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import models
@@ -115,6 +116,10 @@ class Order(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Day orders: the close of their session.")
     replaces = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     replaced_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    # Pre-trade warnings (e.g. a good-faith violation ahead) that `order_place` found, for the response
+    # that placed the order. Not a column: they are kept in the order's "new" event.
+    warnings: Sequence[dict] = ()
 
     class Meta:
         ordering = ["-created_at"]

@@ -6,6 +6,7 @@ formulas are listed in docs/notes/trading.md.
 """
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
@@ -302,3 +303,93 @@ def check_wash_trade(request: OrderRequest, opposite_open_orders: list[Order]) -
                 "potential_wash_trade",
                 f"This order could trade against your own open {resting.side} order {resting.id}; cancel it first.",
             )
+
+
+# --- Good faith (cash accounts) ------------------------------------------------------------
+#
+# A good-faith violation (GFV): a stock bought with unsettled sale proceeds and sold before those
+# proceeds settle (T+1). Portfolios records the purchases and the violations at fill time; the
+# rule lives here. Each violation counts for 12 months; reaching TRADING_GFV_LIMIT of them
+# (FINRA/Reg T practice: 3) restricts the account's stock purchases to settled cash for 90 days
+# from the violation that reached it. Docs: docs/notes/trading.md.
+
+GFV_WINDOW = timedelta(days=365)
+GFV_RESTRICTION = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class GoodFaithStanding:
+    violations: int  # in the 12 months up to today
+    restricted_until: date | None  # stock purchases only with settled cash before this day
+
+
+def good_faith_standing(account: Account, today: date) -> GoodFaithStanding:
+    limit = settings.TRADING_GFV_LIMIT
+    dates = ports.good_faith_violation_dates(account=account, since=today - GFV_WINDOW - GFV_RESTRICTION)
+    restricted_until = None
+    for index, violation_date in enumerate(dates):
+        in_window = [d for d in dates[: index + 1] if d > violation_date - GFV_WINDOW]
+        if len(in_window) >= limit:
+            restricted_until = violation_date + GFV_RESTRICTION
+    return GoodFaithStanding(
+        violations=sum(1 for d in dates if d > today - GFV_WINDOW),
+        restricted_until=restricted_until if restricted_until and restricted_until > today else None,
+    )
+
+
+def _warning(code: str, message: str) -> dict:
+    return {"code": code, "message": message}
+
+
+def check_good_faith(account: Account, asset: Asset, side: str, amount: Decimal, now: datetime) -> list[dict]:
+    """Warn about, or refuse, a stock order in a cash account that meets unsettled funds.
+
+    Buys (`amount` = the reserved cost): refused while the account is restricted unless
+    settled cash covers them; otherwise warned when unsettled funds will pay. Sells
+    (`amount` = shares): warned when they would sell shares bought with unsettled funds
+    before those settle, refused with `good_faith_violation_limit` once the limit is reached.
+    Returns the warnings for the order's response and its "new" event.
+    """
+    if account.type != Account.Type.CASH or asset.is_crypto:
+        return []
+    today = ports.trade_date(now)
+    limit = settings.TRADING_GFV_LIMIT
+    if side == Order.Side.BUY:
+        funds = ports.cash_state(account=account, now=now)
+        settled_available = max(funds.settled - funds.reserved, Decimal(0))
+        if amount <= settled_available:
+            return []
+        standing = good_faith_standing(account, today)
+        if standing.restricted_until:
+            _reject(
+                "good_faith_violation_limit",
+                f"{standing.violations} good-faith violations in 12 months: until {standing.restricted_until} "
+                f"stock purchases need settled cash (${settled_available} available, ${amount} needed).",
+            )
+        return [
+            _warning(
+                "unsettled_funds",
+                f"${min(amount - settled_available, funds.unsettled)} of this purchase is paid with unsettled "
+                f"funds: selling it before {funds.unsettled_until} would be a good-faith violation.",
+            )
+        ]
+    at_risk = ports.shares_bought_with_unsettled_funds(account=account, asset=asset, on=today)
+    if at_risk.qty <= 0 or amount <= ports.sellable_qty(account=account, asset=asset) - at_risk.qty:
+        return []
+    standing = good_faith_standing(account, today)
+    if standing.violations >= limit:
+        _reject(
+            "good_faith_violation_limit",
+            f"Selling {asset.symbol} before {at_risk.funds_settle_on} would be a good-faith violation; the account "
+            f"already has {standing.violations} in 12 months (limit {limit}). Sell on or after "
+            f"{at_risk.funds_settle_on}.",
+            "qty",
+        )
+    return [
+        _warning(
+            "good_faith_violation",
+            f"{asset.symbol} was bought with funds that settle on {at_risk.funds_settle_on}: selling it before then "
+            f"is a good-faith violation ({standing.violations + 1} of {limit} in 12 months; at {limit} the account "
+            "may buy stocks only with settled cash for 90 days).",
+        )
+    ]

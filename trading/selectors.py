@@ -2,7 +2,9 @@
 
 from datetime import datetime
 
-from portfolios.models import Account
+from django.db.models import Q, Sum
+
+from portfolios.models import Account, LedgerAccount, Position
 from trading.models import OPEN_STATUSES, Order
 
 
@@ -38,3 +40,47 @@ def order_get(*, account: Account, order_id) -> Order | None:
 
 def order_by_client_order_id(*, account: Account, client_order_id: str) -> Order | None:
     return Order.objects.filter(account=account, client_order_id=client_order_id).first()
+
+
+def reservation_discrepancies() -> list[str]:
+    """Where an account's reservation counters differ from what its open orders hold, as sentences.
+
+    Portfolios keeps one counter per account (cash, `LedgerAccount.reserved`) and per position
+    (shares, `Position.reserved_qty`) so that order entry is one UPDATE; the per-order amounts
+    are on the order rows. The two must always agree; `manage.py verify_ledger` reports both ways.
+    """
+    open_orders = Order.objects.filter(status__in=OPEN_STATUSES)
+    held_cash = dict(
+        open_orders.filter(reserved_cash__gt=0)
+        .values("account_id")
+        .annotate(total=Sum("reserved_cash"))
+        .values_list("account_id", "total")
+    )
+    counted_cash = dict(
+        LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CASH, account__isnull=False)
+        .filter(Q(reserved__gt=0) | Q(account_id__in=list(held_cash)))
+        .values_list("account_id", "reserved")
+    )
+    problems = [
+        f"account {account_id}: reserved cash {counted_cash.get(account_id, 0)} ≠ open orders hold "
+        f"{held_cash.get(account_id, 0)}"
+        for account_id in sorted(set(held_cash) | set(counted_cash), key=str)
+        if counted_cash.get(account_id, 0) != held_cash.get(account_id, 0)
+    ]
+    held_qty = {
+        (row["account_id"], row["asset_id"]): row["total"]
+        for row in open_orders.filter(reserved_qty__gt=0)
+        .values("account_id", "asset_id")
+        .annotate(total=Sum("reserved_qty"))
+    }
+    counted_qty = {
+        (row["account_id"], row["asset_id"]): row["reserved_qty"]
+        for row in Position.objects.filter(reserved_qty__gt=0).values("account_id", "asset_id", "reserved_qty")
+    }
+    problems += [
+        f"account {key[0]}: reserved qty of asset {key[1]} {counted_qty.get(key, 0)} ≠ open orders hold "
+        f"{held_qty.get(key, 0)}"
+        for key in sorted(set(held_qty) | set(counted_qty), key=str)
+        if counted_qty.get(key, 0) != held_qty.get(key, 0)
+    ]
+    return problems

@@ -58,6 +58,11 @@ def order_as_alpaca(order: Order, *, legs: list[Order] | None = None) -> dict:
     }
 
 
+def placed_order_as_alpaca(order: Order) -> dict:
+    """The response to a request that placed an order: Alpaca's order plus SpeedTrade's pre-trade `warnings`."""
+    return {**order_as_alpaca(order), "warnings": list(order.warnings)}
+
+
 def execution_as_dict(execution: Execution) -> dict:
     return {
         "id": str(execution.id),

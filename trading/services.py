@@ -138,12 +138,20 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
         if request.side == Order.Side.BUY:
             order.reserved_cash = risk.estimated_cost(request, asset, quote)
             risk.check_buying_power(account, order.reserved_cash)
+            order.warnings = risk.check_good_faith(account, asset, request.side, order.reserved_cash, now)
             ports.cash_reserve(account=account, amount=order.reserved_cash, order_ref=str(order.id))
         else:
             order.reserved_qty = risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
+            order.warnings = risk.check_good_faith(account, asset, request.side, order.reserved_qty, now)
             ports.position_reserve(account=account, asset=asset, qty=order.reserved_qty, order_ref=str(order.id))
         order.save(force_insert=True)
-        OrderEvent.objects.create(order=order, event="new", to_status=S.NEW, created_at=now)
+        OrderEvent.objects.create(
+            order=order,
+            event="new",
+            to_status=S.NEW,
+            created_at=now,
+            detail={"warnings": order.warnings} if order.warnings else {},
+        )
         trade_update_publish(order=order, event="new", now=now)
         transaction.on_commit(lambda: _queue_submit(order.id))
     return order, True
@@ -434,3 +442,83 @@ def orders_expire(*, now: datetime | None = None) -> int:
     for order_id in ids:
         order_venue_update(order_id=order_id, to_status=S.EXPIRED, event="expired", now=now)
     return len(ids)
+
+
+# --- Closing positions (Alpaca's DELETE /positions) -----------------------------------------
+
+
+class PositionNotFound(BusinessRuleViolation):
+    status_code = 404
+    default_code = "position_not_found"
+
+
+def _closing_qty(*, position, qty: Decimal | None, percentage: Decimal | None) -> Decimal:
+    """All of the position, `qty` of it, or `percentage` of it rounded down to what can trade.
+
+    As at Alpaca, a percentage sells fractions only of a position that is already fractional.
+    """
+    if qty is not None:
+        return qty
+    if percentage is None:
+        return position.qty
+    asset = position.asset
+    step = Decimal(1) if position.qty == position.qty.to_integral_value() and not asset.is_crypto else None
+    step = step or asset.min_trade_increment
+    wanted = (position.qty * percentage / 100 // step) * step
+    if wanted <= 0:
+        raise BusinessRuleViolation(
+            f"{percentage.normalize()}% of {position.qty.normalize()} {asset.symbol} is less than one tradable unit.",
+            code="qty_below_minimum",
+            field="percentage",
+        )
+    return wanted
+
+
+def position_close(
+    *,
+    account: Account,
+    symbol_or_asset_id: str,
+    qty: Decimal | None = None,
+    percentage: Decimal | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Sell all of an open position (or `qty` / `percentage` of it) with a market order, through `order_place`.
+
+    Every pre-trade rule applies unchanged: shares held by other open sells are not sellable
+    (`insufficient_position`), the market's session rules hold. Not held (or another user's) → 404.
+    """
+    position = ports.open_position(account=account, symbol_or_asset_id=symbol_or_asset_id)
+    if position is None:
+        raise PositionNotFound(f"No open position in {symbol_or_asset_id}.")
+    asset = position.asset
+    request = OrderRequest(
+        symbol=asset.symbol,
+        side=Order.Side.SELL,
+        type=Order.Type.MARKET,
+        # Crypto takes gtc; equities day, the only tif fractional shares may use.
+        time_in_force=Order.TimeInForce.GTC if asset.is_crypto else Order.TimeInForce.DAY,
+        qty=_closing_qty(position=position, qty=qty, percentage=percentage),
+    )
+    order, _ = order_place(account=account, request=request, now=now)
+    return order
+
+
+def position_close_all(
+    *, account: Account, cancel_orders: bool = False, now: datetime | None = None
+) -> list[tuple[str, int, Order | BusinessRuleViolation]]:
+    """Close every open position: a (symbol, status code, order or refusal) per position, like Alpaca's 207 list.
+
+    With `cancel_orders`, open orders are canceled first, so shares held by resting sells
+    are free again (on a venue that confirms cancels later, those positions answer
+    `insufficient_position` until it has).
+    """
+    if cancel_orders:
+        order_cancel_all(account=account, now=now)
+    results = []
+    for position in ports.open_positions(account=account):
+        try:
+            order = position_close(account=account, symbol_or_asset_id=str(position.asset_id), now=now)
+            results.append((position.asset.symbol, 200, order))
+        except BusinessRuleViolation as refusal:
+            results.append((position.asset.symbol, refusal.status_code, refusal))
+    return results

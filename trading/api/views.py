@@ -7,10 +7,18 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portfolios.api.views import PositionDetailView, PositionListView
 from portfolios.selectors import primary_account
+from speedtrade.api.errors import error_body
 from trading import selectors, services
-from trading.api.serializers import OrderCreateSerializer, OrderListQuerySerializer, OrderReplaceSerializer
-from trading.serialization import event_as_dict, execution_as_dict, order_as_alpaca
+from trading.api.serializers import (
+    OrderCreateSerializer,
+    OrderListQuerySerializer,
+    OrderReplaceSerializer,
+    PositionCloseQuerySerializer,
+    PositionsCloseAllQuerySerializer,
+)
+from trading.serialization import event_as_dict, execution_as_dict, order_as_alpaca, placed_order_as_alpaca
 
 
 def _account(request):
@@ -45,7 +53,9 @@ class OrdersView(APIView):
         payload = OrderCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         order, created = services.order_place(account=_account(request), request=payload.to_request())
-        return Response(order_as_alpaca(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            placed_order_as_alpaca(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     @extend_schema(operation_id="orders_cancel_all", responses=OpenApiTypes.OBJECT)
     def delete(self, request):
@@ -97,3 +107,41 @@ class OrderEventsView(APIView):
     def get(self, request, order_id):
         order = _own_order(request, order_id)
         return Response([event_as_dict(event) for event in order.events.all()])
+
+
+# `/positions` and `/positions/{symbol}`: portfolios shows them (GET); closing one places orders, which is
+# trading's, so the routes live here and add DELETE to portfolios' views.
+
+
+class PositionsView(PositionListView):
+    @extend_schema(
+        operation_id="positions_close_all", responses=OpenApiTypes.OBJECT, parameters=[PositionsCloseAllQuerySerializer]
+    )
+    def delete(self, request):
+        query = PositionsCloseAllQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        results = services.position_close_all(account=self.account(), **query.validated_data)
+        body = [
+            {
+                "symbol": symbol,
+                "status": code,
+                "body": placed_order_as_alpaca(outcome)
+                if code == 200
+                else error_body(str(outcome.detail.code), str(outcome.detail)),
+            }
+            for symbol, code, outcome in results
+        ]
+        return Response(body, status=207)
+
+
+class PositionView(PositionDetailView):
+    @extend_schema(
+        operation_id="position_close", responses=OpenApiTypes.OBJECT, parameters=[PositionCloseQuerySerializer]
+    )
+    def delete(self, request, symbol_or_asset_id: str):
+        query = PositionCloseQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        order = services.position_close(
+            account=self.account(), symbol_or_asset_id=symbol_or_asset_id, **query.validated_data
+        )
+        return Response(placed_order_as_alpaca(order))
