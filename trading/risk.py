@@ -5,7 +5,7 @@ buying power and sellable quantity cannot change under them. The codes and the
 formulas are listed in docs/notes/trading.md.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
@@ -126,7 +126,19 @@ def check_shape(request: OrderRequest, asset: Asset) -> None:
     check_order_class(request)
 
 
+def with_oco_limit(request: OrderRequest) -> OrderRequest:
+    """Alpaca's OCO request carries its limit in take_profit; the order itself is that limit sell."""
+    if request.order_class != Order.OrderClass.OCO or request.take_profit is None:
+        return request
+    take = request.take_profit.limit_price
+    if request.limit_price is not None and take is not None and request.limit_price != take:
+        _reject("invalid_take_profit", "An OCO order's limit_price must equal take_profit.limit_price.", "limit_price")
+    return replace(request, limit_price=request.limit_price or take)
+
+
 def check_order_class(request: OrderRequest) -> None:
+    """Contingent orders, as Alpaca shapes them. Bracket/OTO: a buy entry whose legs sell what it buys;
+    OCO: a limit sell (take profit) and a stop sell (stop loss) of a held position."""
     klass = request.order_class
     if klass == Order.OrderClass.SIMPLE:
         if request.take_profit or request.stop_loss:
@@ -144,16 +156,40 @@ def check_order_class(request: OrderRequest) -> None:
         _reject("missing_field", "OCO orders are a limit order with take_profit and stop_loss.", "take_profit")
     if klass in (Order.OrderClass.BRACKET, Order.OrderClass.OTO) and request.type not in (T.MARKET, T.LIMIT):
         _reject("order_class_not_supported", f"{klass} entry orders must be market or limit.", "type")
+    # Legs sell: a sell entry would need buy legs covering a short, and accounts cannot go short.
+    exit_side = Order.Side.SELL if klass == Order.OrderClass.OCO else Order.Side.BUY
+    if request.side != exit_side:
+        _reject("order_class_not_supported", f"{klass} orders must be {exit_side} orders (no short selling).", "side")
     if request.take_profit and request.take_profit.limit_price is None:
         _reject("missing_field", "take_profit needs limit_price.", "take_profit")
     if request.stop_loss and request.stop_loss.stop_price is None:
         _reject("missing_field", "stop_loss needs stop_price.", "stop_loss")
-    if request.take_profit and request.stop_loss:
-        take, stop = request.take_profit.limit_price, request.stop_loss.stop_price
-        # Legs exit the entry: a long entry takes profit above and stops out below.
-        exits_long = request.side == Order.Side.BUY or klass == Order.OrderClass.OCO and request.side == Order.Side.SELL
-        if exits_long and take <= stop or not exits_long and take >= stop:
-            _reject("invalid_legs", "take_profit.limit_price must be on the profitable side of stop_loss.stop_price.")
+    stop_loss, take_profit = request.stop_loss, request.take_profit
+    if stop_loss and stop_loss.limit_price is not None and stop_loss.limit_price > stop_loss.stop_price:
+        _reject("invalid_stop_loss", "stop_loss.limit_price must not be above stop_loss.stop_price.", "stop_loss")
+    if take_profit and stop_loss and take_profit.limit_price <= stop_loss.stop_price:
+        _reject("invalid_legs", "take_profit.limit_price must be above stop_loss.stop_price.", "take_profit")
+
+
+def check_leg_prices(request: OrderRequest, asset: Asset, quote: Quote | None) -> None:
+    """Bracket/OTO legs against the entry's base price (its limit, else the ask), as Alpaca checks them:
+    take_profit.limit_price ≥ base + one tick, stop_loss.stop_price ≤ base − one tick."""
+    if request.order_class not in (Order.OrderClass.BRACKET, Order.OrderClass.OTO):
+        return
+    base = reference_price(request, asset, quote)
+    tick = price_tick(asset, base)
+    if request.take_profit and request.take_profit.limit_price < base + tick:
+        _reject(
+            "invalid_take_profit",
+            f"take_profit.limit_price must be at least {(base + tick).normalize()} (base price + {tick.normalize()}).",
+            "take_profit",
+        )
+    if request.stop_loss and request.stop_loss.stop_price > base - tick:
+        _reject(
+            "invalid_stop_loss",
+            f"stop_loss.stop_price must be at most {(base - tick).normalize()} (base price − {tick.normalize()}).",
+            "stop_loss",
+        )
 
 
 def check_quantity(request: OrderRequest, asset: Asset) -> None:
@@ -175,8 +211,11 @@ def check_quantity(request: OrderRequest, asset: Asset) -> None:
 def check_fractional(request: OrderRequest, asset: Asset, field_name: str) -> None:
     if not asset.fractionable:
         _reject("not_fractionable", f"{asset.symbol} cannot be traded in fractions.", field_name)
-    if request.type not in (T.MARKET, T.LIMIT) or request.time_in_force != TIF.DAY:
-        _reject("fractional_requires_day", "Fractional orders must be market or limit orders with day.", field_name)
+    simple = request.order_class == Order.OrderClass.SIMPLE
+    if request.type not in (T.MARKET, T.LIMIT) or request.time_in_force != TIF.DAY or not simple:
+        _reject(
+            "fractional_requires_day", "Fractional orders must be simple market or limit orders with day.", field_name
+        )
 
 
 def check_prices(request: OrderRequest, asset: Asset) -> None:

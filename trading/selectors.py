@@ -84,3 +84,12 @@ def reservation_discrepancies() -> list[str]:
         if counted_qty.get(key, 0) != held_qty.get(key, 0)
     ]
     return problems
+
+
+def order_legs(orders: list[Order]) -> dict:
+    """Each contingent parent's legs (one query), for Alpaca's `legs`: parents map to a list, others to None."""
+    parents = [order.id for order in orders if order.has_legs]
+    legs: dict = {order_id: [] for order_id in parents}
+    for leg in Order.objects.filter(parent_id__in=parents).order_by("created_at", "-leg_role") if parents else []:
+        legs[leg.parent_id].append(leg)
+    return {order.id: legs.get(order.id) for order in orders}

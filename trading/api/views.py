@@ -35,6 +35,10 @@ def _own_order(request, order_id):
     return order
 
 
+def _with_legs(order):
+    return order_as_alpaca(order, legs=selectors.order_legs([order])[order.id])
+
+
 class OrdersView(APIView):
     @extend_schema(operation_id="orders_list", responses=OpenApiTypes.OBJECT, parameters=[OrderListQuerySerializer])
     def get(self, request):
@@ -46,7 +50,8 @@ class OrdersView(APIView):
         orders = selectors.order_list(
             account=_account(request), symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()], **params
         )
-        return Response([order_as_alpaca(order, legs=[] if nested else None) for order in orders])
+        legs = selectors.order_legs(orders) if nested else {}
+        return Response([order_as_alpaca(order, legs=legs.get(order.id)) for order in orders])
 
     @extend_schema(operation_id="orders_create", responses=OpenApiTypes.OBJECT, request=OrderCreateSerializer)
     def post(self, request):
@@ -54,7 +59,8 @@ class OrdersView(APIView):
         payload.is_valid(raise_exception=True)
         order, created = services.order_place(account=_account(request), request=payload.to_request())
         return Response(
-            placed_order_as_alpaca(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            placed_order_as_alpaca(order, legs=selectors.order_legs([order])[order.id]),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
     @extend_schema(operation_id="orders_cancel_all", responses=OpenApiTypes.OBJECT)
@@ -70,7 +76,7 @@ class OrdersView(APIView):
 class OrderDetailView(APIView):
     @extend_schema(operation_id="orders_get", responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id):
-        return Response(order_as_alpaca(_own_order(request, order_id)))
+        return Response(_with_legs(_own_order(request, order_id)))
 
     @extend_schema(operation_id="orders_replace", responses=OpenApiTypes.OBJECT, request=OrderReplaceSerializer)
     def patch(self, request, order_id):
@@ -92,7 +98,7 @@ class OrderByClientOrderIdView(APIView):
         order = selectors.order_by_client_order_id(account=_account(request), client_order_id=client_order_id)
         if order is None:
             raise Http404
-        return Response(order_as_alpaca(order))
+        return Response(_with_legs(order))
 
 
 class OrderExecutionsView(APIView):
