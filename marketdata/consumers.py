@@ -30,17 +30,64 @@ def snapshot_message(symbol: str, quote: Quote | None) -> dict:
     return {"type": "snapshot", "symbol": symbol, **empty, "stale": True}
 
 
-class QuoteStreamConsumer(AuthenticatedJsonConsumer):
-    async def on_authenticated(self) -> None:
+class QuoteFanOut:
+    """Live quotes for a consumer's symbols: one group per symbol, conflated per connection.
+
+    Mixed into every consumer that streams quotes (`/ws/quotes`, the Alpaca data streams);
+    each says how a batch is written by implementing `send_quotes`.
+    """
+
+    def quotes_setup(self) -> None:
         self.symbols: set[str] = set()
         self.pending: dict[str, dict] = {}  # symbol -> newest quote not yet sent
         self.flush_task: asyncio.Task | None = None
 
-    async def disconnect(self, code):
-        if self.flush_task is not None:
+    async def quotes_follow(self, symbols) -> list[str]:
+        """Join the groups of `symbols` not followed yet; returns those new symbols."""
+        new = [symbol for symbol in symbols if symbol not in self.symbols]
+        for symbol in new:
+            await self.channel_layer.group_add(quote_group(symbol), self.channel_name)
+        self.symbols.update(new)
+        return new
+
+    async def quotes_unfollow(self, symbols) -> None:
+        for symbol in self.symbols.intersection(symbols):
+            await self.channel_layer.group_discard(quote_group(symbol), self.channel_name)
+            self.symbols.discard(symbol)
+            self.pending.pop(symbol, None)
+
+    async def quotes_teardown(self) -> None:
+        if getattr(self, "flush_task", None) is not None:
             self.flush_task.cancel()
         for symbol in getattr(self, "symbols", ()):
             await self.channel_layer.group_discard(quote_group(symbol), self.channel_name)
+
+    async def quote_update(self, event) -> None:
+        """A tick from the feed: keep only the newest per symbol and flush within the window."""
+        quote = event["quote"]
+        if quote["symbol"] not in self.symbols:
+            return  # an update already in flight when the client unsubscribed
+        self.pending[quote["symbol"]] = quote
+        if self.flush_task is None:
+            self.flush_task = asyncio.create_task(self._flush_after_window())
+
+    async def _flush_after_window(self) -> None:
+        await asyncio.sleep(settings.QUOTES_WS_FLUSH_SECONDS)
+        pending, self.pending = self.pending, {}
+        self.flush_task = None
+        if pending:
+            await self.send_quotes([quote_from_dict(quote) for quote in pending.values()])
+
+    async def send_quotes(self, quotes: list[Quote]) -> None:
+        raise NotImplementedError
+
+
+class QuoteStreamConsumer(QuoteFanOut, AuthenticatedJsonConsumer):
+    async def on_authenticated(self) -> None:
+        self.quotes_setup()
+
+    async def disconnect(self, code):
+        await self.quotes_teardown()
 
     async def _requested_symbols(self, message) -> list[str] | None:
         symbols = message.get("symbols")
@@ -67,9 +114,7 @@ class QuoteStreamConsumer(AuthenticatedJsonConsumer):
                 f"{len(self.symbols)} subscribed, {len(new)} more requested.",
             )
             return
-        for symbol in new:
-            await self.channel_layer.group_add(quote_group(symbol), self.channel_name)
-        self.symbols.update(new)
+        await self.quotes_follow(new)
         await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
         if new:
             quotes = await sync_to_async(latest_quotes, thread_sensitive=False)(new)
@@ -79,24 +124,8 @@ class QuoteStreamConsumer(AuthenticatedJsonConsumer):
         symbols = await self._requested_symbols(message)
         if symbols is None:
             return
-        for symbol in self.symbols.intersection(symbols):
-            await self.channel_layer.group_discard(quote_group(symbol), self.channel_name)
-            self.symbols.discard(symbol)
-            self.pending.pop(symbol, None)
+        await self.quotes_unfollow(symbols)
         await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
 
-    async def quote_update(self, event) -> None:
-        """A tick from the feed: keep only the newest per symbol and flush within the window."""
-        quote = event["quote"]
-        if quote["symbol"] not in self.symbols:
-            return  # an update already in flight when the client unsubscribed
-        self.pending[quote["symbol"]] = quote
-        if self.flush_task is None:
-            self.flush_task = asyncio.create_task(self._flush_after_window())
-
-    async def _flush_after_window(self) -> None:
-        await asyncio.sleep(settings.QUOTES_WS_FLUSH_SECONDS)
-        pending, self.pending = self.pending, {}
-        self.flush_task = None
-        if pending:
-            await self.send_json([quote_message(quote_from_dict(quote)) for quote in pending.values()])
+    async def send_quotes(self, quotes: list[Quote]) -> None:
+        await self.send_json([quote_message(quote) for quote in quotes])
