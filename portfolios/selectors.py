@@ -371,6 +371,7 @@ def _entry_activity(entry: JournalEntry, cash_amount: Decimal) -> dict:
             "side": entry.side,
             "symbol": entry.asset.symbol,
             "order_id": getattr(cause, "order_id", None),
+            "execution_id": entry.cause_object_id,
             "net_amount": cash_amount,
         }
     return {
