@@ -26,18 +26,14 @@ from trading import selectors as trading_selectors
 from trading.api import views as trading_views
 
 # --- Account ---------------------------------------------------------------------------
-# SpeedTrade's account statuses in Alpaca's AccountStatus vocabulary.
-ACCOUNT_STATUS = {
-    Account.Status.ONBOARDING: "ONBOARDING",
-    Account.Status.ACTIVE: "ACTIVE",
-    Account.Status.CLOSED: "ACCOUNT_CLOSED",
-}
 
 
 class AccountView(AlpacaTradingErrorsMixin, portfolio_views.AccountView):
     def get(self, request):
         response = super().get(request)
-        status = ACCOUNT_STATUS[self.account().status]
+        # Alpaca's AccountStatus has no CLOSED; the other SpeedTrade statuses have the same names.
+        status = {"CLOSED": "ACCOUNT_CLOSED"}.get(response.data["status"], response.data["status"])
+        # No pattern-day-trader flag or count since FINRA's 2026 intraday-margin rule (docs/notes/trading.md).
         response.data.update(status=status, crypto_status=status, pattern_day_trader=False, daytrade_count=0)
         return response
 
