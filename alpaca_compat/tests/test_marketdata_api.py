@@ -22,6 +22,11 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from alpaca_compat.tests.conftest import MINUTE_ZERO
 
+# Live-server tests commit for real. Like the suite's other transactional tests they use serialized
+# rollback: otherwise their flush re-creates the content types and the next serialized_rollback test,
+# restoring them again, fails on a duplicate key.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
 
 @pytest.fixture
 def stocks(live_server, alice_token):

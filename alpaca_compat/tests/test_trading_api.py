@@ -47,6 +47,10 @@ from speedtrade.tests.test_app_tokens import app_login
 from trading.brokers.paper import paper_book_reset
 from trading.models import Order
 
+# Live-server tests commit for real. Like the suite's other transactional tests they use serialized
+# rollback: otherwise their flush re-creates the content types and the next serialized_rollback test,
+# restoring them again, fails on a duplicate key.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 D = Decimal
 # Wednesday 2026-03-04, 10:00 New York: the equity market is open.
 MARKET_OPEN = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
