@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from marketdata.fanout import quote_hub
+from marketdata.fanout import FannedQuote, quote_hub
 from marketdata.quotes import Quote, latest_quotes, quote_message
 from marketdata.selectors import assets_by_symbols
 from speedtrade.consumers import AuthenticatedJsonConsumer
@@ -30,16 +30,63 @@ def snapshot_message(symbol: str, quote: Quote | None) -> dict:
     return {"type": "snapshot", "symbol": symbol, **empty, "stale": True}
 
 
-class QuoteStreamConsumer(AuthenticatedJsonConsumer):
-    async def on_authenticated(self) -> None:
+class QuoteFanOut:
+    """Live quotes for a consumer's symbols, conflated per connection.
+
+    Mixed into every consumer that streams quotes (`/ws/quotes`, the Alpaca data streams);
+    each says how a batch is written by implementing `send_quotes`. Ticks come from this
+    process's quote hub (marketdata/fanout.py), not from one channel-layer group per symbol.
+    """
+
+    def quotes_setup(self) -> None:
         self.symbols: set[str] = set()
-        self.pending: dict[str, str] = {}  # symbol -> newest quote message (encoded) not yet sent
+        self.pending: dict[str, FannedQuote] = {}  # symbol -> newest tick not yet sent
         self.flush_task: asyncio.Task | None = None
 
-    async def disconnect(self, code):
+    async def quotes_follow(self, symbols) -> list[str]:
+        """Follow `symbols` not followed yet; returns those new symbols."""
+        new = [symbol for symbol in symbols if symbol not in self.symbols]
+        await quote_hub().subscribe(self, new)
+        self.symbols.update(new)
+        return new
+
+    async def quotes_unfollow(self, symbols) -> None:
+        leaving = self.symbols.intersection(symbols)
+        quote_hub().unsubscribe(self, leaving)
+        for symbol in leaving:
+            self.symbols.discard(symbol)
+            self.pending.pop(symbol, None)
+
+    async def quotes_teardown(self) -> None:
         if getattr(self, "flush_task", None) is not None:
             self.flush_task.cancel()
         quote_hub().unsubscribe(self, getattr(self, "symbols", ()))
+
+    def quote_received(self, tick: FannedQuote) -> None:
+        """A tick from this process's quote hub: keep only the newest per symbol and flush within the window."""
+        if tick.quote.symbol not in self.symbols:
+            return  # an update already in flight when the client unsubscribed
+        self.pending[tick.quote.symbol] = tick
+        if self.flush_task is None:
+            self.flush_task = asyncio.create_task(self._flush_after_window())
+
+    async def _flush_after_window(self) -> None:
+        await asyncio.sleep(settings.QUOTES_WS_FLUSH_SECONDS)
+        pending, self.pending = self.pending, {}
+        self.flush_task = None
+        if pending:
+            await self.send_quotes(list(pending.values()))
+
+    async def send_quotes(self, ticks: list[FannedQuote]) -> None:
+        raise NotImplementedError
+
+
+class QuoteStreamConsumer(QuoteFanOut, AuthenticatedJsonConsumer):
+    async def on_authenticated(self) -> None:
+        self.quotes_setup()
+
+    async def disconnect(self, code):
+        await self.quotes_teardown()
 
     async def _requested_symbols(self, message) -> list[str] | None:
         symbols = message.get("symbols")
@@ -66,8 +113,7 @@ class QuoteStreamConsumer(AuthenticatedJsonConsumer):
                 f"{len(self.symbols)} subscribed, {len(new)} more requested.",
             )
             return
-        await quote_hub().subscribe(self, new)
-        self.symbols.update(new)
+        await self.quotes_follow(new)
         await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
         if new:
             quotes = await sync_to_async(latest_quotes, thread_sensitive=False)(new)
@@ -77,24 +123,8 @@ class QuoteStreamConsumer(AuthenticatedJsonConsumer):
         symbols = await self._requested_symbols(message)
         if symbols is None:
             return
-        leaving = self.symbols.intersection(symbols)
-        quote_hub().unsubscribe(self, leaving)
-        for symbol in leaving:
-            self.symbols.discard(symbol)
-            self.pending.pop(symbol, None)
+        await self.quotes_unfollow(symbols)
         await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
 
-    def quote_received(self, symbol: str, message: str) -> None:
-        """A tick from this process's quote hub: keep only the newest per symbol and flush within the window."""
-        if symbol not in self.symbols:
-            return  # an update already in flight when the client unsubscribed
-        self.pending[symbol] = message
-        if self.flush_task is None:
-            self.flush_task = asyncio.create_task(self._flush_after_window())
-
-    async def _flush_after_window(self) -> None:
-        await asyncio.sleep(settings.QUOTES_WS_FLUSH_SECONDS)
-        pending, self.pending = self.pending, {}
-        self.flush_task = None
-        if pending:
-            await self.send(text_data="[" + ",".join(pending.values()) + "]")  # messages arrive encoded
+    async def send_quotes(self, ticks: list[FannedQuote]) -> None:
+        await self.send(text_data="[" + ",".join(tick.json for tick in ticks) + "]")  # each encoded once per process

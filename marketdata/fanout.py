@@ -11,12 +11,13 @@ import asyncio
 import logging
 import weakref
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
 from channels.layers import get_channel_layer
 
-from marketdata.quotes import quote_from_dict, quote_message
+from marketdata.quotes import Quote, quote_from_dict, quote_message
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +27,16 @@ QUOTE_BATCH_EVENT_TYPE = "quote.batch"
 REJOIN_SECONDS = 3600
 
 
+@dataclass(frozen=True)
+class FannedQuote:
+    """One tick as every local subscriber gets it: the quote, and its `/ws/quotes` wire form encoded once."""
+
+    quote: Quote
+    json: str
+
+
 class QuoteSubscriber(Protocol):
-    def quote_received(self, symbol: str, message: str) -> None:
-        """`message`: the quote's wire form (a JSON object, see `quotes.quote_message`), encoded once per process."""
+    def quote_received(self, tick: FannedQuote) -> None: ...
 
 
 class QuoteHub:
@@ -58,9 +66,10 @@ class QuoteHub:
             subscribers = self.subscribers.get(quote["symbol"])
             if not subscribers:
                 continue
-            message = orjson.dumps(quote_message(quote_from_dict(quote))).decode()
+            parsed = quote_from_dict(quote)
+            tick = FannedQuote(quote=parsed, json=orjson.dumps(quote_message(parsed)).decode())
             for subscriber in list(subscribers):
-                subscriber.quote_received(quote["symbol"], message)
+                subscriber.quote_received(tick)
 
     async def _listen(self) -> None:
         layer = get_channel_layer()

@@ -110,13 +110,22 @@ def price_from_quote(quote: Quote, asset: Asset) -> Decimal | None:
     return None if price is None else to_increment(price, asset.price_increment)
 
 
+def newest_minute_bars(assets: Iterable[Asset]) -> dict[uuid.UUID, Bar]:
+    """Each asset's newest 1-minute bar (assets without bars are left out)."""
+    newest_timestamp = (
+        Bar.objects.filter(asset=OuterRef("asset"), timeframe=Timeframe.MINUTE)
+        .order_by("-timestamp")
+        .values("timestamp")[:1]
+    )
+    bars = Bar.objects.filter(
+        asset__in=[asset.pk for asset in assets], timeframe=Timeframe.MINUTE, timestamp=Subquery(newest_timestamp)
+    )
+    return {bar.asset_id: bar for bar in bars}
+
+
 def last_minute_closes(assets: Iterable[Asset]) -> dict[uuid.UUID, Decimal]:
     """Close of each asset's newest 1-minute bar (assets without bars are left out)."""
-    newest_close = (
-        Bar.objects.filter(asset=OuterRef("pk"), timeframe=Timeframe.MINUTE).order_by("-timestamp").values("close")[:1]
-    )
-    rows = Asset.objects.filter(pk__in=[asset.pk for asset in assets]).annotate(close=Subquery(newest_close))
-    return {row.pk: row.close for row in rows if row.close is not None}
+    return {asset_id: bar.close for asset_id, bar in newest_minute_bars(assets).items()}
 
 
 def latest_prices(assets: Iterable[Asset]) -> dict[uuid.UUID, Decimal]:
@@ -186,3 +195,29 @@ def bars_list(*, asset: Asset, timeframe: str, start: datetime | None, end: date
     if start is not None:
         return list(bars.filter(timestamp__gte=start).order_by("timestamp")[:limit])
     return list(reversed(bars.order_by("-timestamp")[:limit]))
+
+
+def bars_page(
+    *,
+    assets: Iterable[Asset],
+    timeframe: str,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    descending: bool = False,
+    after: tuple[str, datetime] | None = None,
+) -> tuple[list[Bar], bool]:
+    """Bars of several assets in [start, end], ordered by symbol then time, at most `limit` of them.
+
+    `after` (symbol, timestamp) is the last bar of the previous page: the page continues
+    right after it. Returns (bars with `asset` loaded, whether more bars follow).
+    """
+    bars = Bar.objects.filter(
+        asset__in=[asset.pk for asset in assets], timeframe=timeframe, timestamp__gte=start, timestamp__lte=end
+    ).select_related("asset")
+    if after is not None:
+        symbol, timestamp = after
+        later = Q(timestamp__lt=timestamp) if descending else Q(timestamp__gt=timestamp)
+        bars = bars.filter(Q(asset__symbol__gt=symbol) | (Q(asset__symbol=symbol) & later))
+    rows = list(bars.order_by("asset__symbol", "-timestamp" if descending else "timestamp")[: limit + 1])
+    return rows[:limit], len(rows) > limit

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, Prefetch, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -22,6 +22,8 @@ from portfolios.models import (
     Position,
     Transfer,
     UnsettledFundsPurchase,
+    Watchlist,
+    WatchlistEntry,
 )
 from portfolios.money import ZERO, to_cents, to_ratio
 
@@ -414,6 +416,7 @@ def _entry_activity(entry: JournalEntry, cash_amount: Decimal) -> dict:
             "side": entry.side,
             "symbol": entry.asset.symbol,
             "order_id": getattr(cause, "order_id", None),
+            "execution_id": entry.cause_object_id,
             "net_amount": cash_amount,
         }
     return {
@@ -560,3 +563,24 @@ def ledger_discrepancies() -> list[str]:
     if grand_total != 0:
         problems.append(f"the whole ledger sums to {grand_total}")
     return problems
+
+
+# --- Watchlists --------------------------------------------------------------------------
+
+
+def _watchlists(account: Account):
+    entries = WatchlistEntry.objects.select_related("asset").order_by("position")
+    return Watchlist.objects.filter(account=account).prefetch_related(Prefetch("entries", queryset=entries))
+
+
+def watchlist_list(*, account: Account) -> list[Watchlist]:
+    """The account's watchlists with their assets in order (three queries, however many lists)."""
+    return list(_watchlists(account))
+
+
+def watchlist_get(*, account: Account, watchlist_id=None, name: str | None = None) -> Watchlist | None:
+    """One of the account's watchlists by id or by name; None for anyone else's."""
+    watchlists = _watchlists(account)
+    if watchlist_id is not None:
+        return watchlists.filter(pk=watchlist_id).first()
+    return watchlists.filter(name=name).first()

@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include("speedtrade.api.urls")),
     re_path(r"^api/", json_not_found),
+    path("", include("alpaca_compat.marketdata_urls")),
+    path("v2/", include("alpaca_compat.trading_urls")),
     path("", views.home, name="home"),
 ]
 

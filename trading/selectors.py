@@ -1,11 +1,12 @@
 """Reads of orders, always starting from the account so another user's order is simply not found."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.db.models import Q, Sum
 
 from portfolios.models import Account, LedgerAccount, Position
-from trading.models import OPEN_STATUSES, Order
+from trading.models import OPEN_STATUSES, Execution, Order
 
 
 def order_list(
@@ -13,6 +14,7 @@ def order_list(
     account: Account,
     status: str = "open",
     symbols: list[str] | None = None,
+    side: str | None = None,
     after: datetime | None = None,
     until: datetime | None = None,
     limit: int = 50,
@@ -26,6 +28,8 @@ def order_list(
         orders = orders.exclude(status__in=OPEN_STATUSES)
     if symbols:
         orders = orders.filter(symbol__in=symbols)
+    if side:
+        orders = orders.filter(side=side)
     if after:
         orders = orders.filter(created_at__gt=after)
     if until:
@@ -93,3 +97,22 @@ def reservation_discrepancies() -> list[str]:
         if counted_qty.get(key, 0) != held_qty.get(key, 0)
     ]
     return problems
+
+
+def fill_progress(execution_ids) -> dict[str, dict]:
+    """Where each execution left its order: Alpaca's `cum_qty`, `leaves_qty` and `order_status`
+    on a fill activity (two queries, however many fills)."""
+    order_ids = Execution.objects.filter(pk__in=list(execution_ids)).values("order_id")
+    executions = Execution.objects.filter(order_id__in=order_ids).select_related("order")
+    progress, filled = {}, {}
+    for execution in executions.order_by("order_id", "executed_at", "created_at"):
+        order = execution.order
+        filled[order.pk] = done = filled.get(order.pk, Decimal(0)) + execution.qty
+        # A notional order's quantity is known only as it fills: its total is what filled.
+        leaves = max(Decimal(0), (order.qty if order.qty is not None else order.filled_qty) - done)
+        progress[str(execution.pk)] = {
+            "cum_qty": done,
+            "leaves_qty": leaves,
+            "order_status": "partially_filled" if leaves else "filled",
+        }
+    return progress

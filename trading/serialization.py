@@ -59,7 +59,7 @@ def order_as_alpaca(order: Order, *, legs: list[Order] | None = None) -> dict:
     }
 
 
-def placed_order_as_alpaca(order: Order, legs: list[Order] | None = None) -> dict:
+def placed_order_as_alpaca(order: Order, *, legs: list[Order] | None = None) -> dict:
     """The response to a request that placed an order: Alpaca's order plus SpeedTrade's pre-trade `warnings`."""
     return {**order_as_alpaca(order, legs=legs), "warnings": list(order.warnings)}
 

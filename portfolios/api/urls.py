@@ -9,4 +9,9 @@ urlpatterns = [
     # positions and positions/<symbol>: routed in trading/api/urls.py (DELETE closes them with orders).
     path("transfers", views.TransferListView.as_view(), name="api-transfers"),
     path("transfers/<uuid:transfer_id>", views.TransferDetailView.as_view(), name="api-transfer"),
+    path("watchlists", views.WatchlistListView.as_view(), name="api-watchlists"),
+    path("watchlists/<uuid:watchlist_id>", views.WatchlistDetailView.as_view(), name="api-watchlist"),
+    path(
+        "watchlists/<uuid:watchlist_id>/<path:symbol>", views.WatchlistSymbolView.as_view(), name="api-watchlist-symbol"
+    ),
 ]

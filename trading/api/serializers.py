@@ -90,6 +90,7 @@ class OrderReplaceSerializer(serializers.Serializer):
 class OrderListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["open", "closed", "all"], required=False, default="open")
     symbols = serializers.CharField(required=False)
+    side = serializers.ChoiceField(choices=Order.Side.choices, required=False)
     after = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)

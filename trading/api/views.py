@@ -58,8 +58,10 @@ class OrdersView(APIView):
         payload = OrderCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         order, created = services.order_place(account=_account(request), request=payload.to_request())
-        placed = placed_order_as_alpaca(order, legs=selectors.order_legs([order])[order.id])
-        return Response(placed, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            placed_order_as_alpaca(order, legs=selectors.order_legs([order])[order.id]),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
     @extend_schema(operation_id="orders_cancel_all", responses=OpenApiTypes.OBJECT)
     def delete(self, request):
@@ -126,16 +128,16 @@ class PositionsView(PositionListView):
         query.is_valid(raise_exception=True)
         results = services.position_close_all(account=self.account(), **query.validated_data)
         body = [
-            {
-                "symbol": symbol,
-                "status": code,
-                "body": placed_order_as_alpaca(outcome)
-                if code == 200
-                else error_body(str(outcome.detail.code), str(outcome.detail)),
-            }
+            {"symbol": symbol, "status": code, "order_id": str(outcome.id), "body": placed_order_as_alpaca(outcome)}
+            if code == 200
+            else {"symbol": symbol, "status": code, "body": self.refusal_body(outcome)}
             for symbol, code, outcome in results
         ]
         return Response(body, status=207)
+
+    def refusal_body(self, refusal) -> dict:
+        """A position that could not be closed, in this API's error format."""
+        return error_body(str(refusal.detail.code), str(refusal.detail))
 
 
 class PositionView(PositionDetailView):
