@@ -313,6 +313,10 @@ CELERY_BEAT_SCHEDULE |= {
     "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
 }
 
+# --- dashboard (web pages, issue 7) ------------------------------------------------
+# Where the "Trade" link goes before the user picks a symbol.
+DASHBOARD_DEFAULT_SYMBOL = env.str("DASHBOARD_DEFAULT_SYMBOL", default="AAPL")
+
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
