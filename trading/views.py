@@ -55,6 +55,8 @@ def order_ticket(request):
             step = request.POST.get("step")
             if step == "place":
                 order, created = services.order_place(account=account, request=order_request)
+                # Re-read: in the embedded default the order may already have filled after commit.
+                order = selectors.order_get(account=account, order_id=order.pk)
                 context.update(order=order, created=created, form=OrderTicketForm(asset=asset))
             elif step == "review":
                 context["preview"] = selectors.order_preview(account=account, request=order_request)
