@@ -20,7 +20,9 @@ urlpatterns = [
     re_path(r"^api/", json_not_found),
     path("", include("alpaca_compat.marketdata_urls")),
     path("v2/", include("alpaca_compat.trading_urls")),
-    path("", views.home, name="home"),
+    path("", include("portfolios.urls")),
+    path("", include("marketdata.urls")),
+    path("", include("trading.urls")),
 ]
 
 handler404 = views.not_found
