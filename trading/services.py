@@ -44,8 +44,10 @@ def _lock_order(*, account: Account, order_id) -> Order:
         raise OrderNotFound("No such order.", code="not_found") from None
 
 
-def trade_update_publish(*, order: Order, event: str, now: datetime, price=None, qty=None, position_qty=None) -> None:
-    """Queue a `trade_updates` message for the order's owner, sent after commit."""
+def trade_update_publish(
+    *, order: Order, event: str, now: datetime, price=None, qty=None, position_qty=None, execution_id=None
+) -> None:
+    """Queue a `trade_updates` message (Alpaca's shape) for the order's owner, sent after commit."""
     publish_to_user(
         order.account.user_id,
         "trade_updates",
@@ -55,6 +57,7 @@ def trade_update_publish(*, order: Order, event: str, now: datetime, price=None,
             "price": decimal_string(price),
             "qty": decimal_string(qty),
             "position_qty": decimal_string(position_qty),
+            "execution_id": str(execution_id) if execution_id else None,
             "timestamp": now.isoformat(),
         },
     )
@@ -423,7 +426,15 @@ def execution_apply(
             changed_fields=("filled_qty", "filled_notional", "filled_avg_price", "reserved_cash", "reserved_qty"),
             now=now,
         )
-        trade_update_publish(order=order, event=event, now=now, price=price, qty=qty, position_qty=position_qty)
+        trade_update_publish(
+            order=order,
+            event=event,
+            now=now,
+            price=price,
+            qty=qty,
+            position_qty=position_qty,
+            execution_id=execution.id,
+        )
     return execution
 
 

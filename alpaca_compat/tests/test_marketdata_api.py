@@ -1,4 +1,4 @@
-"""The market-data routes driven by the real alpaca-py historical data clients over a live server."""
+"""The market-data routes driven by the real alpaca-py historical data clients over a live ASGI server (uvicorn)."""
 
 from datetime import timedelta
 
@@ -24,13 +24,13 @@ from alpaca_compat.tests.conftest import MINUTE_ZERO
 
 
 @pytest.fixture
-def stocks(live_server, alice_token):
-    return StockHistoricalDataClient(oauth_token=alice_token, url_override=live_server.url)
+def stocks(asgi_server, alice_token):
+    return StockHistoricalDataClient(oauth_token=alice_token, url_override=asgi_server)
 
 
 @pytest.fixture
-def crypto(live_server, alice_token):
-    return CryptoHistoricalDataClient(oauth_token=alice_token, url_override=live_server.url)
+def crypto(asgi_server, alice_token):
+    return CryptoHistoricalDataClient(oauth_token=alice_token, url_override=asgi_server)
 
 
 def minute_bars(symbols, **extra):
@@ -52,10 +52,10 @@ def test_stock_bars_of_several_symbols_parse_into_alpacas_barset(stocks, market)
     assert (first.trade_count, first.vwap) == (3, 228.1)
 
 
-def test_bars_are_paged_with_next_page_token_until_the_limit(stocks, market, live_server, alice_token):
+def test_bars_are_paged_with_next_page_token_until_the_limit(stocks, market, asgi_server, alice_token):
     # alpaca-py follows next_page_token itself: a page size of 2 still returns every bar, in order.
     raw = requests.get(
-        f"{live_server.url}/v2/stocks/bars",
+        f"{asgi_server}/v2/stocks/bars",
         params={"symbols": "AAPL,F", "timeframe": "1Min", "start": MINUTE_ZERO.isoformat(), "limit": 2},
         headers={"Authorization": f"Bearer {alice_token}"},
         timeout=10,
@@ -134,7 +134,7 @@ def test_unknown_or_wrong_class_symbols_are_404_in_alpacas_shape(stocks, crypto,
     assert wrong_class.value.status_code == 404
 
 
-def test_bad_parameters_are_400_and_nothing_is_served(live_server, alice_token, market):
+def test_bad_parameters_are_400_and_nothing_is_served(asgi_server, alice_token, market):
     headers = {"Authorization": f"Bearer {alice_token}"}
     for params in (
         {"symbols": "AAPL", "timeframe": "1Min", "start": "yesterday"},
@@ -143,18 +143,18 @@ def test_bad_parameters_are_400_and_nothing_is_served(live_server, alice_token, 
         {"symbols": "AAPL", "timeframe": "1Min", "sort": "sideways"},
         {"timeframe": "1Min"},
     ):
-        response = requests.get(f"{live_server.url}/v2/stocks/bars", params=params, headers=headers, timeout=10)
+        response = requests.get(f"{asgi_server}/v2/stocks/bars", params=params, headers=headers, timeout=10)
         assert response.status_code == 400, params
         assert response.json()["code"] == 40010001 and response.json()["message"], params
 
 
-def test_market_data_needs_credentials(live_server, market):
-    response = requests.get(f"{live_server.url}/v2/stocks/quotes/latest", params={"symbols": "AAPL"}, timeout=10)
+def test_market_data_needs_credentials(asgi_server, market):
+    response = requests.get(f"{asgi_server}/v2/stocks/quotes/latest", params={"symbols": "AAPL"}, timeout=10)
     assert response.status_code == 401
     assert response.json()["code"] == 40110000
 
 
-def test_products_speedtrade_does_not_offer_answer_clearly(live_server, alice_token, market):
+def test_products_speedtrade_does_not_offer_answer_clearly(asgi_server, alice_token, market):
     headers = {"Authorization": f"Bearer {alice_token}"}
     for path in (
         "/v1beta1/options/bars",
@@ -162,7 +162,7 @@ def test_products_speedtrade_does_not_offer_answer_clearly(live_server, alice_to
         "/v1/corporate-actions",
         "/v1beta3/crypto/us/latest/orderbooks",
     ):
-        response = requests.get(f"{live_server.url}{path}", headers=headers, timeout=10)
+        response = requests.get(f"{asgi_server}{path}", headers=headers, timeout=10)
         assert response.status_code == 404, path
         assert response.json()["code"] == 40410000
         assert "not offered by SpeedTrade" in response.json()["message"]
