@@ -36,5 +36,34 @@ def alpaca_exception_handler(exc, context):
 class AlpacaErrorsMixin:
     """For DRF views of the Alpaca-compatible API: errors in Alpaca's shape."""
 
+    schema = None  # Alpaca documents these APIs; SpeedTrade's OpenAPI describes /api/v1
+
     def get_exception_handler(self):
         return alpaca_exception_handler
+
+
+# The Trading API answers invalid input with 422 (not 400), and refuses for lack of money,
+# shares or trading permission with 403 ("insufficient buying power").
+FORBIDDEN_REFUSALS = frozenset(
+    {"insufficient_buying_power", "insufficient_position", "account_not_tradable", "potential_wash_trade"}
+)
+
+
+def alpaca_trading_exception_handler(exc, context):
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    status = response.status_code
+    if response.data["code"] == "validation_error":
+        status = 422
+    elif response.data["code"] in FORBIDDEN_REFUSALS:
+        status = 403
+    body = {"code": alpaca_code(status), "message": response.data["message"]}
+    return Response(body, status=status, headers=dict(response.headers))
+
+
+class AlpacaTradingErrorsMixin(AlpacaErrorsMixin):
+    """For views of the Alpaca-compatible Trading API (`/v2/...`): Alpaca's error shape and statuses."""
+
+    def get_exception_handler(self):
+        return alpaca_trading_exception_handler

@@ -399,3 +399,61 @@ class WatchlistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.watchlist_id}#{self.position}"
+
+
+# --- Good-faith violations (cash accounts; see docs/notes/portfolios.md) ----------------
+
+
+class UnsettledFundsPurchase(models.Model):
+    """A cash-account stock purchase paid, at least in part, with sale proceeds that had not
+    settled. Selling these shares before `funds_settle_on` is a good-faith violation."""
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="unsettled_funds_purchases")
+    asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="+")
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+", help_text="The buy.")
+    unsettled_amount = models.DecimalField(**MONEY_FIELD, help_text="Unsettled funds the purchase used.")
+    qty = models.DecimalField(**QTY_FIELD, help_text="Shares paid for with those funds (pro rata).")
+    open_qty = models.DecimalField(**QTY_FIELD, help_text="Of those, shares not yet sold in a violation.")
+    funds_settle_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["funds_settle_on", "id"]
+        indexes = [models.Index(fields=["account", "asset", "funds_settle_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(qty__gt=0, open_qty__gte=0, open_qty__lte=models.F("qty")),
+                name="unsettled_purchase_open_within_qty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.asset} {self.open_qty}/{self.qty} until {self.funds_settle_on}"
+
+
+class GoodFaithViolation(models.Model):
+    """Shares bought with unsettled funds, sold before those funds settled. One row per sale order."""
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="good_faith_violations")
+    asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="+")
+    order_ref = models.CharField(max_length=64, blank=True, help_text="The sale order (trading's order id).")
+    qty = models.DecimalField(**QTY_FIELD, help_text="Shares sold before their funds settled.")
+    trade_date = models.DateField()
+    funds_settle_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["trade_date", "id"]
+        indexes = [models.Index(fields=["account", "trade_date"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "order_ref"],
+                condition=~models.Q(order_ref=""),
+                name="good_faith_violation_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.asset} {self.qty} on {self.trade_date}"

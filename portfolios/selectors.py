@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Prefetch, Q, Sum
+from django.db.models import Max, Prefetch, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -15,11 +15,13 @@ from marketdata.models import Asset
 from portfolios.models import (
     Account,
     EquitySnapshot,
+    GoodFaithViolation,
     JournalEntry,
     JournalLine,
     LedgerAccount,
     Position,
     Transfer,
+    UnsettledFundsPurchase,
     Watchlist,
     WatchlistEntry,
 )
@@ -60,6 +62,7 @@ class CashState:
     reserved: Decimal  # held by open buy orders
     withdrawal_hold: Decimal  # held for withdrawals not yet paid out
     allow_negative: bool  # margin account
+    unsettled_until: date | None = None  # the latest settlement date of unsettled proceeds
 
 
 def cash_state(*, account: Account, as_of: datetime | None = None) -> CashState:
@@ -67,13 +70,10 @@ def cash_state(*, account: Account, as_of: datetime | None = None) -> CashState:
     unsettled part is what is still owed to us by the venue, capped by the balance."""
     ledger = {la.kind: la for la in LedgerAccount.objects.filter(account=account)}
     cash = ledger[Kind.CASH]
-    due = (
-        JournalLine.objects.filter(ledger_account=cash, settles_on__gt=today_et(as_of)).aggregate(total=Sum("amount"))[
-            "total"
-        ]
-        or ZERO
+    due = JournalLine.objects.filter(ledger_account=cash, settles_on__gt=today_et(as_of)).aggregate(
+        total=Sum("amount"), last=Max("settles_on")
     )
-    unsettled = min(max(cash.balance, ZERO), due)
+    unsettled = min(max(cash.balance, ZERO), due["total"] or ZERO)
     return CashState(
         balance=cash.balance,
         settled=cash.balance - unsettled,
@@ -81,6 +81,7 @@ def cash_state(*, account: Account, as_of: datetime | None = None) -> CashState:
         reserved=cash.reserved,
         withdrawal_hold=ledger[Kind.WITHDRAWAL_HOLD].balance,
         allow_negative=cash.allow_negative,
+        unsettled_until=due["last"] if unsettled > 0 else None,
     )
 
 
@@ -90,6 +91,35 @@ def withdrawable_cash(*, account: Account, as_of: datetime | None = None) -> Dec
     withdrawable, so a negative settled balance means nothing to withdraw."""
     state = cash_state(account=account, as_of=as_of)
     return max(ZERO, state.settled - state.reserved)
+
+
+# --- Good faith (cash accounts) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnsettledShares:
+    """Shares of one asset that were bought with funds still unsettled on a given day."""
+
+    qty: Decimal
+    funds_settle_on: date | None
+
+
+def shares_bought_with_unsettled_funds(*, account: Account, asset: Asset, on: date) -> UnsettledShares:
+    """Selling more of `asset` than the account holds beyond these shares, before
+    `funds_settle_on`, is a good-faith violation."""
+    exposure = UnsettledFundsPurchase.objects.filter(
+        account=account, asset=asset, open_qty__gt=0, funds_settle_on__gt=on
+    ).aggregate(qty=Sum("open_qty"), last=Max("funds_settle_on"))
+    return UnsettledShares(qty=exposure["qty"] or ZERO, funds_settle_on=exposure["last"])
+
+
+def good_faith_violation_dates(*, account: Account, since: date) -> list[date]:
+    """Trade dates of the account's good-faith violations after `since`, oldest first."""
+    return list(
+        GoodFaithViolation.objects.filter(account=account, trade_date__gt=since)
+        .order_by("trade_date")
+        .values_list("trade_date", flat=True)
+    )
 
 
 def external_flows(*, account: Account, since: datetime | None = None) -> Decimal:
@@ -341,6 +371,7 @@ def _entry_activity(entry: JournalEntry, cash_amount: Decimal) -> dict:
             "side": entry.side,
             "symbol": entry.asset.symbol,
             "order_id": getattr(cause, "order_id", None),
+            "execution_id": entry.cause_object_id,
             "net_amount": cash_amount,
         }
     return {

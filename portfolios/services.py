@@ -10,7 +10,7 @@ wait for each other.
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -30,15 +30,17 @@ from portfolios.models import (
     Account,
     CashAdjustment,
     EquitySnapshot,
+    GoodFaithViolation,
     JournalEntry,
     JournalLine,
     LedgerAccount,
     Position,
     Transfer,
+    UnsettledFundsPurchase,
     Watchlist,
     WatchlistEntry,
 )
-from portfolios.money import has_at_most_cents, to_cents, to_price, to_qty, trade_value
+from portfolios.money import QTY_STEP, ZERO, has_at_most_cents, to_cents, to_price, to_qty, trade_value
 from portfolios.pricing import prices_for
 from speedtrade.realtime import publish_to_user
 
@@ -296,10 +298,17 @@ def fill_apply(
         venue = platform_ledger_account(Kind.VENUE_SETTLEMENT)
         value = trade_value(qty, price)
         trade = {"asset": asset, "side": side, "qty": qty, "price": price}
+        trade_date = executed_at.astimezone(ET).date()
+        # Good faith applies to cash accounts' stock trades; crypto settles at once.
+        good_faith_tracked = account.type == Account.Type.CASH and not asset.is_crypto
+        unsettled_used = ZERO
 
         if side == JournalEntry.Side.BUY:
             if not cash.allow_negative:
                 _require_spendable(cash, value + fee)
+            if good_faith_tracked:
+                funds = selectors.cash_state(account=account, as_of=executed_at)
+                unsettled_used = min(max(ZERO, value - max(funds.settled, ZERO)), funds.unsettled)
             legs = [Leg(cash, -value), Leg(venue, value)]
             if position.qty == 0:
                 position.opened_at, position.closed_at = executed_at, None
@@ -314,7 +323,10 @@ def fill_apply(
                     code="insufficient_qty",
                     field="qty",
                 )
-            trade_date = executed_at.astimezone(ET).date()
+            if good_faith_tracked:
+                _sale_before_settlement_record(
+                    account=account, asset=asset, qty=qty, held=position.qty, trade_date=trade_date, cause=cause
+                )
             settles_on = settlement_date(asset.asset_class, trade_date)
             legs = [Leg(venue, -value), Leg(cash, value, settles_on if settles_on > trade_date else None)]
             closing = qty == position.qty
@@ -326,9 +338,21 @@ def fill_apply(
                 position.closed_at = executed_at
 
         if value:  # a sliver worth under half a cent moves shares but no cash
-            journal_entry_post(
+            entry = journal_entry_post(
                 cause_type=Cause.FILL, legs=legs, account=account, cause=cause, effective_at=executed_at, trade=trade
             )
+            if unsettled_used:
+                # The shares those funds paid for, pro rata, rounded up: selling them early is the violation.
+                at_risk = (qty * unsettled_used / value).quantize(QTY_STEP, rounding=ROUND_CEILING)
+                UnsettledFundsPurchase.objects.create(
+                    account=account,
+                    asset=asset,
+                    entry=entry,
+                    unsettled_amount=unsettled_used,
+                    qty=min(at_risk, qty),
+                    open_qty=min(at_risk, qty),
+                    funds_settle_on=funds.unsettled_until,
+                )
         if fee:
             journal_entry_post(
                 cause_type=Cause.FEE,
@@ -350,6 +374,58 @@ def fill_apply(
             position_qty=str(position.qty),
         )
     return position
+
+
+def _sale_before_settlement_record(
+    *, account: Account, asset: Asset, qty: Decimal, held: Decimal, trade_date: date, cause: models.Model | None
+) -> GoodFaithViolation | None:
+    """Record a good-faith violation when a sale reaches shares bought with funds not yet settled.
+
+    A sale takes fully paid shares first (`held` minus the shares still at risk), then the
+    at-risk purchases whose funds settle soonest. One violation per sale order: partial
+    fills of the same order add to it. Call with the Account row locked.
+    """
+    purchases = list(
+        UnsettledFundsPurchase.objects.select_for_update().filter(
+            account=account, asset=asset, open_qty__gt=0, funds_settle_on__gt=trade_date
+        )
+    )
+    at_risk = sum((purchase.open_qty for purchase in purchases), ZERO)
+    violating = qty - max(ZERO, held - at_risk)
+    if violating <= 0:
+        return None
+    remaining, funds_settle_on = violating, trade_date
+    for purchase in purchases:
+        taken = min(purchase.open_qty, remaining)
+        purchase.open_qty -= taken
+        purchase.save(update_fields=["open_qty"])
+        funds_settle_on = max(funds_settle_on, purchase.funds_settle_on)
+        remaining -= taken
+        if not remaining:
+            break
+    order_ref = str(getattr(cause, "order_id", "") or "")
+    violation = GoodFaithViolation.objects.filter(account=account, order_ref=order_ref).first() if order_ref else None
+    if violation is None:
+        violation = GoodFaithViolation.objects.create(
+            account=account,
+            asset=asset,
+            order_ref=order_ref,
+            qty=violating,
+            trade_date=trade_date,
+            funds_settle_on=funds_settle_on,
+        )
+    else:
+        violation.qty += violating
+        violation.funds_settle_on = max(violation.funds_settle_on, funds_settle_on)
+        violation.save(update_fields=["qty", "funds_settle_on"])
+    audit_event_record(
+        action="good_faith.violation",
+        actor=None,
+        target=violation,
+        subject_user=account.user,
+        after={"symbol": asset.symbol, "qty": str(violating), "funds_settle_on": str(funds_settle_on)},
+    )
+    return violation
 
 
 # --- Transfers ------------------------------------------------------------------------

@@ -325,6 +325,10 @@ TRADING_MARKET_BUY_BUFFER_PERCENT = env.str("TRADING_MARKET_BUY_BUFFER_PERCENT",
 TRADING_LIMIT_PRICE_BAND_PERCENT = env.str("TRADING_LIMIT_PRICE_BAND_PERCENT", default="10")
 TRADING_MAX_ORDER_NOTIONAL = env.str("TRADING_MAX_ORDER_NOTIONAL", default="1000000")
 TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=30)
+# --- good faith (cash accounts) ---
+# Good-faith violations in 12 months that restrict a cash account to settled cash for 90 days
+# (Reg T / FINRA practice: 3); a sale that would be one more is refused (docs/notes/trading.md).
+TRADING_GFV_LIMIT = env.int("TRADING_GFV_LIMIT", default=3)
 # The paper venue matches resting orders on every batch of ticks the feed produces.
 FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "trading.brokers.paper.on_ticks"]
 CELERY_BEAT_SCHEDULE |= {

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("speedtrade.api.urls")),
     re_path(r"^api/", json_not_found),
     path("", include("alpaca_compat.marketdata_urls")),
+    path("v2/", include("alpaca_compat.trading_urls")),
     path("", views.home, name="home"),
 ]
 

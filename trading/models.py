@@ -5,6 +5,7 @@ Order status changes only through `trading.states.order_transition`, which write
 """
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import models
@@ -17,6 +18,8 @@ MONEY_FIELD = {"max_digits": 20, "decimal_places": 2}
 
 
 class OrderStatus(models.TextChoices):
+    # held: a contingent leg waiting for its parent to fill (not yet at any venue).
+    HELD = "held"
     NEW = "new"
     PENDING_NEW = "pending_new"
     ACCEPTED = "accepted"
@@ -35,6 +38,16 @@ TERMINAL_STATUSES = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REPLACED, OrderStatus.REJECTED}
 )
 OPEN_STATUSES = frozenset(set(OrderStatus) - TERMINAL_STATUSES)
+
+
+def trailing_stop_price(
+    *, side: str, hwm: Decimal | None, trail_price: Decimal | None, trail_percent: Decimal | None
+) -> Decimal | None:
+    """A trailing stop's current stop: the water mark minus (sell) or plus (buy) the trail."""
+    if hwm is None:
+        return None
+    trail = trail_price if trail_price is not None else (hwm * trail_percent / 100).quantize(Decimal("0.000000001"))
+    return hwm - trail if side == "sell" else hwm + trail
 
 
 class Order(models.Model):
@@ -116,6 +129,10 @@ class Order(models.Model):
     replaces = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     replaced_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
+    # Pre-trade warnings (e.g. a good-faith violation ahead) that `order_place` found, for the response
+    # that placed the order. Not a column: they are kept in the order's "new" event.
+    warnings: Sequence[dict] = ()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -164,6 +181,20 @@ class Order(models.Model):
     def remaining_qty(self) -> Decimal | None:
         """Shares still to fill; None for notional orders (see `remaining_notional`)."""
         return None if self.qty is None else self.qty - self.filled_qty
+
+    @property
+    def has_legs(self) -> bool:
+        """A contingent order's parent: Alpaca shows its legs."""
+        return self.order_class != self.OrderClass.SIMPLE and self.parent_id is None
+
+    @property
+    def current_stop_price(self) -> Decimal | None:
+        """What Alpaca shows as stop_price: for trailing stops, the water mark ∓ the trail."""
+        if self.type != self.Type.TRAILING_STOP:
+            return self.stop_price
+        return trailing_stop_price(
+            side=self.side, hwm=self.hwm, trail_price=self.trail_price, trail_percent=self.trail_percent
+        )
 
     @property
     def remaining_notional(self) -> Decimal | None:

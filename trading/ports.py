@@ -6,10 +6,11 @@
 * accounts (issue 6): whether KYC and restrictions let the account trade.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from accounts.selectors import trading_refusal_reason  # noqa: F401  (re-exported: the one KYC/restriction check)
+from marketdata.calendars import ET
 from marketdata.models import Asset
 from marketdata.quotes import Quote, latest_quotes
 from portfolios import selectors as portfolio_selectors
@@ -71,3 +72,24 @@ def fill_apply(
         account=account, asset=asset, side=side, qty=qty, price=price, fee=fee, executed_at=executed_at, cause=cause
     )
     return position.qty
+
+
+def open_position(*, account: Account, symbol_or_asset_id: str) -> Position | None:
+    return portfolio_selectors.position_get(account=account, symbol_or_asset_id=symbol_or_asset_id)
+
+
+def open_positions(*, account: Account) -> list[Position]:
+    return portfolio_selectors.position_list(account=account)
+
+
+def trade_date(now: datetime) -> date:
+    """The New York date trades and settlement count in."""
+    return now.astimezone(ET).date()
+
+
+def cash_state(*, account: Account, now: datetime) -> portfolio_selectors.CashState:
+    return portfolio_selectors.cash_state(account=account, as_of=now)
+
+
+shares_bought_with_unsettled_funds = portfolio_selectors.shares_bought_with_unsettled_funds
+good_faith_violation_dates = portfolio_selectors.good_faith_violation_dates

@@ -5,7 +5,8 @@ buying power and sellable quantity cannot change under them. The codes and the
 formulas are listed in docs/notes/trading.md.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
@@ -125,7 +126,19 @@ def check_shape(request: OrderRequest, asset: Asset) -> None:
     check_order_class(request)
 
 
+def with_oco_limit(request: OrderRequest) -> OrderRequest:
+    """Alpaca's OCO request carries its limit in take_profit; the order itself is that limit sell."""
+    if request.order_class != Order.OrderClass.OCO or request.take_profit is None:
+        return request
+    take = request.take_profit.limit_price
+    if request.limit_price is not None and take is not None and request.limit_price != take:
+        _reject("invalid_take_profit", "An OCO order's limit_price must equal take_profit.limit_price.", "limit_price")
+    return replace(request, limit_price=request.limit_price or take)
+
+
 def check_order_class(request: OrderRequest) -> None:
+    """Contingent orders, as Alpaca shapes them. Bracket/OTO: a buy entry whose legs sell what it buys;
+    OCO: a limit sell (take profit) and a stop sell (stop loss) of a held position."""
     klass = request.order_class
     if klass == Order.OrderClass.SIMPLE:
         if request.take_profit or request.stop_loss:
@@ -143,16 +156,40 @@ def check_order_class(request: OrderRequest) -> None:
         _reject("missing_field", "OCO orders are a limit order with take_profit and stop_loss.", "take_profit")
     if klass in (Order.OrderClass.BRACKET, Order.OrderClass.OTO) and request.type not in (T.MARKET, T.LIMIT):
         _reject("order_class_not_supported", f"{klass} entry orders must be market or limit.", "type")
+    # Legs sell: a sell entry would need buy legs covering a short, and accounts cannot go short.
+    exit_side = Order.Side.SELL if klass == Order.OrderClass.OCO else Order.Side.BUY
+    if request.side != exit_side:
+        _reject("order_class_not_supported", f"{klass} orders must be {exit_side} orders (no short selling).", "side")
     if request.take_profit and request.take_profit.limit_price is None:
         _reject("missing_field", "take_profit needs limit_price.", "take_profit")
     if request.stop_loss and request.stop_loss.stop_price is None:
         _reject("missing_field", "stop_loss needs stop_price.", "stop_loss")
-    if request.take_profit and request.stop_loss:
-        take, stop = request.take_profit.limit_price, request.stop_loss.stop_price
-        # Legs exit the entry: a long entry takes profit above and stops out below.
-        exits_long = request.side == Order.Side.BUY or klass == Order.OrderClass.OCO and request.side == Order.Side.SELL
-        if exits_long and take <= stop or not exits_long and take >= stop:
-            _reject("invalid_legs", "take_profit.limit_price must be on the profitable side of stop_loss.stop_price.")
+    stop_loss, take_profit = request.stop_loss, request.take_profit
+    if stop_loss and stop_loss.limit_price is not None and stop_loss.limit_price > stop_loss.stop_price:
+        _reject("invalid_stop_loss", "stop_loss.limit_price must not be above stop_loss.stop_price.", "stop_loss")
+    if take_profit and stop_loss and take_profit.limit_price <= stop_loss.stop_price:
+        _reject("invalid_legs", "take_profit.limit_price must be above stop_loss.stop_price.", "take_profit")
+
+
+def check_leg_prices(request: OrderRequest, asset: Asset, quote: Quote | None) -> None:
+    """Bracket/OTO legs against the entry's base price (its limit, else the ask), as Alpaca checks them:
+    take_profit.limit_price ≥ base + one tick, stop_loss.stop_price ≤ base − one tick."""
+    if request.order_class not in (Order.OrderClass.BRACKET, Order.OrderClass.OTO):
+        return
+    base = reference_price(request, asset, quote)
+    tick = price_tick(asset, base)
+    if request.take_profit and request.take_profit.limit_price < base + tick:
+        _reject(
+            "invalid_take_profit",
+            f"take_profit.limit_price must be at least {(base + tick).normalize()} (base price + {tick.normalize()}).",
+            "take_profit",
+        )
+    if request.stop_loss and request.stop_loss.stop_price > base - tick:
+        _reject(
+            "invalid_stop_loss",
+            f"stop_loss.stop_price must be at most {(base - tick).normalize()} (base price − {tick.normalize()}).",
+            "stop_loss",
+        )
 
 
 def check_quantity(request: OrderRequest, asset: Asset) -> None:
@@ -174,8 +211,11 @@ def check_quantity(request: OrderRequest, asset: Asset) -> None:
 def check_fractional(request: OrderRequest, asset: Asset, field_name: str) -> None:
     if not asset.fractionable:
         _reject("not_fractionable", f"{asset.symbol} cannot be traded in fractions.", field_name)
-    if request.type not in (T.MARKET, T.LIMIT) or request.time_in_force != TIF.DAY:
-        _reject("fractional_requires_day", "Fractional orders must be market or limit orders with day.", field_name)
+    simple = request.order_class == Order.OrderClass.SIMPLE
+    if request.type not in (T.MARKET, T.LIMIT) or request.time_in_force != TIF.DAY or not simple:
+        _reject(
+            "fractional_requires_day", "Fractional orders must be simple market or limit orders with day.", field_name
+        )
 
 
 def check_prices(request: OrderRequest, asset: Asset) -> None:
@@ -302,3 +342,93 @@ def check_wash_trade(request: OrderRequest, opposite_open_orders: list[Order]) -
                 "potential_wash_trade",
                 f"This order could trade against your own open {resting.side} order {resting.id}; cancel it first.",
             )
+
+
+# --- Good faith (cash accounts) ------------------------------------------------------------
+#
+# A good-faith violation (GFV): a stock bought with unsettled sale proceeds and sold before those
+# proceeds settle (T+1). Portfolios records the purchases and the violations at fill time; the
+# rule lives here. Each violation counts for 12 months; reaching TRADING_GFV_LIMIT of them
+# (FINRA/Reg T practice: 3) restricts the account's stock purchases to settled cash for 90 days
+# from the violation that reached it. Docs: docs/notes/trading.md.
+
+GFV_WINDOW = timedelta(days=365)
+GFV_RESTRICTION = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class GoodFaithStanding:
+    violations: int  # in the 12 months up to today
+    restricted_until: date | None  # stock purchases only with settled cash before this day
+
+
+def good_faith_standing(account: Account, today: date) -> GoodFaithStanding:
+    limit = settings.TRADING_GFV_LIMIT
+    dates = ports.good_faith_violation_dates(account=account, since=today - GFV_WINDOW - GFV_RESTRICTION)
+    restricted_until = None
+    for index, violation_date in enumerate(dates):
+        in_window = [d for d in dates[: index + 1] if d > violation_date - GFV_WINDOW]
+        if len(in_window) >= limit:
+            restricted_until = violation_date + GFV_RESTRICTION
+    return GoodFaithStanding(
+        violations=sum(1 for d in dates if d > today - GFV_WINDOW),
+        restricted_until=restricted_until if restricted_until and restricted_until > today else None,
+    )
+
+
+def _warning(code: str, message: str) -> dict:
+    return {"code": code, "message": message}
+
+
+def check_good_faith(account: Account, asset: Asset, side: str, amount: Decimal, now: datetime) -> list[dict]:
+    """Warn about, or refuse, a stock order in a cash account that meets unsettled funds.
+
+    Buys (`amount` = the reserved cost): refused while the account is restricted unless
+    settled cash covers them; otherwise warned when unsettled funds will pay. Sells
+    (`amount` = shares): warned when they would sell shares bought with unsettled funds
+    before those settle, refused with `good_faith_violation_limit` once the limit is reached.
+    Returns the warnings for the order's response and its "new" event.
+    """
+    if account.type != Account.Type.CASH or asset.is_crypto:
+        return []
+    today = ports.trade_date(now)
+    limit = settings.TRADING_GFV_LIMIT
+    if side == Order.Side.BUY:
+        funds = ports.cash_state(account=account, now=now)
+        settled_available = max(funds.settled - funds.reserved, Decimal(0))
+        if amount <= settled_available:
+            return []
+        standing = good_faith_standing(account, today)
+        if standing.restricted_until:
+            _reject(
+                "good_faith_violation_limit",
+                f"{standing.violations} good-faith violations in 12 months: until {standing.restricted_until} "
+                f"stock purchases need settled cash (${settled_available} available, ${amount} needed).",
+            )
+        return [
+            _warning(
+                "unsettled_funds",
+                f"${min(amount - settled_available, funds.unsettled)} of this purchase is paid with unsettled "
+                f"funds: selling it before {funds.unsettled_until} would be a good-faith violation.",
+            )
+        ]
+    at_risk = ports.shares_bought_with_unsettled_funds(account=account, asset=asset, on=today)
+    if at_risk.qty <= 0 or amount <= ports.sellable_qty(account=account, asset=asset) - at_risk.qty:
+        return []
+    standing = good_faith_standing(account, today)
+    if standing.violations >= limit:
+        _reject(
+            "good_faith_violation_limit",
+            f"Selling {asset.symbol} before {at_risk.funds_settle_on} would be a good-faith violation; the account "
+            f"already has {standing.violations} in 12 months (limit {limit}). Sell on or after "
+            f"{at_risk.funds_settle_on}.",
+            "qty",
+        )
+    return [
+        _warning(
+            "good_faith_violation",
+            f"{asset.symbol} was bought with funds that settle on {at_risk.funds_settle_on}: selling it before then "
+            f"is a good-faith violation ({standing.violations + 1} of {limit} in 12 months; at {limit} the account "
+            "may buy stocks only with settled cash for 90 days).",
+        )
+    ]

@@ -19,6 +19,7 @@ def _ts(value: datetime | None) -> str | None:
 
 
 def order_as_alpaca(order: Order, *, legs: list[Order] | None = None) -> dict:
+    """`legs`: the parent's child orders (Alpaca shows them on contingent parents); None → `"legs": null`."""
     return {
         "id": str(order.id),
         "client_order_id": order.client_order_id,
@@ -47,7 +48,7 @@ def order_as_alpaca(order: Order, *, legs: list[Order] | None = None) -> dict:
         "position_intent": ("buy_to_open" if order.side == Order.Side.BUY else "sell_to_close"),
         "time_in_force": order.time_in_force,
         "limit_price": decimal_string(order.limit_price),
-        "stop_price": decimal_string(order.stop_price),
+        "stop_price": decimal_string(order.current_stop_price),
         "status": order.status,
         "extended_hours": order.extended_hours,
         "legs": None if legs is None else [order_as_alpaca(leg) for leg in legs],
@@ -56,6 +57,11 @@ def order_as_alpaca(order: Order, *, legs: list[Order] | None = None) -> dict:
         "hwm": decimal_string(order.hwm),
         "reject_reason": order.reject_reason or None,
     }
+
+
+def placed_order_as_alpaca(order: Order, *, legs: list[Order] | None = None) -> dict:
+    """The response to a request that placed an order: Alpaca's order plus SpeedTrade's pre-trade `warnings`."""
+    return {**order_as_alpaca(order, legs=legs), "warnings": list(order.warnings)}
 
 
 def execution_as_dict(execution: Execution) -> dict:

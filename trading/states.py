@@ -17,13 +17,17 @@ from trading.models import OrderStatus as S
 _LIVE = {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.PENDING_CANCEL, S.PENDING_REPLACE}
 
 TRANSITIONS: dict[str, frozenset[str]] = {
+    # held: a bracket/OTO leg waiting for its parent's fill; activation makes it new (then the normal path).
+    S.HELD: frozenset({S.NEW, S.CANCELED, S.EXPIRED}),
     # new: accepted by SpeedTrade, not yet handed to the venue.
     S.NEW: frozenset(_LIVE | {S.PENDING_NEW, S.REJECTED, S.REPLACED}),
     # pending_new: submission in flight, outcome not yet known.
     S.PENDING_NEW: frozenset(_LIVE | {S.PENDING_NEW, S.REJECTED}),
     S.ACCEPTED: frozenset(_LIVE - {S.ACCEPTED} | {S.DONE_FOR_DAY, S.REJECTED}),
     S.PARTIALLY_FILLED: frozenset(_LIVE - {S.ACCEPTED} | {S.DONE_FOR_DAY}),
-    S.DONE_FOR_DAY: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.PENDING_CANCEL}),
+    S.DONE_FOR_DAY: frozenset(
+        {S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.PENDING_CANCEL, S.PENDING_REPLACE}
+    ),
     # Fills may still arrive while a cancel is pending; a refused cancel returns to the live status.
     S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
     S.PENDING_REPLACE: frozenset(
@@ -94,6 +98,37 @@ def order_transition(
             qty=qty,
             price=price,
             latency_us=latency_us,
+            detail=detail or {},
+            created_at=now,
+        )
+
+
+def order_event_record(
+    *,
+    order: Order,
+    event: str,
+    qty: Decimal | None = None,
+    price: Decimal | None = None,
+    detail: dict | None = None,
+    changed_fields: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> OrderEvent:
+    """Record something that happened to a locked order without moving its status.
+
+    For what a terminal status cannot refuse: a fill the venue reports after the order
+    ended (the money moved there), booked as event `fill_after_end`.
+    """
+    now = now or timezone.now()
+    order.updated_at = now
+    with transaction.atomic():
+        order.save(update_fields=sorted({"updated_at", *changed_fields}))
+        return OrderEvent.objects.create(
+            order=order,
+            event=event,
+            from_status=order.status,
+            to_status=order.status,
+            qty=qty,
+            price=price,
             detail=detail or {},
             created_at=now,
         )

@@ -38,8 +38,10 @@ def submit_order(self, order_id: str) -> None:
             return
     broker = broker_for(order)
     started = time.perf_counter_ns()
+    replaced = order.replaces if order.replaces_id and order.replaces.status == S.PENDING_REPLACE else None
     try:
-        outcome = broker.submit(order)
+        # A replacement the venue must acknowledge goes as a replace of the order it replaces.
+        outcome = broker.replace(replaced, order) if replaced else broker.submit(order)
     except VenueUnavailable as unknown:
         raise self.retry(exc=unknown) from unknown
     latency_us = (time.perf_counter_ns() - started) // 1000

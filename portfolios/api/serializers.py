@@ -166,6 +166,7 @@ class ActivityOutputSerializer(serializers.Serializer):
     side = serializers.CharField(read_only=True, help_text="FILL only")
     symbol = serializers.CharField(read_only=True, help_text="FILL only")
     order_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="FILL only")
+    execution_id = serializers.CharField(read_only=True, help_text="FILL only")
     date = serializers.DateField(read_only=True, help_text="non-trade activities")
     net_amount = DecimalString(help_text="cash effect, signed")
     description = serializers.CharField(read_only=True, help_text="non-trade activities")

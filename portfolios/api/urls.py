@@ -6,8 +6,7 @@ urlpatterns = [
     path("account", views.AccountView.as_view(), name="api-account"),
     path("account/portfolio/history", views.PortfolioHistoryView.as_view(), name="api-portfolio-history"),
     path("account/activities", views.ActivitiesView.as_view(), name="api-account-activities"),
-    path("positions", views.PositionListView.as_view(), name="api-positions"),
-    path("positions/<path:symbol_or_asset_id>", views.PositionDetailView.as_view(), name="api-position"),
+    # positions and positions/<symbol>: routed in trading/api/urls.py (DELETE closes them with orders).
     path("transfers", views.TransferListView.as_view(), name="api-transfers"),
     path("transfers/<uuid:transfer_id>", views.TransferDetailView.as_view(), name="api-transfer"),
     path("watchlists", views.WatchlistListView.as_view(), name="api-watchlists"),

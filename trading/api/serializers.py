@@ -90,8 +90,25 @@ class OrderReplaceSerializer(serializers.Serializer):
 class OrderListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["open", "closed", "all"], required=False, default="open")
     symbols = serializers.CharField(required=False)
+    side = serializers.ChoiceField(choices=Order.Side.choices, required=False)
     after = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
     direction = serializers.ChoiceField(choices=["asc", "desc"], required=False, default="desc")
     nested = serializers.BooleanField(required=False, default=False)
+
+
+class PositionCloseQuerySerializer(serializers.Serializer):
+    """`DELETE /positions/{symbol}`: everything, or `qty` shares, or `percentage` of the position."""
+
+    qty = PositiveDecimalField(**QTY, required=False)
+    percentage = PositiveDecimalField(max_digits=12, decimal_places=9, max_value=100, required=False)
+
+    def validate(self, attrs):
+        if "qty" in attrs and "percentage" in attrs:
+            raise serializers.ValidationError({"percentage": ["Give qty or percentage, not both."]})
+        return attrs
+
+
+class PositionsCloseAllQuerySerializer(serializers.Serializer):
+    cancel_orders = serializers.BooleanField(required=False, default=False)

@@ -7,10 +7,18 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portfolios.api.views import PositionDetailView, PositionListView
 from portfolios.selectors import primary_account
+from speedtrade.api.errors import error_body
 from trading import selectors, services
-from trading.api.serializers import OrderCreateSerializer, OrderListQuerySerializer, OrderReplaceSerializer
-from trading.serialization import event_as_dict, execution_as_dict, order_as_alpaca
+from trading.api.serializers import (
+    OrderCreateSerializer,
+    OrderListQuerySerializer,
+    OrderReplaceSerializer,
+    PositionCloseQuerySerializer,
+    PositionsCloseAllQuerySerializer,
+)
+from trading.serialization import event_as_dict, execution_as_dict, order_as_alpaca, placed_order_as_alpaca
 
 
 def _account(request):
@@ -27,6 +35,10 @@ def _own_order(request, order_id):
     return order
 
 
+def _with_legs(order):
+    return order_as_alpaca(order, legs=selectors.order_legs([order])[order.id])
+
+
 class OrdersView(APIView):
     @extend_schema(operation_id="orders_list", responses=OpenApiTypes.OBJECT, parameters=[OrderListQuerySerializer])
     def get(self, request):
@@ -38,14 +50,18 @@ class OrdersView(APIView):
         orders = selectors.order_list(
             account=_account(request), symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()], **params
         )
-        return Response([order_as_alpaca(order, legs=[] if nested else None) for order in orders])
+        legs = selectors.order_legs(orders) if nested else {}
+        return Response([order_as_alpaca(order, legs=legs.get(order.id)) for order in orders])
 
     @extend_schema(operation_id="orders_create", responses=OpenApiTypes.OBJECT, request=OrderCreateSerializer)
     def post(self, request):
         payload = OrderCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         order, created = services.order_place(account=_account(request), request=payload.to_request())
-        return Response(order_as_alpaca(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            placed_order_as_alpaca(order, legs=selectors.order_legs([order])[order.id]),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
     @extend_schema(operation_id="orders_cancel_all", responses=OpenApiTypes.OBJECT)
     def delete(self, request):
@@ -60,7 +76,7 @@ class OrdersView(APIView):
 class OrderDetailView(APIView):
     @extend_schema(operation_id="orders_get", responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id):
-        return Response(order_as_alpaca(_own_order(request, order_id)))
+        return Response(_with_legs(_own_order(request, order_id)))
 
     @extend_schema(operation_id="orders_replace", responses=OpenApiTypes.OBJECT, request=OrderReplaceSerializer)
     def patch(self, request, order_id):
@@ -82,7 +98,7 @@ class OrderByClientOrderIdView(APIView):
         order = selectors.order_by_client_order_id(account=_account(request), client_order_id=client_order_id)
         if order is None:
             raise Http404
-        return Response(order_as_alpaca(order))
+        return Response(_with_legs(order))
 
 
 class OrderExecutionsView(APIView):
@@ -97,3 +113,41 @@ class OrderEventsView(APIView):
     def get(self, request, order_id):
         order = _own_order(request, order_id)
         return Response([event_as_dict(event) for event in order.events.all()])
+
+
+# `/positions` and `/positions/{symbol}`: portfolios shows them (GET); closing one places orders, which is
+# trading's, so the routes live here and add DELETE to portfolios' views.
+
+
+class PositionsView(PositionListView):
+    @extend_schema(
+        operation_id="positions_close_all", responses=OpenApiTypes.OBJECT, parameters=[PositionsCloseAllQuerySerializer]
+    )
+    def delete(self, request):
+        query = PositionsCloseAllQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        results = services.position_close_all(account=self.account(), **query.validated_data)
+        body = [
+            {"symbol": symbol, "status": code, "order_id": str(outcome.id), "body": placed_order_as_alpaca(outcome)}
+            if code == 200
+            else {"symbol": symbol, "status": code, "body": self.refusal_body(outcome)}
+            for symbol, code, outcome in results
+        ]
+        return Response(body, status=207)
+
+    def refusal_body(self, refusal) -> dict:
+        """A position that could not be closed, in this API's error format."""
+        return error_body(str(refusal.detail.code), str(refusal.detail))
+
+
+class PositionView(PositionDetailView):
+    @extend_schema(
+        operation_id="position_close", responses=OpenApiTypes.OBJECT, parameters=[PositionCloseQuerySerializer]
+    )
+    def delete(self, request, symbol_or_asset_id: str):
+        query = PositionCloseQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        order = services.position_close(
+            account=self.account(), symbol_or_asset_id=symbol_or_asset_id, **query.validated_data
+        )
+        return Response(placed_order_as_alpaca(order))

@@ -51,6 +51,8 @@ class VenueOrderState:
 
 class Broker(Protocol):
     name: str
+    # True when the venue swaps a replaced order in the same call (no acknowledgement to wait for).
+    replaces_at_once: bool
 
     def submit(self, order: Order) -> SubmitOutcome:
         """Hand the order to the venue. Raises VenueUnavailable when the outcome is unknown."""
@@ -77,6 +79,11 @@ def broker_name_for(asset_class: str) -> str:
 
 def broker_by_name(name: str) -> Broker:
     return import_string(BROKERS[name])()
+
+
+def broker_replaces_at_once(name: str) -> bool:
+    """Whether `order_replace` may record `replaced` at once; otherwise it waits in pending_replace for the ack."""
+    return getattr(import_string(BROKERS[name]), "replaces_at_once", False)
 
 
 def broker_for(order: Order) -> Broker:

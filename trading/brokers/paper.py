@@ -37,7 +37,7 @@ from marketdata import calendars
 from marketdata.quotes import Quote
 from trading import ports
 from trading.brokers.base import SubmitOutcome, VenueFill, VenueOrderState
-from trading.models import Order
+from trading.models import Order, trailing_stop_price
 from trading.models import OrderStatus as S
 
 logger = logging.getLogger(__name__)
@@ -109,10 +109,9 @@ class Resting:
         return self.type == T.MARKET or (self.type in (T.STOP, T.TRAILING_STOP) and self.triggered)
 
     def trailing_stop_price(self) -> Decimal:
-        if self.trail_price is not None:
-            return self.hwm - self.trail_price if not self.is_buy else self.hwm + self.trail_price
-        factor = self.trail_percent / 100
-        return self.hwm * (1 - factor) if not self.is_buy else self.hwm * (1 + factor)
+        return trailing_stop_price(
+            side=self.side, hwm=self.hwm, trail_price=self.trail_price, trail_percent=self.trail_percent
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +185,8 @@ class PaperBook:
             self.orders.pop(order.id, None)
             return
         if known is not None:
-            known.filled_qty, known.filled_notional = order.filled_qty, order.filled_notional
+            # qty too: contingent legs grow with their entry and shrink with their siblings' fills.
+            known.qty, known.filled_qty, known.filled_notional = order.qty, order.filled_qty, order.filled_notional
             known.reserved_qty, known.updated_at = order.reserved_qty, order.updated_at
             return
         self.add(Resting.from_order(order))
@@ -361,6 +361,7 @@ def on_ticks(quotes: list[Quote]) -> None:
 
 class PaperVenue:
     name = "paper"
+    replaces_at_once = True  # the book swaps orders in process: the acknowledgement is immediate
 
     def submit(self, order: Order) -> SubmitOutcome:
         return SubmitOutcome(accepted=True, broker_order_id=f"paper-{order.id}")

@@ -13,6 +13,7 @@ from trading.tests.conftest import quote
 pytestmark = pytest.mark.django_db
 
 MARKET_BUY = {"symbol": "ACME", "side": "buy", "type": "market", "time_in_force": "day", "qty": "1"}
+BRACKET = {"order_class": "bracket", "take_profit": {"limit_price": "11.00"}, "stop_loss": {"stop_price": "9.00"}}
 
 
 def assert_nothing_written(account):
@@ -50,12 +51,28 @@ def assert_nothing_written(account):
         ),
         ({"qty": "200"}, 422, "insufficient_buying_power", None),
         ({"side": "sell"}, 422, "insufficient_position", "qty"),
+        ({**BRACKET, "take_profit": {"limit_price": "10.00"}}, 422, "invalid_take_profit", "take_profit"),
+        ({**BRACKET, "stop_loss": {"stop_price": "10.00"}}, 422, "invalid_stop_loss", "stop_loss"),
         (
-            {"order_class": "bracket", "take_profit": {"limit_price": "11"}, "stop_loss": {"stop_price": "9"}},
+            {**BRACKET, "stop_loss": {"stop_price": "9.00", "limit_price": "9.10"}},
             422,
-            "order_class_not_supported",
-            "order_class",
+            "invalid_stop_loss",
+            "stop_loss",
         ),
+        ({**BRACKET, "side": "sell"}, 422, "order_class_not_supported", "side"),
+        ({**BRACKET, "time_in_force": "ioc"}, 422, "time_in_force_not_supported", "time_in_force"),
+        ({**BRACKET, "qty": None, "notional": "5"}, 422, "notional_not_allowed", "notional"),
+        ({**BRACKET, "stop_loss": None}, 422, "missing_field", "take_profit"),
+        ({**BRACKET, "order_class": "oto"}, 422, "missing_field", "take_profit"),
+        ({**BRACKET, "qty": "200"}, 422, "insufficient_buying_power", None),
+        ({**BRACKET, "order_class": "oco", "type": "limit"}, 422, "order_class_not_supported", "side"),
+        (
+            {**BRACKET, "order_class": "oco", "type": "limit", "side": "sell", "limit_price": "12.00"},
+            422,
+            "invalid_take_profit",
+            "limit_price",
+        ),
+        ({**BRACKET, "order_class": "oco", "type": "limit", "side": "sell"}, 422, "insufficient_position", "qty"),
     ],
 )
 def test_refused_orders_write_nothing(alice_api, alice_account, acme, market_open, changes, status, code, field):

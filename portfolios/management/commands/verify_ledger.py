@@ -1,16 +1,18 @@
 """Check the ledger: every entry balances, cached balances match their lines, no cash
-account is negative. Exit status 1 when anything is wrong (for cron / monitoring)."""
+account is negative, and the reservation counters equal what open orders hold. Exit
+status 1 when anything is wrong (for cron / monitoring)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from portfolios.selectors import ledger_discrepancies
+from trading.selectors import reservation_discrepancies
 
 
 class Command(BaseCommand):
-    help = "Verify the double-entry ledger."
+    help = "Verify the double-entry ledger and the reservations of open orders."
 
     def handle(self, *args, **options):
-        problems = ledger_discrepancies()
+        problems = ledger_discrepancies() + reservation_discrepancies()
         for problem in problems:
             self.stderr.write(problem)
         if problems:

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('marketdata', '0003_bar_hypertable'),
-        ('portfolios', '0003_ledger_integrity_and_staff_permissions'),
+        ('portfolios', '0004_good_faith_violations'),
     ]
 
     operations = [

@@ -1,0 +1,167 @@
+"""Races between a user's replace/cancel and a venue's fill, made deterministic.
+
+One side runs inside an open transaction holding the account row lock; the other starts
+in a second thread (its own database connection) and is seen waiting on that lock in
+pg_stat_activity before the first commits. Whatever the order, exactly one outcome:
+no lost fill, and reservations that add up.
+"""
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+
+from portfolios.models import Position
+from speedtrade.api.errors import BusinessRuleViolation
+from trading.models import Order
+from trading.services import execution_apply, order_cancel, order_replace, order_venue_update, orders_expire
+from trading.tests.conftest import MARKET_OPEN, quote
+from trading.tests.test_order_flow import cash, place
+
+# The competing transaction needs committed rows to wait for: real commits, restored afterwards.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+LOCK_WAIT_LIMIT_SECONDS = 30  # a ceiling against hanging, not a timing assertion
+
+
+class Competitor(threading.Thread):
+    """Runs `action` on its own database connection; `blocked()` waits until it queues on a row lock."""
+
+    def __init__(self, action):
+        super().__init__(daemon=True)
+        self.action = action
+        self.pid: int | None = None
+        self.started_work = threading.Event()
+        self.result = None
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                self.pid = cursor.fetchone()[0]
+            self.started_work.set()
+            self.result = self.action()
+        except Exception as error:  # handed to the test
+            self.error = error
+        finally:
+            self.started_work.set()
+            connection.close()
+
+    def blocked(self) -> None:
+        self.started_work.wait(LOCK_WAIT_LIMIT_SECONDS)
+        deadline = time.monotonic() + LOCK_WAIT_LIMIT_SECONDS
+        with connection.cursor() as cursor:
+            while time.monotonic() < deadline:
+                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [self.pid])
+                row = cursor.fetchone()
+                if row and row[0] == "Lock":
+                    return
+                time.sleep(0.01)
+        raise AssertionError("the competing transaction never waited on the lock")
+
+
+def race(first, second):
+    """Run `first` in an open transaction, let `second` queue behind its lock, then commit."""
+    competitor = Competitor(second)
+    with transaction.atomic():
+        outcome = first()
+        competitor.start()
+        competitor.blocked()
+    competitor.join(LOCK_WAIT_LIMIT_SECONDS)
+    assert not competitor.is_alive()
+    return outcome, competitor
+
+
+def fill(order, qty, exec_id="venue-1"):
+    return lambda: execution_apply(
+        order_id=order.id, broker_exec_id=exec_id, qty=Decimal(qty), price=Decimal("9.00"), executed_at=MARKET_OPEN
+    )
+
+
+@pytest.fixture
+def resting_buy(alice_account, acme, market_open):
+    quote(ask="10.00")
+    order = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.00"))
+    assert order.status == "accepted" and cash(alice_account).reserved == Decimal("18.00")
+    return order
+
+
+def open_reservations(account) -> Decimal:
+    return sum(Order.objects.filter(account=account).values_list("reserved_cash", flat=True), Decimal(0))
+
+
+def test_replace_first_then_the_fill_books_on_the_replaced_order_and_shrinks_the_replacement(
+    alice_account, resting_buy
+):
+    new, competitor = race(
+        lambda: order_replace(account=alice_account, order_id=resting_buy.id, changes={"limit_price": Decimal("9.50")}),
+        fill(resting_buy, "1"),
+    )
+    assert competitor.error is None and competitor.result is not None
+    old = Order.objects.get(pk=resting_buy.id)
+    new.refresh_from_db()
+    assert old.status == "replaced" and old.filled_qty == 1
+    assert list(old.events.values_list("event", flat=True))[-3:] == ["pending_replace", "replaced", "fill_after_end"]
+    assert new.status == "accepted" and new.qty == 1 and new.reserved_cash == Decimal("9.50")
+    assert Position.objects.get(account=alice_account).qty == 1
+    assert cash(alice_account).balance == Decimal("991.00")
+    assert cash(alice_account).reserved == open_reservations(alice_account) == Decimal("9.50")
+
+
+def test_fill_first_then_the_replace_covers_only_what_is_left(alice_account, resting_buy):
+    _, competitor = race(
+        fill(resting_buy, "1"),
+        lambda: order_replace(account=alice_account, order_id=resting_buy.id, changes={"limit_price": Decimal("9.50")}),
+    )
+    assert competitor.error is None
+    new = Order.objects.get(pk=competitor.result.pk)
+    old = Order.objects.get(pk=resting_buy.id)
+    assert old.status == "replaced" and old.filled_qty == 1 and not old.events.filter(event="fill_after_end").exists()
+    assert new.qty == 1 and new.reserved_cash == Decimal("9.50")
+    assert cash(alice_account).reserved == open_reservations(alice_account) == Decimal("9.50")
+
+
+def test_a_complete_fill_first_makes_the_replace_refused(alice_account, resting_buy):
+    _, competitor = race(
+        fill(resting_buy, "2"),
+        lambda: order_replace(account=alice_account, order_id=resting_buy.id, changes={"limit_price": Decimal("9.50")}),
+    )
+    assert isinstance(competitor.error, BusinessRuleViolation) and competitor.error.detail.code == "not_replaceable"
+    assert Order.objects.count() == 1 and Order.objects.get().status == "filled"
+    assert cash(alice_account).reserved == 0 and cash(alice_account).balance == Decimal("982.00")
+
+
+def test_cancel_confirmed_first_then_the_fill_is_booked_after_the_end(alice_account, resting_buy):
+    def cancel_confirmed():
+        order_cancel(account=alice_account, order_id=resting_buy.id)
+        order_venue_update(order_id=resting_buy.id, to_status="canceled")
+
+    race(cancel_confirmed, fill(resting_buy, "1"))
+    order = Order.objects.get(pk=resting_buy.id)
+    assert order.status == "canceled" and order.filled_qty == 1 and order.reserved_cash == 0
+    assert order.events.filter(event="fill_after_end").count() == 1
+    assert Position.objects.get(account=alice_account).qty == 1
+    assert cash(alice_account).reserved == 0 and cash(alice_account).balance == Decimal("991.00")
+
+
+def test_fill_first_then_the_cancel_is_refused(alice_account, resting_buy):
+    _, competitor = race(fill(resting_buy, "2"), lambda: order_cancel(account=alice_account, order_id=resting_buy.id))
+    assert isinstance(competitor.error, BusinessRuleViolation) and competitor.error.detail.code == "not_cancelable"
+    order = Order.objects.get(pk=resting_buy.id)
+    assert order.status == "filled" and not order.events.filter(event="pending_cancel").exists()
+    assert cash(alice_account).reserved == 0
+
+
+def test_a_fill_reported_after_expiry_is_booked_once(alice_account, resting_buy, market_open):
+    market_open.move_to("2026-03-04T21:00:01Z")
+    assert orders_expire() == 1
+    report = fill(resting_buy, "2", exec_id="late-1")
+    assert report() is not None and report() is None  # the same report again changes nothing
+    order = Order.objects.get(pk=resting_buy.id)
+    assert order.status == "expired" and order.filled_qty == 2
+    assert list(order.events.values_list("event", flat=True))[-2:] == ["expired", "fill_after_end"]
+    assert Position.objects.get(account=alice_account).qty == 2
+    assert cash(alice_account).reserved == 0 and cash(alice_account).balance == Decimal("982.00")
