@@ -20,12 +20,14 @@ from alpaca.data.requests import (
 )
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
+from accounts.models import ApiKey
+from accounts.services import api_key_create, api_key_revoke
 from alpaca_compat.tests.conftest import MINUTE_ZERO
 
 
 @pytest.fixture
-def stocks(asgi_server, alice_token):
-    return StockHistoricalDataClient(oauth_token=alice_token, url_override=asgi_server)
+def stocks(asgi_server, alice_key):
+    return StockHistoricalDataClient(*alice_key, url_override=asgi_server)
 
 
 @pytest.fixture
@@ -148,10 +150,17 @@ def test_bad_parameters_are_400_and_nothing_is_served(asgi_server, alice_token, 
         assert response.json()["code"] == 40010001 and response.json()["message"], params
 
 
-def test_market_data_needs_credentials(asgi_server, market):
+def test_market_data_needs_credentials_and_a_read_only_key_is_enough(asgi_server, market, alice):
     response = requests.get(f"{asgi_server}/v2/stocks/quotes/latest", params={"symbols": "AAPL"}, timeout=10)
     assert response.status_code == 401
     assert response.json()["code"] == 40110000
+    key, secret = api_key_create(user=alice, label="charts", scope=ApiKey.Scope.READ_ONLY)
+    reader = StockHistoricalDataClient(key.key_id, secret, url_override=asgi_server)
+    assert reader.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="AAPL"))["AAPL"].ask_price == 228.51
+    api_key_revoke(user=alice, key_id=key.key_id)
+    with pytest.raises(APIError) as revoked:
+        reader.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="AAPL"))
+    assert revoked.value.status_code == 401
 
 
 def test_products_speedtrade_does_not_offer_answer_clearly(asgi_server, alice_token, market):

@@ -12,11 +12,13 @@ import msgpack
 import orjson
 import pytest
 import redis
-import requests
 from alpaca.data.live import CryptoDataStream, StockDataStream
 from alpaca.data.models import Quote as AlpacaQuote
 from alpaca.data.models import Trade as AlpacaTrade
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.models import TradeUpdate
+from alpaca.trading.requests import MarketOrderRequest
 from alpaca.trading.stream import TradingStream
 from django.conf import settings
 from websockets.exceptions import ConnectionClosed
@@ -69,9 +71,7 @@ def wait_for_trade_updates_listener(user) -> None:
         time.sleep(0.02)
 
 
-def test_trading_stream_receives_the_fill_of_an_order_placed_through_the_api(
-    asgi_server, market, alice, alice_key, alice_token
-):
+def test_trading_stream_receives_the_fill_of_the_order_its_bot_placed(asgi_server, market, alice, alice_key):
     account = approved_customer(alice)
     deposit_settled_post(account=account, amount=Decimal("1000.00"))
     updates, filled = [], threading.Event()
@@ -86,20 +86,17 @@ def test_trading_stream_receives_the_fill_of_an_order_placed_through_the_api(
     thread = run_in_thread(stream)
     try:
         wait_for_trade_updates_listener(alice)
-        response = requests.post(
-            f"{asgi_server}/api/v1/orders",
-            json={"symbol": "BTC/USD", "side": "buy", "type": "market", "time_in_force": "gtc", "qty": "0.01"},
-            headers={"Authorization": f"Bearer {alice_token}"},
-            timeout=WAIT_SECONDS,
+        trading = TradingClient(*alice_key, url_override=asgi_server)
+        order = trading.submit_order(
+            MarketOrderRequest(symbol="BTC/USD", qty=0.01, side=OrderSide.BUY, time_in_force=TimeInForce.GTC)
         )
-        assert response.status_code == 201, response.content
         assert filled.wait(WAIT_SECONDS)
     finally:
         stop(stream, thread)
     assert all(isinstance(update, TradeUpdate) for update in updates)
     assert [update.event for update in updates][0] == "new"
     fill = updates[-1]
-    assert str(fill.order.id) == response.json()["id"]
+    assert fill.order.id == order.id
     assert (fill.order.status, fill.order.symbol, fill.order.filled_qty) == ("filled", "BTC/USD", "0.01")
     assert (fill.price, fill.qty, fill.position_qty) == (65010, 0.01, 0.01)  # bought at the ask
     assert fill.execution_id is not None
