@@ -10,9 +10,13 @@
   handshake says `Content-Type: application/msgpack` (alpaca-py always does), JSON text otherwise.
   Every server frame is an array of messages: `[{"T": "success", "msg": "connected"}]` on connect,
   `{"action": "auth", "key", "secret"}` → `authenticated` (or error 402 and the socket closes),
-  `subscribe`/`unsubscribe` of `trades`/`quotes` → `{"T": "subscription", ...}`, then `q` and `t`
-  messages from the feed's quote publication, conflated per connection like `/ws/quotes`.
+  `subscribe`/`unsubscribe` of `trades`/`quotes`/`bars` → `{"T": "subscription", ...}`, then `q`
+  and `t` messages from the feed's quote publication, conflated per connection like `/ws/quotes`,
+  and a `b` message per symbol when a minute ends (the feed's minute-bar publication).
 """
+
+from datetime import datetime
+from decimal import Decimal
 
 import msgpack
 import orjson
@@ -21,9 +25,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.services import ApiKeyInvalid, api_key_authenticate
-from alpaca_compat.wire import quote_record, to_json, to_msgpack, trade_record
+from alpaca_compat.wire import bar_record, quote_record, to_json, to_msgpack, trade_record
 from marketdata.consumers import QuoteFanOut
-from marketdata.models import Asset
+from marketdata.models import Asset, Bar, Timeframe
+from marketdata.publishing import BAR_DECIMALS, bar_group
 from marketdata.quotes import Quote
 from marketdata.selectors import assets_by_symbols
 from speedtrade.realtime import user_group
@@ -126,10 +131,9 @@ SYMBOL_LIMIT = (405, "symbol limit exceeded")
 INVALID_SUBSCRIBE = (410, "invalid subscribe action for this feed")
 
 # The channels SpeedTrade streams; the others Alpaca offers are acknowledged as empty.
-STREAMED_CHANNELS = ("trades", "quotes")
+STREAMED_CHANNELS = ("trades", "quotes", "bars")
 OTHER_CHANNELS = {
     Asset.AssetClass.US_EQUITY: (
-        "bars",
         "updatedBars",
         "dailyBars",
         "statuses",
@@ -137,7 +141,7 @@ OTHER_CHANNELS = {
         "corrections",
         "cancelErrors",
     ),
-    Asset.AssetClass.CRYPTO: ("bars", "updatedBars", "dailyBars", "orderbooks"),
+    Asset.AssetClass.CRYPTO: ("updatedBars", "dailyBars", "orderbooks"),
 }
 
 
@@ -158,6 +162,22 @@ class MarketDataStreamConsumer(QuoteFanOut, AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         await self.quotes_teardown()
+        for symbol in getattr(self, "channels", {}).get("bars", ()):
+            await self.channel_layer.group_discard(bar_group(symbol), self.channel_name)
+
+    async def bar_update(self, event) -> None:
+        """A minute bar the feed published once its minute ended."""
+        data = event["bar"]
+        if data["symbol"] not in self.channels["bars"]:
+            return  # in flight when the client unsubscribed
+        bar = Bar(
+            asset=self.assets[data["symbol"]],
+            timeframe=Timeframe.MINUTE,
+            timestamp=datetime.fromisoformat(data["timestamp"]),
+            trade_count=data["trade_count"],
+            **{name: None if data[name] is None else Decimal(data[name]) for name in BAR_DECIMALS},
+        )
+        await self.send_messages([{"T": "b", "S": data["symbol"], **bar_record(bar)}])
 
     async def send_messages(self, messages: list[dict]) -> None:
         if self.msgpack:
@@ -207,20 +227,26 @@ class MarketDataStreamConsumer(QuoteFanOut, AsyncWebsocketConsumer):
             await self.send_error(INVALID_SYNTAX)
             return
         if subscribe and any(message.get(channel) for channel in OTHER_CHANNELS[self.asset_class]):
-            await self.send_error(INVALID_SUBSCRIBE)  # the trades/quotes part of the request still applies
+            await self.send_error(INVALID_SUBSCRIBE)  # the trades/quotes/bars part still applies
         if subscribe:
             wanted = {channel: await self._resolve(symbols) for channel, symbols in requested.items()}
             followed = set().union(*self.channels.values(), *wanted.values())
             if len(followed) > settings.QUOTES_WS_MAX_SYMBOLS:
                 await self.send_error(SYMBOL_LIMIT)
                 return
+            for symbol in sorted(wanted["bars"] - self.channels["bars"]):
+                await self.channel_layer.group_add(bar_group(symbol), self.channel_name)
             for channel, symbols in wanted.items():
                 self.channels[channel] |= symbols
-            await self.quotes_follow(sorted(followed))
+            await self.quotes_follow(sorted(self.channels["trades"] | self.channels["quotes"]))
         else:
             for channel, symbols in requested.items():
-                self.channels[channel] -= {self._canonical(symbol) for symbol in symbols}
-            await self.quotes_unfollow(self.symbols - set().union(*self.channels.values()))
+                dropped = self.channels[channel] & {self._canonical(symbol) for symbol in symbols}
+                self.channels[channel] -= dropped
+                if channel == "bars":
+                    for symbol in sorted(dropped):
+                        await self.channel_layer.group_discard(bar_group(symbol), self.channel_name)
+            await self.quotes_unfollow(self.symbols - self.channels["trades"] - self.channels["quotes"])
         acknowledgement = {"T": "subscription", **{c: sorted(s) for c, s in self.channels.items()}}
         acknowledgement.update(dict.fromkeys(OTHER_CHANNELS[self.asset_class], []))
         await self.send_messages([acknowledgement])

@@ -1,14 +1,21 @@
-"""Ticks to WebSocket clients: one Channels group per symbol.
+"""Ticks and completed minute bars to WebSocket clients: one Channels group per symbol.
 
 The feed sends at most one message per symbol per batch (the newest quote), and
-each `/ws/quotes` connection conflates further (see `marketdata.consumers`).
+each `/ws/quotes` connection conflates further (see `marketdata.consumers`). When a
+minute has ended, the feed publishes each symbol's stored 1-minute bar for it once.
 """
 
+from datetime import datetime
+
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from marketdata.models import Bar, Timeframe
 from marketdata.quotes import Quote, quote_to_dict
 
 QUOTE_EVENT_TYPE = "quote.update"
+BAR_EVENT_TYPE = "bar.update"
+BAR_DECIMALS = ("open", "high", "low", "close", "volume", "vwap")
 
 
 def quote_group(symbol: str) -> str:
@@ -29,3 +36,24 @@ async def publish_quotes(quotes: list[Quote]) -> None:
     layer = get_channel_layer()
     for quote in newest_per_symbol(quotes):
         await layer.group_send(quote_group(quote.symbol), {"type": QUOTE_EVENT_TYPE, "quote": quote_to_dict(quote)})
+
+
+def bar_group(symbol: str) -> str:
+    return "bars." + symbol.replace("/", "_")
+
+
+def bar_to_dict(bar: Bar) -> dict:
+    """A bar as a channel-layer message carries it: decimals as strings, the start time ISO 8601."""
+    data = {name: None if getattr(bar, name) is None else str(getattr(bar, name)) for name in BAR_DECIMALS}
+    return {**data, "symbol": bar.asset.symbol, "timestamp": bar.timestamp.isoformat(), "trade_count": bar.trade_count}
+
+
+def _minute_bars(minute: datetime) -> list[Bar]:
+    return list(Bar.objects.filter(timeframe=Timeframe.MINUTE, timestamp=minute).select_related("asset"))
+
+
+async def publish_minute_bars(minute: datetime) -> None:
+    """Each symbol's stored 1-minute bar that starts at `minute` (call once the minute has ended and is stored)."""
+    layer = get_channel_layer()
+    for bar in await database_sync_to_async(_minute_bars)(minute):
+        await layer.group_send(bar_group(bar.asset.symbol), {"type": BAR_EVENT_TYPE, "bar": bar_to_dict(bar)})

@@ -141,11 +141,15 @@ class FeedThread:
 
 
 class SessionClockFeed(SimulatedFeed):
-    """The simulated feed with its clock pinned inside a regular session, so equities tick at any hour."""
+    """The simulated feed on a clock that starts inside a regular session, so equities tick at any hour.
 
-    def __init__(self, assets, *, session_time: datetime, **kwargs):
+    `clock_speed` market seconds pass per real second (a fast clock ends minutes quickly).
+    """
+
+    def __init__(self, assets, *, session_time: datetime, clock_speed: float = 1.0, **kwargs):
         super().__init__(assets, **kwargs)
         self.session_time = session_time
+        self.clock_speed = clock_speed
 
     async def stream(self, symbols):
         market = SimulatedMarket(
@@ -155,7 +159,7 @@ class SessionClockFeed(SimulatedFeed):
         )
         at = self.session_time
         while True:
-            at += self.batch_interval
+            at += self.batch_interval * self.clock_speed
             quotes = market.tick(at, self.batch_interval)
             if quotes:
                 yield quotes

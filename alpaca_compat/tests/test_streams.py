@@ -6,6 +6,7 @@ real Redis channel layer, exactly as in production.
 
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import msgpack
@@ -13,6 +14,7 @@ import orjson
 import pytest
 import redis
 from alpaca.data.live import CryptoDataStream, StockDataStream
+from alpaca.data.models import Bar as AlpacaBar
 from alpaca.data.models import Quote as AlpacaQuote
 from alpaca.data.models import Trade as AlpacaTrade
 from alpaca.trading.client import TradingClient
@@ -33,6 +35,7 @@ from alpaca_compat.tests.conftest import (
     ws_url,
 )
 from marketdata.feeds.simulated import SimulatedFeed
+from marketdata.models import Bar, Timeframe
 from portfolios.services import deposit_settled_post
 from speedtrade.realtime import user_group
 from trading.brokers.paper import paper_book_reset
@@ -159,6 +162,40 @@ def test_stock_data_stream_receives_live_quotes(asgi_server, market, alice_key):
     )
 
 
+def test_stock_data_stream_receives_each_minute_bar_when_its_minute_ends(asgi_server, market, alice_key):
+    bars, enough = [], threading.Event()
+
+    async def on_bar(bar):
+        bars.append(bar)
+        if len(bars) >= 2:
+            enough.set()
+
+    stream = StockDataStream(*alice_key, url_override=ws_url(asgi_server, "/v2/iex"))
+    stream.subscribe_bars(on_bar, "AAPL")
+    # A fast session clock (a market minute every 0.3 s) so minutes end during the test.
+    start = MINUTE_ZERO + timedelta(hours=2)
+    feed = SessionClockFeed(
+        simulated_assets([market["AAPL"]]),
+        session_time=start,
+        clock_speed=200,
+        seed=7,
+        ticks_per_second=40,
+        batch_interval=0.05,
+    )
+    thread = run_in_thread(stream)
+    try:
+        with FeedThread(feed, ["AAPL"]):
+            assert enough.wait(WAIT_SECONDS)
+    finally:
+        stop(stream, thread)
+    assert all(isinstance(bar, AlpacaBar) and bar.symbol == "AAPL" for bar in bars)
+    minutes = [bar.timestamp for bar in bars]
+    assert minutes == sorted(set(minutes)) and all(t.second == 0 and t >= start for t in minutes)
+    stored = Bar.objects.get(asset=market["AAPL"], timeframe=Timeframe.MINUTE, timestamp=minutes[0])
+    assert (bars[0].open, bars[0].close) == (float(stored.open), float(stored.close))
+    assert bars[0].volume == float(stored.volume)
+
+
 def raw_data_socket(asgi_server, path="/v2/iex", msgpack_frames=True):
     headers = {"Content-Type": "application/msgpack"} if msgpack_frames else {}
     return connect(ws_url(asgi_server, path), additional_headers=headers, open_timeout=WAIT_SECONDS)
@@ -188,7 +225,11 @@ def test_data_stream_speaks_json_to_clients_that_do_not_ask_for_msgpack(asgi_ser
         ]
         acknowledgement = orjson.loads(socket.recv(WAIT_SECONDS))[0]
         assert acknowledgement["T"] == "subscription"
-        assert (acknowledgement["quotes"], acknowledgement["trades"]) == (["BTC/USD"], [])  # AAPL is not crypto
+        assert (acknowledgement["quotes"], acknowledgement["trades"], acknowledgement["bars"]) == (
+            ["BTC/USD"],
+            [],
+            [],
+        )  # AAPL is not crypto
         socket.send(orjson.dumps({"action": "unsubscribe", "quotes": ["BTC/USD"]}))
         assert orjson.loads(socket.recv(WAIT_SECONDS))[0]["quotes"] == []
 
