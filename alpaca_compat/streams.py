@@ -241,7 +241,8 @@ class MarketDataStreamConsumer(QuoteFanOut, AsyncWebsocketConsumer):
             await self.quotes_follow(sorted(self.channels["trades"] | self.channels["quotes"]))
         else:
             for channel, symbols in requested.items():
-                dropped = self.channels[channel] & {self._canonical(symbol) for symbol in symbols}
+                named = {self._canonical(symbol) for symbol in symbols}
+                dropped = set(self.channels[channel]) if "*" in named else self.channels[channel] & named
                 self.channels[channel] -= dropped
                 if channel == "bars":
                     for symbol in sorted(dropped):
@@ -261,6 +262,8 @@ class MarketDataStreamConsumer(QuoteFanOut, AsyncWebsocketConsumer):
 
     async def _resolve(self, symbols: list[str]) -> set[str]:
         """Known symbols of this stream's asset class; "*" is all of them. Unknown ones are left out, as Alpaca does."""
+        if not symbols:
+            return set()
         found = await database_sync_to_async(self._assets_named)(symbols)
         self.assets.update({asset.symbol: asset for asset in found})
         return {asset.symbol for asset in found}

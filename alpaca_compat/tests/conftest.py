@@ -177,3 +177,12 @@ def alice_key(alice):
 
     key, secret = api_key_create(user=alice, label="bot")
     return key.key_id, secret
+
+
+@pytest.fixture(autouse=True)
+def _serialized_rollback(django_db_serialized_rollback):
+    """Transactional tests here restore the serialized database afterwards, as the project's others do.
+
+    Their flush would otherwise re-create content types, which the next `serialized_rollback`
+    test (e.g. marketdata's WebSocket tests) then fails to load twice.
+    """

@@ -218,7 +218,14 @@ def test_data_stream_speaks_json_to_clients_that_do_not_ask_for_msgpack(asgi_ser
         socket.send(orjson.dumps({"action": "auth", "key": alice_key[0], "secret": alice_key[1]}).decode())
         assert orjson.loads(socket.recv(WAIT_SECONDS)) == [{"T": "success", "msg": "authenticated"}]
         socket.send(
-            orjson.dumps({"action": "subscribe", "quotes": ["BTCUSD", "NOPE", "AAPL"], "orderbooks": ["BTC/USD"]})
+            orjson.dumps(
+                {
+                    "action": "subscribe",
+                    "quotes": ["BTCUSD", "NOPE", "AAPL"],
+                    "trades": ["*"],
+                    "orderbooks": ["BTC/USD"],
+                }
+            )
         )
         assert orjson.loads(socket.recv(WAIT_SECONDS)) == [
             {"T": "error", "code": 410, "msg": "invalid subscribe action for this feed"}
@@ -227,11 +234,12 @@ def test_data_stream_speaks_json_to_clients_that_do_not_ask_for_msgpack(asgi_ser
         assert acknowledgement["T"] == "subscription"
         assert (acknowledgement["quotes"], acknowledgement["trades"], acknowledgement["bars"]) == (
             ["BTC/USD"],
-            [],
+            ["BTC/USD"],  # "*": every crypto pair (the test has one)
             [],
         )  # AAPL is not crypto
-        socket.send(orjson.dumps({"action": "unsubscribe", "quotes": ["BTC/USD"]}))
-        assert orjson.loads(socket.recv(WAIT_SECONDS))[0]["quotes"] == []
+        socket.send(orjson.dumps({"action": "unsubscribe", "quotes": ["BTC/USD"], "trades": ["*"]}))
+        acknowledgement = orjson.loads(socket.recv(WAIT_SECONDS))[0]
+        assert (acknowledgement["quotes"], acknowledgement["trades"]) == ([], [])
 
 
 def test_bad_keys_on_the_trading_stream_are_unauthorized_and_the_socket_closes(asgi_server, alice, alice_key):
