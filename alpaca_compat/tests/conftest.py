@@ -1,6 +1,7 @@
 """Fixtures for driving SpeedTrade with the real alpaca-py: credentials and market data."""
 
 import asyncio
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,20 @@ from speedtrade.tests.test_app_tokens import app_login
 D = Decimal
 # A fixed minute in the past, so bars and quotes are independent of when the test runs.
 MINUTE_ZERO = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-SERVER_PORT = 8171  # this worktree's port range is 8170-8179
+SERVER_PORTS = range(8171, 8180)  # this worktree's port range is 8170-8179
+
+
+def free_port() -> int:
+    """The first port of the range nothing listens on (a previous test's server may still be closing)."""
+    for port in SERVER_PORTS:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"No free port in {SERVER_PORTS}.")
 
 
 @pytest.fixture
@@ -94,9 +108,15 @@ def asgi_server(transactional_db):
     """
     database = connections["default"].settings_dict  # the dict every thread's connection is made from
     conn_max_age, database["CONN_MAX_AGE"] = database["CONN_MAX_AGE"], 0
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            "speedtrade.asgi:application", host="127.0.0.1", port=SERVER_PORT, lifespan="off", log_level="warning"
+            "speedtrade.asgi:application",
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            timeout_graceful_shutdown=5,
         )
     )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
@@ -105,9 +125,9 @@ def asgi_server(transactional_db):
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{SERVER_PORT}"
+    yield f"http://127.0.0.1:{port}"
     server.should_exit = True
-    thread.join(timeout=10)
+    thread.join(timeout=30)
     database["CONN_MAX_AGE"] = conn_max_age
 
 
