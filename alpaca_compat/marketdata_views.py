@@ -11,16 +11,14 @@ the requested range (see `alpaca_compat/wire.py` for what a trade is here).
 import base64
 import binascii
 from datetime import UTC, datetime
-from decimal import Decimal
 
-import orjson
 from django.http import HttpResponse
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.views import APIView
 
 from alpaca_compat.errors import AlpacaErrorsMixin
-from alpaca_compat.wire import bar_record, quote_record, rfc3339, trade_record
+from alpaca_compat.wire import bar_record, quote_record, to_json, trade_record
 from marketdata.api.serializers import MarketTimeField, SymbolListField
 from marketdata.models import Asset, Timeframe
 from marketdata.quotes import latest_quotes
@@ -31,7 +29,6 @@ from marketdata.selectors import (
     newest_minute_bars,
     today_start,
 )
-from trading.serialization import decimal_string
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
@@ -50,16 +47,8 @@ TIMEFRAMES = {
 STOCK_FEEDS = ("iex", "sip", "delayed_sip", "otc", "boats", "overnight")
 
 
-def _json_value(value):
-    if isinstance(value, Decimal):
-        return orjson.Fragment(decimal_string(value))  # a JSON number with exactly the stored digits
-    if isinstance(value, datetime):
-        return rfc3339(value)
-    raise TypeError(f"Cannot write {type(value).__name__} as JSON.")
-
-
 def alpaca_json(data) -> HttpResponse:
-    return HttpResponse(orjson.dumps(data, default=_json_value), content_type="application/json")
+    return HttpResponse(to_json(data), content_type="application/json")
 
 
 def _encode_page_token(symbol: str, timestamp: datetime) -> str:

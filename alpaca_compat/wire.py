@@ -13,9 +13,14 @@ id come from the tick.
 """
 
 from datetime import UTC, datetime
+from decimal import Decimal
+
+import msgpack
+import orjson
 
 from marketdata.models import Asset, Bar
 from marketdata.quotes import Quote
+from trading.serialization import decimal_string
 
 # Alpaca's tape by primary listing (A: NYSE, B: ARCA and other exchanges, C: NASDAQ).
 _TAPE_BY_EXCHANGE = {"NYSE": "A", "NASDAQ": "C"}
@@ -72,3 +77,28 @@ def bar_record(bar: Bar) -> dict:
 def rfc3339(moment: datetime) -> str:
     """Alpaca's timestamps: UTC with a `Z`."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json_value(value):
+    if isinstance(value, Decimal):
+        return orjson.Fragment(decimal_string(value))  # a JSON number with exactly the stored digits
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    raise TypeError(f"Cannot write {type(value).__name__} as JSON.")
+
+
+def to_json(data) -> bytes:
+    """Alpaca's JSON: prices and sizes as numbers, times as RFC 3339."""
+    return orjson.dumps(data, default=_json_value)
+
+
+def _msgpack_value(value):
+    if isinstance(value, Decimal):
+        return float(value)  # msgpack has no decimal type; Alpaca's streams send floats
+    if isinstance(value, datetime):
+        return msgpack.Timestamp.from_datetime(value)  # alpaca-py calls `.to_datetime()` on "t"
+    raise TypeError(f"Cannot write {type(value).__name__} as msgpack.")
+
+
+def to_msgpack(data) -> bytes:
+    return msgpack.packb(data, default=_msgpack_value, datetime=False)

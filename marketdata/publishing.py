@@ -1,17 +1,25 @@
-"""Ticks to WebSocket clients.
+"""Ticks and completed minute bars to WebSocket clients.
 
 Per batch the feed sends the newest quote of each symbol twice: once as ONE message to
 `QUOTES_BROADCAST_GROUP`, which each web process's quote hub receives and fans out to its
-own `/ws/quotes` connections (`marketdata.fanout`), and once per symbol to the group
-`quotes.<symbol>` for consumers that follow a few symbols through the channel layer.
+own connections (`/ws/quotes`, Alpaca's data streams: `marketdata.fanout`), and once per
+symbol to the group `quotes.<symbol>` for consumers that follow a few symbols through the
+channel layer (portfolios' live account figures). When a minute has ended, the feed
+publishes each symbol's stored 1-minute bar for it once, to `bars.<symbol>`.
 """
 
+from datetime import datetime
+
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from marketdata.fanout import QUOTE_BATCH_EVENT_TYPE, QUOTES_BROADCAST_GROUP
+from marketdata.models import Bar, Timeframe
 from marketdata.quotes import Quote, quote_to_dict
 
 QUOTE_EVENT_TYPE = "quote.update"
+BAR_EVENT_TYPE = "bar.update"
+BAR_DECIMALS = ("open", "high", "low", "close", "volume", "vwap")
 
 
 def quote_group(symbol: str) -> str:
@@ -35,3 +43,24 @@ async def publish_quotes(quotes: list[Quote]) -> None:
         await layer.group_send(QUOTES_BROADCAST_GROUP, {"type": QUOTE_BATCH_EVENT_TYPE, "quotes": newest})
     for quote in newest:
         await layer.group_send(quote_group(quote["symbol"]), {"type": QUOTE_EVENT_TYPE, "quote": quote})
+
+
+def bar_group(symbol: str) -> str:
+    return "bars." + symbol.replace("/", "_")
+
+
+def bar_to_dict(bar: Bar) -> dict:
+    """A bar as a channel-layer message carries it: decimals as strings, the start time ISO 8601."""
+    data = {name: None if getattr(bar, name) is None else str(getattr(bar, name)) for name in BAR_DECIMALS}
+    return {**data, "symbol": bar.asset.symbol, "timestamp": bar.timestamp.isoformat(), "trade_count": bar.trade_count}
+
+
+def _minute_bars(minute: datetime) -> list[Bar]:
+    return list(Bar.objects.filter(timeframe=Timeframe.MINUTE, timestamp=minute).select_related("asset"))
+
+
+async def publish_minute_bars(minute: datetime) -> None:
+    """Each symbol's stored 1-minute bar that starts at `minute` (call once the minute has ended and is stored)."""
+    layer = get_channel_layer()
+    for bar in await database_sync_to_async(_minute_bars)(minute):
+        await layer.group_send(bar_group(bar.asset.symbol), {"type": BAR_EVENT_TYPE, "bar": bar_to_dict(bar)})

@@ -124,7 +124,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="speedtrade")},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
+                # 5 s BZPOPMIN: an idle socket's receive then raised TimeoutError and killed its
+                # consumer after ~5 s without messages. Reads must outlast the blocking pop.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="speedtrade"),
+            },
         }
     }
 else:

@@ -49,8 +49,10 @@ def _lock_order(*, account: Account, order_id) -> Order:
     return order
 
 
-def trade_update_publish(*, order: Order, event: str, now: datetime, price=None, qty=None, position_qty=None) -> None:
-    """Queue a `trade_updates` message for the order's owner, sent after commit."""
+def trade_update_publish(
+    *, order: Order, event: str, now: datetime, price=None, qty=None, position_qty=None, execution_id=None
+) -> None:
+    """Queue a `trade_updates` message (Alpaca's shape) for the order's owner, sent after commit."""
     publish_to_user(
         order.account.user_id,
         "trade_updates",
@@ -60,6 +62,7 @@ def trade_update_publish(*, order: Order, event: str, now: datetime, price=None,
             "price": decimal_string(price),
             "qty": decimal_string(qty),
             "position_qty": decimal_string(position_qty),
+            "execution_id": str(execution_id) if execution_id else None,
             "timestamp": now.isoformat(),
         },
     )
@@ -601,7 +604,15 @@ def execution_apply(
                 changed_fields=changed,
                 now=now,
             )
-        trade_update_publish(order=order, event=event, now=now, price=price, qty=qty, position_qty=position_qty)
+        trade_update_publish(
+            order=order,
+            event=event,
+            now=now,
+            price=price,
+            qty=qty,
+            position_qty=position_qty,
+            execution_id=execution.id,
+        )
         replacement_reduce(replaced=order, qty=qty, now=now)
         legs_follow_entry_fill(entry=order, qty=qty, now=now)
         exit_group_after_fill(order=order, now=now)

@@ -1,4 +1,4 @@
-"""The market-data routes driven by the real alpaca-py historical data clients over a live server."""
+"""The market-data routes driven by the real alpaca-py historical data clients over a live ASGI server (uvicorn)."""
 
 from datetime import timedelta
 
@@ -20,6 +20,8 @@ from alpaca.data.requests import (
 )
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
+from accounts.models import ApiKey
+from accounts.services import api_key_create, api_key_revoke
 from alpaca_compat.tests.conftest import MINUTE_ZERO
 
 # Live-server tests commit for real. Like the suite's other transactional tests they use serialized
@@ -29,13 +31,13 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
-def stocks(live_server, alice_token):
-    return StockHistoricalDataClient(oauth_token=alice_token, url_override=live_server.url)
+def stocks(asgi_server, alice_key):
+    return StockHistoricalDataClient(*alice_key, url_override=asgi_server)
 
 
 @pytest.fixture
-def crypto(live_server, alice_token):
-    return CryptoHistoricalDataClient(oauth_token=alice_token, url_override=live_server.url)
+def crypto(asgi_server, alice_token):
+    return CryptoHistoricalDataClient(oauth_token=alice_token, url_override=asgi_server)
 
 
 def minute_bars(symbols, **extra):
@@ -57,10 +59,10 @@ def test_stock_bars_of_several_symbols_parse_into_alpacas_barset(stocks, market)
     assert (first.trade_count, first.vwap) == (3, 228.1)
 
 
-def test_bars_are_paged_with_next_page_token_until_the_limit(stocks, market, live_server, alice_token):
+def test_bars_are_paged_with_next_page_token_until_the_limit(stocks, market, asgi_server, alice_token):
     # alpaca-py follows next_page_token itself: a page size of 2 still returns every bar, in order.
     raw = requests.get(
-        f"{live_server.url}/v2/stocks/bars",
+        f"{asgi_server}/v2/stocks/bars",
         params={"symbols": "AAPL,F", "timeframe": "1Min", "start": MINUTE_ZERO.isoformat(), "limit": 2},
         headers={"Authorization": f"Bearer {alice_token}"},
         timeout=10,
@@ -139,7 +141,7 @@ def test_unknown_or_wrong_class_symbols_are_404_in_alpacas_shape(stocks, crypto,
     assert wrong_class.value.status_code == 404
 
 
-def test_bad_parameters_are_400_and_nothing_is_served(live_server, alice_token, market):
+def test_bad_parameters_are_400_and_nothing_is_served(asgi_server, alice_token, market):
     headers = {"Authorization": f"Bearer {alice_token}"}
     for params in (
         {"symbols": "AAPL", "timeframe": "1Min", "start": "yesterday"},
@@ -148,18 +150,25 @@ def test_bad_parameters_are_400_and_nothing_is_served(live_server, alice_token, 
         {"symbols": "AAPL", "timeframe": "1Min", "sort": "sideways"},
         {"timeframe": "1Min"},
     ):
-        response = requests.get(f"{live_server.url}/v2/stocks/bars", params=params, headers=headers, timeout=10)
+        response = requests.get(f"{asgi_server}/v2/stocks/bars", params=params, headers=headers, timeout=10)
         assert response.status_code == 400, params
         assert response.json()["code"] == 40010001 and response.json()["message"], params
 
 
-def test_market_data_needs_credentials(live_server, market):
-    response = requests.get(f"{live_server.url}/v2/stocks/quotes/latest", params={"symbols": "AAPL"}, timeout=10)
+def test_market_data_needs_credentials_and_a_read_only_key_is_enough(asgi_server, market, alice):
+    response = requests.get(f"{asgi_server}/v2/stocks/quotes/latest", params={"symbols": "AAPL"}, timeout=10)
     assert response.status_code == 401
     assert response.json()["code"] == 40110000
+    key, secret = api_key_create(user=alice, label="charts", scope=ApiKey.Scope.READ_ONLY)
+    reader = StockHistoricalDataClient(key.key_id, secret, url_override=asgi_server)
+    assert reader.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="AAPL"))["AAPL"].ask_price == 228.51
+    api_key_revoke(user=alice, key_id=key.key_id)
+    with pytest.raises(APIError) as revoked:
+        reader.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols="AAPL"))
+    assert revoked.value.status_code == 401
 
 
-def test_products_speedtrade_does_not_offer_answer_clearly(live_server, alice_token, market):
+def test_products_speedtrade_does_not_offer_answer_clearly(asgi_server, alice_token, market):
     headers = {"Authorization": f"Bearer {alice_token}"}
     for path in (
         "/v1beta1/options/bars",
@@ -167,7 +176,7 @@ def test_products_speedtrade_does_not_offer_answer_clearly(live_server, alice_to
         "/v1/corporate-actions",
         "/v1beta3/crypto/us/latest/orderbooks",
     ):
-        response = requests.get(f"{live_server.url}{path}", headers=headers, timeout=10)
+        response = requests.get(f"{asgi_server}{path}", headers=headers, timeout=10)
         assert response.status_code == 404, path
         assert response.json()["code"] == 40410000
         assert "not offered by SpeedTrade" in response.json()["message"]

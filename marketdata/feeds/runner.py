@@ -4,7 +4,8 @@
 that fails or ends is reopened with exponential backoff and jitter (capped at
 FEED_RECONNECT_MAX_SECONDS, see `feeds.backoff`), and the time without ticks is logged as a gap. Bars
 are written every FEED_BAR_FLUSH_SECONDS from the ticks gathered meanwhile, and once
-more on stop. `manage.py run_feed` and the ASGI lifespan (in-process feed) both use it.
+more on stop. The first tick of a new minute also writes them and publishes the ended
+minute's bars (Alpaca's streamed minute bars). `manage.py run_feed` and the ASGI lifespan (in-process feed) both use it.
 """
 
 import asyncio
@@ -18,10 +19,12 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from marketdata.bars import bucket_start
 from marketdata.feeds.backoff import reconnect_delay
 from marketdata.feeds.base import QuoteFeed
 from marketdata.feeds.cancellation import cancel_and_wait
-from marketdata.publishing import publish_quotes
+from marketdata.models import Timeframe
+from marketdata.publishing import publish_minute_bars, publish_quotes
 from marketdata.quotes import Quote, store_quotes
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ class FeedRunner:
         self._unrecorded: list[Quote] = []
         self._last_flush = time.monotonic()
         self._last_batch_at: float | None = None
+        self._minute = None  # start of the newest minute the ticks have reached
         self.batches = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -100,11 +104,24 @@ class FeedRunner:
         self.batches += 1
         await sync_to_async(store_quotes, thread_sensitive=False)(batch)
         await publish_quotes(batch)
+        ended = self._minute_ended(batch)
+        if ended is not None:
+            await self._record_bars()  # the ticks before this batch complete the ended minute
+            await publish_minute_bars(ended)
         self._unrecorded.extend(batch)
         if now - self._last_flush >= self.bar_flush_seconds:
             await self._record_bars()
         for handler in self.tick_handlers:
             await self._call_handler(handler, batch)
+
+    def _minute_ended(self, batch: list[Quote]):
+        """The start of the minute this batch has moved past, if it has (None for the first batch)."""
+        if not batch:
+            return None
+        minute = bucket_start(Timeframe.MINUTE, max(quote.timestamp for quote in batch))
+        ended = self._minute if self._minute is not None and minute > self._minute else None
+        self._minute = minute if self._minute is None else max(self._minute, minute)
+        return ended
 
     async def _call_handler(self, handler: TickHandler, batch: list[Quote]) -> None:
         try:
