@@ -313,6 +313,14 @@ CELERY_BEAT_SCHEDULE |= {
     "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
 }
 
+# --- dashboard: auth pages, settings, watchlists, e2e ------------------------------
+# The file email backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
+# writes here; the browser end-to-end test reads verification links from it.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+# Static files straight from the app folders when nothing was collected (development,
+# tests); production serves the collected, hashed files.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTION)
+
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
