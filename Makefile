@@ -17,7 +17,7 @@ export TEST_REDIS_URL        ?= redis://127.0.0.1:6379/1
 SERVICES_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL)
 TEST_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SPEEDTRADE_ENV=test CELERY_TASK_ALWAYS_EAGER=true
 
-.PHONY: run test lint bench run-services web worker beat feed migrate lock clean
+.PHONY: run test lint bench run-services web worker beat feed migrate lock clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -87,3 +87,21 @@ clean:
 ## Market data feed (services mode): FEED_PROVIDER=simulated|alpaca|ccxt:<exchange>; stops on SIGTERM.
 feed: $(VENV)/.runtime-installed
 	$(SERVICES_ENV) $(BIN)/python manage.py run_feed $(if $(FEED_PROVIDER),--provider $(FEED_PROVIDER))
+
+## Front-end libraries (package.json, pinned; package-lock.json) copied into static/vendor/ with their
+## licences. The copies are committed: the app never needs npm or a CDN to run.
+VENDOR_TMP ?= $(or $(TMPDIR),/tmp)/speedtrade-vendor
+vendor:
+	rm -rf $(VENDOR_TMP) && mkdir -p $(VENDOR_TMP)
+	cp package.json package-lock.json $(VENDOR_TMP)/
+	cd $(VENDOR_TMP) && npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf static/vendor && mkdir -p static/vendor/htmx static/vendor/lightweight-charts
+	cp $(VENDOR_TMP)/node_modules/htmx.org/dist/htmx.min.js $(VENDOR_TMP)/node_modules/htmx.org/LICENSE static/vendor/htmx/
+	cp $(VENDOR_TMP)/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js \
+	   $(VENDOR_TMP)/node_modules/lightweight-charts/LICENSE\
+	   static/vendor/lightweight-charts/
+	cp $(VENDOR_TMP)/node_modules/htmx.org/package.json static/vendor/htmx/
+	cp $(VENDOR_TMP)/node_modules/lightweight-charts/package.json static/vendor/lightweight-charts/
+	@# fancy-canvas (MIT, bundled into the standalone build) ships no LICENSE file; its package.json names it.
+	cp $(VENDOR_TMP)/node_modules/fancy-canvas/package.json static/vendor/lightweight-charts/fancy-canvas.package.json
+	rm -rf $(VENDOR_TMP)

@@ -359,7 +359,11 @@ def account_activities(
     activities: list[tuple[datetime, dict]] = []
     entry_causes = [cause for cause, kind in _ENTRY_ACTIVITY.items() if kind in types]
     if entry_causes:
-        entries = JournalEntry.objects.filter(account=account, cause_type__in=entry_causes).select_related("asset")
+        entries = (
+            JournalEntry.objects.filter(account=account, cause_type__in=entry_causes)
+            .select_related("asset")
+            .prefetch_related("cause")  # one query per cause type, not one per fill (order_id)
+        )
         if after:
             entries = entries.filter(effective_at__gt=after)
         if until:

@@ -313,6 +313,10 @@ CELERY_BEAT_SCHEDULE |= {
     "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
 }
 
+# --- dashboard (web pages, issue 7) ------------------------------------------------
+# Where the "Trade" link goes before the user picks a symbol.
+DASHBOARD_DEFAULT_SYMBOL = env.str("DASHBOARD_DEFAULT_SYMBOL", default="AAPL")
+
 # --- dashboard: auth pages, settings, watchlists, e2e ------------------------------
 # The file email backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
 # writes here; the browser end-to-end test reads verification links from it.

@@ -18,7 +18,9 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include("speedtrade.api.urls")),
     re_path(r"^api/", json_not_found),
-    path("", views.home, name="home"),
+    path("", include("portfolios.urls")),
+    path("", include("marketdata.urls")),
+    path("", include("trading.urls")),
 ]
 
 handler404 = views.not_found

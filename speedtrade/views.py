@@ -1,14 +1,7 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
 
 from speedtrade.api.errors import json_not_found, json_server_error
-
-
-@login_required
-def home(request):
-    return render(request, "home.html")
 
 
 def _wants_json(request) -> bool:

@@ -241,6 +241,12 @@ def estimated_cost(request: OrderRequest, asset: Asset, quote: Quote | None) -> 
     return to_cents_up(request.qty * price)
 
 
+def estimated_fee(request: OrderRequest, asset: Asset) -> Decimal:
+    """Commission an order is expected to cost: the paper venue charges none (fills carry fee 0).
+    Regulatory pass-through fees (SEC fee, FINRA TAF on sells) are not modelled yet."""
+    return Decimal(0)
+
+
 def check_max_notional(request: OrderRequest, asset: Asset, quote: Quote | None) -> None:
     value = request.notional if request.notional is not None else request.qty * reference_price(request, asset, quote)
     if value > Decimal(settings.TRADING_MAX_ORDER_NOTIONAL):

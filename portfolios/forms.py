@@ -1,0 +1,29 @@
+from django import forms
+
+from portfolios.api.serializers import TransferInputSerializer
+from portfolios.models import Transfer
+from speedtrade.forms import decimal_input, typed_number
+
+
+class TransferForm(forms.Form):
+    """Deposit or withdraw. The API's serializer parses the amount; the service applies the money rules."""
+
+    direction = forms.ChoiceField(
+        label="Transfer type",
+        choices=[(Transfer.Direction.INCOMING, "Deposit"), (Transfer.Direction.OUTGOING, "Withdraw")],
+        initial=Transfer.Direction.INCOMING,
+        widget=forms.RadioSelect,
+    )
+    amount = decimal_input("Amount ($)", required=True)
+
+    def transfer_data(self) -> dict | None:
+        if not self.is_valid():
+            return None
+        data = {**self.cleaned_data, "amount": typed_number(self.cleaned_data["amount"])}
+        serializer = TransferInputSerializer(data=data)
+        if not serializer.is_valid():
+            for name, messages in serializer.errors.items():
+                for message in messages:
+                    self.add_error(name if name in self.fields else None, str(message))
+            return None
+        return serializer.validated_data

@@ -1,0 +1,111 @@
+"""Home (account summary, equity curve, positions, open orders, activity) and transfers. Figures come
+from portfolios' selectors only: the page shows the same numbers as `GET /api/v1/account`."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from portfolios import selectors, services
+from portfolios.exceptions import PortfolioRuleViolation
+from portfolios.forms import TransferForm
+from portfolios.models import Transfer
+from portfolios.pricing import prices_for
+from trading.selectors import orders_by_status
+
+# Equity-curve choices: period → bucket (portfolio_history's names).
+HISTORY_RANGES = {"1D": "15Min", "1W": "1H", "1M": "1D", "3M": "1D", "1A": "1D"}
+RECENT_ACTIVITIES = 10
+OPEN_ORDERS_SHOWN = 20
+
+
+def _live_context(account) -> dict:
+    """What the live part of Home shows; re-rendered alone when a fill or transfer arrives."""
+    prices, previous_closes = prices_for(selectors.assets_held([account]))
+    valuation = selectors.account_valuation(account=account, prices=prices, previous_closes=previous_closes)
+    open_orders = list(orders_by_status(account=account, status="open").order_by("-created_at")[:OPEN_ORDERS_SHOWN])
+    return {
+        "valuation": valuation,
+        "positions": sorted(valuation.positions, key=lambda p: p.market_value, reverse=True),
+        "open_orders": open_orders,
+        "activities": selectors.account_activities(account=account, page_size=RECENT_ACTIVITIES),
+    }
+
+
+@login_required
+def home(request):
+    account = selectors.primary_account(user=request.user)
+    if account is None:
+        # No brokerage account until KYC is approved: point the user at onboarding.
+        return render(request, "portfolios/home_onboarding.html")
+    period = request.GET.get("period", "1M")
+    if period not in HISTORY_RANGES:
+        period = "1M"
+    history = selectors.portfolio_history(account=account, period=period, timeframe=HISTORY_RANGES[period])
+    context = {
+        **_live_context(account),
+        "period": period,
+        "periods": list(HISTORY_RANGES),
+        "equity_curve": [
+            {"time": timestamp, "value": str(equity)}
+            for timestamp, equity in zip(history.timestamp, history.equity, strict=True)
+        ],
+    }
+    return render(request, "portfolios/home.html", context)
+
+
+@login_required
+def home_live(request):
+    account = selectors.primary_account(user=request.user)
+    if account is None:
+        raise Http404
+    return render(request, "portfolios/_account_live.html", _live_context(account))
+
+
+def _own_account(request):
+    account = selectors.primary_account(user=request.user)
+    if account is None:
+        raise Http404("No brokerage account yet.")
+    return account
+
+
+@login_required
+def transfers(request):
+    account = _own_account(request)
+    form = TransferForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        data = form.transfer_data()
+        if data is not None:
+            try:
+                transfer = services.transfer_create(account=account, actor=request.user, request=request, **data)
+            except PortfolioRuleViolation as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                verb = "Deposit" if transfer.direction == Transfer.Direction.INCOMING else "Withdrawal"
+                messages.success(request, f"{verb} of ${transfer.amount:,} requested.")
+                return redirect("transfers")
+        status = 422
+    context = {
+        "form": form,
+        "transfers": Transfer.objects.filter(account=account).order_by("-created_at")[:50],
+        "withdrawable": selectors.withdrawable_cash(account=account),
+    }
+    return render(request, "portfolios/transfers.html", context, status=status)
+
+
+@login_required
+@require_POST
+def transfer_cancel(request, transfer_id):
+    account = _own_account(request)
+    transfer = Transfer.objects.filter(account=account, pk=transfer_id).first()
+    if transfer is None:
+        raise Http404
+    try:
+        services.transfer_cancel(transfer=transfer, actor=request.user, request=request)
+    except PortfolioRuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Transfer canceled.")
+    return redirect("transfers")

@@ -1,0 +1,17 @@
+"""Form pieces every page's forms share."""
+
+from django import forms
+
+
+def decimal_input(label: str, *, required: bool = False) -> forms.CharField:
+    """A number typed by a person: text (so "1,000" and "$25" reach the parser), decimal keyboard on phones.
+
+    Parsing stays with the API's serializers, so web and API accept exactly the same numbers.
+    """
+    attrs = {"inputmode": "decimal", "autocomplete": "off"}
+    return forms.CharField(label=label, required=required, widget=forms.TextInput(attrs=attrs))
+
+
+def typed_number(text: str) -> str:
+    """What a person typed, as the API would receive it: no spaces, thousands separators or dollar sign."""
+    return text.strip().replace(",", "").lstrip("$")

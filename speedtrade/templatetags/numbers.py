@@ -1,0 +1,93 @@
+"""How the dashboard prints numbers: money, quantities, percentages and the sign that goes with a colour.
+
+The one place for these formats, so every page (and live.js, which mirrors `money`) shows
+the same thing. Inputs are Decimals or decimal strings; nothing here does arithmetic
+beyond rounding for display.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import template
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+CENT = Decimal("0.01")
+MINUS = "\u2212"  # a real minus sign: same width as "+" in tabular figures
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _grouped(value: Decimal, places: Decimal = CENT) -> str:
+    return f"{abs(value).quantize(places, rounding=ROUND_HALF_UP):,}"
+
+
+@register.filter
+def money(value) -> str:
+    """$1,234.50; negative as −$1,234.50; empty for no value."""
+    amount = _decimal(value)
+    if amount is None:
+        return "—"
+    return f"{MINUS if amount < 0 else ''}${_grouped(amount)}"
+
+
+@register.filter
+def signed_money(value) -> str:
+    """+$12.30 / −$12.30: profit and loss always carries its sign (colour is never the only cue)."""
+    amount = _decimal(value)
+    if amount is None:
+        return "—"
+    return f"{'+' if amount > 0 else MINUS if amount < 0 else ''}${_grouped(amount)}"
+
+
+@register.filter
+def price(value) -> str:
+    """A price as stored on the asset's tick grid: at least 2 decimals, more when the grid has them."""
+    amount = _decimal(value)
+    if amount is None:
+        return "—"
+    places = max(2, -amount.normalize().as_tuple().exponent)
+    return f"{MINUS if amount < 0 else ''}${abs(amount):,.{places}f}"
+
+
+@register.filter
+def qty(value) -> str:
+    """A quantity with the precision it has (0.000123 BTC, 12 shares): trailing zeros dropped."""
+    amount = _decimal(value)
+    if amount is None:
+        return "—"
+    return f"{amount.normalize():,f}"
+
+
+@register.filter
+def percent(ratio) -> str:
+    """A ratio (0.0123) as a signed percentage (+1.23%)."""
+    value = _decimal(ratio)
+    if value is None:
+        return "—"
+    pct = (value * 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    return f"{'+' if pct > 0 else MINUS if pct < 0 else ''}{abs(pct)}%"
+
+
+@register.filter
+def trend(value) -> str:
+    """CSS class for a signed figure: "up", "down" or "" (always shown with its +/− sign)."""
+    amount = _decimal(value)
+    if not amount:
+        return ""
+    return "up" if amount > 0 else "down"
+
+
+@register.simple_tag(takes_context=True)
+def nav_current(context, prefix: str) -> str:
+    """`aria-current="page"` for the nav link whose section the page is in ("/" only for itself)."""
+    path = context["request"].path
+    current = path == prefix if prefix == "/" else path.startswith(prefix)
+    return mark_safe('aria-current="page"') if current else ""

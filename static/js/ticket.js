@@ -1,0 +1,76 @@
+// The order ticket: shows only the fields the chosen order needs, keeps dollar amounts to market
+// orders, and checks minimums and fractionability before anything is sent. The server checks it all
+// again (trading.risk): this only saves a round trip and explains the rule where the user is typing.
+// Delegated listeners: htmx replaces the ticket after each step.
+
+function ticketOf(element) {
+  return element.closest("form.ticket");
+}
+
+function checked(form, name) {
+  return form.querySelector(`input[name="${name}"]:checked`)?.value;
+}
+
+function showFields(form) {
+  const type = form.elements.type.value;
+  const amountIn = checked(form, "amount_in");
+  for (const block of form.querySelectorAll("[data-order-types]")) {
+    block.hidden = !block.dataset.orderTypes.split(" ").includes(type);
+  }
+  for (const block of form.querySelectorAll("[data-amount-in]")) {
+    block.hidden = block.dataset.amountIn !== amountIn;
+  }
+}
+
+function setAmountIn(form, value) {
+  const radio = form.querySelector(`input[name="amount_in"][value="${value}"]`);
+  if (radio) radio.checked = true;
+}
+
+/** The first rule the ticket breaks, as a sentence; null when it may be sent. */
+function problem(form) {
+  const { crypto, fractionable, minOrderSize, symbol } = form.dataset;
+  const wholeOnly = crypto !== "true" && fractionable !== "true";
+  if (checked(form, "amount_in") === "dollars") {
+    const amount = Number(form.elements.notional.value.replace(/[$,]/g, ""));
+    if (!form.elements.notional.value.trim()) return "Enter an amount in dollars.";
+    if (!(amount > 0)) return "The amount must be a positive number.";
+    if (amount < 1) return "Dollar orders are at least $1.00.";
+    if (wholeOnly) return `${symbol} trades in whole shares only: choose Shares.`;
+    return null;
+  }
+  const quantity = Number(form.elements.qty.value.replace(/,/g, ""));
+  if (!form.elements.qty.value.trim()) return "Enter a quantity.";
+  if (!(quantity > 0)) return "The quantity must be a positive number.";
+  if (minOrderSize && quantity < Number(minOrderSize)) return `The minimum order is ${Number(minOrderSize)}.`;
+  if (wholeOnly && !Number.isInteger(quantity)) return `${symbol} trades in whole shares only.`;
+  return null;
+}
+
+document.addEventListener("change", (event) => {
+  const form = ticketOf(event.target);
+  if (!form) return;
+  const type = form.elements.type;
+  // Dollar amounts are for market orders only (the API's rule): keep the two choices consistent.
+  if (event.target === type && type.value !== "market") setAmountIn(form, "shares");
+  if (event.target.name === "amount_in" && event.target.value === "dollars") type.value = "market";
+  showFields(form);
+});
+
+// Capture phase: runs before htmx's own submit handler on the form, so a refused ticket is never sent.
+document.addEventListener(
+  "submit",
+  (event) => {
+    const form = ticketOf(event.target);
+    if (!form) return;
+    const message = problem(form);
+    const box = form.querySelector("#ticket-check");
+    box.hidden = message === null;
+    box.textContent = message ?? "";
+    if (message !== null) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  },
+  true,
+);
