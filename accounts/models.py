@@ -374,3 +374,44 @@ class Customer(User):
             ("restrict_account", "Can block/unblock trading, transfers or the whole account"),
             ("export_records", "Can export a customer's records as CSV"),
         ]
+
+
+class ApiKey(models.Model):
+    """A key pair for programs (Alpaca's `APCA-API-KEY-ID` + `APCA-API-SECRET-KEY`).
+
+    The secret is shown once at creation and kept only as its SHA-256 digest: it is 40
+    random characters, so a slow password hash would add nothing but milliseconds to
+    every request. Revoked keys stay (the audit trail and the key list refer to them).
+    """
+
+    class Scope(models.TextChoices):
+        READ_ONLY = "read_only", "read only"
+        TRADING = "trading", "trading"
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
+    key_id = models.CharField(max_length=20, unique=True, editable=False)
+    secret_sha256 = models.CharField(max_length=64, editable=False)
+    label = models.CharField(max_length=100, blank=True)
+    scope = models.CharField(max_length=9, choices=Scope.choices, default=Scope.TRADING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="api_key_user_active")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(scope__in=["read_only", "trading"]), name="api_key_scope")
+        ]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def can_trade(self) -> bool:
+        return self.scope == self.Scope.TRADING

@@ -1,17 +1,23 @@
-from datetime import date
+import hashlib
+import hmac
+import secrets
+import string
+from datetime import date, timedelta
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import kyc_validation, selectors
 from accounts.audit import audit_event_record, client_ip
 from accounts.encryption import encrypt_text, reencrypt_text
-from accounts.models import AccountRestriction, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
+from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
 from portfolios.selectors import account_cash_balance, primary_account
 from portfolios.services import account_open, deposit_settled_post
 
@@ -546,3 +552,90 @@ def account_restriction_set(
         request=request,
     )
     return restriction
+
+
+# --- API keys --------------------------------------------------------------------------
+_KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+# last_used_at is a hint for the key list, not an access log: written at most this often.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyInvalid(Exception):
+    """Unknown key id, wrong secret, or a revoked key: all look the same to the caller."""
+
+
+def _secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(
+    *, user: User, label: str = "", scope: str = ApiKey.Scope.TRADING, request=None
+) -> tuple[ApiKey, str]:
+    """A new key pair; the secret is returned here once and never stored in clear."""
+    if scope not in ApiKey.Scope.values:
+        raise ValidationError({"scope": f"Choose among: {', '.join(ApiKey.Scope.values)}."})
+    # The user's row lock serialises concurrent creations, so the limit holds.
+    User.objects.select_for_update().only("pk").get(pk=user.pk)
+    limit = settings.API_KEYS_MAX_ACTIVE
+    if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= limit:
+        raise ActionRefused(
+            f"You already have {limit} active API keys, the most allowed: revoke one first.",
+            code="api_key_limit_reached",
+        )
+    secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+    key = ApiKey(
+        user=user,
+        key_id="PK" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(18)),
+        secret_sha256=_secret_digest(secret),
+        label=label.strip(),
+        scope=scope,
+    )
+    key.full_clean()
+    key.save()
+    audit_event_record(
+        action="api_key.created",
+        actor=user,
+        target=key,
+        after={"key_id": key.key_id, "label": key.label, "scope": key.scope},
+        request=request,
+    )
+    return key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, user: User, key_id: str, request=None) -> ApiKey:
+    """Revoke one of the user's keys; the next request made with it is refused.
+
+    Raises ApiKey.DoesNotExist for a key that is not the user's. Revoking twice is harmless.
+    """
+    key = ApiKey.objects.select_for_update().get(user=user, key_id=key_id)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_event_record(
+            action="api_key.revoked",
+            actor=user,
+            target=key,
+            before={"key_id": key.key_id, "revoked_at": None},
+            after={"key_id": key.key_id, "revoked_at": key.revoked_at.isoformat()},
+            request=request,
+        )
+    return key
+
+
+def api_key_authenticate(*, key_id: str, secret: str) -> ApiKey:
+    """The active key (with its user) that this id and secret name, or ApiKeyInvalid."""
+    key = ApiKey.objects.select_related("user").filter(key_id=key_id, revoked_at__isnull=True).first()
+    # Compare a digest even for an unknown key id so timing does not tell which ids exist.
+    expected = key.secret_sha256 if key is not None else _secret_digest("")
+    if not hmac.compare_digest(expected, _secret_digest(secret)) or key is None or not key.user.is_active:
+        raise ApiKeyInvalid
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= _LAST_USED_RESOLUTION:
+        # Conditional: of concurrent requests at most one writes, and no row lock is taken.
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - _LAST_USED_RESOLUTION)
+        ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

@@ -366,3 +366,36 @@ class EquitySnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.timestamp:%Y-%m-%d %H:%M} {self.equity}"
+
+
+class Watchlist(models.Model):
+    """An ordered list of assets an account follows (Alpaca's watchlist)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="watchlists")
+    name = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="watchlist_name_unique_per_account")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WatchlistEntry(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="entries")
+    asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField(help_text="0-based place in the list.")
+
+    class Meta:
+        ordering = ["watchlist", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["watchlist", "asset"], name="watchlist_asset_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.watchlist_id}#{self.position}"

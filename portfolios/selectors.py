@@ -6,13 +6,23 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Q, Sum
+from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
 from marketdata.calendars import ET
 from marketdata.models import Asset
-from portfolios.models import Account, EquitySnapshot, JournalEntry, JournalLine, LedgerAccount, Position, Transfer
+from portfolios.models import (
+    Account,
+    EquitySnapshot,
+    JournalEntry,
+    JournalLine,
+    LedgerAccount,
+    Position,
+    Transfer,
+    Watchlist,
+    WatchlistEntry,
+)
 from portfolios.money import ZERO, to_cents, to_ratio
 
 Kind = LedgerAccount.Kind
@@ -481,3 +491,24 @@ def ledger_discrepancies() -> list[str]:
     if grand_total != 0:
         problems.append(f"the whole ledger sums to {grand_total}")
     return problems
+
+
+# --- Watchlists --------------------------------------------------------------------------
+
+
+def _watchlists(account: Account):
+    entries = WatchlistEntry.objects.select_related("asset").order_by("position")
+    return Watchlist.objects.filter(account=account).prefetch_related(Prefetch("entries", queryset=entries))
+
+
+def watchlist_list(*, account: Account) -> list[Watchlist]:
+    """The account's watchlists with their assets in order (three queries, however many lists)."""
+    return list(_watchlists(account))
+
+
+def watchlist_get(*, account: Account, watchlist_id=None, name: str | None = None) -> Watchlist | None:
+    """One of the account's watchlists by id or by name; None for anyone else's."""
+    watchlists = _watchlists(account)
+    if watchlist_id is not None:
+        return watchlists.filter(pk=watchlist_id).first()
+    return watchlists.filter(name=name).first()

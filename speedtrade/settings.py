@@ -189,9 +189,13 @@ REST_FRAMEWORK = {
     # JWT first: its WWW-Authenticate header turns "not authenticated" into 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "allauth.headless.contrib.rest_framework.authentication.JWTTokenAuthentication",
+        "accounts.api.authentication.AlpacaKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.api.permissions.ApiKeyScopePermission",
+    ],
     "DEFAULT_PAGINATION_CLASS": "speedtrade.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -296,6 +300,16 @@ if not FIELD_ENCRYPTION_KEYS:
 MIDDLEWARE.insert(
     MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1, "accounts.middleware.StaffAdminMFAMiddleware"
 )
+# --- api keys ----------------------------------------------------------------------
+# Alpaca-style key pairs (APCA-API-KEY-ID / APCA-API-SECRET-KEY) on every API route.
+API_KEYS_MAX_ACTIVE = env.int("API_KEYS_MAX_ACTIVE", default=10)
+API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=200)
+# X-RateLimit-* headers on every key-authenticated response (including the 429 itself).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("speedtrade.middleware.ProcessTimeMiddleware") + 1,
+    "accounts.api.rate_limit.ApiKeyRateLimitHeadersMiddleware",
+)
+
 # --- trading ---------------------------------------------------------------------
 # Venue per asset class (see trading/brokers/base.py: BROKERS).
 BROKER_US_EQUITY = env.str("BROKER_US_EQUITY", default="paper")

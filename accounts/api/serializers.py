@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import selectors
-from accounts.models import KYCAgreement, KYCApplication, KYCDocument, User
+from accounts.models import ApiKey, KYCAgreement, KYCApplication, KYCDocument, User
 from accounts.selectors import user_has_mfa
 
 
@@ -144,3 +144,24 @@ class KYCDocumentOutputSerializer(serializers.ModelSerializer):
 class KYCDocumentUploadSerializer(serializers.Serializer):
     document_type = serializers.ChoiceField(choices=KYCDocument.Type.choices)
     file = serializers.FileField(help_text="PDF, JPEG or PNG, at most 10 MB (checked by content, not by name).")
+
+
+# --- API keys ---------------------------------------------------------------------------
+
+
+class ApiKeyOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ("key_id", "label", "scope", "created_at", "last_used_at", "revoked_at")
+
+
+class ApiKeyCreatedSerializer(ApiKeyOutputSerializer):
+    secret = serializers.CharField(read_only=True, help_text="Shown this once; SpeedTrade keeps only its digest.")
+
+    class Meta(ApiKeyOutputSerializer.Meta):
+        fields = (*ApiKeyOutputSerializer.Meta.fields, "secret")
+
+
+class ApiKeyInputSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    scope = serializers.ChoiceField(choices=ApiKey.Scope.choices, required=False, default=ApiKey.Scope.TRADING)

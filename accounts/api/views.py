@@ -8,11 +8,16 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.api.permissions import NotApiKeyAuthenticated
 from accounts.api.serializers import (
+    ApiKeyCreatedSerializer,
+    ApiKeyInputSerializer,
+    ApiKeyOutputSerializer,
     KYCApplicationOutputSerializer,
     KYCDocumentOutputSerializer,
     KYCDocumentUploadSerializer,
@@ -20,7 +25,7 @@ from accounts.api.serializers import (
     ProfileInputSerializer,
     ProfileOutputSerializer,
 )
-from accounts.models import KYCApplication, KYCDocument
+from accounts.models import ApiKey, KYCApplication, KYCDocument
 from accounts.services import user_update_profile
 from speedtrade.api.errors import BusinessRuleViolation
 
@@ -130,3 +135,38 @@ class KYCDocumentDownloadView(APIView):
             as_attachment=True,
             filename=f"{document.document_type}-{document.id}",
         )
+
+
+class ApiKeyListView(APIView):
+    permission_classes = [IsAuthenticated, NotApiKeyAuthenticated]
+
+    @extend_schema(responses=ApiKeyOutputSerializer(many=True), operation_id="api_keys_list")
+    def get(self, request):
+        keys = ApiKey.objects.filter(user=request.user)
+        return Response(ApiKeyOutputSerializer(keys, many=True).data)
+
+    @extend_schema(
+        request=ApiKeyInputSerializer,
+        responses={201: ApiKeyCreatedSerializer},
+        operation_id="api_keys_create",
+        description="A new key pair. The `secret` is in this response only: store it now.",
+    )
+    def post(self, request):
+        serializer = ApiKeyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors_as_api_errors():
+            key, secret = services.api_key_create(user=request.user, request=request, **serializer.validated_data)
+        key.secret = secret
+        return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailView(APIView):
+    permission_classes = [IsAuthenticated, NotApiKeyAuthenticated]
+
+    @extend_schema(responses={204: None}, operation_id="api_keys_revoke")
+    def delete(self, request, key_id):
+        try:
+            services.api_key_revoke(user=request.user, key_id=key_id, request=request)
+        except ApiKey.DoesNotExist:
+            raise NotFound("No such API key.") from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

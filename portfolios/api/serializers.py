@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from marketdata.api.serializers import AssetOutputSerializer
 from portfolios.models import Transfer
 from portfolios.selectors import ACTIVITY_TYPES, PERIODS, TIMEFRAMES
 
@@ -169,3 +170,40 @@ class ActivityOutputSerializer(serializers.Serializer):
     net_amount = DecimalString(help_text="cash effect, signed")
     description = serializers.CharField(read_only=True, help_text="non-trade activities")
     status = serializers.CharField(read_only=True, help_text="non-trade activities")
+
+
+# --- Watchlists ----------------------------------------------------------------------------
+
+
+class WatchlistOutputSerializer(serializers.Serializer):
+    """Alpaca's Watchlist: the assets in the list's order (from the prefetched entries)."""
+
+    id = serializers.UUIDField()
+    account_id = serializers.UUIDField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    assets = serializers.SerializerMethodField()
+
+    @extend_schema_field(AssetOutputSerializer(many=True))
+    def get_assets(self, watchlist) -> list[dict]:
+        return AssetOutputSerializer([entry.asset for entry in watchlist.entries.all()], many=True).data
+
+
+class WatchlistCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    symbols = serializers.ListField(child=serializers.CharField(max_length=32), required=False, default=list)
+
+
+class WatchlistUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64, required=False)
+    symbols = serializers.ListField(child=serializers.CharField(max_length=32), required=False)
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError("Give a new name, new symbols, or both.")
+        return data
+
+
+class WatchlistSymbolSerializer(serializers.Serializer):
+    symbol = serializers.CharField(max_length=32)

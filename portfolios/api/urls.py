@@ -10,4 +10,9 @@ urlpatterns = [
     path("positions/<path:symbol_or_asset_id>", views.PositionDetailView.as_view(), name="api-position"),
     path("transfers", views.TransferListView.as_view(), name="api-transfers"),
     path("transfers/<uuid:transfer_id>", views.TransferDetailView.as_view(), name="api-transfer"),
+    path("watchlists", views.WatchlistListView.as_view(), name="api-watchlists"),
+    path("watchlists/<uuid:watchlist_id>", views.WatchlistDetailView.as_view(), name="api-watchlist"),
+    path(
+        "watchlists/<uuid:watchlist_id>/<path:symbol>", views.WatchlistSymbolView.as_view(), name="api-watchlist-symbol"
+    ),
 ]

@@ -14,6 +14,10 @@ from portfolios.api.serializers import (
     PositionOutputSerializer,
     TransferInputSerializer,
     TransferOutputSerializer,
+    WatchlistCreateSerializer,
+    WatchlistOutputSerializer,
+    WatchlistSymbolSerializer,
+    WatchlistUpdateSerializer,
 )
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account, Transfer
@@ -138,3 +142,70 @@ class ActivitiesView(PortfolioView):
         query.is_valid(raise_exception=True)
         activities = selectors.account_activities(account=self.account(), **query.validated_data)
         return Response(ActivityOutputSerializer(activities, many=True).data)
+
+
+class WatchlistView(PortfolioView):
+    def watchlist(self, watchlist_id):
+        watchlist = selectors.watchlist_get(account=self.account(), watchlist_id=watchlist_id)
+        if watchlist is None:
+            raise Http404
+        return watchlist
+
+    def present(self, watchlist) -> dict:
+        """The watchlist as stored now, re-read with its assets in order."""
+        return WatchlistOutputSerializer(self.watchlist(watchlist.pk)).data
+
+
+class WatchlistListView(WatchlistView):
+    @extend_schema(responses=WatchlistOutputSerializer(many=True), operation_id="watchlists_list")
+    def get(self, request):
+        watchlists = selectors.watchlist_list(account=self.account())
+        return Response(WatchlistOutputSerializer(watchlists, many=True).data)
+
+    @extend_schema(
+        request=WatchlistCreateSerializer, responses={201: WatchlistOutputSerializer}, operation_id="watchlist_create"
+    )
+    def post(self, request):
+        payload = WatchlistCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        watchlist = services.watchlist_create(account=self.account(), **payload.validated_data)
+        return Response(self.present(watchlist), status=status.HTTP_201_CREATED)
+
+
+class WatchlistDetailView(WatchlistView):
+    @extend_schema(responses=WatchlistOutputSerializer, operation_id="watchlist_retrieve")
+    def get(self, request, watchlist_id):
+        return Response(WatchlistOutputSerializer(self.watchlist(watchlist_id)).data)
+
+    @extend_schema(
+        request=WatchlistUpdateSerializer, responses=WatchlistOutputSerializer, operation_id="watchlist_update"
+    )
+    def put(self, request, watchlist_id):
+        watchlist = self.watchlist(watchlist_id)
+        payload = WatchlistUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.watchlist_update(watchlist=watchlist, **payload.validated_data)
+        return Response(self.present(watchlist))
+
+    @extend_schema(
+        request=WatchlistSymbolSerializer, responses=WatchlistOutputSerializer, operation_id="watchlist_symbol_add"
+    )
+    def post(self, request, watchlist_id):
+        watchlist = self.watchlist(watchlist_id)
+        payload = WatchlistSymbolSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.watchlist_symbol_add(watchlist=watchlist, symbol=payload.validated_data["symbol"])
+        return Response(self.present(watchlist))
+
+    @extend_schema(responses={204: None}, operation_id="watchlist_delete")
+    def delete(self, request, watchlist_id):
+        services.watchlist_delete(watchlist=self.watchlist(watchlist_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WatchlistSymbolView(WatchlistView):
+    @extend_schema(responses=WatchlistOutputSerializer, operation_id="watchlist_symbol_remove")
+    def delete(self, request, watchlist_id, symbol):
+        watchlist = self.watchlist(watchlist_id)
+        services.watchlist_symbol_remove(watchlist=watchlist, symbol=symbol)
+        return Response(self.present(watchlist))

@@ -1,0 +1,34 @@
+"""API-key authentication: Alpaca's `APCA-API-KEY-ID` + `APCA-API-SECRET-KEY` headers."""
+
+from rest_framework import authentication, exceptions
+
+from accounts import services
+from accounts.api.rate_limit import rate_limit_enforce
+
+KEY_ID_HEADER = "APCA-API-KEY-ID"
+SECRET_HEADER = "APCA-API-SECRET-KEY"
+
+
+class AlpacaKeyAuthentication(authentication.BaseAuthentication):
+    """`request.user` is the key's owner and `request.auth` the `ApiKey` (its scope decides writes).
+
+    Requests without either header are left to the other authentication classes. Each
+    authenticated request counts against the key's per-minute budget (429 beyond it).
+    """
+
+    def authenticate(self, request):
+        key_id = request.headers.get(KEY_ID_HEADER, "")
+        secret = request.headers.get(SECRET_HEADER, "")
+        if not key_id and not secret:
+            return None
+        if not key_id or not secret:
+            raise exceptions.AuthenticationFailed(f"Send both {KEY_ID_HEADER} and {SECRET_HEADER}.")
+        try:
+            key = services.api_key_authenticate(key_id=key_id, secret=secret)
+        except services.ApiKeyInvalid:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key, or wrong secret.") from None
+        rate_limit_enforce(request, key_id=key.key_id)
+        return key.user, key
+
+    def authenticate_header(self, request):
+        return "APCA-API-KEY-ID"
