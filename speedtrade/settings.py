@@ -119,7 +119,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="speedtrade")},
+            "CONFIG": {
+                # redis-py 8 gives every read a 5 s socket timeout, and channels-redis waits up to
+                # 5 s in BZPOPMIN for a message: without a longer one, idle sockets crash (1011).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="speedtrade"),
+            },
         }
     }
 else:
