@@ -71,7 +71,7 @@ def complete_onboarding(page: Page) -> None:
         page.get_by_label("Document").select_option(label=document_type)
         page.get_by_label("File").set_input_files({"name": "scan.png", "mimeType": "image/png", "buffer": PNG})
         page.get_by_role("button", name="Upload").click()
-        expect(page.get_by_role("status")).to_contain_text("Document uploaded.")
+        expect(page.locator(".messages")).to_contain_text("Document uploaded.")
     screenshot(page, "02-onboarding-documents")
     page.get_by_role("link", name="Continue to review").click()
     page.get_by_role("button", name="Submit application").click()
@@ -99,6 +99,37 @@ def approve_in_admin(page: Page, officer) -> None:
     expect(page.get_by_text(re.compile("approved", re.IGNORECASE)).first).to_be_visible()
 
 
+def deposit(page: Page, amount: str) -> None:
+    page.goto("/transfers/")
+    page.get_by_label("Deposit").check()
+    page.get_by_label("Amount").fill(amount)
+    page.get_by_role("button", name="Submit transfer").click()
+    # The demo bank rail settles at once (TRANSFER_SETTLEMENT_DELAY_SECONDS=0).
+    expect(page.locator("#transfers tbody tr").first).to_contain_text("Settled")
+    screenshot(page, "06-transfers")
+
+
+def open_live(page: Page, path: str) -> None:
+    """Open a page and wait for its sockets (the indicator says Live)."""
+    page.goto(path)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+
+
+def place_order(page: Page, *, side: str, amount_label: str, amount: str) -> None:
+    """The order ticket on the trade page: fill, review, place; the fill is announced live."""
+    page.get_by_label(side, exact=True).check()
+    if amount_label != "Amount ($)":
+        page.get_by_label("Shares", exact=True).check()
+    page.get_by_label(amount_label).fill(amount)
+    expect(page.get_by_label("Order type")).to_have_value("market")
+    page.get_by_role("button", name="Review order").click()
+    expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
+    page.get_by_role("button", name="Place order").click()
+    expect(page.locator("#order-status")).to_contain_text("Order placed")
+    # Read out by live.js from the /ws/trades fill event (aria-live), not from the page load.
+    expect(page.locator("#live-announcer")).to_contain_text(f"Filled: {side}")
+
+
 def test_a_new_user_goes_from_sign_up_to_a_live_filled_order(compliance_officer, e2e_server, browser):
     customer = new_page(browser, e2e_server)
     sign_up_and_verify(customer, e2e_server)
@@ -106,7 +137,34 @@ def test_a_new_user_goes_from_sign_up_to_a_live_filled_order(compliance_officer,
 
     officer = new_page(browser, e2e_server)
     approve_in_admin(officer, compliance_officer)
+    officer.context.close()
 
     customer.goto("/onboarding/")
     expect(customer.get_by_text("Status: Approved")).to_be_visible()
-    screenshot(customer, "05-onboarding-approved")
+    deposit(customer, "1000")
+
+    # Home stays open in a second tab: the position must arrive there through the websocket.
+    home = customer.context.new_page()
+    open_live(home, "/")
+    btc_row = home.locator('#positions tr[data-symbol="BTC/USD"]')
+    expect(btc_row).to_have_count(0)
+
+    open_live(customer, "/trade/BTC/USD/")
+    screenshot(customer, "07-trade-ticket")
+    place_order(customer, side="Buy", amount_label="Amount ($)", amount="50")
+    screenshot(customer, "08-trade-filled")
+
+    expect(btc_row).to_be_visible()
+    screenshot(home, "09-home-with-position")
+    phone = browser.new_context(
+        base_url=e2e_server.url, storage_state=customer.context.storage_state(), viewport={"width": 375, "height": 812}
+    ).new_page()
+    open_live(phone, "/")
+    screenshot(phone, "10-home-375px")
+    phone.context.close()
+
+    customer.reload()
+    held = customer.locator("#position-heading + p .num").first.inner_text()
+    place_order(customer, side="Sell", amount_label="Quantity", amount=held)
+    expect(btc_row).to_have_count(0)
+    screenshot(home, "11-home-after-sale")
