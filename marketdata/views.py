@@ -10,6 +10,7 @@ from marketdata.models import Asset, Timeframe
 from marketdata.quotes import is_stale, latest_quotes
 from marketdata.selectors import asset_get, bars_list, latest_prices, previous_closes
 from portfolios.selectors import position_get, primary_account
+from trading.forms import OrderTicketForm
 
 CHART_BARS = 500
 OHLC = ("open", "high", "low", "close")
@@ -17,8 +18,6 @@ OHLC = ("open", "high", "low", "close")
 
 def trade_context(request, asset: Asset) -> dict:
     """Everything the trade page shows besides the ticket's own state (the ticket view reuses it)."""
-    from trading.forms import OrderTicketForm  # trading depends on marketdata, not the other way round at import
-
     timeframe = request.GET.get("timeframe", Timeframe.MINUTE)
     if timeframe not in Timeframe.values:
         timeframe = Timeframe.MINUTE

@@ -109,8 +109,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    # SQLite serialises writers; wait for the lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite serialises writers; wait for the lock instead of failing at once. IMMEDIATE: a
+    # transaction takes the write lock when it starts, so one that read first cannot fail with
+    # "database is locked" when it then writes while the in-process feed is writing bars
+    # (SQLite does not wait in that upgrade). WAL: page reads do not wait for the feed's writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, channels, Celery -----------------------------------------------------

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_POST
 
 from marketdata.models import Asset
 from marketdata.selectors import asset_get
-from portfolios.selectors import primary_account
+from marketdata.views import trade_context
+from portfolios.selectors import position_get, primary_account
 from speedtrade.api.errors import BusinessRuleViolation
 from trading import selectors, services
 from trading.forms import OrderReplaceForm, OrderTicketForm
@@ -65,10 +66,9 @@ def order_ticket(request):
             form.add_rule_violation(exc)
     status = 200 if form.is_valid() else 422
     if request.htmx:
+        context["position"] = position_get(account=account, symbol_or_asset_id=str(asset.id))
         return render(request, "trading/_order_ticket.html", context, status=status)
     # Without JavaScript the whole trade page comes back with the ticket in its new state.
-    from marketdata.views import trade_context
-
     return render(request, "marketdata/trade.html", {**trade_context(request, asset), **context}, status=status)
 
 

@@ -47,14 +47,19 @@ def signed_money(value) -> str:
     return f"{'+' if amount > 0 else MINUS if amount < 0 else ''}${_grouped(amount)}"
 
 
+SUB_DOLLAR_PLACES = Decimal("0.00000001")
+
+
 @register.filter
 def price(value) -> str:
-    """A price as stored on the asset's tick grid: at least 2 decimals, more when the grid has them."""
+    """A price: cents from $1 up; below $1 as many decimals as it has, up to 8 (a $0.00001752 coin)."""
     amount = _decimal(value)
     if amount is None:
         return "—"
-    places = max(2, -amount.normalize().as_tuple().exponent)
-    return f"{MINUS if amount < 0 else ''}${abs(amount):,.{places}f}"
+    if abs(amount) >= 1:
+        return f"{MINUS if amount < 0 else ''}${_grouped(amount)}"
+    places = max(2, -amount.quantize(SUB_DOLLAR_PLACES, rounding=ROUND_HALF_UP).normalize().as_tuple().exponent)
+    return f"{MINUS if amount < 0 else ''}${abs(amount):.{places}f}"
 
 
 @register.filter

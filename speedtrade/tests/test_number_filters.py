@@ -36,5 +36,6 @@ def test_quantities_keep_their_precision(value, text):
 def test_prices_keep_the_tick_grid_and_percentages_are_signed():
     assert numbers.price(Decimal("0.00001752")) == "$0.00001752"
     assert numbers.price(Decimal("65000")) == "$65,000.00"
+    assert numbers.price(Decimal("58037.727839537")) == "$58,037.73"  # an average entry price
     assert numbers.percent(Decimal("0.012345")) == "+1.23%"
     assert numbers.percent(Decimal("-0.5")) == f"{MINUS}50.00%"

@@ -7,13 +7,14 @@ function group(digits) {
   return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
-/** "$1,234.50" from "1234.5": at least 2 decimals, more when the price has them (tick grid). */
+/** "$1,234.50" from "1234.5": cents from $1 up, below $1 the decimals the price has ("$0.00001752"). */
 export function price(text) {
   if (text === null || text === undefined || text === "") return "—";
   const negative = text.startsWith("-");
-  const [whole, fraction = ""] = text.replace("-", "").split(".");
-  const trimmed = fraction.replace(/0+$/, "");
-  return `${negative ? MINUS : ""}$${group(whole)}.${trimmed.padEnd(2, "0")}`;
+  let [whole, fraction = ""] = text.replace("-", "").split(".");
+  if (whole !== "0" && fraction.length > 2) [whole, fraction] = Math.abs(Number(text)).toFixed(2).split(".");
+  const digits = whole === "0" ? fraction.replace(/0+$/, "").slice(0, 8) : fraction;
+  return `${negative ? MINUS : ""}$${group(whole)}.${digits.padEnd(2, "0")}`;
 }
 
 /** "+$12.30" / "−$12.30" for a display-only number (a change computed in the browser). */

@@ -56,9 +56,13 @@ class ReconnectingSocket {
 const indicator = document.getElementById("connection");
 const sockets = [];
 
+let wasConnected = false;
+
 function showConnectionState() {
   if (!indicator) return;
   const connected = sockets.length > 0 && sockets.every((s) => s.open);
+  wasConnected ||= connected;
+  if (!connected && !wasConnected) return; // still "Connecting…" as rendered
   indicator.dataset.state = connected ? "connected" : "reconnecting";
   indicator.querySelector(".connection-label").textContent = connected ? "Live" : "Reconnecting…";
 }
@@ -148,13 +152,23 @@ function describe(update) {
   }
 }
 
+// Newest status per order seen on the stream: a fill can arrive before the ticket's response that
+// shows the order, so the status is applied again whenever htmx swaps content in.
+const orderStatuses = new Map();
+
+function showOrderStatuses() {
+  for (const [orderId, status] of orderStatuses) {
+    const placed = document.querySelector(`#order-status[data-order-id="${orderId}"] [data-field="status"]`);
+    if (placed) placed.textContent = status;
+    const rowBadge = document.querySelector(`#order-${CSS.escape(orderId)} .badge`);
+    if (rowBadge) rowBadge.textContent = status;
+  }
+}
+
 function applyTradeUpdate(update) {
   const order = update.order;
-  const status = order.status.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
-  const orderStatus = document.querySelector(`#order-status[data-order-id="${order.id}"] [data-field="status"]`);
-  if (orderStatus) orderStatus.textContent = status;
-  const rowBadge = document.querySelector(`#order-${CSS.escape(order.id)} .badge`);
-  if (rowBadge) rowBadge.textContent = status;
+  orderStatuses.set(order.id, order.status.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase()));
+  showOrderStatuses();
   if (announcer && update.event !== "new") announcer.textContent = describe(update);
   accountChanged();
 }
@@ -199,4 +213,7 @@ sockets.push(trades);
 showConnectionState();
 
 // Content swapped in by htmx (a refreshed positions table) may name new symbols.
-document.body.addEventListener("htmx:afterSettle", () => subscribeNewSymbols(quotes));
+document.body.addEventListener("htmx:afterSettle", () => {
+  subscribeNewSymbols(quotes);
+  showOrderStatuses();
+});

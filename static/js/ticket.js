@@ -57,6 +57,19 @@ document.addEventListener("change", (event) => {
   showFields(form);
 });
 
+// "Sell all": the whole position as a share quantity (a dollar sell would need a price buffer on top).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-sell-all]");
+  const form = button && ticketOf(button);
+  if (!form) return;
+  form.querySelector('input[name="side"][value="sell"]').checked = true;
+  setAmountIn(form, "shares");
+  form.elements.type.value = "market";
+  form.elements.qty.value = button.dataset.sellAll.replaceAll(",", "");
+  showFields(form);
+  form.elements.qty.focus();
+});
+
 // Capture phase: runs before htmx's own submit handler on the form, so a refused ticket is never sent.
 document.addEventListener(
   "submit",

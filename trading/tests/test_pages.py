@@ -230,3 +230,22 @@ def test_replace_changes_the_limit_and_refusals_show_inline(alice_browser, alice
     new = Order.objects.get(replaces=order)
     assert response.status_code == 302 and response.url == f"/orders/{new.pk}/"
     assert new.limit_price == Decimal("9.10")
+
+
+def test_a_held_position_offers_sell_all_with_its_exact_quantity(alice_browser, alice_account, acme, market_open):
+    from django.utils import timezone
+
+    from portfolios.services import fill_apply
+
+    fill_apply(
+        account=alice_account,
+        asset=acme,
+        side="buy",
+        qty=Decimal("2.5"),
+        price=Decimal("10.00"),
+        fee=Decimal(0),
+        executed_at=timezone.now(),
+        cause=None,
+    )
+    html = alice_browser.get("/trade/ACME/").content.decode()
+    assert 'data-sell-all="2.5"' in html and "You own" in html
