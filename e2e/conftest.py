@@ -3,25 +3,14 @@
 Fixtures that write to the database come before `browser` (see e2e/support.py).
 """
 
-import time
-
 import pytest
-from allauth.mfa import app_settings as mfa_settings
-from allauth.mfa.totp.internal.auth import (
-    TOTP,
-    format_hotp_value,
-    generate_totp_secret,
-    hotp_value,
-    yield_hotp_counters_from_time,
-)
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from playwright.sync_api import expect, sync_playwright
 
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
-from e2e.support import CHROMIUM, EXPECT_TIMEOUT_MS, LiveServer, screenshot
+from e2e.support import CHROMIUM, EXPECT_TIMEOUT_MS, LiveServer, screenshot, totp_code
 from marketdata.quotes import latest_quotes
 from marketdata.tests.factories import CryptoAssetFactory
-
-TOTP_PERIOD = mfa_settings.TOTP_PERIOD
 
 
 @pytest.fixture
@@ -61,17 +50,8 @@ def compliance_officer(transactional_db):
     secret = generate_totp_secret()
     TOTP.activate(officer, secret)
     officer.raw_password = DEFAULT_PASSWORD
-    officer.totp_code = lambda: _current_totp_code(secret)
+    officer.totp_code = lambda: totp_code(secret)
     return officer
-
-
-def _current_totp_code(secret: str) -> str:
-    """The code an authenticator app shows, taken as a person would: not in the last seconds
-    of its period (the server allows no tolerance, so such a code may expire on the way)."""
-    seconds_left = TOTP_PERIOD - time.time() % TOTP_PERIOD
-    if seconds_left < 3:
-        time.sleep(seconds_left)
-    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
 
 
 @pytest.hookimpl(wrapper=True)

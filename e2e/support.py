@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from django.conf import settings
 from django.db import connection
 
@@ -157,3 +159,12 @@ def new_page(browser, server: LiveServer, **context_options):
 
 def screenshot(page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def totp_code(secret: str) -> str:
+    """The code an authenticator app shows, taken as a person would: not in the last seconds
+    of its period (the server allows no tolerance, so such a code may expire on the way)."""
+    seconds_left = mfa_settings.TOTP_PERIOD - time.time() % mfa_settings.TOTP_PERIOD
+    if seconds_left < 3:
+        time.sleep(seconds_left)
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))

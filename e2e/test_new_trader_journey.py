@@ -11,7 +11,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from e2e.support import PASSWORD_FOR_NEW_USERS, e2e, new_page, screenshot
+from e2e.support import PASSWORD_FOR_NEW_USERS, e2e, new_page, screenshot, totp_code
 
 pytestmark = e2e
 
@@ -126,6 +126,30 @@ def review_and_place(page: Page, *, side: str) -> None:
     expect(page.locator("#live-announcer")).to_contain_text(f"Filled: {side}")
 
 
+def turn_on_two_factor_and_log_in_with_it(page: Page) -> None:
+    """Settings → Security: TOTP setup (QR code, recovery codes), then log out and back in with a code."""
+    page.goto("/settings/security/")
+    page.get_by_role("link", name="Turn on two-factor authentication").click()
+    page.get_by_label("Password").fill(PASSWORD_FOR_NEW_USERS)  # enabling MFA asks for the password again
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("img", name=re.compile(r"^[A-Z2-7]{32}$"))).to_be_visible()  # the QR code
+    secret = page.get_by_label("Authenticator secret").input_value()
+    screenshot(page, "12-mfa-setup")
+    page.get_by_label("Authenticator code").fill(totp_code(secret))
+    page.get_by_role("button", name="Activate").click()
+    expect(page.get_by_label("Unused codes")).to_have_value(re.compile(r"\w+(\n\w+){9}"))
+    screenshot(page, "13-recovery-codes")
+
+    page.get_by_role("button", name="Log out").click()
+    page.goto("/")
+    page.get_by_label("Email").fill(NEW_USER)
+    page.get_by_label("Password").fill(PASSWORD_FOR_NEW_USERS)
+    page.get_by_role("button", name="Sign In").click()
+    page.get_by_label("Code").fill(totp_code(secret))
+    page.get_by_role("button", name="Sign In").click()
+    expect(page.locator("#positions")).to_be_attached()  # Home, signed in again
+
+
 def test_a_new_user_goes_from_sign_up_to_a_live_filled_order(compliance_officer, e2e_server, browser):
     customer = new_page(browser, e2e_server)
     sign_up_and_verify(customer, e2e_server)
@@ -166,3 +190,6 @@ def test_a_new_user_goes_from_sign_up_to_a_live_filled_order(compliance_officer,
     review_and_place(customer, side="Sell")
     expect(btc_row).to_have_count(0)
     screenshot(home, "11-home-after-sale")
+    home.close()
+
+    turn_on_two_factor_and_log_in_with_it(customer)
