@@ -140,6 +140,11 @@ def _restriction_refusal(account, kinds) -> str | None:
     return None
 
 
+def user_authenticators(*, user: User) -> dict[str, Authenticator]:
+    """The user's MFA authenticators by type (totp, recovery_codes)."""
+    return {authenticator.type: authenticator for authenticator in Authenticator.objects.filter(user=user)}
+
+
 def api_key_list(*, user: User) -> list[ApiKey]:
     """The user's API keys, newest first, revoked ones included (they say when they stopped)."""
     return list(ApiKey.objects.filter(user=user))

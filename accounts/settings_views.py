@@ -32,7 +32,7 @@ def profile(request):
 
 @login_required
 def security(request):
-    authenticators = {a.type: a for a in Authenticator.objects.filter(user=request.user)}
+    authenticators = selectors.user_authenticators(user=request.user)
     return render(
         request,
         "settings/security.html",
