@@ -37,8 +37,14 @@ run: $(VENV)/.runtime-installed
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py seed_demo
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python manage.py serve --demo --host $(HOST) --port $(PORT)
 
-## The whole suite against the real PostgreSQL and Redis.
-test: $(VENV)/.dev-installed
+# The browser tests drive Debian's Chromium through Playwright (never a downloaded browser build).
+CHROMIUM ?= /usr/bin/chromium
+$(VENV)/.browser-installed:
+	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+	@touch $@
+
+## The whole suite against the real PostgreSQL and Redis, browser tests included.
+test: $(VENV)/.dev-installed $(VENV)/.browser-installed
 	@$(TEST_ENV) $(BIN)/python manage.py check_services
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 

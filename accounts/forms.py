@@ -5,7 +5,7 @@ import pycountry
 from django import forms
 from django.forms.models import fields_for_model
 
-from accounts.models import AccountRestriction, KYCAgreement, KYCApplication, KYCDocument
+from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, User
 from accounts.services import KYC_EDITABLE_FIELDS
 
 COUNTRY_CHOICES = [("", "—")] + sorted(
@@ -160,4 +160,27 @@ class RestrictionForm(ReasonForm):
     kind = forms.ChoiceField(label="Restriction", choices=AccountRestriction.Kind.choices)
     blocked = forms.TypedChoiceField(
         label="Action", choices=[("true", "Block / freeze"), ("false", "Lift")], coerce=lambda value: value == "true"
+    )
+
+
+# --- Settings pages ----------------------------------------------------------------------
+
+
+class ProfileForm(forms.Form):
+    first_name = User._meta.get_field("first_name").formfield(label="First name")
+    last_name = User._meta.get_field("last_name").formfield(label="Last name")
+
+
+class ApiKeyCreateForm(forms.Form):
+    label = forms.CharField(
+        label="Label", max_length=100, required=False, help_text="What the key is for, e.g. “my trading bot”."
+    )
+    scope = forms.ChoiceField(
+        label="Access",
+        choices=[
+            (ApiKey.Scope.READ_ONLY, "Read only: account, positions, orders, market data"),
+            (ApiKey.Scope.TRADING, "Trading: also place and cancel orders"),
+        ],
+        initial=ApiKey.Scope.READ_ONLY,
+        widget=forms.RadioSelect,
     )

@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 
 from allauth.mfa.models import Authenticator
 
-from accounts.models import AccountRestriction, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
+from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
 
 # What a complete application holds (submission checks these; request_action may name them).
 REQUIRED_FIELDS = (
@@ -139,3 +139,13 @@ def _restriction_refusal(account, kinds) -> str | None:
             restriction = account_active_restrictions(account=account).get(kind)
             return f"{_REFUSAL_PREFIX[kind]}: {restriction.reason if restriction else 'no reason recorded'}"
     return None
+
+
+def user_authenticators(*, user: User) -> dict[str, Authenticator]:
+    """The user's MFA authenticators by type (totp, recovery_codes)."""
+    return {authenticator.type: authenticator for authenticator in Authenticator.objects.filter(user=user)}
+
+
+def api_key_list(*, user: User) -> list[ApiKey]:
+    """The user's API keys, newest first, revoked ones included (they say when they stopped)."""
+    return list(ApiKey.objects.filter(user=user))

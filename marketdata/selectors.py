@@ -8,6 +8,7 @@ price), quantized onto the asset's `price_increment` by `prices.to_increment`.
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -168,6 +169,66 @@ def previous_closes(assets: Iterable[Asset], *, now: datetime | None = None) -> 
     return {
         asset.pk: to_increment(closes.get(asset.pk, asset.reference_price), asset.price_increment) for asset in assets
     }
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """An asset's latest price and its move since the previous session's close."""
+
+    asset: Asset
+    price: Decimal
+    previous_close: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.price - self.previous_close
+
+    @property
+    def change_ratio(self) -> Decimal:
+        return self.change / self.previous_close  # previous_close > 0: falls back to the positive reference price
+
+
+def price_changes(assets: Iterable[Asset]) -> list[PriceChange]:
+    """Latest price and today's change per asset, in the order given: one quote read (MGET) for
+    all of them, one query for the previous closes (and one for bar closes if quotes are missing)."""
+    assets = list(assets)
+    prices, closes = latest_prices(assets), previous_closes(assets)
+    return [PriceChange(asset=asset, price=prices[asset.pk], previous_close=closes[asset.pk]) for asset in assets]
+
+
+SCREENER_SORT_KEYS = {
+    "symbol": lambda row: row.asset.symbol,
+    "name": lambda row: row.asset.name.lower(),
+    "price": lambda row: row.price,
+    "change": lambda row: row.change_ratio,
+}
+
+
+def screener(
+    *,
+    asset_class: str = "",
+    search: str = "",
+    min_price: Decimal | None = None,
+    max_price: Decimal | None = None,
+    sort: str = "symbol",
+    descending: bool = False,
+) -> list[PriceChange]:
+    """Active, tradable assets by class, symbol or name, and price range, sorted.
+
+    Prices live in the quote store, not the database, so the price range and the price and
+    change sorts apply to `price_changes`' rows (one MGET for the whole universe).
+    """
+    assets = Asset.objects.filter(status=Asset.Status.ACTIVE, tradable=True)
+    if asset_class:
+        assets = assets.filter(asset_class=asset_class)
+    if search := search.strip():
+        assets = assets.filter(Q(symbol__icontains=search) | Q(name__icontains=search))
+    rows = [
+        row
+        for row in price_changes(assets)
+        if (min_price is None or row.price >= min_price) and (max_price is None or row.price <= max_price)
+    ]
+    return sorted(rows, key=SCREENER_SORT_KEYS[sort], reverse=descending)
 
 
 def daily_bars_today_and_previous(

@@ -27,3 +27,11 @@ class TransferForm(forms.Form):
                     self.add_error(name if name in self.fields else None, str(message))
             return None
         return serializer.validated_data
+
+
+class WatchlistNameForm(forms.Form):
+    name = forms.CharField(label="Watchlist name", max_length=64)
+
+
+class WatchlistSymbolForm(forms.Form):
+    symbol = forms.CharField(label="Symbol", max_length=32, help_text="e.g. AAPL or BTC/USD")

@@ -392,6 +392,12 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
 # --- dashboard (web pages, issue 7) ------------------------------------------------
 # Where the "Trade" link goes before the user picks a symbol.
 DASHBOARD_DEFAULT_SYMBOL = env.str("DASHBOARD_DEFAULT_SYMBOL", default="AAPL")
+# The file email backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
+# writes here; the browser end-to-end test reads verification links from it.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+# Static files straight from the app folders when nothing was collected (development,
+# tests); production serves the collected, hashed files.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTION)
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -1,0 +1,170 @@
+"""What the browser tests share: the live server process, its mailbox, pages and screenshots.
+
+Playwright's sync API keeps an asyncio loop running in the test's thread, which makes
+Django refuse ORM calls there: fixtures that touch the database run before the browser
+starts, and a test body reads the database through `in_worker_thread`.
+"""
+
+import email
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+from django.conf import settings
+from django.db import connection
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Ports the test server may take, "first-last" (the first free one wins).
+E2E_PORTS = os.environ.get("E2E_PORTS", "8150-8159")
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+STARTUP_TIMEOUT_SECONDS = 30
+EXPECT_TIMEOUT_MS = 10_000
+PASSWORD_FOR_NEW_USERS = "Lantern-harbour-2026!"
+
+# Browser tests write to the database from another process: the tables are flushed
+# afterwards, and serialized_rollback restores the rows migrations created (staff groups).
+e2e = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+T = TypeVar("T")
+
+
+def in_worker_thread(call: Callable[[], T]) -> T:
+    """Run database work outside the thread where Playwright's event loop runs."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+@dataclass
+class LiveServer:
+    """`manage.py serve` in a subprocess: the command production runs, with its own event loop
+    and database connections, all closed when it stops (before pytest-django flushes)."""
+
+    process: subprocess.Popen
+    url: str
+    mail_dir: Path
+    log_path: Path
+
+    @classmethod
+    def start(cls, *, environment: dict[str, str], mail_dir: Path) -> "LiveServer":
+        ARTIFACTS.mkdir(exist_ok=True)
+        port = _free_port()
+        log_path = ARTIFACTS / "e2e-server.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
+                [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=settings.BASE_DIR,
+                env={
+                    **os.environ,
+                    "DATABASE_URL": test_database_url(),
+                    "REDIS_URL": settings.REDIS_URL,
+                    "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+                    "EMAIL_FILE_PATH": str(mail_dir),
+                    "DB_CONN_MAX_AGE": "0",  # ASGI: a connection per request thread, closed after it
+                    "ACCESS_LOG_LEVEL": "INFO",
+                    **environment,
+                },
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = cls(process=process, url=f"http://127.0.0.1:{port}", mail_dir=mail_dir, log_path=log_path)
+        server.wait_until(lambda: _responds(f"{server.url}/health"), "healthy")
+        return server
+
+    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while not condition():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"The end-to-end server never got {what}:\n{self.log_path.read_text()[-4000:]}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # uvicorn stops the feed through the lifespan
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def sent_messages(self) -> list[Message]:
+        """Every email the server has sent, oldest first (the file backend's files)."""
+        messages = []
+        for path in sorted(self.mail_dir.glob("*.log"), key=lambda p: p.stat().st_mtime_ns):
+            # The file backend ends each message with a line of 79 dashes.
+            for chunk in path.read_bytes().split(b"-" * 79 + b"\n"):
+                if chunk.strip():
+                    messages.append(email.message_from_bytes(chunk.lstrip()))
+        return messages
+
+    def link_in_last_mail(self, *, to: str, path_pattern: str) -> str:
+        for message in reversed(self.sent_messages()):
+            if to in message["To"]:
+                body = "".join(
+                    part.get_payload(decode=True).decode()
+                    for part in message.walk()
+                    if part.get_content_type() == "text/plain"
+                )
+                if match := re.search(rf"https?://\S*{path_pattern}\S*", body):
+                    return match.group(0)
+        raise AssertionError(f"No email to {to} with a link matching {path_pattern!r}")
+
+
+def test_database_url() -> str:
+    db = connection.settings_dict  # the test database pytest-django created
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+def _free_port() -> int:
+    first, last = map(int, E2E_PORTS.split("-"))
+    for port in range(first, last + 1):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError(f"No free port in {E2E_PORTS} for the end-to-end server.")
+
+
+def _responds(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310  (our own http:// URL)
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def new_page(browser, server: LiveServer, **context_options):
+    """A page in a fresh browser context (its own cookies: one person)."""
+    context = browser.new_context(base_url=server.url, **context_options)
+    context.set_default_timeout(EXPECT_TIMEOUT_MS)
+    return context.new_page()
+
+
+def screenshot(page, name: str) -> None:
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+def totp_code(secret: str) -> str:
+    """The code an authenticator app shows, taken as a person would: not in the last seconds
+    of its period (the server allows no tolerance, so such a code may expire on the way)."""
+    seconds_left = mfa_settings.TOTP_PERIOD - time.time() % mfa_settings.TOTP_PERIOD
+    if seconds_left < 3:
+        time.sleep(seconds_left)
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
