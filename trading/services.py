@@ -37,7 +37,24 @@ class OrderNotFound(BusinessRuleViolation):
 
 
 def _lock_account(account_id) -> Account:
-    return Account.objects.select_for_update().get(pk=account_id)
+    # The user rides along in the same read (unlocked): order actions audit it as their actor.
+    return Account.objects.select_for_update(of=("self",)).select_related("user").get(pk=account_id)
+
+
+def _order_audit_record(*, action: str, order: Order, account: Account, **extra) -> None:
+    """The customer's order action in the audit trail. Services have no request, so no IP/user agent."""
+    summary = {
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "time_in_force": order.time_in_force,
+        "qty": decimal_string(order.qty),
+        "notional": decimal_string(order.notional),
+        "limit_price": decimal_string(order.limit_price),
+        "stop_price": decimal_string(order.stop_price),
+        "client_order_id": order.client_order_id,
+    }
+    ports.audit_event_record(action=action, actor=account.user, target=order, after={**summary, **extra})
 
 
 def _lock_order(*, account: Account, order_id) -> Order:
@@ -88,8 +105,13 @@ def _require_asset(asset: Asset | None, symbol: str) -> Asset:
     return asset
 
 
-def order_place(*, account: Account, request: OrderRequest, now: datetime | None = None) -> tuple[Order, bool]:
-    """Check and accept an order. Returns (order, created); the same client_order_id returns the existing order."""
+def order_place(
+    *, account: Account, request: OrderRequest, now: datetime | None = None, replaces: Order | None = None
+) -> tuple[Order, bool]:
+    """Check and accept an order. Returns (order, created); the same client_order_id returns the existing order.
+
+    `replaces` is the order that this one replaces (from `order_replace`): audited as a replacement, not a placement.
+    """
     now = now or timezone.now()
     from trading.brokers.base import broker_name_for, venue_refusal_reason
 
@@ -152,6 +174,12 @@ def order_place(*, account: Account, request: OrderRequest, now: datetime | None
         transaction.on_commit(lambda: _queue_submit(order.id))
         if request.order_class != Order.OrderClass.SIMPLE:
             legs_create(parent=order, request=request, now=now)
+        if replaces is None:
+            _order_audit_record(action="trading.order_placed", order=order, account=account)
+        else:
+            _order_audit_record(
+                action="trading.order_replaced", order=order, account=account, replaces=str(replaces.pk)
+            )
     return order, True
 
 
@@ -273,6 +301,7 @@ def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> 
         if order.status in TERMINAL_STATUSES or order.status == S.PENDING_REPLACE:
             raise BusinessRuleViolation(f"The order is {order.status} and cannot be canceled.", code="not_cancelable")
         _cancel_request(order=order, now=now)
+        _order_audit_record(action="trading.order_cancel_requested", order=order, account=account, status=order.status)
         # One cancels the other: canceling any order of an exit group cancels the whole group.
         for other in _exit_group_others(order):
             if other.status != S.PENDING_REPLACE:
@@ -366,7 +395,7 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
                 changed_fields=("reserved_cash", "reserved_qty"),
                 now=now,
             )
-        new, _ = order_place(account=account, request=request, now=now)
+        new, _ = order_place(account=account, request=request, now=now, replaces=old)
         new.replaces = old
         new.save(update_fields=["replaces"])
         old.replaced_by = new
