@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from accounts.admin_export import CsvExport, CsvExportAdminMixin
 from accounts.models import User
 from marketdata.calendars import ET
 from portfolios import services
@@ -160,14 +161,32 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Transfer)
-class TransferAdmin(ReadOnlyAdmin):
+class TransferAdmin(CsvExportAdminMixin, ReadOnlyAdmin):
     list_display = ("id", "account", "direction", "amount", "status", "created_at", "settled_at")
     list_filter = ("status", "direction", "created_at")
     search_fields = ("id", "account__account_number", "account__user__email")
+    csv_export = CsvExport(
+        name="transfers",
+        columns=[
+            ("created_at", lambda t: t.created_at.isoformat()),
+            ("id", lambda t: t.id),
+            ("account_number", lambda t: t.account.account_number),
+            ("direction", lambda t: t.direction),
+            ("amount", lambda t: t.amount),
+            ("status", lambda t: t.status),
+            ("settled_at", lambda t: t.settled_at.isoformat() if t.settled_at else ""),
+            ("rail_reference", lambda t: t.rail_reference),
+        ],
+        rows=lambda user, start, end: (
+            Transfer.objects.filter(account__user=user, created_at__gte=start, created_at__lt=end)
+            .select_related("account")
+            .order_by("created_at", "id")
+        ),
+    )
 
 
 @admin.register(Position)
-class PositionAdmin(ReadOnlyAdmin):
+class PositionAdmin(CsvExportAdminMixin, ReadOnlyAdmin):
     list_display = (
         "account",
         "asset",
@@ -181,6 +200,27 @@ class PositionAdmin(ReadOnlyAdmin):
     )
     list_filter = ("asset__asset_class", "opened_at")
     search_fields = ("account__account_number", "account__user__email", "asset__symbol")
+    # A position's row is its current state: the export lists those held at some time in the range
+    # (opened before its end, not closed before its start); the ledger export has the history.
+    csv_export = CsvExport(
+        name="positions",
+        columns=[
+            ("account_number", lambda p: p.account.account_number),
+            ("symbol", lambda p: p.asset.symbol),
+            ("qty", lambda p: p.qty),
+            ("avg_entry_price", lambda p: p.avg_entry_price),
+            ("cost_basis", lambda p: p.cost_basis),
+            ("realized_pl", lambda p: p.realized_pl),
+            ("opened_at", lambda p: p.opened_at.isoformat() if p.opened_at else ""),
+            ("closed_at", lambda p: p.closed_at.isoformat() if p.closed_at else ""),
+        ],
+        rows=lambda user, start, end: (
+            Position.objects.filter(account__user=user, opened_at__lt=end)
+            .exclude(closed_at__lt=start)
+            .select_related("account", "asset")
+            .order_by("opened_at", "id")
+        ),
+    )
 
 
 @admin.register(GoodFaithViolation)

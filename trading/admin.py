@@ -12,9 +12,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin_export import CsvExport, CsvExportAdminMixin
 from speedtrade.api.errors import BusinessRuleViolation
 from trading import services
 from trading.models import Execution, Order, OrderEvent, ReconciliationCase
+from trading.serialization import decimal_string
 
 RESOLVE_PERMISSION = "trading.resolve_reconciliationcase"
 
@@ -42,13 +44,39 @@ class OrderEventInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(CsvExportAdminMixin, ReadOnlyAdmin):
     list_display = ("created_at", "account", "symbol", "side", "type", "qty", "notional", "status", "filled_qty")
     list_filter = ("status", "side", "type", "time_in_force", "asset_class", "broker")
     search_fields = ("id", "client_order_id", "symbol", "account__account_number", "account__user__email")
     date_hierarchy = "created_at"
     list_select_related = ("account",)
     inlines = [OrderEventInline]
+    csv_export = CsvExport(
+        name="orders",
+        columns=[
+            ("created_at", lambda o: o.created_at.isoformat()),
+            ("id", lambda o: o.id),
+            ("client_order_id", lambda o: o.client_order_id),
+            ("account_number", lambda o: o.account.account_number),
+            ("symbol", lambda o: o.symbol),
+            ("side", lambda o: o.side),
+            ("type", lambda o: o.type),
+            ("time_in_force", lambda o: o.time_in_force),
+            ("qty", lambda o: decimal_string(o.qty)),
+            ("notional", lambda o: decimal_string(o.notional)),
+            ("limit_price", lambda o: decimal_string(o.limit_price)),
+            ("stop_price", lambda o: decimal_string(o.stop_price)),
+            ("status", lambda o: o.status),
+            ("filled_qty", lambda o: decimal_string(o.filled_qty)),
+            ("filled_avg_price", lambda o: decimal_string(o.filled_avg_price)),
+            ("replaces", lambda o: o.replaces_id),
+        ],
+        rows=lambda user, start, end: (
+            Order.objects.filter(account__user=user, created_at__gte=start, created_at__lt=end)
+            .select_related("account")
+            .order_by("created_at", "id")
+        ),
+    )
 
 
 @admin.register(OrderEvent)
@@ -60,11 +88,31 @@ class OrderEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(ReadOnlyAdmin):
+class ExecutionAdmin(CsvExportAdminMixin, ReadOnlyAdmin):
     list_display = ("executed_at", "order", "broker_exec_id", "qty", "price", "fee")
     search_fields = ("broker_exec_id", "order__id")
     date_hierarchy = "executed_at"
     list_select_related = ("order",)
+    csv_export = CsvExport(
+        name="executions",
+        columns=[
+            ("executed_at", lambda e: e.executed_at.isoformat()),
+            ("id", lambda e: e.id),
+            ("broker_exec_id", lambda e: e.broker_exec_id),
+            ("order_id", lambda e: e.order_id),
+            ("account_number", lambda e: e.order.account.account_number),
+            ("symbol", lambda e: e.order.symbol),
+            ("side", lambda e: e.order.side),
+            ("qty", lambda e: decimal_string(e.qty)),
+            ("price", lambda e: decimal_string(e.price)),
+            ("fee", lambda e: decimal_string(e.fee)),
+        ],
+        rows=lambda user, start, end: (
+            Execution.objects.filter(order__account__user=user, executed_at__gte=start, executed_at__lt=end)
+            .select_related("order__account")
+            .order_by("executed_at", "id")
+        ),
+    )
 
 
 class ResolutionForm(forms.Form):
