@@ -27,22 +27,10 @@ from accounts.models import (
     KYCStatusChange,
     User,
 )
+from speedtrade.admin import ReadOnlyAdminMixin
 
 REVIEW_PERMISSION = "accounts.review_kycapplication"
 RESTRICT_PERMISSION = "accounts.restrict_account"
-
-
-class ReadOnlyAdminMixin:
-    """View-only: no add, change or delete, whatever the user's permissions."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AuditedUserAdminMixin:

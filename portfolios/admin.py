@@ -26,19 +26,7 @@ from portfolios.models import (
     Transfer,
     UnsettledFundsPurchase,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Staff look; services write. The ledger is append-only in the database too."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from speedtrade.admin import ReadOnlyAdmin
 
 
 @admin.register(Account)

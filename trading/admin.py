@@ -13,23 +13,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.admin_export import CsvExport, CsvExportAdminMixin
+from speedtrade.admin import ReadOnlyAdmin
 from speedtrade.api.errors import BusinessRuleViolation
 from trading import services
 from trading.models import Execution, Order, OrderEvent, ReconciliationCase
 from trading.serialization import decimal_string
 
 RESOLVE_PERMISSION = "trading.resolve_reconciliationcase"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OrderEventInline(admin.TabularInline):
