@@ -59,24 +59,19 @@ class LiveServer:
     log_path: Path
 
     @classmethod
-    def start(cls, *, environment: dict[str, str], mail_dir: Path) -> "LiveServer":
+    def start(
+        cls, *, environment: dict[str, str], mail_dir: Path, ports: str = E2E_PORTS, name: str = "e2e-server"
+    ) -> "LiveServer":
+        """`environment` overrides the defaults (e.g. DATABASE_URL and REDIS_URL for a second instance);
+        the log goes to test-artifacts/<name>.log."""
         ARTIFACTS.mkdir(exist_ok=True)
-        port = _free_port()
-        log_path = ARTIFACTS / "e2e-server.log"
+        port = _free_port(ports)
+        log_path = ARTIFACTS / f"{name}.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
                 [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=settings.BASE_DIR,
-                env={
-                    **os.environ,
-                    "DATABASE_URL": test_database_url(),
-                    "REDIS_URL": settings.REDIS_URL,
-                    "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-                    "EMAIL_FILE_PATH": str(mail_dir),
-                    "DB_CONN_MAX_AGE": "0",  # ASGI: a connection per request thread, closed after it
-                    "ACCESS_LOG_LEVEL": "INFO",
-                    **environment,
-                },
+                env=server_environment(environment, mail_dir=mail_dir),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -124,6 +119,36 @@ class LiveServer:
         raise AssertionError(f"No email to {to} with a link matching {path_pattern!r}")
 
 
+def server_environment(environment: dict[str, str], *, mail_dir: Path) -> dict[str, str]:
+    """What a server subprocess (and a management command run for it) sees: the test database and Redis
+    unless `environment` names others."""
+    return {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "DB_CONN_MAX_AGE": "0",  # ASGI: a connection per request thread, closed after it
+        "ACCESS_LOG_LEVEL": "INFO",
+        **environment,
+    }
+
+
+def manage(*args: str, environment: dict[str, str]) -> str:
+    """Run `manage.py <args>` in a server's environment (see `server_environment`); returns its output."""
+    result = subprocess.run(  # noqa: S603  (our own interpreter and manage.py)
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stdout[-2000:]}{result.stderr[-4000:]}")
+    return result.stdout
+
+
 def test_database_url() -> str:
     db = connection.settings_dict  # the test database pytest-django created
     credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
@@ -133,13 +158,13 @@ def test_database_url() -> str:
 test_database_url.__test__ = False  # a helper, not a test
 
 
-def _free_port() -> int:
-    first, last = map(int, E2E_PORTS.split("-"))
+def _free_port(ports: str) -> int:
+    first, last = map(int, ports.split("-"))
     for port in range(first, last + 1):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) != 0:
                 return port
-    raise RuntimeError(f"No free port in {E2E_PORTS} for the end-to-end server.")
+    raise RuntimeError(f"No free port in {ports} for the end-to-end server.")
 
 
 def _responds(url: str) -> bool:

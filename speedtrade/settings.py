@@ -252,6 +252,9 @@ FEED_TICK_HANDLERS = env.list("FEED_TICK_HANDLERS", default=[])
 FEED_BAR_FLUSH_SECONDS = env.float("FEED_BAR_FLUSH_SECONDS", default=1.0)  # how often ticks become stored bars
 FEED_GAP_WARNING_SECONDS = env.float("FEED_GAP_WARNING_SECONDS", default=30.0)
 FEED_RECONNECT_MAX_SECONDS = env.float("FEED_RECONNECT_MAX_SECONDS", default=60.0)
+# Test-only: US equities count as open around the clock, so a second instance acting as the venue of an
+# end-to-end test (trading/tests/test_two_instances.py) fills stock orders whatever the time. Never in production.
+MARKET_ALWAYS_OPEN = env.bool("MARKET_ALWAYS_OPEN", default=False)
 SIMULATED_FEED_SEED = env.int("SIMULATED_FEED_SEED", default=2026)
 SIMULATED_FEED_TICKS_PER_SECOND = env.float("SIMULATED_FEED_TICKS_PER_SECOND", default=100.0)
 SIMULATED_FEED_BATCH_SECONDS = env.float("SIMULATED_FEED_BATCH_SECONDS", default=0.1)

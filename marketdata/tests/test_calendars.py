@@ -63,3 +63,11 @@ def test_stock_trades_settle_next_business_day_and_crypto_at_once():
     assert calendars.settlement_date(US_EQUITY, date(2026, 11, 27)) == date(2026, 11, 30)  # over the weekend
     assert calendars.settlement_date(US_EQUITY, date(2026, 11, 28)) == date(2026, 12, 1)  # Saturday trade → Mon + 1
     assert calendars.settlement_date(CRYPTO, date(2026, 11, 28)) == date(2026, 11, 28)
+
+
+def test_market_always_open_makes_stocks_open_on_a_saturday_night(settings):
+    # Test-only: the venue instance of the two-instance test trades stocks at any hour.
+    settings.MARKET_ALWAYS_OPEN = True
+    saturday_night = datetime(2026, 3, 8, 3, 0, tzinfo=UTC)  # 22:00 New York
+    assert calendars.is_open(US_EQUITY, saturday_night)
+    assert calendars.is_open(US_EQUITY, saturday_night, extended_hours=True)
