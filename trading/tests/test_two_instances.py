@@ -1,8 +1,8 @@
 """Issue 9's end-to-end test: this SpeedTrade (A, the test process) routes a stock order through the
 Alpaca adapter — the real alpaca-py `TradingClient` — to a second SpeedTrade (B, `manage.py serve` in a
 subprocess with its own database and Redis db) acting as the venue through its Alpaca-compatible /v2 API.
-B holds one omnibus trader; its paper venue fills on its simulated feed; A learns the fill by reconciliation,
-and both ledgers must agree."""
+B holds one omnibus trader; its paper venue fills on its simulated feed; A learns the fill by reconciliation
+(first test) or on B's trade_updates stream (second test), and both ledgers must agree."""
 
 import asyncio
 import os
