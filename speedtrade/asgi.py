@@ -3,10 +3,14 @@
 import logging
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedtrade.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from speedtrade.handlers import SyncRequestASGIHandler  # noqa: E402  (needs Django set up)
+
+django_asgi_app = SyncRequestASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
 from django.conf import settings  # noqa: E402
