@@ -4,11 +4,47 @@ Every message is sent only after the database transaction that caused it commits
 so a rolled-back change never announces anything.
 """
 
+import asyncio
+import os
+import threading
 import uuid
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+SEND_TIMEOUT_SECONDS = 10
+
+
+class ChannelLayerSender:
+    """Channel-layer sends from synchronous code, through one event loop per process.
+
+    `async_to_sync` called from a thread that no server event loop owns (a Celery worker,
+    a management command) starts a new thread and event loop per call, and channels-redis
+    opens its connections per loop: a new Redis connection for every message. This keeps
+    one loop in a daemon thread (started again after a fork: Celery's prefork children) so
+    the layer's connection pool lives as long as the process. Each send is waited for, so
+    one thread's messages reach the group in the order they were sent.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop.run_forever, name="channel-layer-sender", daemon=True).start()
+            return self._loop
+
+    def group_send(self, group: str, message: dict) -> None:
+        sending = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), self._running_loop())
+        sending.result(SEND_TIMEOUT_SECONDS)
+
+
+sender = ChannelLayerSender()
 
 
 def user_group(user_id: uuid.UUID | str) -> str:
@@ -16,9 +52,7 @@ def user_group(user_id: uuid.UUID | str) -> str:
 
 
 def send_to_user_now(user_id, stream: str, data: dict) -> None:
-    async_to_sync(get_channel_layer().group_send)(
-        user_group(user_id), {"type": "user.event", "stream": stream, "data": data}
-    )
+    sender.group_send(user_group(user_id), {"type": "user.event", "stream": stream, "data": data})
 
 
 def publish_to_user(user_id, stream: str, data: dict) -> None:
