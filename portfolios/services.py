@@ -362,7 +362,9 @@ def fill_apply(
                 memo=f"{side} {qty} {asset.symbol}",
                 effective_at=executed_at,
             )
-        position.full_clean(exclude=["account", "asset"])
+        # Field checks here (digits, places: PostgreSQL would round silently); the table's CHECK
+        # constraints hold the rest at the UPDATE, without a savepoint and SELECT per constraint.
+        position.full_clean(exclude=["account", "asset"], validate_constraints=False)
         position.save()
         _publish_account_update(
             account,

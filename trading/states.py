@@ -88,7 +88,7 @@ def order_transition(
     if stamp and from_status != to_status:
         setattr(order, stamp, now)
         fields.add(stamp)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order.save(update_fields=sorted(fields))
         return OrderEvent.objects.create(
             order=order,
@@ -120,7 +120,7 @@ def order_event_record(
     """
     now = now or timezone.now()
     order.updated_at = now
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order.save(update_fields=sorted({"updated_at", *changed_fields}))
         return OrderEvent.objects.create(
             order=order,
