@@ -5,7 +5,9 @@ offending input field to its messages (only for validation errors).
 """
 
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404, JsonResponse
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -23,6 +25,11 @@ class BusinessRuleViolation(exceptions.APIException):
         self.field = field
         if status_code:
             self.status_code = status_code
+
+
+def _is_pool_timeout(exc) -> bool:
+    """Every database connection of this process stayed busy for DB_POOL_TIMEOUT_SECONDS (overload)."""
+    return isinstance(exc, OperationalError) and isinstance(exc.__cause__, PoolTimeout)
 
 
 _CODES_BY_EXCEPTION = {
@@ -67,6 +74,13 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif _is_pool_timeout(exc):
+        # The server's condition, not a fault: say so and when to come back (the transaction never began).
+        return Response(
+            error_body("overloaded", "The service is at capacity right now; retry in a moment."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # unexpected errors: a 500 from the handler below, never a stack trace

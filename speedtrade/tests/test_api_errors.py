@@ -66,3 +66,28 @@ def test_server_errors_never_show_a_stack_trace(alice_api, settings, monkeypatch
         "code": "server_error",
         "message": "Something went wrong on our side; it has been logged.",
     }
+
+
+def test_an_exhausted_connection_pool_is_503_with_retry_after(alice_api, monkeypatch):
+    """Overload (no database connection free within DB_POOL_TIMEOUT_SECONDS) is not a server fault."""
+    from django.db import OperationalError
+    from psycopg_pool import PoolTimeout
+
+    from trading.models import Order
+
+    def pool_exhausted(request):
+        try:
+            raise PoolTimeout("couldn't get a connection after 10.00 sec")
+        except PoolTimeout as timeout:
+            raise OperationalError(str(timeout)) from timeout  # what Django's error wrapper raises
+
+    # The view's first query (the caller's account) waits for a connection that never frees up.
+    monkeypatch.setattr("trading.api.views._account", pool_exhausted)
+    response = alice_api.post(
+        "/api/v1/orders", {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "1"},
+        format="json",
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json()["code"] == "overloaded"
+    assert not Order.objects.exists()
