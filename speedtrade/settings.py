@@ -121,6 +121,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache, channels, Celery -----------------------------------------------------
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Sessions written through to the database, read from Redis: every JWT-authenticated API call
+    # checks its session (logout revokes), and a Redis GET is cheaper than a query. Only with a
+    # shared cache: a per-process cache would keep a logged-out session alive in other processes.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
