@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from marketdata import calendars
@@ -55,6 +55,13 @@ def _order_audit_record(*, action: str, order: Order, account: Account, **extra)
         "client_order_id": order.client_order_id,
     }
     ports.audit_event_record(action=action, actor=account.user, target=order, after={**summary, **extra})
+
+
+def _lock_account_of_order(order_id) -> Account | None:
+    """For a venue's report, which names only the order: its account locked first (the lock order of
+    every service), found by a subquery in the same statement. None if there is no such order."""
+    owner = Order.objects.filter(pk=order_id).values("account_id")
+    return Account.objects.select_for_update(of=("self",)).select_related("user").filter(pk=Subquery(owner)).first()
 
 
 def _lock_order(*, account: Account, order_id) -> Order:
@@ -462,10 +469,9 @@ def order_venue_update(
     now = now or timezone.now()
     event = event or to_status
     with transaction.atomic():
-        account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
-        if account_id is None:
+        account = _lock_account_of_order(order_id)
+        if account is None:
             return None
-        account = _lock_account(account_id)
         order = _lock_order(account=account, order_id=order_id)
         if order.status == to_status or order.status in TERMINAL_STATUSES:
             return order
@@ -548,10 +554,9 @@ def execution_apply(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
-        if account_id is None:
+        account = _lock_account_of_order(order_id)
+        if account is None:
             return None
-        account = _lock_account(account_id)
         order = _lock_order(account=account, order_id=order_id)
         if Execution.objects.filter(broker_exec_id=broker_exec_id).exists():
             return None
@@ -671,10 +676,9 @@ def execution_apply_cumulative(
     the order is complete (a notional order has no quantity to reach).
     """
     with transaction.atomic():
-        account_id = Order.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
-        if account_id is None:
+        account = _lock_account_of_order(order_id)
+        if account is None:
             return None
-        account = _lock_account(account_id)
         order = _lock_order(account=account, order_id=order_id)
         qty = filled_qty - order.filled_qty
         if qty <= 0:
