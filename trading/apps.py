@@ -5,8 +5,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 def broker_configuration_errors(broker_names) -> list[str]:
     """What is missing for the configured venues, naming the settings (never their values)."""
-    import ccxt
-
     errors = []
     for name in sorted(broker_names):
         kind, _, exchange_id = name.partition(":")
@@ -15,6 +13,8 @@ def broker_configuration_errors(broker_names) -> list[str]:
         if kind == "alpaca" and not exchange_id:
             required = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
         elif kind == "ccxt" and exchange_id:
+            import ccxt  # ~2 s and tens of MB per process: only where a ccxt venue is configured
+
             if exchange_id not in ccxt.exchanges:
                 errors.append(f"{name}: ccxt has no exchange {exchange_id!r}.")
                 continue
