@@ -9,3 +9,28 @@ async def test_redis_reads_outlast_the_channel_layers_blocking_pop():
     layer = get_channel_layer()
     pool = layer.connection(0).connection_pool
     assert pool.connection_kwargs["socket_timeout"] > layer.brpop_timeout
+
+
+async def test_sync_code_reaches_a_users_sockets_in_the_order_it_sent():
+    """What a Celery worker does after each commit: many sends from plain threads, one loop and pool between them."""
+    import asyncio
+    import uuid
+
+    from speedtrade.realtime import send_to_user_now, sender, user_group
+
+    layer = get_channel_layer()
+    user_id = uuid.uuid4()
+    channel = await layer.new_channel()
+    await layer.group_add(user_group(user_id), channel)
+
+    def worker_sends():
+        for sequence in range(30):
+            send_to_user_now(user_id, "trade_updates", {"sequence": sequence})
+
+    await asyncio.to_thread(worker_sends)
+    received = [(await layer.receive(channel))["data"]["sequence"] for _ in range(30)]
+    assert received == list(range(30))
+    loop_before = sender._running_loop()
+    await asyncio.to_thread(send_to_user_now, user_id, "trade_updates", {"sequence": 30})
+    assert sender._running_loop() is loop_before  # the same loop (and its Redis pool) for every send
+    assert (await layer.receive(channel))["data"]["sequence"] == 30
