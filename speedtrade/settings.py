@@ -281,8 +281,10 @@ ALPACA_STREAM_URL = env.str("ALPACA_STREAM_URL", default="")  # trade_updates we
 # One budget for every process using the account (Alpaca allows 200/min); a Redis token bucket.
 ALPACA_REQUESTS_PER_MINUTE = env.int("ALPACA_REQUESTS_PER_MINUTE", default=190)
 ALPACA_TIMEOUT_SECONDS = env.float("ALPACA_TIMEOUT_SECONDS", default=10.0)
-# run_broker_streams: how often venues without a push stream (ccxt) are polled for order changes.
+# run_broker_streams: how often ccxt exchanges that cannot push order updates are polled for them;
+# those that push (ccxt.pro watch_orders) are still polled, slowly, as a safety net (and once after each reconnect).
 BROKER_STREAMS_POLL_SECONDS = env.float("BROKER_STREAMS_POLL_SECONDS", default=2.0)
+BROKER_STREAMS_SAFETY_POLL_SECONDS = env.float("BROKER_STREAMS_SAFETY_POLL_SECONDS", default=60.0)
 # ccxt (provider "ccxt:<exchange id>"). Public market data needs no keys; a ccxt venue needs key and secret.
 CCXT_API_KEY = env.str("CCXT_API_KEY", default="")
 CCXT_SECRET = env.str("CCXT_SECRET", default="")

@@ -19,12 +19,16 @@
   the same ids the trade-updates stream (`trading/streams.py`) produces.
 * Quantities and prices travel as JSON numbers (alpaca-py's models are floats); Python
   writes the shortest decimal that round-trips, so our ≤ 9-decimal values arrive as written.
+  A replacement's quantity goes as a decimal string (alpaca-py's replace request would
+  only take a whole number).
 """
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 import requests
+from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderClass, OrderSide, QueryOrderStatus, TimeInForce
@@ -39,12 +43,14 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 from django.conf import settings
+from pydantic import field_serializer
 
 from marketdata.feeds.alpaca import alpaca_credentials
 from trading.brokers.base import SubmitOutcome, VenueOrderState, VenueUnavailable
 from trading.brokers.rate_limit import TokenBucket
 from trading.models import Order
 from trading.models import OrderStatus as S
+from trading.serialization import decimal_string
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +64,7 @@ REQUESTS = {
 PRICE_FIELDS = ("limit_price", "stop_price", "trail_price", "trail_percent")
 DEFINITE_REJECTIONS = {400, 403, 404, 422}  # the request was refused and changed nothing
 DUPLICATE_CLIENT_ORDER_ID = "client_order_id must be unique"
+OPEN_ORDERS_PAGE = 500  # Alpaca's largest page of orders
 
 # Alpaca's order statuses in ours. Alpaca's "new"/"pending_new" mean Alpaca has the order: accepted.
 STATUSES = {
@@ -91,6 +98,20 @@ class _LimitedTradingClient(TradingClient):
     def _one_request(self, method: str, url: str, opts: dict, retry: int) -> dict:
         self._bucket.acquire()
         return super()._one_request(method, url, {**opts, "timeout": self._timeout}, 0)
+
+
+class DecimalQtyReplaceOrderRequest(ReplaceOrderRequest):
+    """alpaca-py's replace request with the quantity sent as a decimal string.
+
+    alpaca-py types `qty` as an int: a fractional replacement could not carry its quantity,
+    and Alpaca would keep the old one while our replacement says otherwise.
+    """
+
+    qty: Decimal | None = None
+
+    @field_serializer("qty")
+    def _qty_on_the_wire(self, qty: Decimal | None) -> str | None:
+        return decimal_string(qty)
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -190,10 +211,8 @@ class AlpacaBroker:
         return False
 
     def replace(self, order: Order, replacement: Order) -> SubmitOutcome:
-        changes = ReplaceOrderRequest(
-            qty=int(replacement.qty)
-            if replacement.qty is not None and replacement.qty == replacement.qty.to_integral()
-            else None,
+        changes = DecimalQtyReplaceOrderRequest(
+            qty=replacement.qty,
             time_in_force=TimeInForce(replacement.time_in_force),
             limit_price=_number(replacement.limit_price),
             stop_price=_number(replacement.stop_price),
@@ -218,9 +237,22 @@ class AlpacaBroker:
         return venue_state(found)
 
     def open_orders(self) -> dict[str, VenueOrderState]:
-        """`get_orders(status=open)`, up to Alpaca's maximum page of 500 orders."""
-        try:
-            orders = self._call(self.client.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500))
-        except APIError as error:
-            raise VenueUnavailable(f"alpaca: HTTP {error.status_code} listing open orders") from error
-        return {order.client_order_id: venue_state(order) for order in orders}
+        """Every open order: `get_orders(status=open)` oldest first, a page of 500 at a time, each page
+        after the last one's `submitted_at`, until a short page."""
+        found: dict[str, AlpacaOrder] = {}
+        after = None
+        while True:
+            request = GetOrdersRequest(
+                status=QueryOrderStatus.OPEN, limit=OPEN_ORDERS_PAGE, direction=Sort.ASC, after=after
+            )
+            try:
+                page = self._call(self.client.get_orders, request)
+            except APIError as error:
+                raise VenueUnavailable(f"alpaca: HTTP {error.status_code} listing open orders") from error
+            new = {order.client_order_id: order for order in page if order.client_order_id not in found}
+            found |= new
+            if len(page) < OPEN_ORDERS_PAGE or not new:
+                return {client_order_id: venue_state(order) for client_order_id, order in found.items()}
+            # `after` is exclusive: start just before the page's last order, so another order submitted
+            # in the same instant is not skipped (the last one comes again and is kept once).
+            after = page[-1].submitted_at - timedelta(microseconds=1)

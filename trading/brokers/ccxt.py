@@ -16,9 +16,11 @@
   DuplicateOrderId → the order is already there, looked up; NetworkError (RequestTimeout,
   RateLimitExceeded, ExchangeNotAvailable, DDoSProtection) and authentication failures →
   `VenueUnavailable` (unknown outcome: looked up before any retry).
-* Fills: the unified order's cumulative `filled`/`average` and, where the exchange has
-  `fetchMyTrades`, the order's trades (each booked at its own price, in order); both are
-  booked as cumulative differences, so polling and reconciliation never double-book.
+* Fills: the unified order's cumulative `filled`/`average` and its trades (each booked at
+  its own price, in order): those the order carries when they are complete, else, where the
+  exchange has `fetchMyTrades`, the exchange's list. Both are booked as cumulative
+  differences, so pushed orders (`trading/streams.py`), polling and reconciliation never
+  double-book.
 """
 
 import logging
@@ -53,6 +55,11 @@ def _is_duplicate(error: ccxt.BaseError) -> bool:
     """The exchange already has an order with this client order id (binance: -2010 "Duplicate order sent.",
     which ccxt maps to plain InvalidOrder)."""
     return isinstance(error, ccxt.DuplicateOrderId) or "duplicate order" in str(error).lower()
+
+
+def _trades_of(found: dict, trades: list[dict]) -> list[dict]:
+    """The trades that belong to the order, each once (ccxt.pro's order cache can list a re-sent trade twice)."""
+    return list({str(trade["id"]): trade for trade in trades if str(trade.get("order")) == str(found["id"])}.values())
 
 
 class CcxtBroker:
@@ -138,7 +145,7 @@ class CcxtBroker:
         return SubmitOutcome(accepted=True, broker_order_id=str(placed["id"]))
 
     def after_accept(self, order: Order) -> None:
-        """Fills arrive through `run_broker_streams` (polling) and reconciliation."""
+        """Fills arrive through `run_broker_streams` (pushed or polled) and reconciliation."""
 
     def cancel(self, order: Order) -> bool:
         market = self.market_for(order.symbol)
@@ -180,7 +187,7 @@ class CcxtBroker:
         return VenueOrderState(
             broker_order_id=str(found["id"]),
             status=self.status(found, filled),
-            fills=self._fills(found, market) if filled > 0 else [],
+            fills=self._fills(found, market, filled) if filled > 0 else [],
             filled_qty=filled,
             filled_avg_price=_decimal(found.get("average")),
         )
@@ -195,17 +202,25 @@ class CcxtBroker:
             unified, S.ACCEPTED
         )
 
-    def _fills(self, found: dict, market: dict) -> list[VenueFill]:
-        trades = found.get("trades") or []
-        if not trades and self.exchange.has.get("fetchMyTrades"):
-            try:
-                trades = self._call(
-                    self.exchange.fetch_my_trades, market["symbol"], None, None, {"orderId": found["id"]}
-                )
-            except ccxt.ExchangeError as error:  # the cumulative total still books the fills
-                logger.info("%s trades of order %s unavailable: %s", self.name, found["id"], error)
-                trades = []
-        return [self._fill(trade, market) for trade in trades if str(trade.get("order")) == str(found["id"])]
+    def _fills(self, found: dict, market: dict, filled: Decimal) -> list[VenueFill]:
+        """The order's trades.
+
+        The trades the order carries are used when they add up to its filled quantity; a pushed
+        order (ccxt.pro) carries only the trades its socket saw, so after a reconnect or an
+        out-of-order report they may not. Otherwise the exchange's trade list is read: each
+        trade is booked at its running total, which is only right for the complete list.
+        """
+        trades = _trades_of(found, found.get("trades") or [])
+        if sum((decimal_from_wire(trade["amount"]) for trade in trades), Decimal(0)) == filled:
+            return [self._fill(trade, market) for trade in trades]
+        if not self.exchange.has.get("fetchMyTrades"):
+            return []
+        try:
+            fetched = self._call(self.exchange.fetch_my_trades, market["symbol"], None, None, {"orderId": found["id"]})
+        except ccxt.ExchangeError as error:  # the cumulative total still books the fills
+            logger.info("%s trades of order %s unavailable: %s", self.name, found["id"], error)
+            return []
+        return [self._fill(trade, market) for trade in _trades_of(found, fetched)]
 
     def _fill(self, trade: dict, market: dict) -> VenueFill:
         price = decimal_from_wire(trade["price"])

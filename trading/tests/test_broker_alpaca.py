@@ -4,6 +4,7 @@ transport by requests-mock with recorded responses in Alpaca's format (trading/t
 import json
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -233,6 +234,49 @@ def test_cancel_is_asked_and_confirmed_later_by_alpaca(alpaca, alice_account, ac
     order.refresh_from_db()
     assert order.status == "pending_cancel"  # Alpaca confirms with a `canceled` trade update
     assert alpaca.request_history[-1].method == "DELETE"
+
+
+@pytest.mark.parametrize("qty", ["2.5", "3", "0.123456789"])
+def test_a_replacement_sends_its_quantity_as_a_decimal_string(alpaca, qty):
+    resting = Order(symbol="ACME", side="buy", type="limit", time_in_force="day", qty=Decimal("4"))
+    resting.broker_order_id = ALPACA_ID
+    replacement = Order(
+        symbol="ACME", side="buy", type="limit", time_in_force="day", qty=Decimal(qty), limit_price=Decimal("10.05")
+    )
+    alpaca.patch(
+        f"{ORDERS}/{ALPACA_ID}",
+        json=lambda request, context: recording(
+            "alpaca_order_accepted.json", client_order_id=request.json()["client_order_id"]
+        ),
+    )
+    outcome = broker_by_name("alpaca").replace(resting, replacement)
+    assert outcome.accepted
+    assert alpaca.request_history[-1].json() == {
+        "qty": qty,  # a string: Alpaca keeps the old quantity when none is sent
+        "time_in_force": "day",
+        "limit_price": 10.05,
+        "client_order_id": str(replacement.id),
+    }
+
+
+def test_open_orders_are_read_page_after_page_until_a_short_page(alpaca, monkeypatch):
+    monkeypatch.setattr("trading.brokers.alpaca.OPEN_ORDERS_PAGE", 3)
+    alpaca.get(
+        ORDERS,
+        [{"json": recording("alpaca_open_orders_page_1.json")}, {"json": recording("alpaca_open_orders_page_2.json")}],
+    )
+    listed = broker_by_name("alpaca").open_orders()
+    assert list(listed) == [
+        "0f1c2d3e-4a5b-4c6d-8e7f-101112131415",
+        "1a2b3c4d-5e6f-4a7b-8c9d-0e1f20212223",
+        "2b3c4d5e-6f70-4b8c-9d0e-1f2031323334",
+        "3c4d5e6f-7081-4c9d-8e1f-203142434445",
+    ]
+    assert listed["1a2b3c4d-5e6f-4a7b-8c9d-0e1f20212223"].broker_order_id == "7b2e9f41-8c3d-4e5a-b6f7-1a2b3c4d5e6f"
+    first, second = (parse_qs(urlsplit(call.url).query) for call in alpaca.request_history)
+    assert first == {"status": ["open"], "limit": ["3"], "direction": ["asc"]}
+    # The second page starts just before the first page's last order (`after` is exclusive).
+    assert second == {**first, "after": ["2026-03-04T15:00:00.119999+00:00"]}
 
 
 def test_the_rate_limit_is_one_budget_shared_by_every_client(alpaca, settings):

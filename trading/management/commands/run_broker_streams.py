@@ -1,4 +1,4 @@
-"""Consume venue order updates (Alpaca trade_updates, polled ccxt orders) until SIGTERM/SIGINT."""
+"""Consume venue order updates (Alpaca trade_updates, ccxt orders pushed or polled) until SIGTERM/SIGINT."""
 
 import asyncio
 import signal
