@@ -67,6 +67,46 @@ def test_daily_pl_excludes_todays_deposit_and_uses_the_close_snapshot(funded, ac
     assert valuation.total_pl == D("10.00")
 
 
+def test_each_sum_counts_only_the_accounts_own_rows(funded, bob_account, acme):
+    """Realized P&L, transfers on their way in or out and contributions come from one statement over the
+    ledger: each figure is alice's alone, whatever bob does."""
+    buy(funded, acme, "10", "10.00")
+    services.fill_apply(
+        account=funded,
+        asset=acme,
+        side="sell",
+        qty=D("10"),
+        price=D("12.00"),
+        fee=D("0"),
+        executed_at=WEDNESDAY - timedelta(days=6),
+        cause=None,
+    )
+    services.transfer_create(account=funded, direction="incoming", amount=D("300.00"))
+    services.transfer_create(account=funded, direction="outgoing", amount=D("70.00"))
+    with freeze_time(WEDNESDAY - timedelta(days=10)):
+        services.deposit_settled_post(account=bob_account, amount=D("5000.00"))
+    buy(bob_account, acme, "100", "10.00")
+    services.fill_apply(
+        account=bob_account,
+        asset=acme,
+        side="sell",
+        qty=D("100"),
+        price=D("9.00"),
+        fee=D("0"),
+        executed_at=WEDNESDAY - timedelta(days=6),
+        cause=None,
+    )
+    services.transfer_create(account=bob_account, direction="incoming", amount=D("900.00"))
+
+    valuation = selectors.account_valuation(account=funded, prices={}, previous_closes={}, as_of=WEDNESDAY)
+
+    assert valuation.positions == [] and valuation.realized_pl == D("20.00")
+    assert valuation.pending_transfer_in == D("300.00") and valuation.pending_transfer_out == D("70.00")
+    assert valuation.cash == D("950.00")  # 1,000 + 20 realized − 70 held for the withdrawal
+    assert valuation.net_contributions == D("930.00")  # the withdrawal counts once it is held
+    assert valuation.total_pl == D("20.00") == valuation.realized_pl
+
+
 def test_margin_account_reg_t_and_intraday_buying_power(alice):
     account = services.account_open(user=alice, account_type="margin")
     services.deposit_settled_post(account=account, amount=D("10000.00"))
