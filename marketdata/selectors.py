@@ -164,8 +164,12 @@ def previous_closes(assets: Iterable[Asset], *, now: datetime | None = None) -> 
         .order_by("-timestamp")
         .values("close")[:1]
     )
-    rows = Asset.objects.filter(pk__in=[asset.pk for asset in assets]).annotate(previous_close=Subquery(previous_close))
-    closes = {row.pk: row.previous_close for row in rows if row.previous_close is not None}
+    rows = (
+        Asset.objects.filter(pk__in=[asset.pk for asset in assets])
+        .annotate(previous_close=Subquery(previous_close))
+        .values_list("pk", "previous_close")  # the assets are loaded already: only their closes are new
+    )
+    closes = {pk: close for pk, close in rows if close is not None}
     return {
         asset.pk: to_increment(closes.get(asset.pk, asset.reference_price), asset.price_increment) for asset in assets
     }

@@ -7,12 +7,22 @@ from uuid import UUID
 from marketdata.models import Asset
 from marketdata.quotes import quote_from_dict
 from marketdata.selectors import latest_prices, previous_closes, price_from_quote
+from portfolios.models import Account
+from portfolios.selectors import AccountValuation, valuation_inputs, valuation_priced
 
 
 def prices_for(assets: Iterable[Asset]) -> tuple[dict[UUID, Decimal], dict[UUID, Decimal]]:
     """(latest price, previous session close) per asset id, from market data."""
     assets = list(assets)
     return latest_prices(assets), previous_closes(assets)
+
+
+def valuation_at_market(*, account: Account) -> AccountValuation:
+    """`account_valuation` at the latest prices (what the API and dashboard show), priced for the
+    positions the valuation itself loaded rather than a second read of the assets held."""
+    inputs = valuation_inputs(account=account)
+    prices, closes = prices_for(position.asset for position in inputs.held)
+    return valuation_priced(inputs=inputs, prices=prices, previous_closes=closes)
 
 
 def price_from_tick(message: dict, asset: Asset) -> Decimal | None:

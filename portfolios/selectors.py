@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Max, Prefetch, Q, Sum
+from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -65,15 +65,20 @@ class CashState:
     unsettled_until: date | None = None  # the latest settlement date of unsettled proceeds
 
 
-def cash_state(*, account: Account, as_of: datetime | None = None) -> CashState:
-    """Cash split by settlement. Purchases are taken from settled cash first, so the
-    unsettled part is what is still owed to us by the venue, capped by the balance."""
-    ledger = {la.kind: la for la in LedgerAccount.objects.filter(account=account)}
-    cash = ledger[Kind.CASH]
-    due = JournalLine.objects.filter(ledger_account=cash, settles_on__gt=today_et(as_of)).aggregate(
-        total=Sum("amount"), last=Max("settles_on")
+def _ledger(account: Account, today: date, **sums) -> dict[str, LedgerAccount]:
+    """The account's ledger rows by kind, in one statement: each row carries `due_total`/`due_last`
+    (lines settling after `today`) and whatever other aggregates `sums` asks for (conditional
+    aggregation over the same join, so more figures cost no more round trips)."""
+    due = Q(lines__settles_on__gt=today)
+    rows = LedgerAccount.objects.filter(account=account).annotate(
+        due_total=Sum("lines__amount", filter=due), due_last=Max("lines__settles_on", filter=due), **sums
     )
-    unsettled = min(max(cash.balance, ZERO), due["total"] or ZERO)
+    return {row.kind: row for row in rows}
+
+
+def _cash_state(ledger: Mapping[str, LedgerAccount]) -> CashState:
+    cash = ledger[Kind.CASH]
+    unsettled = min(max(cash.balance, ZERO), cash.due_total or ZERO)
     return CashState(
         balance=cash.balance,
         settled=cash.balance - unsettled,
@@ -81,8 +86,14 @@ def cash_state(*, account: Account, as_of: datetime | None = None) -> CashState:
         reserved=cash.reserved,
         withdrawal_hold=ledger[Kind.WITHDRAWAL_HOLD].balance,
         allow_negative=cash.allow_negative,
-        unsettled_until=due["last"] if unsettled > 0 else None,
+        unsettled_until=cash.due_last if unsettled > 0 else None,
     )
+
+
+def cash_state(*, account: Account, as_of: datetime | None = None) -> CashState:
+    """Cash split by settlement. Purchases are taken from settled cash first, so the
+    unsettled part is what is still owed to us by the venue, capped by the balance."""
+    return _cash_state(_ledger(account, today_et(as_of)))
 
 
 def withdrawable_cash(*, account: Account, as_of: datetime | None = None) -> Decimal:
@@ -122,16 +133,15 @@ def good_faith_violation_dates(*, account: Account, since: date) -> list[date]:
     )
 
 
-def external_flows(*, account: Account, since: datetime | None = None) -> Decimal:
-    """Money put in (+) or taken out (−) from outside: deposits, withdrawals (at the
-    moment they are held), manual adjustments, and reversals of those. P&L excludes it."""
-    lines = JournalLine.objects.filter(ledger_account__account=account, ledger_account__kind=Kind.CASH).filter(
-        Q(entry__cause_type__in=JournalEntry.EXTERNAL_FLOWS)
-        | Q(entry__reverses__cause_type__in=JournalEntry.EXTERNAL_FLOWS)
+def _external_flow_lines(since: datetime | None = None) -> Q:
+    """A ledger row's cash lines that are money put in (+) or taken out (−) from outside: deposits,
+    withdrawals (at the moment they are held), manual adjustments, and reversals of those, after
+    `since`. P&L excludes them. A filter for aggregating `LedgerAccount.lines`."""
+    external = JournalEntry.EXTERNAL_FLOWS
+    lines = Q(kind=Kind.CASH) & (
+        Q(lines__entry__cause_type__in=external) | Q(lines__entry__reverses__cause_type__in=external)
     )
-    if since is not None:
-        lines = lines.filter(entry__effective_at__gt=since)
-    return lines.aggregate(total=Sum("amount"))["total"] or ZERO
+    return lines & Q(lines__entry__effective_at__gt=since) if since is not None else lines
 
 
 # --- Valuation ------------------------------------------------------------------------
@@ -245,28 +255,40 @@ class ValuationInputs:
 
 
 def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> ValuationInputs:
+    """Three statements whatever the holdings: the last close, the ledger with every sum the
+    figures need (settlement, external flows, realized P&L, incoming transfers), the open positions."""
     as_of = as_of or timezone.now()
     today = today_et(as_of)
-    positions = Position.objects.filter(account=account)
     snapshot = _last_close_snapshot(account, today)
-    if snapshot is not None:
-        flows_today = external_flows(account=account, since=snapshot.timestamp)
-    else:
-        flows_today = external_flows(account=account, since=datetime.combine(today, datetime.min.time(), tzinfo=ET))
+    since = snapshot.timestamp if snapshot is not None else datetime.combine(today, datetime.min.time(), tzinfo=ET)
+    ledger = _ledger(
+        account,
+        today,
+        flows_today=Sum("lines__amount", filter=_external_flow_lines(since)),
+        net_contributions=Sum("lines__amount", filter=_external_flow_lines()),
+        realized_pl=_account_sum(Position.objects.all(), "realized_pl"),
+        pending_transfer_in=_account_sum(
+            Transfer.objects.filter(direction=Transfer.Direction.INCOMING, status__in=Transfer.OPEN_STATUSES), "amount"
+        ),
+    )
+    sums = ledger[Kind.CASH]
     return ValuationInputs(
         account=account,
-        cash=cash_state(account=account, as_of=as_of),
-        held=list(positions.filter(qty__gt=0).select_related("asset")),
-        realized_pl=positions.aggregate(total=Sum("realized_pl"))["total"] or ZERO,
+        cash=_cash_state(ledger),
+        held=position_list(account=account),
+        realized_pl=sums.realized_pl or ZERO,
         last_close_equity=snapshot.equity if snapshot is not None else None,
-        flows_today=flows_today,
-        net_contributions=external_flows(account=account),
-        pending_transfer_in=Transfer.objects.filter(
-            account=account, direction=Transfer.Direction.INCOMING, status__in=Transfer.OPEN_STATUSES
-        ).aggregate(total=Sum("amount"))["total"]
-        or ZERO,
+        flows_today=sums.flows_today or ZERO,
+        net_contributions=sums.net_contributions or ZERO,
+        pending_transfer_in=sums.pending_transfer_in or ZERO,
         as_of=as_of,
     )
+
+
+def _account_sum(rows: QuerySet, field: str) -> Subquery:
+    """Σ `field` over the ledger row's account's `rows`, as a scalar subquery of the ledger statement."""
+    per_account = rows.filter(account=OuterRef("account")).order_by().values("account")
+    return Subquery(per_account.annotate(total=Sum(field)).values("total"))
 
 
 def account_valuation(

@@ -11,7 +11,7 @@ from portfolios import selectors, services
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.forms import TransferForm
 from portfolios.models import Transfer
-from portfolios.pricing import prices_for
+from portfolios.pricing import valuation_at_market
 from trading.selectors import orders_by_status
 
 # Equity-curve choices: period → bucket (portfolio_history's names).
@@ -22,8 +22,7 @@ OPEN_ORDERS_SHOWN = 20
 
 def _live_context(account) -> dict:
     """What the live part of Home shows; re-rendered alone when a fill or transfer arrives."""
-    prices, previous_closes = prices_for(selectors.assets_held([account]))
-    valuation = selectors.account_valuation(account=account, prices=prices, previous_closes=previous_closes)
+    valuation = valuation_at_market(account=account)
     open_orders = list(orders_by_status(account=account, status="open").order_by("-created_at")[:OPEN_ORDERS_SHOWN])
     return {
         "valuation": valuation,

@@ -6,4 +6,5 @@ class SpeedTradeConfig(AppConfig):
     verbose_name = "SpeedTrade"
 
     def ready(self):
+        from speedtrade import db  # noqa: F401  (connects the compiled timestamp loader to new connections)
         from speedtrade.api import schema  # noqa: F401  (registers OpenAPI extensions)

@@ -20,7 +20,7 @@ from marketdata.selectors import asset_by_symbol_cached as asset_by_symbol  # no
 from portfolios import selectors as portfolio_selectors
 from portfolios import services as portfolio_services
 from portfolios.models import Account, LedgerAccount, Position
-from portfolios.pricing import prices_for
+from portfolios.pricing import valuation_at_market
 
 
 def latest_quote(*, symbol: str) -> Quote | None:
@@ -36,16 +36,9 @@ def buying_power(*, account: Account) -> Decimal:
     maintenance rate − reservations), computed by `account_valuation`.
     """
     if account.type == Account.Type.MARGIN:
-        valuation = portfolio_selectors.account_valuation(
-            account=account, **dict(zip(("prices", "previous_closes"), prices_for(_held_assets(account)), strict=True))
-        )
-        return valuation.intraday_buying_power
+        return valuation_at_market(account=account).intraday_buying_power
     cash = LedgerAccount.objects.only("balance", "reserved").get(account=account, kind=LedgerAccount.Kind.CASH)
     return max(cash.balance - cash.reserved, Decimal(0))
-
-
-def _held_assets(account: Account) -> list[Asset]:
-    return [position.asset for position in Position.objects.filter(account=account, qty__gt=0).select_related("asset")]
 
 
 def sellable_qty(*, account: Account, asset: Asset) -> Decimal:

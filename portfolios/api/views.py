@@ -21,7 +21,7 @@ from portfolios.api.serializers import (
 )
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account, Transfer
-from portfolios.pricing import prices_for
+from portfolios.pricing import prices_for, valuation_at_market
 from speedtrade.api.errors import BusinessRuleViolation
 from speedtrade.api.pagination import LimitOffsetPagination
 
@@ -44,10 +44,7 @@ class PortfolioView(APIView):
 class AccountView(PortfolioView):
     @extend_schema(responses=AccountOutputSerializer, operation_id="account_retrieve")
     def get(self, request):
-        account = self.account()
-        prices, previous_closes = prices_for(selectors.assets_held([account]))
-        valuation = selectors.account_valuation(account=account, prices=prices, previous_closes=previous_closes)
-        return Response(AccountOutputSerializer(valuation).data)
+        return Response(AccountOutputSerializer(valuation_at_market(account=self.account())).data)
 
 
 class PositionListView(PortfolioView):

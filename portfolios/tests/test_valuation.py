@@ -16,10 +16,20 @@ D = Decimal
 YESTERDAY_CLOSE = WEDNESDAY - timedelta(hours=23)
 
 
-def buy(account, asset, qty, price, at=WEDNESDAY - timedelta(days=7)):
+def fill(account, asset, side, qty, price, at=WEDNESDAY - timedelta(days=7)):
     services.fill_apply(
-        account=account, asset=asset, side="buy", qty=D(qty), price=D(price), fee=D("0"), executed_at=at, cause=None
+        account=account, asset=asset, side=side, qty=D(qty), price=D(price), fee=D("0"), executed_at=at, cause=None
     )
+
+
+def buy(account, asset, qty, price, at=WEDNESDAY - timedelta(days=7)):
+    fill(account, asset, "buy", qty, price, at)
+
+
+def round_trip(account, asset, qty, bought_at, sold_at):
+    """Bought a week before WEDNESDAY, all sold the day after: the position is closed with its realized P&L."""
+    fill(account, asset, "buy", qty, bought_at)
+    fill(account, asset, "sell", qty, sold_at, at=WEDNESDAY - timedelta(days=6))
 
 
 def test_cash_account_figures(funded, acme):
@@ -65,6 +75,26 @@ def test_daily_pl_excludes_todays_deposit_and_uses_the_close_snapshot(funded, ac
     assert valuation.equity == D("1060.00") and valuation.last_equity == D("1005.00")
     assert valuation.daily_pl == D("5.00")  # 1060 − 1005 − 50 deposited
     assert valuation.total_pl == D("10.00")
+
+
+def test_each_sum_counts_only_the_accounts_own_rows(funded, bob_account, acme):
+    """Realized P&L, transfers on their way in or out and contributions come from one statement over the
+    ledger: each figure is alice's alone, whatever bob does."""
+    round_trip(funded, acme, "10", bought_at="10.00", sold_at="12.00")
+    services.transfer_create(account=funded, direction="incoming", amount=D("300.00"))
+    services.transfer_create(account=funded, direction="outgoing", amount=D("70.00"))
+    with freeze_time(WEDNESDAY - timedelta(days=10)):
+        services.deposit_settled_post(account=bob_account, amount=D("5000.00"))
+    round_trip(bob_account, acme, "100", bought_at="10.00", sold_at="9.00")
+    services.transfer_create(account=bob_account, direction="incoming", amount=D("900.00"))
+
+    valuation = selectors.account_valuation(account=funded, prices={}, previous_closes={}, as_of=WEDNESDAY)
+
+    assert valuation.positions == [] and valuation.realized_pl == D("20.00")
+    assert valuation.pending_transfer_in == D("300.00") and valuation.pending_transfer_out == D("70.00")
+    assert valuation.cash == D("950.00")  # 1,000 + 20 realized − 70 held for the withdrawal
+    assert valuation.net_contributions == D("930.00")  # the withdrawal counts once it is held
+    assert valuation.total_pl == D("20.00") == valuation.realized_pl
 
 
 def test_margin_account_reg_t_and_intraday_buying_power(alice):

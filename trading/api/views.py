@@ -4,12 +4,14 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portfolios.api.views import PositionDetailView, PositionListView
 from portfolios.selectors import primary_account
 from speedtrade.api.errors import error_body
+from speedtrade.api.renderers import PlainJSONRenderer
 from trading import selectors, services
 from trading.api.serializers import (
     OrderCreateSerializer,
@@ -40,6 +42,8 @@ def _with_legs(order):
 
 
 class OrdersView(APIView):
+    renderer_classes = [PlainJSONRenderer, BrowsableAPIRenderer]  # order dicts: plain JSON types only
+
     @extend_schema(operation_id="orders_list", responses=OpenApiTypes.OBJECT, parameters=[OrderListQuerySerializer])
     def get(self, request):
         query = OrderListQuerySerializer(data=request.query_params)

@@ -32,8 +32,8 @@ def statements(queries) -> list[str]:
     ]
 
 
-def test_a_resting_limit_buy_costs_nine_statements(alice_account, acme, market_open):
-    """Six for order entry itself, two for the good-faith rule of a cash account buying stocks (settled cash),
+def test_a_resting_limit_buy_costs_eight_statements(alice_account, acme, market_open):
+    """Six for order entry itself, one for the good-faith rule of a cash account buying stocks (settled cash),
     one for the audit trail (issue 6: placement is audited in the same transaction)."""
     order_place(account=alice_account, request=limit_buy(client_order_id="warm-up"))  # fills the asset cache
     with CaptureQueriesContext(connection) as queries:
@@ -42,8 +42,7 @@ def test_a_resting_limit_buy_costs_nine_statements(alice_account, acme, market_o
         "SELECT portfolios_account",  # lock the account row (its user joined in: the audit event's actor)
         "SELECT trading_order",  # same client_order_id + open opposite orders, one read
         "SELECT accounts_kycapplication",  # KYC approved (EXISTS)
-        "SELECT portfolios_ledgeraccount",  # good faith: cash and reservations ...
-        "SELECT portfolios_journalline",  # ... and how much of the cash is not settled yet
+        "SELECT portfolios_ledgeraccount",  # good faith: cash, reservations and the part not settled yet
         "UPDATE portfolios_ledgeraccount",  # reserve the cash: the conditional UPDATE is the buying-power check
         "INSERT trading_order",
         "INSERT trading_orderevent",

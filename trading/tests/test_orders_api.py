@@ -1,6 +1,7 @@
 """`/api/v1/orders`: Alpaca's shapes, idempotent client_order_id, owners only."""
 
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from alpaca.trading.models import Order as AlpacaOrder
@@ -85,3 +86,32 @@ def test_bob_cannot_see_or_touch_alices_order(alice_api, alice_account, bob, api
         assert call(f"/api/v1/orders/{order_id}").status_code == 404
     assert api_client.get(f"/api/v1/orders/{order_id}/executions").status_code == 404
     assert Order.objects.get(pk=order_id).status == "new"
+
+
+def test_the_order_list_shows_each_order_exactly_as_its_detail_does(alice_api, alice_account, acme, market_open):
+    """The list reads rows without model instances (500 a page): every field, legs and trailing stops included,
+    must be what the single-order view (a model instance) shows, and alpaca-py must parse it."""
+    quote(ask="10.00")
+    canceled = alice_api.post("/api/v1/orders", LIMIT_BUY, format="json").json()["id"]
+    alice_api.delete(f"/api/v1/orders/{canceled}")
+    alice_api.post(
+        "/api/v1/orders",
+        {"symbol": "ACME", "side": "buy", "type": "trailing_stop", "time_in_force": "gtc", "qty": "1",
+         "trail_price": "0.50"},
+        format="json",
+    )  # fmt: skip
+    alice_api.post(
+        "/api/v1/orders",
+        {**LIMIT_BUY, "time_in_force": "gtc", "order_class": "bracket", "take_profit": {"limit_price": "11.00"},
+         "stop_loss": {"stop_price": "8.50"}},
+        format="json",
+    )  # fmt: skip
+
+    Order.objects.filter(type="trailing_stop").update(hwm=Decimal("9.80"))  # the low a buy trails, after ticks
+
+    listed = alice_api.get("/api/v1/orders", {"status": "all", "nested": "true", "limit": 500}).json()
+
+    assert [order["type"] for order in listed] == ["limit", "trailing_stop", "limit"]
+    assert listed[1]["stop_price"] == "10.3" and len(listed[0]["legs"]) == 2
+    assert listed == [alice_api.get(f"/api/v1/orders/{order['id']}").json() for order in listed]
+    assert [AlpacaOrder(**order).id for order in listed] == [UUID(order["id"]) for order in listed]
