@@ -1,8 +1,10 @@
-"""Per-process quote fan-out for `/ws/quotes`.
+"""Per-process quote fan-out: every consumer that follows live quotes subscribes here.
 
 The feed publishes each batch once, to one group (`QUOTES_BROADCAST_GROUP`). Each web
 process (each event loop) joins that group with a single channel and hands every quote to
-the local connections subscribed to its symbol. One channel-layer message per batch per
+the local subscribers of its symbol: `/ws/quotes` and Alpaca's data streams (through
+`marketdata.consumers.QuoteFanOut`) and the live account figures of `/ws/trades`
+(`portfolios.consumers.AccountStreamConsumer`). One channel-layer message per batch per
 process, instead of one per tick per subscriber (1,000 clients × 10 symbols at 2,000 ticks/s
 would be 200,000 Redis deliveries a second); the connections then conflate (see consumers).
 """
@@ -12,6 +14,7 @@ import logging
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import orjson
@@ -29,14 +32,22 @@ REJOIN_SECONDS = 3600
 
 @dataclass(frozen=True)
 class FannedQuote:
-    """One tick as every local subscriber gets it: the quote, and its `/ws/quotes` wire form encoded once."""
+    """One tick as every local subscriber of its symbol gets it.
+
+    Subscribers that price or re-encode the quote (the account figures, Alpaca's msgpack) read
+    `quote`; `/ws/quotes` sockets send `json`, encoded on first use and then shared by all of them.
+    """
 
     quote: Quote
-    json: str
+
+    @cached_property
+    def json(self) -> str:
+        return orjson.dumps(quote_message(self.quote)).decode()
 
 
 class QuoteSubscriber(Protocol):
-    def quote_received(self, tick: FannedQuote) -> None: ...
+    def quote_received(self, tick: FannedQuote) -> None:
+        """Called in the hub's loop for each tick of a subscribed symbol: note it and return, never wait."""
 
 
 class QuoteHub:
@@ -66,8 +77,7 @@ class QuoteHub:
             subscribers = self.subscribers.get(quote["symbol"])
             if not subscribers:
                 continue
-            parsed = quote_from_dict(quote)
-            tick = FannedQuote(quote=parsed, json=orjson.dumps(quote_message(parsed)).decode())
+            tick = FannedQuote(quote=quote_from_dict(quote))
             for subscriber in list(subscribers):
                 subscriber.quote_received(tick)
 

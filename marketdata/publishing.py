@@ -1,10 +1,9 @@
 """Ticks and completed minute bars to WebSocket clients.
 
-Per batch the feed sends the newest quote of each symbol twice: once as ONE message to
+Per batch the feed sends the newest quote of each symbol as ONE message to
 `QUOTES_BROADCAST_GROUP`, which each web process's quote hub receives and fans out to its
-own connections (`/ws/quotes`, Alpaca's data streams: `marketdata.fanout`), and once per
-symbol to the group `quotes.<symbol>` for consumers that follow a few symbols through the
-channel layer (portfolios' live account figures). When a minute has ended, the feed
+own subscribers (`/ws/quotes`, Alpaca's data streams, `/ws/trades` account figures:
+`marketdata.fanout`); there are no per-symbol quote groups. When a minute has ended, the feed
 publishes each symbol's stored 1-minute bar for it once, to `bars.<symbol>`.
 """
 
@@ -17,14 +16,8 @@ from marketdata.fanout import QUOTE_BATCH_EVENT_TYPE, QUOTES_BROADCAST_GROUP
 from marketdata.models import Bar, Timeframe
 from marketdata.quotes import Quote, quote_to_dict
 
-QUOTE_EVENT_TYPE = "quote.update"
 BAR_EVENT_TYPE = "bar.update"
 BAR_DECIMALS = ("open", "high", "low", "close", "volume", "vwap")
-
-
-def quote_group(symbol: str) -> str:
-    """Group names allow letters, digits, '-', '_' and '.': `BTC/USD` becomes `quotes.BTC_USD`."""
-    return "quotes." + symbol.replace("/", "_")
 
 
 def newest_per_symbol(quotes: list[Quote]) -> list[Quote]:
@@ -41,11 +34,10 @@ async def publish_quotes(quotes: list[Quote]) -> None:
     newest = [quote_to_dict(quote) for quote in newest_per_symbol(quotes)]
     if newest:
         await layer.group_send(QUOTES_BROADCAST_GROUP, {"type": QUOTE_BATCH_EVENT_TYPE, "quotes": newest})
-    for quote in newest:
-        await layer.group_send(quote_group(quote["symbol"]), {"type": QUOTE_EVENT_TYPE, "quote": quote})
 
 
 def bar_group(symbol: str) -> str:
+    """Group names allow letters, digits, '-', '_' and '.': `BTC/USD` becomes `bars.BTC_USD`."""
     return "bars." + symbol.replace("/", "_")
 
 

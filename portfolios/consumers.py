@@ -1,12 +1,13 @@
 """`/ws/trades` with live account figures: an `account` message whenever they change.
 
 The socket keeps its user's valuation inputs (cash, open positions, last close: one
-`valuation_inputs` load) and joins the market-data quote group of each symbol held. A tick
-only updates a price in memory; figures are computed by the one valuation
-(`selectors.valuation_priced`) and sent at most once per ACCOUNT_STREAM_MIN_INTERVAL_SECONDS,
-so a busy symbol costs no query and no flood. Trade and account updates (fills, transfers,
-adjustments) reload the inputs and push too; so does the age of the inputs
-(ACCOUNT_STREAM_REFRESH_SECONDS, e.g. for settlement at midnight).
+`valuation_inputs` load) and subscribes to each symbol held at this process's quote hub
+(`marketdata.fanout`, the one the `/ws/quotes` sockets use): no channel-layer group per
+symbol, no Redis round trip to follow or drop one. A tick only updates a price in memory;
+figures are computed by the one valuation (`selectors.valuation_priced`) and sent at most
+once per ACCOUNT_STREAM_MIN_INTERVAL_SECONDS, so a busy symbol costs no query and no flood.
+Trade and account updates (fills, transfers, adjustments) reload the inputs and push too; so
+does the age of the inputs (ACCOUNT_STREAM_REFRESH_SECONDS, e.g. for settlement at midnight).
 
 Message: `{"type": "account", "id", "as_of", ...LIVE_FIGURES}` — the figures that move with
 prices and trades, named and printed as `GET /api/v1/account` prints them (which has the rest).
@@ -21,7 +22,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from marketdata.publishing import quote_group
+from marketdata.fanout import FannedQuote, quote_hub
 from portfolios import selectors
 from portfolios.pricing import price_from_tick, prices_for
 from speedtrade.consumers import UserStreamConsumer
@@ -83,8 +84,7 @@ class AccountStreamConsumer(UserStreamConsumer):
     async def disconnect(self, code):
         if getattr(self, "push_task", None) is not None:
             self.push_task.cancel()
-        for symbol in getattr(self, "held_by_symbol", {}):
-            await self.channel_layer.group_discard(quote_group(symbol), self.channel_name)
+        quote_hub().unsubscribe(self, getattr(self, "held_by_symbol", {}))
         await super().disconnect(code)
 
     async def reload(self) -> None:
@@ -92,11 +92,12 @@ class AccountStreamConsumer(UserStreamConsumer):
         self.inputs, self.prices, self.previous_closes = await database_sync_to_async(_load)(self.user)
         self.loaded_at = asyncio.get_running_loop().time()
         held = {position.asset.symbol: position.asset for position in (self.inputs.held if self.inputs else [])}
-        for symbol in held.keys() - self.held_by_symbol.keys():
-            await self.channel_layer.group_add(quote_group(symbol), self.channel_name)
-        for symbol in self.held_by_symbol.keys() - held.keys():
-            await self.channel_layer.group_discard(quote_group(symbol), self.channel_name)
+        newly_held = held.keys() - self.held_by_symbol.keys()
+        hub = quote_hub()
+        hub.unsubscribe(self, self.held_by_symbol.keys() - held.keys())
         self.held_by_symbol = held
+        if newly_held:
+            await hub.subscribe(self, newly_held)
 
     async def user_event(self, event) -> None:
         await super().user_event(event)
@@ -104,12 +105,12 @@ class AccountStreamConsumer(UserStreamConsumer):
             await self.reload()
             self.schedule_push()
 
-    async def quote_update(self, event) -> None:
-        """A tick of a held symbol: remember the price; the figures follow within the throttle."""
-        asset = self.held_by_symbol.get(event["quote"]["symbol"])
+    def quote_received(self, tick: FannedQuote) -> None:
+        """A tick of a held symbol from the quote hub: remember the price; the figures follow within the throttle."""
+        asset = self.held_by_symbol.get(tick.quote.symbol)
         if asset is None:
-            return  # a tick already in flight when the position closed
-        price = price_from_tick(event["quote"], asset)
+            return  # a symbol this socket no longer holds
+        price = price_from_tick(tick.quote, asset)
         if price is None or price == self.prices.get(asset.pk):
             return
         self.prices[asset.pk] = price

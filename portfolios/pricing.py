@@ -5,7 +5,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from marketdata.models import Asset
-from marketdata.quotes import quote_from_dict
+from marketdata.quotes import Quote
 from marketdata.selectors import latest_prices, previous_closes, price_from_quote
 from portfolios.models import Account
 from portfolios.selectors import AccountValuation, valuation_inputs, valuation_priced
@@ -25,6 +25,6 @@ def valuation_at_market(*, account: Account) -> AccountValuation:
     return valuation_priced(inputs=inputs, prices=prices, previous_closes=closes)
 
 
-def price_from_tick(message: dict, asset: Asset) -> Decimal | None:
-    """The price a `/ws/quotes`-group tick message gives `asset` (None when it gives none)."""
-    return price_from_quote(quote_from_dict(message), asset)
+def price_from_tick(tick: Quote, asset: Asset) -> Decimal | None:
+    """The price one live tick (from the quote hub) gives `asset`, as `prices_for` would read it; None when none."""
+    return price_from_quote(tick, asset)

@@ -14,9 +14,9 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 
+from marketdata.fanout import QUOTES_BROADCAST_GROUP
 from marketdata.feeds.runner import FeedRunner, build_runner
 from marketdata.models import Bar
-from marketdata.publishing import quote_group
 from marketdata.quotes import Quote, latest_quotes
 from marketdata.tests import tick_recorder
 from marketdata.tests.factories import AssetFactory, CryptoAssetFactory
@@ -76,7 +76,7 @@ async def test_the_runner_stores_publishes_records_bars_and_calls_tick_handlers(
     tick_recorder.received.clear()
     layer = get_channel_layer()
     listener = await layer.new_channel()
-    await layer.group_add(quote_group("BTC/USD"), listener)
+    await layer.group_add(QUOTES_BROADCAST_GROUP, listener)
     feed = ScriptedFeed([[quote("F", "10.50"), quote("BTC/USD", "65000")], [quote("BTC/USD", "65010")]])
     runner = FeedRunner(
         feed,
@@ -88,10 +88,10 @@ async def test_the_runner_stores_publishes_records_bars_and_calls_tick_handlers(
     stop = asyncio.Event()
     running = asyncio.create_task(runner.run(stop))
 
-    first = await layer.receive(listener)
-    assert first == {"type": "quote.update", "quote": first["quote"]}
-    assert first["quote"]["symbol"] == "BTC/USD" and first["quote"]["last"] == "65000"
-    assert (await layer.receive(listener))["quote"]["last"] == "65010"
+    first = await layer.receive(listener)  # one message per batch, holding every symbol's newest quote
+    assert first == {"type": "quote.batch", "quotes": first["quotes"]}
+    assert [(q["symbol"], q["last"]) for q in first["quotes"]] == [("F", "10.50"), ("BTC/USD", "65000")]
+    assert [(q["symbol"], q["last"]) for q in (await layer.receive(listener))["quotes"]] == [("BTC/USD", "65010")]
     assert await wait_until(lambda: asyncio.sleep(0, len(tick_recorder.received) == 2))
     stop.set()
     await running

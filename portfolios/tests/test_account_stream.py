@@ -1,15 +1,19 @@
 """Live account figures on `/ws/trades`, through the real channel layer (Redis): pushed on the ticks of
-held symbols (at most once per ACCOUNT_STREAM_MIN_INTERVAL_SECONDS, no query per tick) and after fills."""
+held symbols (at most once per ACCOUNT_STREAM_MIN_INTERVAL_SECONDS, no query per tick) and after fills.
+Ticks arrive through the process's quote hub, the one `/ws/quotes` uses; the feed sends no per-symbol messages."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory, approved_customer
+from marketdata.fanout import quote_hub
+from marketdata.models import Asset
 from marketdata.publishing import publish_quotes
 from marketdata.quotes import Quote, store_quotes
 from portfolios import selectors
@@ -35,25 +39,30 @@ def tick(symbol, last) -> Quote:
     )
 
 
+def trade_acme(account, side, shares):
+    """A fill of `shares` ACME at $10, no fee."""
+    fill_apply(
+        account=account,
+        asset=Asset.objects.get(symbol="ACME"),
+        side=side,
+        qty=D(shares),
+        price=D("10.00"),
+        fee=D(0),
+        executed_at=timezone.now(),
+        cause=None,
+    )
+
+
 @database_sync_to_async
 def trader(email, *, acme_shares=0):
     """A customer with $1,000, and `acme_shares` ACME bought at $10 (ACME quoted at $10)."""
     user = UserFactory(email=email)
     account = approved_customer(user)
     deposit_settled_post(account=account, amount=D("1000.00"))
-    acme = AssetFactory(symbol="ACME", reference_price=D("10.00"))
+    AssetFactory(symbol="ACME", reference_price=D("10.00"))
     store_quotes([tick("ACME", "10.00")])
     if acme_shares:
-        fill_apply(
-            account=account,
-            asset=acme,
-            side="buy",
-            qty=D(acme_shares),
-            price=D("10.00"),
-            fee=D(0),
-            executed_at=timezone.now(),
-            cause=None,
-        )
+        trade_acme(account, "buy", acme_shares)
     from django.test import Client
 
     client = Client()
@@ -61,9 +70,12 @@ def trader(email, *, acme_shares=0):
     return account, client.cookies["sessionid"].value
 
 
+def session_headers(cookie) -> list[tuple[bytes, bytes]]:
+    return [(b"cookie", f"sessionid={cookie}".encode()), (b"origin", b"http://testserver")]
+
+
 async def connect(cookie):
-    headers = [(b"cookie", f"sessionid={cookie}".encode()), (b"origin", b"http://testserver")]
-    communicator = WebsocketCommunicator(application, "/ws/trades", headers=headers)
+    communicator = WebsocketCommunicator(application, "/ws/trades", headers=session_headers(cookie))
     connected, _ = await communicator.connect()
     assert connected
     assert (await communicator.receive_json_from())["type"] == "subscribed"
@@ -154,3 +166,57 @@ async def test_a_fill_pushes_the_new_figures_and_its_symbol_is_followed(load_cou
     await publish_quotes([tick("BTC/USD", "60.00")])
     assert figures(await next_account(socket)) == ("1010.00", "950.00", "60.00", "950.00")
     await socket.disconnect()
+
+
+async def test_a_closed_position_stops_following_its_symbol():
+    account, cookie = await trader("alice@example.com", acme_shares=10)
+    socket = await connect(cookie)
+    await next_account(socket)
+
+    await database_sync_to_async(trade_acme)(account, "sell", 10)  # all of it
+    assert figures(await next_account(socket)) == ("1000.00", "1000.00", "0", "1000.00")
+    assert "ACME" not in quote_hub().subscribers  # dropped from this process's hub, no group round trip
+
+    await publish_quotes([tick("ACME", "20.00")])
+    assert await socket.receive_nothing(timeout=0.5)
+    await socket.disconnect()
+
+
+async def test_the_feed_sends_no_per_symbol_quote_messages_yet_the_figures_follow_ticks():
+    _, cookie = await trader("alice@example.com", acme_shares=10)
+    socket = await connect(cookie)
+    await next_account(socket)
+    layer = get_channel_layer()
+    eavesdropper = await layer.new_channel()
+    await layer.group_add("quotes.ACME", eavesdropper)  # the per-symbol group the feed used to send each tick to
+
+    await publish_quotes([tick("ACME", "11.00")])
+    assert figures(await next_account(socket)) == ("1010.00", "900.00", "110.00", "900.00")
+
+    # Sent after the feed's batch: had the feed sent anything to the group, that would come out first.
+    await layer.group_send("quotes.ACME", {"type": "marker"})
+    assert await layer.receive(eavesdropper) == {"type": "marker"}
+    await layer.group_discard("quotes.ACME", eavesdropper)
+    await socket.disconnect()
+
+
+async def test_one_hub_tick_reaches_a_quotes_socket_and_an_account_socket_of_the_same_process():
+    _, cookie = await trader("alice@example.com", acme_shares=10)
+    account_socket = await connect(cookie)
+    await next_account(account_socket)
+    quotes_socket = WebsocketCommunicator(application, "/ws/quotes", headers=session_headers(cookie))
+    assert (await quotes_socket.connect())[0]
+    await quotes_socket.send_json_to({"action": "subscribe", "symbols": ["ACME"]})
+    assert await quotes_socket.receive_json_from() == {"type": "subscribed", "symbols": ["ACME"]}
+    await quotes_socket.receive_json_from()  # the snapshot
+    hub = quote_hub()
+    assert len(hub.subscribers["ACME"]) == 2  # both sockets follow ACME through this process's one hub
+
+    await publish_quotes([tick("ACME", "12.00")])  # one broadcast message for the batch
+    [quote] = await quotes_socket.receive_json_from(timeout=2)
+    assert (quote["type"], quote["symbol"], quote["last"]) == ("quote", "ACME", "12.00")
+    assert figures(await next_account(account_socket)) == ("1020.00", "900.00", "120.00", "900.00")
+
+    await quotes_socket.disconnect()
+    await account_socket.disconnect()
+    assert "ACME" not in hub.subscribers  # closed sockets leave nothing behind in the hub
