@@ -134,58 +134,10 @@ class KYCApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [KYCDocumentInline, KYCAgreementInline, KYCStatusChangeInline]
     fieldsets = (
         ("Status", {"fields": ("user", "status", "kyc_level", "created_at", "submitted_at", "decided_at")}),
-        (
-            "Contact",
-            {
-                "fields": (
-                    "email_address",
-                    "phone_number",
-                    "street_address",
-                    "unit",
-                    "city",
-                    "state",
-                    "postal_code",
-                    "country",
-                )
-            },
-        ),
-        (
-            "Identity",
-            {
-                "fields": (
-                    "given_name",
-                    "family_name",
-                    "date_of_birth",
-                    "tax_id_type",
-                    "tax_id_masked",
-                    "country_of_citizenship",
-                    "country_of_tax_residence",
-                    "funding_source",
-                )
-            },
-        ),
-        (
-            "Disclosures",
-            {
-                "fields": (
-                    "is_control_person",
-                    "is_affiliated_exchange_or_finra",
-                    "is_politically_exposed",
-                    "immediate_family_exposed",
-                )
-            },
-        ),
-        (
-            "Trusted contact",
-            {
-                "fields": (
-                    "trusted_contact_given_name",
-                    "trusted_contact_family_name",
-                    "trusted_contact_email",
-                    "trusted_contact_phone",
-                )
-            },
-        ),
+        ("Contact", {"fields": KYCApplication.CONTACT_FIELDS}),
+        ("Identity", {"fields": KYCApplication.masked_field_names(KYCApplication.IDENTITY_FIELDS)}),
+        ("Disclosures", {"fields": KYCApplication.DISCLOSURE_FIELDS}),
+        ("Trusted contact", {"fields": KYCApplication.TRUSTED_CONTACT_FIELDS}),
     )
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
     change_form_template = "admin/accounts/kycapplication/change_form.html"

@@ -6,7 +6,6 @@ from django import forms
 from django.forms.models import fields_for_model
 
 from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, User
-from accounts.services import KYC_EDITABLE_FIELDS
 
 COUNTRY_CHOICES = [("", "—")] + sorted(
     ((country.alpha_2, country.name) for country in pycountry.countries), key=lambda choice: choice[1]
@@ -30,7 +29,7 @@ class KYCStepForm(forms.Form):
     """A form over some of the application's fields, pre-filled from the application."""
 
     def __init__(self, *args, application: KYCApplication, **kwargs):
-        names = [name for name in self.base_fields if name in KYC_EDITABLE_FIELDS and name != "tax_id"]
+        names = [name for name in self.base_fields if name in KYCApplication.EDITABLE_FIELDS and name != "tax_id"]
         initial = {name: getattr(application, name) for name in names}
         for name in names:
             if isinstance(initial[name], bool):
@@ -45,17 +44,7 @@ def _step_form(name: str, fields: dict, base=KYCStepForm) -> type[KYCStepForm]:
 
 ContactForm = _step_form(
     "ContactForm",
-    _model_fields(
-        "email_address",
-        "phone_number",
-        "street_address",
-        "unit",
-        "city",
-        "state",
-        "postal_code",
-        "country",
-        country=forms.ChoiceField(label="Country", choices=COUNTRY_CHOICES),
-    ),
+    _model_fields(*KYCApplication.CONTACT_FIELDS, country=forms.ChoiceField(label="Country", choices=COUNTRY_CHOICES)),
 )
 
 
@@ -99,12 +88,7 @@ DisclosuresForm = _step_form(
         "is_politically_exposed": _yes_no_field("Are you a politically exposed person?"),
         "immediate_family_exposed": _yes_no_field("Is an immediate family member politically exposed?"),
         # The trusted contact is optional.
-        **_model_fields(
-            "trusted_contact_given_name",
-            "trusted_contact_family_name",
-            "trusted_contact_email",
-            "trusted_contact_phone",
-        ),
+        **_model_fields(*KYCApplication.TRUSTED_CONTACT_FIELDS),
     },
 )
 
@@ -150,7 +134,7 @@ class RequestActionForm(ReasonForm):
     )
     requested_fields = forms.MultipleChoiceField(
         label="Fields to correct or complete",
-        choices=[(name, name.replace("_", " ")) for name in KYC_EDITABLE_FIELDS],
+        choices=[(name, name.replace("_", " ")) for name in KYCApplication.EDITABLE_FIELDS],
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )

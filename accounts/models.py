@@ -123,6 +123,44 @@ class KYCApplication(models.Model):
     EDITABLE_STATUSES = {Status.DRAFT, Status.ACTION_REQUIRED}
     AWAITING_REVIEW_STATUSES = {Status.SUBMITTED, Status.IN_REVIEW}
 
+    # What the customer fills in (plus the write-only `tax_id`), step by step in the onboarding's order:
+    # the one list the draft service, the completeness check, the API, the forms and the admin read.
+    CONTACT_FIELDS = (
+        "email_address",
+        "phone_number",
+        "street_address",
+        "unit",
+        "city",
+        "state",
+        "postal_code",
+        "country",
+    )
+    IDENTITY_FIELDS = (
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "tax_id_type",
+        "tax_id",
+        "country_of_citizenship",
+        "country_of_tax_residence",
+        "funding_source",
+    )
+    DISCLOSURE_FIELDS = (
+        "is_control_person",
+        "is_affiliated_exchange_or_finra",
+        "is_politically_exposed",
+        "immediate_family_exposed",
+    )
+    TRUSTED_CONTACT_FIELDS = (
+        "trusted_contact_given_name",
+        "trusted_contact_family_name",
+        "trusted_contact_email",
+        "trusted_contact_phone",
+    )
+    EDITABLE_FIELDS = CONTACT_FIELDS + IDENTITY_FIELDS + DISCLOSURE_FIELDS + TRUSTED_CONTACT_FIELDS
+    # Editable but not needed to submit; `state` is required for US addresses only (selectors.kyc_missing_items).
+    OPTIONAL_FIELDS = frozenset({"unit", "state", *TRUSTED_CONTACT_FIELDS})
+
     class Level(models.IntegerChoices):
         NONE = 0
         BASIC = 1
@@ -203,6 +241,11 @@ class KYCApplication(models.Model):
         from accounts.encryption import mask_last4
 
         return mask_last4(self.tax_id_last4)
+
+    @staticmethod
+    def masked_field_names(names: tuple[str, ...]) -> tuple[str, ...]:
+        """`names` as the API and the admin show them: the tax id only ever masked."""
+        return tuple("tax_id_masked" if name == "tax_id" else name for name in names)
 
     @property
     def full_name(self) -> str:

@@ -5,26 +5,7 @@ from allauth.mfa.models import Authenticator
 from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
 
 # What a complete application holds (submission checks these; request_action may name them).
-REQUIRED_FIELDS = (
-    "email_address",
-    "phone_number",
-    "street_address",
-    "city",
-    "postal_code",
-    "country",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "tax_id_type",
-    "tax_id",
-    "country_of_citizenship",
-    "country_of_tax_residence",
-    "funding_source",
-    "is_control_person",
-    "is_affiliated_exchange_or_finra",
-    "is_politically_exposed",
-    "immediate_family_exposed",
-)
+REQUIRED_FIELDS = tuple(name for name in KYCApplication.EDITABLE_FIELDS if name not in KYCApplication.OPTIONAL_FIELDS)
 REQUIRED_DOCUMENTS = (KYCDocument.Type.ID_FRONT, KYCDocument.Type.PROOF_OF_ADDRESS)
 
 

@@ -125,33 +125,6 @@ def _demo_application_file(*, user: User) -> None:
 
 
 # --- KYC ---------------------------------------------------------------------------------
-# The application's editable fields (plus the write-only `tax_id`), in the onboarding steps' order.
-KYC_EDITABLE_FIELDS = (
-    "email_address",
-    "phone_number",
-    "street_address",
-    "unit",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "tax_id_type",
-    "tax_id",
-    "country_of_citizenship",
-    "country_of_tax_residence",
-    "funding_source",
-    "is_control_person",
-    "is_affiliated_exchange_or_finra",
-    "is_politically_exposed",
-    "immediate_family_exposed",
-    "trusted_contact_given_name",
-    "trusted_contact_family_name",
-    "trusted_contact_email",
-    "trusted_contact_phone",
-)
 
 
 class ActionRefused(Exception):
@@ -181,11 +154,11 @@ def _require_editable(application: KYCApplication) -> None:
 
 @transaction.atomic
 def kyc_draft_save(*, user: User, changes: dict, agreements: list[str] = (), request=None) -> KYCApplication:
-    """Save part of the user's application (any subset of KYC_EDITABLE_FIELDS) and sign
+    """Save part of the user's application (any subset of KYCApplication.EDITABLE_FIELDS) and sign
     agreements. Formats are checked now; completeness only at submission."""
     application = _application_for_update(user=user)
     _require_editable(application)
-    unknown = set(changes) - set(KYC_EDITABLE_FIELDS)
+    unknown = set(changes) - set(KYCApplication.EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
     changes = dict(changes)
@@ -214,12 +187,9 @@ def kyc_draft_save(*, user: User, changes: dict, agreements: list[str] = (), req
     return application
 
 
+# Cleared to None rather than "" (the date of birth and the yes/no disclosures).
 _NULLABLE_FIELDS = {
-    "date_of_birth",
-    "is_control_person",
-    "is_affiliated_exchange_or_finra",
-    "is_politically_exposed",
-    "immediate_family_exposed",
+    name for name in KYCApplication.EDITABLE_FIELDS if name != "tax_id" and KYCApplication._meta.get_field(name).null
 }
 
 
@@ -441,7 +411,7 @@ def kyc_request_action(
     errors = {}
     if set(requested_documents) - set(KYCDocument.Type.values):
         errors["requested_documents"] = f"Documents are among: {', '.join(KYCDocument.Type.values)}."
-    if set(requested_fields) - set(KYC_EDITABLE_FIELDS):
+    if set(requested_fields) - set(KYCApplication.EDITABLE_FIELDS):
         errors["requested_fields"] = "Unknown application field."
     if not requested_documents and not requested_fields and not errors:
         errors["requested_documents"] = "Name at least one missing document or field."

@@ -1,6 +1,6 @@
 """Alpaca-shaped output (field names from alpaca-py's TradeAccount, Position, Transfer and
 activity models). Money and quantities are decimal strings, printed as computed: the
-rounding already happened in `portfolios.money`."""
+rounding already happened in `portfolios.money`. Position quantities drop trailing zeros, as orders do."""
 
 from decimal import Decimal
 
@@ -11,6 +11,7 @@ from rest_framework import serializers
 from marketdata.api.serializers import AssetOutputSerializer
 from portfolios.models import Transfer
 from portfolios.selectors import ACTIVITY_TYPES, PERIODS, TIMEFRAMES
+from trading.serialization import decimal_string
 
 
 @extend_schema_field(OpenApiTypes.DECIMAL)
@@ -23,6 +24,13 @@ class DecimalString(serializers.Field):
 
     def to_representation(self, value: Decimal) -> str:
         return str(value)
+
+
+class QuantityString(DecimalString):
+    """A quantity as orders print it on the wire: 12.5, not the stored 12.500000000."""
+
+    def to_representation(self, value: Decimal) -> str:
+        return decimal_string(value)
 
 
 class AccountOutputSerializer(serializers.Serializer):
@@ -81,8 +89,8 @@ class PositionOutputSerializer(serializers.Serializer):
     asset_class = serializers.CharField(source="asset.asset_class")
     asset_marginable = serializers.BooleanField(source="asset.marginable")
     side = serializers.SerializerMethodField()
-    qty = DecimalString()
-    qty_available = DecimalString()
+    qty = QuantityString()
+    qty_available = QuantityString()
     avg_entry_price = DecimalString()
     cost_basis = DecimalString()
     market_value = DecimalString()

@@ -11,6 +11,8 @@ On PostgreSQL:
 
 from django.db import migrations
 
+from speedtrade.group_permissions import group_permissions_operation
+
 CHECK_ENTRY = """
 CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$
 DECLARE
@@ -99,35 +101,11 @@ def create_ledger_accounts(apps, schema_editor):
         LedgerAccount.objects.get_or_create(account=account, kind="withdrawal_hold")
 
 
-def grant_permissions(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GROUP_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(*Permission.objects.filter(content_type__app_label="portfolios", codename__in=codenames))
-
-
-def revoke_permissions(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GROUP_PERMISSIONS.items():
-        for group in Group.objects.filter(name=name):
-            group.permissions.remove(
-                *Permission.objects.filter(content_type__app_label="portfolios", codename__in=codenames)
-            )
-
-
 class Migration(migrations.Migration):
     dependencies = [("portfolios", "0002_ledger_positions_transfers"), ("accounts", "0002_staff_groups")]
 
     operations = [
         migrations.RunPython(create_triggers, drop_triggers),
         migrations.RunPython(create_ledger_accounts, migrations.RunPython.noop),
-        migrations.RunPython(grant_permissions, revoke_permissions),
+        group_permissions_operation("portfolios", GROUP_PERMISSIONS),
     ]

@@ -3,31 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-COMPLIANCE_VIEW = ["view_goodfaithviolation", "view_unsettledfundspurchase"]
-
-
-def grant_compliance_view(apps, schema_editor):
-    """Compliance reads good-faith records in the admin (as every other portfolio model)."""
-    from django.contrib.auth.management import create_permissions
-
-    app_config = apps.get_app_config("portfolios")
-    app_config.models_module = True
-    create_permissions(app_config, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name="Compliance")
-    group.permissions.add(*Permission.objects.filter(content_type__app_label="portfolios", codename__in=COMPLIANCE_VIEW))
-
-
-def revoke_compliance_view(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for group in Group.objects.filter(name="Compliance"):
-        group.permissions.remove(
-            *Permission.objects.filter(content_type__app_label="portfolios", codename__in=COMPLIANCE_VIEW)
-        )
+from speedtrade.group_permissions import group_permissions_operation
 
 
 class Migration(migrations.Migration):
@@ -75,5 +51,6 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('open_qty__gte', 0), ('open_qty__lte', models.F('qty')), ('qty__gt', 0)), name='unsettled_purchase_open_within_qty')],
             },
         ),
-        migrations.RunPython(grant_compliance_view, revoke_compliance_view),
+        # Compliance reads good-faith records in the admin (as every other portfolio model).
+        group_permissions_operation("portfolios", {"Compliance": ["view_goodfaithviolation", "view_unsettledfundspurchase"]}),
     ]

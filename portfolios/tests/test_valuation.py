@@ -130,7 +130,7 @@ def test_account_and_positions_api_use_alpaca_names_and_decimal_strings(alice_ap
     assert account["buying_power"] == "975.00" and account["long_market_value"] == "25.00"
     positions = alice_api.get("/api/v1/positions").json()
     assert [(p["symbol"], p["qty"], p["avg_entry_price"], p["side"]) for p in positions] == [
-        ("ACME", "2.500000000", "10.000000000", "long")
+        ("ACME", "2.5", "10.000000000", "long")
     ]
     assert alice_api.get("/api/v1/positions/acme").json()["asset_id"] == str(acme.pk)
     assert alice_api.get(f"/api/v1/positions/{acme.pk}").json()["symbol"] == "ACME"

@@ -5,6 +5,7 @@ the same thing. Inputs are Decimals or decimal strings; nothing here does arithm
 beyond rounding for display.
 """
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
@@ -29,37 +30,41 @@ def _grouped(value: Decimal, places: Decimal = CENT) -> str:
     return f"{abs(value).quantize(places, rounding=ROUND_HALF_UP):,}"
 
 
-@register.filter
-def money(value) -> str:
-    """$1,234.50; negative as −$1,234.50; empty for no value."""
+def _dollars(value, *, plus: bool = False, digits: Callable[[Decimal], str] = _grouped) -> str:
+    """The shared money shape: "—" for no value, then the sign, "$" and the unsigned figure `digits` prints."""
     amount = _decimal(value)
     if amount is None:
         return "—"
-    return f"{MINUS if amount < 0 else ''}${_grouped(amount)}"
+    sign = MINUS if amount < 0 else "+" if plus and amount > 0 else ""
+    return f"{sign}${digits(amount)}"
+
+
+@register.filter
+def money(value) -> str:
+    """$1,234.50; negative as −$1,234.50; empty for no value."""
+    return _dollars(value)
 
 
 @register.filter
 def signed_money(value) -> str:
     """+$12.30 / −$12.30: profit and loss always carries its sign (colour is never the only cue)."""
-    amount = _decimal(value)
-    if amount is None:
-        return "—"
-    return f"{'+' if amount > 0 else MINUS if amount < 0 else ''}${_grouped(amount)}"
+    return _dollars(value, plus=True)
 
 
 SUB_DOLLAR_PLACES = Decimal("0.00000001")
 
 
+def _price_digits(amount: Decimal) -> str:
+    if abs(amount) >= 1:
+        return _grouped(amount)
+    places = max(2, -amount.quantize(SUB_DOLLAR_PLACES, rounding=ROUND_HALF_UP).normalize().as_tuple().exponent)
+    return f"{abs(amount):.{places}f}"
+
+
 @register.filter
 def price(value) -> str:
     """A price: cents from $1 up; below $1 as many decimals as it has, up to 8 (a $0.00001752 coin)."""
-    amount = _decimal(value)
-    if amount is None:
-        return "—"
-    if abs(amount) >= 1:
-        return f"{MINUS if amount < 0 else ''}${_grouped(amount)}"
-    places = max(2, -amount.quantize(SUB_DOLLAR_PLACES, rounding=ROUND_HALF_UP).normalize().as_tuple().exponent)
-    return f"{MINUS if amount < 0 else ''}${abs(amount):.{places}f}"
+    return _dollars(value, digits=_price_digits)
 
 
 @register.filter

@@ -2,14 +2,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.test import TestCase
 from freezegun import freeze_time
 
 from accounts.tests.factories import approved_customer
 from marketdata.quotes import Quote, store_quotes
+from portfolios.models import LedgerAccount
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from trading.brokers import base
-from trading.brokers.paper import paper_book_reset
+from trading.brokers.paper import on_ticks, paper_book_reset
+from trading.models import Order
+from trading.risk import OrderRequest
+from trading.services import order_cancel, order_place
 from trading.tests.venues import ScriptedVenue
 
 # Wednesday 2026-03-04, 10:00 New York: the equity market is open.
@@ -74,3 +79,32 @@ def quote(symbol="ACME", bid="9.99", ask="10.01", bid_size="100", ask_size="100"
     )
     store_quotes([q])
     return q
+
+
+def place(account, **fields) -> Order:
+    """Place an order (a day market buy of ACME unless `fields` say otherwise) and return it as submitted."""
+    defaults = {"symbol": "ACME", "side": "buy", "type": "market", "time_in_force": "day"}
+    with TestCase.captureOnCommitCallbacks(execute=True):  # queues and runs submit_order, as after a commit
+        order, _ = order_place(account=account, request=OrderRequest(**{**defaults, **fields}))
+    order.refresh_from_db()
+    return order
+
+
+def tick(*orders: Order, **quote_fields) -> None:
+    """One quote through the paper venue's books, as the feed delivers it, then re-read `orders`."""
+    with TestCase.captureOnCommitCallbacks(execute=True):  # activated legs are submitted after commit
+        on_ticks([quote(**quote_fields)])
+    for order in orders:
+        order.refresh_from_db()
+
+
+def cancel(account, order: Order, *others: Order) -> None:
+    """Cancel `order` (the cancel task runs, as after a commit), then re-read it and `others`."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        order_cancel(account=account, order_id=order.id)
+    for each in (order, *others):
+        each.refresh_from_db()
+
+
+def cash(account) -> LedgerAccount:
+    return LedgerAccount.objects.get(account=account, kind=LedgerAccount.Kind.CASH)

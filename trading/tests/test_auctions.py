@@ -11,8 +11,7 @@ from trading.brokers.paper import on_ticks
 from trading.models import Order
 from trading.risk import OrderRejected, OrderRequest
 from trading.services import order_place
-from trading.tests.conftest import quote
-from trading.tests.test_order_flow import cash, place
+from trading.tests.conftest import cash, place, quote
 
 pytestmark = pytest.mark.django_db
 

@@ -21,9 +21,7 @@ from portfolios.tests.factories import AssetFactory
 from trading.brokers.paper import on_ticks, paper_book_reset
 from trading.models import Order
 from trading.risk import Leg
-from trading.services import order_cancel
-from trading.tests.conftest import quote
-from trading.tests.test_order_flow import cash, place
+from trading.tests.conftest import cancel, cash, place, quote, tick
 
 pytestmark = pytest.mark.django_db
 
@@ -32,11 +30,6 @@ BRACKET = {
     "take_profit": Leg(limit_price=Decimal("11.00")),
     "stop_loss": Leg(stop_price=Decimal("9.00")),
 }
-
-
-def tick(**fields):
-    with TestCase.captureOnCommitCallbacks(execute=True):  # activated legs are submitted after commit
-        on_ticks([quote(**fields)])
 
 
 def legs(order) -> dict[str, Order]:
@@ -103,8 +96,7 @@ def test_partial_entry_fills_grow_the_legs_and_a_partial_exit_shrinks_the_siblin
     first = legs(entry)
     assert [first["take_profit"].qty, first["stop_loss"].qty] == [1, 1]  # legs follow the filled qty
     assert position(acme).reserved_qty == 1
-    tick(bid="10.00", ask="10.02", ask_size="10")
-    entry.refresh_from_db()
+    tick(entry, bid="10.00", ask="10.02", ask_size="10")
     grown = legs(entry)
     assert entry.status == "filled" and [grown["take_profit"].qty, grown["stop_loss"].qty] == [3, 3]
     assert position(acme).qty == 3 and position(acme).reserved_qty == 3
@@ -138,9 +130,7 @@ def test_oco_exits_a_held_position_and_reserves_it_once(alice_account, acme, mar
     assert oco.status == "accepted" and oco.limit_price == Decimal("12.00")
     assert stop.status == "accepted" and stop.type == "stop_limit" and stop.leg_role == "stop_loss"
     assert position(acme).reserved_qty == 5 and oco.reserved_qty + stop.reserved_qty == 5
-    tick(bid="8.90", ask="8.92")
-    oco.refresh_from_db()
-    stop.refresh_from_db()
+    tick(oco, stop, bid="8.90", ask="8.92")
     assert stop.status == "filled" and stop.filled_avg_price == Decimal("8.90")
     assert oco.status == "canceled" and oco.filled_qty == 0
     assert_all_released(alice_account, acme)
@@ -160,10 +150,7 @@ def test_canceling_one_oco_order_cancels_the_other(alice_account, acme, market_o
         stop_loss=Leg(stop_price=Decimal("9.00")),
     )
     stop = Order.objects.get(parent=oco)
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        order_cancel(account=alice_account, order_id=stop.id)
-    oco.refresh_from_db()
-    stop.refresh_from_db()
+    cancel(alice_account, stop, oco)
     assert (oco.status, stop.status) == ("canceled", "canceled")
     assert_all_released(alice_account, acme)
 
@@ -173,8 +160,7 @@ def test_oto_activates_its_one_leg(alice_account, acme, market_open):
     entry = place(alice_account, qty=Decimal("2"), order_class="oto", stop_loss=Leg(stop_price=Decimal("9.50")))
     (leg,) = Order.objects.filter(parent=entry)
     assert leg.status == "accepted" and leg.reserved_qty == 2
-    tick(bid="9.40", ask="9.42")
-    leg.refresh_from_db()
+    tick(leg, bid="9.40", ask="9.42")
     assert leg.status == "filled" and position(acme).qty == 0
     assert_all_released(alice_account, acme)
 
@@ -182,9 +168,7 @@ def test_oto_activates_its_one_leg(alice_account, acme, market_open):
 def test_canceling_the_entry_cancels_its_held_legs(alice_account, acme, market_open):
     quote(ask="10.00")
     entry = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.50"), **BRACKET)
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        order_cancel(account=alice_account, order_id=entry.id)
-    entry.refresh_from_db()
+    cancel(alice_account, entry)
     assert entry.status == "canceled"
     assert {leg.status for leg in legs(entry).values()} == {"canceled"}
     assert cash(alice_account).reserved == 0
@@ -258,11 +242,10 @@ def test_a_bracket_never_sells_more_than_it_bought_and_reserves_each_share_once(
             stop_loss=Leg(stop_price=Decimal("9.00"), limit_price=Decimal("8.75")),
         )
         for bid, bid_size, ask_size in ticks:
-            tick(bid=str(bid), ask=str(bid + Decimal("0.02")), bid_size=str(bid_size), ask_size=str(ask_size))
+            tick(entry, bid=str(bid), ask=str(bid + Decimal("0.02")), bid_size=str(bid_size), ask_size=str(ask_size))
             orders = list(Order.objects.filter(account=account))
             held = Position.objects.filter(account=account, asset=acme).first()
             sold = sum(order.filled_qty for order in orders if order.side == "sell")
-            entry.refresh_from_db()
             assert sold <= entry.filled_qty and (held.qty if held else 0) == entry.filled_qty - sold
             assert (held.reserved_qty if held else 0) == sum(order.reserved_qty for order in orders)
             assert cash(account).reserved == sum(order.reserved_cash for order in orders)

@@ -15,8 +15,7 @@ from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from trading.models import Order, OrderEvent
 from trading.risk import OrderRejected, good_faith_standing
-from trading.tests.conftest import MARKET_OPEN, quote
-from trading.tests.test_order_flow import place
+from trading.tests.conftest import MARKET_OPEN, place, quote
 
 pytestmark = pytest.mark.django_db
 WEDNESDAY = date(2026, 3, 4)

@@ -3,28 +3,13 @@
 from decimal import Decimal
 
 import pytest
-from django.test import TestCase
 
-from portfolios.models import LedgerAccount, Position
-from trading.brokers.paper import on_ticks
+from portfolios.models import Position
 from trading.models import Execution, OrderEvent
-from trading.risk import OrderRequest
-from trading.services import execution_apply, order_cancel, order_place, orders_expire
-from trading.tests.conftest import MARKET_OPEN, quote
+from trading.services import execution_apply, orders_expire
+from trading.tests.conftest import MARKET_OPEN, cancel, cash, place, quote, tick
 
 pytestmark = pytest.mark.django_db
-
-
-def place(account, **fields):
-    defaults = {"symbol": "ACME", "side": "buy", "type": "market", "time_in_force": "day"}
-    with TestCase.captureOnCommitCallbacks(execute=True):  # queues and runs submit_order, as after a commit
-        order, _ = order_place(account=account, request=OrderRequest(**{**defaults, **fields}))
-    order.refresh_from_db()
-    return order
-
-
-def cash(account) -> LedgerAccount:
-    return LedgerAccount.objects.get(account=account, kind=LedgerAccount.Kind.CASH)
 
 
 def test_market_buy_fills_at_the_ask_on_submission(alice_account, acme, market_open):
@@ -43,8 +28,7 @@ def test_market_buy_larger_than_the_quote_fills_partially_then_on_the_next_tick(
     order = place(alice_account, qty=Decimal("5"))
     assert order.status == "partially_filled" and order.filled_qty == 3
     assert cash(alice_account).reserved == order.reserved_cash > 0
-    on_ticks([quote(ask="10.10", ask_size="10")])
-    order.refresh_from_db()
+    tick(order, ask="10.10", ask_size="10")
     assert order.status == "filled" and order.filled_qty == 5
     assert order.filled_avg_price == Decimal("10.04")
     assert cash(alice_account).reserved == 0
@@ -61,11 +45,9 @@ def test_limit_buy_rests_until_the_ask_crosses(alice_account, acme, market_open)
     quote(ask="10.00")
     order = place(alice_account, type="limit", qty=Decimal("1"), limit_price=Decimal("9.50"))
     assert order.status == "accepted" and cash(alice_account).reserved == Decimal("9.50")
-    on_ticks([quote(bid="9.55", ask="9.60")])
-    order.refresh_from_db()
+    tick(order, bid="9.55", ask="9.60")
     assert order.status == "accepted"
-    on_ticks([quote(bid="9.40", ask="9.45")])
-    order.refresh_from_db()
+    tick(order, bid="9.40", ask="9.45")
     assert order.status == "filled" and order.filled_avg_price == Decimal("9.45")
     assert cash(alice_account).reserved == 0
 
@@ -77,11 +59,9 @@ def test_stop_sell_triggers_when_the_bid_falls_to_it(alice_account, acme, market
         alice_account, side="sell", type="stop", qty=Decimal("3"), stop_price=Decimal("9.00"), time_in_force="gtc"
     )
     assert stop.status == "accepted" and Position.objects.get(asset=acme).reserved_qty == 3
-    on_ticks([quote(bid="9.20", ask="9.22")])
-    stop.refresh_from_db()
+    tick(stop, bid="9.20", ask="9.22")
     assert stop.status == "accepted"
-    on_ticks([quote(bid="8.90", ask="8.95")])
-    stop.refresh_from_db()
+    tick(stop, bid="8.90", ask="8.95")
     assert stop.status == "filled" and stop.filled_avg_price == Decimal("8.90")
     position = Position.objects.get(asset=acme)
     assert position.qty == 0 and position.reserved_qty == 0
@@ -98,12 +78,10 @@ def test_trailing_stop_follows_the_high_and_fires_on_the_pullback(alice_account,
         trail_price=Decimal("1.00"),
         time_in_force="gtc",
     )
-    on_ticks([quote(bid="12.00", ask="12.02")])  # high water mark 12 → stop 11
-    on_ticks([quote(bid="11.50", ask="11.52")])
-    trailing.refresh_from_db()
+    tick(bid="12.00", ask="12.02")  # high water mark 12 → stop 11
+    tick(trailing, bid="11.50", ask="11.52")
     assert trailing.status == "accepted"
-    on_ticks([quote(bid="10.90", ask="10.92")])
-    trailing.refresh_from_db()
+    tick(trailing, bid="10.90", ask="10.92")
     assert trailing.status == "filled" and trailing.filled_avg_price == Decimal("10.90")
 
 
@@ -131,13 +109,11 @@ def test_order_over_a_closed_market_waits_for_the_open_then_day_orders_expire(al
     quote(ask="10.00")
     order = place(alice_account, qty=Decimal("1"))
     assert order.status == "accepted" and order.expires_at.isoformat() == "2026-03-05T21:00:00+00:00"
-    on_ticks([quote(ask="10.00")])
-    order.refresh_from_db()
+    tick(order, ask="10.00")
     assert order.status == "accepted"  # still closed
     limit = place(alice_account, type="limit", qty=Decimal("1"), limit_price=Decimal("5.00"))
     market_closed.move_to("2026-03-05T14:31:00Z")  # Thursday, open
-    on_ticks([quote(ask="10.00")])
-    order.refresh_from_db()
+    tick(order, ask="10.00")
     assert order.status == "filled"
     market_closed.move_to("2026-03-05T21:00:01Z")
     assert orders_expire() == 1
@@ -148,9 +124,7 @@ def test_order_over_a_closed_market_waits_for_the_open_then_day_orders_expire(al
 def test_cancel_releases_the_reservation(alice_account, acme, market_open):
     quote(ask="10.00")
     order = place(alice_account, type="limit", qty=Decimal("2"), limit_price=Decimal("9.00"))
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        order_cancel(account=alice_account, order_id=order.id)
-    order.refresh_from_db()
+    cancel(alice_account, order)
     assert order.status == "canceled" and cash(alice_account).reserved == 0
     assert list(order.events.values_list("to_status", flat=True))[-2:] == ["pending_cancel", "canceled"]
 
@@ -209,16 +183,12 @@ def test_a_trailing_stop_keeps_its_water_mark_across_a_restart(alice_account, ac
         trail_price=Decimal("1.00"),
         time_in_force="gtc",
     )
-    on_ticks([quote(bid="12.00", ask="12.02")])
-    trailing.refresh_from_db()
+    tick(trailing, bid="12.00", ask="12.02")
     assert trailing.hwm == Decimal("12.00") and trailing.current_stop_price == Decimal("11.00")
-    on_ticks([quote(bid="12.50", ask="12.52")])  # within the flush interval: kept in memory only
-    trailing.refresh_from_db()
+    tick(trailing, bid="12.50", ask="12.52")  # within the flush interval: kept in memory only
     assert trailing.hwm == Decimal("12.00")
     paper_book_reset()  # the feed process restarts: the book reloads from the database
-    on_ticks([quote(bid="11.20", ask="11.22")])  # above the persisted stop (11): no fill
-    trailing.refresh_from_db()
+    tick(trailing, bid="11.20", ask="11.22")  # above the persisted stop (11): no fill
     assert trailing.status == "accepted" and trailing.hwm == Decimal("12.00")
-    on_ticks([quote(bid="10.95", ask="10.97")])  # a fresh mark would be 11.20 → stop 10.20; the kept one fires
-    trailing.refresh_from_db()
+    tick(trailing, bid="10.95", ask="10.97")  # a fresh mark would be 11.20 → stop 10.20; the kept one fires
     assert trailing.status == "filled" and trailing.filled_avg_price == Decimal("10.95")

@@ -8,7 +8,7 @@ from accounts import services
 from portfolios.models import LedgerAccount
 from portfolios.tests.factories import AssetFactory
 from trading.models import Order, OrderEvent
-from trading.tests.conftest import quote
+from trading.tests.conftest import place, quote
 
 pytestmark = pytest.mark.django_db
 
@@ -133,8 +133,6 @@ def test_a_compliance_restriction_stops_trading_until_lifted(
 def test_an_order_that_would_trade_against_your_own_resting_order_is_refused(
     alice_api, alice_account, acme, market_open
 ):
-    from trading.tests.test_order_flow import place
-
     quote(ask="10.00")
     place(alice_account, qty=Decimal("2"))
     resting = place(alice_account, side="sell", type="limit", qty=Decimal("1"), limit_price=Decimal("10.50"))

@@ -9,8 +9,7 @@ from portfolios.models import Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from trading.models import Order, OrderEvent
-from trading.tests.conftest import quote
-from trading.tests.test_order_flow import place
+from trading.tests.conftest import place, quote
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,7 @@ from trading.brokers.base import BROKERS, SubmitOutcome
 from trading.brokers.paper import PaperVenue
 from trading.models import Order
 from trading.services import execution_apply, order_cancel, order_replace, order_venue_update, orders_expire
-from trading.tests.conftest import MARKET_OPEN, quote
-from trading.tests.test_order_flow import cash, place
+from trading.tests.conftest import MARKET_OPEN, cash, place, quote
 
 # The competing transaction needs committed rows to wait for: real commits, restored afterwards.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

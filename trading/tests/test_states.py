@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, OrderEvent, OrderStatus
 from trading.services import order_cancel
 from trading.states import TRANSITIONS, IllegalTransition, can_transition, order_transition
-from trading.tests.conftest import quote
-from trading.tests.test_order_flow import place
+from trading.tests.conftest import place, quote
 
 
 def test_terminal_statuses_have_no_way_out_and_every_open_status_can_end():

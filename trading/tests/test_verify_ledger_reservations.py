@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from portfolios.models import LedgerAccount, Position
 from trading.models import Order
-from trading.tests.test_order_flow import place
+from trading.tests.conftest import place
 
 pytestmark = pytest.mark.django_db
 
