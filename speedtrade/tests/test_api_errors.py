@@ -84,7 +84,8 @@ def test_an_exhausted_connection_pool_is_503_with_retry_after(alice_api, monkeyp
     # The view's first query (the caller's account) waits for a connection that never frees up.
     monkeypatch.setattr("trading.api.views._account", pool_exhausted)
     response = alice_api.post(
-        "/api/v1/orders", {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "1"},
+        "/api/v1/orders",
+        {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "1"},
         format="json",
     )
     assert response.status_code == 503
