@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from accounts.admin_export import CsvExport, CsvExportAdminMixin
+from accounts.admin_export import EXPORT_PERMISSION, CsvExport, CsvExportAdminMixin, export_audit_record
 from accounts.models import User
 from marketdata.calendars import ET
 from portfolios import services
@@ -91,14 +91,15 @@ class JournalEntryAdmin(ReadOnlyAdmin):
         ]
 
     def export_view(self, request):
-        """CSV of every ledger line touching one customer's accounts in a date range."""
-        if not self.has_view_permission(request):
+        """CSV of every ledger line touching one customer's accounts in a date range (audited like every export)."""
+        if not (self.has_view_permission(request) and request.user.has_perm(EXPORT_PERMISSION)):
             raise PermissionDenied
         form = LedgerExportForm(request.GET or None)
         if not form.is_valid():
             context = {**self.admin_site.each_context(request), "form": form, "title": "Export a customer's ledger"}
             return TemplateResponse(request, "admin/portfolios/ledger_export.html", context)
         user, start, end = form.cleaned_data["user"], form.cleaned_data["start"], form.cleaned_data["end"]
+        export_audit_record(request, export_name="ledger", user=user, start=start, end=end)
         lines = (
             JournalLine.objects.filter(
                 entry__account__user=user,

@@ -95,3 +95,5 @@ def test_admin_pages_are_read_only_and_the_export_is_csv(carol_admin, funded):
     rows = response.content.decode().splitlines()
     assert rows[0].startswith("effective_at,entry_id")
     assert sorted(row.split(",")[-3:-1] for row in rows[1:]) == [["bank", "-1000.00"], ["cash", "1000.00"]]
+    exported = AuditEvent.objects.get(action="records.exported")
+    assert (exported.subject_user, exported.after["export"]) == (funded.user, "ledger")
