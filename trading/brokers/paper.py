@@ -215,7 +215,7 @@ class PaperBook:
     def upsert(self, order: Order) -> None:
         known = self.orders.get(order.id)
         if order.status not in MATCHABLE:
-            self.orders.pop(order.id, None)
+            self.remove(order.id)  # trailing stops too: an order ended elsewhere must never fire here
             return
         if known is not None:
             # qty too: contingent legs grow with their entry and shrink with their siblings' fills.
