@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 # (so the canceled sibling of a filled exit leg can never sell the same shares again).
 MATCHABLE = (S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_REPLACE)
 SYNC_OVERLAP = timedelta(seconds=5)  # re-read recent changes: a transaction may commit after a later one
+SYNC_FIELDS = ("id", "status", "qty", "filled_qty", "filled_notional", "reserved_qty", "updated_at")  # `update`'s
 T = Order.Type
 CENT = Decimal("0.01")
 
@@ -367,27 +368,46 @@ class PaperBook:
 
     # --- keeping the book in step with the database --------------------------------
     def sync(self, now: datetime) -> None:
-        """Apply every paper order changed since the last sync (all open ones the first time)."""
-        query = Order.objects.filter(broker="paper").select_related("asset")
+        """Apply every paper order changed since the last sync (all open ones the first time).
+
+        Every batch re-reads the last SYNC_OVERLAP of changes, so that read is light: the columns
+        `update` needs, and whole rows (with their asset) only for open orders the book lacks."""
+        orders = Order.objects.filter(broker="paper")
         if self.watermark is None:
-            query = query.filter(status__in=MATCHABLE)
+            missing = orders.filter(status__in=MATCHABLE)
         else:
-            query = query.filter(updated_at__gte=self.watermark - SYNC_OVERLAP)
-        for order in query.order_by("created_at"):
-            self.upsert(order)
+            changed = orders.filter(updated_at__gte=self.watermark - SYNC_OVERLAP).values_list(*SYNC_FIELDS)
+            missing = orders.filter(pk__in=[row[0] for row in changed if not self.update(*row)])
+        for order in missing.select_related("asset").order_by("created_at"):
+            self.upsert(order)  # changed again since the light read? upsert takes the newer row
         self.watermark = now
 
     def upsert(self, order: Order) -> None:
-        known = self.orders.get(order.id)
-        if order.status not in MATCHABLE:
-            self.remove(order.id)  # trailing stops too: an order ended elsewhere must never fire here
-            return
-        if known is not None:
-            # qty too: contingent legs grow with their entry and shrink with their siblings' fills.
-            known.qty, known.filled_qty, known.filled_notional = order.qty, order.filled_qty, order.filled_notional
-            known.reserved_qty, known.updated_at = order.reserved_qty, order.updated_at
-            return
-        self.add(Resting.from_order(order))
+        changes = (order.status, order.qty, order.filled_qty, order.filled_notional, order.reserved_qty)
+        if not self.update(order.id, *changes, order.updated_at):
+            self.add(Resting.from_order(order))
+
+    def update(
+        self,
+        order_id: uuid.UUID,
+        status: str,
+        qty: Decimal | None,
+        filled_qty: Decimal,
+        filled_notional: Decimal,
+        reserved_qty: Decimal,
+        updated_at: datetime,
+    ) -> bool:
+        """Take a changed order row in; False when it is an open order the book does not hold yet."""
+        if status not in MATCHABLE:
+            self.remove(order_id)  # trailing stops too: an order ended elsewhere must never fire here
+            return True
+        known = self.orders.get(order_id)
+        if known is None:
+            return False
+        # qty too: contingent legs grow with their entry and shrink with their siblings' fills.
+        known.qty, known.filled_qty, known.filled_notional = qty, filled_qty, filled_notional
+        known.reserved_qty, known.updated_at = reserved_qty, updated_at
+        return True
 
     def add(self, order: Resting) -> None:
         self.orders[order.id] = order
