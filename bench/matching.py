@@ -4,9 +4,13 @@ A book of 10,000 resting limit/stop/trailing orders over 100 symbols, none of wh
 measured ticks cross: tick evaluations per second of `PaperBook.evaluate` (the matching
 core) and of `on_ticks` batches (the feed handler, including its database sync). Then real
 resting orders (placed and accepted through the services) and one crossing tick each:
-time from handing the tick to `on_ticks` until the fill is committed.
+time from handing the tick to `on_ticks` until the fill is committed (and announced).
+`on_ticks` is called as the feed calls a sync tick handler: from its event loop, through
+`database_sync_to_async` — so the fill's after-commit publishes reuse that loop's Redis
+connections, as in production, instead of opening an event loop and a connection each.
 """
 
+import asyncio
 import json
 import os
 import random
@@ -19,6 +23,7 @@ import django
 
 django.setup()
 
+from channels.db import database_sync_to_async  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.services import trader_create  # noqa: E402
@@ -74,6 +79,12 @@ def tick(symbol: str, mid: Decimal, size: Decimal = Decimal(10)) -> Quote:
     )
 
 
+def as_the_feed_calls(handler):
+    """Call a sync tick handler as marketdata.feeds.runner.FeedRunner does: awaited from the feed's event loop."""
+    loop, wrapped = asyncio.new_event_loop(), database_sync_to_async(handler)
+    return lambda batch: loop.run_until_complete(wrapped(batch))
+
+
 def main(out_path: str) -> None:
     sizes = json.loads(os.environ.get("BENCH_MATCHING", "{}"))
     resting, seconds, crossings = sizes.get("resting", 10_000), sizes.get("seconds", 3.0), sizes.get("crossings", 200)
@@ -92,9 +103,10 @@ def main(out_path: str) -> None:
         evaluated += 1000
     evaluate_rate = evaluated / (time.perf_counter() - started)
 
+    feed_on_ticks = as_the_feed_calls(on_ticks)
     batches, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        on_ticks(walk[(batches % 10) * 100 : (batches % 10) * 100 + 100])
+        feed_on_ticks(walk[(batches % 10) * 100 : (batches % 10) * 100 + 100])
         batches += 1
     on_ticks_rate = batches * 100 / (time.perf_counter() - started)
 
@@ -118,13 +130,13 @@ def main(out_path: str) -> None:
         for _ in range(crossings)
     ]
     accepted = Order.objects.filter(pk__in=[o.pk for o in placed], status="accepted").count()
-    on_ticks([tick(symbol, Decimal(100))])  # the book syncs the new orders in
+    feed_on_ticks([tick(symbol, Decimal(100))])  # the book syncs the new orders in
     latencies = []
     for _ in range(crossings):
         crossing = tick(symbol, Decimal("98.98"), size=CENT)  # ask 98.99 ≤ 99.00: exactly one order fills
         before = Execution.objects.count()
         started = time.perf_counter()
-        on_ticks([crossing])
+        feed_on_ticks([crossing])
         latencies.append((time.perf_counter() - started) * 1000)
         assert Execution.objects.count() == before + 1, "each crossing tick commits exactly one fill"
     latencies.sort()

@@ -13,9 +13,9 @@
 * Each symbol keeps four heaps keyed by trigger price (buy limits by highest limit, sell
   limits by lowest, buy stops by lowest stop, sell stops by highest), so a tick touches
   only the orders it crosses: O(crossing · log n), not O(all orders). Cancelled or
-  finished orders are dropped lazily when they surface. Trailing stops are the
-  exception: each tick moves their water mark, so they are scanned per tick (O(trailing
-  orders of that symbol)).
+  finished orders are dropped lazily when they surface. Trailing stops sit in groups
+  that share a water mark (`TrailingStops`): a tick reaches them only when it sets a new
+  extreme for a group or crosses a group's nearest stop.
 * Every fill goes through `trading.services.execution_apply`. Its execution id is
   `paper:<order id>:<filled qty before>`, so two processes (or a replay) computing the
   same fill from the same order state produce one execution, never two.
@@ -31,10 +31,13 @@
 import heapq
 import logging
 import uuid
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from itertools import count, islice
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import transaction
@@ -54,7 +57,9 @@ logger = logging.getLogger(__name__)
 # (so the canceled sibling of a filled exit leg can never sell the same shares again).
 MATCHABLE = (S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_REPLACE)
 SYNC_OVERLAP = timedelta(seconds=5)  # re-read recent changes: a transaction may commit after a later one
+SYNC_FIELDS = ("id", "status", "qty", "filled_qty", "filled_notional", "reserved_qty", "updated_at")  # `update`'s
 T = Order.Type
+CENT = Decimal("0.01")
 
 
 @dataclass(slots=True)
@@ -122,10 +127,17 @@ class Resting:
     def acts_as_market(self) -> bool:
         return self.type == T.MARKET or (self.type in (T.STOP, T.TRAILING_STOP) and self.triggered)
 
-    def trailing_stop_price(self) -> Decimal:
+    def trailing_stop_at(self, hwm: Decimal) -> Decimal:
+        """The stop price this trailing stop has at water mark `hwm`."""
         return trailing_stop_price(
-            side=self.side, hwm=self.hwm, trail_price=self.trail_price, trail_percent=self.trail_percent
+            side=self.side, hwm=hwm, trail_price=self.trail_price, trail_percent=self.trail_percent
         )
+
+    def add_fill(self, fill: "FillIntent") -> None:
+        """Take a committed fill into the order's figures, as execution_apply did to its row."""
+        self.filled_qty += fill.qty
+        self.filled_notional += (fill.qty * fill.price).quantize(CENT)
+        self.reserved_qty = max(self.reserved_qty - fill.qty, Decimal(0))
 
 
 def auction_time(order: Order) -> datetime | None:
@@ -175,18 +187,170 @@ def crosses(order: Resting, quote: Quote) -> bool:
     return False
 
 
+class MarkGroup:
+    """Trailing stops of one symbol and side that share a water mark: a tick that moves it moves them all."""
+
+    __slots__ = ("mark", "key", "members", "by_price", "by_percent", "moved", "entry")
+
+    def __init__(self, mark: Decimal, key: Decimal) -> None:
+        self.mark = mark
+        self.key = key  # the mark, signed so that the more extreme mark is the greater key
+        self.members: dict[uuid.UUID, tuple[int, Resting]] = {}  # id → (arrival seq, order)
+        # The tightest trail has the nearest stop, so each heap yields the orders in the order they fire.
+        self.by_price: list = []  # (trail_price, seq, id)
+        self.by_percent: list = []  # (trail_percent, seq, id)
+        self.moved = False  # the mark moved since it was last written (`PaperBook.hwm_flush`)
+        self.entry = 0  # its current entry in `TrailingStops.stops`; older entries are stale
+
+
+class TrailingStops:
+    """One symbol's trailing stops on one side (sell: water mark = highest bid; buy: lowest ask).
+
+    A tick moves an order's mark only when it passes it, and every order it moves then shares
+    that mark: so the orders live in `MarkGroup`s ordered by mark, and a new extreme merges the
+    groups it passes (and the orders that have no mark yet) into one group at the new mark —
+    each order moves once per merge, not once per tick. A heap holds each group's nearest stop,
+    so a tick that sets no new extreme and reaches no stop costs two comparisons.
+    """
+
+    def __init__(self, *, sell: bool, hwm_dirty: dict[uuid.UUID, Decimal], moved: set[MarkGroup]) -> None:
+        self.sell = sell
+        self.groups: list[MarkGroup] = []  # by key, descending: a new extreme passes the last ones first
+        self.unmarked: dict[uuid.UUID, tuple[int, Resting]] = {}  # no water mark yet: the next tick sets it
+        self.group_of: dict[uuid.UUID, MarkGroup] = {}
+        self.stops: list = []  # (-signed nearest stop, entry, group)
+        self.entries = count(1)
+        self.hwm_dirty = hwm_dirty  # the book's marks waiting to be written
+        self.moved = moved  # the book's groups whose mark moved since the last write
+
+    def signed(self, price: Decimal) -> Decimal:
+        return price if self.sell else -price
+
+    def add(self, order: Resting, seq: int) -> None:
+        if order.hwm is None:
+            self.unmarked[order.id] = (seq, order)
+            return
+        key = self.signed(order.hwm)
+        at = bisect_left(self.groups, -key, key=lambda group: -group.key)
+        # Join a group at the same mark, unless its mark moved: its orders' marks get written, this one's did not move.
+        group = next((g for g in islice(self.groups, at, None) if g.key != key or not g.moved), None)
+        if group is None or group.key != key:
+            group = MarkGroup(order.hwm, key)
+            self.groups.insert(at, group)
+        self._join(group, seq, order)
+        self._push(group)
+
+    def discard(self, order_id: uuid.UUID) -> None:
+        if self.unmarked.pop(order_id, None) is not None:
+            return
+        group = self.group_of.pop(order_id, None)
+        if group is not None:
+            _, order = group.members.pop(order_id)
+            if group.moved:
+                order.hwm = self.hwm_dirty[order_id] = group.mark
+
+    def tick(self, mark: Decimal, fired: list[tuple[int, Resting]]) -> None:
+        """Move the water marks `mark` passes; add the (seq, order) pairs whose stop it reaches to `fired`."""
+        if not self.group_of and not self.unmarked:
+            return
+        key = self.signed(mark)
+        if self.unmarked or key > self.groups[-1].key:
+            self._move(mark, key)
+        stops = self.stops
+        while stops and -stops[0][0] >= key:
+            _, entry, group = heapq.heappop(stops)
+            if entry == group.entry:
+                self._fire(group, key, fired)
+
+    def _move(self, mark: Decimal, key: Decimal) -> None:
+        passed = []
+        while self.groups and key > self.groups[-1].key:
+            passed.append(self.groups.pop())
+        # The largest group passed becomes the new one; the others' orders join it.
+        base = max(passed, key=lambda group: len(group.members), default=None) or MarkGroup(mark, key)
+        for group in passed:
+            if group is not base:
+                for seq, order in group.members.values():
+                    self._join(base, seq, order)
+                self._retire(group)
+        for seq, order in self.unmarked.values():
+            self._join(base, seq, order)
+        self.unmarked.clear()
+        base.mark, base.key, base.moved = mark, key, True
+        self.moved.add(base)
+        self.groups.append(base)
+        self._push(base)
+
+    def _fire(self, group: MarkGroup, key: Decimal, fired: list[tuple[int, Resting]]) -> None:
+        for heap in (group.by_price, group.by_percent):
+            while (order := self._first(group, heap)) is not None:
+                if self.signed(order.trailing_stop_at(group.mark)) < key:
+                    break
+                fired.append(group.members.pop(order.id))
+                heapq.heappop(heap)
+                del self.group_of[order.id]
+                order.hwm = group.mark
+                if group.moved:
+                    self.hwm_dirty[order.id] = group.mark
+        self._push(group)
+
+    def _join(self, group: MarkGroup, seq: int, order: Resting) -> None:
+        group.members[order.id] = (seq, order)
+        self.group_of[order.id] = group
+        if order.trail_price is not None:
+            heapq.heappush(group.by_price, (order.trail_price, seq, order.id))
+        else:
+            heapq.heappush(group.by_percent, (order.trail_percent, seq, order.id))
+
+    @staticmethod
+    def _first(group: MarkGroup, heap: list) -> Resting | None:
+        """The heap's live order with the tightest trail; canceled and stale entries are dropped."""
+        while heap:
+            _, seq, order_id = heap[0]
+            member = group.members.get(order_id)
+            if member is not None and member[0] == seq:
+                return member[1]
+            heapq.heappop(heap)
+        return None
+
+    def _push(self, group: MarkGroup) -> None:
+        """(Re)file the group under its nearest stop; an empty group is retired."""
+        nearest = [
+            self.signed(order.trailing_stop_at(group.mark))
+            for heap in (group.by_price, group.by_percent)
+            if (order := self._first(group, heap)) is not None
+        ]
+        if not nearest:
+            self.groups.remove(group)
+            self._retire(group)
+            return
+        group.entry = next(self.entries)
+        heapq.heappush(self.stops, (-max(nearest), group.entry, group))
+        if len(self.stops) > 2 * len(self.groups) + 32:  # stale entries outnumber live ones: rebuild
+            self.stops = [item for item in self.stops if item[1] == item[2].entry]
+            heapq.heapify(self.stops)
+
+    def _retire(self, group: MarkGroup) -> None:
+        group.entry = 0
+        self.moved.discard(group)
+
+
 class SymbolBook:
     """Resting orders of one symbol, keyed so a tick reaches only what it crosses."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hwm_dirty: dict[uuid.UUID, Decimal], moved: set[MarkGroup]) -> None:
         self.markets: deque[uuid.UUID] = deque()
         self.buy_limits: list = []  # (-limit, seq, id)
         self.sell_limits: list = []  # (limit, seq, id)
         self.buy_stops: list = []  # (stop, seq, id)
         self.sell_stops: list = []  # (-stop, seq, id)
-        self.trailing: dict[uuid.UUID, Resting] = {}
+        self.trailing_buys = TrailingStops(sell=False, hwm_dirty=hwm_dirty, moved=moved)
+        self.trailing_sells = TrailingStops(sell=True, hwm_dirty=hwm_dirty, moved=moved)
         self.auctions: list[uuid.UUID] = []  # opg/cls orders, waiting for their auction
         self.last_quote: Quote | None = None  # the tick before the current one (closing prints)
+
+    def trailing(self, order: Resting) -> TrailingStops:
+        return self.trailing_buys if order.is_buy else self.trailing_sells
 
 
 class PaperBook:
@@ -195,38 +359,61 @@ class PaperBook:
         self.books: dict[str, SymbolBook] = {}
         self.seq = 0
         self.watermark: datetime | None = None
-        # Trailing water marks moved since they were last written (see `hwm_flush`).
+        # Trailing water marks moved since they were last written (see `hwm_flush`): per order, and
+        # the groups whose shared mark moved (their orders' marks are collected when written).
         self.hwm_dirty: dict[uuid.UUID, Decimal] = {}
+        self.marks_moved: set[MarkGroup] = set()
         self.hwm_flushed_at: datetime | None = None
         self.hwm_fired = False
 
     # --- keeping the book in step with the database --------------------------------
     def sync(self, now: datetime) -> None:
-        """Apply every paper order changed since the last sync (all open ones the first time)."""
-        query = Order.objects.filter(broker="paper").select_related("asset")
+        """Apply every paper order changed since the last sync (all open ones the first time).
+
+        Every batch re-reads the last SYNC_OVERLAP of changes, so that read is light: the columns
+        `update` needs, and whole rows (with their asset) only for open orders the book lacks."""
+        orders = Order.objects.filter(broker="paper")
         if self.watermark is None:
-            query = query.filter(status__in=MATCHABLE)
+            missing = orders.filter(status__in=MATCHABLE)
         else:
-            query = query.filter(updated_at__gte=self.watermark - SYNC_OVERLAP)
-        for order in query.order_by("created_at"):
-            self.upsert(order)
+            changed = orders.filter(updated_at__gte=self.watermark - SYNC_OVERLAP).values_list(*SYNC_FIELDS)
+            missing = orders.filter(pk__in=[row[0] for row in changed if not self.update(*row)])
+        for order in missing.select_related("asset").order_by("created_at"):
+            self.upsert(order)  # changed again since the light read? upsert takes the newer row
         self.watermark = now
 
     def upsert(self, order: Order) -> None:
-        known = self.orders.get(order.id)
-        if order.status not in MATCHABLE:
-            self.orders.pop(order.id, None)
-            return
-        if known is not None:
-            # qty too: contingent legs grow with their entry and shrink with their siblings' fills.
-            known.qty, known.filled_qty, known.filled_notional = order.qty, order.filled_qty, order.filled_notional
-            known.reserved_qty, known.updated_at = order.reserved_qty, order.updated_at
-            return
-        self.add(Resting.from_order(order))
+        changes = (order.status, order.qty, order.filled_qty, order.filled_notional, order.reserved_qty)
+        if not self.update(order.id, *changes, order.updated_at):
+            self.add(Resting.from_order(order))
+
+    def update(
+        self,
+        order_id: uuid.UUID,
+        status: str,
+        qty: Decimal | None,
+        filled_qty: Decimal,
+        filled_notional: Decimal,
+        reserved_qty: Decimal,
+        updated_at: datetime,
+    ) -> bool:
+        """Take a changed order row in; False when it is an open order the book does not hold yet."""
+        if status not in MATCHABLE:
+            self.remove(order_id)  # trailing stops too: an order ended elsewhere must never fire here
+            return True
+        known = self.orders.get(order_id)
+        if known is None:
+            return False
+        # qty too: contingent legs grow with their entry and shrink with their siblings' fills.
+        known.qty, known.filled_qty, known.filled_notional = qty, filled_qty, filled_notional
+        known.reserved_qty, known.updated_at = reserved_qty, updated_at
+        return True
 
     def add(self, order: Resting) -> None:
         self.orders[order.id] = order
-        book = self.books.setdefault(order.symbol, SymbolBook())
+        book = self.books.get(order.symbol)
+        if book is None:
+            book = self.books[order.symbol] = SymbolBook(hwm_dirty=self.hwm_dirty, moved=self.marks_moved)
         self.seq += 1
         entry_id = order.id
         if order.auction_at is not None:
@@ -244,12 +431,18 @@ class PaperBook:
             else:
                 heapq.heappush(book.sell_stops, (-order.stop_price, self.seq, entry_id))
         elif order.type == T.TRAILING_STOP:
-            book.trailing[order.id] = order
+            book.trailing(order).add(order, self.seq)
 
     def remove(self, order_id: uuid.UUID) -> None:
         order = self.orders.pop(order_id, None)
-        if order is not None:
-            self.books[order.symbol].trailing.pop(order_id, None)
+        if order is not None and order.type == T.TRAILING_STOP and not order.triggered:
+            self.books[order.symbol].trailing(order).discard(order_id)
+
+    def fill_booked(self, fill: "FillIntent") -> None:
+        """Keep the in-memory order in step with a fill execution_apply committed; a finished order leaves."""
+        fill.order.add_fill(fill)
+        if fill.final:
+            self.remove(fill.order.id)
 
     def hwm_flush(self, now: datetime) -> None:
         """Persist moved trailing marks, so a restarted book resumes them: at most once per
@@ -258,8 +451,9 @@ class PaperBook:
         (never waited for) and written on the next flush."""
         interval = timedelta(seconds=settings.TRADING_TRAILING_HWM_FLUSH_SECONDS)
         due = self.hwm_flushed_at is None or now - self.hwm_flushed_at >= interval
-        if not self.hwm_dirty or not (due or self.hwm_fired):
+        if not (self.hwm_dirty or self.marks_moved) or not (due or self.hwm_fired):
             return
+        self.water_marks_collect()
         with transaction.atomic():
             free = list(
                 Order.objects.select_for_update(skip_locked=True)
@@ -271,28 +465,36 @@ class PaperBook:
             del self.hwm_dirty[pk]
         self.hwm_flushed_at, self.hwm_fired = now, False
 
+    def water_marks_collect(self) -> None:
+        """Give each order of a group whose mark moved that mark, and queue it to be written."""
+        for group in self.marks_moved:
+            for _, order in group.members.values():
+                order.hwm = self.hwm_dirty[order.id] = group.mark
+            group.moved = False
+        self.marks_moved.clear()
+
     # --- matching --------------------------------------------------------------------
     def _triggered(self, book: SymbolBook, quote: Quote) -> None:
-        """Stops (and trailing stops) the quote reaches become market or limit orders."""
+        """Stops (and trailing stops) the quote reaches become market or limit orders: stops by
+        trigger price, then trailing stops in arrival order."""
         fired: list[Resting] = []
-        for heap, reached in (
-            (book.buy_stops, lambda key: key <= quote.ask),
-            (book.sell_stops, lambda key: -key >= quote.bid),
-        ):
-            while heap and reached(heap[0][0]):
-                _, _, order_id = heapq.heappop(heap)
-                if order_id in self.orders:
-                    fired.append(self.orders[order_id])
-        for order in list(book.trailing.values()):
-            mark = quote.bid if not order.is_buy else quote.ask
-            if order.hwm is None or (mark > order.hwm if not order.is_buy else mark < order.hwm):
-                order.hwm = mark
-                self.hwm_dirty[order.id] = mark
-            stop = order.trailing_stop_price()
-            if (quote.bid <= stop) if not order.is_buy else (quote.ask >= stop):
-                del book.trailing[order.id]
+        heap = book.buy_stops
+        while heap and heap[0][0] <= quote.ask:
+            order = self.orders.get(heapq.heappop(heap)[2])
+            if order is not None:
                 fired.append(order)
-                self.hwm_fired = True
+        heap = book.sell_stops
+        while heap and -heap[0][0] >= quote.bid:
+            order = self.orders.get(heapq.heappop(heap)[2])
+            if order is not None:
+                fired.append(order)
+        trailing: list[tuple[int, Resting]] = []
+        book.trailing_sells.tick(quote.bid, trailing)
+        book.trailing_buys.tick(quote.ask, trailing)
+        if trailing:
+            trailing.sort(key=itemgetter(0))
+            fired.extend(order for _, order in trailing)
+            self.hwm_fired = True
         for order in fired:
             order.triggered = True
             self.add(order)
@@ -415,12 +617,10 @@ def apply_fills(book: PaperBook | None, fills: list[FillIntent], now: datetime) 
                 if fresh is not None:
                     book.upsert(fresh)
             continue
-        order.filled_qty += fill.qty
-        order.filled_notional += (fill.qty * fill.price).quantize(Decimal("0.01"))
-        order.reserved_qty = max(order.reserved_qty - fill.qty, Decimal(0))
-        if fill.final and book is not None:
-            book.remove(order.id)
-        if order.exit_group is not None and book is not None:
+        if book is None:
+            continue
+        book.fill_booked(fill)
+        if order.exit_group is not None:
             # The fill shrank or canceled the group's other orders: take that in before the next tick.
             group = Order.objects.filter(Q(pk=order.exit_group) | Q(parent_id=order.exit_group)).exclude(pk=order.id)
             for member in group.select_related("asset"):

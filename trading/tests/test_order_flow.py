@@ -85,6 +85,22 @@ def test_trailing_stop_follows_the_high_and_fires_on_the_pullback(alice_account,
     assert trailing.status == "filled" and trailing.filled_avg_price == Decimal("10.90")
 
 
+def test_an_expired_trailing_stop_never_fires_the_next_day(alice_account, acme, market_open):
+    quote(ask="10.00")
+    place(alice_account, qty=Decimal("1"))
+    trailing = place(alice_account, side="sell", type="trailing_stop", qty=Decimal("1"), trail_price=Decimal("1.00"))
+    on_ticks([quote(bid="12.00", ask="12.02")])  # the book holds it: stop 11
+    market_open.move_to("2026-03-04T21:00:01Z")
+    assert orders_expire() == 1  # the book learns of it only from the database
+    market_open.move_to("2026-03-04T21:01:00Z")
+    on_ticks([quote(bid="10.50", ask="10.52")])  # after hours, below its stop
+    market_open.move_to("2026-03-05T14:31:00Z")  # Thursday's open
+    on_ticks([quote(bid="10.50", ask="10.52")])
+    trailing.refresh_from_db()
+    assert trailing.status == "expired" and trailing.filled_qty == 0
+    assert Position.objects.get(asset=acme).qty == 1
+
+
 def test_ioc_fills_what_the_quote_has_and_cancels_the_rest(alice_account, acme, market_open):
     quote(ask="10.00", ask_size="2")
     order = place(alice_account, type="limit", qty=Decimal("5"), limit_price=Decimal("10.00"), time_in_force="ioc")
