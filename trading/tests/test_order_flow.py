@@ -89,14 +89,13 @@ def test_an_expired_trailing_stop_never_fires_the_next_day(alice_account, acme, 
     quote(ask="10.00")
     place(alice_account, qty=Decimal("1"))
     trailing = place(alice_account, side="sell", type="trailing_stop", qty=Decimal("1"), trail_price=Decimal("1.00"))
-    on_ticks([quote(bid="12.00", ask="12.02")])  # the book holds it: stop 11
+    tick(bid="12.00", ask="12.02")  # the book holds it: stop 11
     market_open.move_to("2026-03-04T21:00:01Z")
     assert orders_expire() == 1  # the book learns of it only from the database
     market_open.move_to("2026-03-04T21:01:00Z")
-    on_ticks([quote(bid="10.50", ask="10.52")])  # after hours, below its stop
+    tick(bid="10.50", ask="10.52")  # after hours, below its stop
     market_open.move_to("2026-03-05T14:31:00Z")  # Thursday's open
-    on_ticks([quote(bid="10.50", ask="10.52")])
-    trailing.refresh_from_db()
+    tick(trailing, bid="10.50", ask="10.52")
     assert trailing.status == "expired" and trailing.filled_qty == 0
     assert Position.objects.get(asset=acme).qty == 1
 
