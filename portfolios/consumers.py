@@ -6,7 +6,8 @@ The socket keeps its user's valuation inputs (cash, open positions, last close: 
 symbol, no Redis round trip to follow or drop one. A tick only updates a price in memory;
 figures are computed by the one valuation (`selectors.valuation_priced`) and sent at most
 once per ACCOUNT_STREAM_MIN_INTERVAL_SECONDS, so a busy symbol costs no query and no flood.
-Trade and account updates (fills, transfers, adjustments) reload the inputs and push too; so
+Trade and account updates (fills, transfers, adjustments) mark the inputs stale and push too;
+they are reloaded once, right before that push, however many events arrived in the interval; so
 does the age of the inputs (ACCOUNT_STREAM_REFRESH_SECONDS, e.g. for settlement at midnight).
 
 Message: `{"type": "account", "id", "as_of", ...LIVE_FIGURES}` — the figures that move with
@@ -76,6 +77,7 @@ class AccountStreamConsumer(UserStreamConsumer):
         self.previous_closes: dict[UUID, Decimal] = {}
         self.held_by_symbol: dict = {}
         self.loaded_at = self.last_push_at = float("-inf")
+        self.inputs_stale = False
         self.push_task: asyncio.Task | None = None
         await super().on_authenticated()
         await self.reload()
@@ -102,7 +104,9 @@ class AccountStreamConsumer(UserStreamConsumer):
     async def user_event(self, event) -> None:
         await super().user_event(event)
         if event["stream"] == "account_updates" or event["data"].get("event") in RESERVATION_TRADE_EVENTS:
-            await self.reload()
+            # Reloaded once, just before the next (throttled) push: a busy trader's stream of order and
+            # fill events costs one valuation load per push interval, not one per event.
+            self.inputs_stale = True
             self.schedule_push()
 
     def quote_received(self, tick: FannedQuote) -> None:
@@ -126,7 +130,8 @@ class AccountStreamConsumer(UserStreamConsumer):
         if wait > 0:
             await asyncio.sleep(wait)
         self.push_task = None
-        if loop.time() - self.loaded_at > settings.ACCOUNT_STREAM_REFRESH_SECONDS:
+        if self.inputs_stale or loop.time() - self.loaded_at > settings.ACCOUNT_STREAM_REFRESH_SECONDS:
+            self.inputs_stale = False
             await self.reload()
         if self.inputs is None:
             return
