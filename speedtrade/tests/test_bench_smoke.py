@@ -10,6 +10,10 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
+# The smoke stack's Redis database and ports (BENCH_SMOKE_PORT and the next one): apart from the test run's,
+# and overridable so that two checkouts' suites can run side by side on one machine.
+SMOKE_REDIS_DB = os.environ.get("BENCH_SMOKE_REDIS_DB", "13")
+SMOKE_PORT = os.environ.get("BENCH_SMOKE_PORT", "8190")
 
 
 def test_every_benchmark_runs_at_smoke_size_and_reports_well_formed_results(tmp_path):
@@ -19,8 +23,8 @@ def test_every_benchmark_runs_at_smoke_size_and_reports_well_formed_results(tmp_
         **os.environ,
         "BENCH_PG_URL": f"postgres://{credentials}@{database['HOST']}:{database['PORT']}",
         "BENCH_DATABASE": f"{database['NAME']}_bench_smoke",
-        "BENCH_REDIS_URL": settings.REDIS_URL.rsplit("/", 1)[0] + "/13",
-        "BENCH_PORT": "8190",
+        "BENCH_REDIS_URL": settings.REDIS_URL.rsplit("/", 1)[0] + f"/{SMOKE_REDIS_DB}",
+        "BENCH_PORT": SMOKE_PORT,
         "BENCH_WEB_WORKERS": "1",
     }
     for name in ("DATABASE_URL", "REDIS_URL", "SPEEDTRADE_ENV", "CELERY_TASK_ALWAYS_EAGER", "DJANGO_SETTINGS_MODULE"):
