@@ -17,7 +17,7 @@ export TEST_REDIS_URL        ?= redis://127.0.0.1:6379/1
 SERVICES_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL)
 TEST_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SPEEDTRADE_ENV=test CELERY_TASK_ALWAYS_EAGER=true
 
-.PHONY: run test lint bench run-services web worker beat feed migrate lock clean vendor
+.PHONY: run test lint bench bench-quick run-services web worker beat feed migrate lock clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ lint: $(VENV)/.dev-installed
 ## against the database speedtrade_bench on the same PostgreSQL; SMOKE=1 runs every benchmark at tiny size.
 bench: $(VENV)/.dev-installed
 	BENCH_PG_URL=$(patsubst %/,%,$(dir $(SERVICES_DATABASE_URL))) $(BIN)/python -m bench $(if $(SMOKE),--smoke)
+
+## The same steps at 10 s each, for iterating on a change (results in bench/results/quick.md, not committed).
+bench-quick: $(VENV)/.dev-installed
+	BENCH_PG_URL=$(patsubst %/,%,$(dir $(SERVICES_DATABASE_URL))) $(BIN)/python -m bench --quick
 
 ## Services mode, one process each (docker-compose runs the same commands).
 migrate: $(VENV)/.runtime-installed

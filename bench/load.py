@@ -77,47 +77,78 @@ def percentiles(values: list[float]) -> dict:
     return {"count": len(ordered), "p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": ordered[-1]}
 
 
+def rounded(values: list[float]) -> dict:
+    return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in percentiles(values).items()}
+
+
 @dataclass
 class RunResult:
+    """One load step. Latency percentiles are of successful requests only; errors, refusals and requests the
+    server had not answered when the step ended are counted apart (a 503 answered in 1 ms is not a fast order)."""
+
     mode: str
     offered_rate: float | None
     duration_s: float
+    ok_statuses: tuple = (200, 201)
     latencies_ms: list[float] = field(default_factory=list)
     statuses: dict = field(default_factory=dict)
     server_ms: list[float] = field(default_factory=list)
+    sent: int = 0
+    in_flight_when_sending_ended: int = 0
 
-    def summary(self, ok_statuses=(200, 201)) -> dict:
-        ok = sum(count for status, count in self.statuses.items() if status in ok_statuses)
+    def record(self, status, latency_ms: float, response_headers: dict) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status in self.ok_statuses:
+            self.latencies_ms.append(latency_ms)
+            if "x-process-time" in response_headers:
+                self.server_ms.append(float(response_headers["x-process-time"].removesuffix("ms")))
+
+    def summary(self) -> dict:
+        ok = sum(count for status, count in self.statuses.items() if status in self.ok_statuses)
+        failed = sum(count for status, count in self.statuses.items() if status not in self.ok_statuses)
+        sent = self.sent or ok + failed
         return {
             "mode": self.mode,
             "offered_per_s": self.offered_rate,
             "duration_s": round(self.duration_s, 2),
+            "sent": sent,
             "accepted": ok,
             "accepted_per_s": round(ok / self.duration_s, 1) if self.duration_s else 0,
+            "accepted_pct": round(100 * ok / sent, 3) if sent else None,
+            "errors_pct": round(100 * failed / sent, 3) if sent else None,
+            "in_flight_when_sending_ended": self.in_flight_when_sending_ended,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items(), key=lambda kv: str(kv[0]))},
-            "latency_ms": {
-                k: (round(v, 2) if isinstance(v, float) else v) for k, v in percentiles(self.latencies_ms).items()
-            },
-            "server_ms": {
-                k: (round(v, 2) if isinstance(v, float) else v) for k, v in percentiles(self.server_ms).items()
-            },
+            "latency_ms": rounded(self.latencies_ms),
+            "server_ms": rounded(self.server_ms),
         }
+
+
+def sustained(summary: dict, *, p99_ms: float) -> bool:
+    """A rate is sustained when p99 of successes ≤ `p99_ms`, ≥ 99.5 % of requests succeeded, ≤ 0.1 % failed,
+    and the server was not building a backlog: when sending stopped, no more than 25 ms of work was queued."""
+    p99 = summary["latency_ms"]["p99"]
+    offered = summary["offered_per_s"] or 0
+    return (
+        p99 is not None
+        and p99 <= p99_ms
+        and (summary["accepted_pct"] or 0) >= 99.5
+        and (summary["errors_pct"] or 0) <= 0.1
+        and summary["in_flight_when_sending_ended"] <= max(5, offered * 0.025)
+    )
 
 
 RequestFactory = Callable[[int], tuple[str, str, bytes, dict]]  # i -> (method, path, body, headers)
 
 
-async def send_one(conn: HttpConnection, make: RequestFactory, i: int, result: RunResult) -> None:
+async def send_one(conn: HttpConnection, make: RequestFactory, i: int) -> tuple[object, dict]:
     method, path, body, headers = make(i)
     try:
         status, response_headers, _ = await conn.request(method, path, body, headers)
     except (OSError, asyncio.IncompleteReadError, ValueError):
         conn.close()
         conn.writer = None
-        status, response_headers = "error", {}
-    result.statuses[status] = result.statuses.get(status, 0) + 1
-    if "x-process-time" in response_headers:
-        result.server_ms.append(float(response_headers["x-process-time"].removesuffix("ms")))
+        return "error", {}
+    return status, response_headers
 
 
 async def open_loop(
@@ -127,27 +158,22 @@ async def open_loop(
     *,
     rate: float,
     duration: float,
+    ok_statuses: tuple = (200, 201),
     max_connections: int = 256,
     drain_seconds: float = 10.0,
 ) -> RunResult:
     """Send at `rate`/s for `duration` s; latency from each request's intended send time."""
     idle: list[HttpConnection] = [HttpConnection(host, port) for _ in range(16)]
-    result = RunResult("open", rate, duration)
+    result = RunResult("open", rate, duration, ok_statuses)
     loop = asyncio.get_running_loop()
     total = int(rate * duration)
     start = loop.time() + 0.05
     in_flight: set[asyncio.Task] = set()
-    opened = len(idle)
 
     async def one(i: int, due: float) -> None:
-        nonlocal opened
-        if idle:
-            conn = idle.pop()
-        else:
-            opened += 1
-            conn = HttpConnection(host, port)
-        await send_one(conn, make, i, result)
-        result.latencies_ms.append((loop.time() - due) * 1000)
+        conn = idle.pop() if idle else HttpConnection(host, port)
+        status, response_headers = await send_one(conn, make, i)
+        result.record(status, (loop.time() - due) * 1000, response_headers)
         if len(idle) < max_connections:
             idle.append(conn)
         else:
@@ -161,23 +187,27 @@ async def open_loop(
         task = asyncio.create_task(one(i, due))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
+    result.sent = total
+    result.in_flight_when_sending_ended = len(in_flight)
     if in_flight:
         await asyncio.wait(in_flight, timeout=drain_seconds)
     unfinished = list(in_flight)
-    for task in unfinished:  # still queued at the server after the drain: counted, not waited for
+    for task in unfinished:  # still queued at the server after the drain: counted as failed, not waited for
         task.cancel()
     await asyncio.gather(*unfinished, return_exceptions=True)
     if unfinished:
         result.statuses["unfinished"] = len(unfinished)
-    result.duration_s = max(loop.time() - start, duration)
+    result.duration_s = duration
     for conn in idle:
         conn.close()
     return result
 
 
-async def closed_loop(host: str, port: int, make: RequestFactory, *, concurrency: int, duration: float) -> RunResult:
+async def closed_loop(
+    host: str, port: int, make: RequestFactory, *, concurrency: int, duration: float, ok_statuses=(200, 201)
+) -> RunResult:
     """`concurrency` clients, each sending its next request when the previous answer arrives."""
-    result = RunResult("closed", None, duration)
+    result = RunResult("closed", None, duration, ok_statuses)
     counter = itertools.count()
     loop = asyncio.get_running_loop()
     stop_at = loop.time() + duration
@@ -186,14 +216,32 @@ async def closed_loop(host: str, port: int, make: RequestFactory, *, concurrency
         conn = HttpConnection(host, port)
         while loop.time() < stop_at:
             sent = loop.time()
-            await send_one(conn, make, next(counter), result)
-            result.latencies_ms.append((loop.time() - sent) * 1000)
+            status, response_headers = await send_one(conn, make, next(counter))
+            result.record(status, (loop.time() - sent) * 1000, response_headers)
         conn.close()
 
     start = loop.time()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     result.duration_s = loop.time() - start
     return result
+
+
+async def settled(host: str, port: int, *, quiet_ms: float = 20.0, timeout: float = 60.0) -> float:
+    """Wait until the server answers /health within `quiet_ms` three times in a row: the previous step's
+    queue is worked off and does not land in the next one. Returns the seconds waited."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    quick = 0
+    conn = HttpConnection(host, port)
+    try:
+        while quick < 3 and loop.time() - started < timeout:
+            sent = loop.time()
+            status, _ = await send_one(conn, lambda _: ("GET", "/health", b"", {}), 0)
+            quick = quick + 1 if status == 200 and (loop.time() - sent) * 1000 <= quiet_ms else 0
+            await asyncio.sleep(0.2)
+    finally:
+        conn.close()
+    return round(loop.time() - started, 1)
 
 
 def json_body(data) -> bytes:

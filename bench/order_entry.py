@@ -10,7 +10,9 @@ import uuid
 import psycopg
 
 from bench import load
-from bench.stack import Config, log
+from bench.stack import Config, Meter, Stack, correctness, log, task_queue_length
+
+SUSTAINED_P99_MS = 25.0
 
 
 def order_request_factory(seed: dict, tag: str):
@@ -34,29 +36,40 @@ def order_request_factory(seed: dict, tag: str):
     return make
 
 
-async def http_runs(config: Config, seed: dict, *, rates, duration: float, concurrency: int) -> dict:
-    # The closed loop first: after an open-loop rate above capacity the server is still working off
-    # thousands of queued requests, and a closed loop measured then would measure that queue.
+async def http_runs(
+    config: Config, seed: dict, stack: Stack, *, rates, duration: float, concurrency: int, drain_seconds: float
+) -> dict:
+    """The closed loop (the maximum), then each open-loop rate. Between steps the server settles and the
+    submissions the worker has not sent yet are dropped (those orders stay `new`), so one step's backlog never
+    lands in the next; after each step the ledger is verified and the stored orders counted."""
+    tag = f"c-{uuid.uuid4().hex[:6]}"
     log(f"order entry: closed loop, {concurrency} clients, {duration}s")
+    meter = Meter(config, stack)
     closed = await load.closed_loop(
-        config.host,
-        config.port,
-        order_request_factory(seed, f"c-{uuid.uuid4().hex[:6]}"),
-        concurrency=concurrency,
-        duration=duration,
+        config.host, config.port, order_request_factory(seed, tag), concurrency=concurrency, duration=duration
     )
-    runs = []
+    closed_summary = closed.summary() | meter.per(closed.summary()["accepted"])
+    runs = [await _settle_and_check(config, closed_summary, tag, drain_seconds)]
     for rate in rates:
+        tag = f"o{rate}-{uuid.uuid4().hex[:6]}"
         log(f"order entry: open loop {rate}/s for {duration}s")
+        meter = Meter(config, stack)
         result = await load.open_loop(
-            config.host,
-            config.port,
-            order_request_factory(seed, f"o{rate}-{uuid.uuid4().hex[:6]}"),
-            rate=rate,
-            duration=duration,
+            config.host, config.port, order_request_factory(seed, tag), rate=rate, duration=duration
         )
-        runs.append(result.summary())
-    return {"open_loop": runs, "closed_loop": closed.summary()}
+        summary = result.summary()
+        summary |= meter.per(summary["accepted"])
+        summary["sustained"] = load.sustained(summary, p99_ms=SUSTAINED_P99_MS)
+        runs.append(await _settle_and_check(config, summary, tag, drain_seconds))
+    return {"closed_loop": runs[0], "open_loop": runs[1:]}
+
+
+async def _settle_and_check(config: Config, summary: dict, tag: str, drain_seconds: float) -> dict:
+    summary["submit_backlog_at_end"] = task_queue_length(config)
+    summary["settle_s"] = await load.settled(config.host, config.port, timeout=drain_seconds)
+    summary["submit_backlog_dropped"] = task_queue_length(config, purge=True)
+    summary["correctness"] = correctness(config, prefix=tag, accepted=summary["accepted"])
+    return summary
 
 
 async def raw_psycopg_ceiling(config: Config, seed: dict, *, concurrency: int, duration: float, pipeline: bool) -> dict:
@@ -115,11 +128,14 @@ async def raw_psycopg_ceiling(config: Config, seed: dict, *, concurrency: int, d
     }
 
 
-def pgbench(config: Config, *, clients: int, duration: int, scale: int = 4) -> dict:
+def pgbench(config: Config, *, clients: int, duration: int, scale: int, prepared: bool) -> dict:
+    """pgbench tpcb-like on its own tables in the bench database (scale 10 with 8 clients: enough branch rows
+    that the clients do not queue on a handful of them)."""
     binary = "pgbench"
     subprocess.run([binary, "-i", "-q", "-s", str(scale), config.libpq_url], check=True, capture_output=True)
+    mode = ["-M", "prepared"] if prepared else []
     result = subprocess.run(
-        [binary, "-b", "tpcb-like", "-c", str(clients), "-j", "2", "-T", str(duration), config.libpq_url],
+        [binary, "-b", "tpcb-like", *mode, "-c", str(clients), "-j", "2", "-T", str(duration), config.libpq_url],
         check=True,
         capture_output=True,
         text=True,
@@ -129,6 +145,7 @@ def pgbench(config: Config, *, clients: int, duration: int, scale: int = 4) -> d
     return {
         "clients": clients,
         "scale": scale,
+        "prepared": prepared,
         "tps": float(match.group(1)) if match else None,
         "latency_avg_ms": float(latency.group(1)) if latency else None,
     }

@@ -37,17 +37,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write(data: dict, rows: list[dict], *, smoke: bool, out_dir: Path = RESULTS) -> tuple[Path, Path]:
+def write(data: dict, rows: list[dict], *, name: str, out_dir: Path = RESULTS) -> tuple[Path, Path]:
+    """`name` is the run's kind: latest (full), quick or smoke."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    name = "smoke" if smoke else "latest"
     json_path = out_dir / f"{name}.json"
     md_path = out_dir / f"{name}.md"
     data = {**data, "table": rows, "finished_at": stamp}
     json_path.write_text(json.dumps(data, indent=2, default=str))
     load = data["machine"]
     md = [
-        f"# SpeedTrade benchmark results ({'smoke' if smoke else 'full'} run, {stamp})",
+        f"# SpeedTrade benchmark results ({'full' if name == 'latest' else name} run, {stamp})",
         "",
         f"Machine: {load['cpus']} CPUs, load average before the run {load['before']['loadavg_1m']:.2f} / "
         f"after {load['after']['loadavg_1m']:.2f} (1 min). Other sessions share this machine: absolute numbers are "
@@ -56,7 +56,7 @@ def write(data: dict, rows: list[dict], *, smoke: bool, out_dir: Path = RESULTS)
         "",
         table(rows),
         "",
-        "Raw numbers: `latest.json` next to this file (same run).",
+        f"Raw numbers: `{name}.json` next to this file (same run).",
     ]
     for section in data.get("notes", []):
         md += ["", section]

@@ -6,6 +6,7 @@ the same commands production uses (`manage.py serve`, `celery worker`, `manage.p
 """
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -60,12 +61,19 @@ class Config:
         return env
 
 
-def database_recreate(config: Config) -> None:
-    with psycopg.connect(
-        f"{config.pg_url}/postgres".replace("postgres://", "postgresql://", 1), autocommit=True
-    ) as conn:
+def _maintenance(config: Config) -> psycopg.Connection:
+    return psycopg.connect(f"{config.pg_url}/postgres".replace("postgres://", "postgresql://", 1), autocommit=True)
+
+
+def database_recreate(config: Config, *, template: str | None = None) -> None:
+    with _maintenance(config) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{config.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{config.database}"')
+        conn.execute(f'CREATE DATABASE "{config.database}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def database_drop(config: Config) -> None:
+    with _maintenance(config) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{config.database}" WITH (FORCE)')
 
 
 def manage(config: Config, *args: str, **env) -> str:
@@ -132,15 +140,7 @@ class Process:
         return sizes
 
     def cpu_seconds(self) -> float:
-        total = 0.0
-        tick = os.sysconf("SC_CLK_TCK")
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
-            except (OSError, IndexError):
-                pass
-        return total
+        return _process_cpu_seconds(self.pids())
 
     def stop(self, timeout: float = 10) -> None:
         if self.popen.poll() is not None:
@@ -258,6 +258,116 @@ def wait_for_port(host: str, port: int, process: Process, timeout: float = 60) -
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{process.name} did not listen on {port} within {timeout}s")
+
+
+def _process_cpu_seconds(pids) -> float:
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+class Meter:
+    """What one step cost: CPU seconds per process kind (our processes, PostgreSQL, Redis, this load generator)
+    and database work (transactions committed in the bench database; statements when pg_stat_statements is
+    loaded), read before and after, to be divided by the step's successful requests.
+
+    PostgreSQL and Redis serve the whole machine: on a shared machine their figures include others' work."""
+
+    def __init__(self, config: Config, stack: "Stack") -> None:
+        self.config, self.stack = config, stack
+        self.before = self._read()
+
+    def _database_counts(self) -> dict:
+        with psycopg.connect(self.config.libpq_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+            commits = conn.execute(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()[0]
+            statements = None
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").fetchone():
+                try:
+                    statements = conn.execute(
+                        "SELECT sum(calls) FROM pg_stat_statements"
+                        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    ).fetchone()[0]
+                except psycopg.Error:  # the extension exists but is not in shared_preload_libraries
+                    statements = None
+        return {"transactions": commits, "statements": statements}
+
+    def _read(self) -> dict:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = {name: process.cpu_seconds() for name, process in self.stack.processes.items()}
+        cpu |= {
+            "postgres": _process_cpu_seconds(_pids_named("postgres")),
+            "redis": _process_cpu_seconds(_pids_named("redis-server")),
+            "load generator": usage.ru_utime + usage.ru_stime,
+        }
+        return {"cpu": cpu, "db": self._database_counts(), "at": time.monotonic()}
+
+    def per(self, count: int) -> dict:
+        """CPU ms and database round trips per unit of work (e.g. per accepted order) since the meter started."""
+        after = self._read()
+        count = max(count, 1)
+        cpu_ms = {
+            name: round((after["cpu"][name] - self.before["cpu"].get(name, 0.0)) * 1000 / count, 3)
+            for name in after["cpu"]
+        }
+        db = {
+            f"{name}_per_unit": (
+                round((after["db"][name] - self.before["db"][name]) / count, 2)
+                if after["db"][name] is not None and self.before["db"][name] is not None
+                else None
+            )
+            for name in after["db"]
+        }
+        elapsed = after["at"] - self.before["at"]
+        busy = {
+            name: round(100 * (after["cpu"][name] - self.before["cpu"].get(name, 0.0)) / elapsed, 1)
+            for name in after["cpu"]
+        }
+        return {"cpu_ms_per_unit": cpu_ms, "cpu_pct_of_one_core": busy, **db}
+
+
+def orders_tagged(config: Config, prefix: str) -> int:
+    """Orders in the database whose client_order_id starts with `prefix` (one load step's)."""
+    with psycopg.connect(config.libpq_url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM trading_order WHERE client_order_id LIKE %s", [prefix.replace("%", "") + "%"]
+        ).fetchone()[0]
+
+
+def correctness(config: Config, *, prefix: str, accepted: int) -> dict:
+    """After a step: the ledger and the reservations verify (no overspend, no negative cash), and every 2xx
+    response is an order in the database and every order in the database was answered 2xx."""
+    result = subprocess.run(
+        [PYTHON, "manage.py", "verify_ledger"], cwd=ROOT, env=config.env(), capture_output=True, text=True
+    )
+    stored = orders_tagged(config, prefix)
+    return {
+        "verify_ledger": result.returncode == 0,
+        "verify_ledger_output": (result.stdout + result.stderr).strip()[-500:],
+        "orders_stored": stored,
+        "orders_answered_2xx": accepted,
+        "ok": result.returncode == 0 and stored == accepted,
+    }
 
 
 def machine_load() -> dict:

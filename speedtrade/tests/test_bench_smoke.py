@@ -45,10 +45,18 @@ def test_every_benchmark_runs_at_smoke_size_and_reports_well_formed_results(tmp_
     assert entry["open_loop"] and all(r["accepted"] > 0 for r in entry["open_loop"])
     assert set(entry["open_loop"][0]["latency_ms"]) == {"count", "p50", "p95", "p99", "max"}
     assert entry["closed_loop"]["accepted"] > 0
+    # Every load step is checked for correctness: the ledger verifies and each 2xx answer is a stored order.
+    steps = [*entry["open_loop"], entry["closed_loop"], *results["order_to_fill"]]
+    assert all(step["correctness"]["ok"] for step in steps), [step["correctness"] for step in steps]
+    assert all(step["cpu_ms_per_unit"]["web"] > 0 and step["transactions_per_unit"] > 0 for step in steps)
+    # The ceilings were measured on an idle stack, for each concurrency and both ways of sending.
     assert results["raw_psycopg"]["orders_per_s"] > 0 and results["raw_psycopg"]["errors"] == 0
     assert results["raw_psycopg_pipeline"]["orders_per_s"] > 0
-    assert results["pgbench"]["tps"] > 0
-    assert results["order_to_fill"]["statuses"] == {"201": results["order_to_fill"]["orders"]}
+    assert results["pgbench"]["tps"] > 0 and results["pgbench_prepared"]["tps"] > 0
+    for fill in results["order_to_fill"]:
+        assert fill["entry"]["statuses"] == {"201": fill["orders"]}
+        assert fill["missing_fills"] == 0 and fill["fills"] == fill["orders"]
+    assert all(run["accepted"] > 0 for run in results["account_reads"])
     assert results["matching"]["crossing_orders_accepted"] == results["matching"]["crossing_orders"]
     assert results["matching"]["evaluate_ticks_per_s"] > 0
     assert {read["path"] for read in results["reads"]} >= {"/api/v1/account", "/api/v1/positions"}
