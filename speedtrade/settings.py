@@ -151,7 +151,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's database scheduler, writing a heartbeat per tick (`manage.py healthcheck beat`).
+CELERY_BEAT_SCHEDULER = "speedtrade.beat:HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Auth -------------------------------------------------------------------------
