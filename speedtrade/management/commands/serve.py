@@ -33,5 +33,7 @@ class Command(BaseCommand):
             lifespan="on",
             ws="websockets-sansio",
             timeout_graceful_shutdown=5,
+            # X-Forwarded-For / -Proto are believed only from these addresses (nginx in compose).
             proxy_headers=True,
+            forwarded_allow_ips=settings.TRUSTED_PROXY_IPS,
         )
