@@ -104,7 +104,9 @@ def nginx(upstream: str, tmp_path: Path, *, trusted_balancer: str = NO_BALANCER,
         "NGINX_PORT": str(port),
         "NGINX_TRUSTED_BALANCER": trusted_balancer,
     }
-    templates = sorted((DEPLOY / "templates").glob("*.template"))
+    templates = {
+        path: conf_d / path.name.removesuffix(".template") for path in (DEPLOY / "templates").glob("*.template")
+    }
     if tls:
         values |= {
             "NGINX_TLS_PORT": str(tls_port),
@@ -112,9 +114,11 @@ def nginx(upstream: str, tmp_path: Path, *, trusted_balancer: str = NO_BALANCER,
             "NGINX_TLS_CERTIFICATE_KEY": str(tmp_path / "certs" / "privkey.pem"),
         }
         write_self_signed_certificate(tmp_path / "certs")
-        templates.append(DEPLOY / "tls" / "speedtrade-tls.conf.template")
-    for template in templates:
-        (conf_d / template.name.removesuffix(".template")).write_text(render(template, values))
+        # deploy/docker-compose.tls.yml mounts deploy/nginx/tls/ at templates/tls/: rendered into conf.d/tls/.
+        (conf_d / "tls").mkdir()
+        templates[DEPLOY / "tls" / "speedtrade-tls.conf.template"] = conf_d / "tls" / "speedtrade-tls.conf"
+    for template, rendered in templates.items():
+        rendered.write_text(render(template, values))
     user = ""
     if os.geteuid() == 0:  # workers would otherwise switch to `nobody`
         user = f"user {pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name};"
