@@ -43,8 +43,14 @@ $(VENV)/.browser-installed:
 	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 	@touch $@
 
-## The whole suite against the real PostgreSQL and Redis, browser tests included.
-test: $(VENV)/.dev-installed $(VENV)/.browser-installed
+# The proxy tests (speedtrade/tests/test_nginx.py) run Debian's nginx with deploy/nginx/ in front of the app.
+NGINX ?= /usr/sbin/nginx
+$(VENV)/.nginx-installed:
+	@test -x $(NGINX) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx)
+	@touch $@
+
+## The whole suite against the real PostgreSQL and Redis, browser and proxy tests included.
+test: $(VENV)/.dev-installed $(VENV)/.browser-installed $(VENV)/.nginx-installed
 	@$(TEST_ENV) $(BIN)/python manage.py check_services
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -64,6 +70,11 @@ bench-quick: $(VENV)/.dev-installed
 	BENCH_PG_URL=$(patsubst %/,%,$(dir $(SERVICES_DATABASE_URL))) $(BIN)/python -m bench --quick
 
 ## Services mode, one process each (docker-compose runs the same commands).
+WORKER_CMD = $(SERVICES_ENV) $(BIN)/celery -A speedtrade worker --loglevel INFO --concurrency $(WORKERS)
+BEAT_CMD   = $(SERVICES_ENV) $(BIN)/celery -A speedtrade beat --loglevel INFO
+FEED_CMD   = $(SERVICES_ENV) $(BIN)/python manage.py run_feed $(if $(FEED_PROVIDER),--provider $(FEED_PROVIDER))
+
+## Creates the database when missing (check_services), then its tables.
 migrate: $(VENV)/.runtime-installed
 	$(SERVICES_ENV) $(BIN)/python manage.py check_services
 	$(SERVICES_ENV) $(BIN)/python manage.py migrate --noinput
@@ -72,19 +83,27 @@ web: migrate
 	$(SERVICES_ENV) $(BIN)/python manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 worker: $(VENV)/.runtime-installed
-	$(SERVICES_ENV) $(BIN)/celery -A speedtrade worker --loglevel INFO --concurrency $(WORKERS)
+	$(WORKER_CMD)
 
 beat: $(VENV)/.runtime-installed
-	$(SERVICES_ENV) $(BIN)/celery -A speedtrade beat --loglevel INFO
+	$(BEAT_CMD)
 
+# web, worker, beat and the feed as children of one shell. Ctrl-C reaches every process of the terminal's
+# group at once (each installs its own handler): the shell only waits for them. A SIGTERM sent to the shell
+# alone is passed on once. When the web server ends for any reason, the others are stopped. (make itself
+# then reports the interrupt, as it does for any target stopped with Ctrl-C.)
 run-services: migrate
-	@echo "Starting web, worker and beat against PostgreSQL + Redis (Ctrl-C stops all)."
+	@echo "Starting web, worker, beat and the feed against PostgreSQL + Redis (Ctrl-C stops all)."
 	$(SERVICES_ENV) $(BIN)/python manage.py seed_demo
-	trap 'kill 0' INT TERM EXIT; \
-	$(MAKE) --no-print-directory worker & \
-	$(MAKE) --no-print-directory beat & \
-	$(MAKE) --no-print-directory feed & \
-	$(SERVICES_ENV) $(BIN)/python manage.py serve --demo --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	@pids=""; \
+	trap 'trap "" INT TERM; wait; exit 0' INT; \
+	trap 'trap "" INT TERM; kill -TERM $$pids 2>/dev/null; wait; exit 0' TERM; \
+	$(WORKER_CMD) & pids="$$pids $$!"; \
+	$(BEAT_CMD) & pids="$$pids $$!"; \
+	$(FEED_CMD) & pids="$$pids $$!"; \
+	$(SERVICES_ENV) $(BIN)/python manage.py serve --demo --host $(HOST) --port $(PORT) --workers $(WORKERS) & \
+	web=$$!; pids="$$pids $$web"; \
+	wait $$web; status=$$?; trap "" INT TERM; kill -TERM $$pids 2>/dev/null; wait; exit $$status
 
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -95,7 +114,7 @@ clean:
 
 ## Market data feed (services mode): FEED_PROVIDER=simulated|alpaca|ccxt:<exchange>; stops on SIGTERM.
 feed: $(VENV)/.runtime-installed
-	$(SERVICES_ENV) $(BIN)/python manage.py run_feed $(if $(FEED_PROVIDER),--provider $(FEED_PROVIDER))
+	$(FEED_CMD)
 
 ## Front-end libraries (package.json, pinned; package-lock.json) copied into static/vendor/ with their
 ## licences. The copies are committed: the app never needs npm or a CDN to run.

@@ -5,7 +5,7 @@ from accounts.models import AuditEvent, User
 
 def client_ip(request) -> str | None:
     # The ASGI server already replaced REMOTE_ADDR with the client's address when the
-    # request came through a trusted proxy (uvicorn's FORWARDED_ALLOW_IPS); reading
+    # request came through a trusted proxy (TRUSTED_PROXY_IPS, passed to uvicorn); reading
     # X-Forwarded-For here would let any client write its own IP into the audit trail.
     return request.META.get("REMOTE_ADDR") or None
 

@@ -68,3 +68,21 @@ def ready(request):
         "checks": {name: failed.get(name, "ok") for name in READINESS_CHECKS},
     }
     return JsonResponse(body, status=503 if failed else 200)
+
+
+class HealthCheckMiddleware:
+    """Answers `/health` and `/ready` before anything reads the Host header.
+
+    Container healthchecks probe `127.0.0.1`, which is rightly not in a production ALLOWED_HOSTS: through
+    the rest of the stack they would get 400 and the container would never be healthy. These two answers
+    reveal nothing a host check protects (no links, no cookies), so they skip it.
+    """
+
+    PATHS = {"/health": health, "/ready": ready}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        view = self.PATHS.get(request.path_info)
+        return view(request) if view is not None else self.get_response(request)

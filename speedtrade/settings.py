@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "speedtrade.middleware.ProcessTimeMiddleware",
+    "speedtrade.health.HealthCheckMiddleware",  # before anything validates the Host header
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -151,7 +152,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's database scheduler, writing a heartbeat per tick (`manage.py healthcheck beat`).
+CELERY_BEAT_SCHEDULER = "speedtrade.beat:HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Auth -------------------------------------------------------------------------
@@ -184,6 +186,14 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "SpeedTrade"
 USERSESSIONS_TRACK_ACTIVITY = True
 
+# Client IPs (audit events, KYC signatures, allauth's per-IP login limits) are REMOTE_ADDR, which uvicorn
+# takes from X-Forwarded-For only when the request comes from one of TRUSTED_PROXY_IPS (`manage.py serve`
+# passes them as forwarded_allow_ips; compose: nginx's fixed address). allauth must not read the header
+# itself: a client can write anything into it.
+TRUSTED_PROXY_IPS = env.list("TRUSTED_PROXY_IPS", default=["127.0.0.1", "::1"])
+ALLAUTH_TRUSTED_PROXY_COUNT = 0
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = None
+
 HEADLESS_CLIENTS = ("app",)
 HEADLESS_ONLY = False
 HEADLESS_TOKEN_STRATEGY = "allauth.headless.tokens.strategies.jwt.JWTTokenStrategy"
@@ -196,7 +206,19 @@ HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN = int(timedelta(days=7).total_seconds())
 HEADLESS_JWT_STATEFUL_VALIDATION_ENABLED = True
 HEADLESS_SERVE_SPECIFICATION = True
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# EMAIL_URL names the mail server or provider in one variable (smtp://, smtp+tls://user:password@host:587,
+# smtp+ssl://…; django-environ's schemes); without it EMAIL_BACKEND alone (the console in development).
+_EMAIL = env.email_url("EMAIL_URL") if env.str("EMAIL_URL", default="") else {}
+EMAIL_BACKEND = _EMAIL.get("EMAIL_BACKEND") or env.str(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = _EMAIL.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _EMAIL.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SpeedTrade <no-reply@speedtrade.local>")
 
 # --- API --------------------------------------------------------------------------
@@ -451,7 +473,8 @@ METRICS_ALLOWED_NETWORKS = env.list(
 )
 
 # --- Logging ----------------------------------------------------------------------
-LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "text")
+# Production always logs JSON lines (log shippers parse them), whatever a copied .env.example says.
+LOG_FORMAT = "json" if PRODUCTION else env.str("LOG_FORMAT", default="text")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

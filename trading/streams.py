@@ -42,6 +42,7 @@ from marketdata.feeds.alpaca import alpaca_credentials
 from marketdata.feeds.backoff import reconnect_delay
 from marketdata.feeds.cancellation import cancel_and_wait
 from marketdata.feeds.ccxt_feed import build_exchange
+from speedtrade.heartbeats import Heartbeat
 from trading import reconciliation, services
 from trading.brokers.alpaca import STATUSES
 from trading.brokers.base import VenueUnavailable, broker_by_name
@@ -261,6 +262,9 @@ class CcxtOrderUpdates:
                     self.poll_now.set()
 
 
+HEARTBEAT_SECONDS = 5.0  # `manage.py healthcheck broker-streams` reads it
+
+
 def stream_jobs(venues: set[str]) -> dict[str, object]:
     """The coroutine factory per venue that needs one (paper needs none: it matches in process)."""
     jobs = {}
@@ -274,8 +278,15 @@ def stream_jobs(venues: set[str]) -> dict[str, object]:
 
 async def run_streams(venues: set[str], stop: asyncio.Event) -> None:
     """Run every venue's stream until `stop` is set (SIGTERM), then end them for sure."""
-    tasks = [asyncio.create_task(job(), name=f"stream:{venue}") for venue, job in stream_jobs(venues).items()]
+    tasks = {venue: asyncio.create_task(job(), name=f"stream:{venue}") for venue, job in stream_jobs(venues).items()}
     if not tasks:
         logger.info("no venue needs a stream (paper only)")
-    await stop.wait()
-    await cancel_and_wait(tasks)
+    heartbeat = Heartbeat("broker-streams", every=HEARTBEAT_SECONDS)
+    while not stop.is_set():
+        # Every stream reconnects or polls on its own for as long as it runs: one that ended has failed.
+        ended = sorted(venue for venue, task in tasks.items() if task.done())
+        heartbeat.beat(venues=sorted(tasks), failing=f"stream of {', '.join(ended)} ended" if ended else None)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(HEARTBEAT_SECONDS):
+                await stop.wait()
+    await cancel_and_wait(list(tasks.values()))

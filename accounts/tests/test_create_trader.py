@@ -96,3 +96,24 @@ def test_cash_option_funds_the_account_once():
     account = primary_account(user=User.objects.get(email="rich@example.com"))
     assert account_cash_balance(account=account) == Decimal("1000.00")
     assert account.transfers.get().status == "settled"
+
+
+@pytest.mark.parametrize("role", [["--staff", "compliance"], ["--staff", "support"], ["--superuser"]])
+def test_staff_and_superusers_are_refused_in_production(settings, role):
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="createsuperuser"):
+        call_command("create_trader", "operator@example.com", "--password", "a-long-unusual-passphrase", *role)
+    assert not User.objects.exists()
+
+
+def test_customers_can_still_be_created_in_production(settings):
+    settings.PRODUCTION = True
+    call_command("create_trader", "trader@example.com", "--password", "a-long-unusual-passphrase")
+    assert not User.objects.get(email="trader@example.com").is_staff
+
+
+def test_seed_demo_refuses_to_run_in_production(settings):
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="refuses to run in production"):
+        call_command("seed_demo")
+    assert not User.objects.exists()

@@ -26,6 +26,7 @@ from marketdata.feeds.cancellation import cancel_and_wait
 from marketdata.models import Timeframe
 from marketdata.publishing import publish_minute_bars, publish_quotes
 from marketdata.quotes import Quote, store_quotes
+from speedtrade.heartbeats import Heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class FeedRunner:
         self._last_batch_at: float | None = None
         self._minute = None  # start of the newest minute the ticks have reached
         self.batches = 0
+        self.heartbeat = Heartbeat("feed")  # `manage.py healthcheck feed`: quotes arrived recently
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info("Feed %s starting for %d symbols.", self.feed.name, len(self.symbols))
@@ -104,6 +106,7 @@ class FeedRunner:
         self.batches += 1
         await sync_to_async(store_quotes, thread_sensitive=False)(batch)
         await publish_quotes(batch)
+        self.heartbeat.beat(provider=self.feed.name, symbols=len(batch))
         ended = self._minute_ended(batch)
         if ended is not None:
             await self._record_bars()  # the ticks before this batch complete the ended minute

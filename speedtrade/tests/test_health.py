@@ -41,3 +41,12 @@ def test_metrics_are_refused_to_the_public_in_production(client, settings):
     settings.PRODUCTION = True
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+
+
+@pytest.mark.django_db
+def test_health_and_ready_answer_a_probe_whose_host_is_not_allowed(client, settings):
+    """Container healthchecks ask 127.0.0.1, which a production ALLOWED_HOSTS does not list."""
+    settings.ALLOWED_HOSTS = ["speedtrade.example.com"]
+    assert client.get("/health", HTTP_HOST="127.0.0.1:8000").status_code == 200
+    assert client.get("/ready", HTTP_HOST="127.0.0.1:8000").status_code == 200
+    assert client.get("/api/v1/me", HTTP_HOST="127.0.0.1:8000").status_code == 400

@@ -80,3 +80,42 @@ def test_production_refuses_to_start_without_field_encryption_keys():
     result = run(env, "manage.py", "check")
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS must be set" in result.stderr
+
+
+def show(env_overrides: dict, expression: str):
+    """The value of a settings expression as a process started with `env_overrides` sees it."""
+    result = run(
+        env_overrides,
+        "-c",
+        f"import django, json; django.setup(); from django.conf import settings as s; print(json.dumps({expression}))",
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_production_logs_json_even_when_the_env_file_says_text():
+    assert show({**PRODUCTION, "LOG_FORMAT": "text"}, "s.LOGGING['handlers']['console']['formatter']") == "json"
+    assert show({"LOG_FORMAT": "text"}, "s.LOGGING['handlers']['console']['formatter']") == "text"
+
+
+def test_email_url_configures_an_smtp_server_or_provider():
+    loaded = show(
+        {"EMAIL_URL": "smtp+tls://mailer:s3cret%40x@smtp.example.com:587"},
+        "[s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS]",
+    )
+    assert loaded == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.example.com",
+        587,
+        "mailer",
+        "s3cret@x",
+        True,
+    ]
+    assert show({}, "s.EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_only_the_configured_proxy_is_trusted_for_client_ips():
+    assert show({}, "s.TRUSTED_PROXY_IPS") == ["127.0.0.1", "::1"]
+    assert show({"TRUSTED_PROXY_IPS": "172.30.0.10"}, "s.TRUSTED_PROXY_IPS") == ["172.30.0.10"]
+    # allauth's per-IP limits read REMOTE_ADDR (already the client's, from uvicorn), never the header itself.
+    assert show({}, "[s.ALLAUTH_TRUSTED_PROXY_COUNT, s.ALLAUTH_TRUSTED_CLIENT_IP_HEADER]") == [0, None]

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import trader_create
@@ -31,6 +32,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["kyc"] != "none" and (options["staff"] or options["superuser"]):
             raise CommandError("--kyc is for customers, not staff.")
+        if settings.PRODUCTION and (options["staff"] or options["superuser"]):
+            # A password on the command line ends up in shell history and process lists.
+            raise CommandError(
+                "--staff and --superuser are refused in production (SPEEDTRADE_ENV=production): create operators "
+                "with `manage.py createsuperuser` (it prompts for the password), then add staff in the admin."
+            )
         try:
             user = trader_create(
                 email=options["email"],

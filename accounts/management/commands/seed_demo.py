@@ -1,8 +1,9 @@
 """Demo data for `make run`: a funded trader ready to trade, the staff who oversee them,
 a few applications waiting in the compliance queue, the asset universe and its history."""
 
+from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 DEMO_USERS = [
     # (email, password, extra create_trader options, what they are for)
@@ -23,6 +24,12 @@ class Command(BaseCommand):
     help = "Create the demo users and applicants, load the asset universe and backfill bar history (idempotent)."
 
     def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            # Its passwords are printed in the README: in production they would be public logins.
+            raise CommandError(
+                "seed_demo creates users with published passwords and refuses to run in production "
+                "(SPEEDTRADE_ENV=production). Create operators with `manage.py createsuperuser`."
+            )
         for email, password, extra, _ in DEMO_USERS:
             call_command("create_trader", email, "--password", password, *extra, stdout=self.stdout)
         # --- marketdata: the universe and a few days of simulated history, so charts are never empty.

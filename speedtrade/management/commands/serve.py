@@ -1,7 +1,8 @@
 """Serve the ASGI app (HTTP + WebSockets) with uvicorn; prints where and who to log in as."""
 
 import uvicorn
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.commands.seed_demo import Command as SeedDemo
 
@@ -18,6 +19,8 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, demo, **options):
         self.stdout.write(self.style.SUCCESS(f"\nSpeedTrade is starting on http://{host}:{port}/"))
         self.stdout.write(f"  API docs: http://{host}:{port}/api/docs/   admin: http://{host}:{port}/admin/")
+        if demo and settings.PRODUCTION:
+            raise CommandError("--demo prints the demo logins, which do not exist in production.")
         if demo:
             self.stdout.write("Demo logins:\n" + SeedDemo.credentials_text())
         self.stdout.write("Press Ctrl-C to stop.\n")
@@ -30,5 +33,7 @@ class Command(BaseCommand):
             lifespan="on",
             ws="websockets-sansio",
             timeout_graceful_shutdown=5,
+            # X-Forwarded-For / -Proto are believed only from these addresses (nginx in compose).
             proxy_headers=True,
+            forwarded_allow_ips=settings.TRUSTED_PROXY_IPS,
         )
