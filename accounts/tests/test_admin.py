@@ -153,10 +153,12 @@ class TestReviewQueue:
         assert "draft application cannot become approved" in response.content.decode()
         assert KYCApplication.objects.get(pk=draft.pk).status == "draft"
 
-    def test_support_can_view_but_not_decide(self, alice_submitted, dave_admin):
-        response = dave_admin.get(_change_url(alice_submitted))
-        assert response.status_code == 200
-        assert _decide_url(alice_submitted, "approve") not in response.content.decode()
+    def test_support_sees_the_kyc_status_but_not_the_application(self, alice, alice_submitted, dave_admin):
+        customers = dave_admin.get(reverse("admin:accounts_customer_changelist")).content.decode()
+        assert "alice@example.com" in customers and "submitted" in customers
+        assert dave_admin.get(reverse("admin:accounts_kycapplication_changelist")).status_code == 403
+        assert dave_admin.get(_change_url(alice_submitted)).status_code == 403
+        assert not AuditEvent.objects.filter(action="kyc.record_viewed").exists()
         for decision in ("approve", "reject", "request_action", "review"):
             assert dave_admin.post(_decide_url(alice_submitted, decision), {"reason": "x"}).status_code == 403
         assert KYCApplication.objects.get(pk=alice_submitted.pk).status == "submitted"
