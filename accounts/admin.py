@@ -31,6 +31,7 @@ from speedtrade.admin import ReadOnlyAdminMixin
 
 REVIEW_PERMISSION = "accounts.review_kycapplication"
 RESTRICT_PERMISSION = "accounts.restrict_account"
+PASSWORD_RESET_PERMISSION = "accounts.send_password_reset"
 
 
 class AuditedUserAdminMixin:
@@ -54,18 +55,58 @@ def audit_event_record_for_admin(request, action, user, message):
     audit_event_record(action=action, actor=request.user, target=user, after={"change": message}, request=request)
 
 
+PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
+
+
 @admin.register(User)
 class UserAdmin(AuditedUserAdminMixin, DjangoUserAdmin):
+    """Users as superusers manage them.
+
+    Privileges (active, staff, superuser, groups, permissions), the email (the login) and
+    passwords are a superuser's to change, never on their own user, so no one grants
+    themselves rights or gives a second login of theirs a second pair of eyes. No one sets a
+    customer's password: staff send a reset email from the customer's page instead.
+    """
+
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "date_joined")
     search_fields = ("email", "first_name", "last_name")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Permissions", {"fields": PRIVILEGE_FIELDS}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser  # a new login comes with a password
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not (request.user.is_superuser and obj.pk != request.user.pk):
+            readonly += ["email", *PRIVILEGE_FIELDS]
+        return readonly
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, id)
+        refusal = password_set_refusal(actor=request.user, user=user) if user is not None else None
+        if refusal:
+            messages.error(request, refusal)
+            return redirect(reverse("admin:accounts_user_change", args=[user.pk]))
+        return super().user_change_password(request, id, form_url)
+
+
+def password_set_refusal(*, actor, user) -> str | None:
+    """Why `actor` may not set `user`'s password in the admin, or None."""
+    if not actor.is_superuser:
+        return "Only a superuser can set a password. Customers reset theirs: send them a password reset email."
+    if not user.is_staff:
+        return (
+            "Staff never set a customer's password. Send a password reset email from the customer's page "
+            "(Customers → the customer → Send password reset email)."
+        )
+    return None
 
 
 # --- KYC review queue ---------------------------------------------------------------------
@@ -251,11 +292,49 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.admin_site.admin_view(self.restrict_view),
             name="accounts_customer_restrict",
         )
-        return [restrict, *super().get_urls()]
+        password_reset = path(
+            "<uuid:object_id>/password-reset/",
+            self.admin_site.admin_view(self.password_reset_view),
+            name="accounts_customer_password_reset",
+        )
+        return [restrict, password_reset, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_restrict": request.user.has_perm(RESTRICT_PERMISSION)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_restrict": request.user.has_perm(RESTRICT_PERMISSION),
+            "can_send_password_reset": request.user.has_perm(PASSWORD_RESET_PERMISSION),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def password_reset_view(self, request, object_id):
+        """Confirm, then email the customer allauth's reset link (staff never set the password)."""
+        if not request.user.has_perm(PASSWORD_RESET_PERMISSION):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=object_id, is_staff=False)
+        change_url = reverse("admin:accounts_customer_change", args=[customer.pk])
+        form = django_forms.Form(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.customer_password_reset_send(customer=customer, actor=request.user, request=request)
+            except services.ActionRefused as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"A password reset email is on its way to {customer.email}.")
+            return redirect(change_url)
+        return TemplateResponse(
+            request,
+            "admin/accounts/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Send a password reset email: {customer.email}",
+                "subject": "The customer chooses a new password from the link in the email; you never see it.",
+                "form": form,
+                "submit_label": "Send password reset email",
+                "cancel_url": change_url,
+            },
+        )
 
     def restrict_view(self, request, object_id):
         if not request.user.has_perm(RESTRICT_PERMISSION):

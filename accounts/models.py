@@ -416,6 +416,7 @@ class Customer(User):
         permissions = [
             ("restrict_account", "Can block/unblock trading, transfers or the whole account"),
             ("export_records", "Can export a customer's records as CSV"),
+            ("send_password_reset", "Can send a customer a password reset email"),
         ]
 
 

@@ -324,7 +324,9 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def _locked_application(application: KYCApplication) -> KYCApplication:
+def _locked_application(application: KYCApplication, *, actor: User | None) -> KYCApplication:
+    """The application locked for a decision by `actor`, who may not be its applicant."""
+    _require_not_own(actor, application.user_id, "decide on your own KYC application")
     return KYCApplication.objects.select_for_update().select_related("user").get(pk=application.pk)
 
 
@@ -332,7 +334,7 @@ def _locked_application(application: KYCApplication) -> KYCApplication:
 def kyc_review_start(*, application: KYCApplication, actor: User, request=None) -> KYCApplication:
     """A compliance officer takes a submitted application into review."""
     _require_permission(actor, "accounts.review_kycapplication")
-    application = _locked_application(application)
+    application = _locked_application(application, actor=actor)
     _kyc_transition(application, to_status=KYCApplication.Status.IN_REVIEW, actor=actor, request=request)
     return application
 
@@ -353,7 +355,7 @@ def kyc_approve(
     reason = _require_reason(reason)
     if kyc_level not in (KYCApplication.Level.BASIC, KYCApplication.Level.FULL):
         raise ValidationError({"kyc_level": "An approval grants level 1 (basic) or 2 (full)."})
-    application = _locked_application(application)
+    application = _locked_application(application, actor=actor)
     application.kyc_level = kyc_level
     application.decided_at = timezone.now()
     change = _kyc_transition(
@@ -383,7 +385,7 @@ def kyc_reject(*, application: KYCApplication, actor: User | None, reason: str, 
     """Reject: final; the accounts stay in onboarding and cannot trade."""
     _require_permission(actor, "accounts.review_kycapplication")
     reason = _require_reason(reason)
-    application = _locked_application(application)
+    application = _locked_application(application, actor=actor)
     application.kyc_level = KYCApplication.Level.NONE
     application.decided_at = timezone.now()
     change = _kyc_transition(
@@ -417,7 +419,7 @@ def kyc_request_action(
         errors["requested_documents"] = "Name at least one missing document or field."
     if errors:
         raise ValidationError(errors)
-    application = _locked_application(application)
+    application = _locked_application(application, actor=actor)
     change = _kyc_transition(
         application,
         to_status=KYCApplication.Status.ACTION_REQUIRED,
@@ -473,6 +475,39 @@ def tax_ids_reencrypt() -> int:
     return count
 
 
+# --- Staff acting for customers ------------------------------------------------------
+
+
+def _require_not_own(actor: User | None, user_id, what: str) -> None:
+    """Staff never act on their own records (`what`: "decide on your own KYC application")."""
+    if actor is not None and actor.pk == user_id:
+        raise ActionRefused(f"You cannot {what}: ask another Compliance officer to do it.", code="own_record")
+
+
+def customer_password_reset_send(*, customer: User, actor: User, request) -> None:
+    """Staff help a customer who cannot log in: allauth's reset email goes to the customer's own
+    address (staff never learn or set the password). Audited `account.password_reset_sent`.
+
+    Sent while the request is at hand (allauth builds the link from it), after the audit row is
+    committed: an email is never sent without its record.
+    """
+    from allauth.account.forms import ResetPasswordForm
+
+    _require_permission(actor, "accounts.send_password_reset")
+    if customer.is_staff:
+        raise ActionRefused("Staff reset their own passwords from the login page.", code="not_a_customer")
+    form = ResetPasswordForm(data={"email": customer.email})
+    if not form.is_valid():
+        raise ActionRefused(
+            "This customer has no active login with a verified email to send a reset to.", code="no_reset_address"
+        )
+    with transaction.atomic():
+        audit_event_record(
+            action="account.password_reset_sent", actor=actor, target=customer, subject_user=customer, request=request
+        )
+    form.save(request)
+
+
 # --- Account restrictions --------------------------------------------------------------
 
 
@@ -492,6 +527,7 @@ def account_restriction_set(
     if kind not in AccountRestriction.Kind.values:
         raise ValidationError({"kind": f"Choose among: {', '.join(AccountRestriction.Kind.values)}."})
     account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
+    _require_not_own(actor, account.user_id, "restrict or lift your own account")
     flag = AccountRestriction.ACCOUNT_FLAG[kind]
     active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
     label = AccountRestriction.Kind(kind).label.lower()

@@ -617,11 +617,22 @@ def _require_permission(user: User, codename: str) -> None:
         raise PortfolioRuleViolation("You may not do this.", code="permission_denied", status=403)
 
 
+def _require_not_own_account(user: User, account: Account) -> None:
+    """Staff never propose or decide adjustments of their own brokerage account."""
+    if account.user_id == user.pk:
+        raise PortfolioRuleViolation(
+            "This is your own account: another Compliance officer must propose or decide its adjustments.",
+            code="own_record",
+            status=403,
+        )
+
+
 @transaction.atomic
 def cash_adjustment_propose(
     *, account: Account, amount: Decimal, reason: str, proposed_by: User, request=None
 ) -> CashAdjustment:
     _require_permission(proposed_by, "add_cashadjustment")
+    _require_not_own_account(proposed_by, account)
     if amount == 0 or not has_at_most_cents(amount):
         raise PortfolioRuleViolation("Amount is non-zero whole cents.", code="invalid_amount", field="amount")
     if not reason.strip():
@@ -643,6 +654,7 @@ def cash_adjustment_propose(
 def _locked_proposal(adjustment: CashAdjustment, decided_by: User) -> tuple[Account, CashAdjustment]:
     _require_permission(decided_by, "approve_cashadjustment")
     account = _locked_account(adjustment.account)
+    _require_not_own_account(decided_by, account)
     adjustment = CashAdjustment.objects.select_for_update().get(pk=adjustment.pk)
     if adjustment.status != CashAdjustment.Status.PROPOSED:
         raise PortfolioRuleViolation(f"This adjustment is already {adjustment.status}.", code="already_decided")
