@@ -256,7 +256,7 @@ class RestrictionForm(forms.RestrictionForm):
 
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = Account.objects.filter(user=customer)
-        self.order_fields(["account", "kind", "blocked", "reason"])
+        self.order_fields(["account", "kind", "blocked", "customer_message", "reason"])
 
 
 @admin.register(Customer)
@@ -351,6 +351,7 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     blocked=data["blocked"],
                     actor=request.user,
                     reason=data["reason"],
+                    customer_message=data["customer_message"],
                     request=request,
                 )
             except ValidationError as exc:
@@ -368,7 +369,10 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
                 "title": f"Restrict or lift: {customer.email}",
-                "subject": "Blocking trading, transfers or the whole account requires a reason; so does lifting it.",
+                "subject": (
+                    "Blocking trading, transfers or the whole account needs the message the customer will see and "
+                    "an internal note; lifting needs a note. Blocking trading or freezing cancels open orders."
+                ),
                 "form": form,
                 "submit_label": "Apply",
                 "cancel_url": change_url,
@@ -384,7 +388,16 @@ def _restriction_labels(account) -> list[str]:
 
 @admin.register(AccountRestriction)
 class AccountRestrictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("account", "kind", "reason", "created_by", "created_at", "lifted_at", "lifted_by")
+    list_display = (
+        "account",
+        "kind",
+        "customer_message",
+        "reason",
+        "created_by",
+        "created_at",
+        "lifted_at",
+        "lifted_by",
+    )
     list_filter = ("kind", "created_at", "lifted_at")
     search_fields = ("account__account_number", "account__user__email", "reason")
 

@@ -117,8 +117,13 @@ def _restriction_refusal(account, kinds) -> str | None:
     # one is set, so an unrestricted account costs no query here on the order-entry path.
     for kind in kinds:
         if getattr(account, AccountRestriction.ACCOUNT_FLAG[kind]):
+            # The customer reads this (order ticket, transfers page, API): the message staff chose
+            # for them, never the internal note.
             restriction = account_active_restrictions(account=account).get(kind)
-            return f"{_REFUSAL_PREFIX[kind]}: {restriction.reason if restriction else 'no reason recorded'}"
+            message = AccountRestriction.CustomerMessage(
+                restriction.customer_message if restriction else AccountRestriction.CustomerMessage.UNDER_REVIEW
+            )
+            return f"{_REFUSAL_PREFIX[kind]}: {message.label}"
     return None
 
 

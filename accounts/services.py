@@ -513,9 +513,17 @@ def customer_password_reset_send(*, customer: User, actor: User, request) -> Non
 
 @transaction.atomic
 def account_restriction_set(
-    *, account, kind: str, blocked: bool, actor: User | None, reason: str, request=None
+    *,
+    account,
+    kind: str,
+    blocked: bool,
+    actor: User | None,
+    reason: str,
+    customer_message: str = "",
+    request=None,
 ) -> AccountRestriction:
-    """Block or unblock trading, transfers or the whole account, with a reason.
+    """Block or unblock trading, transfers or the whole account, with an internal note (`reason`)
+    and, when blocking, the message the customer is shown (`AccountRestriction.CustomerMessage`).
 
     Writes the `portfolios.Account` flag (what enforcement reads) and an
     `AccountRestriction` row (the reason and its history). Locks the account row.
@@ -526,6 +534,8 @@ def account_restriction_set(
     reason = _require_reason(reason)
     if kind not in AccountRestriction.Kind.values:
         raise ValidationError({"kind": f"Choose among: {', '.join(AccountRestriction.Kind.values)}."})
+    if blocked and customer_message not in AccountRestriction.CustomerMessage.values:
+        raise ValidationError({"customer_message": "Choose the message the customer will see."})
     account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
     _require_not_own(actor, account.user_id, "restrict or lift your own account")
     flag = AccountRestriction.ACCOUNT_FLAG[kind]
@@ -537,7 +547,9 @@ def account_restriction_set(
         raise ActionRefused(f"Not in place: {label}.", code="restriction_missing")
     before = {flag: getattr(account, flag)}
     if blocked:
-        restriction = AccountRestriction.objects.create(account=account, kind=kind, reason=reason, created_by=actor)
+        restriction = AccountRestriction.objects.create(
+            account=account, kind=kind, reason=reason, customer_message=customer_message, created_by=actor
+        )
     else:
         restriction = active
         if restriction is not None:
@@ -554,7 +566,7 @@ def account_restriction_set(
         target=account,
         subject_user=account.user,
         before=before,
-        after={flag: blocked, "reason": reason},
+        after={flag: blocked, "reason": reason, **({"customer_message": customer_message} if blocked else {})},
         request=request,
     )
     return restriction

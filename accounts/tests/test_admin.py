@@ -169,7 +169,13 @@ class TestCustomers:
         return reverse("admin:accounts_customer_restrict", args=[user.pk])
 
     def test_compliance_blocks_and_lifts_trading_with_a_reason(self, alice, alice_account, carol, carol_admin):
-        data = {"account": alice_account.pk, "kind": "trading", "blocked": "true", "reason": "Margin call unpaid"}
+        data = {
+            "account": alice_account.pk,
+            "kind": "trading",
+            "blocked": "true",
+            "reason": "Margin call unpaid",
+            "customer_message": "information_needed",
+        }
         assert carol_admin.post(self._restrict_url(alice), data).status_code == 302
         alice_account.refresh_from_db()
         assert alice_account.trading_blocked
@@ -177,10 +183,24 @@ class TestCustomers:
         carol_admin.post(self._restrict_url(alice), {**data, "blocked": "false", "reason": "Paid"})
         alice_account.refresh_from_db()
         assert not alice_account.trading_blocked
-        assert AccountRestriction.objects.get().lift_reason == "Paid"
+        restriction = AccountRestriction.objects.get()
+        assert (restriction.customer_message, restriction.lift_reason) == ("information_needed", "Paid")
+
+    def test_blocking_needs_the_message_the_customer_will_see(self, alice, alice_account, carol_admin):
+        data = {"account": alice_account.pk, "kind": "trading", "blocked": "true", "reason": "Testing a block"}
+        response = carol_admin.post(self._restrict_url(alice), data)
+        assert response.status_code == 200 and "Choose the message the customer will see." in response.content.decode()
+        alice_account.refresh_from_db()
+        assert not alice_account.trading_blocked and not AccountRestriction.objects.exists()
 
     def test_freezing_twice_is_shown_as_an_error(self, alice, alice_account, carol_admin):
-        data = {"account": alice_account.pk, "kind": "account", "blocked": "true", "reason": "Fraud"}
+        data = {
+            "account": alice_account.pk,
+            "kind": "account",
+            "blocked": "true",
+            "reason": "Fraud",
+            "customer_message": "regulatory",
+        }
         carol_admin.post(self._restrict_url(alice), data)
         response = carol_admin.post(self._restrict_url(alice), data)
         assert response.status_code == 200 and "Already in place" in response.content.decode()

@@ -168,7 +168,9 @@ class TestOwnRecords:
 
     def test_carol_cannot_lift_a_restriction_on_her_own_account(self, carol, frank):
         account = account_open(user=carol)
-        services.account_restriction_set(account=account, kind="trading", blocked=True, actor=frank, reason="Review")
+        services.account_restriction_set(
+            account=account, kind="trading", blocked=True, actor=frank, reason="Review", customer_message="under_review"
+        )
         with pytest.raises(services.ActionRefused, match="your own account"):
             services.account_restriction_set(account=account, kind="trading", blocked=False, actor=carol, reason="x")
         account.refresh_from_db()

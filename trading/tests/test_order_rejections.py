@@ -118,11 +118,20 @@ def test_a_compliance_restriction_stops_trading_until_lifted(
     alice_api, alice_account, carol, acme, market_open, kind, prefix
 ):
     services.account_restriction_set(
-        account=alice_account, kind=kind, blocked=True, actor=carol, reason="Suspicious deposits under review"
+        account=alice_account,
+        kind=kind,
+        blocked=True,
+        actor=carol,
+        reason="Testing a trading block",
+        customer_message="security",
     )
     response = alice_api.post("/api/v1/orders", MARKET_BUY, format="json")
     assert response.status_code == 422 and response.json()["code"] == "account_not_tradable"
-    assert response.json()["message"].endswith(f"{prefix}: Suspicious deposits under review")
+    # Alice reads the message Compliance chose for her, never their internal note.
+    assert response.json()["message"].endswith(
+        f"{prefix}: For your security, activity on this account is paused. Please contact Support."
+    )
+    assert "Testing" not in response.json()["message"]
     assert_nothing_written(alice_account)
 
     services.account_restriction_set(account=alice_account, kind=kind, blocked=False, actor=carol, reason="Cleared")
