@@ -66,13 +66,6 @@ def trader_create(
     EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
     if not staff_group and not superuser and primary_account(user=user) is None:
         account_open(user=user)
-    if cash is not None:
-        account = primary_account(user=user)
-        if account is None:
-            raise ValueError("Only traders (not staff) have a brokerage account to fund.")
-        shortfall = cash - account_cash_balance(account=account)
-        if shortfall > 0:
-            deposit_settled_post(account=account, amount=shortfall)
     if staff_group:
         user.groups.add(Group.objects.get(name=STAFF_GROUPS[staff_group]))
     if kyc in ("pending", "approved"):
@@ -81,6 +74,14 @@ def trader_create(
         application = KYCApplication.objects.get(user=user)
         if application.status != KYCApplication.Status.APPROVED:
             kyc_approve(application=application, actor=None, reason="Created approved by create_trader.")
+    if cash is not None:
+        # After the approval: only approved accounts are funded.
+        account = primary_account(user=user)
+        if account is None:
+            raise ValueError("Only traders (not staff) have a brokerage account to fund.")
+        shortfall = cash - account_cash_balance(account=account)
+        if shortfall > 0:
+            deposit_settled_post(account=account, amount=shortfall)
     return user
 
 
@@ -566,7 +567,11 @@ def account_restriction_set(
         target=account,
         subject_user=account.user,
         before=before,
-        after={flag: blocked, "reason": reason, **({"customer_message": customer_message} if blocked else {})},
+        after={
+            flag: blocked,
+            "reason": reason,
+            **({"customer_message": customer_message} if blocked else {}),
+        },
         request=request,
     )
     return restriction

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_event_record
 from accounts.models import User
+from accounts.selectors import transfer_refusal_reason
 from marketdata import selectors as marketdata_selectors
 from marketdata.calendars import ET, equity_session, settlement_date
 from marketdata.models import Asset
@@ -456,8 +457,14 @@ def transfer_create(
     if direction not in Transfer.Direction.values:
         raise PortfolioRuleViolation("Direction is incoming or outgoing.", code="invalid_direction", field="direction")
     account = _locked_account(account)
-    if not account.can_transfer:
-        raise PortfolioRuleViolation("Transfers are blocked on this account.", code="transfers_blocked", status=403)
+    # API, dashboard, operator tools and any bank rail all create transfers here: the one gate.
+    refusal = transfer_refusal_reason(account=account)
+    if refusal:
+        raise PortfolioRuleViolation(
+            f"Deposits and withdrawals are not possible on this account: {refusal}.",
+            code="transfers_blocked",
+            status=403,
+        )
     transfer = Transfer(account=account, direction=direction, amount=amount)
     transfer.full_clean()
     if direction == Transfer.Direction.OUTGOING:

@@ -98,10 +98,9 @@ def test_no_one_trades_before_compliance_approves_them(bob, acme, market_open):
 
     from accounts.tests.factories import KYCApplicationFactory
     from portfolios.selectors import primary_account
-    from portfolios.services import account_open, deposit_settled_post
+    from portfolios.services import account_open
 
-    account = primary_account(user=bob) or account_open(user=bob)
-    deposit_settled_post(account=account, amount=Decimal("500.00"))
+    account = primary_account(user=bob) or account_open(user=bob)  # unfunded: no deposits before approval
     KYCApplicationFactory(user=bob)
     services.kyc_submit(user=bob)  # in the compliance queue, not yet decided
     client = APIClient()
