@@ -560,6 +560,12 @@ def account_restriction_set(
             restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
     setattr(account, flag, blocked)
     account.save(update_fields=[flag])
+    canceled = []
+    if blocked and kind in (AccountRestriction.Kind.TRADING, AccountRestriction.Kind.ACCOUNT):
+        from trading.services import orders_cancel_for_restriction
+
+        # No order keeps working on a frozen account or one blocked from trading.
+        canceled = [str(order.pk) for order in orders_cancel_for_restriction(account=account)]
     verb = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
     audit_event_record(
         action=f"account.{verb[0] if blocked else verb[1]}",
@@ -570,7 +576,7 @@ def account_restriction_set(
         after={
             flag: blocked,
             "reason": reason,
-            **({"customer_message": customer_message} if blocked else {}),
+            **({"customer_message": customer_message, "orders_canceled": canceled} if blocked else {}),
         },
         request=request,
     )
