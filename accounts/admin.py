@@ -51,6 +51,23 @@ class AuditedUserAdminMixin:
         return super().log_deletions(request, queryset)
 
 
+def action_form_response(model_admin, request, *, title, subject, form, submit_label, cancel_url):
+    """The intermediate page of a staff action: what it concerns, its form, submit and cancel."""
+    return TemplateResponse(
+        request,
+        "admin/accounts/action_form.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.model._meta,
+            "title": title,
+            "subject": subject,
+            "form": form,
+            "submit_label": submit_label,
+            "cancel_url": cancel_url,
+        },
+    )
+
+
 def audit_event_record_for_admin(request, action, user, message):
     audit_event_record(action=action, actor=request.user, target=user, after={"change": message}, request=request)
 
@@ -230,18 +247,14 @@ class KYCApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 messages.success(request, f"{label}: done for {application.user.email}.")
                 return redirect(change_url)
-        return TemplateResponse(
+        return action_form_response(
+            self,
             request,
-            "admin/accounts/action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": f"{label}: {application.user.email}",
-                "subject": f"{application.full_name} — {application.get_status_display()}",
-                "form": form,
-                "submit_label": label,
-                "cancel_url": change_url,
-            },
+            title=f"{label}: {application.user.email}",
+            subject=f"{application.full_name} — {application.get_status_display()}",
+            form=form,
+            submit_label=label,
+            cancel_url=change_url,
         )
 
 
@@ -307,12 +320,16 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def password_reset_view(self, request, object_id):
-        """Confirm, then email the customer allauth's reset link (staff never set the password)."""
-        if not request.user.has_perm(PASSWORD_RESET_PERMISSION):
+    def _customer_action_start(self, request, object_id, permission):
+        """The customer a staff action concerns (for staff holding `permission` only) and their page."""
+        if not request.user.has_perm(permission):
             raise PermissionDenied
         customer = get_object_or_404(Customer, pk=object_id, is_staff=False)
-        change_url = reverse("admin:accounts_customer_change", args=[customer.pk])
+        return customer, reverse("admin:accounts_customer_change", args=[customer.pk])
+
+    def password_reset_view(self, request, object_id):
+        """Confirm, then email the customer allauth's reset link (staff never set the password)."""
+        customer, change_url = self._customer_action_start(request, object_id, PASSWORD_RESET_PERMISSION)
         form = django_forms.Form(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -322,25 +339,18 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 messages.success(request, f"A password reset email is on its way to {customer.email}.")
             return redirect(change_url)
-        return TemplateResponse(
+        return action_form_response(
+            self,
             request,
-            "admin/accounts/action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": f"Send a password reset email: {customer.email}",
-                "subject": "The customer chooses a new password from the link in the email; you never see it.",
-                "form": form,
-                "submit_label": "Send password reset email",
-                "cancel_url": change_url,
-            },
+            title=f"Send a password reset email: {customer.email}",
+            subject="The customer chooses a new password from the link in the email; you never see it.",
+            form=form,
+            submit_label="Send password reset email",
+            cancel_url=change_url,
         )
 
     def restrict_view(self, request, object_id):
-        if not request.user.has_perm(RESTRICT_PERMISSION):
-            raise PermissionDenied
-        customer = get_object_or_404(Customer, pk=object_id, is_staff=False)
-        change_url = reverse("admin:accounts_customer_change", args=[customer.pk])
+        customer, change_url = self._customer_action_start(request, object_id, RESTRICT_PERMISSION)
         form = RestrictionForm(request.POST if request.method == "POST" else None, customer=customer)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -362,21 +372,17 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 messages.success(request, f"Restriction updated for {customer.email}.")
                 return redirect(change_url)
-        return TemplateResponse(
+        return action_form_response(
+            self,
             request,
-            "admin/accounts/action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": f"Restrict or lift: {customer.email}",
-                "subject": (
-                    "Blocking trading, transfers or the whole account needs the message the customer will see and "
-                    "an internal note; lifting needs a note. Blocking trading or freezing cancels open orders."
-                ),
-                "form": form,
-                "submit_label": "Apply",
-                "cancel_url": change_url,
-            },
+            title=f"Restrict or lift: {customer.email}",
+            subject=(
+                "Blocking trading, transfers or the whole account needs the message the customer will see and "
+                "an internal note; lifting needs a note. Blocking trading or freezing cancels open orders."
+            ),
+            form=form,
+            submit_label="Apply",
+            cancel_url=change_url,
         )
 
 

@@ -1025,4 +1025,3 @@ def orders_cancel_for_restriction(*, account: Account, now: datetime | None = No
             _cancel_request(order=order, now=now, detail=ACCOUNT_RESTRICTED)
             canceled.append(order)
     return canceled
-

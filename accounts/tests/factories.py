@@ -118,3 +118,14 @@ def approved_customer(user: User, account_type: str = "cash"):
     services.kyc_approve(application=application, actor=None, reason="Approved for the test.")
     account.refresh_from_db()
     return account
+
+
+def restriction_set(
+    account, *, actor, kind="account", blocked=True, reason="Testing a trading block", message="security"
+):
+    """Compliance (`actor`) restricts `account`: by default freezes it, telling the customer it is for security."""
+    from accounts import services
+
+    return services.account_restriction_set(
+        account=account, kind=kind, blocked=blocked, actor=actor, reason=reason, customer_message=message
+    )

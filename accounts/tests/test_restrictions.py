@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from accounts import services
 from accounts.models import AccountRestriction, AuditEvent
 from accounts.selectors import trading_refusal_reason, transfer_refusal_reason
-from accounts.tests.factories import KYCApplicationFactory
+from accounts.tests.factories import KYCApplicationFactory, restriction_set
 
 pytestmark = pytest.mark.django_db
 
@@ -48,14 +48,7 @@ REVIEW = "Your account is under review. Contact Support if you have questions."
 def test_each_restriction_refuses_what_it_should_until_lifted(
     alice_approved, carol, kind, trading_reason, transfer_reason, action
 ):
-    services.account_restriction_set(
-        account=alice_approved,
-        kind=kind,
-        blocked=True,
-        actor=carol,
-        reason="Suspicious pattern",
-        customer_message="under_review",
-    )
+    restriction_set(alice_approved, actor=carol, kind=kind, reason="Suspicious pattern", message="under_review")
     alice_approved.refresh_from_db()
     assert trading_refusal_reason(account=alice_approved) == trading_reason
     assert transfer_refusal_reason(account=alice_approved) == transfer_reason
@@ -110,14 +103,7 @@ def test_support_cannot_restrict(alice_approved, dave):
 
 
 def test_the_customer_reads_the_chosen_message_never_the_internal_note(alice_approved, carol):
-    services.account_restriction_set(
-        account=alice_approved,
-        kind="account",
-        blocked=True,
-        actor=carol,
-        reason="Testing a trading block",
-        customer_message="information_needed",
-    )
+    restriction_set(alice_approved, actor=carol, message="information_needed")
     alice_approved.refresh_from_db()
     told = "We need more information from you. Please check your email or contact Support."
     assert trading_refusal_reason(account=alice_approved) == f"account frozen: {told}"

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.tests.factories import approved_customer
+from accounts.tests.factories import approved_customer, restriction_set
 from portfolios.models import Transfer
 from portfolios.pricing import prices_for
 from portfolios.selectors import account_valuation, assets_held
@@ -151,16 +151,7 @@ def test_an_applicant_is_told_why_money_cannot_move_yet_and_where_to_go(client, 
 
 
 def test_a_restricted_customer_reads_the_chosen_message_on_the_transfers_page(alice_browser, funded, carol):
-    from accounts import services as accounts_services
-
-    accounts_services.account_restriction_set(
-        account=funded,
-        kind="transfers",
-        blocked=True,
-        actor=carol,
-        reason="Testing a transfers block",
-        customer_message="security",
-    )
+    restriction_set(funded, actor=carol, kind="transfers", reason="Testing a transfers block")
     page = alice_browser.get("/transfers/").content.decode()
     assert "For your security, activity on this account is paused." in page
     assert "Testing" not in page and 'href="/onboarding/"' not in page

@@ -11,8 +11,8 @@ import pytest
 from django.test import TestCase
 from rest_framework.test import APIClient
 
-from accounts import services as accounts_services
 from accounts.models import AuditEvent
+from accounts.tests.factories import restriction_set
 from trading.models import Order, OrderEvent
 from trading.tests.conftest import cash, place, quote
 from trading.tests.test_contingent import BRACKET
@@ -26,14 +26,7 @@ FROZEN_MESSAGE = "account frozen: For your security, activity on this account is
 def restrict(account, carol, kind="account"):
     """carol's decision, with its after-commit work (the venue cancels) run as in production."""
     with TestCase.captureOnCommitCallbacks(execute=True):
-        accounts_services.account_restriction_set(
-            account=account,
-            kind=kind,
-            blocked=True,
-            actor=carol,
-            reason="Testing a trading block",
-            customer_message="security",
-        )
+        restriction_set(account, actor=carol, kind=kind)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from accounts import services
+from accounts.tests.factories import restriction_set
 from portfolios.models import LedgerAccount
 from portfolios.tests.factories import AssetFactory
 from trading.models import Order, OrderEvent
@@ -116,14 +117,7 @@ def test_no_one_trades_before_compliance_approves_them(bob, acme, market_open):
 def test_a_compliance_restriction_stops_trading_until_lifted(
     alice_api, alice_account, carol, acme, market_open, kind, prefix
 ):
-    services.account_restriction_set(
-        account=alice_account,
-        kind=kind,
-        blocked=True,
-        actor=carol,
-        reason="Testing a trading block",
-        customer_message="security",
-    )
+    restriction_set(alice_account, actor=carol, kind=kind)  # internal note: "Testing a trading block"
     response = alice_api.post("/api/v1/orders", MARKET_BUY, format="json")
     assert response.status_code == 422 and response.json()["code"] == "account_not_tradable"
     # Alice reads the message Compliance chose for her, never their internal note.
