@@ -31,6 +31,7 @@ from speedtrade.admin import ReadOnlyAdminMixin
 
 REVIEW_PERMISSION = "accounts.review_kycapplication"
 RESTRICT_PERMISSION = "accounts.restrict_account"
+PASSWORD_RESET_PERMISSION = "accounts.send_password_reset"
 
 
 class AuditedUserAdminMixin:
@@ -50,22 +51,79 @@ class AuditedUserAdminMixin:
         return super().log_deletions(request, queryset)
 
 
+def action_form_response(model_admin, request, *, title, subject, form, submit_label, cancel_url):
+    """The intermediate page of a staff action: what it concerns, its form, submit and cancel."""
+    return TemplateResponse(
+        request,
+        "admin/accounts/action_form.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.model._meta,
+            "title": title,
+            "subject": subject,
+            "form": form,
+            "submit_label": submit_label,
+            "cancel_url": cancel_url,
+        },
+    )
+
+
 def audit_event_record_for_admin(request, action, user, message):
     audit_event_record(action=action, actor=request.user, target=user, after={"change": message}, request=request)
 
 
+PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
+
+
 @admin.register(User)
 class UserAdmin(AuditedUserAdminMixin, DjangoUserAdmin):
+    """Users as superusers manage them.
+
+    Privileges (active, staff, superuser, groups, permissions), the email (the login) and
+    passwords are a superuser's to change, never on their own user, so no one grants
+    themselves rights or gives a second login of theirs a second pair of eyes. No one sets a
+    customer's password: staff send a reset email from the customer's page instead.
+    """
+
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "date_joined")
     search_fields = ("email", "first_name", "last_name")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Permissions", {"fields": PRIVILEGE_FIELDS}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser  # a new login comes with a password
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not (request.user.is_superuser and obj.pk != request.user.pk):
+            readonly += ["email", *PRIVILEGE_FIELDS]
+        return readonly
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, id)
+        refusal = password_set_refusal(actor=request.user, user=user) if user is not None else None
+        if refusal:
+            messages.error(request, refusal)
+            return redirect(reverse("admin:accounts_user_change", args=[user.pk]))
+        return super().user_change_password(request, id, form_url)
+
+
+def password_set_refusal(*, actor, user) -> str | None:
+    """Why `actor` may not set `user`'s password in the admin, or None."""
+    if not actor.is_superuser:
+        return "Only a superuser can set a password. Customers reset theirs: send them a password reset email."
+    if not user.is_staff:
+        return (
+            "Staff never set a customer's password. Send a password reset email from the customer's page "
+            "(Customers → the customer → Send password reset email)."
+        )
+    return None
 
 
 # --- KYC review queue ---------------------------------------------------------------------
@@ -189,18 +247,14 @@ class KYCApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 messages.success(request, f"{label}: done for {application.user.email}.")
                 return redirect(change_url)
-        return TemplateResponse(
+        return action_form_response(
+            self,
             request,
-            "admin/accounts/action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": f"{label}: {application.user.email}",
-                "subject": f"{application.full_name} — {application.get_status_display()}",
-                "form": form,
-                "submit_label": label,
-                "cancel_url": change_url,
-            },
+            title=f"{label}: {application.user.email}",
+            subject=f"{application.full_name} — {application.get_status_display()}",
+            form=form,
+            submit_label=label,
+            cancel_url=change_url,
         )
 
 
@@ -215,7 +269,7 @@ class RestrictionForm(forms.RestrictionForm):
 
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = Account.objects.filter(user=customer)
-        self.order_fields(["account", "kind", "blocked", "reason"])
+        self.order_fields(["account", "kind", "blocked", "customer_message", "reason"])
 
 
 @admin.register(Customer)
@@ -251,17 +305,52 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.admin_site.admin_view(self.restrict_view),
             name="accounts_customer_restrict",
         )
-        return [restrict, *super().get_urls()]
+        password_reset = path(
+            "<uuid:object_id>/password-reset/",
+            self.admin_site.admin_view(self.password_reset_view),
+            name="accounts_customer_password_reset",
+        )
+        return [restrict, password_reset, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_restrict": request.user.has_perm(RESTRICT_PERMISSION)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_restrict": request.user.has_perm(RESTRICT_PERMISSION),
+            "can_send_password_reset": request.user.has_perm(PASSWORD_RESET_PERMISSION),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def restrict_view(self, request, object_id):
-        if not request.user.has_perm(RESTRICT_PERMISSION):
+    def _customer_action_start(self, request, object_id, permission):
+        """The customer a staff action concerns (for staff holding `permission` only) and their page."""
+        if not request.user.has_perm(permission):
             raise PermissionDenied
         customer = get_object_or_404(Customer, pk=object_id, is_staff=False)
-        change_url = reverse("admin:accounts_customer_change", args=[customer.pk])
+        return customer, reverse("admin:accounts_customer_change", args=[customer.pk])
+
+    def password_reset_view(self, request, object_id):
+        """Confirm, then email the customer allauth's reset link (staff never set the password)."""
+        customer, change_url = self._customer_action_start(request, object_id, PASSWORD_RESET_PERMISSION)
+        form = django_forms.Form(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.customer_password_reset_send(customer=customer, actor=request.user, request=request)
+            except services.ActionRefused as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"A password reset email is on its way to {customer.email}.")
+            return redirect(change_url)
+        return action_form_response(
+            self,
+            request,
+            title=f"Send a password reset email: {customer.email}",
+            subject="The customer chooses a new password from the link in the email; you never see it.",
+            form=form,
+            submit_label="Send password reset email",
+            cancel_url=change_url,
+        )
+
+    def restrict_view(self, request, object_id):
+        customer, change_url = self._customer_action_start(request, object_id, RESTRICT_PERMISSION)
         form = RestrictionForm(request.POST if request.method == "POST" else None, customer=customer)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -272,6 +361,7 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     blocked=data["blocked"],
                     actor=request.user,
                     reason=data["reason"],
+                    customer_message=data["customer_message"],
                     request=request,
                 )
             except ValidationError as exc:
@@ -282,18 +372,17 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 messages.success(request, f"Restriction updated for {customer.email}.")
                 return redirect(change_url)
-        return TemplateResponse(
+        return action_form_response(
+            self,
             request,
-            "admin/accounts/action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": f"Restrict or lift: {customer.email}",
-                "subject": "Blocking trading, transfers or the whole account requires a reason; so does lifting it.",
-                "form": form,
-                "submit_label": "Apply",
-                "cancel_url": change_url,
-            },
+            title=f"Restrict or lift: {customer.email}",
+            subject=(
+                "Blocking trading, transfers or the whole account needs the message the customer will see and "
+                "an internal note; lifting needs a note. Blocking trading or freezing cancels open orders."
+            ),
+            form=form,
+            submit_label="Apply",
+            cancel_url=change_url,
         )
 
 
@@ -305,7 +394,16 @@ def _restriction_labels(account) -> list[str]:
 
 @admin.register(AccountRestriction)
 class AccountRestrictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("account", "kind", "reason", "created_by", "created_at", "lifted_at", "lifted_by")
+    list_display = (
+        "account",
+        "kind",
+        "customer_message",
+        "reason",
+        "created_by",
+        "created_at",
+        "lifted_at",
+        "lifted_by",
+    )
     list_filter = ("kind", "created_at", "lifted_at")
     search_fields = ("account__account_number", "account__user__email", "reason")
 

@@ -24,6 +24,7 @@ import csv
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -75,6 +76,8 @@ def day_range(start: date, end: date) -> tuple[datetime, datetime]:
 
 def _cell(value) -> str:
     text = "" if value is None else str(value)
+    if isinstance(value, int | Decimal):
+        return text  # a number, even a negative one, is no formula
     return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
 
 

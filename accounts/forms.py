@@ -145,6 +145,17 @@ class RestrictionForm(ReasonForm):
     blocked = forms.TypedChoiceField(
         label="Action", choices=[("true", "Block / freeze"), ("false", "Lift")], coerce=lambda value: value == "true"
     )
+    customer_message = forms.ChoiceField(
+        label="Message to the customer",
+        choices=[("", "—"), *AccountRestriction.CustomerMessage.choices],
+        required=False,
+        help_text="Required to block or freeze: what the customer reads. The note below stays internal.",
+    )
+    reason = forms.CharField(
+        label="Internal note",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why, for staff and the audit trail. Never shown to the customer.",
+    )
 
 
 # --- Settings pages ----------------------------------------------------------------------

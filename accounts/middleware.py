@@ -1,11 +1,15 @@
+import time
 from urllib.parse import urlencode
 
 from allauth.account.authentication import get_authentication_records
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from accounts.audit import audit_event_record
 from accounts.selectors import user_has_mfa
 
 
@@ -50,3 +54,38 @@ class StaffAdminMFAMiddleware:
             logout(request)
             return redirect(login_url)
         return None
+
+
+class StaffIdleTimeoutMiddleware:
+    """A staff session ends after `STAFF_IDLE_TIMEOUT_SECONDS` without a request.
+
+    The time of the staff member's latest request is kept in the session (written at most
+    once a minute, so the idle time is measured to the minute). The request that finds the
+    session idle for longer logs it out (audited `auth.idle_logout`) and goes on as an
+    anonymous one: the admin sends it to log in again (with TOTP), other pages as usual.
+    Customers' sessions are not affected.
+    """
+
+    SESSION_KEY = "staff_last_request_at"
+    WRITE_RESOLUTION_SECONDS = 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if user.is_authenticated and user.is_staff:
+            now = int(time.time())
+            last = request.session.get(self.SESSION_KEY)
+            timeout = settings.STAFF_IDLE_TIMEOUT_SECONDS
+            if last is not None and now - last > timeout:
+                idle = {"idle_seconds": now - last}
+                audit_event_record(action="auth.idle_logout", actor=user, target=user, after=idle, request=request)
+                logout(request)
+                messages.info(
+                    request,
+                    f"You were signed out after {timeout // 60} minutes without activity. Sign in again to continue.",
+                )
+            elif last is None or now - last >= self.WRITE_RESOLUTION_SECONDS:
+                request.session[self.SESSION_KEY] = now
+        return self.get_response(request)

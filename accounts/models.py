@@ -380,6 +380,17 @@ class AccountRestriction(models.Model):
         TRANSFERS = "transfers", "Transfers blocked"
         ACCOUNT = "account", "Account frozen"
 
+    class CustomerMessage(models.TextChoices):
+        """What the customer is told, chosen by staff; the internal note (`reason`) is never shown."""
+
+        UNDER_REVIEW = "under_review", "Your account is under review. Contact Support if you have questions."
+        INFORMATION_NEEDED = (
+            "information_needed",
+            "We need more information from you. Please check your email or contact Support.",
+        )
+        SECURITY = "security", "For your security, activity on this account is paused. Please contact Support."
+        REGULATORY = "regulatory", "Activity on this account is restricted for regulatory reasons. Contact Support."
+
     ACCOUNT_FLAG = {
         Kind.TRADING: "trading_blocked",
         Kind.TRANSFERS: "transfers_blocked",
@@ -389,7 +400,13 @@ class AccountRestriction(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey("portfolios.Account", on_delete=models.PROTECT, related_name="restrictions")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    reason = models.TextField()
+    reason = models.TextField("internal note", help_text="For staff only; never shown to the customer.")
+    customer_message = models.CharField(
+        max_length=32,
+        choices=CustomerMessage.choices,
+        default=CustomerMessage.UNDER_REVIEW,
+        help_text="What the customer is told while the restriction is in place.",
+    )
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     lifted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -416,6 +433,7 @@ class Customer(User):
         permissions = [
             ("restrict_account", "Can block/unblock trading, transfers or the whole account"),
             ("export_records", "Can export a customer's records as CSV"),
+            ("send_password_reset", "Can send a customer a password reset email"),
         ]
 
 

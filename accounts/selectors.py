@@ -84,6 +84,20 @@ def account_active_restrictions(*, account) -> dict[str, AccountRestriction]:
 
 def trading_refusal_reason(*, account) -> str | None:
     """Why this account may not trade now, or None. The trading core's pre-trade check."""
+    return _approval_refusal(account) or _restriction_refusal(
+        account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRADING]
+    )
+
+
+def transfer_refusal_reason(*, account) -> str | None:
+    """Why this account may not move money now, or None: like trading, only an approved, active,
+    unrestricted account is funded or withdraws (customer identification comes first)."""
+    return _approval_refusal(account) or _restriction_refusal(
+        account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRANSFERS]
+    )
+
+
+def _approval_refusal(account) -> str | None:
     from portfolios.models import Account
 
     if account.status == Account.Status.CLOSED:
@@ -93,16 +107,7 @@ def trading_refusal_reason(*, account) -> str | None:
         return "KYC not approved"
     if account.status != Account.Status.ACTIVE:
         return "account not active"
-    return _restriction_refusal(account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRADING])
-
-
-def transfer_refusal_reason(*, account) -> str | None:
-    """Why this account may not move money now, or None."""
-    from portfolios.models import Account
-
-    if account.status == Account.Status.CLOSED:
-        return "account closed"
-    return _restriction_refusal(account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRANSFERS])
+    return None
 
 
 _REFUSAL_PREFIX = {
@@ -117,8 +122,13 @@ def _restriction_refusal(account, kinds) -> str | None:
     # one is set, so an unrestricted account costs no query here on the order-entry path.
     for kind in kinds:
         if getattr(account, AccountRestriction.ACCOUNT_FLAG[kind]):
+            # The customer reads this (order ticket, transfers page, API): the message staff chose
+            # for them, never the internal note.
             restriction = account_active_restrictions(account=account).get(kind)
-            return f"{_REFUSAL_PREFIX[kind]}: {restriction.reason if restriction else 'no reason recorded'}"
+            message = AccountRestriction.CustomerMessage(
+                restriction.customer_message if restriction else AccountRestriction.CustomerMessage.UNDER_REVIEW
+            )
+            return f"{_REFUSAL_PREFIX[kind]}: {message.label}"
     return None
 
 

@@ -66,13 +66,6 @@ def trader_create(
     EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
     if not staff_group and not superuser and primary_account(user=user) is None:
         account_open(user=user)
-    if cash is not None:
-        account = primary_account(user=user)
-        if account is None:
-            raise ValueError("Only traders (not staff) have a brokerage account to fund.")
-        shortfall = cash - account_cash_balance(account=account)
-        if shortfall > 0:
-            deposit_settled_post(account=account, amount=shortfall)
     if staff_group:
         user.groups.add(Group.objects.get(name=STAFF_GROUPS[staff_group]))
     if kyc in ("pending", "approved"):
@@ -81,6 +74,14 @@ def trader_create(
         application = KYCApplication.objects.get(user=user)
         if application.status != KYCApplication.Status.APPROVED:
             kyc_approve(application=application, actor=None, reason="Created approved by create_trader.")
+    if cash is not None:
+        # After the approval: only approved accounts are funded.
+        account = primary_account(user=user)
+        if account is None:
+            raise ValueError("Only traders (not staff) have a brokerage account to fund.")
+        shortfall = cash - account_cash_balance(account=account)
+        if shortfall > 0:
+            deposit_settled_post(account=account, amount=shortfall)
     return user
 
 
@@ -324,7 +325,9 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def _locked_application(application: KYCApplication) -> KYCApplication:
+def _locked_application(application: KYCApplication, *, actor: User | None) -> KYCApplication:
+    """The application locked for a decision by `actor`, who may not be its applicant."""
+    _require_not_own(actor, application.user_id, "decide on your own KYC application")
     return KYCApplication.objects.select_for_update().select_related("user").get(pk=application.pk)
 
 
@@ -332,7 +335,7 @@ def _locked_application(application: KYCApplication) -> KYCApplication:
 def kyc_review_start(*, application: KYCApplication, actor: User, request=None) -> KYCApplication:
     """A compliance officer takes a submitted application into review."""
     _require_permission(actor, "accounts.review_kycapplication")
-    application = _locked_application(application)
+    application = _locked_application(application, actor=actor)
     _kyc_transition(application, to_status=KYCApplication.Status.IN_REVIEW, actor=actor, request=request)
     return application
 
@@ -353,7 +356,7 @@ def kyc_approve(
     reason = _require_reason(reason)
     if kyc_level not in (KYCApplication.Level.BASIC, KYCApplication.Level.FULL):
         raise ValidationError({"kyc_level": "An approval grants level 1 (basic) or 2 (full)."})
-    application = _locked_application(application)
+    application = _locked_application(application, actor=actor)
     application.kyc_level = kyc_level
     application.decided_at = timezone.now()
     change = _kyc_transition(
@@ -383,7 +386,7 @@ def kyc_reject(*, application: KYCApplication, actor: User | None, reason: str, 
     """Reject: final; the accounts stay in onboarding and cannot trade."""
     _require_permission(actor, "accounts.review_kycapplication")
     reason = _require_reason(reason)
-    application = _locked_application(application)
+    application = _locked_application(application, actor=actor)
     application.kyc_level = KYCApplication.Level.NONE
     application.decided_at = timezone.now()
     change = _kyc_transition(
@@ -417,7 +420,7 @@ def kyc_request_action(
         errors["requested_documents"] = "Name at least one missing document or field."
     if errors:
         raise ValidationError(errors)
-    application = _locked_application(application)
+    application = _locked_application(application, actor=actor)
     change = _kyc_transition(
         application,
         to_status=KYCApplication.Status.ACTION_REQUIRED,
@@ -473,14 +476,55 @@ def tax_ids_reencrypt() -> int:
     return count
 
 
+# --- Staff acting for customers ------------------------------------------------------
+
+
+def _require_not_own(actor: User | None, user_id, what: str) -> None:
+    """Staff never act on their own records (`what`: "decide on your own KYC application")."""
+    if actor is not None and actor.pk == user_id:
+        raise ActionRefused(f"You cannot {what}: ask another Compliance officer to do it.", code="own_record")
+
+
+def customer_password_reset_send(*, customer: User, actor: User, request) -> None:
+    """Staff help a customer who cannot log in: allauth's reset email goes to the customer's own
+    address (staff never learn or set the password). Audited `account.password_reset_sent`.
+
+    Sent while the request is at hand (allauth builds the link from it), after the audit row is
+    committed: an email is never sent without its record.
+    """
+    from allauth.account.forms import ResetPasswordForm
+
+    _require_permission(actor, "accounts.send_password_reset")
+    if customer.is_staff:
+        raise ActionRefused("Staff reset their own passwords from the login page.", code="not_a_customer")
+    form = ResetPasswordForm(data={"email": customer.email})
+    if not form.is_valid():
+        raise ActionRefused(
+            "This customer has no active login with a verified email to send a reset to.", code="no_reset_address"
+        )
+    with transaction.atomic():
+        audit_event_record(
+            action="account.password_reset_sent", actor=actor, target=customer, subject_user=customer, request=request
+        )
+    form.save(request)
+
+
 # --- Account restrictions --------------------------------------------------------------
 
 
 @transaction.atomic
 def account_restriction_set(
-    *, account, kind: str, blocked: bool, actor: User | None, reason: str, request=None
+    *,
+    account,
+    kind: str,
+    blocked: bool,
+    actor: User | None,
+    reason: str,
+    customer_message: str = "",
+    request=None,
 ) -> AccountRestriction:
-    """Block or unblock trading, transfers or the whole account, with a reason.
+    """Block or unblock trading, transfers or the whole account, with an internal note (`reason`)
+    and, when blocking, the message the customer is shown (`AccountRestriction.CustomerMessage`).
 
     Writes the `portfolios.Account` flag (what enforcement reads) and an
     `AccountRestriction` row (the reason and its history). Locks the account row.
@@ -491,7 +535,10 @@ def account_restriction_set(
     reason = _require_reason(reason)
     if kind not in AccountRestriction.Kind.values:
         raise ValidationError({"kind": f"Choose among: {', '.join(AccountRestriction.Kind.values)}."})
+    if blocked and customer_message not in AccountRestriction.CustomerMessage.values:
+        raise ValidationError({"customer_message": "Choose the message the customer will see."})
     account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
+    _require_not_own(actor, account.user_id, "restrict or lift your own account")
     flag = AccountRestriction.ACCOUNT_FLAG[kind]
     active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
     label = AccountRestriction.Kind(kind).label.lower()
@@ -501,7 +548,9 @@ def account_restriction_set(
         raise ActionRefused(f"Not in place: {label}.", code="restriction_missing")
     before = {flag: getattr(account, flag)}
     if blocked:
-        restriction = AccountRestriction.objects.create(account=account, kind=kind, reason=reason, created_by=actor)
+        restriction = AccountRestriction.objects.create(
+            account=account, kind=kind, reason=reason, customer_message=customer_message, created_by=actor
+        )
     else:
         restriction = active
         if restriction is not None:
@@ -511,6 +560,12 @@ def account_restriction_set(
             restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
     setattr(account, flag, blocked)
     account.save(update_fields=[flag])
+    canceled = []
+    if blocked and kind in (AccountRestriction.Kind.TRADING, AccountRestriction.Kind.ACCOUNT):
+        from trading.services import orders_cancel_for_restriction
+
+        # No order keeps working on a frozen account or one blocked from trading.
+        canceled = [str(order.pk) for order in orders_cancel_for_restriction(account=account)]
     verb = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
     audit_event_record(
         action=f"account.{verb[0] if blocked else verb[1]}",
@@ -518,7 +573,11 @@ def account_restriction_set(
         target=account,
         subject_user=account.user,
         before=before,
-        after={flag: blocked, "reason": reason},
+        after={
+            flag: blocked,
+            "reason": reason,
+            **({"customer_message": customer_message, "orders_canceled": canceled} if blocked else {}),
+        },
         request=request,
     )
     return restriction

@@ -1,19 +1,10 @@
 """Compliance's view of the money: read-only everywhere, except the two-person cash
 adjustment (one proposes with "add", another approves with the admin action)."""
 
-import csv
-from datetime import datetime, time
-
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
-from django.template.response import TemplateResponse
-from django.urls import path
 
-from accounts.admin_export import EXPORT_PERMISSION, CsvExport, CsvExportAdminMixin, export_audit_record
-from accounts.models import User
-from marketdata.calendars import ET
+from accounts.admin_export import CsvExport, CsvExportAdminMixin
 from portfolios import services
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import (
@@ -56,14 +47,36 @@ class JournalLineInline(admin.TabularInline):
         return False
 
 
-class LedgerExportForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=User.objects.filter(brokerage_accounts__isnull=False).distinct())
-    start = forms.DateField(help_text="First day (New York time), inclusive.")
-    end = forms.DateField(help_text="Last day, inclusive.")
+LEDGER_EXPORT = CsvExport(
+    name="ledger",
+    columns=[
+        ("effective_at", lambda line: line.entry.effective_at.isoformat()),
+        ("entry_id", lambda line: line.entry_id),
+        ("account_number", lambda line: line.entry.account.account_number),
+        ("cause", lambda line: line.entry.cause_type),
+        ("memo", lambda line: line.entry.memo),
+        ("symbol", lambda line: line.entry.asset.symbol if line.entry.asset else ""),
+        ("side", lambda line: line.entry.side),
+        ("qty", lambda line: line.entry.qty),
+        ("price", lambda line: line.entry.price),
+        ("ledger_account", lambda line: line.ledger_account.kind),
+        ("amount", lambda line: line.amount),
+        ("settles_on", lambda line: line.settles_on),
+    ],
+    # Every ledger line touching one customer's accounts whose entry took effect in the range.
+    rows=lambda user, start, end: (
+        JournalLine.objects.filter(
+            entry__account__user=user, entry__effective_at__gte=start, entry__effective_at__lt=end
+        )
+        .select_related("entry", "entry__account", "entry__asset", "ledger_account")
+        .order_by("entry__effective_at", "id")
+    ),
+)
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdmin):
+class JournalEntryAdmin(CsvExportAdminMixin, ReadOnlyAdmin):
+    csv_export = LEDGER_EXPORT
     list_display = ("effective_at", "account", "cause_type", "memo", "asset", "side", "qty", "price")
     list_filter = ("cause_type", "effective_at")
     search_fields = ("account__account_number", "account__user__email", "memo", "id")
@@ -83,70 +96,6 @@ class JournalEntryAdmin(ReadOnlyAdmin):
         "effective_at",
         "created_at",
     )
-
-    def get_urls(self):
-        return [
-            path("export/", self.admin_site.admin_view(self.export_view), name="portfolios_ledger_export"),
-            *super().get_urls(),
-        ]
-
-    def export_view(self, request):
-        """CSV of every ledger line touching one customer's accounts in a date range (audited like every export)."""
-        if not (self.has_view_permission(request) and request.user.has_perm(EXPORT_PERMISSION)):
-            raise PermissionDenied
-        form = LedgerExportForm(request.GET or None)
-        if not form.is_valid():
-            context = {**self.admin_site.each_context(request), "form": form, "title": "Export a customer's ledger"}
-            return TemplateResponse(request, "admin/portfolios/ledger_export.html", context)
-        user, start, end = form.cleaned_data["user"], form.cleaned_data["start"], form.cleaned_data["end"]
-        export_audit_record(request, export_name="ledger", user=user, start=start, end=end)
-        lines = (
-            JournalLine.objects.filter(
-                entry__account__user=user,
-                entry__effective_at__gte=datetime.combine(start, time.min, tzinfo=ET),
-                entry__effective_at__lte=datetime.combine(end, time.max, tzinfo=ET),
-            )
-            .select_related("entry", "entry__account", "entry__asset", "ledger_account")
-            .order_by("entry__effective_at", "id")
-        )
-        response = HttpResponse(content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="ledger-{user.pk}-{start}-{end}.csv"'
-        writer = csv.writer(response)
-        writer.writerow(
-            [
-                "effective_at",
-                "entry_id",
-                "account_number",
-                "cause",
-                "memo",
-                "symbol",
-                "side",
-                "qty",
-                "price",
-                "ledger_account",
-                "amount",
-                "settles_on",
-            ]
-        )
-        for line in lines:
-            entry = line.entry
-            writer.writerow(
-                [
-                    entry.effective_at.isoformat(),
-                    entry.pk,
-                    entry.account.account_number,
-                    entry.cause_type,
-                    entry.memo,
-                    entry.asset.symbol if entry.asset else "",
-                    entry.side,
-                    entry.qty or "",
-                    entry.price or "",
-                    line.ledger_account.kind,
-                    line.amount,
-                    line.settles_on or "",
-                ]
-            )
-        return response
 
 
 @admin.register(Transfer)

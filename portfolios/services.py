@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_event_record
 from accounts.models import User
+from accounts.selectors import transfer_refusal_reason
 from marketdata import selectors as marketdata_selectors
 from marketdata.calendars import ET, equity_session, settlement_date
 from marketdata.models import Asset
@@ -456,8 +457,14 @@ def transfer_create(
     if direction not in Transfer.Direction.values:
         raise PortfolioRuleViolation("Direction is incoming or outgoing.", code="invalid_direction", field="direction")
     account = _locked_account(account)
-    if not account.can_transfer:
-        raise PortfolioRuleViolation("Transfers are blocked on this account.", code="transfers_blocked", status=403)
+    # API, dashboard, operator tools and any bank rail all create transfers here: the one gate.
+    refusal = transfer_refusal_reason(account=account)
+    if refusal:
+        raise PortfolioRuleViolation(
+            f"Deposits and withdrawals are not possible on this account: {refusal}.",
+            code="transfers_blocked",
+            status=403,
+        )
     transfer = Transfer(account=account, direction=direction, amount=amount)
     transfer.full_clean()
     if direction == Transfer.Direction.OUTGOING:
@@ -617,11 +624,22 @@ def _require_permission(user: User, codename: str) -> None:
         raise PortfolioRuleViolation("You may not do this.", code="permission_denied", status=403)
 
 
+def _require_not_own_account(user: User, account: Account) -> None:
+    """Staff never propose or decide adjustments of their own brokerage account."""
+    if account.user_id == user.pk:
+        raise PortfolioRuleViolation(
+            "This is your own account: another Compliance officer must propose or decide its adjustments.",
+            code="own_record",
+            status=403,
+        )
+
+
 @transaction.atomic
 def cash_adjustment_propose(
     *, account: Account, amount: Decimal, reason: str, proposed_by: User, request=None
 ) -> CashAdjustment:
     _require_permission(proposed_by, "add_cashadjustment")
+    _require_not_own_account(proposed_by, account)
     if amount == 0 or not has_at_most_cents(amount):
         raise PortfolioRuleViolation("Amount is non-zero whole cents.", code="invalid_amount", field="amount")
     if not reason.strip():
@@ -643,6 +661,7 @@ def cash_adjustment_propose(
 def _locked_proposal(adjustment: CashAdjustment, decided_by: User) -> tuple[Account, CashAdjustment]:
     _require_permission(decided_by, "approve_cashadjustment")
     account = _locked_account(adjustment.account)
+    _require_not_own_account(decided_by, account)
     adjustment = CashAdjustment.objects.select_for_update().get(pk=adjustment.pk)
     if adjustment.status != CashAdjustment.Status.PROPOSED:
         raise PortfolioRuleViolation(f"This adjustment is already {adjustment.status}.", code="already_decided")

@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import kyc_status, transfer_refusal_reason
 from portfolios import selectors, services
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.forms import TransferForm
@@ -90,6 +91,9 @@ def transfers(request):
         "form": form,
         "transfers": Transfer.objects.filter(account=account).order_by("-created_at")[:50],
         "withdrawable": selectors.withdrawable_cash(account=account),
+        # The service refuses these accounts; the page says why first (and where to finish onboarding).
+        "transfer_refusal": transfer_refusal_reason(account=account),
+        "kyc_approved": kyc_status(user=request.user).approved,
     }
     return render(request, "portfolios/transfers.html", context, status=status)
 

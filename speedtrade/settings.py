@@ -353,6 +353,11 @@ if not FIELD_ENCRYPTION_KEYS:
 MIDDLEWARE.insert(
     MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1, "accounts.middleware.StaffAdminMFAMiddleware"
 )
+# Staff sessions end after this long without a request (checked just before the MFA gate).
+STAFF_IDLE_TIMEOUT_SECONDS = env.int("STAFF_IDLE_TIMEOUT_SECONDS", default=15 * 60)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("accounts.middleware.StaffAdminMFAMiddleware"), "accounts.middleware.StaffIdleTimeoutMiddleware"
+)
 # --- api keys ----------------------------------------------------------------------
 # Alpaca-style key pairs (APCA-API-KEY-ID / APCA-API-SECRET-KEY) on every API route.
 API_KEYS_MAX_ACTIVE = env.int("API_KEYS_MAX_ACTIVE", default=10)

@@ -288,12 +288,13 @@ def order_end(
     held_legs_cancel(parent=order, now=now)
 
 
-def _cancel_request(*, order: Order, now: datetime) -> None:
-    """Cancel a locked open order: at once while no venue has it (held, new); otherwise ask the venue."""
+def _cancel_request(*, order: Order, now: datetime, detail: dict | None = None) -> None:
+    """Cancel a locked open order: at once while no venue has it (held, new); otherwise ask the venue.
+    `detail` goes into the timeline event (e.g. why the order was canceled)."""
     if order.status in (S.HELD, S.NEW):
-        order_end(order=order, to_status=S.CANCELED, event="canceled", now=now)
+        order_end(order=order, to_status=S.CANCELED, event="canceled", now=now, detail=detail)
     elif order.status != S.PENDING_CANCEL:
-        order_transition(order=order, to_status=S.PENDING_CANCEL, event="pending_cancel", now=now)
+        order_transition(order=order, to_status=S.PENDING_CANCEL, event="pending_cancel", detail=detail, now=now)
         transaction.on_commit(lambda: _queue_cancel(order.id))
 
 
@@ -1001,3 +1002,26 @@ def reconciliation_case_resolve(*, case_id: int, staff, resolution: str, request
             request=request,
         )
     return case
+
+
+# --- Account restrictions (called by accounts.services.account_restriction_set) -------------
+
+ACCOUNT_RESTRICTED = {"reason": "account_restricted"}
+
+
+def orders_cancel_for_restriction(*, account: Account, now: datetime | None = None) -> list[Order]:
+    """Compliance blocked the account's trading or froze it: cancel every open order, each with the
+    reason `account_restricted` in its timeline. Runs in the restriction's transaction, which has
+    locked the account row already (account → orders, the usual lock order). Returns the orders.
+
+    An order in pending_replace is left to its replacement, which is canceled like any open order.
+    """
+    now = now or timezone.now()
+    canceled = []
+    ids = Order.objects.filter(account=account, status__in=OPEN_STATUSES).order_by("created_at").values_list("id")
+    for (order_id,) in ids:
+        order = _lock_order(account=account, order_id=order_id)  # re-read: a parent's end may have ended its legs
+        if order.status in OPEN_STATUSES and order.status not in (S.PENDING_CANCEL, S.PENDING_REPLACE):
+            _cancel_request(order=order, now=now, detail=ACCOUNT_RESTRICTED)
+            canceled.append(order)
+    return canceled

@@ -98,18 +98,34 @@ class KYCDocumentFactory(factory.django.DjangoModelFactory):
     size = len(PDF_BYTES)
 
 
-def approved_customer(user: User):
+def approved_customer(user: User, account_type: str = "cash"):
     """File, submit and approve `user`'s KYC the way compliance does; returns their active account.
 
-    Trading tests start here: no one trades before compliance has approved them.
+    Trading and money tests start here: no one trades, deposits or withdraws before compliance
+    has approved them. `account_type` is the account opened when the user has none yet.
     """
-    from accounts import services
+    from accounts import selectors, services
     from portfolios.selectors import primary_account
     from portfolios.services import account_open
 
-    account = primary_account(user=user) or account_open(user=user)
-    KYCApplicationFactory(user=user)
+    account = primary_account(user=user) or account_open(user=user, account_type=account_type)
+    application = KYCApplicationFactory(user=user)
+    for kind in selectors.kyc_required_agreements(application=application):  # a margin account's, too
+        KYCAgreement.objects.get_or_create(
+            application=application, agreement=kind, defaults={"signed_at": timezone.now()}
+        )
     application = services.kyc_submit(user=user)
     services.kyc_approve(application=application, actor=None, reason="Approved for the test.")
     account.refresh_from_db()
     return account
+
+
+def restriction_set(
+    account, *, actor, kind="account", blocked=True, reason="Testing a trading block", message="security"
+):
+    """Compliance (`actor`) restricts `account`: by default freezes it, telling the customer it is for security."""
+    from accounts import services
+
+    return services.account_restriction_set(
+        account=account, kind=kind, blocked=blocked, actor=actor, reason=reason, customer_message=message
+    )

@@ -153,10 +153,12 @@ class TestReviewQueue:
         assert "draft application cannot become approved" in response.content.decode()
         assert KYCApplication.objects.get(pk=draft.pk).status == "draft"
 
-    def test_support_can_view_but_not_decide(self, alice_submitted, dave_admin):
-        response = dave_admin.get(_change_url(alice_submitted))
-        assert response.status_code == 200
-        assert _decide_url(alice_submitted, "approve") not in response.content.decode()
+    def test_support_sees_the_kyc_status_but_not_the_application(self, alice, alice_submitted, dave_admin):
+        customers = dave_admin.get(reverse("admin:accounts_customer_changelist")).content.decode()
+        assert "alice@example.com" in customers and "submitted" in customers
+        assert dave_admin.get(reverse("admin:accounts_kycapplication_changelist")).status_code == 403
+        assert dave_admin.get(_change_url(alice_submitted)).status_code == 403
+        assert not AuditEvent.objects.filter(action="kyc.record_viewed").exists()
         for decision in ("approve", "reject", "request_action", "review"):
             assert dave_admin.post(_decide_url(alice_submitted, decision), {"reason": "x"}).status_code == 403
         assert KYCApplication.objects.get(pk=alice_submitted.pk).status == "submitted"
@@ -167,7 +169,13 @@ class TestCustomers:
         return reverse("admin:accounts_customer_restrict", args=[user.pk])
 
     def test_compliance_blocks_and_lifts_trading_with_a_reason(self, alice, alice_account, carol, carol_admin):
-        data = {"account": alice_account.pk, "kind": "trading", "blocked": "true", "reason": "Margin call unpaid"}
+        data = {
+            "account": alice_account.pk,
+            "kind": "trading",
+            "blocked": "true",
+            "reason": "Margin call unpaid",
+            "customer_message": "information_needed",
+        }
         assert carol_admin.post(self._restrict_url(alice), data).status_code == 302
         alice_account.refresh_from_db()
         assert alice_account.trading_blocked
@@ -175,10 +183,24 @@ class TestCustomers:
         carol_admin.post(self._restrict_url(alice), {**data, "blocked": "false", "reason": "Paid"})
         alice_account.refresh_from_db()
         assert not alice_account.trading_blocked
-        assert AccountRestriction.objects.get().lift_reason == "Paid"
+        restriction = AccountRestriction.objects.get()
+        assert (restriction.customer_message, restriction.lift_reason) == ("information_needed", "Paid")
+
+    def test_blocking_needs_the_message_the_customer_will_see(self, alice, alice_account, carol_admin):
+        data = {"account": alice_account.pk, "kind": "trading", "blocked": "true", "reason": "Testing a block"}
+        response = carol_admin.post(self._restrict_url(alice), data)
+        assert response.status_code == 200 and "Choose the message the customer will see." in response.content.decode()
+        alice_account.refresh_from_db()
+        assert not alice_account.trading_blocked and not AccountRestriction.objects.exists()
 
     def test_freezing_twice_is_shown_as_an_error(self, alice, alice_account, carol_admin):
-        data = {"account": alice_account.pk, "kind": "account", "blocked": "true", "reason": "Fraud"}
+        data = {
+            "account": alice_account.pk,
+            "kind": "account",
+            "blocked": "true",
+            "reason": "Fraud",
+            "customer_message": "regulatory",
+        }
         carol_admin.post(self._restrict_url(alice), data)
         response = carol_admin.post(self._restrict_url(alice), data)
         assert response.status_code == 200 and "Already in place" in response.content.decode()

@@ -92,7 +92,16 @@ def test_cash_option_funds_the_account_once():
     from portfolios.selectors import account_cash_balance, primary_account
 
     for _ in range(2):
-        call_command("create_trader", "rich@example.com", "--password", "a-long-unusual-passphrase", "--cash", "1000")
+        call_command(
+            "create_trader",
+            "rich@example.com",
+            "--password",
+            "a-long-unusual-passphrase",
+            "--kyc",
+            "approved",
+            "--cash",
+            "1000",
+        )
     account = primary_account(user=User.objects.get(email="rich@example.com"))
     assert account_cash_balance(account=account) == Decimal("1000.00")
     assert account.transfers.get().status == "settled"

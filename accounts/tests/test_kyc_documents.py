@@ -103,7 +103,8 @@ def test_staff_whose_session_skipped_mfa_cannot_read_documents(alice, carol):
     assert not AuditEvent.objects.filter(action="kyc.document_viewed").exists()
 
 
-def test_support_may_read_documents_too(alice, dave):
+def test_support_cannot_open_identity_documents(alice, dave):
+    """Only Compliance opens documents; Support gets the same 404 as anyone else, and nothing is recorded."""
     document = KYCDocumentFactory(application__user=alice)
-    assert mfa_client(dave).get(reverse("onboarding:document", args=[document.pk])).status_code == 200
-    assert AuditEvent.objects.filter(action="kyc.document_viewed", actor=dave).exists()
+    assert mfa_client(dave).get(reverse("onboarding:document", args=[document.pk])).status_code == 404
+    assert not AuditEvent.objects.filter(action="kyc.document_viewed").exists()

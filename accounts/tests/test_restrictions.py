@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from accounts import services
 from accounts.models import AccountRestriction, AuditEvent
 from accounts.selectors import trading_refusal_reason, transfer_refusal_reason
-from accounts.tests.factories import KYCApplicationFactory
+from accounts.tests.factories import KYCApplicationFactory, restriction_set
 
 pytestmark = pytest.mark.django_db
 
@@ -34,30 +34,32 @@ def test_rejected_applicants_cannot_trade(alice_submitted, alice_account, carol)
     assert trading_refusal_reason(account=alice_account) == "KYC not approved"
 
 
+REVIEW = "Your account is under review. Contact Support if you have questions."
+
+
 @pytest.mark.parametrize(
     ("kind", "trading_reason", "transfer_reason", "action"),
     [
-        ("trading", "trading blocked: Suspicious pattern", None, "account.trading_blocked"),
-        ("transfers", None, "transfers blocked: Suspicious pattern", "account.transfers_blocked"),
-        ("account", "account frozen: Suspicious pattern", "account frozen: Suspicious pattern", "account.frozen"),
+        ("trading", f"trading blocked: {REVIEW}", None, "account.trading_blocked"),
+        ("transfers", None, f"transfers blocked: {REVIEW}", "account.transfers_blocked"),
+        ("account", f"account frozen: {REVIEW}", f"account frozen: {REVIEW}", "account.frozen"),
     ],
 )
 def test_each_restriction_refuses_what_it_should_until_lifted(
     alice_approved, carol, kind, trading_reason, transfer_reason, action
 ):
-    services.account_restriction_set(
-        account=alice_approved, kind=kind, blocked=True, actor=carol, reason="Suspicious pattern"
-    )
+    restriction_set(alice_approved, actor=carol, kind=kind, reason="Suspicious pattern", message="under_review")
     alice_approved.refresh_from_db()
     assert trading_refusal_reason(account=alice_approved) == trading_reason
     assert transfer_refusal_reason(account=alice_approved) == transfer_reason
     assert alice_approved.can_trade is (trading_reason is None)
     assert alice_approved.can_transfer is (transfer_reason is None)
     blocked = AuditEvent.objects.get(action=action)
-    assert (blocked.actor, blocked.subject_user.email, blocked.after["reason"]) == (
+    assert (blocked.actor, blocked.subject_user.email, blocked.after["reason"], blocked.after["customer_message"]) == (
         carol,
         "alice@example.com",
         "Suspicious pattern",
+        "under_review",
     )
 
     services.account_restriction_set(account=alice_approved, kind=kind, blocked=False, actor=carol, reason="Cleared")
@@ -71,7 +73,9 @@ def test_each_restriction_refuses_what_it_should_until_lifted(
 
 def test_a_restriction_needs_a_reason(alice_approved, carol):
     with pytest.raises(ValidationError, match="reason"):
-        services.account_restriction_set(account=alice_approved, kind="trading", blocked=True, actor=carol, reason="")
+        services.account_restriction_set(
+            account=alice_approved, kind="trading", blocked=True, actor=carol, reason="", customer_message="security"
+        )
     alice_approved.refresh_from_db()
     assert not alice_approved.trading_blocked and not AccountRestriction.objects.exists()
 
@@ -79,14 +83,38 @@ def test_a_restriction_needs_a_reason(alice_approved, carol):
 def test_blocking_twice_or_lifting_nothing_is_refused(alice_approved, carol):
     with pytest.raises(services.ActionRefused, match="Not in place"):
         services.account_restriction_set(account=alice_approved, kind="trading", blocked=False, actor=carol, reason="x")
-    services.account_restriction_set(account=alice_approved, kind="trading", blocked=True, actor=carol, reason="x")
+    services.account_restriction_set(
+        account=alice_approved, kind="trading", blocked=True, actor=carol, reason="x", customer_message="security"
+    )
     with pytest.raises(services.ActionRefused, match="Already in place"):
-        services.account_restriction_set(account=alice_approved, kind="trading", blocked=True, actor=carol, reason="y")
+        services.account_restriction_set(
+            account=alice_approved, kind="trading", blocked=True, actor=carol, reason="y", customer_message="security"
+        )
     assert AccountRestriction.objects.count() == 1
 
 
 def test_support_cannot_restrict(alice_approved, dave):
     with pytest.raises(PermissionDenied):
-        services.account_restriction_set(account=alice_approved, kind="trading", blocked=True, actor=dave, reason="x")
+        services.account_restriction_set(
+            account=alice_approved, kind="trading", blocked=True, actor=dave, reason="x", customer_message="security"
+        )
     alice_approved.refresh_from_db()
     assert not alice_approved.trading_blocked
+
+
+def test_the_customer_reads_the_chosen_message_never_the_internal_note(alice_approved, carol):
+    restriction_set(alice_approved, actor=carol, message="information_needed")
+    alice_approved.refresh_from_db()
+    told = "We need more information from you. Please check your email or contact Support."
+    assert trading_refusal_reason(account=alice_approved) == f"account frozen: {told}"
+    assert transfer_refusal_reason(account=alice_approved) == f"account frozen: {told}"
+    assert AccountRestriction.objects.get().reason == "Testing a trading block"  # kept for staff
+
+
+def test_blocking_without_a_message_for_the_customer_is_refused(alice_approved, carol):
+    with pytest.raises(ValidationError, match="customer_message"):
+        services.account_restriction_set(
+            account=alice_approved, kind="trading", blocked=True, actor=carol, reason="Testing a trading block"
+        )
+    alice_approved.refresh_from_db()
+    assert not alice_approved.trading_blocked and not AccountRestriction.objects.exists()

@@ -5,7 +5,8 @@ import pytest
 from django.db import connection
 from freezegun import freeze_time
 
-from portfolios.services import account_open, deposit_settled_post
+from accounts.tests.factories import approved_customer
+from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 
 # A Wednesday during regular hours; T+1 is Thursday 2026-03-05.
@@ -30,12 +31,13 @@ def _ledger_balanced_at_end_of_test(request):
 
 @pytest.fixture
 def alice_account(alice):
-    return account_open(user=alice)
+    """Alice's cash account, approved by compliance (only approved accounts move money)."""
+    return approved_customer(alice)
 
 
 @pytest.fixture
 def bob_account(bob):
-    return account_open(user=bob)
+    return approved_customer(bob)
 
 
 @pytest.fixture

@@ -88,12 +88,32 @@ def test_admin_pages_are_read_only_and_the_export_is_csv(carol_admin, funded):
     client = carol_admin
     assert client.get("/admin/portfolios/journalentry/").status_code == 200
     assert client.get("/admin/portfolios/journalentry/add/").status_code == 403
-    response = client.get(
-        "/admin/portfolios/journalentry/export/", {"user": funded.user_id, "start": "2026-01-01", "end": "2026-12-31"}
+    response = client.post(
+        "/admin/portfolios/journalentry/export/",
+        {"customer_email": funded.user.email, "start": "2026-01-01", "end": "2026-12-31"},
     )
-    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
     rows = response.content.decode().splitlines()
     assert rows[0].startswith("effective_at,entry_id")
     assert sorted(row.split(",")[-3:-1] for row in rows[1:]) == [["bank", "-1000.00"], ["cash", "1000.00"]]
     exported = AuditEvent.objects.get(action="records.exported")
     assert (exported.subject_user, exported.after["export"]) == (funded.user, "ledger")
+
+
+def test_the_ledger_export_neutralises_formulas_and_runs_only_on_post(carol_admin, funded, carol, dave):
+    """A memo written by staff (an adjustment's reason) cannot run in Compliance's spreadsheet,
+    and a link (GET) only shows the form: nothing is exported or audited without a POST."""
+    adjustment = services.cash_adjustment_propose(
+        account=funded, amount=D("5.00"), reason='=HYPERLINK("http://evil.example","x")', proposed_by=carol
+    )
+    services.cash_adjustment_approve(adjustment=adjustment, approved_by=dave)
+    query = {"customer_email": funded.user.email, "start": "2026-01-01", "end": "2099-12-31"}
+
+    page = carol_admin.get("/admin/portfolios/journalentry/export/", query)
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert not AuditEvent.objects.filter(action="records.exported").exists()
+
+    exported = carol_admin.post("/admin/portfolios/journalentry/export/", query).content.decode()
+    assert "'=HYPERLINK" in exported and ",=HYPERLINK" not in exported and ',"=HYPERLINK' not in exported
+    assert ",-5.00," in exported  # signed amounts stay numbers
+    assert AuditEvent.objects.filter(action="records.exported").count() == 1

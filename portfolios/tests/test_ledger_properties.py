@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory, approved_customer
 from portfolios import selectors, services
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import LedgerAccount, Position
@@ -43,7 +43,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self._atomic.__enter__()  # each run rolls back at teardown
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS portfolios_journalline_balanced IMMEDIATE")
-        self.account = services.account_open(user=UserFactory())
+        self.account = approved_customer(UserFactory())
         self.assets = [AssetFactory(symbol="PROP"), AssetFactory(crypto=True)]
         self.marks = {asset.pk: asset.reference_price for asset in self.assets}
         self.held = {asset.pk: D("0") for asset in self.assets}

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.tests.factories import approved_customer, restriction_set
 from portfolios.models import Transfer
 from portfolios.pricing import prices_for
 from portfolios.selectors import account_valuation, assets_held
@@ -85,9 +86,9 @@ def test_the_live_partial_is_the_positions_and_orders_without_the_page(alice_bro
 
 
 def test_another_users_home_data_never_shows(alice_browser, funded, bob, acme):
-    from portfolios.services import account_open, deposit_settled_post
+    from portfolios.services import deposit_settled_post
 
-    bobs = account_open(user=bob)
+    bobs = approved_customer(bob)
     deposit_settled_post(account=bobs, amount=D("777.00"))
     buy(bobs, AssetFactory(symbol="BOBCO"), "1", "10.00")
     html = alice_browser.get("/").content.decode()
@@ -120,11 +121,37 @@ def test_a_refused_withdrawal_shows_why_and_writes_nothing(alice_browser, funded
 
 
 def test_cancel_a_queued_transfer_but_not_someone_elses(alice_browser, funded, bob):
-    from portfolios.services import account_open, transfer_create
+    from portfolios.services import transfer_create
 
     mine = transfer_create(account=funded, direction="incoming", amount=D("10.00"))
-    theirs = transfer_create(account=account_open(user=bob), direction="incoming", amount=D("10.00"))
+    theirs = transfer_create(account=approved_customer(bob), direction="incoming", amount=D("10.00"))
     assert alice_browser.post(f"/transfers/{theirs.pk}/cancel/").status_code == 404
     assert alice_browser.post(f"/transfers/{mine.pk}/cancel/").status_code == 302
     mine.refresh_from_db(), theirs.refresh_from_db()
     assert (mine.status, theirs.status) == ("canceled", "queued")
+
+
+def test_an_applicant_is_told_why_money_cannot_move_yet_and_where_to_go(client, alice):
+    from accounts import services as accounts_services
+    from accounts.tests.factories import KYCApplicationFactory
+    from portfolios.services import account_open
+
+    account_open(user=alice)
+    KYCApplicationFactory(user=alice)
+    accounts_services.kyc_submit(user=alice)
+    client.force_login(alice)
+    page = client.get("/transfers/").content.decode()
+    assert "Deposits and withdrawals open once your account application is approved" in page
+    assert 'href="/onboarding/"' in page
+
+    response = client.post("/transfers/", {"direction": "incoming", "amount": "50000"})
+    assert response.status_code == 422
+    assert "not possible on this account: KYC not approved" in response.content.decode()
+    assert not Transfer.objects.exists()
+
+
+def test_a_restricted_customer_reads_the_chosen_message_on_the_transfers_page(alice_browser, funded, carol):
+    restriction_set(funded, actor=carol, kind="transfers", reason="Testing a transfers block")
+    page = alice_browser.get("/transfers/").content.decode()
+    assert "For your security, activity on this account is paused." in page
+    assert "Testing" not in page and 'href="/onboarding/"' not in page

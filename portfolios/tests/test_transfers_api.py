@@ -138,3 +138,39 @@ def test_blocked_accounts_cannot_transfer(alice_api, funded, flag):
 
 def test_anonymous_requests_are_refused(api_client, funded):
     assert api_client.post("/api/v1/transfers", {"direction": "incoming", "amount": "5"}).status_code == 401
+
+
+@pytest.fixture
+def alice_applicant(alice):
+    """Alice has applied (her application waits in the compliance queue); nothing approved yet."""
+    from accounts import services as accounts_services
+    from accounts.tests.factories import KYCApplicationFactory
+    from portfolios.services import account_open
+
+    account = account_open(user=alice)
+    KYCApplicationFactory(user=alice)
+    accounts_services.kyc_submit(user=alice)
+    return account
+
+
+@pytest.mark.parametrize("decision", ["pending", "rejected"])
+@pytest.mark.parametrize("direction", ["incoming", "outgoing"])
+def test_no_money_moves_before_kyc_approval(
+    alice_api, alice_applicant, carol, decision, direction, django_capture_on_commit_callbacks
+):
+    from accounts import services as accounts_services
+    from accounts.models import KYCApplication
+
+    if decision == "rejected":
+        application = KYCApplication.objects.get(user=alice_applicant.user)
+        accounts_services.kyc_reject(application=application, actor=carol, reason="Identity not confirmed.")
+    before = (Transfer.objects.count(), ledger_row_count())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_api.post("/api/v1/transfers", {"direction": direction, "amount": "50000.00"})
+    assert response.status_code == 403
+    assert response.json() == {
+        "code": "transfers_blocked",
+        "message": "Deposits and withdrawals are not possible on this account: KYC not approved.",
+    }  # the common error format (`fields` only when a field is at fault)
+    assert (Transfer.objects.count(), ledger_row_count()) == before
+    assert not AuditEvent.objects.filter(action__startswith="transfer.").exists()

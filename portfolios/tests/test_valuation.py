@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
+from accounts.tests.factories import approved_customer
 from portfolios import selectors, services
 from portfolios.models import EquitySnapshot
 from portfolios.tests.conftest import WEDNESDAY
@@ -98,7 +99,7 @@ def test_each_sum_counts_only_the_accounts_own_rows(funded, bob_account, acme):
 
 
 def test_margin_account_reg_t_and_intraday_buying_power(alice):
-    account = services.account_open(user=alice, account_type="margin")
+    account = approved_customer(alice, account_type="margin")
     services.deposit_settled_post(account=account, amount=D("10000.00"))
     stock = AssetFactory(symbol="MRGN", marginable=True)
     coin = AssetFactory(crypto=True)
@@ -117,7 +118,7 @@ def test_margin_account_reg_t_and_intraday_buying_power(alice):
 
 
 def test_margin_account_under_2000_equity_gets_no_credit(alice):
-    account = services.account_open(user=alice, account_type="margin")
+    account = approved_customer(alice, account_type="margin")
     services.deposit_settled_post(account=account, amount=D("1999.99"))
     valuation = selectors.account_valuation(account=account, prices={}, previous_closes={})
     assert valuation.multiplier == 1 and valuation.buying_power == D("1999.99")
@@ -126,7 +127,7 @@ def test_margin_account_under_2000_equity_gets_no_credit(alice):
 def test_account_and_positions_api_use_alpaca_names_and_decimal_strings(alice_api, funded, acme):
     buy(funded, acme, "2.5", "10.00")
     account = alice_api.get("/api/v1/account").json()
-    assert account["cash"] == "975.00" and account["equity"] == "1000.00" and account["status"] == "ONBOARDING"
+    assert account["cash"] == "975.00" and account["equity"] == "1000.00" and account["status"] == "ACTIVE"
     assert account["buying_power"] == "975.00" and account["long_market_value"] == "25.00"
     positions = alice_api.get("/api/v1/positions").json()
     assert [(p["symbol"], p["qty"], p["avg_entry_price"], p["side"]) for p in positions] == [

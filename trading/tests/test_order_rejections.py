@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from accounts import services
+from accounts.tests.factories import restriction_set
 from portfolios.models import LedgerAccount
 from portfolios.tests.factories import AssetFactory
 from trading.models import Order, OrderEvent
@@ -98,10 +99,9 @@ def test_no_one_trades_before_compliance_approves_them(bob, acme, market_open):
 
     from accounts.tests.factories import KYCApplicationFactory
     from portfolios.selectors import primary_account
-    from portfolios.services import account_open, deposit_settled_post
+    from portfolios.services import account_open
 
-    account = primary_account(user=bob) or account_open(user=bob)
-    deposit_settled_post(account=account, amount=Decimal("500.00"))
+    account = primary_account(user=bob) or account_open(user=bob)  # unfunded: no deposits before approval
     KYCApplicationFactory(user=bob)
     services.kyc_submit(user=bob)  # in the compliance queue, not yet decided
     client = APIClient()
@@ -117,12 +117,14 @@ def test_no_one_trades_before_compliance_approves_them(bob, acme, market_open):
 def test_a_compliance_restriction_stops_trading_until_lifted(
     alice_api, alice_account, carol, acme, market_open, kind, prefix
 ):
-    services.account_restriction_set(
-        account=alice_account, kind=kind, blocked=True, actor=carol, reason="Suspicious deposits under review"
-    )
+    restriction_set(alice_account, actor=carol, kind=kind)  # internal note: "Testing a trading block"
     response = alice_api.post("/api/v1/orders", MARKET_BUY, format="json")
     assert response.status_code == 422 and response.json()["code"] == "account_not_tradable"
-    assert response.json()["message"].endswith(f"{prefix}: Suspicious deposits under review")
+    # Alice reads the message Compliance chose for her, never their internal note.
+    assert response.json()["message"].endswith(
+        f"{prefix}: For your security, activity on this account is paused. Please contact Support."
+    )
+    assert "Testing" not in response.json()["message"]
     assert_nothing_written(alice_account)
 
     services.account_restriction_set(account=alice_account, kind=kind, blocked=False, actor=carol, reason="Cleared")

@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.tests.factories import approved_customer
 from portfolios.models import LedgerAccount
-from portfolios.services import account_open, deposit_settled_post
+from portfolios.services import deposit_settled_post
 from trading.models import Order, OrderEvent
 from trading.tests.conftest import quote
 
@@ -200,7 +201,7 @@ def test_order_detail_shows_the_timeline_and_only_to_its_owner(
     order = _place(alice_account)
     html = alice_browser.get(f"/orders/{order.pk}/").content.decode()
     assert "Timeline" in html and ">New<" in html and "Replace order" in html
-    bob_account = account_open(user=bob)
+    bob_account = approved_customer(bob)
     deposit_settled_post(account=bob_account, amount=Decimal("10"))
     client.force_login(bob)
     assert client.get(f"/orders/{order.pk}/").status_code == 404
