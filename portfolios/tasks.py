@@ -12,6 +12,12 @@ def settle_transfer(transfer_id: str) -> None:
 
 
 @shared_task
+def recover_transfers() -> int:
+    """The sweep for lost settlement messages (beat): open transfers past their due time are queued again."""
+    return services.transfers_recover(now=timezone.now())
+
+
+@shared_task
 def take_equity_snapshots() -> int:
     """Intraday equity curve point for every open account (beat, every EQUITY_SNAPSHOT_INTERVAL_SECONDS)."""
     return services.equity_snapshots_take(at=timezone.now())

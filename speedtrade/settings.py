@@ -141,12 +141,32 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The task broker. Services deployments use RabbitMQ (amqp://…: durable queues, persistent messages,
+# acks that survive a broker restart); Redis stays the fallback for simple setups and keeps the cache,
+# sessions and the channel layer either way. Money never depends on a message alone: every task that
+# moves money has a beat sweep that finds work left in a non-final state (docs/notes/scaling.md).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+if CELERY_BROKER_IS_REDIS:
+    # Redis has no acks: a message taken by a worker that dies comes back only after the visibility
+    # timeout (kombu's default: one hour). Ours are idempotent, so a short timeout costs at most a
+    # duplicate run of a task still running (or waiting for its countdown) past it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_REDIS_VISIBILITY_TIMEOUT_SECONDS", default=30),
+        # How often a worker looks for such messages: every interval × throttle seconds (kombu: 10 × 10).
+        "unacked_restore_interval": 5,
+        "unacked_restore_throttle": 1,
+        # A publish to a Redis that vanished without closing the socket fails instead of hanging.
+        "socket_timeout": 10,
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A late-acked task cannot be acked on a connection that is gone; the broker redelivers it, so the
+# worker stops it instead of finishing a run whose message will run again anyway.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -305,6 +325,13 @@ EQUITY_SNAPSHOT_INTERVAL_SECONDS = env.int("EQUITY_SNAPSHOT_INTERVAL_SECONDS", d
 # --- live account stream (/ws/trades `account` messages; portfolios/consumers.py) ---
 ACCOUNT_STREAM_MIN_INTERVAL_SECONDS = env.float("ACCOUNT_STREAM_MIN_INTERVAL_SECONDS", default=1.0)  # per socket
 ACCOUNT_STREAM_REFRESH_SECONDS = env.float("ACCOUNT_STREAM_REFRESH_SECONDS", default=60.0)  # reload inputs this often
+# A transfer still queued or pending this long after its settlement was due is queued again by the
+# beat sweep `recover_transfers` (its settlement message was lost with a broker, or its worker died).
+TRANSFER_RECOVERY_AFTER_SECONDS = env.int("TRANSFER_RECOVERY_AFTER_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["portfolios-recover-transfers"] = {
+    "task": "portfolios.tasks.recover_transfers",
+    "schedule": 30.0,
+}
 CELERY_BEAT_SCHEDULE["portfolios-equity-snapshots"] = {
     "task": "portfolios.tasks.take_equity_snapshots",
     "schedule": timedelta(seconds=EQUITY_SNAPSHOT_INTERVAL_SECONDS),
