@@ -757,8 +757,18 @@ def _open_accounts():
 
 @transaction.atomic
 def equity_snapshots_take(*, at: datetime) -> int:
-    rows = _snapshot_rows(list(_open_accounts()), at, kind=EquitySnapshot.Kind.INTRADAY)
-    return len(EquitySnapshot.objects.bulk_create(rows))
+    """One intraday snapshot per open account at `at`; an account that already has one there is skipped."""
+    done = EquitySnapshot.objects.filter(kind=EquitySnapshot.Kind.INTRADAY, timestamp=at)
+    accounts = list(_open_accounts().exclude(pk__in=done.values("account_id")))
+    rows = _snapshot_rows(accounts, at, kind=EquitySnapshot.Kind.INTRADAY)
+    # ignore_conflicts: a concurrent run (a second beat's task) may have written some meanwhile.
+    return len(EquitySnapshot.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+def snapshot_slot(at: datetime) -> datetime:
+    """The start of the EQUITY_SNAPSHOT_INTERVAL_SECONDS interval holding `at`: every run in it shares one timestamp."""
+    interval = max(settings.EQUITY_SNAPSHOT_INTERVAL_SECONDS, 1)
+    return datetime.fromtimestamp(int(at.timestamp()) // interval * interval, tz=at.tzinfo)
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ def recover_transfers() -> int:
 @shared_task
 def take_equity_snapshots() -> int:
     """Intraday equity curve point for every open account (beat, every EQUITY_SNAPSHOT_INTERVAL_SECONDS)."""
-    return services.equity_snapshots_take(at=timezone.now())
+    return services.equity_snapshots_take(at=services.snapshot_slot(timezone.now()))
 
 
 @shared_task

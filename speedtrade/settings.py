@@ -117,6 +117,11 @@ else:
         timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# PostgreSQL itself when DATABASE_URL goes through PgBouncer: session-level advisory locks (the
+# singletons' leadership, speedtrade/singleton.py) and migrations need a real session. Empty: DATABASE_URL.
+DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
+# How often a standby singleton (beat, feed, broker streams) tries the lock, and the active one checks it.
+SINGLETON_POLL_SECONDS = env.float("SINGLETON_POLL_SECONDS", default=1.0)
 
 # --- Cache, channels, Celery -----------------------------------------------------
 if REDIS_URL:
