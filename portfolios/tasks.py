@@ -1,4 +1,5 @@
 from celery import shared_task
+from celery.signals import worker_ready
 from django.utils import timezone
 
 from portfolios import services
@@ -15,6 +16,12 @@ def settle_transfer(transfer_id: str) -> None:
 def recover_transfers() -> int:
     """The sweep for lost settlement messages (beat): open transfers past their due time are queued again."""
     return services.transfers_recover(now=timezone.now())
+
+
+@worker_ready.connect
+def _recover_transfers_at_worker_start(**kwargs) -> None:
+    """A worker starting after an outage settles what the outage left behind at once, not at the next beat."""
+    recover_transfers.delay()
 
 
 @shared_task

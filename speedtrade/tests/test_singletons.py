@@ -1,22 +1,18 @@
 """Beat, the feed and the broker streams run once: a second instance waits as a hot standby and
 takes over within seconds when the first is SIGKILLed. Real processes against the test database."""
 
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from speedtrade.locks import AdvisoryLock
+from speedtrade.tests.processes import ManagedProcess, app_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(settings.BASE_DIR)
 TAKEOVER_SECONDS = 10  # standby poll 0.5 s; a killed holder's session ends at once
 
 SINGLETONS = {
@@ -30,40 +26,8 @@ SINGLETONS = {
 }
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-class Instance:
-    def __init__(self, command: list[str], log: Path) -> None:
-        self.log = log
-        env = {
-            **os.environ,
-            "DATABASE_URL": _test_database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "CELERY_BROKER_URL": "memory://",
-            "SINGLETON_POLL_SECONDS": "0.5",
-            "SPEEDTRADE_ENV": "test",
-            "LOG_FORMAT": "text",
-        }
-        env.pop("DATABASE_DIRECT_URL", None)
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-
-    def wait_for(self, text: str, timeout: float) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if text in self.log.read_text():
-                return time.monotonic() - started
-            assert self.process.poll() is None, f"exited early:\n{self.log.read_text()}"
-            time.sleep(0.1)
-        raise AssertionError(f"no {text!r} within {timeout}s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
+def _instance(command: list[str], log: Path) -> ManagedProcess:
+    return ManagedProcess(command, log, app_environment(CELERY_BROKER_URL="memory://", SINGLETON_POLL_SECONDS="0.5"))
 
 
 def _lock_holders(lock: AdvisoryLock, instance: str) -> list[int]:
@@ -83,11 +47,11 @@ def _lock_holders(lock: AdvisoryLock, instance: str) -> list[int]:
 def test_a_second_instance_waits_and_takes_over_when_the_first_is_killed(kind, tmp_path):
     lock, instance, command = SINGLETONS[kind]
     name = f"Singleton {lock.name.lower()}{':' + instance if instance else ''}"
-    first = Instance(command, tmp_path / "first.log")
+    first = _instance(command, tmp_path / "first.log")
     second = None
     try:
         first.wait_for(f"{name}: active", timeout=60)
-        second = Instance(command, tmp_path / "second.log")
+        second = _instance(command, tmp_path / "second.log")
         second.wait_for(f"{name}: standby", timeout=60)
         assert len(_lock_holders(lock, instance)) == 1
         assert f"{name}: active" not in second.log.read_text()
@@ -98,9 +62,9 @@ def test_a_second_instance_waits_and_takes_over_when_the_first_is_killed(kind, t
         assert took < TAKEOVER_SECONDS
         assert len(_lock_holders(lock, instance)) == 1
     finally:
-        first.stop()
+        first.kill()
         if second is not None:
-            second.stop()
+            second.kill()
 
 
 def test_lock_keys_are_distinct_per_kind_and_instance():
@@ -111,11 +75,11 @@ def test_lock_keys_are_distinct_per_kind_and_instance():
 def test_a_leader_that_loses_its_lock_session_stops_and_the_standby_leads(tmp_path):
     """PostgreSQL ended the leader's session (network cut, failover): the lock is gone, so it must stop leading."""
     lock, instance, command = SINGLETONS["feed"]
-    first = Instance(command, tmp_path / "first.log")
+    first = _instance(command, tmp_path / "first.log")
     second = None
     try:
         first.wait_for("Singleton market_data_feed:simulated: active", timeout=60)
-        second = Instance(command, tmp_path / "second.log")
+        second = _instance(command, tmp_path / "second.log")
         second.wait_for("Singleton market_data_feed:simulated: standby", timeout=60)
         [holder] = _lock_holders(lock, instance)
         with connection.cursor() as cursor:
@@ -125,6 +89,6 @@ def test_a_leader_that_loses_its_lock_session_stops_and_the_standby_leads(tmp_pa
         assert first.process.wait(timeout=TAKEOVER_SECONDS) == 0  # stopped itself cleanly (SIGTERM)
         assert "lock connection lost" in first.log.read_text()
     finally:
-        first.stop()
+        first.kill()
         if second is not None:
-            second.stop()
+            second.kill()

@@ -1,0 +1,85 @@
+"""The task broker killed mid-flow: no deposit is lost. A real RabbitMQ node of our own, a real worker.
+
+alice deposits while the broker is up (the settlement message is published, no worker has taken it
+yet); the broker is SIGKILLed; bob deposits while it is down (his message never exists); the broker
+restarts from its disk and a worker starts. alice's deposit settles from the durable message, bob's
+from the recovery sweep — each exactly once.
+"""
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from portfolios.models import JournalEntry, Transfer
+from portfolios.services import account_open
+from portfolios.tests.helpers import balances
+from speedtrade.tests.processes import RabbitMQNode, app_environment, celery_worker, manage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+D = Decimal
+
+DEPOSIT = (
+    "from decimal import Decimal; from portfolios.models import Account; "
+    "from portfolios.services import transfer_create; "
+    "t = transfer_create(account=Account.objects.get(pk='{account}'), direction='incoming', "
+    "amount=Decimal('{amount}')); "
+    "print('TRANSFER', t.pk)"
+)
+
+
+def _deposit_from_a_web_process(account, amount: str, broker_url: str) -> tuple[Transfer, str]:
+    """What a web process does on POST /api/v1/transfers: commit, then publish the settlement task."""
+    env = app_environment(CELERY_BROKER_URL=broker_url, CELERY_TASK_ALWAYS_EAGER="false")
+    output = manage("shell", "-c", DEPOSIT.format(account=account.pk, amount=amount), env=env)
+    transfer_id = output.split("TRANSFER ", 1)[1].split()[0]
+    return Transfer.objects.get(pk=transfer_id), output
+
+
+def _wait_until_settled(transfers: list[Transfer], timeout: float) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if all(Transfer.objects.get(pk=t.pk).status == Transfer.Status.SETTLED for t in transfers):
+            return
+        time.sleep(0.5)
+    raise AssertionError({str(t.pk): Transfer.objects.get(pk=t.pk).status for t in transfers})
+
+
+@pytest.fixture
+def rabbitmq(tmp_path):
+    node = RabbitMQNode(tmp_path / "rabbitmq")
+    node.start()
+    yield node
+    node.kill()
+
+
+def test_deposits_survive_a_broker_killed_mid_flow(alice, bob, rabbitmq, tmp_path):
+    alice_account, bob_account = account_open(user=alice), account_open(user=bob)
+    worker_env = app_environment(
+        CELERY_BROKER_URL=rabbitmq.url, CELERY_TASK_ALWAYS_EAGER="false", TRANSFER_RECOVERY_AFTER_SECONDS="0"
+    )
+
+    # A first worker declares the durable queue, then stops: deposits now wait in the broker.
+    worker = celery_worker(tmp_path / "worker-1.log", worker_env)
+    worker.wait_for("ready.", timeout=90)
+    worker.kill()
+
+    alices, _ = _deposit_from_a_web_process(alice_account, "150.00", rabbitmq.url)
+    assert alices.status == Transfer.Status.QUEUED
+
+    rabbitmq.kill()  # mid-flow: alice's settlement is a message in a broker that just died
+    bobs, output = _deposit_from_a_web_process(bob_account, "80.00", rabbitmq.url)
+    assert bobs.status == Transfer.Status.QUEUED
+    assert "left to its recovery sweep" in output  # the web process answered; the broker was down
+
+    rabbitmq.start()  # the same node and disk: durable queue, persistent message
+    worker = celery_worker(tmp_path / "worker-2.log", worker_env)
+    try:
+        _wait_until_settled([alices, bobs], timeout=60)
+    finally:
+        worker.kill()
+
+    assert balances(alice_account)["cash"] == D("150.00")
+    assert balances(bob_account)["cash"] == D("80.00")
+    for transfer in (alices, bobs):
+        assert JournalEntry.objects.filter(cause_object_id=str(transfer.pk)).count() == 1
