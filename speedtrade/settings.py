@@ -452,8 +452,38 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Private uploads (KYC documents) live outside anything served publicly.
+# Private uploads (KYC documents) live outside anything served publicly (accounts/storage.py): on the
+# local filesystem by default, in an S3-compatible bucket when PRIVATE_S3_BUCKET is set — what several
+# web machines need, since each must read what another stored.
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" / "private")))
+PRIVATE_S3_BUCKET = env.str("PRIVATE_S3_BUCKET", default="")
+if PRIVATE_S3_BUCKET:
+    # Server-side encryption on every object: SSE-S3 (AES256) by default, SSE-KMS with a key id.
+    _private_s3_kms_key = env.str("PRIVATE_S3_KMS_KEY_ID", default="")
+    STORAGES["private"] = {
+        "BACKEND": "accounts.storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": PRIVATE_S3_BUCKET,
+            "location": env.str("PRIVATE_S3_PREFIX", default="private"),
+            # Empty: AWS itself; else MinIO, Ceph, R2, a test server… (path-style addressing).
+            "endpoint_url": env.str("PRIVATE_S3_ENDPOINT_URL", default="") or None,
+            "addressing_style": "path" if env.str("PRIVATE_S3_ENDPOINT_URL", default="") else None,
+            "region_name": env.str("PRIVATE_S3_REGION", default="") or None,
+            # Empty: boto3's own chain (instance role, AWS_* variables, ~/.aws).
+            "access_key": env.str("PRIVATE_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("PRIVATE_S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "object_parameters": (
+                {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": _private_s3_kms_key}
+                if _private_s3_kms_key
+                else {"ServerSideEncryption": "AES256"}
+            ),
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+else:
+    STORAGES["private"] = {"BACKEND": "accounts.storage.PrivateFileSystemStorage"}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

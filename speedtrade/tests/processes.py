@@ -150,3 +150,33 @@ class RabbitMQNode:
         if self.process is not None:
             self.process.kill()
             self.process = None
+
+
+class MotoS3Server:
+    """moto's server mode: an S3-compatible endpoint of our own (in-memory, gone when killed)."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        self.process = ManagedProcess(command, log, env)
+        started = time.monotonic()
+        while not listening(self.port):
+            assert self.process.process.poll() is None, f"moto exited:\n{self.process.output()[-4000:]}"
+            assert time.monotonic() - started < 60, "moto's server not up in 60s"
+            time.sleep(0.1)
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def kill(self) -> None:
+        self.process.kill()
