@@ -507,6 +507,15 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Worker, beat, feed and broker streams serve their own metrics here (speedtrade/process_metrics.py;
+# 0: not served). Web processes serve /metrics, aggregated over workers (PROMETHEUS_MULTIPROC_DIR).
+METRICS_PORT = env.int("METRICS_PORT", default=0)
+METRICS_ADDR = env.str("METRICS_ADDR", default="127.0.0.1")
+# Emptied by `manage.py serve --workers N` (N > 1) at start, then shared by its workers. One per machine.
+PROMETHEUS_WEB_MULTIPROC_DIR = env.str("PROMETHEUS_WEB_MULTIPROC_DIR", default=str(BASE_DIR / "var" / "prometheus-web"))
+# A worker's prefork children need it too: set PROMETHEUS_MULTIPROC_DIR for the worker (a directory of its own).
+if env.str("PROMETHEUS_MULTIPROC_DIR", default=""):
+    Path(env.str("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
 # /metrics is for the internal network only outside development.
 METRICS_ALLOWED_NETWORKS = env.list(
     "METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import connections
 
 from speedtrade.locks import AdvisoryLock
+from speedtrade.process_metrics import singleton_active as singleton_active_gauge
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,10 @@ class Singleton:
             return True  # the embedded default (SQLite) runs everything in one process
         stop = stop or threading.Event()
         announced = False
+        singleton_active_gauge.labels(self.name).set(0)
         while not stop.is_set():
             if self.try_acquire():
+                singleton_active_gauge.labels(self.name).set(1)
                 logger.warning("Singleton %s: active (pid %d).", self.name, os.getpid())
                 self._watch()
                 return True
@@ -115,6 +118,7 @@ class Singleton:
                 return
 
     def release(self) -> None:
+        singleton_active_gauge.labels(self.name).set(0)
         self._stopped.set()
         self._close()
 

@@ -7,6 +7,7 @@ from the recovery sweep — each exactly once.
 """
 
 import time
+import urllib.request
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from portfolios.models import JournalEntry, Transfer
 from portfolios.services import account_open
 from portfolios.tests.helpers import balances
-from speedtrade.tests.processes import RabbitMQNode, app_environment, celery_worker, manage
+from speedtrade.tests.processes import RabbitMQNode, app_environment, celery_worker, free_port, manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
@@ -73,9 +74,13 @@ def test_deposits_survive_a_broker_killed_mid_flow(alice, bob, rabbitmq, tmp_pat
     assert "left to its recovery sweep" in output  # the web process answered; the broker was down
 
     rabbitmq.start()  # the same node and disk: durable queue, persistent message
-    worker = celery_worker(tmp_path / "worker-2.log", worker_env)
+    metrics_port = free_port()
+    worker = celery_worker(tmp_path / "worker-2.log", {**worker_env, "METRICS_PORT": str(metrics_port)})
     try:
         _wait_until_settled([alices, bobs], timeout=60)
+        time.sleep(1)  # the run-time sample is taken just after the task's transaction commits
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:  # noqa: S310
+            metrics = response.read().decode()
     finally:
         worker.kill()
 
@@ -83,3 +88,9 @@ def test_deposits_survive_a_broker_killed_mid_flow(alice, bob, rabbitmq, tmp_pat
     assert balances(bob_account)["cash"] == D("80.00")
     for transfer in (alices, bobs):
         assert JournalEntry.objects.filter(cause_object_id=str(transfer.pk)).count() == 1
+
+    # The worker's own endpoint: task latency and run time per task, and the queue's depth.
+    settle = 'task="portfolios.tasks.settle_transfer"'
+    assert f'speedtrade_task_runtime_seconds_count{{state="SUCCESS",{settle}}}' in metrics
+    assert f"speedtrade_task_latency_seconds_count{{{settle}}}" in metrics
+    assert 'speedtrade_task_queue_depth{queue="celery"}' in metrics

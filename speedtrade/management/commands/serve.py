@@ -1,9 +1,11 @@
 """Serve the ASGI app (HTTP + WebSockets) with uvicorn; prints where and who to log in as."""
 
 import uvicorn
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts.management.commands.seed_demo import Command as SeedDemo
+from speedtrade.process_metrics import multiprocess_dir_prepare
 
 
 class Command(BaseCommand):
@@ -22,6 +24,10 @@ class Command(BaseCommand):
             self.stdout.write("Demo logins:\n" + SeedDemo.credentials_text())
         self.stdout.write("Press Ctrl-C to stop.\n")
         self.stdout.flush()
+        if workers > 1:
+            # Each worker is a fresh interpreter that reads this before importing prometheus_client:
+            # they all write their samples here and /metrics adds them up (speedtrade/process_metrics.py).
+            multiprocess_dir_prepare(settings.PROMETHEUS_WEB_MULTIPROC_DIR)
         uvicorn.run(
             "speedtrade.asgi:application",
             host=host,
