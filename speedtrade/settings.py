@@ -417,6 +417,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL
         "max_size": DB_POOL_MAX_SIZE,
         "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
     }
+# Behind PgBouncer in transaction mode (docs/notes/scaling.md) consecutive transactions of one client may run
+# on different server connections: nothing may outlive a transaction on the server. Django's psycopg backend
+# binds parameters client-side (server_side_binding stays off) and psycopg must not prepare statements itself
+# (prepare_threshold None); server-side cursors (.iterator()) become plain ones; session advisory locks and
+# migrations use DATABASE_DIRECT_URL. The per-process pool stays: it bounds what one process asks of PgBouncer.
+DB_TRANSACTION_POOLER = env.bool("DB_TRANSACTION_POOLER", default=False)
+if DB_TRANSACTION_POOLER and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).update(prepare_threshold=None, server_side_binding=False)
 # allauth tracks a session's activity (a row write) on every request; ours at most this often
 # per session and process, and at once when the IP or user agent changes.
 USERSESSIONS_TRACK_ACTIVITY_SECONDS = env.float("USERSESSIONS_TRACK_ACTIVITY_SECONDS", default=60.0)
