@@ -15,7 +15,7 @@ import pytest
 from portfolios.models import JournalEntry, Transfer
 from portfolios.services import account_open
 from portfolios.tests.helpers import balances
-from speedtrade.tests.processes import RabbitMQNode, app_environment, celery_worker, free_port, manage
+from speedtrade.tests.processes import RabbitMQNode, RedisServer, app_environment, celery_worker, free_port, manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
@@ -29,9 +29,9 @@ DEPOSIT = (
 )
 
 
-def _deposit_from_a_web_process(account, amount: str, broker_url: str) -> tuple[Transfer, str]:
+def _deposit_from_a_web_process(account, amount: str, broker_url: str, **settings) -> tuple[Transfer, str]:
     """What a web process does on POST /api/v1/transfers: commit, then publish the settlement task."""
-    env = app_environment(CELERY_BROKER_URL=broker_url, CELERY_TASK_ALWAYS_EAGER="false")
+    env = app_environment(CELERY_BROKER_URL=broker_url, CELERY_TASK_ALWAYS_EAGER="false", **settings)
     output = manage("shell", "-c", DEPOSIT.format(account=account.pk, amount=amount), env=env)
     transfer_id = output.split("TRANSFER ", 1)[1].split()[0]
     return Transfer.objects.get(pk=transfer_id), output
@@ -94,3 +94,40 @@ def test_deposits_survive_a_broker_killed_mid_flow(alice, bob, rabbitmq, tmp_pat
     assert f'speedtrade_task_runtime_seconds_count{{state="SUCCESS",{settle}}}' in metrics
     assert f"speedtrade_task_latency_seconds_count{{{settle}}}" in metrics
     assert 'speedtrade_task_queue_depth{queue="celery"}' in metrics
+
+
+def test_with_redis_as_broker_a_task_held_by_a_killed_worker_comes_back_in_seconds(alice, tmp_path):
+    """Redis has no acks: the visibility timeout decides when a killed worker's task is delivered again.
+
+    The worker holds the settlement (its countdown has not run out) when it is SIGKILLed; the next
+    worker gets it back after the visibility timeout (5 s here, 30 s by default; kombu's own: an hour).
+    The sweep is kept out of it (TRANSFER_RECOVERY_AFTER_SECONDS of an hour).
+    """
+    redis = RedisServer(tmp_path / "redis")
+    account = account_open(user=alice)
+    worker_env = app_environment(
+        CELERY_BROKER_URL=redis.url,
+        CELERY_TASK_ALWAYS_EAGER="false",
+        CELERY_REDIS_VISIBILITY_TIMEOUT_SECONDS="5",
+        TRANSFER_RECOVERY_AFTER_SECONDS="3600",
+    )
+    try:
+        first = celery_worker(tmp_path / "worker-1.log", worker_env)
+        first.wait_for("ready.", timeout=90)
+        deposit, _ = _deposit_from_a_web_process(account, "42.00", redis.url, TRANSFER_SETTLEMENT_DELAY_SECONDS="3")
+        first.wait_for("settle_transfer[", timeout=30)  # received, held until its countdown ends
+        first.kill()
+        killed_at = time.monotonic()
+
+        second = celery_worker(tmp_path / "worker-2.log", worker_env)
+        try:
+            _wait_until_settled([deposit], timeout=45)
+        finally:
+            second.kill()
+    finally:
+        redis.kill()
+
+    assert time.monotonic() - killed_at < 45
+    assert "settle_transfer" in second.output()
+    assert JournalEntry.objects.filter(cause_object_id=str(deposit.pk)).count() == 1
+    assert balances(account)["cash"] == D("42.00")

@@ -180,3 +180,22 @@ class MotoS3Server:
 
     def kill(self) -> None:
         self.process.kill()
+
+
+class RedisServer:
+    """A redis-server of our own, without persistence (like the one in docker-compose)."""
+
+    def __init__(self, base: Path) -> None:
+        base.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        self.process = ManagedProcess([*command, "--dir", str(base)], base / "redis.log", dict(os.environ))
+        started = time.monotonic()
+        while not listening(self.port):
+            assert self.process.process.poll() is None, f"redis exited:\n{self.process.output()[-4000:]}"
+            assert time.monotonic() - started < 30, "redis-server not up in 30s"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.process.kill()
