@@ -17,7 +17,7 @@ from portfolios.services import account_open
 from portfolios.tests.helpers import balances
 from speedtrade.tests.processes import RabbitMQNode, RedisServer, app_environment, celery_worker, free_port, manage
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 D = Decimal
 
 DEPOSIT = (

@@ -31,6 +31,14 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def wait_until_listening(process: "ManagedProcess", port: int, timeout: float) -> None:
+    started = time.monotonic()
+    while not listening(port):
+        assert process.process.poll() is None, f"exited early:\n{process.output()[-4000:]}"
+        assert time.monotonic() - started < timeout, f"no port {port} in {timeout}s:\n{process.output()[-4000:]}"
+        time.sleep(0.1)
+
+
 def app_environment(**overrides: str) -> dict[str, str]:
     """Services mode against the test database and the test Redis database."""
     env = {
@@ -140,11 +148,7 @@ class RabbitMQNode:
 
     def start(self, timeout: float = 90) -> None:
         self.process = ManagedProcess([RABBITMQ_SERVER], self.base / "server.log", self.environment())
-        started = time.monotonic()
-        while not listening(self.port):
-            assert self.process.process.poll() is None, f"RabbitMQ exited:\n{self.process.output()[-4000:]}"
-            assert time.monotonic() - started < timeout, f"RabbitMQ not up in {timeout}s"
-            time.sleep(0.2)
+        wait_until_listening(self.process, self.port, timeout)
 
     def kill(self) -> None:
         if self.process is not None:
@@ -161,11 +165,7 @@ class MotoS3Server:
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         self.process = ManagedProcess(command, log, env)
-        started = time.monotonic()
-        while not listening(self.port):
-            assert self.process.process.poll() is None, f"moto exited:\n{self.process.output()[-4000:]}"
-            assert time.monotonic() - started < 60, "moto's server not up in 60s"
-            time.sleep(0.1)
+        wait_until_listening(self.process, self.port, timeout=60)
 
     def client(self):
         import boto3
@@ -191,11 +191,7 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
         self.process = ManagedProcess([*command, "--dir", str(base)], base / "redis.log", dict(os.environ))
-        started = time.monotonic()
-        while not listening(self.port):
-            assert self.process.process.poll() is None, f"redis exited:\n{self.process.output()[-4000:]}"
-            assert time.monotonic() - started < 30, "redis-server not up in 30s"
-            time.sleep(0.1)
+        wait_until_listening(self.process, self.port, timeout=30)
 
     def kill(self) -> None:
         self.process.kill()

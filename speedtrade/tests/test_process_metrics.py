@@ -9,9 +9,9 @@ import urllib.request
 import pytest
 
 from portfolios.tests.factories import AssetFactory
-from speedtrade.tests.processes import ManagedProcess, app_environment, free_port, listening
+from speedtrade.tests.processes import ManagedProcess, app_environment, free_port, wait_until_listening
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def _scrape(url: str) -> str:
@@ -26,14 +26,6 @@ def _sample(page: str, name: str, labels: str = "") -> float:
     return sum(values)
 
 
-def _wait_listening(process: ManagedProcess, port: int, timeout: float = 60) -> None:
-    started = time.monotonic()
-    while not listening(port):
-        assert process.process.poll() is None, process.output()[-4000:]
-        assert time.monotonic() - started < timeout, process.output()[-4000:]
-        time.sleep(0.1)
-
-
 def test_the_feed_serves_leadership_batches_and_quote_age(tmp_path):
     AssetFactory(crypto=True)  # crypto trades around the clock: ticks whatever the day
     port = free_port()
@@ -43,7 +35,7 @@ def test_the_feed_serves_leadership_batches_and_quote_age(tmp_path):
     )
     try:
         feed.wait_for("Singleton market_data_feed:simulated: active", timeout=60)
-        _wait_listening(feed, port)
+        wait_until_listening(feed, port, timeout=60)
         started = time.monotonic()
         while "speedtrade_feed_batches_total" not in (page := _scrape(f"http://127.0.0.1:{port}/metrics")):
             assert time.monotonic() - started < 30, page[:3000]
@@ -65,7 +57,7 @@ def test_metrics_add_up_every_web_worker(tmp_path):
     web = ManagedProcess(command, tmp_path / "web.log", env)
     metric = "django_http_requests_total_by_method_total"
     try:
-        _wait_listening(web, port)
+        wait_until_listening(web, port, timeout=60)
         web.wait_for("Application startup complete", timeout=60)
         time.sleep(2)  # both workers up
         before = _sample(_scrape(f"http://127.0.0.1:{port}/metrics"), metric, 'method="GET"')

@@ -11,7 +11,7 @@ from django.db import connection
 from speedtrade.locks import AdvisoryLock
 from speedtrade.tests.processes import ManagedProcess, app_environment
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 TAKEOVER_SECONDS = 10  # standby poll 0.5 s; a killed holder's session ends at once
 
