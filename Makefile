@@ -14,7 +14,10 @@ export SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/speedtrade
 export SERVICES_REDIS_URL    ?= redis://127.0.0.1:6379/0
 # Tests use their own Redis database so a running stack and a test run never meet.
 export TEST_REDIS_URL        ?= redis://127.0.0.1:6379/1
-SERVICES_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL)
+# Tasks through RabbitMQ (running on every development machine and in CI); a vhost of your own in local.mk
+# keeps two checkouts' workers apart. Set it empty to send tasks through SERVICES_REDIS_URL instead.
+export SERVICES_BROKER_URL   ?= amqp://guest:guest@127.0.0.1:5672//
+SERVICES_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(if $(SERVICES_BROKER_URL),CELERY_BROKER_URL=$(SERVICES_BROKER_URL))
 TEST_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SPEEDTRADE_ENV=test CELERY_TASK_ALWAYS_EAGER=true
 
 .PHONY: run test lint bench bench-quick run-services web worker beat feed migrate lock clean vendor

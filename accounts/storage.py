@@ -1,12 +1,27 @@
-"""Storage for private uploads (KYC documents): `settings.PRIVATE_MEDIA_ROOT`, outside
-the static and media trees, with no URL. Files leave only through a view that checks
-who is asking (`accounts.views.kyc_document_download`)."""
+"""Storage for private uploads (KYC documents, and the account documents to come): no public URL,
+ever. Files leave only through a view that checks who is asking (`accounts.views.document_download`,
+`accounts.api.views.KYCDocumentDownloadView`).
+
+Where the bytes live is `STORAGES["private"]`, chosen by the settings:
+
+* the embedded default and the tests: `PrivateFileSystemStorage` under `PRIVATE_MEDIA_ROOT`,
+  outside the static and media trees;
+* services deployments with several web machines: `PrivateS3Storage`, a bucket on S3 or any
+  S3-compatible object store (PRIVATE_S3_*), every object written with a private ACL and
+  server-side encryption, so any web machine reads what another one stored.
+
+Models point at `private_document_storage`, which resolves `STORAGES["private"]` at each use:
+a deployment or a test changes the backend without a migration.
+"""
 
 import os
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.utils.deconstruct import deconstructible
+from storages.backends.s3 import S3Storage
+
+_NO_URL = "Private files have no public URL; stream them through a checked view."
 
 
 @deconstructible
@@ -22,7 +37,53 @@ class PrivateFileSystemStorage(FileSystemStorage):
         return os.path.abspath(self.base_location)
 
     def url(self, name):
-        raise NotImplementedError("Private files have no public URL; stream them through a checked view.")
+        raise NotImplementedError(_NO_URL)
 
 
-private_document_storage = PrivateFileSystemStorage()
+class PrivateS3Storage(S3Storage):
+    """A private bucket: no presigned or public URL is handed out either; our views stream the object."""
+
+    def url(self, name, parameters=None, expire=None, http_method=None):
+        raise NotImplementedError(_NO_URL)
+
+
+@deconstructible
+class PrivateStorage(Storage):
+    """`STORAGES["private"]`, looked up at each call."""
+
+    @staticmethod
+    def backend() -> Storage:
+        return storages["private"]
+
+    def _open(self, name, mode="rb"):
+        return self.backend().open(name, mode)
+
+    def _save(self, name, content):
+        return self.backend().save(name, content)
+
+    def get_available_name(self, name, max_length=None):
+        return self.backend().get_available_name(name, max_length=max_length)
+
+    def delete(self, name):
+        return self.backend().delete(name)
+
+    def exists(self, name):
+        return self.backend().exists(name)
+
+    def listdir(self, path):
+        return self.backend().listdir(path)
+
+    def size(self, name):
+        return self.backend().size(name)
+
+    def path(self, name):
+        return self.backend().path(name)
+
+    def get_modified_time(self, name):
+        return self.backend().get_modified_time(name)
+
+    def url(self, name):
+        raise NotImplementedError(_NO_URL)
+
+
+private_document_storage = PrivateStorage()

@@ -363,6 +363,13 @@ class EquitySnapshot(models.Model):
                 condition=models.Q(kind="close"),
                 name="one_close_snapshot_per_session",
             ),
+            # Intraday snapshots are taken at the start of their interval (`snapshot_slot`): a second
+            # beat, a retried task or a late run writes nothing twice.
+            models.UniqueConstraint(
+                fields=["account", "timestamp"],
+                condition=models.Q(kind="intraday"),
+                name="one_intraday_snapshot_per_slot",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ wait for each other.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
@@ -44,6 +44,7 @@ from portfolios.models import (
 from portfolios.money import QTY_STEP, ZERO, has_at_most_cents, to_cents, to_price, to_qty, trade_value
 from portfolios.pricing import prices_for
 from speedtrade.realtime import publish_to_user
+from speedtrade.task_queue import task_queue_or_leave_to_sweep
 
 Kind = LedgerAccount.Kind
 Cause = JournalEntry.Cause
@@ -505,10 +506,30 @@ def _schedule_settlement(transfer: Transfer) -> None:
     from portfolios.tasks import settle_transfer
 
     transaction.on_commit(
-        lambda: settle_transfer.apply_async(
-            args=[str(transfer.pk)], countdown=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS
+        lambda: task_queue_or_leave_to_sweep(
+            settle_transfer, str(transfer.pk), countdown=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS
         )
     )
+
+
+def transfers_recover(*, now: datetime) -> int:
+    """Queue settlement again for every transfer left open past its due time; returns how many.
+
+    A transfer's one settlement message can be lost (a broker restarted without it, a worker killed
+    before the redelivery): without this a deposit would stay `queued` forever. Settlement is
+    idempotent under the transfer's row lock, so queueing a transfer whose message is merely late
+    settles it once.
+    """
+    from portfolios.tasks import settle_transfer
+
+    due_before = now - timedelta(
+        seconds=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS + settings.TRANSFER_RECOVERY_AFTER_SECONDS
+    )
+    stuck = Transfer.objects.filter(status__in=Transfer.OPEN_STATUSES, updated_at__lt=due_before)
+    queued = 0
+    for transfer_id in stuck.values_list("pk", flat=True):
+        queued += task_queue_or_leave_to_sweep(settle_transfer, str(transfer_id))
+    return queued
 
 
 def _locked_transfer(transfer_id) -> tuple[Account, Transfer]:
@@ -755,8 +776,18 @@ def _open_accounts():
 
 @transaction.atomic
 def equity_snapshots_take(*, at: datetime) -> int:
-    rows = _snapshot_rows(list(_open_accounts()), at, kind=EquitySnapshot.Kind.INTRADAY)
-    return len(EquitySnapshot.objects.bulk_create(rows))
+    """One intraday snapshot per open account at `at`; an account that already has one there is skipped."""
+    done = EquitySnapshot.objects.filter(kind=EquitySnapshot.Kind.INTRADAY, timestamp=at)
+    accounts = list(_open_accounts().exclude(pk__in=done.values("account_id")))
+    rows = _snapshot_rows(accounts, at, kind=EquitySnapshot.Kind.INTRADAY)
+    # ignore_conflicts: a concurrent run (a second beat's task) may have written some meanwhile.
+    return len(EquitySnapshot.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+def snapshot_slot(at: datetime) -> datetime:
+    """The start of the EQUITY_SNAPSHOT_INTERVAL_SECONDS interval holding `at`: every run in it shares one timestamp."""
+    interval = max(settings.EQUITY_SNAPSHOT_INTERVAL_SECONDS, 1)
+    return datetime.fromtimestamp(int(at.timestamp()) // interval * interval, tz=at.tzinfo)
 
 
 @transaction.atomic

@@ -1,4 +1,5 @@
 from celery import shared_task
+from celery.signals import worker_ready
 from django.utils import timezone
 
 from portfolios import services
@@ -12,9 +13,21 @@ def settle_transfer(transfer_id: str) -> None:
 
 
 @shared_task
+def recover_transfers() -> int:
+    """The sweep for lost settlement messages (beat): open transfers past their due time are queued again."""
+    return services.transfers_recover(now=timezone.now())
+
+
+@worker_ready.connect
+def _recover_transfers_at_worker_start(**kwargs) -> None:
+    """A worker starting after an outage settles what the outage left behind at once, not at the next beat."""
+    recover_transfers.delay()
+
+
+@shared_task
 def take_equity_snapshots() -> int:
     """Intraday equity curve point for every open account (beat, every EQUITY_SNAPSHOT_INTERVAL_SECONDS)."""
-    return services.equity_snapshots_take(at=timezone.now())
+    return services.equity_snapshots_take(at=services.snapshot_slot(timezone.now()))
 
 
 @shared_task

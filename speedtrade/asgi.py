@@ -15,6 +15,7 @@ django_asgi_app = SyncRequestASGIHandler()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
 from django.conf import settings  # noqa: E402
 
+from speedtrade.process_metrics import CountedWebSockets  # noqa: E402
 from speedtrade.routing import websocket_urlpatterns  # noqa: E402
 from speedtrade.ws_auth import websocket_auth_stack  # noqa: E402
 
@@ -52,7 +53,7 @@ class LifespanHandler:
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
+        "websocket": CountedWebSockets(websocket_auth_stack(URLRouter(websocket_urlpatterns))),
         "lifespan": LifespanHandler(),
     }
 )

@@ -118,6 +118,11 @@ else:
         timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# PostgreSQL itself when DATABASE_URL goes through PgBouncer: session-level advisory locks (the
+# singletons' leadership, speedtrade/singleton.py) and migrations need a real session. Empty: DATABASE_URL.
+DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
+# How often a standby singleton (beat, feed, broker streams) tries the lock, and the active one checks it.
+SINGLETON_POLL_SECONDS = env.float("SINGLETON_POLL_SECONDS", default=1.0)
 
 # --- Cache, channels, Celery -----------------------------------------------------
 if REDIS_URL:
@@ -142,12 +147,32 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The task broker. Services deployments use RabbitMQ (amqp://…: durable queues, persistent messages,
+# acks that survive a broker restart); Redis stays the fallback for simple setups and keeps the cache,
+# sessions and the channel layer either way. Money never depends on a message alone: every task that
+# moves money has a beat sweep that finds work left in a non-final state (docs/notes/scaling.md).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+if CELERY_BROKER_IS_REDIS:
+    # Redis has no acks: a message taken by a worker that dies comes back only after the visibility
+    # timeout (kombu's default: one hour). Ours are idempotent, so a short timeout costs at most a
+    # duplicate run of a task still running (or waiting for its countdown) past it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_REDIS_VISIBILITY_TIMEOUT_SECONDS", default=30),
+        # How often a worker looks for such messages: every interval × throttle seconds (kombu: 10 × 10).
+        "unacked_restore_interval": 5,
+        "unacked_restore_throttle": 1,
+        # A publish to a Redis that vanished without closing the socket fails instead of hanging.
+        "socket_timeout": 10,
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A late-acked task cannot be acked on a connection that is gone; the broker redelivers it, so the
+# worker stops it instead of finishing a run whose message will run again anyway.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -327,6 +352,13 @@ EQUITY_SNAPSHOT_INTERVAL_SECONDS = env.int("EQUITY_SNAPSHOT_INTERVAL_SECONDS", d
 # --- live account stream (/ws/trades `account` messages; portfolios/consumers.py) ---
 ACCOUNT_STREAM_MIN_INTERVAL_SECONDS = env.float("ACCOUNT_STREAM_MIN_INTERVAL_SECONDS", default=1.0)  # per socket
 ACCOUNT_STREAM_REFRESH_SECONDS = env.float("ACCOUNT_STREAM_REFRESH_SECONDS", default=60.0)  # reload inputs this often
+# A transfer still queued or pending this long after its settlement was due is queued again by the
+# beat sweep `recover_transfers` (its settlement message was lost with a broker, or its worker died).
+TRANSFER_RECOVERY_AFTER_SECONDS = env.int("TRANSFER_RECOVERY_AFTER_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["portfolios-recover-transfers"] = {
+    "task": "portfolios.tasks.recover_transfers",
+    "schedule": 30.0,
+}
 CELERY_BEAT_SCHEDULE["portfolios-equity-snapshots"] = {
     "task": "portfolios.tasks.take_equity_snapshots",
     "schedule": timedelta(seconds=EQUITY_SNAPSHOT_INTERVAL_SECONDS),
@@ -412,6 +444,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL
         "max_size": DB_POOL_MAX_SIZE,
         "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
     }
+# Behind PgBouncer in transaction mode (docs/notes/scaling.md) consecutive transactions of one client may run
+# on different server connections: nothing may outlive a transaction on the server. Django's psycopg backend
+# binds parameters client-side (server_side_binding stays off) and psycopg must not prepare statements itself
+# (prepare_threshold None); server-side cursors (.iterator()) become plain ones; session advisory locks and
+# migrations use DATABASE_DIRECT_URL. The per-process pool stays: it bounds what one process asks of PgBouncer.
+DB_TRANSACTION_POOLER = env.bool("DB_TRANSACTION_POOLER", default=False)
+if DB_TRANSACTION_POOLER and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).update(prepare_threshold=None, server_side_binding=False)
 # allauth tracks a session's activity (a row write) on every request; ours at most this often
 # per session and process, and at once when the IP or user agent changes.
 USERSESSIONS_TRACK_ACTIVITY_SECONDS = env.float("USERSESSIONS_TRACK_ACTIVITY_SECONDS", default=60.0)
@@ -447,8 +488,38 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Private uploads (KYC documents) live outside anything served publicly.
+# Private uploads (KYC documents) live outside anything served publicly (accounts/storage.py): on the
+# local filesystem by default, in an S3-compatible bucket when PRIVATE_S3_BUCKET is set — what several
+# web machines need, since each must read what another stored.
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" / "private")))
+PRIVATE_S3_BUCKET = env.str("PRIVATE_S3_BUCKET", default="")
+if PRIVATE_S3_BUCKET:
+    # Server-side encryption on every object: SSE-S3 (AES256) by default, SSE-KMS with a key id.
+    _private_s3_kms_key = env.str("PRIVATE_S3_KMS_KEY_ID", default="")
+    STORAGES["private"] = {
+        "BACKEND": "accounts.storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": PRIVATE_S3_BUCKET,
+            "location": env.str("PRIVATE_S3_PREFIX", default="private"),
+            # Empty: AWS itself; else MinIO, Ceph, R2, a test server… (path-style addressing).
+            "endpoint_url": env.str("PRIVATE_S3_ENDPOINT_URL", default="") or None,
+            "addressing_style": "path" if env.str("PRIVATE_S3_ENDPOINT_URL", default="") else None,
+            "region_name": env.str("PRIVATE_S3_REGION", default="") or None,
+            # Empty: boto3's own chain (instance role, AWS_* variables, ~/.aws).
+            "access_key": env.str("PRIVATE_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("PRIVATE_S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "object_parameters": (
+                {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": _private_s3_kms_key}
+                if _private_s3_kms_key
+                else {"ServerSideEncryption": "AES256"}
+            ),
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+else:
+    STORAGES["private"] = {"BACKEND": "accounts.storage.PrivateFileSystemStorage"}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -472,6 +543,15 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Worker, beat, feed and broker streams serve their own metrics here (speedtrade/process_metrics.py;
+# 0: not served). Web processes serve /metrics, aggregated over workers (PROMETHEUS_MULTIPROC_DIR).
+METRICS_PORT = env.int("METRICS_PORT", default=0)
+METRICS_ADDR = env.str("METRICS_ADDR", default="127.0.0.1")
+# Emptied by `manage.py serve --workers N` (N > 1) at start, then shared by its workers. One per machine.
+PROMETHEUS_WEB_MULTIPROC_DIR = env.str("PROMETHEUS_WEB_MULTIPROC_DIR", default=str(BASE_DIR / "var" / "prometheus-web"))
+# A worker's prefork children need it too: set PROMETHEUS_MULTIPROC_DIR for the worker (a directory of its own).
+if env.str("PROMETHEUS_MULTIPROC_DIR", default=""):
+    Path(env.str("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
 # /metrics is for the internal network only outside development.
 METRICS_ALLOWED_NETWORKS = env.list(
     "METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]

@@ -21,6 +21,7 @@ from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account, Position
 from speedtrade.api.errors import BusinessRuleViolation
 from speedtrade.realtime import publish_to_user
+from speedtrade.task_queue import task_queue_or_leave_to_sweep
 from trading import ports, risk
 from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Execution, Order, OrderEvent, ReconciliationCase
 from trading.models import OrderStatus as S
@@ -257,7 +258,8 @@ def _cash_reserve_within_buying_power(*, account: Account, amount: Decimal, orde
 def _queue_submit(order_id) -> None:
     from trading.tasks import submit_order
 
-    submit_order.delay(str(order_id))
+    # A `new` order whose message never reached the broker is queued again by `reconcile_orders`.
+    task_queue_or_leave_to_sweep(submit_order, str(order_id))
 
 
 def _release_reservation(order: Order, *, cash: Decimal | None = None, qty: Decimal | None = None) -> None:

@@ -27,6 +27,7 @@ from marketdata.models import Timeframe
 from marketdata.publishing import publish_minute_bars, publish_quotes
 from marketdata.quotes import Quote, store_quotes
 from speedtrade.heartbeats import Heartbeat
+from speedtrade.process_metrics import feed_batches, quote_age
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ class FeedRunner:
             logger.warning("Feed %s gap: no ticks for %.1fs.", self.feed.name, now - self._last_batch_at)
         self._last_batch_at = now
         self.batches += 1
+        feed_batches.inc()
+        if batch:
+            quote_age.set(max(time.time() - max(quote.timestamp for quote in batch).timestamp(), 0.0))
         await sync_to_async(store_quotes, thread_sensitive=False)(batch)
         await publish_quotes(batch)
         self.heartbeat.beat(provider=self.feed.name, symbols=len(batch))

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 from freezegun import freeze_time
 
 from portfolios import services
@@ -96,3 +97,20 @@ def test_activities_mix_fills_fees_and_transfers_in_time_order(alice_api, funded
 def test_activities_refuse_unknown_types(alice_api, funded):
     response = alice_api.get("/api/v1/account/activities", {"activity_types": "FILL,DIVIDEND"})
     assert response.status_code == 400 and "activity_types" in response.json()["fields"]
+
+
+def test_two_beats_in_one_interval_write_one_intraday_snapshot_per_account(funded, settings):
+    """A second beat (or a retried task) in the same interval writes nothing twice; the database refuses it too."""
+    settings.EQUITY_SNAPSHOT_INTERVAL_SECONDS = 300
+    first_beat = services.snapshot_slot(WEDNESDAY + timedelta(seconds=10))
+    second_beat = services.snapshot_slot(WEDNESDAY + timedelta(seconds=250))
+    assert first_beat == second_beat == WEDNESDAY
+
+    assert services.equity_snapshots_take(at=first_beat) == 1
+    assert services.equity_snapshots_take(at=second_beat) == 0
+    assert EquitySnapshot.objects.filter(account=funded, kind="intraday").count() == 1
+
+    duplicate = EquitySnapshot.objects.get(account=funded, kind="intraday")
+    duplicate.pk = None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        duplicate.save()

@@ -9,6 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from marketdata.feeds.registry import UnknownProvider, provider_for
 from marketdata.feeds.runner import build_runner
+from speedtrade.locks import AdvisoryLock
+from speedtrade.process_metrics import metrics_endpoint_start
+from speedtrade.singleton import singleton_active
 
 
 class Command(BaseCommand):
@@ -27,9 +30,13 @@ class Command(BaseCommand):
         self.stdout.write("Feed stopped.")
 
     async def _run(self, provider: str) -> None:
-        runner = await database_sync_to_async(build_runner)(provider)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await runner.run(stop)
+        metrics_endpoint_start("feed")
+        # One feed per provider: a second one would count every tick's volume twice in the bars.
+        async with singleton_active(AdvisoryLock.MARKET_DATA_FEED, provider, stop) as active:
+            if active:
+                runner = await database_sync_to_async(build_runner)(provider)
+                await runner.run(stop)

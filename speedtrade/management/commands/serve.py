@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.commands.seed_demo import Command as SeedDemo
+from speedtrade.process_metrics import multiprocess_dir_prepare
 
 
 class Command(BaseCommand):
@@ -25,6 +26,10 @@ class Command(BaseCommand):
             self.stdout.write("Demo logins:\n" + SeedDemo.credentials_text())
         self.stdout.write("Press Ctrl-C to stop.\n")
         self.stdout.flush()
+        if workers > 1:
+            # Each worker is a fresh interpreter that reads this before importing prometheus_client:
+            # they all write their samples here and /metrics adds them up (speedtrade/process_metrics.py).
+            multiprocess_dir_prepare(settings.PROMETHEUS_WEB_MULTIPROC_DIR)
         uvicorn.run(
             "speedtrade.asgi:application",
             host=host,

@@ -5,6 +5,9 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from speedtrade.locks import AdvisoryLock
+from speedtrade.process_metrics import metrics_endpoint_start
+from speedtrade.singleton import singleton_active
 from trading.brokers.base import configured_broker_names
 from trading.streams import run_streams
 
@@ -21,4 +24,8 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run_streams(venues, stop)
+        metrics_endpoint_start("broker-streams")
+        # Idempotent updates make a second copy harmless, but it doubles every venue's request budget.
+        async with singleton_active(AdvisoryLock.BROKER_STREAMS, "", stop) as active:
+            if active:
+                await run_streams(venues, stop)
