@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet, Sum
 
 from marketdata.models import Asset
 from portfolios.models import Account, LedgerAccount, Position
-from portfolios.money import to_cents
+from speedtrade.money import to_cents
 from trading import ports, risk
 from trading.models import OPEN_STATUSES, Execution, Order
 from trading.risk import OrderRequest

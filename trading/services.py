@@ -19,6 +19,7 @@ from marketdata import calendars
 from marketdata.models import Asset
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account, Position
+from speedtrade import money
 from speedtrade.api.errors import BusinessRuleViolation
 from speedtrade.realtime import publish_to_user
 from trading import ports, risk
@@ -27,8 +28,6 @@ from trading.models import OrderStatus as S
 from trading.risk import OrderRejected, OrderRequest
 from trading.serialization import decimal_string, order_as_alpaca
 from trading.states import order_event_record, order_transition
-
-PRICE_PLACES = Decimal("0.000000001")
 
 
 class OrderNotFound(BusinessRuleViolation):
@@ -145,6 +144,7 @@ def order_place(
         risk.check_limit_band(request, quote)
         risk.check_leg_prices(request, asset, quote)
         risk.check_max_notional(request, asset, quote)
+        risk.check_minimum_value(request, asset, quote)
         risk.check_wash_trade(request, opposite_open)
         order = Order(
             client_order_id=request.client_order_id or str(uuid.uuid4()),
@@ -529,7 +529,7 @@ def order_submission_start(*, order_id, now: datetime | None = None) -> Order | 
 def _average_price(order: Order, qty: Decimal, price: Decimal) -> Decimal:
     previous = order.filled_avg_price or Decimal(0)
     total = order.filled_qty + qty
-    return ((previous * order.filled_qty + price * qty) / total).quantize(PRICE_PLACES)
+    return money.to_stored((previous * order.filled_qty + price * qty) / total)
 
 
 def _notional_cash_still_needed(order: Order) -> Decimal:
@@ -586,7 +586,8 @@ def execution_apply(
         remaining_before = order.remaining_qty
         order.filled_avg_price = _average_price(order, qty, price)
         order.filled_qty += qty
-        order.filled_notional = (order.filled_notional + qty * price).quantize(risk.ONE_CENT)
+        # The fill's cash exactly as the ledger books it (firm-favour rounding), so the two always agree.
+        order.filled_notional += money.trade_value(qty, price, order.side)
         complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
         if ended:
             pass  # an ended order holds no reservation any more
@@ -596,7 +597,7 @@ def execution_apply(
             elif order.notional is not None:
                 release = order.reserved_cash - _notional_cash_still_needed(order)
             else:
-                release = risk.to_cents_up(order.reserved_cash * qty / remaining_before)
+                release = money.cents_up(order.reserved_cash * qty / remaining_before)
             _release_reservation(order, cash=max(release, Decimal(0)))
         else:
             exit_group_claim(order=order, qty=qty)
@@ -689,7 +690,7 @@ def execution_apply_cumulative(
             if filled_avg_price is None:
                 return None
             ours = order.filled_qty * (order.filled_avg_price or Decimal(0))
-            price = ((filled_avg_price * filled_qty - ours) / qty).quantize(PRICE_PLACES)
+            price = money.to_stored((filled_avg_price * filled_qty - ours) / qty)
         return execution_apply(
             order_id=order.id,
             broker_exec_id=f"{broker_exec_prefix}:{filled_qty.normalize()}",
@@ -864,7 +865,7 @@ def replacement_reduce(*, replaced: Order, qty: Decimal, now: datetime) -> None:
         _cancel_request(order=new, now=now)
         return
     if new.side == Order.Side.BUY:
-        _release_reservation(new, cash=risk.to_cents_up(new.reserved_cash * qty / remaining))
+        _release_reservation(new, cash=money.cents_up(new.reserved_cash * qty / remaining))
     else:
         _release_reservation(new, qty=qty)
     new.qty -= qty
@@ -896,7 +897,7 @@ def _closing_qty(*, position: Position, qty: Decimal | None, percentage: Decimal
     if percentage is None:
         return position.qty
     asset = position.asset
-    step = Decimal(1) if position.qty == position.qty.to_integral_value() and not asset.is_crypto else None
+    step = Decimal(1) if money.is_whole(position.qty) and not asset.is_crypto else None
     step = step or asset.min_trade_increment
     wanted = (position.qty * percentage / 100 // step) * step
     if wanted <= 0:
