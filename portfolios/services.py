@@ -142,7 +142,9 @@ def journal_entry_post(
     )
     for leg in sorted(legs, key=lambda leg: leg.ledger_account.pk):
         if leg.ledger_account.account_id is not None:
-            LedgerAccount.objects.filter(pk=leg.ledger_account.pk).update(balance=F("balance") + leg.amount)
+            LedgerAccount.objects.filter(pk=leg.ledger_account.pk).update(
+                balance=cents_in_db(F("balance") + leg.amount)
+            )
     return entry
 
 
@@ -216,8 +218,8 @@ def cash_reserve(*, account: Account, amount: Decimal, order_ref: str) -> None:
     _require_positive_cents(amount)
     rows = (
         LedgerAccount.objects.filter(account=account, kind=Kind.CASH)
-        .filter(models.Q(allow_negative=True) | models.Q(balance__gte=F("reserved") + amount))
-        .update(reserved=F("reserved") + amount)
+        .filter(models.Q(allow_negative=True) | models.Q(balance__gte=cents_in_db(F("reserved") + amount)))
+        .update(reserved=cents_in_db(F("reserved") + amount))
     )
     if rows != 1:
         raise PortfolioRuleViolation(
@@ -229,7 +231,7 @@ def cash_release(*, account: Account, amount: Decimal, order_ref: str) -> None:
     """Give back buying power an order no longer needs (fill, cancel, rejection)."""
     _require_positive_cents(amount)
     rows = LedgerAccount.objects.filter(account=account, kind=Kind.CASH, reserved__gte=amount).update(
-        reserved=F("reserved") - amount
+        reserved=cents_in_db(F("reserved") - amount)
     )
     if rows != 1:
         raise ValueError(f"Order {order_ref} releases {amount}, more than the account has reserved.")
@@ -238,8 +240,8 @@ def cash_release(*, account: Account, amount: Decimal, order_ref: str) -> None:
 def position_reserve(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> None:
     """Hold shares for an open sell order, so two orders cannot sell the same share."""
     _require_positive_qty(qty)
-    rows = Position.objects.filter(account=account, asset=asset, qty__gte=F("reserved_qty") + qty).update(
-        reserved_qty=F("reserved_qty") + qty
+    rows = Position.objects.filter(account=account, asset=asset, qty__gte=qty_in_db(F("reserved_qty") + qty)).update(
+        reserved_qty=qty_in_db(F("reserved_qty") + qty)
     )
     if rows != 1:
         raise PortfolioRuleViolation(
@@ -252,7 +254,7 @@ def position_reserve(*, account: Account, asset: Asset, qty: Decimal, order_ref:
 def position_release(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> None:
     _require_positive_qty(qty)
     rows = Position.objects.filter(account=account, asset=asset, reserved_qty__gte=qty).update(
-        reserved_qty=F("reserved_qty") - qty
+        reserved_qty=qty_in_db(F("reserved_qty") - qty)
     )
     if rows != 1:
         raise ValueError(f"Order {order_ref} releases {qty} {asset.symbol}, more than is reserved.")

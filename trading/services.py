@@ -143,9 +143,9 @@ def order_place(
         quote = ports.latest_quote(symbol=asset.symbol)
         risk.check_limit_band(request, quote)
         risk.check_leg_prices(request, asset, quote)
-        risk.check_max_notional(request, asset, quote)
         risk.check_minimum_value(request, asset, quote)
         risk.check_wash_trade(request, opposite_open)
+        risk.check_max_notional(request, asset, quote)
         order = Order(
             client_order_id=request.client_order_id or str(uuid.uuid4()),
             account=account,
@@ -294,7 +294,7 @@ def _cancel_request(*, order: Order, now: datetime) -> None:
         order_end(order=order, to_status=S.CANCELED, event="canceled", now=now)
     elif order.status != S.PENDING_CANCEL:
         order_transition(order=order, to_status=S.PENDING_CANCEL, event="pending_cancel", now=now)
-        transaction.on_commit(lambda: _queue_cancel(order.id))
+        _queue_cancel_after_commit(order)
 
 
 def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> Order:
@@ -304,7 +304,10 @@ def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> 
         account = _lock_account(account.pk)
         order = _lock_order(account=account, order_id=order_id)
         if order.status == S.PENDING_CANCEL:
-            return order  # already asked: idempotent
+            # Already asked: nothing changes here, but the venue is asked again, so a cancel whose
+            # first attempt failed after commit is not left waiting forever.
+            _queue_cancel_after_commit(order)
+            return order
         if order.status in TERMINAL_STATUSES or order.status == S.PENDING_REPLACE:
             raise BusinessRuleViolation(f"The order is {order.status} and cannot be canceled.", code="not_cancelable")
         _cancel_request(order=order, now=now)
@@ -390,6 +393,13 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
                 code="not_replaceable",
             )
         if old.notional is not None and "qty" in changes:
+def _queue_cancel_after_commit(order: Order) -> None:
+    """The cancel is recorded once this commits; asking the venue is a side effect after it. Run in
+    process (embedded default), its failure is logged, not raised into the caller, whose transaction
+    has already committed: a cancel-all must still answer for every order."""
+    transaction.on_commit(lambda: _queue_cancel(order.id), robust=True)
+
+
             raise BusinessRuleViolation("A notional order's qty cannot be set.", code="not_replaceable", field="qty")
         request = _remaining_request(old, changes)
         # The replacement's checks see the old order's buying power or shares given back.

@@ -4,13 +4,21 @@
 offending input field to its messages (only for validation errors).
 """
 
+import logging
+
 from django.core.exceptions import PermissionDenied
+from django.core.signals import got_request_exception
 from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+SERVER_ERROR_MESSAGE = "Something went wrong on our side; it has been logged."
 
 
 class BusinessRuleViolation(exceptions.APIException):
@@ -83,7 +91,7 @@ def exception_handler(exc, context):
         )
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None  # unexpected errors: a 500 from the handler below, never a stack trace
+        return _server_error(exc, context)
 
     if isinstance(exc, exceptions.ValidationError):
         fields = _field_errors(exc.detail)
@@ -109,4 +117,21 @@ def json_not_found(request, exception=None):
 
 
 def json_server_error(request):
-    return JsonResponse(error_body("server_error", "Something went wrong on our side; it has been logged."), status=500)
+    return JsonResponse(error_body("server_error", SERVER_ERROR_MESSAGE), status=500)
+def _server_error(exc, context) -> Response:
+    """An exception no rule expected: 500 in the error format, whatever DEBUG says (never Django's
+    HTML debug page or a trace). Reported as Django reports one: logged with its traceback, and
+    `got_request_exception` sent (Sentry and the test client listen to it)."""
+    request = context.get("request")
+    django_request = getattr(request, "_request", request)
+    logger.error(
+        "Internal Server Error: %s",
+        getattr(django_request, "path", "?"),
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"status_code": 500, "request": django_request},
+    )
+    got_request_exception.send(sender=None, request=django_request)
+    set_rollback()
+    return Response(error_body("server_error", SERVER_ERROR_MESSAGE), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
