@@ -127,6 +127,7 @@ def order_place(
         # The account lock serialises same-id requests: the second one finds the first one's order.
         existing, opposite_open = _same_id_and_opposite_open(account=account, request=request, asset=asset)
         if existing is not None:
+            _require_same_order(existing, request, asset)
             return existing, False
         risk.check_account(account)
         asset = _require_asset(asset, request.symbol)
@@ -144,8 +145,8 @@ def order_place(
         risk.check_limit_band(request, quote)
         risk.check_leg_prices(request, asset, quote)
         risk.check_minimum_value(request, asset, quote)
-        risk.check_wash_trade(request, opposite_open)
         risk.check_max_notional(request, asset, quote)
+        risk.check_wash_trade(request, opposite_open)
         order = Order(
             client_order_id=request.client_order_id or str(uuid.uuid4()),
             account=account,
@@ -236,6 +237,79 @@ def _same_id_and_opposite_open(
     return existing, opposite_open
 
 
+class ClientOrderIdReused(BusinessRuleViolation):
+    default_code = "client_order_id_reused"
+
+
+# What a client_order_id retry must repeat to get the original order back (Alpaca's request names).
+ORDER_TERMS = (
+    "side",
+    "type",
+    "time_in_force",
+    "qty",
+    "notional",
+    "limit_price",
+    "stop_price",
+    "trail_price",
+    "trail_percent",
+    "extended_hours",
+    "order_class",
+)
+
+
+def _request_terms(request: OrderRequest, asset: Asset | None) -> dict:
+    terms = {name: getattr(request, name) for name in ORDER_TERMS}
+    take, stop = request.take_profit, request.stop_loss
+    if request.order_class == Order.OrderClass.OCO and take is not None:
+        terms["limit_price"] = request.limit_price or take.limit_price  # an OCO order is its take-profit limit
+    terms["symbol"] = asset.symbol if asset is not None else request.symbol
+    terms["take_profit"] = take.limit_price if take else None
+    terms["stop_loss"] = (stop.stop_price, stop.limit_price) if stop else None
+    return terms
+
+
+def _order_terms(order: Order) -> dict:
+    terms = {name: getattr(order, name) for name in ORDER_TERMS}
+    legs = {leg.leg_role: leg for leg in Order.objects.filter(parent=order)} if order.has_legs else {}
+    take, stop = legs.get(Order.LegRole.TAKE_PROFIT), legs.get(Order.LegRole.STOP_LOSS)
+    terms["symbol"] = order.symbol
+    if order.order_class == Order.OrderClass.OCO:
+        terms["take_profit"] = order.limit_price
+    else:
+        terms["take_profit"] = take.limit_price if take else None
+    terms["stop_loss"] = (stop.stop_price, stop.limit_price) if stop else None
+    return terms
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple):
+        return " / ".join(_shown(part) for part in value if part is not None) or "none"
+    if isinstance(value, Decimal):
+        return decimal_string(value)
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _require_same_order(existing: Order, request: OrderRequest, asset: Asset | None) -> None:
+    """An order placed again with its client_order_id returns the original only if it asks for the same
+    thing (an idempotent retry); a different order under a used id is refused, naming what differs."""
+    placed, asked = _order_terms(existing), _request_terms(request, asset)
+    differing = [name for name in placed if placed[name] != asked[name]]
+    if not differing:
+        return
+    raise ClientOrderIdReused(
+        f"client_order_id {request.client_order_id!r} was already used for order {existing.id}, which differs "
+        f"in {', '.join(differing)}. Use a new client_order_id for a new order; resend the same order to get "
+        "the original back.",
+        fields={
+            name: [
+                f"The order with this client_order_id has {_shown(placed[name])}; this request has "
+                f"{_shown(asked[name])}."
+            ]
+            for name in differing
+        },
+    )
+
+
 def _cash_reserve_within_buying_power(*, account: Account, amount: Decimal, order_ref: str) -> None:
     """Hold cash for a buy, refusing it beyond buying power.
 
@@ -319,6 +393,13 @@ def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> 
     return order
 
 
+def _queue_cancel_after_commit(order: Order) -> None:
+    """The cancel is recorded once this commits; asking the venue is a side effect after it. Run in
+    process (embedded default), its failure is logged, not raised into the caller, whose transaction
+    has already committed: a cancel-all must still answer for every order."""
+    transaction.on_commit(lambda: _queue_cancel(order.id), robust=True)
+
+
 def _queue_cancel(order_id) -> None:
     from trading.tasks import cancel_order
 
@@ -393,13 +474,6 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
                 code="not_replaceable",
             )
         if old.notional is not None and "qty" in changes:
-def _queue_cancel_after_commit(order: Order) -> None:
-    """The cancel is recorded once this commits; asking the venue is a side effect after it. Run in
-    process (embedded default), its failure is logged, not raised into the caller, whose transaction
-    has already committed: a cancel-all must still answer for every order."""
-    transaction.on_commit(lambda: _queue_cancel(order.id), robust=True)
-
-
             raise BusinessRuleViolation("A notional order's qty cannot be set.", code="not_replaceable", field="qty")
         request = _remaining_request(old, changes)
         # The replacement's checks see the old order's buying power or shares given back.

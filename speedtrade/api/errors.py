@@ -28,9 +28,18 @@ class BusinessRuleViolation(exceptions.APIException):
     default_code = "rejected"
     default_detail = "The request was refused."
 
-    def __init__(self, message: str, code: str | None = None, field: str | None = None, status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        field: str | None = None,
+        status_code: int | None = None,
+        fields: dict[str, list[str]] | None = None,
+    ):
+        """`field` names the one input at fault (its message is the refusal's); `fields` maps several."""
         super().__init__(message, code or self.default_code)
         self.field = field
+        self.fields = fields
         if status_code:
             self.status_code = status_code
 
@@ -105,19 +114,14 @@ def exception_handler(exc, context):
         body = error_body("validation_error", message, fields or None)
     elif isinstance(exc, BusinessRuleViolation):
         detail = exc.detail
-        body = error_body(str(detail.code), str(detail), {exc.field: [str(detail)]} if exc.field else None)
+        fields = exc.fields or ({exc.field: [str(detail)]} if exc.field else None)
+        body = error_body(str(detail.code), str(detail), fields)
     else:
         code = _CODES_BY_EXCEPTION.get(type(exc)) or getattr(exc, "default_code", "error")
         body = error_body(code, " ".join(_flatten(exc.detail)))
     return Response(body, status=response.status_code, headers=dict(response.headers))
 
 
-def json_not_found(request, exception=None):
-    return JsonResponse(error_body("not_found", "No such resource."), status=404)
-
-
-def json_server_error(request):
-    return JsonResponse(error_body("server_error", SERVER_ERROR_MESSAGE), status=500)
 def _server_error(exc, context) -> Response:
     """An exception no rule expected: 500 in the error format, whatever DEBUG says (never Django's
     HTML debug page or a trace). Reported as Django reports one: logged with its traceback, and
@@ -135,3 +139,9 @@ def _server_error(exc, context) -> Response:
     return Response(error_body("server_error", SERVER_ERROR_MESSAGE), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+def json_not_found(request, exception=None):
+    return JsonResponse(error_body("not_found", "No such resource."), status=404)
+
+
+def json_server_error(request):
+    return JsonResponse(error_body("server_error", SERVER_ERROR_MESSAGE), status=500)
