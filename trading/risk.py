@@ -309,15 +309,19 @@ def estimated_fee(request: OrderRequest, asset: Asset) -> Decimal:
     return Decimal(0)
 
 
-def check_minimum_value(request: OrderRequest, asset: Asset, quote: Quote | None) -> None:
-    """A fractional quantity must be worth at least $1 (Alpaca's minimum), as a notional order must.
+def check_minimum_value(account: Account, request: OrderRequest, asset: Asset, quote: Quote | None) -> None:
+    """A fractional stock quantity must be worth at least $1 (Alpaca's minimum), as a notional order must.
 
     Without it, a sliver of a share costs a cent or less per order and sells for more in bulk.
+    Selling all that is left of a position is allowed at any value, so no remainder is stranded.
+    Crypto is always fractional: the asset's min_order_size and the venue's minimums apply.
     """
-    if request.qty is None or money.is_whole(request.qty):
+    if request.qty is None or money.is_whole(request.qty) or asset.is_crypto:
         return
     value = request.qty * reference_price(request, asset, quote)
     if value < money.MIN_FRACTIONAL_ORDER_VALUE:
+        if request.side == Order.Side.SELL and request.qty == ports.sellable_qty(account=account, asset=asset):
+            return
         _reject(
             "value_below_minimum",
             f"Orders must be worth at least {money.dollars(money.MIN_FRACTIONAL_ORDER_VALUE)}; "

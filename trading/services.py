@@ -144,7 +144,7 @@ def order_place(
         quote = ports.latest_quote(symbol=asset.symbol)
         risk.check_limit_band(request, quote)
         risk.check_leg_prices(request, asset, quote)
-        risk.check_minimum_value(request, asset, quote)
+        risk.check_minimum_value(account, request, asset, quote)
         risk.check_max_notional(request, asset, quote)
         risk.check_wash_trade(request, opposite_open)
         order = Order(

@@ -7,22 +7,18 @@ left 11.049999999999997 and releasing the cls order's 11.05 was refused. Counter
 whole cents by the UPDATE itself (`speedtrade.money.cents_in_db`)."""
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from portfolios.tests.factories import AssetFactory
+from speedtrade.tests.test_settings_modes import run as run_embedded
 from trading.models import Order
 from trading.tests.conftest import cash, quote
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 # Wednesday 19:30 New York: the market is closed and cls orders are for Thursday's close.
 EVENING = datetime(2026, 3, 5, 0, 30, tzinfo=UTC)
 STOP = {"symbol": "F", "side": "buy", "type": "stop", "qty": "1", "stop_price": "15", "time_in_force": "gtc"}
@@ -33,20 +29,8 @@ CLS = {"symbol": "F", "side": "buy", "type": "market", "qty": "1", "time_in_forc
 
 def test_cancel_all_in_the_embedded_default_cancels_everything_and_verify_ledger_sees_drift(tmp_path):
     """The issue exactly as reported: `make run`'s mode (SQLite, tasks in process, DEBUG on), through the API."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"DATABASE_URL", "REDIS_URL", "SPEEDTRADE_ENV", "CELERY_TASK_ALWAYS_EAGER", "DEBUG"}
-    }
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", DJANGO_SETTINGS_MODULE="speedtrade.settings")
-    run = subprocess.run(
-        [sys.executable, "-m", "trading.tests.embedded_cancel_all"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    run = run_embedded({"DATABASE_URL": database}, "-m", "trading.tests.embedded_cancel_all")
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["placed"] == [201, 201, 201] and result["reserved_before"] == "35.80"

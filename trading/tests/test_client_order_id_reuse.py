@@ -5,19 +5,12 @@ naming the fields that differ — on /api/v1 and on Alpaca's /v2."""
 import pytest
 
 from trading.models import Order, OrderEvent
+from trading.tests import test_orders_api
 from trading.tests.conftest import quote
 
 pytestmark = pytest.mark.django_db
 
-LIMIT_BUY = {
-    "symbol": "ACME",
-    "side": "buy",
-    "type": "limit",
-    "time_in_force": "day",
-    "qty": "2",
-    "limit_price": "9.00",
-    "client_order_id": "mine-1",
-}
+LIMIT_BUY = {**test_orders_api.LIMIT_BUY, "client_order_id": "mine-1"}
 
 
 def test_the_same_order_again_returns_the_original(alice_api, alice_account, acme, market_open):
