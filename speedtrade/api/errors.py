@@ -136,7 +136,9 @@ def _server_error(exc, context) -> Response:
     )
     got_request_exception.send(sender=None, request=django_request)
     set_rollback()
-    return Response(error_body("server_error", SERVER_ERROR_MESSAGE), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    response = Response(error_body("server_error", SERVER_ERROR_MESSAGE), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    response._has_been_logged = True  # Django's log_response would log it again, without the traceback
+    return response
 
 
 def json_not_found(request, exception=None):
