@@ -27,8 +27,6 @@ def alpaca_code(status: int) -> int:
 
 def alpaca_exception_handler(exc, context):
     response = exception_handler(exc, context)
-    if response is None:
-        return None
     body = {"code": alpaca_code(response.status_code), "message": response.data["message"]}
     return Response(body, status=response.status_code, headers=dict(response.headers))
 
@@ -51,8 +49,6 @@ FORBIDDEN_REFUSALS = frozenset(
 
 def alpaca_trading_exception_handler(exc, context):
     response = exception_handler(exc, context)
-    if response is None:
-        return None
     status = response.status_code
     if response.data["code"] == "validation_error":
         status = 422

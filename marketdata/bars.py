@@ -17,8 +17,8 @@ from decimal import Decimal
 
 from marketdata.calendars import ET
 from marketdata.models import Timeframe
-from marketdata.prices import to_stored
 from marketdata.quotes import Quote
+from speedtrade.money import to_stored
 
 TIMEFRAME_SPANS = {
     Timeframe.MINUTE: timedelta(minutes=1),

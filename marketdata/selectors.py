@@ -20,8 +20,8 @@ from django.dispatch import receiver
 
 from marketdata.bars import bucket_start
 from marketdata.models import Asset, Bar, Timeframe
-from marketdata.prices import to_increment
 from marketdata.quotes import Quote, latest_quotes
+from speedtrade.money import to_increment
 
 SNAPSHOT_DAILY_LOOKBACK = timedelta(days=14)  # covers weekends and holiday runs
 

@@ -23,8 +23,8 @@ from marketdata.bars import (
 from marketdata.calendars import US_EQUITY, equity_sessions
 from marketdata.feeds.simulated import RandomWalk, SimulatedAsset
 from marketdata.models import Asset, Bar, Timeframe
-from marketdata.prices import to_stored
 from marketdata.quotes import Quote
+from speedtrade.money import to_stored
 
 logger = logging.getLogger(__name__)
 

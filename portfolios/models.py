@@ -6,7 +6,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from portfolios.money import MONEY_FIELD, PRICE_FIELD, QTY_FIELD, ZERO
+from speedtrade.money import MONEY_FIELD, PRICE_FIELD, QTY_FIELD, ZERO
 
 
 def new_account_number() -> str:

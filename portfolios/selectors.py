@@ -25,7 +25,7 @@ from portfolios.models import (
     Watchlist,
     WatchlistEntry,
 )
-from portfolios.money import ZERO, to_cents, to_ratio
+from speedtrade.money import ZERO, to_cents, to_ratio
 
 Kind = LedgerAccount.Kind
 

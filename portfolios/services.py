@@ -10,7 +10,7 @@ wait for each other.
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -41,8 +41,19 @@ from portfolios.models import (
     Watchlist,
     WatchlistEntry,
 )
-from portfolios.money import QTY_STEP, ZERO, has_at_most_cents, to_cents, to_price, to_qty, trade_value
 from portfolios.pricing import prices_for
+from speedtrade.money import (
+    ZERO,
+    FillWorthNothing,
+    cents_in_db,
+    fill_cash,
+    has_at_most_cents,
+    qty_in_db,
+    qty_up,
+    to_cents,
+    to_price,
+    to_qty,
+)
 from speedtrade.realtime import publish_to_user
 from speedtrade.task_queue import task_queue_or_leave_to_sweep
 
@@ -112,7 +123,7 @@ def journal_entry_post(
     if len(legs) < 2:
         raise ValueError("A journal entry needs at least two non-zero lines.")
     if any(not has_at_most_cents(leg.amount) for leg in legs):
-        raise ValueError("Ledger amounts are whole cents; round with portfolios.money.to_cents first.")
+        raise ValueError("Ledger amounts are whole cents; round with speedtrade.money first.")
     if sum(leg.amount for leg in legs) != 0:
         raise ValueError(f"Unbalanced journal entry: lines sum to {sum(leg.amount for leg in legs)}.")
     entry = JournalEntry.objects.create(
@@ -133,7 +144,9 @@ def journal_entry_post(
     )
     for leg in sorted(legs, key=lambda leg: leg.ledger_account.pk):
         if leg.ledger_account.account_id is not None:
-            LedgerAccount.objects.filter(pk=leg.ledger_account.pk).update(balance=F("balance") + leg.amount)
+            LedgerAccount.objects.filter(pk=leg.ledger_account.pk).update(
+                balance=cents_in_db(F("balance") + leg.amount)
+            )
     return entry
 
 
@@ -207,8 +220,8 @@ def cash_reserve(*, account: Account, amount: Decimal, order_ref: str) -> None:
     _require_positive_cents(amount)
     rows = (
         LedgerAccount.objects.filter(account=account, kind=Kind.CASH)
-        .filter(models.Q(allow_negative=True) | models.Q(balance__gte=F("reserved") + amount))
-        .update(reserved=F("reserved") + amount)
+        .filter(models.Q(allow_negative=True) | models.Q(balance__gte=cents_in_db(F("reserved") + amount)))
+        .update(reserved=cents_in_db(F("reserved") + amount))
     )
     if rows != 1:
         raise PortfolioRuleViolation(
@@ -220,7 +233,7 @@ def cash_release(*, account: Account, amount: Decimal, order_ref: str) -> None:
     """Give back buying power an order no longer needs (fill, cancel, rejection)."""
     _require_positive_cents(amount)
     rows = LedgerAccount.objects.filter(account=account, kind=Kind.CASH, reserved__gte=amount).update(
-        reserved=F("reserved") - amount
+        reserved=cents_in_db(F("reserved") - amount)
     )
     if rows != 1:
         raise ValueError(f"Order {order_ref} releases {amount}, more than the account has reserved.")
@@ -229,8 +242,8 @@ def cash_release(*, account: Account, amount: Decimal, order_ref: str) -> None:
 def position_reserve(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> None:
     """Hold shares for an open sell order, so two orders cannot sell the same share."""
     _require_positive_qty(qty)
-    rows = Position.objects.filter(account=account, asset=asset, qty__gte=F("reserved_qty") + qty).update(
-        reserved_qty=F("reserved_qty") + qty
+    rows = Position.objects.filter(account=account, asset=asset, qty__gte=qty_in_db(F("reserved_qty") + qty)).update(
+        reserved_qty=qty_in_db(F("reserved_qty") + qty)
     )
     if rows != 1:
         raise PortfolioRuleViolation(
@@ -243,7 +256,7 @@ def position_reserve(*, account: Account, asset: Asset, qty: Decimal, order_ref:
 def position_release(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> None:
     _require_positive_qty(qty)
     rows = Position.objects.filter(account=account, asset=asset, reserved_qty__gte=qty).update(
-        reserved_qty=F("reserved_qty") - qty
+        reserved_qty=qty_in_db(F("reserved_qty") - qty)
     )
     if rows != 1:
         raise ValueError(f"Order {order_ref} releases {qty} {asset.symbol}, more than is reserved.")
@@ -298,7 +311,10 @@ def fill_apply(
             position = Position.objects.create(account=account, asset=asset)
         cash = _customer_ledger_account(account, Kind.CASH, lock=True)
         venue = platform_ledger_account(Kind.VENUE_SETTLEMENT)
-        value = trade_value(qty, price)
+        try:
+            value = fill_cash(qty, price, side)  # in the firm's favour; a fill worth nothing is refused
+        except FillWorthNothing as worthless:
+            raise PortfolioRuleViolation(str(worthless), code="fill_worth_nothing", field="qty") from None
         trade = {"asset": asset, "side": side, "qty": qty, "price": price}
         trade_date = executed_at.astimezone(ET).date()
         # Good faith applies to cash accounts' stock trades; crypto settles at once.
@@ -339,22 +355,21 @@ def fill_apply(
             if closing:
                 position.closed_at = executed_at
 
-        if value:  # a sliver worth under half a cent moves shares but no cash
-            entry = journal_entry_post(
-                cause_type=Cause.FILL, legs=legs, account=account, cause=cause, effective_at=executed_at, trade=trade
+        entry = journal_entry_post(
+            cause_type=Cause.FILL, legs=legs, account=account, cause=cause, effective_at=executed_at, trade=trade
+        )
+        if unsettled_used:
+            # The shares those funds paid for, pro rata, rounded up: selling them early is the violation.
+            at_risk = qty_up(qty * unsettled_used / value)
+            UnsettledFundsPurchase.objects.create(
+                account=account,
+                asset=asset,
+                entry=entry,
+                unsettled_amount=unsettled_used,
+                qty=min(at_risk, qty),
+                open_qty=min(at_risk, qty),
+                funds_settle_on=funds.unsettled_until,
             )
-            if unsettled_used:
-                # The shares those funds paid for, pro rata, rounded up: selling them early is the violation.
-                at_risk = (qty * unsettled_used / value).quantize(QTY_STEP, rounding=ROUND_CEILING)
-                UnsettledFundsPurchase.objects.create(
-                    account=account,
-                    asset=asset,
-                    entry=entry,
-                    unsettled_amount=unsettled_used,
-                    qty=min(at_risk, qty),
-                    open_qty=min(at_risk, qty),
-                    funds_settle_on=funds.unsettled_until,
-                )
         if fee:
             journal_entry_post(
                 cause_type=Cause.FEE,

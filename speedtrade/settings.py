@@ -405,9 +405,9 @@ MIDDLEWARE.insert(
 BROKER_US_EQUITY = env.str("BROKER_US_EQUITY", default="paper")
 BROKER_CRYPTO = env.str("BROKER_CRYPTO", default="paper")
 # Pre-trade risk (docs/notes/trading.md).
-TRADING_MARKET_BUY_BUFFER_PERCENT = env.str("TRADING_MARKET_BUY_BUFFER_PERCENT", default="5")
-TRADING_LIMIT_PRICE_BAND_PERCENT = env.str("TRADING_LIMIT_PRICE_BAND_PERCENT", default="10")
-TRADING_MAX_ORDER_NOTIONAL = env.str("TRADING_MAX_ORDER_NOTIONAL", default="1000000")
+TRADING_MARKET_BUY_BUFFER_PERCENT = Decimal(env.str("TRADING_MARKET_BUY_BUFFER_PERCENT", default="5"))
+TRADING_LIMIT_PRICE_BAND_PERCENT = Decimal(env.str("TRADING_LIMIT_PRICE_BAND_PERCENT", default="10"))
+TRADING_MAX_ORDER_NOTIONAL = Decimal(env.str("TRADING_MAX_ORDER_NOTIONAL", default="1000000"))
 TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=30)
 # --- good faith (cash accounts) ---
 # Good-faith violations in 12 months that restrict a cash account to settled cash for 90 days

@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from speedtrade import money
+
 QTY_FIELD = {"max_digits": 24, "decimal_places": 9}
 PRICE_FIELD = {"max_digits": 24, "decimal_places": 9}
 MONEY_FIELD = {"max_digits": 20, "decimal_places": 2}
@@ -46,7 +48,7 @@ def trailing_stop_price(
     """A trailing stop's current stop: the water mark minus (sell) or plus (buy) the trail."""
     if hwm is None:
         return None
-    trail = trail_price if trail_price is not None else (hwm * trail_percent / 100).quantize(Decimal("0.000000001"))
+    trail = trail_price if trail_price is not None else money.to_stored(hwm * trail_percent / 100)
     return hwm - trail if side == "sell" else hwm + trail
 
 

@@ -7,7 +7,7 @@ formulas are listed in docs/notes/trading.md.
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -15,13 +15,14 @@ from marketdata import calendars
 from marketdata.models import Asset
 from marketdata.quotes import Quote
 from portfolios.models import Account
+from speedtrade import money
 from speedtrade.api.errors import BusinessRuleViolation
 from trading import ports
 from trading.models import Order
 
-ONE_CENT = Decimal("0.01")
+ONE_CENT = money.CENT
 SUB_DOLLAR_TICK = Decimal("0.0001")
-ONE_DOLLAR = Decimal(1)
+ONE_DOLLAR = money.ONE_DOLLAR
 T = Order.Type
 TIF = Order.TimeInForce
 
@@ -56,11 +57,6 @@ class OrderRequest:
     stop_loss: Leg | None = None
     client_order_id: str = ""
     extra: dict = field(default_factory=dict)
-
-
-def to_cents_up(value: Decimal) -> Decimal:
-    """Reservations round up to the cent: holding a fraction of a cent too much is safe, too little is not."""
-    return value.quantize(ONE_CENT, rounding=ROUND_CEILING)
 
 
 def price_tick(asset: Asset, price: Decimal) -> Decimal:
@@ -225,10 +221,10 @@ def check_quantity(request: OrderRequest, asset: Asset) -> None:
             _reject("qty_below_minimum", f"qty must be at least {asset.min_order_size.normalize()}.", "qty")
         if qty % asset.min_trade_increment:
             _reject("qty_increment", f"qty must be a multiple of {asset.min_trade_increment.normalize()}.", "qty")
-        if qty != qty.to_integral_value() and not asset.is_crypto:
+        if not money.is_whole(qty) and not asset.is_crypto:
             check_fractional(request, asset, "qty")
     else:
-        if request.notional < ONE_DOLLAR:
+        if request.notional < money.MIN_FRACTIONAL_ORDER_VALUE:
             _reject("notional_below_minimum", "notional must be at least $1.", "notional")
         if not asset.is_crypto:
             check_fractional(request, asset, "notional")
@@ -267,7 +263,7 @@ def check_limit_band(request: OrderRequest, quote: Quote | None) -> None:
     """A limit far through the market is almost always a typo: refuse it."""
     if request.limit_price is None or quote is None:
         return
-    band = Decimal(settings.TRADING_LIMIT_PRICE_BAND_PERCENT) / 100
+    band = settings.TRADING_LIMIT_PRICE_BAND_PERCENT / 100
     if request.side == Order.Side.BUY and request.limit_price > quote.ask * (1 + band):
         _reject(
             "limit_price_too_far",
@@ -303,8 +299,8 @@ def estimated_cost(request: OrderRequest, asset: Asset, quote: Quote | None) -> 
         return request.notional
     price = reference_price(request, asset, quote)
     if request.type not in (T.LIMIT, T.STOP_LIMIT):
-        price *= 1 + Decimal(settings.TRADING_MARKET_BUY_BUFFER_PERCENT) / 100
-    return to_cents_up(request.qty * price)
+        price *= 1 + settings.TRADING_MARKET_BUY_BUFFER_PERCENT / 100
+    return money.cents_up(request.qty * price)
 
 
 def estimated_fee(request: OrderRequest, asset: Asset) -> Decimal:
@@ -313,12 +309,33 @@ def estimated_fee(request: OrderRequest, asset: Asset) -> Decimal:
     return Decimal(0)
 
 
+def check_minimum_value(account: Account, request: OrderRequest, asset: Asset, quote: Quote | None) -> None:
+    """A fractional stock quantity must be worth at least $1 (Alpaca's minimum), as a notional order must.
+
+    Without it, a sliver of a share costs a cent or less per order and sells for more in bulk.
+    Selling all that is left of a position is allowed at any value, so no remainder is stranded.
+    Crypto is always fractional: the asset's min_order_size and the venue's minimums apply.
+    """
+    if request.qty is None or money.is_whole(request.qty) or asset.is_crypto:
+        return
+    value = request.qty * reference_price(request, asset, quote)
+    if value < money.MIN_FRACTIONAL_ORDER_VALUE:
+        if request.side == Order.Side.SELL and request.qty == ports.sellable_qty(account=account, asset=asset):
+            return
+        _reject(
+            "value_below_minimum",
+            f"Orders must be worth at least {money.dollars(money.MIN_FRACTIONAL_ORDER_VALUE)}; "
+            f"this one is worth {money.dollars(value)}. Increase the quantity.",
+            "qty",
+        )
+
+
 def check_max_notional(request: OrderRequest, asset: Asset, quote: Quote | None) -> None:
     value = request.notional if request.notional is not None else request.qty * reference_price(request, asset, quote)
-    if value > Decimal(settings.TRADING_MAX_ORDER_NOTIONAL):
+    if value > settings.TRADING_MAX_ORDER_NOTIONAL:
         _reject(
             "max_notional_exceeded",
-            f"Orders are limited to ${Decimal(settings.TRADING_MAX_ORDER_NOTIONAL):,} each.",
+            f"Orders are limited to ${settings.TRADING_MAX_ORDER_NOTIONAL:,} each.",
             "notional" if request.notional is not None else "qty",
         )
 
@@ -339,8 +356,8 @@ def sell_qty_needed(request: OrderRequest, asset: Asset, quote: Quote | None) ->
     if request.qty is not None:
         return request.qty
     price = quote.bid if quote is not None else asset.reference_price
-    buffer = 1 + Decimal(settings.TRADING_MARKET_BUY_BUFFER_PERCENT) / 100
-    return (request.notional * buffer / price).quantize(asset.min_trade_increment, rounding=ROUND_CEILING)
+    buffer = 1 + settings.TRADING_MARKET_BUY_BUFFER_PERCENT / 100
+    return money.qty_up_to_step(request.notional * buffer / price, asset.min_trade_increment)
 
 
 def check_sellable(account: Account, asset: Asset, qty: Decimal) -> Decimal:

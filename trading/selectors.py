@@ -6,11 +6,12 @@ from decimal import Decimal
 from typing import NamedTuple
 from uuid import UUID
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import FloatField, Q, QuerySet, Sum
+from django.db.models.functions import Cast
 
 from marketdata.models import Asset
 from portfolios.models import Account, LedgerAccount, Position
-from portfolios.money import to_cents
+from speedtrade.money import to_cents
 from trading import ports, risk
 from trading.models import OPEN_STATUSES, Execution, Order
 from trading.risk import OrderRequest
@@ -114,12 +115,20 @@ def order_legs(orders: list[Order] | list[OrderRow]) -> dict:
     return {order.id: legs.get(order.id) for order in orders}
 
 
+def _as_stored(value: Decimal, stored: float) -> Decimal | float:
+    """The counter as the database holds it. Read as a Decimal it is rounded to the column's places,
+    which hides a counter that drifted off whole cents (SQLite computes in binary floating point):
+    then the stored float is shown, and differs from what the orders hold."""
+    return value if float(value) == stored else stored
+
+
 def reservation_discrepancies() -> list[str]:
     """Where an account's reservation counters differ from what its open orders hold, as sentences.
 
     Portfolios keeps one counter per account (cash, `LedgerAccount.reserved`) and per position
     (shares, `Position.reserved_qty`) so that order entry is one UPDATE; the per-order amounts
-    are on the order rows. The two must always agree; `manage.py verify_ledger` reports both ways.
+    are on the order rows. The two must always agree, exactly; `manage.py verify_ledger` reports
+    both ways.
     """
     open_orders = Order.objects.filter(status__in=OPEN_STATUSES)
     held_cash = dict(
@@ -128,11 +137,14 @@ def reservation_discrepancies() -> list[str]:
         .annotate(total=Sum("reserved_cash"))
         .values_list("account_id", "total")
     )
-    counted_cash = dict(
-        LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CASH, account__isnull=False)
+    counted_cash = {
+        account_id: _as_stored(reserved, stored)
+        for account_id, reserved, stored in LedgerAccount.objects.filter(
+            kind=LedgerAccount.Kind.CASH, account__isnull=False
+        )
         .filter(Q(reserved__gt=0) | Q(account_id__in=list(held_cash)))
-        .values_list("account_id", "reserved")
-    )
+        .values_list("account_id", "reserved", Cast("reserved", FloatField()))
+    }
     problems = [
         f"account {account_id}: reserved cash {counted_cash.get(account_id, 0)} ≠ open orders hold "
         f"{held_cash.get(account_id, 0)}"
@@ -146,8 +158,10 @@ def reservation_discrepancies() -> list[str]:
         .annotate(total=Sum("reserved_qty"))
     }
     counted_qty = {
-        (row["account_id"], row["asset_id"]): row["reserved_qty"]
-        for row in Position.objects.filter(reserved_qty__gt=0).values("account_id", "asset_id", "reserved_qty")
+        (account_id, asset_id): _as_stored(reserved, stored)
+        for account_id, asset_id, reserved, stored in Position.objects.filter(reserved_qty__gt=0).values_list(
+            "account_id", "asset_id", "reserved_qty", Cast("reserved_qty", FloatField())
+        )
     }
     problems += [
         f"account {key[0]}: reserved qty of asset {key[1]} {counted_qty.get(key, 0)} ≠ open orders hold "

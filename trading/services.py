@@ -19,6 +19,7 @@ from marketdata import calendars
 from marketdata.models import Asset
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account, Position
+from speedtrade import money
 from speedtrade.api.errors import BusinessRuleViolation
 from speedtrade.realtime import publish_to_user
 from speedtrade.task_queue import task_queue_or_leave_to_sweep
@@ -28,8 +29,6 @@ from trading.models import OrderStatus as S
 from trading.risk import OrderRejected, OrderRequest
 from trading.serialization import decimal_string, order_as_alpaca
 from trading.states import order_event_record, order_transition
-
-PRICE_PLACES = Decimal("0.000000001")
 
 
 class OrderNotFound(BusinessRuleViolation):
@@ -129,6 +128,7 @@ def order_place(
         # The account lock serialises same-id requests: the second one finds the first one's order.
         existing, opposite_open = _same_id_and_opposite_open(account=account, request=request, asset=asset)
         if existing is not None:
+            _require_same_order(existing, request, asset)
             return existing, False
         risk.check_account(account)
         asset = _require_asset(asset, request.symbol)
@@ -145,6 +145,7 @@ def order_place(
         quote = ports.latest_quote(symbol=asset.symbol)
         risk.check_limit_band(request, quote)
         risk.check_leg_prices(request, asset, quote)
+        risk.check_minimum_value(account, request, asset, quote)
         risk.check_max_notional(request, asset, quote)
         risk.check_wash_trade(request, opposite_open)
         order = Order(
@@ -237,6 +238,79 @@ def _same_id_and_opposite_open(
     return existing, opposite_open
 
 
+class ClientOrderIdReused(BusinessRuleViolation):
+    default_code = "client_order_id_reused"
+
+
+# What a client_order_id retry must repeat to get the original order back (Alpaca's request names).
+ORDER_TERMS = (
+    "side",
+    "type",
+    "time_in_force",
+    "qty",
+    "notional",
+    "limit_price",
+    "stop_price",
+    "trail_price",
+    "trail_percent",
+    "extended_hours",
+    "order_class",
+)
+
+
+def _request_terms(request: OrderRequest, asset: Asset | None) -> dict:
+    terms = {name: getattr(request, name) for name in ORDER_TERMS}
+    take, stop = request.take_profit, request.stop_loss
+    if request.order_class == Order.OrderClass.OCO and take is not None:
+        terms["limit_price"] = request.limit_price or take.limit_price  # an OCO order is its take-profit limit
+    terms["symbol"] = asset.symbol if asset is not None else request.symbol
+    terms["take_profit"] = take.limit_price if take else None
+    terms["stop_loss"] = (stop.stop_price, stop.limit_price) if stop else None
+    return terms
+
+
+def _order_terms(order: Order) -> dict:
+    terms = {name: getattr(order, name) for name in ORDER_TERMS}
+    legs = {leg.leg_role: leg for leg in Order.objects.filter(parent=order)} if order.has_legs else {}
+    take, stop = legs.get(Order.LegRole.TAKE_PROFIT), legs.get(Order.LegRole.STOP_LOSS)
+    terms["symbol"] = order.symbol
+    if order.order_class == Order.OrderClass.OCO:
+        terms["take_profit"] = order.limit_price
+    else:
+        terms["take_profit"] = take.limit_price if take else None
+    terms["stop_loss"] = (stop.stop_price, stop.limit_price) if stop else None
+    return terms
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple):
+        return " / ".join(_shown(part) for part in value if part is not None) or "none"
+    if isinstance(value, Decimal):
+        return decimal_string(value)
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _require_same_order(existing: Order, request: OrderRequest, asset: Asset | None) -> None:
+    """An order placed again with its client_order_id returns the original only if it asks for the same
+    thing (an idempotent retry); a different order under a used id is refused, naming what differs."""
+    placed, asked = _order_terms(existing), _request_terms(request, asset)
+    differing = [name for name in placed if placed[name] != asked[name]]
+    if not differing:
+        return
+    raise ClientOrderIdReused(
+        f"client_order_id {request.client_order_id!r} was already used for order {existing.id}, which differs "
+        f"in {', '.join(differing)}. Use a new client_order_id for a new order; resend the same order to get "
+        "the original back.",
+        fields={
+            name: [
+                f"The order with this client_order_id has {_shown(placed[name])}; this request has "
+                f"{_shown(asked[name])}."
+            ]
+            for name in differing
+        },
+    )
+
+
 def _cash_reserve_within_buying_power(*, account: Account, amount: Decimal, order_ref: str) -> None:
     """Hold cash for a buy, refusing it beyond buying power.
 
@@ -297,7 +371,7 @@ def _cancel_request(*, order: Order, now: datetime, detail: dict | None = None) 
         order_end(order=order, to_status=S.CANCELED, event="canceled", now=now, detail=detail)
     elif order.status != S.PENDING_CANCEL:
         order_transition(order=order, to_status=S.PENDING_CANCEL, event="pending_cancel", detail=detail, now=now)
-        transaction.on_commit(lambda: _queue_cancel(order.id))
+        _queue_cancel_after_commit(order)
 
 
 def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> Order:
@@ -307,7 +381,10 @@ def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> 
         account = _lock_account(account.pk)
         order = _lock_order(account=account, order_id=order_id)
         if order.status == S.PENDING_CANCEL:
-            return order  # already asked: idempotent
+            # Already asked: nothing changes here, but the venue is asked again, so a cancel whose
+            # first attempt failed after commit is not left waiting forever.
+            _queue_cancel_after_commit(order)
+            return order
         if order.status in TERMINAL_STATUSES or order.status == S.PENDING_REPLACE:
             raise BusinessRuleViolation(f"The order is {order.status} and cannot be canceled.", code="not_cancelable")
         _cancel_request(order=order, now=now)
@@ -317,6 +394,13 @@ def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> 
             if other.status != S.PENDING_REPLACE:
                 _cancel_request(order=other, now=now)
     return order
+
+
+def _queue_cancel_after_commit(order: Order) -> None:
+    """The cancel is recorded once this commits; asking the venue is a side effect after it. Run in
+    process (embedded default), its failure is logged, not raised into the caller, whose transaction
+    has already committed: a cancel-all must still answer for every order."""
+    transaction.on_commit(lambda: _queue_cancel(order.id), robust=True)
 
 
 def _queue_cancel(order_id) -> None:
@@ -532,7 +616,7 @@ def order_submission_start(*, order_id, now: datetime | None = None) -> Order | 
 def _average_price(order: Order, qty: Decimal, price: Decimal) -> Decimal:
     previous = order.filled_avg_price or Decimal(0)
     total = order.filled_qty + qty
-    return ((previous * order.filled_qty + price * qty) / total).quantize(PRICE_PLACES)
+    return money.to_stored((previous * order.filled_qty + price * qty) / total)
 
 
 def _notional_cash_still_needed(order: Order) -> Decimal:
@@ -589,7 +673,8 @@ def execution_apply(
         remaining_before = order.remaining_qty
         order.filled_avg_price = _average_price(order, qty, price)
         order.filled_qty += qty
-        order.filled_notional = (order.filled_notional + qty * price).quantize(risk.ONE_CENT)
+        # The fill's cash exactly as the ledger books it (firm-favour rounding), so the two always agree.
+        order.filled_notional += money.trade_value(qty, price, order.side)
         complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
         if ended:
             pass  # an ended order holds no reservation any more
@@ -599,7 +684,7 @@ def execution_apply(
             elif order.notional is not None:
                 release = order.reserved_cash - _notional_cash_still_needed(order)
             else:
-                release = risk.to_cents_up(order.reserved_cash * qty / remaining_before)
+                release = money.cents_up(order.reserved_cash * qty / remaining_before)
             _release_reservation(order, cash=max(release, Decimal(0)))
         else:
             exit_group_claim(order=order, qty=qty)
@@ -692,7 +777,7 @@ def execution_apply_cumulative(
             if filled_avg_price is None:
                 return None
             ours = order.filled_qty * (order.filled_avg_price or Decimal(0))
-            price = ((filled_avg_price * filled_qty - ours) / qty).quantize(PRICE_PLACES)
+            price = money.to_stored((filled_avg_price * filled_qty - ours) / qty)
         return execution_apply(
             order_id=order.id,
             broker_exec_id=f"{broker_exec_prefix}:{filled_qty.normalize()}",
@@ -867,7 +952,7 @@ def replacement_reduce(*, replaced: Order, qty: Decimal, now: datetime) -> None:
         _cancel_request(order=new, now=now)
         return
     if new.side == Order.Side.BUY:
-        _release_reservation(new, cash=risk.to_cents_up(new.reserved_cash * qty / remaining))
+        _release_reservation(new, cash=money.cents_up(new.reserved_cash * qty / remaining))
     else:
         _release_reservation(new, qty=qty)
     new.qty -= qty
@@ -899,7 +984,7 @@ def _closing_qty(*, position: Position, qty: Decimal | None, percentage: Decimal
     if percentage is None:
         return position.qty
     asset = position.asset
-    step = Decimal(1) if position.qty == position.qty.to_integral_value() and not asset.is_crypto else None
+    step = Decimal(1) if money.is_whole(position.qty) and not asset.is_crypto else None
     step = step or asset.min_trade_increment
     wanted = (position.qty * percentage / 100 // step) * step
     if wanted <= 0:

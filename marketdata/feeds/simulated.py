@@ -17,11 +17,11 @@ import random
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from marketdata.calendars import CRYPTO, US_EQUITY, is_open
-from marketdata.prices import to_increment
 from marketdata.quotes import Quote
+from speedtrade.money import qty_down_to_step, to_increment, to_step
 
 SECONDS_PER_YEAR = {
     # Equities move only while they trade: 252 sessions of 16 extended hours.
@@ -91,8 +91,8 @@ class RandomWalk:
         """
         seconds = min(elapsed, MAX_STEP).total_seconds()
         shock = Decimal(self.rng.gauss(0.0, self._sigma_per_sqrt_second * math.sqrt(max(seconds, 0.001))))
-        self.exact_price = max(self.exact_price * (1 + shock.quantize(SHOCK_QUANTUM)), self.asset.price_increment)
-        self.exact_price = self.exact_price.quantize(SHOCK_QUANTUM)
+        self.exact_price = max(self.exact_price * (1 + to_step(shock, SHOCK_QUANTUM)), self.asset.price_increment)
+        self.exact_price = to_step(self.exact_price, SHOCK_QUANTUM)
         self.price = to_increment(self.exact_price, self.asset.price_increment)
         return self.price
 
@@ -100,8 +100,8 @@ class RandomWalk:
         if self.profile.round_lot:
             lots = max(1, round(self.rng.uniform(0.2, 2.0) * scale * 10))
             return self.profile.round_lot * lots
-        notional = self.profile.typical_notional * Decimal(self.rng.uniform(0.05, 2.0) * scale).quantize(SHOCK_QUANTUM)
-        size = (notional / self.price).quantize(self.size_quantum, rounding=ROUND_DOWN)
+        notional = self.profile.typical_notional * to_step(Decimal(self.rng.uniform(0.05, 2.0) * scale), SHOCK_QUANTUM)
+        size = qty_down_to_step(notional / self.price, self.size_quantum)
         return max(size, self.size_quantum)
 
     def quote(self, at: datetime) -> Quote:

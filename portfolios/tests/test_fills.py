@@ -7,6 +7,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from portfolios import selectors, services
 from portfolios.exceptions import PortfolioRuleViolation
@@ -136,3 +138,44 @@ def test_fills_tell_the_owner_after_commit(funded, acme, django_capture_on_commi
         "price": "10.00",
         "position_qty": "2",
     }
+
+
+def test_cash_is_rounded_in_the_firms_favour(funded, acme):
+    fill(funded, acme, "buy", "0.005", "228.01")  # 1.14005 → the buyer pays 1.15
+    assert balances(funded)["cash"] == D("998.85")
+    position = fill(funded, acme, "sell", "0.005", "228.01")  # → the seller receives 1.14
+    assert balances(funded)["cash"] == D("999.99")
+    assert position.realized_pl == D("-0.01") and position.cost_basis == 0
+    assert_ledger_sound()
+
+
+def test_a_sell_worth_less_than_a_cent_is_refused_and_books_nothing(funded, acme):
+    fill(funded, acme, "buy", "0.01", "228.00")
+    entries = JournalLine.objects.count()
+    with pytest.raises(PortfolioRuleViolation) as refused, transaction.atomic():
+        fill(funded, acme, "sell", "0.00002", "228.00")  # 0.00456: proceeds round down to $0.00
+    assert refused.value.code == "fill_worth_nothing"
+    assert JournalLine.objects.count() == entries
+    assert Position.objects.get(account=funded, asset=acme).qty == D("0.01")
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    qty=st.decimals(min_value=D("0.000000001"), max_value=D("0.01"), places=9),
+    price=st.decimals(min_value=D("0.0001"), max_value=D("5000"), places=4),
+    times=st.integers(min_value=1, max_value=5),
+)
+def test_tiny_round_trips_never_pay_the_customer(funded, acme, qty, price, times):
+    """Buy a sliver `times`, sell what is held at the same price: the cash can only go down."""
+    with transaction.atomic():
+        before = balances(funded)["cash"]
+        for _ in range(times):
+            fill(funded, acme, "buy", qty, price)
+        try:
+            with transaction.atomic():
+                fill(funded, acme, "sell", qty * times, price)
+        except PortfolioRuleViolation as refused:
+            assert refused.code == "fill_worth_nothing"
+        assert balances(funded)["cash"] <= before
+        assert_ledger_sound()
+        transaction.set_rollback(True)

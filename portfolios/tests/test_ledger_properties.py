@@ -16,9 +16,9 @@ from accounts.tests.factories import UserFactory, approved_customer
 from portfolios import selectors, services
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import LedgerAccount, Position
-from portfolios.money import to_cents, to_qty
 from portfolios.tests.factories import AssetFactory
 from portfolios.tests.helpers import ledger_row_count
+from speedtrade.money import cents_up, to_cents, to_qty, trade_value
 
 D = Decimal
 amounts = st.decimals(min_value=D("0.01"), max_value=D("3000"), places=2)
@@ -31,7 +31,7 @@ class Order:
     def __init__(self, ref, asset, side, qty, limit):
         self.ref, self.asset, self.side, self.qty, self.limit = ref, asset, side, qty, limit
         self.filled = D("0")
-        self.reserved = to_cents(qty * limit) if side == "buy" else qty  # what it may still consume
+        self.reserved = cents_up(qty * limit) if side == "buy" else qty  # what it may still consume (trading's rule)
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -110,8 +110,11 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         price = max(D("0.01"), order.limit - improvement)  # a limit order fills at its limit or better
         final = qty == remaining
+        if trade_value(qty, price, order.side) == 0:  # a sell worth under a cent: refused, shares never go free
+            self._refused_without_ledger_rows(lambda: self._book(order, qty, price, D("0")))
+            return
         if order.side == "buy":
-            release = order.reserved if final else min(order.reserved, to_cents(qty * order.limit))
+            release = order.reserved if final else min(order.reserved, cents_up(qty * order.limit))
             if release:
                 services.cash_release(account=self.account, amount=release, order_ref=order.ref)
             order.reserved -= release
@@ -120,6 +123,13 @@ class LedgerMachine(RuleBasedStateMachine):
             services.position_release(account=self.account, asset=order.asset, qty=qty, order_ref=order.ref)
             order.reserved -= qty
             fee = min(D("0.02"), to_cents(qty * price))
+        self._book(order, qty, price, fee)
+        order.filled += qty
+        self.held[order.asset.pk] += qty if order.side == "buy" else -qty
+        if final:
+            del self.open_orders[order.ref]
+
+    def _book(self, order, qty, price, fee):
         services.fill_apply(
             account=self.account,
             asset=order.asset,
@@ -130,10 +140,6 @@ class LedgerMachine(RuleBasedStateMachine):
             executed_at=timezone.now(),
             cause=None,
         )
-        order.filled += qty
-        self.held[order.asset.pk] += qty if order.side == "buy" else -qty
-        if final:
-            del self.open_orders[order.ref]
 
     @rule(order=consumes(orders))
     def cancel(self, order):

@@ -4,13 +4,21 @@
 offending input field to its messages (only for validation errors).
 """
 
+import logging
+
 from django.core.exceptions import PermissionDenied
+from django.core.signals import got_request_exception
 from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+SERVER_ERROR_MESSAGE = "Something went wrong on our side; it has been logged."
 
 
 class BusinessRuleViolation(exceptions.APIException):
@@ -20,9 +28,18 @@ class BusinessRuleViolation(exceptions.APIException):
     default_code = "rejected"
     default_detail = "The request was refused."
 
-    def __init__(self, message: str, code: str | None = None, field: str | None = None, status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        field: str | None = None,
+        status_code: int | None = None,
+        fields: dict[str, list[str]] | None = None,
+    ):
+        """`field` names the one input at fault (its message is the refusal's); `fields` maps several."""
         super().__init__(message, code or self.default_code)
         self.field = field
+        self.fields = fields
         if status_code:
             self.status_code = status_code
 
@@ -83,7 +100,7 @@ def exception_handler(exc, context):
         )
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None  # unexpected errors: a 500 from the handler below, never a stack trace
+        return _server_error(exc, context)
 
     if isinstance(exc, exceptions.ValidationError):
         fields = _field_errors(exc.detail)
@@ -97,11 +114,31 @@ def exception_handler(exc, context):
         body = error_body("validation_error", message, fields or None)
     elif isinstance(exc, BusinessRuleViolation):
         detail = exc.detail
-        body = error_body(str(detail.code), str(detail), {exc.field: [str(detail)]} if exc.field else None)
+        fields = exc.fields or ({exc.field: [str(detail)]} if exc.field else None)
+        body = error_body(str(detail.code), str(detail), fields)
     else:
         code = _CODES_BY_EXCEPTION.get(type(exc)) or getattr(exc, "default_code", "error")
         body = error_body(code, " ".join(_flatten(exc.detail)))
     return Response(body, status=response.status_code, headers=dict(response.headers))
+
+
+def _server_error(exc, context) -> Response:
+    """An exception no rule expected: 500 in the error format, whatever DEBUG says (never Django's
+    HTML debug page or a trace). Reported as Django reports one: logged with its traceback, and
+    `got_request_exception` sent (Sentry and the test client listen to it)."""
+    request = context.get("request")
+    django_request = getattr(request, "_request", request)
+    logger.error(
+        "Internal Server Error: %s",
+        getattr(django_request, "path", "?"),
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"status_code": 500, "request": django_request},
+    )
+    got_request_exception.send(sender=None, request=django_request)
+    set_rollback()
+    response = Response(error_body("server_error", SERVER_ERROR_MESSAGE), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    response._has_been_logged = True  # Django's log_response would log it again, without the traceback
+    return response
 
 
 def json_not_found(request, exception=None):
@@ -109,4 +146,4 @@ def json_not_found(request, exception=None):
 
 
 def json_server_error(request):
-    return JsonResponse(error_body("server_error", "Something went wrong on our side; it has been logged."), status=500)
+    return JsonResponse(error_body("server_error", SERVER_ERROR_MESSAGE), status=500)

@@ -6,10 +6,12 @@ beyond rounding for display.
 """
 
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils.safestring import mark_safe
+
+from speedtrade.money import for_display
 
 register = template.Library()
 
@@ -27,7 +29,7 @@ def _decimal(value) -> Decimal | None:
 
 
 def _grouped(value: Decimal, places: Decimal = CENT) -> str:
-    return f"{abs(value).quantize(places, rounding=ROUND_HALF_UP):,}"
+    return f"{for_display(abs(value), places):,}"
 
 
 def _dollars(value, *, plus: bool = False, digits: Callable[[Decimal], str] = _grouped) -> str:
@@ -57,7 +59,7 @@ SUB_DOLLAR_PLACES = Decimal("0.00000001")
 def _price_digits(amount: Decimal) -> str:
     if abs(amount) >= 1:
         return _grouped(amount)
-    places = max(2, -amount.quantize(SUB_DOLLAR_PLACES, rounding=ROUND_HALF_UP).normalize().as_tuple().exponent)
+    places = max(2, -for_display(amount, SUB_DOLLAR_PLACES).normalize().as_tuple().exponent)
     return f"{abs(amount):.{places}f}"
 
 
@@ -82,7 +84,7 @@ def percent(ratio) -> str:
     value = _decimal(ratio)
     if value is None:
         return "—"
-    pct = (value * 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    pct = for_display(value * 100)
     return f"{'+' if pct > 0 else MINUS if pct < 0 else ''}{abs(pct)}%"
 
 

@@ -92,3 +92,32 @@ def test_an_exhausted_connection_pool_is_503_with_retry_after(alice_api, monkeyp
     assert response["Retry-After"] == "1"
     assert response.json()["code"] == "overloaded"
     assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/api/v1/orders",
+            {"code": "server_error", "message": "Something went wrong on our side; it has been logged."},
+        ),
+        ("/v2/orders", {"code": 50000000, "message": "Something went wrong on our side; it has been logged."}),
+    ],
+)
+def test_an_unexpected_exception_is_json_even_with_debug_on(alice, alice_api, settings, monkeypatch, path, body):
+    """Issue #16 item 4: the embedded default runs with DEBUG on, and an exception escaping a view
+    answered Django's HTML debug page. Under /api and /v2 it is the error format, logged with its trace."""
+    from accounts.tests.factories import approved_customer
+
+    approved_customer(alice)
+    settings.DEBUG = True
+
+    def explode(**kwargs):
+        raise ValueError("Order 1 releases 11.05, more than the account has reserved.")
+
+    monkeypatch.setattr("trading.services.order_cancel_all", explode)
+    alice_api.raise_request_exception = False
+    response = alice_api.delete(path)
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == body

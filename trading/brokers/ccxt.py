@@ -32,6 +32,7 @@ from django.conf import settings
 
 from marketdata.feeds.base import decimal_from_wire
 from marketdata.feeds.ccxt_feed import build_exchange, exchange_symbol_for
+from speedtrade import money
 from trading.brokers.base import SubmitOutcome, VenueFill, VenueOrderState, VenueUnavailable
 from trading.models import Order
 from trading.models import OrderStatus as S
@@ -239,7 +240,7 @@ class CcxtBroker:
             qty=decimal_from_wire(trade["amount"]),
             price=price,
             executed_at=datetime.fromtimestamp(trade["timestamp"] / 1000, tz=UTC),
-            fee=fee_cash.quantize(Decimal("0.01")),
+            fee=money.cents_up(fee_cash),  # a fee the customer pays: never less than charged
         )
 
     def open_orders(self) -> dict[str, VenueOrderState]:

@@ -35,7 +35,7 @@ from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from itertools import count, islice
 from operator import itemgetter
 
@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from marketdata import calendars
 from marketdata.quotes import Quote
+from speedtrade import money
 from trading import ports
 from trading.brokers.base import SubmitOutcome, VenueFill, VenueOrderState
 from trading.models import Order, trailing_stop_price
@@ -59,7 +60,6 @@ MATCHABLE = (S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_REPLACE)
 SYNC_OVERLAP = timedelta(seconds=5)  # re-read recent changes: a transaction may commit after a later one
 SYNC_FIELDS = ("id", "status", "qty", "filled_qty", "filled_notional", "reserved_qty", "updated_at")  # `update`'s
 T = Order.Type
-CENT = Decimal("0.01")
 
 
 @dataclass(slots=True)
@@ -136,7 +136,7 @@ class Resting:
     def add_fill(self, fill: "FillIntent") -> None:
         """Take a committed fill into the order's figures, as execution_apply did to its row."""
         self.filled_qty += fill.qty
-        self.filled_notional += (fill.qty * fill.price).quantize(CENT)
+        self.filled_notional += money.trade_value(fill.qty, fill.price, self.side)
         self.reserved_qty = max(self.reserved_qty - fill.qty, Decimal(0))
 
 
@@ -168,14 +168,14 @@ def fill_size(order: Resting, price: Decimal, available: Decimal) -> FillIntent 
         qty = min(remaining, available)
         final = qty == remaining
     else:
-        affordable = ((order.notional - order.filled_notional) / price).quantize(order.increment, rounding=ROUND_DOWN)
+        affordable = money.qty_down_to_step((order.notional - order.filled_notional) / price, order.increment)
         if not order.is_buy:
             affordable = min(affordable, order.reserved_qty)
         qty = min(affordable, available)
         final = qty == affordable
-    qty = qty.quantize(order.increment, rounding=ROUND_DOWN)
-    if qty <= 0:
-        return None
+    qty = money.qty_down_to_step(qty, order.increment)
+    if qty <= 0 or money.trade_value(qty, price, order.side) <= 0:
+        return None  # nothing, or a sliver whose cash rounds to $0.00 (the ledger refuses those)
     return FillIntent(order=order, qty=qty, price=price, final=final)
 
 

@@ -40,6 +40,8 @@ BOOKED = [  # the order's three trades, each at its own price and fee, under its
     (f"{VENUE}:2818834:0.004", Decimal("0.003"), Decimal("59996.66666667"), Decimal("0.18")),
     (f"{VENUE}:2818834:0.01", Decimal("0.006"), Decimal("60000"), Decimal("0.36")),
 ]
+# Cash left: 1000 − 59.99 − 180.00 (0.003 × 59996.66666667 = 179.99000000001, a buy rounds up) − 360.00 − fees 0.60.
+CASH_LEFT = Decimal("399.41")
 
 
 def reports(order: Order, *names: str) -> list[dict]:
@@ -98,7 +100,7 @@ def test_duplicate_and_out_of_order_reports_book_nothing_twice(binanceus, alice_
 
     # trade_2 is the first trade the socket shows: the exchange's trade list fills in trade_1.
     assert booked == [0, 2, 0, 0, 1, 0]
-    assert books(order.id) == (BOOKED, Decimal("0.01"), Decimal("399.42"), Decimal("0"))
+    assert books(order.id) == (BOOKED, Decimal("0.01"), CASH_LEFT, Decimal("0"))
     order.refresh_from_db()
     assert order.status == "filled" and order.filled_avg_price == Decimal("59998.000000001")
 
@@ -290,7 +292,7 @@ async def test_pushed_reports_book_each_fill_as_it_happens_and_sigterm_closes_th
         await push_until(server, [trade_2], filled(order.id, "0.004"))
         await push_until(server, [trade_3], filled(order.id, "0.01"))
 
-    assert await database_sync_to_async(books)(order.id) == (BOOKED, Decimal("0.01"), Decimal("399.42"), 0)
+    assert await database_sync_to_async(books)(order.id) == (BOOKED, Decimal("0.01"), CASH_LEFT, 0)
     assert "GET /api/v3/myTrades" not in server.requests  # every trade came with its report
     assert server.subscriptions[0]["apiKey"] == API_KEY and len(server.sockets) == 1
 
@@ -316,7 +318,7 @@ async def test_the_socket_dropping_mid_fill_is_caught_up_by_the_poll_and_reconci
         await subscribed(server, 2)
         await database_sync_to_async(reconcile_orders)()
 
-    assert await database_sync_to_async(books)(order.id) == (BOOKED, Decimal("0.01"), Decimal("399.42"), 0)
+    assert await database_sync_to_async(books)(order.id) == (BOOKED, Decimal("0.01"), CASH_LEFT, 0)
     refreshed = await database_sync_to_async(Order.objects.get)(pk=order.id)
     assert refreshed.status == "filled"
     assert not await database_sync_to_async(ReconciliationCase.objects.exists)()
