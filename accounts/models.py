@@ -390,7 +390,9 @@ class AccountRestriction(models.Model):
     account = models.ForeignKey("portfolios.Account", on_delete=models.PROTECT, related_name="restrictions")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     reason = models.TextField()
-    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Empty: the system."
+    )  # the system restricts an account on an ACH return (portfolios.services.transfer_return)
     created_at = models.DateTimeField(auto_now_add=True)
     lifted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     lifted_at = models.DateTimeField(null=True, blank=True)

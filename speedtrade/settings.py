@@ -317,6 +317,27 @@ CELERY_BEAT_SCHEDULE["portfolios-session-close-snapshots"] = {
     "schedule": crontab(minute="*/5", hour="17-23", day_of_week="mon-fri"),
 }
 
+# --- bank rail and Plaid (issue 20; portfolios/bank_rail.py, portfolios/plaid.py) ---------
+BANK_RAIL = env.str("BANK_RAIL", default="simulated")  # simulated | plaid
+if BANK_RAIL not in ("simulated", "plaid"):
+    raise environ.ImproperlyConfigured(f"BANK_RAIL must be simulated or plaid, not {BANK_RAIL!r}.")
+# Required when BANK_RAIL=plaid (the system check portfolios.E001 names a missing one).
+PLAID_CLIENT_ID = env.str("PLAID_CLIENT_ID", default="")
+PLAID_SECRET = env.str("PLAID_SECRET", default="")
+PLAID_ENV = env.str("PLAID_ENV", default="sandbox")  # sandbox | production
+PLAID_API_URL = env.str("PLAID_API_URL", default="")  # override of the PLAID_ENV host (proxies, tests)
+PLAID_WEBHOOK_URL = env.str("PLAID_WEBHOOK_URL", default="")  # our /plaid/webhook/ as Plaid reaches it
+PLAID_LINK_SCRIPT_URL = "https://cdn.plaid.com/link/v2/stable/link-initialize.js"  # must come from Plaid
+# Owner name vs approved KYC name: below this score (0..1) the link is held for compliance.
+PLAID_NAME_MATCH_THRESHOLD = Decimal(env.str("PLAID_NAME_MATCH_THRESHOLD", default="0.85"))
+PLAID_TRANSFER_SYNC_SECONDS = env.int("PLAID_TRANSFER_SYNC_SECONDS", default=60)
+PLAID_WEBHOOK_MAX_AGE_SECONDS = 300  # Plaid's advice: refuse verification tokens older than 5 minutes
+if BANK_RAIL == "plaid":
+    CELERY_BEAT_SCHEDULE["portfolios-plaid-transfer-events"] = {
+        "task": "portfolios.tasks.sync_plaid_transfer_events",
+        "schedule": timedelta(seconds=PLAID_TRANSFER_SYNC_SECONDS),
+    }
+
 # --- accounts (KYC, audit, admin) ---------------------------------------------------
 # Fernet keys for personal data at rest (tax ids), comma-separated, first = current.
 # Rotation: see accounts/encryption.py and `manage.py rotate_encryption_keys`.
