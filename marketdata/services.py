@@ -21,6 +21,7 @@ from marketdata.bars import (
     roll_up,
 )
 from marketdata.calendars import US_EQUITY, equity_sessions
+from marketdata.feeds.base import BarRecord
 from marketdata.feeds.simulated import RandomWalk, SimulatedAsset
 from marketdata.models import Asset, Bar, Timeframe
 from marketdata.prices import to_stored
@@ -280,3 +281,46 @@ def assets_sync(*, rows: Iterable[dict]) -> tuple[int, int, list[str]]:
     skipped = [row["symbol"] for row in rows if not (row.get("reference_price") or row["symbol"].upper() in known)]
     created, updated = assets_load(rows=[{k: v for k, v in row.items() if v is not None} for row in storable])
     return created, updated, skipped
+
+
+# --- Provider history (backfill_bars --provider polygon|yfinance|alpaca) -----------------
+
+
+def _importable(record: BarRecord) -> bool:
+    return 0 < record.low <= min(record.open, record.close) and max(record.open, record.close) <= record.high
+
+
+@transaction.atomic
+def bars_import(*, asset: Asset, timeframe: str, records: Iterable[BarRecord]) -> int:
+    """Store a provider's history for one asset: bars we do not have yet are inserted, bars we
+    already hold (from the live feed or an earlier import) are kept as they are, and bars that
+    break OHLC sanity are dropped with a warning. Returns how many were inserted."""
+    records = list(records)
+    held = set(
+        Bar.objects.filter(asset=asset, timeframe=timeframe, timestamp__in=[r.timestamp for r in records]).values_list(
+            "timestamp", flat=True
+        )
+    )
+    insane = [r.timestamp for r in records if not _importable(r)]
+    if insane:
+        logger.warning("Dropping %d %s %s bars outside OHLC sanity: %s", len(insane), asset, timeframe, insane[:5])
+    new = {r.timestamp: r for r in records if r.timestamp not in held and _importable(r)}
+    Bar.objects.bulk_create(
+        [
+            Bar(
+                asset=asset,
+                timeframe=timeframe,
+                timestamp=r.timestamp,
+                open=to_stored(r.open),
+                high=to_stored(r.high),
+                low=to_stored(r.low),
+                close=to_stored(r.close),
+                volume=r.volume.quantize(Decimal("0.000000001")),
+                trade_count=r.trade_count or 0,
+                vwap=to_stored(r.vwap) if r.vwap is not None else None,
+            )
+            for r in new.values()
+        ],
+        ignore_conflicts=True,  # a live bar written meanwhile wins
+    )
+    return len(new)

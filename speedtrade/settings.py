@@ -317,7 +317,20 @@ CELERY_BEAT_SCHEDULE["portfolios-session-close-snapshots"] = {
     "schedule": crontab(minute="*/5", hour="17-23", day_of_week="mon-fri"),
 }
 
-# --- bank rail and Plaid (issue 20; portfolios/bank_rail.py, portfolios/plaid.py) ---------
+# --- issue 20 providers: Plaid bank rail, Polygon/Massive, CoinGecko, yfinance ----------
+# Polygon (Massive) market data: FEED_PROVIDER=polygon, sync_assets/backfill_bars --provider polygon.
+POLYGON_API_KEY = env.str("POLYGON_API_KEY", default="")  # required for the polygon provider
+# Stream cluster host: socket.massive.com (real time) or delayed.massive.com (delayed plans).
+POLYGON_STREAM_HOST = env.str("POLYGON_STREAM_HOST", default="socket.massive.com")
+POLYGON_STREAM_SECURE = env.bool("POLYGON_STREAM_SECURE", default=True)  # wss; false only for local test servers
+POLYGON_API_URL = env.str("POLYGON_API_URL", default="")  # REST base override; empty = massive's
+POLYGON_MAX_RECONNECTS = env.int("POLYGON_MAX_RECONNECTS", default=5)  # in a row, then run_feed restarts the stream
+# CoinGecko reference data (sync_assets --provider coingecko). The key is optional (demo key header).
+COINGECKO_API_KEY = env.str("COINGECKO_API_KEY", default="")
+COINGECKO_API_URL = env.str("COINGECKO_API_URL", default="")  # empty = public (or pro with a pro key) API
+COINGECKO_PRO = env.bool("COINGECKO_PRO", default=False)  # the key is a paid (pro) key
+COINGECKO_MIN_INTERVAL_SECONDS = env.float("COINGECKO_MIN_INTERVAL_SECONDS", default=2.5)  # public limit ~30/min
+# Bank rail (portfolios/bank_rail.py, portfolios/plaid.py).
 BANK_RAIL = env.str("BANK_RAIL", default="simulated")  # simulated | plaid
 if BANK_RAIL not in ("simulated", "plaid"):
     raise environ.ImproperlyConfigured(f"BANK_RAIL must be simulated or plaid, not {BANK_RAIL!r}.")

@@ -1,4 +1,4 @@
-"""Refresh the asset universe from a real provider: `sync_assets --provider alpaca|ccxt:<exchange>`."""
+"""Refresh the asset universe from a real provider: `sync_assets --provider alpaca|polygon|ccxt:<exchange>`."""
 
 import asyncio
 
@@ -14,7 +14,7 @@ class Command(BaseCommand):
     help = "Upsert Asset rows (by symbol) from Alpaca's asset list or a ccxt exchange's markets."
 
     def add_arguments(self, parser):
-        parser.add_argument("--provider", required=True, help='"alpaca" or "ccxt:<exchange id>", e.g. ccxt:kraken')
+        parser.add_argument("--provider", required=True, help='"alpaca", "polygon" or "ccxt:<id>"')
 
     def handle(self, *args, provider: str, **options):
         try:
@@ -23,12 +23,16 @@ class Command(BaseCommand):
                 from marketdata.feeds.alpaca import asset_rows
 
                 rows = asset_rows(settings)
+            elif provider == "polygon":
+                from marketdata.feeds.polygon_feed import asset_rows
+
+                rows = asset_rows(settings)
             elif exchange_id:
                 from marketdata.feeds.ccxt_feed import asset_rows
 
                 rows = asyncio.run(asset_rows(settings, exchange_id))
             else:
-                raise CommandError(f"sync_assets supports alpaca and ccxt:<exchange id>, not {provider!r}.")
+                raise CommandError(f"sync_assets supports alpaca, polygon, ccxt:<id>; not {provider!r}.")
         except (UnknownProvider, ImproperlyConfigured) as error:
             raise CommandError(str(error)) from error
         created, updated, skipped = assets_sync(rows=rows)
