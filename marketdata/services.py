@@ -23,7 +23,7 @@ from marketdata.bars import (
 from marketdata.calendars import US_EQUITY, equity_sessions
 from marketdata.feeds.base import BarRecord
 from marketdata.feeds.simulated import RandomWalk, SimulatedAsset
-from marketdata.models import Asset, Bar, Timeframe
+from marketdata.models import Asset, AssetIcon, Bar, Timeframe
 from marketdata.prices import to_stored
 from marketdata.quotes import Quote
 
@@ -324,3 +324,22 @@ def bars_import(*, asset: Asset, timeframe: str, records: Iterable[BarRecord]) -
         ignore_conflicts=True,  # a live bar written meanwhile wins
     )
     return len(new)
+
+
+# --- Reference data (sync_assets --provider coingecko) ------------------------------------
+
+
+@transaction.atomic
+def asset_reference_update(
+    *, asset: Asset, name: str, market_cap_rank: int | None, icon: tuple[str, bytes] | None = None, icon_url: str = ""
+) -> Asset:
+    """A provider's name and market cap rank for an asset, and its icon (content type, bytes)
+    when a new one was downloaded."""
+    asset.name, asset.market_cap_rank = name[:200], market_cap_rank
+    asset.save(update_fields=["name", "market_cap_rank", "updated_at"])
+    if icon is not None:
+        content_type, data = icon
+        AssetIcon.objects.update_or_create(
+            asset=asset, defaults={"content_type": content_type, "data": data, "source_url": icon_url}
+        )
+    return asset
