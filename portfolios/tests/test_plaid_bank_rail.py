@@ -244,3 +244,19 @@ def test_plaid_without_its_keys_refuses_to_start(settings):
     assert error.id == "portfolios.E001" and "PLAID_CLIENT_ID, PLAID_SECRET" in error.msg
     settings.BANK_RAIL = "simulated"
     assert bank_rail_settings_check() == []
+
+
+def test_key_rotation_reencrypts_access_tokens(sandbox, alice_active, settings):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    tax_id_keys = settings.FIELD_ENCRYPTION_KEYS  # Alice's KYC tax id is under these
+    settings.FIELD_ENCRYPTION_KEYS = [old_key]
+    link = link_bank(sandbox, alice_active)
+    before = link.access_token_encrypted
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key, *tax_id_keys]
+    call_command("rotate_encryption_keys")
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    link.refresh_from_db()
+    assert link.access_token_encrypted != before and decrypt_text(link.access_token_encrypted) == ACCESS_TOKEN
