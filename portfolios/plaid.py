@@ -44,7 +44,7 @@ from plaid.model.transfer_type import TransferType
 from plaid.model.webhook_verification_key_get_request import WebhookVerificationKeyGetRequest
 
 from accounts.audit import audit_event_record
-from accounts.encryption import decrypt_text, encrypt_text, reencrypt_text
+from accounts.encryption import decrypt_text, encrypt_text, rows_reencrypt
 from accounts.models import KYCApplication, User
 from portfolios import services
 from portfolios.bank_rail import BankRailRefused, BankRailUnavailable
@@ -230,11 +230,7 @@ def _bank_link_record(*, account: Account, status: str, request=None, **fields) 
 @transaction.atomic
 def access_tokens_reencrypt() -> int:
     """Re-encrypt every stored Plaid access token under the current key (`rotate_encryption_keys`)."""
-    count = 0
-    for link in BankLink.objects.select_for_update().exclude(access_token_encrypted=""):
-        link.access_token_encrypted = reencrypt_text(link.access_token_encrypted)
-        link.save(update_fields=["access_token_encrypted"])
-        count += 1
+    count = rows_reencrypt(BankLink.objects.all(), "access_token_encrypted")
     if count:
         audit_event_record(action="bank_link.access_tokens_reencrypted", after={"bank_links": count})
     return count

@@ -18,7 +18,7 @@ from websockets.asyncio.server import serve
 from marketdata.feeds.polygon_feed import PolygonFeed, PolygonStreamEnded, asset_rows, build_feed
 from marketdata.models import Asset, Bar
 from marketdata.tests.factories import AssetFactory
-from marketdata.tests.recorded_http import RecordedHTTPServer
+from speedtrade.tests.recorded_http import RecordedHTTPServer
 
 RECORDINGS = Path(__file__).parent / "recordings"
 API_KEY = "pgTESTkey-never-logged"
@@ -150,7 +150,7 @@ async def test_aggregates_follow_next_url_pages_and_are_decimal(polygon_rest):
     )  # fmt: skip
     first_query = polygon_rest.queries_to("/v2/aggs/ticker/AAPL/range/1/day/1796101200000/1796446800000")[0]
     assert first_query["adjusted"] == ["true"] and first_query["sort"] == ["asc"]
-    headers = polygon_rest.requests[0][2]
+    headers = polygon_rest.requests[0].headers
     assert headers["Authorization"] == f"Bearer {API_KEY}"
 
 
