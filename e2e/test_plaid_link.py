@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from accounts.models import KYCApplication
 from accounts.tests.factories import UserFactory, approved_customer
-from e2e.support import LiveServer, in_worker_thread, new_page
+from e2e.support import in_worker_thread, new_page
 from portfolios.tests.plaid_sandbox import PlaidSandbox
 
 pytestmark = pytest.mark.e2e
@@ -41,24 +41,13 @@ def plaid_sandbox():
 
 
 @pytest.fixture
-def e2e_server(transactional_db, alice_walker, plaid_sandbox, settings, tmp_path):
-    server = LiveServer.start(
-        environment={
-            "SPEEDTRADE_ENV": "test",
-            "CELERY_TASK_ALWAYS_EAGER": "true",
-            "FEED_IN_PROCESS": "false",
-            "WHITENOISE_USE_FINDERS": "true",
-            "BANK_RAIL": "plaid",
-            "PLAID_CLIENT_ID": "5f9b3c1e8e1f2a0013a4b5c6",
-            "PLAID_SECRET": "sandbox-secret-for-tests",
-            "PLAID_API_URL": plaid_sandbox.url,
-        },
-        mail_dir=tmp_path / "mail",
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
+def e2e_environment(alice_walker, plaid_sandbox) -> dict[str, str]:
+    return {
+        "BANK_RAIL": "plaid",
+        "PLAID_CLIENT_ID": "5f9b3c1e8e1f2a0013a4b5c6",
+        "PLAID_SECRET": "sandbox-secret-for-tests",
+        "PLAID_API_URL": plaid_sandbox.url,
+    }
 
 
 def _session_key(user) -> str:
