@@ -39,5 +39,16 @@ def reencrypt_text(token: str) -> str:
     return _cipher().rotate(token.encode()).decode()
 
 
+def rows_reencrypt(queryset, field: str) -> int:
+    """Re-encrypt `field` of every row of `queryset` under the current key (after a rotation);
+    call it inside a transaction. Returns how many rows were rewritten."""
+    count = 0
+    for row in queryset.select_for_update().exclude(**{field: ""}):
+        setattr(row, field, reencrypt_text(getattr(row, field)))
+        row.save(update_fields=[field])
+        count += 1
+    return count
+
+
 def mask_last4(last4: str) -> str:
     return f"•••••{last4}" if last4 else ""

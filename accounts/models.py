@@ -390,6 +390,10 @@ class AccountRestriction(models.Model):
         )
         SECURITY = "security", "For your security, activity on this account is paused. Please contact Support."
         REGULATORY = "regulatory", "Activity on this account is restricted for regulatory reasons. Contact Support."
+        DEPOSIT_RETURNED = (
+            "deposit_returned",
+            "Your bank returned a deposit, so transfers are paused until it is resolved. Please contact Support.",
+        )
 
     ACCOUNT_FLAG = {
         Kind.TRADING: "trading_blocked",
@@ -407,7 +411,9 @@ class AccountRestriction(models.Model):
         default=CustomerMessage.UNDER_REVIEW,
         help_text="What the customer is told while the restriction is in place.",
     )
-    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Empty: the system."
+    )  # the system restricts an account on an ACH return (portfolios.services.transfer_return)
     created_at = models.DateTimeField(auto_now_add=True)
     lifted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     lifted_at = models.DateTimeField(null=True, blank=True)

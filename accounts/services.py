@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts import kyc_validation, selectors
 from accounts.audit import audit_event_record, client_ip
-from accounts.encryption import encrypt_text, reencrypt_text
+from accounts.encryption import encrypt_text, rows_reencrypt
 from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
 from portfolios.selectors import account_cash_balance, primary_account
 from portfolios.services import account_open, deposit_settled_post
@@ -466,11 +466,7 @@ def kyc_document_view_record(*, document: KYCDocument, actor: User, request=None
 @transaction.atomic
 def tax_ids_reencrypt() -> int:
     """Re-encrypt every stored tax id under the current key (after a key rotation)."""
-    count = 0
-    for application in KYCApplication.objects.select_for_update().exclude(tax_id_encrypted=""):
-        application.tax_id_encrypted = reencrypt_text(application.tax_id_encrypted)
-        application.save(update_fields=["tax_id_encrypted"])
-        count += 1
+    count = rows_reencrypt(KYCApplication.objects.all(), "tax_id_encrypted")
     if count:
         audit_event_record(action="kyc.tax_ids_reencrypted", after={"applications": count})
     return count

@@ -20,7 +20,13 @@ def quoted_assets(transactional_db):
 
 
 @pytest.fixture
-def e2e_server(transactional_db, quoted_assets, settings, tmp_path):
+def e2e_environment() -> dict[str, str]:
+    """More server settings; a test module overrides this (e.g. BANK_RAIL=plaid)."""
+    return {}
+
+
+@pytest.fixture
+def e2e_server(transactional_db, quoted_assets, e2e_environment, settings, tmp_path):
     """The ASGI app (HTTP + WebSockets) as `manage.py serve` runs it, against the test
     PostgreSQL and Redis: the simulated feed in process, the paper venue matching on its
     ticks, Celery eager, the demo bank rail settling at once."""
@@ -32,6 +38,7 @@ def e2e_server(transactional_db, quoted_assets, settings, tmp_path):
             "TRANSFER_SETTLEMENT_DELAY_SECONDS": "0",
             "PRIVATE_MEDIA_ROOT": str(settings.PRIVATE_MEDIA_ROOT),
             "WHITENOISE_USE_FINDERS": "true",
+            **e2e_environment,
         },
         mail_dir=tmp_path / "mail",
     )

@@ -35,6 +35,9 @@ class Asset(models.Model):
     reference_price = models.DecimalField(
         max_digits=20, decimal_places=9, help_text="Seed price for the simulated feed and a fallback before any quote."
     )
+    # Reference data from providers (issue 20): Polygon's ticker type, CoinGecko's rank.
+    security_type = models.CharField(max_length=16, blank=True, help_text='Polygon ticker type: "CS", "ETF", ...')
+    market_cap_rank = models.PositiveIntegerField(null=True, blank=True, help_text="CoinGecko market cap rank.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -51,6 +54,19 @@ class Asset(models.Model):
     @property
     def is_crypto(self) -> bool:
         return self.asset_class == self.AssetClass.CRYPTO
+
+
+class AssetIcon(models.Model):
+    """An asset's icon, downloaded once and served by us (`/assets/<symbol>/icon`), never hot-linked."""
+
+    asset = models.OneToOneField(Asset, on_delete=models.CASCADE, primary_key=True, related_name="icon")
+    content_type = models.CharField(max_length=32)
+    data = models.BinaryField()
+    source_url = models.URLField(max_length=500)
+    fetched_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"icon of {self.asset_id}"
 
 
 class Timeframe(models.TextChoices):

@@ -20,7 +20,7 @@ def screener(request):
     # Column headers sort by their column, flipping the order when it is already the sort column.
     query = request.GET.copy()
     sort_links = {}
-    for column in ("symbol", "name", "price", "change"):
+    for column in ("symbol", "name", "rank", "price", "change"):
         query["sort"] = column
         query["order"] = "asc" if filters["sort"] != column or filters["descending"] else "desc"
         sort_links[column] = query.urlencode()

@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Replace, Upper
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from marketdata.bars import bucket_start
-from marketdata.models import Asset, Bar, Timeframe
+from marketdata.models import Asset, AssetIcon, Bar, Timeframe
 from marketdata.quotes import Quote, latest_quotes
 from speedtrade.money import to_increment
 
@@ -205,6 +205,8 @@ SCREENER_SORT_KEYS = {
     "name": lambda row: row.asset.name.lower(),
     "price": lambda row: row.price,
     "change": lambda row: row.change_ratio,
+    # Market cap rank (CoinGecko): biggest first when ascending; unranked assets last.
+    "rank": lambda row: (row.asset.market_cap_rank is None, row.asset.market_cap_rank or 0),
 }
 
 
@@ -222,7 +224,9 @@ def screener(
     Prices live in the quote store, not the database, so the price range and the price and
     change sorts apply to `price_changes`' rows (one MGET for the whole universe).
     """
-    assets = Asset.objects.filter(status=Asset.Status.ACTIVE, tradable=True)
+    assets = Asset.objects.filter(status=Asset.Status.ACTIVE, tradable=True).annotate(
+        has_icon=Exists(AssetIcon.objects.filter(asset=OuterRef("pk")))
+    )
     if asset_class:
         assets = assets.filter(asset_class=asset_class)
     if search := search.strip():

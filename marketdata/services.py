@@ -21,8 +21,9 @@ from marketdata.bars import (
     roll_up,
 )
 from marketdata.calendars import US_EQUITY, equity_sessions
+from marketdata.feeds.base import BarRecord
 from marketdata.feeds.simulated import RandomWalk, SimulatedAsset
-from marketdata.models import Asset, Bar, Timeframe
+from marketdata.models import Asset, AssetIcon, Bar, Timeframe
 from marketdata.quotes import Quote
 from speedtrade.money import to_stored
 
@@ -280,3 +281,65 @@ def assets_sync(*, rows: Iterable[dict]) -> tuple[int, int, list[str]]:
     skipped = [row["symbol"] for row in rows if not (row.get("reference_price") or row["symbol"].upper() in known)]
     created, updated = assets_load(rows=[{k: v for k, v in row.items() if v is not None} for row in storable])
     return created, updated, skipped
+
+
+# --- Provider history (backfill_bars --provider polygon|yfinance|alpaca) -----------------
+
+
+def _importable(record: BarRecord) -> bool:
+    return 0 < record.low <= min(record.open, record.close) and max(record.open, record.close) <= record.high
+
+
+@transaction.atomic
+def bars_import(*, asset: Asset, timeframe: str, records: Iterable[BarRecord]) -> int:
+    """Store a provider's history for one asset: bars we do not have yet are inserted, bars we
+    already hold (from the live feed or an earlier import) are kept as they are, and bars that
+    break OHLC sanity are dropped with a warning. Returns how many were inserted."""
+    records = list(records)
+    held = set(
+        Bar.objects.filter(asset=asset, timeframe=timeframe, timestamp__in=[r.timestamp for r in records]).values_list(
+            "timestamp", flat=True
+        )
+    )
+    insane = [r.timestamp for r in records if not _importable(r)]
+    if insane:
+        logger.warning("Dropping %d %s %s bars outside OHLC sanity: %s", len(insane), asset, timeframe, insane[:5])
+    new = {r.timestamp: r for r in records if r.timestamp not in held and _importable(r)}
+    Bar.objects.bulk_create(
+        [
+            Bar(
+                asset=asset,
+                timeframe=timeframe,
+                timestamp=r.timestamp,
+                open=to_stored(r.open),
+                high=to_stored(r.high),
+                low=to_stored(r.low),
+                close=to_stored(r.close),
+                volume=r.volume.quantize(Decimal("0.000000001")),
+                trade_count=r.trade_count or 0,
+                vwap=to_stored(r.vwap) if r.vwap is not None else None,
+            )
+            for r in new.values()
+        ],
+        ignore_conflicts=True,  # a live bar written meanwhile wins
+    )
+    return len(new)
+
+
+# --- Reference data (sync_assets --provider coingecko) ------------------------------------
+
+
+@transaction.atomic
+def asset_reference_update(
+    *, asset: Asset, name: str, market_cap_rank: int | None, icon: tuple[str, bytes] | None = None, icon_url: str = ""
+) -> Asset:
+    """A provider's name and market cap rank for an asset, and its icon (content type, bytes)
+    when a new one was downloaded."""
+    asset.name, asset.market_cap_rank = name[:200], market_cap_rank
+    asset.save(update_fields=["name", "market_cap_rank", "updated_at"])
+    if icon is not None:
+        content_type, data = icon
+        AssetIcon.objects.update_or_create(
+            asset=asset, defaults={"content_type": content_type, "data": data, "source_url": icon_url}
+        )
+    return asset

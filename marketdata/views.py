@@ -2,11 +2,13 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
-from marketdata.models import Asset, Timeframe
+from marketdata.models import Asset, AssetIcon, Timeframe
 from marketdata.quotes import is_stale, latest_quotes
 from marketdata.selectors import asset_get, bars_list, latest_prices, previous_closes
 from portfolios.selectors import position_get, primary_account
@@ -27,6 +29,9 @@ def trade_context(request, asset: Asset) -> dict:
     last, previous_close = latest_prices([asset])[asset.id], previous_closes([asset])[asset.id]
     return {
         "asset": asset,
+        "asset_icon_url": reverse("asset_icon", args=[asset.symbol])
+        if AssetIcon.objects.filter(asset=asset).exists()
+        else "",
         "quote": quote,
         "quote_stale": quote is None or is_stale(quote),
         "last_price": last,
@@ -55,3 +60,16 @@ def trade(request, symbol: str):
     except Asset.DoesNotExist:
         raise Http404(f"No symbol {symbol}.") from None
     return render(request, "marketdata/trade.html", trade_context(request, asset))
+
+
+@require_GET
+def asset_icon(request, symbol: str):
+    """An asset's stored icon; public (logos), cached a day, never sniffed as anything else."""
+    icon = AssetIcon.objects.filter(asset__symbol__iexact=symbol).only("content_type", "data").first()
+    if icon is None:
+        raise Http404("No icon.")
+    response = HttpResponse(bytes(icon.data), content_type=icon.content_type)
+    response["Cache-Control"] = "public, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response

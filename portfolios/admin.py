@@ -1,14 +1,17 @@
-"""Compliance's view of the money: read-only everywhere, except the two-person cash
-adjustment (one proposes with "add", another approves with the admin action)."""
+"""Compliance's view of the money: read-only everywhere, except the two-person decisions —
+cash adjustments (one proposes with "add", another approves with the admin action) and held
+bank links (one proposes on the change form, another confirms with the admin action)."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 
 from accounts.admin_export import CsvExport, CsvExportAdminMixin
 from portfolios import services
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import (
     Account,
+    BankLink,
     CashAdjustment,
     GoodFaithViolation,
     JournalEntry,
@@ -231,3 +234,70 @@ class CashAdjustmentAdmin(admin.ModelAdmin):
 
     def has_approve_permission(self, request):
         return request.user.has_perm("portfolios.approve_cashadjustment")
+
+
+class BankLinkReviewForm(forms.ModelForm):
+    review_proposal = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], label="Propose")
+    review_reason = forms.CharField(widget=forms.Textarea, label="Reason", max_length=500)
+
+    class Meta:
+        model = BankLink
+        fields = ["review_proposal", "review_reason"]
+
+
+@admin.register(BankLink)
+class BankLinkAdmin(admin.ModelAdmin):
+    """Held links (owner name does not match the KYC name): one reviewer proposes on the
+    change form, a different one confirms with the list action. Both steps are audited."""
+
+    form = BankLinkReviewForm
+    list_display = (
+        "account", "institution_name", "account_mask", "status", "name_match_score",
+        "review_proposal", "proposed_by", "decided_by", "created_at",
+    )  # fmt: skip
+    list_filter = ("status", "created_at")
+    search_fields = ("account__account_number", "account__user__email", "kyc_name")
+    readonly_fields = (
+        "account", "status", "institution_name", "account_name", "account_mask", "routing_mask",
+        "owner_names", "kyc_name", "name_match_score", "proposed_by", "decided_by", "decided_at", "created_at",
+    )  # fmt: skip
+    actions = ["confirm"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        allowed = request.user.has_perm("portfolios.review_banklink")
+        return allowed and (obj is None or obj.status == BankLink.Status.HELD)
+
+    def has_confirm_permission(self, request):
+        return request.user.has_perm("portfolios.review_banklink")
+
+    def save_model(self, request, obj, form, change):
+        from portfolios.plaid import bank_link_review_propose
+
+        try:
+            bank_link_review_propose(
+                link=obj,
+                decision=form.cleaned_data["review_proposal"],
+                reason=form.cleaned_data["review_reason"],
+                actor=request.user,
+                request=request,
+            )
+        except PortfolioRuleViolation as refusal:
+            raise PermissionDenied(refusal.message) from refusal
+
+    @admin.action(description="Confirm the proposed decision (a second reviewer)", permissions=["confirm"])
+    def confirm(self, request, queryset):
+        from portfolios.plaid import bank_link_review_confirm
+
+        for link in queryset:
+            try:
+                bank_link_review_confirm(link=link, actor=request.user, request=request)
+            except PortfolioRuleViolation as refusal:
+                self.message_user(request, f"{link}: {refusal.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{link}: {link.review_proposal} confirmed.", messages.SUCCESS)

@@ -264,6 +264,7 @@ class Transfer(models.Model):
         SETTLED = "settled"
         CANCELED = "canceled"
         REJECTED = "rejected"
+        RETURNED = "returned"  # settled, then returned by the bank (ACH return): reversed in the ledger
 
     OPEN_STATUSES = (Status.QUEUED, Status.PENDING)
 
@@ -284,6 +285,101 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.amount} ({self.status})"
+
+
+# --- Linked bank accounts (Plaid) -----------------------------------------------------
+
+
+class BankLink(models.Model):
+    """A customer's bank account linked through Plaid Link, with what proves it is theirs.
+
+    Money moves only from and to an `approved` link. A link whose Identity owner names do
+    not match the approved KYC name is `held` for compliance review (two people decide).
+    """
+
+    class Status(models.TextChoices):
+        APPROVED = "approved"  # owner name matched, or compliance approved it
+        HELD = "held"  # owner name mismatch: compliance review
+        REJECTED = "rejected"  # compliance refused it: never used
+        LOGIN_REQUIRED = "login_required"  # Plaid: ITEM_LOGIN_REQUIRED, the customer must relink
+
+    USABLE_STATUSES = (Status.APPROVED,)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="bank_links")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    plaid_item_id = models.CharField(max_length=64, db_index=True)
+    plaid_account_id = models.CharField(max_length=64)
+    access_token_encrypted = models.TextField(editable=False, help_text="Plaid access token, Fernet-encrypted.")
+    institution_name = models.CharField(max_length=200, blank=True)
+    account_name = models.CharField(max_length=200, blank=True)
+    account_mask = models.CharField(max_length=8, blank=True, help_text="Last four digits of the account number.")
+    routing_mask = models.CharField(max_length=8, blank=True, help_text="Last four digits of the routing number.")
+    owner_names = models.JSONField(default=list, help_text="Owner names Plaid Identity returned.")
+    kyc_name = models.CharField(max_length=201, help_text="The approved KYC name the owners were compared with.")
+    name_match_score = models.DecimalField(max_digits=4, decimal_places=3)
+    review_proposal = models.CharField(max_length=8, blank=True, choices=[("approve", "approve"), ("reject", "reject")])
+    review_reason = models.CharField(max_length=500, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("review_banklink", "Can propose or confirm a decision on a held bank link")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "plaid_account_id"], name="bank_link_unique_plaid_account"),
+            models.CheckConstraint(
+                condition=models.Q(decided_by__isnull=True) | ~models.Q(decided_by=models.F("proposed_by")),
+                name="bank_link_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution_name} {self.account_name} ••{self.account_mask} ({self.status})"
+
+
+class PlaidTransfer(models.Model):
+    """Our transfer's counterpart at Plaid's Transfer API."""
+
+    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="plaid")
+    bank_link = models.ForeignKey(BankLink, on_delete=models.PROTECT, related_name="transfers")
+    authorization_id = models.CharField(max_length=64)
+    plaid_transfer_id = models.CharField(max_length=64, unique=True)
+    last_event_id = models.BigIntegerField(null=True, blank=True)
+    return_code = models.CharField(max_length=8, blank=True, help_text="ACH return code (R01, ...) if returned.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.plaid_transfer_id
+
+
+class BankRailCursor(models.Model):
+    """How far a rail's event feed has been applied (Plaid: the last `event_id` synced)."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.position}"
+
+
+class PlaidWebhookReceipt(models.Model):
+    """Each verified webhook once: a replay of the same signed token changes nothing."""
+
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    webhook_type = models.CharField(max_length=64)
+    webhook_code = models.CharField(max_length=64)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.webhook_type}.{self.webhook_code} at {self.received_at}"
 
 
 # --- Manual cash adjustments (four eyes) ----------------------------------------------

@@ -8,6 +8,7 @@ updated (their balances are summed from lines), so fills on different accounts n
 wait for each other.
 """
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -641,6 +642,52 @@ def transfer_reject(*, transfer_id, reason: str) -> Transfer:
     if transfer.direction == Transfer.Direction.OUTGOING:
         _release_withdrawal_hold(account, transfer, f"withdrawal rejected: {reason}"[:255])
     _transfer_move(transfer, Transfer.Status.REJECTED, actor=None, reason=reason[:255])
+    return transfer
+
+
+@transaction.atomic
+def transfer_return(*, transfer_id, reason: str) -> Transfer:
+    """The bank returned a transfer (an ACH return such as R01, insufficient funds).
+
+    Still open: the same as a rejection. Settled: the settlement entry is reversed (a deposit
+    leaves the cash, a withdrawal comes back to it) and a returned deposit blocks the
+    account's transfers until compliance resolves it (lifting the restriction). If the
+    deposit's cash was already spent, the account is frozen instead and the shortfall audited.
+    """
+    from accounts.models import AccountRestriction
+    from accounts.services import ActionRefused, account_restriction_set
+
+    account, transfer = _locked_transfer(transfer_id)
+    if transfer.status in Transfer.OPEN_STATUSES:
+        return transfer_reject(transfer_id=transfer_id, reason=reason)
+    if transfer.status != Transfer.Status.SETTLED:
+        return transfer
+    settlement = JournalEntry.objects.filter(
+        cause_content_type=ContentType.objects.get_for_model(Transfer),
+        cause_object_id=str(transfer.pk),
+        cause_type__in=[Cause.DEPOSIT, Cause.WITHDRAWAL],
+    ).latest("created_at")
+    restriction_kind, restriction_reason = "transfers", f"Deposit returned ({reason}): withdrawals held until resolved."
+    try:
+        with transaction.atomic():
+            journal_entry_reverse(entry=settlement, memo=f"transfer returned: {reason}"[:255])
+            if transfer.direction == Transfer.Direction.OUTGOING:
+                _release_withdrawal_hold(account, transfer, "withdrawal returned: cash back")
+    except PortfolioRuleViolation as exc:
+        restriction_kind = "account"
+        restriction_reason = f"Deposit of {transfer.amount} returned ({reason}) after the cash was spent: {exc.message}"
+    _transfer_move(transfer, Transfer.Status.RETURNED, actor=None, reason=reason[:255])
+    if transfer.direction == Transfer.Direction.INCOMING:
+        # Already restricted: the earlier restriction stands until compliance lifts it.
+        with contextlib.suppress(ActionRefused):
+            account_restriction_set(
+                account=account,
+                kind=restriction_kind,
+                blocked=True,
+                actor=None,
+                reason=restriction_reason,
+                customer_message=AccountRestriction.CustomerMessage.DEPOSIT_RETURNED,
+            )
     return transfer
 
 

@@ -3,13 +3,32 @@ from celery.signals import worker_ready
 from django.utils import timezone
 
 from portfolios import services
+from portfolios.bank_rail import BankRailRefused, BankRailUnavailable, bank_rail
 
 
-@shared_task(acks_late=True)
-def settle_transfer(transfer_id: str) -> None:
-    """The simulated bank rail: submit, then settle at once (a real rail settles from its webhook)."""
-    services.transfer_submit(transfer_id=transfer_id)
-    services.transfer_settle(transfer_id=transfer_id)
+@shared_task(bind=True, acks_late=True, max_retries=10)
+def settle_transfer(self, transfer_id: str) -> None:
+    """Hand the transfer to the bank rail. The simulated rail settles at once; Plaid settles
+    (or returns) later through its transfer events (`sync_plaid_transfer_events`)."""
+    rail = bank_rail()
+    try:
+        services.transfer_submit(transfer_id=transfer_id)
+    except BankRailRefused as refusal:
+        services.transfer_reject(transfer_id=transfer_id, reason=refusal.reason)
+        refusal.after_rejection()
+        return
+    except BankRailUnavailable as exc:
+        raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+    if rail.settles_at_once:
+        services.transfer_settle(transfer_id=transfer_id)
+
+
+@shared_task
+def sync_plaid_transfer_events() -> int:
+    """Apply Plaid Transfer events after the stored cursor (beat, and on TRANSFER_EVENTS_UPDATE)."""
+    from portfolios.plaid import transfer_events_sync
+
+    return transfer_events_sync()
 
 
 @shared_task

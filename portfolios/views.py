@@ -1,6 +1,7 @@
 """Home (account summary, equity curve, positions, open orders, activity) and transfers. Figures come
 from portfolios' selectors only: the page shows the same numbers as `GET /api/v1/account`."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -94,6 +95,9 @@ def transfers(request):
         # The service refuses these accounts; the page says why first (and where to finish onboarding).
         "transfer_refusal": transfer_refusal_reason(account=account),
         "kyc_approved": kyc_status(user=request.user).approved,
+        "bank_rail": settings.BANK_RAIL,
+        "bank_links": account.bank_links.all() if settings.BANK_RAIL == "plaid" else [],
+        "plaid_link_script": settings.PLAID_LINK_SCRIPT_URL,
     }
     return render(request, "portfolios/transfers.html", context, status=status)
 

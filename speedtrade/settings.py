@@ -371,6 +371,40 @@ CELERY_BEAT_SCHEDULE["portfolios-session-close-snapshots"] = {
     "schedule": crontab(minute="*/5", hour="17-23", day_of_week="mon-fri"),
 }
 
+# --- issue 20 providers: Plaid bank rail, Polygon/Massive, CoinGecko, yfinance ----------
+# Polygon (Massive) market data: FEED_PROVIDER=polygon, sync_assets/backfill_bars --provider polygon.
+POLYGON_API_KEY = env.str("POLYGON_API_KEY", default="")  # required for the polygon provider
+# Stream cluster host: socket.massive.com (real time) or delayed.massive.com (delayed plans).
+POLYGON_STREAM_HOST = env.str("POLYGON_STREAM_HOST", default="socket.massive.com")
+POLYGON_STREAM_SECURE = env.bool("POLYGON_STREAM_SECURE", default=True)  # wss; false only for local test servers
+POLYGON_API_URL = env.str("POLYGON_API_URL", default="")  # REST base override; empty = massive's
+POLYGON_MAX_RECONNECTS = env.int("POLYGON_MAX_RECONNECTS", default=5)  # in a row, then run_feed restarts the stream
+# CoinGecko reference data (sync_assets --provider coingecko). The key is optional (demo key header).
+COINGECKO_API_KEY = env.str("COINGECKO_API_KEY", default="")
+COINGECKO_API_URL = env.str("COINGECKO_API_URL", default="")  # empty = public (or pro with a pro key) API
+COINGECKO_PRO = env.bool("COINGECKO_PRO", default=False)  # the key is a paid (pro) key
+COINGECKO_MIN_INTERVAL_SECONDS = env.float("COINGECKO_MIN_INTERVAL_SECONDS", default=2.5)  # public limit ~30/min
+# Bank rail (portfolios/bank_rail.py, portfolios/plaid.py).
+BANK_RAIL = env.str("BANK_RAIL", default="simulated")  # simulated | plaid
+if BANK_RAIL not in ("simulated", "plaid"):
+    raise environ.ImproperlyConfigured(f"BANK_RAIL must be simulated or plaid, not {BANK_RAIL!r}.")
+# Required when BANK_RAIL=plaid (the system check portfolios.E001 names a missing one).
+PLAID_CLIENT_ID = env.str("PLAID_CLIENT_ID", default="")
+PLAID_SECRET = env.str("PLAID_SECRET", default="")
+PLAID_ENV = env.str("PLAID_ENV", default="sandbox")  # sandbox | production
+PLAID_API_URL = env.str("PLAID_API_URL", default="")  # override of the PLAID_ENV host (proxies, tests)
+PLAID_WEBHOOK_URL = env.str("PLAID_WEBHOOK_URL", default="")  # our /plaid/webhook/ as Plaid reaches it
+PLAID_LINK_SCRIPT_URL = "https://cdn.plaid.com/link/v2/stable/link-initialize.js"  # must come from Plaid
+# Owner name vs approved KYC name: below this score (0..1) the link is held for compliance.
+PLAID_NAME_MATCH_THRESHOLD = Decimal(env.str("PLAID_NAME_MATCH_THRESHOLD", default="0.85"))
+PLAID_TRANSFER_SYNC_SECONDS = env.int("PLAID_TRANSFER_SYNC_SECONDS", default=60)
+PLAID_WEBHOOK_MAX_AGE_SECONDS = 300  # Plaid's advice: refuse verification tokens older than 5 minutes
+if BANK_RAIL == "plaid":
+    CELERY_BEAT_SCHEDULE["portfolios-plaid-transfer-events"] = {
+        "task": "portfolios.tasks.sync_plaid_transfer_events",
+        "schedule": timedelta(seconds=PLAID_TRANSFER_SYNC_SECONDS),
+    }
+
 # --- accounts (KYC, audit, admin) ---------------------------------------------------
 # Fernet keys for personal data at rest (tax ids), comma-separated, first = current.
 # Rotation: see accounts/encryption.py and `manage.py rotate_encryption_keys`.

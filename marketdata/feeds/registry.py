@@ -26,6 +26,7 @@ PROVIDERS = {
     "simulated": Provider("marketdata.feeds.simulated.build_feed", (US_EQUITY, CRYPTO)),
     "alpaca": Provider("marketdata.feeds.alpaca.build_feed", (US_EQUITY, CRYPTO)),
     "ccxt": Provider("marketdata.feeds.ccxt_feed.build_feed", (CRYPTO,), takes_argument=True),
+    "polygon": Provider("marketdata.feeds.polygon_feed.build_feed", (US_EQUITY,)),
 }
 
 

@@ -10,11 +10,14 @@ Rotation, step by step:
 from django.core.management.base import BaseCommand
 
 from accounts.services import tax_ids_reencrypt
+from portfolios.plaid import access_tokens_reencrypt
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every tax id under the first key of FIELD_ENCRYPTION_KEYS."
+    help = "Re-encrypt every tax id and Plaid access token under the first key of FIELD_ENCRYPTION_KEYS."
 
     def handle(self, *args, **options):
         count = tax_ids_reencrypt()
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {count} tax id(s) under the current key."))
+        tokens = access_tokens_reencrypt()
+        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {tokens} Plaid access token(s) under the current key."))

@@ -18,7 +18,9 @@ class Command(BaseCommand):
     help = "Stream quotes from a provider into the quote store, bars and WebSocket groups."
 
     def add_arguments(self, parser):
-        parser.add_argument("--provider", default=None, help="simulated | alpaca | ccxt:<exchange> (FEED_PROVIDER)")
+        parser.add_argument(
+            "--provider", default=None, help="simulated | alpaca | polygon | ccxt:<exchange> (FEED_PROVIDER)"
+        )
 
     def handle(self, *args, provider, **options):
         provider = provider or settings.FEED_PROVIDER
