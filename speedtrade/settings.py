@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "marketdata",
     "trading",
     "portfolios",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -407,6 +408,22 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mai
 # Static files straight from the app folders when nothing was collected (development,
 # tests); production serves the collected, hashed files.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTION)
+
+# --- notifications (issue 23: notifications/, docs/notes/notifications.md) --------------
+# Called with (kind, payload) after the commit of every user push and audit event (speedtrade/announcements.py).
+ANNOUNCEMENT_SUBSCRIBERS = env.list("ANNOUNCEMENT_SUBSCRIBERS", default=["notifications.subscribers.on_announcement"])
+# Absolute links in emails (unsubscribe, "Open SpeedTrade") start with this.
+NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="http://127.0.0.1:8000")
+NOTIFICATIONS_EMAIL_DOMAIN = env.str("NOTIFICATIONS_EMAIL_DOMAIN", default="speedtrade.local")  # Message-ID domain
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=600.0)
+# SMTP (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend); the embedded default prints to the console.
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # a hung provider fails the attempt, which is retried
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"

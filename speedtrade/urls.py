@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("portfolios.urls")),
     path("", include("marketdata.urls")),
     path("", include("trading.urls")),
+    path("", include("notifications.urls")),
 ]
 
 handler404 = views.not_found

@@ -1,0 +1,105 @@
+from contextlib import contextmanager
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notifications import selectors, services
+from notifications.api.serializers import (
+    NotificationOutputSerializer,
+    NotificationReadInputSerializer,
+    NotificationReadOutputSerializer,
+    PreferenceInputSerializer,
+    PreferenceOutputSerializer,
+    UnreadCountSerializer,
+)
+from notifications.catalogue import Category
+from speedtrade.api.errors import BusinessRuleViolation
+
+
+@contextmanager
+def service_errors_as_api_errors():
+    try:
+        yield
+    except services.NotificationRuleViolation as exc:
+        raise BusinessRuleViolation(exc.message, code=exc.code, field=exc.field) from exc
+
+
+@extend_schema(
+    operation_id="notifications_list",
+    parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only unread notifications.")],
+)
+class NotificationListView(ListAPIView):
+    serializer_class = NotificationOutputSerializer
+
+    def get_queryset(self):
+        unread = self.request.query_params.get("unread", "").lower() in ("1", "true")
+        return selectors.notification_list(user=self.request.user, unread_only=unread)
+
+
+class NotificationUnreadCountView(APIView):
+    @extend_schema(responses=UnreadCountSerializer, operation_id="notifications_unread_count")
+    def get(self, request):
+        return Response({"unread_count": selectors.unread_count(user_id=request.user.pk)})
+
+
+class NotificationReadView(APIView):
+    @extend_schema(
+        request=NotificationReadInputSerializer,
+        responses=NotificationReadOutputSerializer,
+        operation_id="notifications_mark_read",
+        description="Mark the given notifications (or, without `ids`, all of them) read. Other users' ids are ignored.",
+    )
+    def post(self, request):
+        serializer = NotificationReadInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changed = services.notification_mark_read(
+            user=request.user, notification_ids=serializer.validated_data.get("ids")
+        )
+        return Response({"marked_read": changed, "unread_count": selectors.unread_count(user_id=request.user.pk)})
+
+
+class NotificationMarkOneReadView(APIView):
+    @extend_schema(request=None, responses=NotificationOutputSerializer, operation_id="notification_mark_read")
+    def post(self, request, notification_id):
+        if not selectors.notification_list(user=request.user).filter(pk=notification_id).exists():
+            raise NotFound("No such notification.")
+        services.notification_mark_read(user=request.user, notification_ids=[notification_id])
+        notification = selectors.notification_list(user=request.user).get(pk=notification_id)
+        return Response(NotificationOutputSerializer(notification).data)
+
+
+class PreferenceListView(APIView):
+    pagination_class = None
+
+    @extend_schema(responses=PreferenceOutputSerializer(many=True), operation_id="notification_preferences_list")
+    def get(self, request):
+        return Response(PreferenceOutputSerializer(selectors.preference_list(user=request.user), many=True).data)
+
+
+class PreferenceDetailView(APIView):
+    @extend_schema(responses=PreferenceOutputSerializer, operation_id="notification_preference_retrieve")
+    def get(self, request, category):
+        if category not in Category.values:
+            raise NotFound("No such category.")
+        return Response(
+            PreferenceOutputSerializer(selectors.preference_for(user_id=request.user.pk, category=category)).data
+        )
+
+    @extend_schema(
+        request=PreferenceInputSerializer,
+        responses=PreferenceOutputSerializer,
+        operation_id="notification_preference_update",
+        description="Switch the category's channels. Security email cannot be turned off (422).",
+    )
+    def patch(self, request, category):
+        if category not in Category.values:
+            raise NotFound("No such category.")
+        serializer = PreferenceInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors_as_api_errors():
+            preference = services.preference_update(user=request.user, category=category, **serializer.validated_data)
+        return Response(PreferenceOutputSerializer(preference).data)

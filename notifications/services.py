@@ -1,0 +1,128 @@
+"""The only writers of notifications, preferences and deliveries."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.catalogue import ALWAYS_EMAILED, KINDS, Category, Channel, render
+from notifications.models import Delivery, Notification, NotificationPreference
+from notifications.selectors import preference_for, unread_count
+from speedtrade.realtime import publish_to_user
+
+STREAM = "notifications"
+
+
+class NotificationRuleViolation(Exception):
+    def __init__(self, message: str, *, code: str, field: str | None = None):
+        super().__init__(message)
+        self.message, self.code, self.field = message, code, field
+
+
+def notification_as_dict(notification: Notification) -> dict:
+    return {
+        "id": str(notification.id),
+        "kind": notification.kind,
+        "category": notification.category,
+        "title": notification.title,
+        "body": notification.body,
+        "url": notification.url,
+        "created_at": notification.created_at.isoformat(),
+        "read_at": notification.read_at.isoformat() if notification.read_at else None,
+    }
+
+
+def notification_record(
+    *, user_id, kind: str, event_key: str, context: dict, now: datetime | None = None
+) -> tuple[Notification, bool]:
+    """Record that `kind` happened to the user, once per `event_key`; queue its channels after commit.
+
+    Returns (notification, created). The same event again returns the first row and sends nothing.
+    """
+    now = now or timezone.now()
+    category = KINDS[kind].category
+    title, body, url = render(kind, context)
+    with transaction.atomic():
+        preference = preference_for(user_id=user_id, category=category)
+        notification, created = Notification.objects.get_or_create(
+            user_id=user_id,
+            event_key=event_key[:200],
+            defaults={
+                "kind": kind,
+                "category": category,
+                "title": title,
+                "body": body,
+                "url": url,
+                "data": {k: str(v) for k, v in context.items() if v is not None},
+                "created_at": now,
+                # In-app switched off: kept in the history, but neither counted nor pushed.
+                "read_at": None if preference.in_app else now,
+            },
+        )
+        if not created:
+            return notification, False
+        if preference.in_app:
+            publish_to_user(
+                user_id,
+                STREAM,
+                {
+                    "event": "created",
+                    "notification": notification_as_dict(notification),
+                    "unread_count": unread_count(user_id=user_id),
+                },
+            )
+        emailed = KINDS[kind].email and (preference.email or category in ALWAYS_EMAILED)
+        channels = [Channel.EMAIL] if emailed else []
+        channels += _push_channels(user_id=user_id) if preference.push else []
+        for channel in channels:
+            delivery = Delivery.objects.create(
+                notification=notification,
+                channel=channel,
+                idempotency_key=Delivery.key_for(notification.id, channel),
+                created_at=now,
+            )
+            transaction.on_commit(lambda pk=delivery.pk: _queue_delivery(pk), robust=True)
+    return notification, True
+
+
+def _push_channels(*, user_id) -> list[str]:
+    return []  # Web Push and FCM devices (issue 23, part 5) are not built yet.
+
+
+def _queue_delivery(delivery_id: int) -> None:
+    from notifications.tasks import delivery_send
+
+    delivery_send.delay(delivery_id)
+
+
+def notification_mark_read(*, user, notification_ids: list | None = None, now: datetime | None = None) -> int:
+    """Mark the user's given notifications (all unread ones when None) read. Returns how many changed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        unread = Notification.objects.filter(user=user, read_at__isnull=True)
+        if notification_ids is not None:
+            unread = unread.filter(pk__in=notification_ids)
+        changed = unread.update(read_at=now)
+        if changed:
+            publish_to_user(user.pk, STREAM, {"event": "read", "unread_count": unread_count(user_id=user.pk)})
+    return changed
+
+
+def preference_update(*, user, category: str, **channels: bool) -> NotificationPreference:
+    """Switch channels of one category. Security email cannot be switched off."""
+    if category not in Category.values:
+        raise NotificationRuleViolation(f"Unknown category {category!r}.", code="not_found", field="category")
+    if category in ALWAYS_EMAILED and channels.get("email") is False:
+        raise NotificationRuleViolation(
+            "Security emails cannot be turned off.", code="security_email_required", field="email"
+        )
+    unknown = set(channels) - {"in_app", "email", "push"}
+    if unknown:
+        raise NotificationRuleViolation(f"Unknown channel {sorted(unknown)[0]!r}.", code="unknown_channel")
+    with transaction.atomic():
+        preference, _ = NotificationPreference.objects.select_for_update().get_or_create(user=user, category=category)
+        for name, value in channels.items():
+            setattr(preference, name, value)
+        preference.full_clean()
+        preference.save()
+    return preference
