@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "trading",
     "portfolios",
     "notifications",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -424,6 +425,11 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # a hung provider fails the attempt, which is retried
+
+# --- price alerts (issue 23: alerts/) ----------------------------------------------
+ALERTS_MAX_ACTIVE_PER_USER = env.int("ALERTS_MAX_ACTIVE_PER_USER", default=50)
+# Alerts are evaluated on every batch of ticks, like the paper venue's resting orders (alerts/book.py).
+FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "alerts.book.on_ticks"]
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("portfolios.api.urls")),
     path("", include("trading.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("alerts.api.urls")),
     re_path(r"^.*$", json_not_found),
 ]
