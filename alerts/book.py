@@ -34,7 +34,18 @@ logger = logging.getLogger(__name__)
 
 RETRY_AFTER = timedelta(seconds=60)
 SYNC_OVERLAP = timedelta(seconds=5)  # re-read recent changes: a transaction may commit after a later one
-FIELDS = ("id", "symbol", "condition", "value", "status", "rearm_at", "updated_at")
+FIELDS = (
+    "id",
+    "user_id",
+    "symbol",
+    "condition",
+    "value",
+    "repeat",
+    "cooldown_seconds",
+    "status",
+    "rearm_at",
+    "updated_at",
+)
 S = PriceAlert.Status
 UPWARDS = (PriceAlert.Condition.PRICE_ABOVE, PriceAlert.Condition.CHANGE_UP)
 
@@ -42,9 +53,12 @@ UPWARDS = (PriceAlert.Condition.PRICE_ABOVE, PriceAlert.Condition.CHANGE_UP)
 @dataclass(slots=True)
 class Armed:
     id: uuid.UUID
+    user_id: uuid.UUID
     symbol: str
     condition: str
     value: Decimal
+    repeat: bool
+    cooldown_seconds: int
     updated_at: datetime
     seq: int = 0
 
@@ -90,15 +104,15 @@ class AlertBook:
         else:
             rows = PriceAlert.objects.filter(updated_at__gte=self.watermark - SYNC_OVERLAP).values_list(*FIELDS)
         rows = list(rows)
-        self._closes_load({row[1] for row in rows if row[2] in ("change_up", "change_down")} - set(self.closes), now)
-        for alert_id, symbol, condition, value, status, rearm_at, updated_at in rows:
+        self._closes_load({row[2] for row in rows if row[3] in ("change_up", "change_down")} - set(self.closes), now)
+        for alert_id, user_id, symbol, condition, value, repeat, cooldown, status, rearm_at, updated_at in rows:
             known = self.alerts.get(alert_id)
             if known is not None and known.updated_at == updated_at:
                 continue  # nothing new (or only our own firing)
             if status != S.ACTIVE:
                 self.alerts.pop(alert_id, None)
                 continue
-            alert = Armed(alert_id, symbol, condition, value, updated_at)
+            alert = Armed(alert_id, user_id, symbol, condition, value, repeat, cooldown, updated_at)
             if rearm_at is not None and rearm_at > now:
                 self.sleep(alert, rearm_at)
             else:
@@ -210,10 +224,10 @@ def on_ticks(quotes: list[Quote]) -> None:
         for alert in book.crossed(quote.symbol, price):
             book.alerts.pop(alert.id, None)
             try:
-                fired = alert_fire(alert_id=alert.id, updated_at=alert.updated_at, price=price, now=now)
+                rearm_at = alert_fire(armed=alert, price=price, now=now)
             except Exception:  # noqa: BLE001 — the feed goes on; the alert tries again in a minute, not every tick
                 logger.exception("price alert %s could not fire", alert.id)
                 book.sleep(alert, now + RETRY_AFTER)
                 continue
-            if fired is not None and fired.rearm_at is not None:
-                book.sleep(alert, fired.rearm_at)
+            if rearm_at:
+                book.sleep(alert, rearm_at)

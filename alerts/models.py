@@ -66,10 +66,15 @@ class PriceAlert(models.Model):
         return self.condition in (self.Condition.PRICE_ABOVE, self.Condition.CHANGE_UP)
 
     def describe(self) -> str:
-        value = f"{self.value.normalize():f}"
-        return {
-            self.Condition.PRICE_ABOVE: f"at or above ${value}",
-            self.Condition.PRICE_BELOW: f"at or below ${value}",
-            self.Condition.CHANGE_UP: f"up {value}% since the previous close",
-            self.Condition.CHANGE_DOWN: f"down {value}% since the previous close",
-        }[self.condition]
+        return describe(self.condition, self.value)
+
+
+def describe(condition: str, value) -> str:
+    """ "at or above $120", "down 5% since the previous close": an alert's condition in words."""
+    text = f"{value.normalize():f}"
+    return {
+        PriceAlert.Condition.PRICE_ABOVE: f"at or above ${text}",
+        PriceAlert.Condition.PRICE_BELOW: f"at or below ${text}",
+        PriceAlert.Condition.CHANGE_UP: f"up {text}% since the previous close",
+        PriceAlert.Condition.CHANGE_DOWN: f"down {text}% since the previous close",
+    }[condition]

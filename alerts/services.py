@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from alerts.models import PriceAlert
+from alerts.models import PriceAlert, describe
 from marketdata.models import Asset
 from marketdata.selectors import asset_get
 
@@ -125,35 +125,41 @@ def price_text(price: Decimal) -> str:
     return f"${price:,.2f}" if price >= 1 else f"${price.normalize():f}"
 
 
-def alert_fire(*, alert_id, updated_at: datetime, price: Decimal, now: datetime) -> PriceAlert | None:
-    """Record that an armed alert fired at `price` and notify its owner. None if it was not armed any more.
+def alert_fire(*, armed, price: Decimal, now: datetime) -> datetime | None | bool:
+    """Record that an armed alert (`alerts.book.Armed`) fired at `price` and notify its owner.
 
-    The conditional UPDATE is the check: the alert must still be active, unchanged since the book
-    armed it (`updated_at`), and awake — so two feed processes, or a book that missed an edit, fire it once.
+    Returns False when it was not armed any more, else its wake-up time (None for a one-shot alert).
+    One conditional UPDATE is the check: the alert must still be active, unchanged since the book armed
+    it (`updated_at`) and awake — so two feed processes, or a book that missed an edit, fire it once.
+    The firing is not an edit: `updated_at` stays, the book does not read it back.
     """
     from notifications.services import notification_record
 
+    rearm_at = now + timedelta(seconds=armed.cooldown_seconds) if armed.repeat else None
     with transaction.atomic():
-        armed = PriceAlert.objects.filter(
-            Q(rearm_at__isnull=True) | Q(rearm_at__lte=now), pk=alert_id, status=S.ACTIVE, updated_at=updated_at
+        fired = PriceAlert.objects.filter(
+            Q(rearm_at__isnull=True) | Q(rearm_at__lte=now),
+            pk=armed.id,
+            status=S.ACTIVE,
+            updated_at=armed.updated_at,
+        ).update(
+            trigger_count=F("trigger_count") + 1,
+            last_triggered_at=now,
+            last_triggered_price=price,
+            rearm_at=rearm_at,
+            status=S.ACTIVE if armed.repeat else S.TRIGGERED,
         )
-        alert = armed.select_for_update(skip_locked=True).first()
-        if alert is None:
-            return None
-        alert.trigger_count = F("trigger_count") + 1
-        alert.last_triggered_at, alert.last_triggered_price = now, price
-        if alert.repeat:
-            alert.rearm_at = now + timedelta(seconds=alert.cooldown_seconds)
-        else:
-            alert.status = S.TRIGGERED
-        # updated_at stays: the book's own firing is not an edit it needs to read back.
-        alert.save(update_fields=["trigger_count", "last_triggered_at", "last_triggered_price", "rearm_at", "status"])
-        alert.refresh_from_db(fields=["trigger_count"])
+        if not fired:
+            return False
         notification_record(
-            user_id=alert.user_id,
+            user_id=armed.user_id,
             kind="alert_triggered",
-            event_key=f"alert:{alert.pk}:{alert.trigger_count}",
-            context={"symbol": alert.symbol, "price": price_text(price), "condition": alert.describe()},
+            event_key=f"alert:{armed.id}:{now.isoformat()}",
+            context={
+                "symbol": armed.symbol,
+                "price": price_text(price),
+                "condition": describe(armed.condition, armed.value),
+            },
             now=now,
         )
-    return alert
+    return rearm_at

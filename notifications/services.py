@@ -3,6 +3,8 @@
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Count, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifications.catalogue import ALWAYS_EMAILED, KINDS, Category, Channel, render
@@ -42,23 +44,36 @@ def notification_record(
     now = now or timezone.now()
     category = KINDS[kind].category
     title, body, url = render(kind, context)
-    with transaction.atomic():
+    # No savepoints: inside a caller's transaction (a fired alert) every round trip counts; a conflict on
+    # the unique (user, event_key) is resolved by ON CONFLICT DO NOTHING, not by catching an error.
+    with transaction.atomic(savepoint=False):
         preference = preference_for(user_id=user_id, category=category)
-        notification, created = Notification.objects.get_or_create(
+        candidate = Notification(
             user_id=user_id,
             event_key=event_key[:200],
-            defaults={
-                "kind": kind,
-                "category": category,
-                "title": title,
-                "body": body,
-                "url": url,
-                "data": {k: str(v) for k, v in context.items() if v is not None},
-                "created_at": now,
-                # In-app switched off: kept in the history, but neither counted nor pushed.
-                "read_at": None if preference.in_app else now,
-            },
+            kind=kind,
+            category=category,
+            title=title,
+            body=body,
+            url=url,
+            data={k: str(v) for k, v in context.items() if v is not None},
+            created_at=now,
+            # In-app switched off: kept in the history, but neither counted nor pushed.
+            read_at=None if preference.in_app else now,
         )
+        Notification.objects.bulk_create([candidate], ignore_conflicts=True)
+        unread = (
+            Notification.objects.filter(user_id=user_id, read_at__isnull=True)
+            .values("user_id")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        notification = (
+            Notification.objects.filter(user_id=user_id, event_key=candidate.event_key)
+            .annotate(unread_count=Coalesce(Subquery(unread), 0))
+            .get()
+        )  # the row and the unread count in one round trip
+        created = notification.pk == candidate.pk
         if not created:
             return notification, False
         if preference.in_app:
@@ -68,7 +83,7 @@ def notification_record(
                 {
                     "event": "created",
                     "notification": notification_as_dict(notification),
-                    "unread_count": unread_count(user_id=user_id),
+                    "unread_count": notification.unread_count,
                 },
             )
         emailed = KINDS[kind].email and (preference.email or category in ALWAYS_EMAILED)

@@ -134,7 +134,7 @@ def test_two_books_fire_an_alert_once(alice, acme, django_capture_on_commit_call
     from alerts.services import alert_fire
 
     (armed,) = other.crossed("ACME", Decimal("102"))
-    assert alert_fire(alert_id=armed.id, updated_at=armed.updated_at, price=Decimal("102"), now=timezone.now()) is None
+    assert alert_fire(armed=armed, price=Decimal("102"), now=timezone.now()) is False
     assert len(notified(alice)) == 1
 
 
@@ -148,9 +148,12 @@ def test_the_book_fires_exactly_what_a_brute_force_scan_fires(thresholds, path):
     for n, (upwards, value) in enumerate(thresholds):
         a = Armed(
             id=n,
+            user_id=None,
             symbol="X",
             condition="price_above" if upwards else "price_below",
             value=Decimal(value),
+            repeat=False,
+            cooldown_seconds=60,
             updated_at=None,
         )
         armed[n] = a
