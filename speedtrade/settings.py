@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "portfolios",
     "notifications",
     "alerts",
+    "recurring",
 ]
 
 MIDDLEWARE = [
@@ -430,6 +431,11 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # a hung provider fails th
 ALERTS_MAX_ACTIVE_PER_USER = env.int("ALERTS_MAX_ACTIVE_PER_USER", default=50)
 # Alerts are evaluated on every batch of ticks, like the paper venue's resting orders (alerts/book.py).
 FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "alerts.book.on_ticks"]
+
+# --- recurring investments (issue 23: recurring/) ------------------------------------
+CELERY_BEAT_SCHEDULE["recurring-runs-due"] = {"task": "recurring.tasks.recurring_runs_due", "schedule": 60.0}
+if FEED_IN_PROCESS:  # the embedded default has no beat: the in-process feed's ticks run due plans (every 30 s)
+    FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "recurring.tasks.run_due_in_process"]
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"

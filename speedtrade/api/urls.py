@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("trading.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("alerts.api.urls")),
+    path("", include("recurring.api.urls")),
     re_path(r"^.*$", json_not_found),
 ]

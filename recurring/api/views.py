@@ -1,0 +1,99 @@
+from contextlib import contextmanager
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recurring import selectors, services
+from recurring.api.serializers import (
+    PlanCreateInputSerializer,
+    PlanOutputSerializer,
+    PlanUpdateInputSerializer,
+    RunOutputSerializer,
+)
+from speedtrade.api.errors import BusinessRuleViolation
+
+
+@contextmanager
+def service_errors_as_api_errors():
+    try:
+        yield
+    except services.PlanRuleViolation as exc:
+        if exc.code == "not_found":
+            raise NotFound(exc.message) from exc
+        raise BusinessRuleViolation(exc.message, code=exc.code, field=exc.field) from exc
+
+
+def _own_plan(request, plan_id):
+    plan = selectors.plan_list(user=request.user).filter(pk=plan_id).first()
+    if plan is None:
+        raise NotFound("No such recurring investment.")
+    return plan
+
+
+class PlanListView(ListAPIView):
+    serializer_class = PlanOutputSerializer
+
+    def get_queryset(self):
+        return selectors.plan_list(user=self.request.user, status=self.request.query_params.get("status"))
+
+    @extend_schema(
+        request=PlanCreateInputSerializer,
+        responses={201: PlanOutputSerializer},
+        operation_id="recurring_investments_create",
+        description="Weekly and every-two-weeks plans need `weekday`; monthly plans `day_of_month`.",
+    )
+    def post(self, request):
+        serializer = PlanCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors_as_api_errors():
+            plan = services.plan_create(user=request.user, **serializer.validated_data)
+        return Response(PlanOutputSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class PlanDetailView(APIView):
+    @extend_schema(responses=PlanOutputSerializer, operation_id="recurring_investments_retrieve")
+    def get(self, request, plan_id):
+        return Response(PlanOutputSerializer(_own_plan(request, plan_id)).data)
+
+    @extend_schema(
+        request=PlanUpdateInputSerializer, responses=PlanOutputSerializer, operation_id="recurring_investments_update"
+    )
+    def patch(self, request, plan_id):
+        serializer = PlanUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors_as_api_errors():
+            plan = services.plan_update(user=request.user, plan_id=plan_id, **serializer.validated_data)
+        return Response(PlanOutputSerializer(plan).data)
+
+    @extend_schema(responses=PlanOutputSerializer, operation_id="recurring_investments_cancel")
+    def delete(self, request, plan_id):
+        with service_errors_as_api_errors():
+            plan = services.plan_cancel(user=request.user, plan_id=plan_id)
+        return Response(PlanOutputSerializer(plan).data)
+
+
+class PlanPauseView(APIView):
+    @extend_schema(request=None, responses=PlanOutputSerializer, operation_id="recurring_investments_pause")
+    def post(self, request, plan_id):
+        with service_errors_as_api_errors():
+            plan = services.plan_pause(user=request.user, plan_id=plan_id)
+        return Response(PlanOutputSerializer(plan).data)
+
+
+class PlanResumeView(APIView):
+    @extend_schema(request=None, responses=PlanOutputSerializer, operation_id="recurring_investments_resume")
+    def post(self, request, plan_id):
+        with service_errors_as_api_errors():
+            plan = services.plan_resume(user=request.user, plan_id=plan_id)
+        return Response(PlanOutputSerializer(plan).data)
+
+
+class PlanRunListView(ListAPIView):
+    serializer_class = RunOutputSerializer
+
+    def get_queryset(self):
+        return selectors.run_list(plan=_own_plan(self.request, self.kwargs["plan_id"]))
