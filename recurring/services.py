@@ -120,7 +120,9 @@ def plan_create(
         raise PlanRuleViolation("The start date is in the past.", code="invalid_start_date", field="start_date")
     if start_date > today_et(now) + timedelta(days=366):
         # The exchange calendar reaches two years ahead: a plan starts within one.
-        raise PlanRuleViolation("The start date is more than a year away.", code="invalid_start_date", field="start_date")
+        raise PlanRuleViolation(
+            "The start date is more than a year away.", code="invalid_start_date", field="start_date"
+        )
     plan = RecurringPlan(
         user=user,
         account=account,

@@ -25,6 +25,8 @@ urlpatterns = [
     path("", include("marketdata.urls")),
     path("", include("trading.urls")),
     path("", include("notifications.urls")),
+    path("", include("alerts.urls")),
+    path("", include("recurring.urls")),
 ]
 
 handler404 = views.not_found

@@ -1,6 +1,5 @@
 """/api/v1/recurring-investments: create, list with the next run, edit, pause, resume, cancel, runs."""
 
-
 import pytest
 from rest_framework.test import APIClient
 
