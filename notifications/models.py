@@ -68,6 +68,36 @@ class NotificationPreference(models.Model):
         return f"{self.user_id} {self.category}"
 
 
+class PushDevice(models.Model):
+    """Where a customer's pushes go: a browser's Web Push subscription or a mobile app's FCM token."""
+
+    class Kind(models.TextChoices):
+        WEB_PUSH = "webpush", "Web Push (browser)"
+        FCM = "fcm", "Firebase Cloud Messaging (app)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_devices")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Web Push: the push service endpoint URL; FCM: the registration token.
+    endpoint = models.CharField(max_length=1000)
+    p256dh = models.CharField(max_length=200, blank=True)  # Web Push: the browser's public key (base64url)
+    auth = models.CharField(max_length=100, blank=True)  # Web Push: the browser's auth secret (base64url)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "endpoint"], name="push_device_once"),
+            models.CheckConstraint(
+                condition=~Q(kind="webpush") | (~Q(p256dh="") & ~Q(auth="")), name="push_device_webpush_has_keys"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id}"
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"  # waiting for (another) attempt
     SENDING = "sending"  # claimed by one worker; a worker that dies here leaves it for review, never resends
@@ -84,7 +114,9 @@ class Delivery(models.Model):
     id = models.BigAutoField(primary_key=True)
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    idempotency_key = models.CharField(max_length=80, unique=True, editable=False)
+    # Push: one delivery per device (a device that fails is retried alone, the others are not sent twice).
+    device = models.ForeignKey(PushDevice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    idempotency_key = models.CharField(max_length=120, unique=True, editable=False)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
@@ -94,7 +126,9 @@ class Delivery(models.Model):
     class Meta:
         verbose_name_plural = "deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["notification", "channel"], name="delivery_once_per_channel"),
+            models.UniqueConstraint(
+                fields=["notification", "channel", "device"], nulls_distinct=False, name="delivery_once_per_channel"
+            ),
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="delivery_known_status"),
         ]
 
@@ -102,5 +136,5 @@ class Delivery(models.Model):
         return self.idempotency_key
 
     @staticmethod
-    def key_for(notification_id, channel: str) -> str:
-        return f"{notification_id}:{channel}"
+    def key_for(notification_id, channel: str, device_id=None) -> str:
+        return f"{notification_id}:{channel}" + (f":{device_id}" if device_id else "")

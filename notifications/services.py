@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifications.catalogue import ALWAYS_EMAILED, KINDS, Category, Channel, render
-from notifications.models import Delivery, Notification, NotificationPreference
+from notifications.models import Delivery, Notification, NotificationPreference, PushDevice
 from notifications.selectors import preference_for, unread_count
 from speedtrade.realtime import publish_to_user
 
@@ -87,21 +87,42 @@ def notification_record(
                 },
             )
         emailed = KINDS[kind].email and (preference.email or category in ALWAYS_EMAILED)
-        channels = [Channel.EMAIL] if emailed else []
-        channels += _push_channels(user_id=user_id) if preference.push else []
-        for channel in channels:
+        targets = [(Channel.EMAIL, None)] if emailed else []
+        if preference.push:
+            targets += [(Channel.PUSH, device_id) for device_id in _push_device_ids(user_id=user_id)]
+        for channel, device_id in targets:
             delivery = Delivery.objects.create(
                 notification=notification,
                 channel=channel,
-                idempotency_key=Delivery.key_for(notification.id, channel),
+                device_id=device_id,
+                idempotency_key=Delivery.key_for(notification.id, channel, device_id),
                 created_at=now,
             )
             transaction.on_commit(lambda pk=delivery.pk: _queue_delivery(pk), robust=True)
     return notification, True
 
 
-def _push_channels(*, user_id) -> list[str]:
-    return []  # Web Push and FCM devices (issue 23, part 5) are not built yet.
+def _push_device_ids(*, user_id) -> list:
+    return list(PushDevice.objects.filter(user_id=user_id).values_list("pk", flat=True))
+
+
+def device_register(
+    *, user, kind: str, endpoint: str, p256dh: str = "", auth: str = "", label: str = "", now: datetime | None = None
+) -> PushDevice:
+    """Register (or take over) a device: an endpoint or token belongs to the user who registered it last."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        device, _ = PushDevice.objects.update_or_create(
+            kind=kind,
+            endpoint=endpoint,
+            defaults={"user": user, "p256dh": p256dh, "auth": auth, "label": label[:100], "created_at": now},
+        )
+        device.full_clean()
+    return device
+
+
+def device_remove(*, user, device_id) -> bool:
+    return PushDevice.objects.filter(user=user, pk=device_id).delete()[0] > 0
 
 
 def _queue_delivery(delivery_id: int) -> None:

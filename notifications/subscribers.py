@@ -39,8 +39,13 @@ AUDIT_ACTIONS: dict[str, str | None] = {
 def on_announcement(kind: str, payload: dict) -> None:
     from notifications.tasks import announcement_handle
 
-    if kind == USER_PUSH and payload["stream"] == "trade_updates" and payload["data"].get("event") in TRADE_EVENTS:
-        data = payload["data"]
+    data = payload.get("data") or {}
+    if (
+        kind == USER_PUSH
+        and payload["stream"] == "trade_updates"
+        and data.get("event") in TRADE_EVENTS
+        and "order" in data
+    ):
         order = data["order"]
         announcement_handle.delay(
             kind,

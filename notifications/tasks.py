@@ -11,6 +11,7 @@ from marketdata.feeds.backoff import reconnect_delay as retry_delay
 from notifications.catalogue import Channel
 from notifications.email import email_message_build
 from notifications.models import Delivery, DeliveryStatus
+from notifications.push import DeliverySkipped, push_send
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,8 @@ class DeliveryFailed(Exception):
 def _send(delivery: Delivery) -> None:
     if delivery.channel == Channel.EMAIL:
         email_message_build(notification=delivery.notification, delivery=delivery).send(fail_silently=False)
+    elif delivery.channel == Channel.PUSH:
+        push_send(delivery)
     else:
         raise DeliveryFailed(f"no sender for channel {delivery.channel}")
 
@@ -42,9 +45,14 @@ def delivery_send(self, delivery_id: int) -> str:
     )
     if not claimed:
         return "not pending"
-    delivery = Delivery.objects.select_related("notification__user").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("notification__user", "device").get(pk=delivery_id)
     try:
         _send(delivery)
+    except DeliverySkipped as skipped:
+        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.SKIPPED, last_error=str(skipped)[:500]
+        )
+        return "skipped"
     except Exception as exc:  # noqa: BLE001 — any provider error: record, back off, retry
         error = f"{type(exc).__name__}: {exc}"[:500]
         last = delivery.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS

@@ -8,7 +8,7 @@ subscriber can neither roll back nor slow the change it hears about (robust: its
 logged, not raised).
 """
 
-from functools import cache, partial
+from functools import cache
 
 from django.conf import settings
 from django.db import transaction
@@ -26,4 +26,8 @@ def _subscribers(paths: tuple[str, ...]) -> tuple:
 def announce(kind: str, payload: dict) -> None:
     """Call every subscriber with (kind, payload) after the current transaction commits."""
     for subscriber in _subscribers(tuple(settings.ANNOUNCEMENT_SUBSCRIBERS)):
-        transaction.on_commit(partial(subscriber, kind, payload), robust=True)
+        # A plain function, not functools.partial: a robust callback's error log names it by __qualname__.
+        def call(subscriber=subscriber) -> None:
+            subscriber(kind, payload)
+
+        transaction.on_commit(call, robust=True)

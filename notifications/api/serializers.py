@@ -53,3 +53,41 @@ class PreferenceInputSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name: "Unknown field." for name in sorted(unknown)})
         return attrs
+
+
+class WebPushKeysSerializer(serializers.Serializer):
+    p256dh = serializers.CharField(max_length=200)
+    auth = serializers.CharField(max_length=100)
+
+
+class DeviceInputSerializer(serializers.Serializer):
+    """FCM: `{"kind": "fcm", "token": "..."}`; Web Push: `{"kind": "webpush", "endpoint": "...", "keys": {...}}`
+    (a browser's PushSubscription.toJSON())."""
+
+    kind = serializers.ChoiceField(choices=["fcm", "webpush"])
+    token = serializers.CharField(max_length=1000, required=False)
+    endpoint = serializers.URLField(max_length=1000, required=False)
+    keys = WebPushKeysSerializer(required=False)
+    label = serializers.CharField(max_length=100, required=False, default="")
+
+    def validate(self, attrs):
+        if attrs["kind"] == "fcm" and not attrs.get("token"):
+            raise serializers.ValidationError({"token": "FCM devices need their registration token."})
+        if attrs["kind"] == "webpush":
+            if not attrs.get("endpoint") or not attrs.get("keys"):
+                raise serializers.ValidationError({"endpoint": "Web Push needs the subscription's endpoint and keys."})
+            if not attrs["endpoint"].startswith("https://") and not self.context.get("allow_http"):
+                raise serializers.ValidationError({"endpoint": "Push endpoints use HTTPS."})
+        return attrs
+
+
+class DeviceOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    label = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+class WebPushPublicKeySerializer(serializers.Serializer):
+    public_key = serializers.CharField()

@@ -17,4 +17,7 @@ urlpatterns = [
         views.PreferenceDetailView.as_view(),
         name="api-notification-preference",
     ),
+    path("devices", views.DeviceListView.as_view(), name="api-devices"),
+    path("devices/webpush-key", views.WebPushKeyView.as_view(), name="api-devices-webpush-key"),
+    path("devices/<uuid:device_id>", views.DeviceDetailView.as_view(), name="api-device"),
 ]

@@ -1,5 +1,6 @@
 from contextlib import contextmanager
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
@@ -9,12 +10,15 @@ from rest_framework.views import APIView
 
 from notifications import selectors, services
 from notifications.api.serializers import (
+    DeviceInputSerializer,
+    DeviceOutputSerializer,
     NotificationOutputSerializer,
     NotificationReadInputSerializer,
     NotificationReadOutputSerializer,
     PreferenceInputSerializer,
     PreferenceOutputSerializer,
     UnreadCountSerializer,
+    WebPushPublicKeySerializer,
 )
 from notifications.catalogue import Category
 from speedtrade.api.errors import BusinessRuleViolation
@@ -103,3 +107,46 @@ class PreferenceDetailView(APIView):
         with service_errors_as_api_errors():
             preference = services.preference_update(user=request.user, category=category, **serializer.validated_data)
         return Response(PreferenceOutputSerializer(preference).data)
+
+
+class DeviceListView(APIView):
+    @extend_schema(responses=DeviceOutputSerializer(many=True), operation_id="devices_list")
+    def get(self, request):
+        devices = request.user.push_devices.order_by("created_at")
+        return Response(DeviceOutputSerializer(devices, many=True).data)
+
+    @extend_schema(
+        request=DeviceInputSerializer,
+        responses={201: DeviceOutputSerializer},
+        operation_id="devices_register",
+        description="Register an FCM token or a Web Push subscription (pushes carry no personal data).",
+    )
+    def post(self, request):
+        serializer = DeviceInputSerializer(data=request.data, context={"allow_http": settings.DEBUG})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        keys = data.get("keys") or {}
+        device = services.device_register(
+            user=request.user,
+            kind=data["kind"],
+            endpoint=data.get("token") or data["endpoint"],
+            p256dh=keys.get("p256dh", ""),
+            auth=keys.get("auth", ""),
+            label=data["label"],
+        )
+        return Response(DeviceOutputSerializer(device).data, status=201)
+
+
+class DeviceDetailView(APIView):
+    @extend_schema(request=None, responses={204: None}, operation_id="devices_remove")
+    def delete(self, request, device_id):
+        if not services.device_remove(user=request.user, device_id=device_id):
+            raise NotFound("No such device.")
+        return Response(status=204)
+
+
+class WebPushKeyView(APIView):
+    @extend_schema(responses=WebPushPublicKeySerializer, operation_id="devices_webpush_key")
+    def get(self, request):
+        """The VAPID public key a browser subscribes with (PushManager.subscribe's applicationServerKey)."""
+        return Response({"public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY})
