@@ -12,14 +12,13 @@ from accounts.models import User
 from alerts.models import PriceAlert, describe
 from marketdata.models import Asset
 from marketdata.selectors import asset_get
+from speedtrade.rules import RuleViolation
 
 S = PriceAlert.Status
 
 
-class AlertRuleViolation(Exception):
-    def __init__(self, message: str, *, code: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.code, self.field = message, code, field
+class AlertRuleViolation(RuleViolation):
+    """What alerts refuses (speedtrade/rules.py)."""
 
 
 def _asset(symbol: str) -> Asset:

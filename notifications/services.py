@@ -11,14 +11,13 @@ from notifications.catalogue import ALWAYS_EMAILED, KINDS, Category, Channel, re
 from notifications.models import Delivery, Notification, NotificationPreference, PushDevice
 from notifications.selectors import preference_for, unread_count
 from speedtrade.realtime import publish_to_user
+from speedtrade.rules import RuleViolation
 
 STREAM = "notifications"
 
 
-class NotificationRuleViolation(Exception):
-    def __init__(self, message: str, *, code: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.code, self.field = message, code, field
+class NotificationRuleViolation(RuleViolation):
+    """What notifications refuses (speedtrade/rules.py)."""
 
 
 def notification_as_dict(notification: Notification) -> dict:

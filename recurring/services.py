@@ -14,16 +14,15 @@ from recurring import schedule
 from recurring.models import RecurringPlan, RecurringRun
 from recurring.states import plan_transition
 from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.rules import RuleViolation
 
 S = RecurringPlan.Status
 EDITABLE = ("amount", "frequency", "weekday", "day_of_month", "time_of_day", "end_date", "max_runs")
 MAX_ATTEMPTS = 5  # a run whose placement keeps failing unexpectedly (not a refusal) is skipped after this
 
 
-class PlanRuleViolation(Exception):
-    def __init__(self, message: str, *, code: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.code, self.field = message, code, field
+class PlanRuleViolation(RuleViolation):
+    """What recurring refuses (speedtrade/rules.py)."""
 
 
 def today_et(now: datetime) -> date:
@@ -196,43 +195,38 @@ def plan_update(*, user: User, plan_id, now: datetime | None = None, **changes) 
     return plan
 
 
-def plan_pause(*, user: User, plan_id, now: datetime | None = None) -> RecurringPlan:
+def _plan_stop(*, user: User, plan_id, to_status: str, event: str, now: datetime | None) -> RecurringPlan:
+    """Pause or cancel: no next run until resumed (paused) or ever (canceled). Repeating it changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
         plan = _locked(user=user, plan_id=plan_id)
-        if plan.status == S.PAUSED:
+        if plan.status == to_status:
             return plan
-        _require(plan, S.PAUSED)
+        _require(plan, to_status)
         plan.next_scheduled_date = plan.next_run_date = plan.next_run_at = None
-        plan_transition(plan=plan, to_status=S.PAUSED, event="paused", now=now, changed_fields=NEXT_FIELDS)
+        plan_transition(plan=plan, to_status=to_status, event=event, now=now, changed_fields=NEXT_FIELDS)
     return plan
 
 
+def plan_pause(*, user: User, plan_id, now: datetime | None = None) -> RecurringPlan:
+    return _plan_stop(user=user, plan_id=plan_id, to_status=S.PAUSED, event="paused", now=now)
+
+
+def plan_cancel(*, user: User, plan_id, now: datetime | None = None) -> RecurringPlan:
+    return _plan_stop(user=user, plan_id=plan_id, to_status=S.CANCELED, event="canceled", now=now)
+
+
 def plan_resume(*, user: User, plan_id, now: datetime | None = None) -> RecurringPlan:
-    """Back to active; dates missed while paused are not made up."""
+    """Back to active; dates missed while paused are not made up. A plan with no date left stays paused."""
     now = now or timezone.now()
     with transaction.atomic():
         plan = _locked(user=user, plan_id=plan_id)
         if plan.status == S.ACTIVE:
             return plan
         _require(plan, S.ACTIVE)
-        if _schedule_next(plan, after=_after_for_today(plan, now)):
-            plan_transition(plan=plan, to_status=S.ACTIVE, event="resumed", now=now, changed_fields=NEXT_FIELDS)
-        else:
-            plan_transition(plan=plan, to_status=S.CANCELED, event="ended_while_paused", now=now)
-            raise PlanRuleViolation("The plan has no scheduled dates left.", code="no_runs_in_range")
-    return plan
-
-
-def plan_cancel(*, user: User, plan_id, now: datetime | None = None) -> RecurringPlan:
-    now = now or timezone.now()
-    with transaction.atomic():
-        plan = _locked(user=user, plan_id=plan_id)
-        if plan.status == S.CANCELED:
-            return plan
-        _require(plan, S.CANCELED)
-        plan.next_scheduled_date = plan.next_run_date = plan.next_run_at = None
-        plan_transition(plan=plan, to_status=S.CANCELED, event="canceled", now=now, changed_fields=NEXT_FIELDS)
+        if not _schedule_next(plan, after=_after_for_today(plan, now)):
+            raise PlanRuleViolation("The plan has no scheduled dates left: cancel it.", code="no_runs_in_range")
+        plan_transition(plan=plan, to_status=S.ACTIVE, event="resumed", now=now, changed_fields=NEXT_FIELDS)
     return plan
 
 

@@ -1,5 +1,3 @@
-from contextlib import contextmanager
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -11,17 +9,7 @@ from rest_framework.views import APIView
 from alerts import selectors, services
 from alerts.api.serializers import AlertCreateInputSerializer, AlertOutputSerializer, AlertUpdateInputSerializer
 from alerts.models import PriceAlert
-from speedtrade.api.errors import BusinessRuleViolation
-
-
-@contextmanager
-def service_errors_as_api_errors():
-    try:
-        yield
-    except services.AlertRuleViolation as exc:
-        if exc.code == "not_found":
-            raise NotFound(exc.message) from exc
-        raise BusinessRuleViolation(exc.message, code=exc.code, field=exc.field) from exc
+from speedtrade.rules import rule_violations_as_api_errors
 
 
 @extend_schema(
@@ -45,7 +33,7 @@ class AlertListView(ListAPIView):
     def post(self, request):
         serializer = AlertCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors_as_api_errors():
+        with rule_violations_as_api_errors():
             alert = services.alert_create(user=request.user, **serializer.validated_data)
         return Response(AlertOutputSerializer(alert).data, status=status.HTTP_201_CREATED)
 
@@ -62,12 +50,12 @@ class AlertDetailView(APIView):
     def patch(self, request, alert_id):
         serializer = AlertUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors_as_api_errors():
+        with rule_violations_as_api_errors():
             alert = services.alert_update(user=request.user, alert_id=alert_id, **serializer.validated_data)
         return Response(AlertOutputSerializer(alert).data)
 
     @extend_schema(responses=AlertOutputSerializer, operation_id="alerts_cancel")
     def delete(self, request, alert_id):
-        with service_errors_as_api_errors():
+        with rule_violations_as_api_errors():
             alert = services.alert_cancel(user=request.user, alert_id=alert_id)
         return Response(AlertOutputSerializer(alert).data)

@@ -1,5 +1,3 @@
-from contextlib import contextmanager
-
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,15 +20,7 @@ from notifications.api.serializers import (
 )
 from notifications.catalogue import Category
 from notifications.models import Notification
-from speedtrade.api.errors import BusinessRuleViolation
-
-
-@contextmanager
-def service_errors_as_api_errors():
-    try:
-        yield
-    except services.NotificationRuleViolation as exc:
-        raise BusinessRuleViolation(exc.message, code=exc.code, field=exc.field) from exc
+from speedtrade.rules import rule_violations_as_api_errors
 
 
 class NotificationListView(ListAPIView):
@@ -111,7 +101,7 @@ class PreferenceDetailView(APIView):
             raise NotFound("No such category.")
         serializer = PreferenceInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors_as_api_errors():
+        with rule_violations_as_api_errors():
             preference = services.preference_update(user=request.user, category=category, **serializer.validated_data)
         return Response(PreferenceOutputSerializer(preference).data)
 

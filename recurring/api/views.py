@@ -1,5 +1,3 @@
-from contextlib import contextmanager
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -15,17 +13,7 @@ from recurring.api.serializers import (
     RunOutputSerializer,
 )
 from recurring.models import RecurringPlan, RecurringRun
-from speedtrade.api.errors import BusinessRuleViolation
-
-
-@contextmanager
-def service_errors_as_api_errors():
-    try:
-        yield
-    except services.PlanRuleViolation as exc:
-        if exc.code == "not_found":
-            raise NotFound(exc.message) from exc
-        raise BusinessRuleViolation(exc.message, code=exc.code, field=exc.field) from exc
+from speedtrade.rules import rule_violations_as_api_errors
 
 
 def _own_plan(request, plan_id):
@@ -53,7 +41,7 @@ class PlanListView(ListAPIView):
     def post(self, request):
         serializer = PlanCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors_as_api_errors():
+        with rule_violations_as_api_errors():
             plan = services.plan_create(user=request.user, **serializer.validated_data)
         return Response(PlanOutputSerializer(plan).data, status=status.HTTP_201_CREATED)
 
@@ -69,13 +57,13 @@ class PlanDetailView(APIView):
     def patch(self, request, plan_id):
         serializer = PlanUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors_as_api_errors():
+        with rule_violations_as_api_errors():
             plan = services.plan_update(user=request.user, plan_id=plan_id, **serializer.validated_data)
         return Response(PlanOutputSerializer(plan).data)
 
     @extend_schema(responses=PlanOutputSerializer, operation_id="recurring_investments_cancel")
     def delete(self, request, plan_id):
-        with service_errors_as_api_errors():
+        with rule_violations_as_api_errors():
             plan = services.plan_cancel(user=request.user, plan_id=plan_id)
         return Response(PlanOutputSerializer(plan).data)
 
@@ -83,7 +71,7 @@ class PlanDetailView(APIView):
 class PlanPauseView(APIView):
     @extend_schema(request=None, responses=PlanOutputSerializer, operation_id="recurring_investments_pause")
     def post(self, request, plan_id):
-        with service_errors_as_api_errors():
+        with rule_violations_as_api_errors():
             plan = services.plan_pause(user=request.user, plan_id=plan_id)
         return Response(PlanOutputSerializer(plan).data)
 
@@ -91,7 +79,7 @@ class PlanPauseView(APIView):
 class PlanResumeView(APIView):
     @extend_schema(request=None, responses=PlanOutputSerializer, operation_id="recurring_investments_resume")
     def post(self, request, plan_id):
-        with service_errors_as_api_errors():
+        with rule_violations_as_api_errors():
             plan = services.plan_resume(user=request.user, plan_id=plan_id)
         return Response(PlanOutputSerializer(plan).data)
 

@@ -98,3 +98,16 @@ def test_bob_cannot_see_or_change_alices_plan(alice_api, alice_account, acme, bo
     assert bob_api.post(f"{url}/pause").status_code == 404
     assert bob_api.delete(url).status_code == 404
     assert RecurringPlan.objects.get(pk=plan_id).status == "active"
+
+
+def test_a_plan_that_ran_out_of_dates_while_paused_stays_paused(alice_api, alice_account, acme, market_open):
+    payload = {**WEEKLY_FRIDAY, "end_date": "2026-03-13"}
+    plan_id = alice_api.post("/api/v1/recurring-investments", payload, format="json").json()["id"]
+    url = f"/api/v1/recurring-investments/{plan_id}"
+    alice_api.post(f"{url}/pause")
+    market_open.move_to("2026-03-16 15:00:00")
+
+    response = alice_api.post(f"{url}/resume")
+
+    assert response.status_code == 422 and response.json()["code"] == "no_runs_in_range"
+    assert RecurringPlan.objects.get(pk=plan_id).status == "paused"
