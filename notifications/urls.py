@@ -8,4 +8,5 @@ urlpatterns = [
     path("notifications/badge/", views.unread_badge, name="notifications-badge"),
     path("notifications/unsubscribe/<str:token>/", views.unsubscribe, name="notification-unsubscribe"),
     path("settings/notifications/", views.preferences, name="notification-preferences-page"),
+    path("service-worker.js", views.service_worker, name="service-worker"),
 ]

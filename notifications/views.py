@@ -40,6 +40,16 @@ def unread_badge(request):
     )
 
 
+def service_worker(request):
+    """The service worker at the site's root, so its scope covers every page (a static URL's would not)."""
+    from django.contrib.staticfiles import finders
+
+    with open(finders.find("notifications/service-worker.js"), "rb") as script:
+        response = HttpResponse(script.read(), content_type="text/javascript")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def preferences(request):

@@ -132,3 +132,13 @@ def test_devices_api_refuses_incomplete_or_plain_http_subscriptions(alice_api):
     plain = {"kind": "webpush", "endpoint": "http://push.example/x", "keys": {"p256dh": "a", "auth": "b"}}
     assert alice_api.post("/api/v1/devices", plain, format="json").status_code == 400
     assert not PushDevice.objects.exists()
+
+
+def test_the_service_worker_is_served_from_the_root_and_the_settings_page_offers_push(alice, client):
+    response = client.get("/service-worker.js")
+    assert response.status_code == 200 and response["Content-Type"] == "text/javascript"
+    assert b'addEventListener("push"' in response.content
+
+    client.force_login(alice)
+    page = client.get("/settings/notifications/").content.decode()
+    assert 'id="push-enable"' in page and "js/push.js" in page and "<script>" not in page
