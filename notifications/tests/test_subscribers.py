@@ -97,3 +97,56 @@ def test_a_new_api_key_is_a_security_email(alice, alice_account, django_capture_
     assert key.key_id in notification.body
     assert [m.subject for m in mail.outbox] == ["API key created"]
     assert "List-Unsubscribe" not in mail.outbox[0].extra_headers
+
+
+def resting_btc_buy(account, django_capture_on_commit_callbacks):
+    AssetFactory(crypto=True, reference_price=Decimal("50.00"))
+    quote(symbol="BTC/USD", bid="49.00", ask="50.00", bid_size="10", ask_size="10")
+    request = OrderRequest(
+        symbol="BTC/USD", side="buy", type="limit", time_in_force="gtc", qty=Decimal("0.1"), limit_price=Decimal("45")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        order, _ = order_place(account=account, request=request)
+    return order
+
+
+def test_a_venue_rejection_is_notified_with_its_reason(alice, alice_account, django_capture_on_commit_callbacks):
+    from trading.services import order_venue_update
+
+    order = resting_btc_buy(alice_account, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_venue_update(order_id=order.id, to_status="rejected", reason="Market closed for this asset.")
+
+    rejected = Notification.objects.get(user=alice, kind="order_rejected")
+    assert rejected.body == "Buy 0.1 BTC/USD was rejected. Market closed for this asset."
+
+
+def test_a_cancel_nobody_asked_for_is_notified(alice, alice_account, django_capture_on_commit_callbacks):
+    from trading.services import order_venue_update
+
+    order = resting_btc_buy(alice_account, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        order_venue_update(order_id=order.id, to_status="canceled", reason="Venue maintenance.")
+
+    canceled = Notification.objects.get(user=alice, kind="order_canceled")
+    assert canceled.title == "Order canceled: Buy BTC/USD"
+
+
+def test_a_sign_in_from_a_new_browser_is_a_security_email(alice, django_capture_on_commit_callbacks):
+    from django.test import RequestFactory
+
+    from accounts.audit import audit_event_record
+
+    def sign_in(user_agent):
+        request = RequestFactory().post("/accounts/login/", REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT=user_agent)
+        with django_capture_on_commit_callbacks(execute=True):
+            audit_event_record(action="auth.login", actor=alice, target=alice, request=request)
+
+    sign_in("Firefox on Linux")  # the first sign-in ever: not news
+    sign_in("Firefox on Linux")  # a known browser
+    mail.outbox.clear()
+    sign_in("Safari on iPhone")
+
+    (notification,) = Notification.objects.filter(user=alice, kind="security_new_login")
+    assert "203.0.113.7" in notification.body and "Safari on iPhone" in notification.body
+    assert [m.subject for m in mail.outbox] == ["New sign-in to your account"]
