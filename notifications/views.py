@@ -17,11 +17,8 @@ from notifications.email import unsubscribe_token_read
 @login_required
 def notification_centre(request):
     page = Paginator(selectors.notification_list(user=request.user), 25).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "notifications/centre.html",
-        {"page": page, "unread_count": selectors.unread_count(user_id=request.user.pk)},
-    )
+    template = "notifications/_list.html" if request.htmx else "notifications/centre.html"
+    return render(request, template, {"page": page, "unread_count": selectors.unread_count(user_id=request.user.pk)})
 
 
 @login_required

@@ -1,5 +1,5 @@
 """Dashboard: plans page, a plan's runs linked to orders, "Repeat this buy" on the ticket, next runs on Home,
-the alerts page and the trade page's bell, the notification centre and its settings."""
+the alerts page and the trade page's bell."""
 
 import re
 from decimal import Decimal
@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 
 from alerts.models import PriceAlert
-from notifications.tests.factories import NotificationFactory
 from recurring.models import RecurringPlan
 from recurring.services import plan_create
 from recurring.tasks import recurring_runs_due
@@ -104,22 +103,3 @@ def test_the_trade_page_has_an_alert_bell_and_the_alerts_page_creates_one(alice_
     assert response.status_code == 302
     assert PriceAlert.objects.get().describe() == "at or below $9"
     assert "at or below $9" in alice_browser.get("/alerts/").content.decode()
-
-
-def test_notification_centre_marks_read_and_the_badge_counts(alice_browser, alice):
-    NotificationFactory.create_batch(2, user=alice)
-
-    assert '<span class="badge">2</span>' in alice_browser.get("/notifications/badge/").content.decode()
-    page = alice_browser.get("/notifications/").content.decode()
-    assert page.count("Deposit settled") == 2 and "Mark all read" in page
-    alice_browser.post("/notifications/read/")
-    assert 'class="badge"' not in alice_browser.get("/notifications/badge/").content.decode()
-
-
-def test_notification_settings_keep_security_email_on(alice_browser, alice):
-    response = alice_browser.post("/settings/notifications/", {"orders.in_app": "on", "security.in_app": "on"})
-
-    assert response.status_code == 302
-    prefs = {p.category: p for p in alice.notification_preferences.all()}
-    assert prefs["orders"].email is False and prefs["security"].email is True
-    assert "Always on" in alice_browser.get("/settings/notifications/").content.decode()
