@@ -1,6 +1,7 @@
 """The audit trail's one writer."""
 
 from accounts.models import AuditEvent, User
+from speedtrade.announcements import AUDIT_EVENT, announce
 
 
 def client_ip(request) -> str | None:
@@ -36,7 +37,7 @@ def audit_event_record(
         subject_user = (
             target if isinstance(target, User) else (actor if actor_type == AuditEvent.ActorType.USER else None)
         )
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         action=action,
         actor=actor,
         actor_type=actor_type,
@@ -48,3 +49,18 @@ def audit_event_record(
         ip_address=client_ip(request) if request is not None else None,
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else "",
     )
+    announce(
+        AUDIT_EVENT,
+        {
+            "id": str(event.pk),
+            "action": action,
+            "actor_type": actor_type,
+            "subject_user_id": str(subject_user.pk) if subject_user else None,
+            "target_type": event.target_type,
+            "target_id": event.target_id,
+            "after": after,
+            "ip_address": event.ip_address,
+            "user_agent": event.user_agent,
+        },
+    )
+    return event

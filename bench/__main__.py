@@ -26,6 +26,7 @@ from bench.stack import (
 FULL = {
     "seed": {"traders": 32, "feed_symbols": 1000, "reads_orders": 5000, "reads_positions": 50},
     "matching": {"resting": 10_000, "seconds": 3.0, "crossings": 200},
+    "alerts": {"alerts": 10_000, "seconds": 3.0, "crossings": 200},
     "rates": [100, 250, 500, 1000],
     "step_seconds": 60.0,
     "drain_seconds": 60.0,
@@ -56,6 +57,7 @@ QUICK = FULL | {
 SMOKE = {
     "seed": {"traders": 4, "feed_symbols": 100, "reads_orders": 60, "reads_positions": 3},
     "matching": {"resting": 500, "seconds": 0.3, "crossings": 3},
+    "alerts": {"alerts": 500, "seconds": 0.3, "crossings": 3},
     "rates": [20],
     "step_seconds": 1.0,
     "drain_seconds": 5.0,
@@ -162,6 +164,12 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
         # Access tokens live 30 minutes; a full run is longer than that.
         python_module(config, "bench.seed", seed_path, "--refresh-tokens")
         return json.loads(Path(seed_path).read_text())
+
+    log("price alerts")
+    alerts_path = str(work / "alerts.json")
+    python_module(config, "bench.alerts", alerts_path, BENCH_ALERTS=json.dumps(sizes["alerts"]))
+    data["alerts"] = json.loads(Path(alerts_path).read_text())
+    task_queue_length(config, purge=True)  # the alert emails it queued
 
     task_queue_length(config, purge=True)  # a reused database may have left submissions queued
     stack = Stack(config, work)
@@ -387,6 +395,32 @@ def summary_rows(data: dict) -> list[dict]:
             "target": "≤ 5 ms",
             "result": p99,
             "met": p99 <= 5,
+        }
+    )
+    alerts = data["alerts"]
+    rows.append(
+        {
+            "name": f"price alerts: tick evaluations/s ({alerts['alerts']:,} alerts, 100 symbols)",
+            "target": "≥ 50,000/s",
+            "result": alerts["crossed_ticks_per_s"],
+            "met": alerts["crossed_ticks_per_s"] >= 50_000,
+        }
+    )
+    rows.append(
+        {
+            "name": "price alerts: on_ticks incl. DB sync ticks/s",
+            "target": "(reported)",
+            "result": alerts["on_ticks_per_s_batches_of_100"],
+            "met": None,
+        }
+    )
+    p99 = alerts["tick_to_notification_ms"]["p99"]
+    rows.append(
+        {
+            "name": "price alerts: crossing tick → user's socket group p99 ms",
+            "target": "≤ 100 ms",
+            "result": p99,
+            "met": p99 <= 100,
         }
     )
     for read in data["reads"]:

@@ -54,7 +54,7 @@ class UserStreamConsumer(AuthenticatedJsonConsumer):
     async def on_authenticated(self) -> None:
         self.group = user_group(self.user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.send_json({"type": "subscribed", "streams": ["trade_updates", "account_updates"]})
+        await self.send_json({"type": "subscribed", "streams": ["trade_updates", "account_updates", "notifications"]})
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

@@ -12,6 +12,8 @@ import uuid
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from speedtrade.announcements import USER_PUSH, announce
+
 SEND_TIMEOUT_SECONDS = 10
 
 
@@ -58,3 +60,4 @@ def send_to_user_now(user_id, stream: str, data: dict) -> None:
 def publish_to_user(user_id, stream: str, data: dict) -> None:
     """Queue `data` for the user's sockets on `stream` once the current transaction commits."""
     transaction.on_commit(lambda: send_to_user_now(user_id, stream, data), robust=True)
+    announce(USER_PUSH, {"user_id": str(user_id), "stream": stream, "data": data})

@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "marketdata",
     "trading",
     "portfolios",
+    "notifications",
+    "alerts",
+    "recurring",
 ]
 
 MIDDLEWARE = [
@@ -509,6 +512,38 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mai
 # Static files straight from the app folders when nothing was collected (development,
 # tests); production serves the collected, hashed files.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTION)
+
+# --- notifications (issue 23: notifications/, docs/notes/notifications.md) --------------
+# Called with (kind, payload) after the commit of every user push and audit event (speedtrade/announcements.py).
+ANNOUNCEMENT_SUBSCRIBERS = env.list("ANNOUNCEMENT_SUBSCRIBERS", default=["notifications.subscribers.on_announcement"])
+# Absolute links in emails (unsubscribe, "Open SpeedTrade") start with this.
+NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="http://127.0.0.1:8000")
+NOTIFICATIONS_EMAIL_DOMAIN = env.str("NOTIFICATIONS_EMAIL_DOMAIN", default="speedtrade.local")  # Message-ID domain
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=600.0)
+# SMTP (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend); the embedded default prints to the console.
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # a hung provider fails the attempt, which is retried
+# Web Push (VAPID, RFC 8292): the application server's P-256 key pair, base64url (raw private scalar, uncompressed
+# public point: `vapid --gen` of py-vapid, or notifications/push.py's docs). Unset: web pushes are skipped.
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
+WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:ops@speedtrade.local")
+WEBPUSH_TTL_SECONDS = env.int("WEBPUSH_TTL_SECONDS", default=86400)
+
+# --- price alerts (issue 23: alerts/) ----------------------------------------------
+ALERTS_MAX_ACTIVE_PER_USER = env.int("ALERTS_MAX_ACTIVE_PER_USER", default=50)
+# Alerts are evaluated on every batch of ticks, like the paper venue's resting orders (alerts/book.py).
+FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "alerts.book.on_ticks"]
+
+# --- recurring investments (issue 23: recurring/) ------------------------------------
+CELERY_BEAT_SCHEDULE["recurring-runs-due"] = {"task": "recurring.tasks.recurring_runs_due", "schedule": 60.0}
+if FEED_IN_PROCESS:  # the embedded default has no beat: the in-process feed's ticks run due plans (every 30 s)
+    FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "recurring.tasks.run_due_in_process"]
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"

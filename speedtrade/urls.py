@@ -24,6 +24,9 @@ urlpatterns = [
     path("", include("portfolios.urls")),
     path("", include("marketdata.urls")),
     path("", include("trading.urls")),
+    path("", include("notifications.urls")),
+    path("", include("alerts.urls")),
+    path("", include("recurring.urls")),
 ]
 
 handler404 = views.not_found

@@ -9,5 +9,8 @@ urlpatterns = [
     path("", include("marketdata.api.urls")),
     path("", include("portfolios.api.urls")),
     path("", include("trading.api.urls")),
+    path("", include("notifications.api.urls")),
+    path("", include("alerts.api.urls")),
+    path("", include("recurring.api.urls")),
     re_path(r"^.*$", json_not_found),
 ]

@@ -204,6 +204,7 @@ const trades = new ReconnectingSocket("/ws/trades", {
     tradesWereOpen = true;
   },
   onMessage(message) {
+    document.dispatchEvent(new CustomEvent("live:trades", { detail: message })); // notifications.js and others
     if (message.type === "trade_updates") applyTradeUpdate(message);
     else if (message.type === "account_updates") accountChanged();
   },

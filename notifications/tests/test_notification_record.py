@@ -1,0 +1,125 @@
+"""notification_record: one notification per event, the channels the customer chose, email exactly once."""
+
+import pytest
+from django.core import mail
+
+from notifications.models import Delivery, DeliveryStatus, Notification
+from notifications.services import notification_record, preference_update
+from notifications.tasks import delivery_send
+from notifications.tests import flaky_email
+
+pytestmark = pytest.mark.django_db
+
+
+def record(user, kind="deposit_settled", key="transfer:1", **context):
+    return notification_record(user_id=user.pk, kind=kind, event_key=key, context={"amount": "$10.00", **context})
+
+
+def test_a_settled_deposit_is_noted_and_emailed_once(alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        notification, created = record(alice)
+
+    assert created
+    assert notification.title == "Deposit settled"
+    assert notification.body == "Your deposit of $10.00 has arrived."
+    assert notification.read_at is None
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["alice@example.com"]
+    delivery = Delivery.objects.get(notification=notification)
+    assert (delivery.channel, delivery.status, delivery.attempts) == ("email", DeliveryStatus.SENT, 1)
+
+
+def test_the_same_event_twice_makes_one_notification_and_one_email(alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first, _ = record(alice)
+        again, created = record(alice)
+
+    assert not created and again.pk == first.pk
+    assert Notification.objects.count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_the_task_run_twice_sends_one_email(alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        notification, _ = record(alice)
+    delivery = Delivery.objects.get(notification=notification)
+
+    assert delivery_send.apply(args=[delivery.pk]).get() == "not pending"  # a redelivered message
+    assert len(mail.outbox) == 1
+
+
+def test_a_failing_provider_is_retried_and_the_email_goes_out_once(alice, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "notifications.tests.flaky_email.FlakyEmailBackend"
+    flaky_email.FAILURES_LEFT["count"] = 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notification, _ = record(alice)
+
+    delivery = Delivery.objects.get(notification=notification)
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (DeliveryStatus.SENT, 3, "")
+    assert len(mail.outbox) == 1
+
+
+def test_a_provider_that_never_recovers_gives_up_after_the_last_attempt(
+    alice, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "notifications.tests.flaky_email.FlakyEmailBackend"
+    settings.NOTIFICATIONS_MAX_ATTEMPTS = 3
+    flaky_email.FAILURES_LEFT["count"] = 100
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notification, _ = record(alice)
+
+    delivery = Delivery.objects.get(notification=notification)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 3)
+    assert "SMTPServerDisconnected" in delivery.last_error
+    assert mail.outbox == []
+    flaky_email.FAILURES_LEFT["count"] = 0
+
+
+def test_email_switched_off_sends_nothing_but_keeps_the_in_app_notification(alice, django_capture_on_commit_callbacks):
+    preference_update(user=alice, category="transfers", email=False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notification, _ = record(alice)
+
+    assert notification.read_at is None
+    assert not Delivery.objects.exists()
+    assert mail.outbox == []
+
+
+def test_in_app_switched_off_keeps_the_row_read_and_uncounted(alice, django_capture_on_commit_callbacks):
+    preference_update(user=alice, category="transfers", in_app=False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notification, _ = record(alice)
+
+    assert notification.read_at is not None
+    assert len(mail.outbox) == 1
+
+
+def test_security_email_is_sent_even_if_the_row_says_otherwise(alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        record(alice, kind="security_password_changed", key="audit:1")
+
+    assert len(mail.outbox) == 1
+    assert "List-Unsubscribe" not in mail.outbox[0].extra_headers
+
+
+def test_security_email_cannot_be_turned_off(alice):
+    from notifications.services import NotificationRuleViolation
+
+    with pytest.raises(NotificationRuleViolation) as refused:
+        preference_update(user=alice, category="security", email=False)
+
+    assert refused.value.code == "security_email_required"
+    assert not alice.notification_preferences.exists()
+
+
+def test_kyc_decisions_are_not_emailed_twice(alice, django_capture_on_commit_callbacks):
+    """accounts already emails KYC decisions: the notification is in-app only."""
+    with django_capture_on_commit_callbacks(execute=True):
+        record(alice, kind="kyc_approved", key="audit:2")
+
+    assert not Delivery.objects.exists()
+    assert mail.outbox == []

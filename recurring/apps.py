@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RecurringConfig(AppConfig):
+    name = "recurring"
+    verbose_name = "Recurring investments"
