@@ -115,7 +115,14 @@ def test_a_restricted_account_skips_the_run(alice, alice_account, acme, carol):
     from accounts.services import account_restriction_set
 
     plan = daily_plan(alice)
-    account_restriction_set(account=alice_account, kind="trading", blocked=True, actor=carol, reason="review")
+    account_restriction_set(
+        account=alice_account,
+        kind="trading",
+        blocked=True,
+        actor=carol,
+        reason="review",
+        customer_message="under_review",
+    )
 
     recurring_runs_due()
 
