@@ -51,8 +51,8 @@ from django.core.exceptions import ImproperlyConfigured
 from marketdata.feeds.base import BarRecord, decimal_from_wire
 from marketdata.feeds.cancellation import cancel_and_wait
 from marketdata.models import Asset, Timeframe
-from marketdata.prices import to_stored, to_stored_increment
 from marketdata.quotes import Quote
+from speedtrade.money import to_stored, to_stored_increment
 
 logger = logging.getLogger(__name__)
 

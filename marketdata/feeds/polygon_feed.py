@@ -32,8 +32,8 @@ from marketdata.feeds.alpaca import _Book
 from marketdata.feeds.base import BarRecord, decimal_from_wire
 from marketdata.feeds.cancellation import cancel_and_wait
 from marketdata.models import Asset, Timeframe
-from marketdata.prices import to_stored
 from marketdata.quotes import Quote
+from speedtrade.money import to_stored
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Alpaca-shaped output (field names from alpaca-py's TradeAccount, Position, Transfer and
 activity models). Money and quantities are decimal strings, printed as computed: the
-rounding already happened in `portfolios.money`. Position quantities drop trailing zeros, as orders do."""
+rounding already happened in `speedtrade.money`. Position quantities drop trailing zeros, as orders do."""
 
 from decimal import Decimal
 
