@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.tests.factories import approved_customer
 from portfolios.models import JournalEntry, Transfer
-from portfolios.services import account_open
 from portfolios.tests.helpers import balances
 from speedtrade.tests.processes import RabbitMQNode, RedisServer, app_environment, celery_worker, free_port, manage
 
@@ -55,7 +55,7 @@ def rabbitmq(tmp_path):
 
 
 def test_deposits_survive_a_broker_killed_mid_flow(alice, bob, rabbitmq, tmp_path):
-    alice_account, bob_account = account_open(user=alice), account_open(user=bob)
+    alice_account, bob_account = approved_customer(alice), approved_customer(bob)
     worker_env = app_environment(
         CELERY_BROKER_URL=rabbitmq.url, CELERY_TASK_ALWAYS_EAGER="false", TRANSFER_RECOVERY_AFTER_SECONDS="0"
     )
@@ -104,7 +104,7 @@ def test_with_redis_as_broker_a_task_held_by_a_killed_worker_comes_back_in_secon
     The sweep is kept out of it (TRANSFER_RECOVERY_AFTER_SECONDS of an hour).
     """
     redis = RedisServer(tmp_path / "redis")
-    account = account_open(user=alice)
+    account = approved_customer(alice)
     worker_env = app_environment(
         CELERY_BROKER_URL=redis.url,
         CELERY_TASK_ALWAYS_EAGER="false",
