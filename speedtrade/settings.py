@@ -127,7 +127,8 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's layer whose receive ends for sure when cancelled (speedtrade/channel_layer.py).
+            "BACKEND": "speedtrade.channel_layer.CancellableRedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
                 # 5 s BZPOPMIN: an idle socket's receive then raised TimeoutError and killed its

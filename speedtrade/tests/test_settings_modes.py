@@ -38,14 +38,18 @@ def test_embedded_default_needs_no_services():
 
 def test_services_mode_uses_postgres_redis_and_a_real_worker():
     result = run(
-        {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/speedtrade", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+        {
+            "SPEEDTRADE_ENV": "development",
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/speedtrade",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+        },
         "-c",
         SHOW,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "db": "django.db.backends.postgresql",
-        "layer": "channels_redis.core.RedisChannelLayer",
+        "layer": "speedtrade.channel_layer.CancellableRedisChannelLayer",
         "eager": False,
         "debug": True,
     }
