@@ -20,7 +20,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-ENVIRONMENT = env.str("SPEEDTRADE_ENV", default="development")  # development | test | production
+# Fail closed: a process that says neither which environment it is nor whether to debug does not start
+# (`make run`, `make test`, the Dockerfile and compose all say). DEBUG=false alone means production.
+if "SPEEDTRADE_ENV" not in env and "DEBUG" not in env:
+    raise environ.ImproperlyConfigured(
+        "Set SPEEDTRADE_ENV (development | test | production), or DEBUG explicitly: refusing to guess."
+    )
+if "SPEEDTRADE_ENV" in env:
+    ENVIRONMENT = env.str("SPEEDTRADE_ENV")  # development | test | production
+else:
+    ENVIRONMENT = "development" if env.bool("DEBUG") else "production"
 PRODUCTION = ENVIRONMENT == "production"
 DEBUG = env.bool("DEBUG", default=ENVIRONMENT == "development")
 _INSECURE_DEV_KEY = "django-insecure-speedtrade-development-only"
@@ -325,9 +334,10 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if not FIELD_ENCRYPTION_KEYS:
     if PRODUCTION:
         raise environ.ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set in production.")
-    from accounts.encryption import derive_development_key
+    # Never derived from SECRET_KEY, whose development default is public: a random key of this checkout.
+    from accounts.encryption import local_development_key
 
-    FIELD_ENCRYPTION_KEYS = [derive_development_key(SECRET_KEY)]
+    FIELD_ENCRYPTION_KEYS = [local_development_key(BASE_DIR / "var" / "field-encryption.key")]
 # Staff reach the admin only after a TOTP login (placed after allauth's middleware).
 MIDDLEWARE.insert(
     MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1, "accounts.middleware.StaffAdminMFAMiddleware"

@@ -25,7 +25,7 @@ def run(env_overrides: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_embedded_default_needs_no_services():
-    result = run({}, "-c", SHOW)
+    result = run({"SPEEDTRADE_ENV": "development"}, "-c", SHOW)
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert loaded == {
@@ -84,3 +84,38 @@ def test_production_refuses_to_start_without_field_encryption_keys():
     result = run(env, "manage.py", "check")
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS must be set" in result.stderr
+
+
+def test_without_an_environment_or_debug_the_process_refuses_to_start():
+    result = run({}, "manage.py", "check")
+    assert result.returncode != 0
+    assert "Set SPEEDTRADE_ENV" in result.stderr
+
+
+def test_debug_alone_must_be_explicit_and_false_means_production():
+    debugging = run({"DEBUG": "true"}, "-c", SHOW)
+    assert debugging.returncode == 0, debugging.stderr
+    assert json.loads(debugging.stdout)["debug"] is True
+    # DEBUG=false without SPEEDTRADE_ENV is production: it wants a real secret key.
+    not_debugging = run({"DEBUG": "false"}, "manage.py", "check")
+    assert not_debugging.returncode != 0
+    assert "SECRET_KEY must be set" in not_debugging.stderr
+
+
+def test_the_development_encryption_key_is_not_derivable_from_the_public_default_secret():
+    import base64
+    import hashlib
+
+    show_keys = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'secret': s.SECRET_KEY, 'keys': s.FIELD_ENCRYPTION_KEYS}))"
+    )
+    result = run({"SPEEDTRADE_ENV": "development"}, "-c", show_keys)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    public_secret = loaded["secret"]  # the development default, readable in settings.py
+    guessable = [
+        base64.urlsafe_b64encode(hashlib.sha256(f"{salt}{public_secret}".encode()).digest()).decode()
+        for salt in ("speedtrade-field-encryption:", "")
+    ]
+    assert loaded["keys"] and not set(loaded["keys"]) & set(guessable)
