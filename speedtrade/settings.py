@@ -277,6 +277,11 @@ SIMULATED_FEED_TICKS_PER_SECOND = env.float("SIMULATED_FEED_TICKS_PER_SECOND", d
 SIMULATED_FEED_BATCH_SECONDS = env.float("SIMULATED_FEED_BATCH_SECONDS", default=0.1)
 QUOTES_WS_MAX_SYMBOLS = env.int("QUOTES_WS_MAX_SYMBOLS", default=200)
 QUOTES_WS_FLUSH_SECONDS = env.float("QUOTES_WS_FLUSH_SECONDS", default=0.05)  # conflation window per connection
+# Limits of every WebSocket (speedtrade/consumers.py; README "WebSocket limits"). Frames: uvicorn refuses
+# larger ones too. Sockets: per user and web process. Rate: client frames per second per socket.
+WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+WS_MAX_MESSAGES_PER_SECOND = env.int("WS_MAX_MESSAGES_PER_SECOND", default=20)
 BARS_MAX_PER_REQUEST = 10_000  # also bounds a bars request's range: at most this many intervals
 
 # --- Brokers and data providers ----------------------------------------------------

@@ -1,6 +1,7 @@
 """Serve the ASGI app (HTTP + WebSockets) with uvicorn; prints where and who to log in as."""
 
 import uvicorn
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts.management.commands.seed_demo import Command as SeedDemo
@@ -29,6 +30,7 @@ class Command(BaseCommand):
             workers=workers,
             lifespan="on",
             ws="websockets-sansio",
+            ws_max_size=settings.WS_MAX_FRAME_BYTES,
             timeout_graceful_shutdown=5,
             proxy_headers=True,
         )
