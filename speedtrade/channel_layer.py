@@ -6,7 +6,7 @@ cancellation that lands while redis-py's `asyncio.wait_for` finishes a command i
 consumer's channel and the quote hub's listener wait in that loop, so one lost cancellation
 left a server's shutdown — or pytest-asyncio closing a test's event loop — waiting forever.
 Here the receive runs in its own task and a cancellation of the caller is repeated on that task
-until it has really ended.
+until it has really ended — even when the caller is cancelled again meanwhile.
 """
 
 import asyncio
@@ -23,5 +23,11 @@ class CancellableRedisChannelLayer(RedisChannelLayer):
             return await asyncio.shield(receiving)
         except asyncio.CancelledError:
             # A message the receive had already taken stays in channels-redis's backup queue.
-            await cancel_and_wait([receiving])
+            while not receiving.done():
+                try:
+                    await cancel_and_wait([receiving])
+                except asyncio.CancelledError:
+                    # Cancelled again while waiting (channels' await_many_dispatch cancels its tasks once
+                    # more on the way out): the inner receive must still end before this does.
+                    continue
             raise
