@@ -88,7 +88,10 @@ class GuardedSocket(AsyncWebsocketConsumer):
     async def socket_forget(self) -> None:
         if self.socket_user_id is None:
             return
-        _SOCKETS_BY_USER[self.socket_user_id].discard(self)
+        open_sockets = _SOCKETS_BY_USER[self.socket_user_id]
+        open_sockets.discard(self)
+        if not open_sockets:
+            del _SOCKETS_BY_USER[self.socket_user_id]
         await self.channel_layer.group_discard(sockets_group(self.socket_user_id), self.channel_name)
         self.socket_user_id = None
 
