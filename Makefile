@@ -9,6 +9,9 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 WORKERS ?= 2
 
+# Settings refuse to guess the environment (issue 16 item 11): every target says it. Tests say "test".
+export SPEEDTRADE_ENV ?= development
+
 # Services mode (tests, full stack). Override on the command line or in the environment.
 export SERVICES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/speedtrade
 export SERVICES_REDIS_URL    ?= redis://127.0.0.1:6379/0

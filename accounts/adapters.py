@@ -1,4 +1,5 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
 from django.db import transaction
 
 from portfolios.services import account_open
@@ -13,3 +14,16 @@ class AccountAdapter(DefaultAccountAdapter):
             if commit:
                 account_open(user=user)
         return user
+
+    def send_notification_mail(self, *args, **kwargs) -> None:
+        """allauth's security notices (password changed, reset or set; MFA activated or removed) go out after
+        the change commits (text from allauth, HTML from templates/{account,mfa}/email/*_message.html), still
+        naming the request's IP and browser."""
+        request = context.request
+        parent = super()
+
+        def send() -> None:
+            with context.request_context(request):
+                parent.send_notification_mail(*args, **kwargs)
+
+        transaction.on_commit(send, robust=True)

@@ -1,9 +1,13 @@
-"""Emails to customers about their KYC application (sent after the decision commits)."""
+"""Emails to customers: KYC decisions, and security notices (sent after the change commits)."""
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives, send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
+from accounts.audit import client_ip
 from accounts.models import KYCApplication, KYCDocument, KYCStatusChange
 
 _SUBJECTS = {
@@ -31,4 +35,28 @@ def kyc_decision_email_send(*, change_id: int) -> None:
         message="\n".join(lines),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[user.email],
+    )
+
+
+def security_email_send(*, user, template: str, context: dict, ip: str, user_agent: str) -> None:
+    """A security notice as text and HTML (`templates/emails/security/<template>_{subject,message}.{txt,html}`)."""
+    context = {"user": user, "ip": ip, "user_agent": user_agent, "timestamp": timezone.now(), **context}
+    subject = " ".join(render_to_string(f"emails/security/{template}_subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"emails/security/{template}_message.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+    )
+    message.attach_alternative(render_to_string(f"emails/security/{template}_message.html", context), "text/html")
+    message.send()
+
+
+def security_email_send_on_commit(*, user, template: str, context: dict, request=None) -> None:
+    """Send the notice once the change commits: a change that rolls back announces nothing."""
+    ip = (client_ip(request) if request is not None else None) or "unknown"
+    user_agent = request.META.get("HTTP_USER_AGENT", "unknown")[:200] if request is not None else "unknown"
+    transaction.on_commit(
+        lambda: security_email_send(user=user, template=template, context=context, ip=ip, user_agent=user_agent),
+        robust=True,
     )

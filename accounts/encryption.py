@@ -3,20 +3,35 @@
 Keys come from the environment: `FIELD_ENCRYPTION_KEYS` is a comma-separated list of
 Fernet keys, the first one encrypts, every one decrypts. To rotate: put a new key first,
 keep the old ones after it, deploy, run `manage.py rotate_encryption_keys`, then drop the
-old keys. Outside production a key derived from SECRET_KEY stands in (see settings).
+old keys. Outside production a random key of the checkout stands in (`var/field-encryption.key`).
 """
 
-import base64
-import hashlib
+import os
+import tempfile
+from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 
 
-def derive_development_key(secret_key: str) -> str:
-    """A deterministic Fernet key for development and tests only (never production)."""
-    digest = hashlib.sha256(f"speedtrade-field-encryption:{secret_key}".encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode()
+def local_development_key(path: Path) -> str:
+    """A random Fernet key kept in `path` (created once, mode 0600): development and tests only, never production.
+
+    Not derived from SECRET_KEY: its development default is in this repository for anyone to read.
+    """
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside, then linked into place: two processes starting together agree on one key.
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as file:  # created mode 0600
+        file.write(Fernet.generate_key().decode())
+    try:
+        os.link(file.name, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(file.name)
+    return path.read_text().strip()
 
 
 def _cipher() -> MultiFernet:

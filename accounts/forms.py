@@ -167,6 +167,13 @@ class ProfileForm(forms.Form):
 
 
 class ApiKeyCreateForm(forms.Form):
+    field_order = ["label", "scope", "password"]
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Creating a key asks who you are again: your password, or a code from your authenticator app.",
+    )
     label = forms.CharField(
         label="Label", max_length=100, required=False, help_text="What the key is for, e.g. “my trading bot”."
     )

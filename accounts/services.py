@@ -16,10 +16,12 @@ from django.utils import timezone
 
 from accounts import kyc_validation, selectors
 from accounts.audit import audit_event_record, client_ip
+from accounts.emails import security_email_send_on_commit
 from accounts.encryption import encrypt_text, rows_reencrypt
 from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
 from portfolios.selectors import account_cash_balance, primary_account
 from portfolios.services import account_open, deposit_settled_post
+from speedtrade.realtime import sockets_close
 
 STAFF_GROUPS = {"compliance": "Compliance", "support": "Support"}
 
@@ -626,28 +628,80 @@ def api_key_create(
         after={"key_id": key.key_id, "label": key.label, "scope": key.scope},
         request=request,
     )
+    security_email_send_on_commit(user=user, template="api_key_created", context={"key": key}, request=request)
     return key, secret
+
+
+def user_identity_confirm(*, user: User, password_or_code: str) -> None:
+    """The person at the keyboard proves again that they are the user: their password, or a current code
+    of their authenticator app. ActionRefused otherwise."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    answer = (password_or_code or "").strip()
+    if answer and user.check_password(answer):
+        return
+    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if answer and totp is not None and TOTP(totp).validate_code(answer):
+        return
+    raise ActionRefused("Confirm with your password (or your authenticator code).", code="reauthentication_failed")
+
+
+def api_key_create_confirmed(
+    *, user: User, password_or_code: str, label: str = "", scope: str = ApiKey.Scope.TRADING, request=None
+) -> tuple[ApiKey, str]:
+    """A key asked for by a person (dashboard, API): only after they confirm who they are again."""
+    user_identity_confirm(user=user, password_or_code=password_or_code)
+    return api_key_create(user=user, label=label, scope=scope, request=request)
+
+
+def _api_key_revoked_record(*, key: ApiKey, actor: User, reason: str, request=None) -> None:
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    audit_event_record(
+        action="api_key.revoked",
+        actor=actor,
+        target=key,
+        before={"key_id": key.key_id, "revoked_at": None},
+        after={"key_id": key.key_id, "revoked_at": key.revoked_at.isoformat(), "reason": reason},
+        request=request,
+    )
+    sockets_close(key.user_id, api_key_id=key.key_id)
 
 
 @transaction.atomic
 def api_key_revoke(*, user: User, key_id: str, request=None) -> ApiKey:
-    """Revoke one of the user's keys; the next request made with it is refused.
+    """Revoke one of the user's keys; the next request made with it is refused, its sockets close.
 
     Raises ApiKey.DoesNotExist for a key that is not the user's. Revoking twice is harmless.
     """
     key = ApiKey.objects.select_for_update().get(user=user, key_id=key_id)
     if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
-        audit_event_record(
-            action="api_key.revoked",
-            actor=user,
-            target=key,
-            before={"key_id": key.key_id, "revoked_at": None},
-            after={"key_id": key.key_id, "revoked_at": key.revoked_at.isoformat()},
-            request=request,
-        )
+        _api_key_revoked_record(key=key, actor=user, reason="revoked_by_owner", request=request)
+        security_email_send_on_commit(user=user, template="api_key_revoked", context={"key": key}, request=request)
     return key
+
+
+@transaction.atomic
+def user_credentials_changed(*, user: User, reason: str, request=None) -> list[ApiKey]:
+    """The user's password or MFA changed: every API key is revoked and every socket closes.
+
+    Whoever had the old password (or a stolen session) may have made keys; they end with it. Returns the
+    keys revoked (the user is told by email: allauth mails the change itself, this mails the keys).
+    """
+    keys = list(ApiKey.objects.select_for_update().filter(user=user, revoked_at__isnull=True))
+    for key in keys:
+        _api_key_revoked_record(key=key, actor=user, reason=reason, request=request)
+    sockets_close(user.pk, everything=True)
+    if keys:
+        security_email_send_on_commit(user=user, template="api_keys_revoked", context={"keys": keys}, request=request)
+    return keys
+
+
+def user_logged_out_sockets_close(*, user: User, session_key: str | None) -> None:
+    """A logout ends the sockets its session (cookie or access token) opened."""
+    if session_key:
+        sockets_close(user.pk, session_key=session_key)
 
 
 def api_key_authenticate(*, key_id: str, secret: str) -> ApiKey:

@@ -62,7 +62,12 @@ def api_keys(request):
     form = forms.ApiKeyCreateForm(request.POST)
     if form.is_valid():
         try:
-            key, secret = services.api_key_create(user=request.user, request=request, **form.cleaned_data)
+            key, secret = services.api_key_create_confirmed(
+                user=request.user,
+                password_or_code=form.cleaned_data.pop("password"),
+                request=request,
+                **form.cleaned_data,
+            )
         except services.ActionRefused as refusal:
             form.add_error(None, refusal.message)
         except ValidationError as exc:

@@ -1,10 +1,13 @@
-"""Receivers that only *record* authentication events in the audit trail (no business
-logic lives here: logins and MFA changes happen inside Django and allauth)."""
+"""Receivers for authentication events that happen inside Django and allauth (logins, logouts,
+password and MFA changes): they record them in the audit trail, and hand credential changes to
+`accounts.services` (which revokes API keys and closes sockets) — no rule is decided here."""
 
-from allauth.mfa.signals import authenticator_added, authenticator_removed
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from allauth.account.signals import password_changed, password_reset, password_set
+from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from accounts import services
 from accounts.audit import audit_event_record
 from accounts.models import User
 
@@ -46,3 +49,23 @@ def record_mfa_removed(sender, request, user, authenticator, **kwargs):
         before={"type": authenticator.type},
         request=request,
     )
+
+
+@receiver(password_changed, dispatch_uid="credentials_password_changed")
+@receiver(password_set, dispatch_uid="credentials_password_set")
+@receiver(password_reset, dispatch_uid="credentials_password_reset")
+def revoke_on_password_change(sender, request, user, **kwargs):
+    services.user_credentials_changed(user=user, reason="password_changed", request=request)
+
+
+@receiver(authenticator_added, dispatch_uid="credentials_mfa_added")
+@receiver(authenticator_removed, dispatch_uid="credentials_mfa_removed")
+@receiver(authenticator_reset, dispatch_uid="credentials_mfa_reset")
+def revoke_on_mfa_change(sender, request, user, **kwargs):
+    services.user_credentials_changed(user=user, reason="mfa_changed", request=request)
+
+
+@receiver(user_logged_out, dispatch_uid="sockets_close_on_logout")
+def close_sockets_on_logout(sender, request, user, **kwargs):
+    if user is not None and request is not None:
+        services.user_logged_out_sockets_close(user=user, session_key=getattr(request.session, "session_key", None))

@@ -104,6 +104,8 @@ class BarsInput(RangeInput):
 class MarketDataView(AlpacaErrorsMixin, APIView):
     """A market-data route for one asset class (`asset_class` set by the URLconf)."""
 
+    api_key_access = True  # accounts/api/permissions.py
+
     asset_class: str = Asset.AssetClass.US_EQUITY
     input_serializer = LatestInput
 
@@ -217,6 +219,8 @@ class CryptoSnapshotsView(MarketDataView):
 
 class NotOfferedView(AlpacaErrorsMixin, APIView):
     """Market-data products SpeedTrade does not offer: a clear Alpaca-shaped 404, for any method."""
+
+    api_key_access = True  # accounts/api/permissions.py
 
     product: str = "This product"
 

@@ -15,15 +15,16 @@
   and a `b` message per symbol when a minute ends (the feed's minute-bar publication).
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 import msgpack
 import orjson
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from accounts.models import User
 from accounts.services import ApiKeyInvalid, api_key_authenticate
 from alpaca_compat.wire import bar_record, quote_record, to_json, to_msgpack, trade_record
 from marketdata.consumers import QuoteFanOut
@@ -31,32 +32,43 @@ from marketdata.fanout import FannedQuote
 from marketdata.models import Asset, Bar, Timeframe
 from marketdata.publishing import BAR_DECIMALS, bar_group
 from marketdata.selectors import assets_by_symbols
+from speedtrade.consumers import GuardedSocket
 from speedtrade.realtime import user_group
-from speedtrade.ws_auth import user_from_access_token
+from speedtrade.ws_auth import user_and_session_from_access_token
 
 TRADE_UPDATES = "trade_updates"
 MSGPACK = b"application/msgpack"
 
 
+@dataclass(frozen=True)
+class StreamCredential:
+    user: User
+    api_key_id: str | None = None  # its revocation closes the socket
+    session_key: str | None = None  # the OAuth token's session: its logout closes the socket
+
+
 @database_sync_to_async
-def _user_for_key(key_id, secret):
+def _credential_for_key(key_id, secret) -> StreamCredential | None:
     if not isinstance(key_id, str) or not isinstance(secret, str):
         return None
     try:
-        return api_key_authenticate(key_id=key_id, secret=secret).user
+        key = api_key_authenticate(key_id=key_id, secret=secret)
     except ApiKeyInvalid:
         return None
+    return StreamCredential(user=key.user, api_key_id=key.key_id)
 
 
-async def stream_user(*, key_id=None, secret=None, oauth_token=None):
-    """The active user an API key pair or an OAuth (JWT access) token names, else None."""
+async def stream_credential(*, key_id=None, secret=None, oauth_token=None) -> StreamCredential | None:
+    """The active user an API key pair or an OAuth (JWT access) token names, and what to watch; else None."""
     if oauth_token:
-        user = await user_from_access_token(oauth_token) if isinstance(oauth_token, str) else None
-        return user if user is not None and user.is_authenticated else None
-    return await _user_for_key(key_id, secret)
+        if not isinstance(oauth_token, str):
+            return None
+        user, session_key = await user_and_session_from_access_token(oauth_token)
+        return StreamCredential(user=user, session_key=session_key) if user.is_authenticated else None
+    return await _credential_for_key(key_id, secret)
 
 
-class TradingStreamConsumer(AsyncWebsocketConsumer):
+class TradingStreamConsumer(GuardedSocket):
     """`/stream`: the authenticated user's `trade_updates`."""
 
     user = None
@@ -82,16 +94,20 @@ class TradingStreamConsumer(AsyncWebsocketConsumer):
             await self.send_message("error", {"error_message": f"unknown action {action!r}"})
 
     async def authenticate(self, data: dict) -> None:
-        user = await stream_user(
+        credential = await stream_credential(
             key_id=data.get("key_id"), secret=data.get("secret_key"), oauth_token=data.get("oauth_token")
         )
-        if user is None:
+        if credential is None:
             await self.send_message("authorization", {"status": "unauthorized", "action": "authenticate"})
             await self.close()
             return
-        if self.user is not None and self.user.pk != user.pk:
+        if self.user is not None and self.user.pk != credential.user.pk:
             await self.follow_trade_updates(False)
-        self.user = user
+        if not await self.socket_authenticated(
+            credential.user, api_key_id=credential.api_key_id, session_key=credential.session_key
+        ):
+            return
+        self.user = credential.user
         await self.send_message("authorization", {"status": "authorized", "action": "authenticate"})
 
     async def listen(self, data: dict) -> None:
@@ -145,7 +161,7 @@ OTHER_CHANNELS = {
 }
 
 
-class MarketDataStreamConsumer(QuoteFanOut, AsyncWebsocketConsumer):
+class MarketDataStreamConsumer(QuoteFanOut, GuardedSocket):
     """Alpaca's stock data stream (`/v2/{feed}`); the crypto one below differs only in its asset class."""
 
     asset_class = Asset.AssetClass.US_EQUITY
@@ -211,11 +227,14 @@ class MarketDataStreamConsumer(QuoteFanOut, AsyncWebsocketConsumer):
         if self.user is not None:
             await self.send_error(ALREADY_AUTHENTICATED)
             return
-        self.user = await stream_user(key_id=message.get("key"), secret=message.get("secret"))
-        if self.user is None:
+        credential = await stream_credential(key_id=message.get("key"), secret=message.get("secret"))
+        if credential is None:
             await self.send_error(AUTH_FAILED)
             await self.close()
             return
+        if not await self.socket_authenticated(credential.user, api_key_id=credential.api_key_id):
+            return
+        self.user = credential.user
         await self.send_messages([{"T": "success", "msg": "authenticated"}])
 
     async def change_subscription(self, message: dict, *, subscribe: bool) -> None:

@@ -62,6 +62,8 @@ def account_configuration(account: Account) -> dict:
 
 
 class AccountConfigurationsView(AlpacaTradingErrorsMixin, portfolio_views.PortfolioView):
+    api_key_access = True  # accounts/api/permissions.py
+
     def get(self, request):
         return Response(AccountConfigurationSerializer(account_configuration(self.account())).data)
 

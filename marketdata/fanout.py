@@ -94,7 +94,9 @@ class QuoteHub:
                     await layer.group_add(QUOTES_BROADCAST_GROUP, channel)
                     joined_at = loop.time()
                     self._joined.set()
+                    _stop_if_cancelled()
                 message = await layer.receive(channel)
+                _stop_if_cancelled()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -106,6 +108,13 @@ class QuoteHub:
                 continue
             if message.get("type") == QUOTE_BATCH_EVENT_TYPE:
                 self.dispatch(message["quotes"])
+
+
+def _stop_if_cancelled() -> None:
+    """Raise the cancellation that redis-py's `wait_for` may have swallowed (Python 3.11, see
+    marketdata/feeds/cancellation.py): the task still counts the request, and the hub must end on it."""
+    if asyncio.current_task().cancelling():
+        raise asyncio.CancelledError
 
 
 _HUBS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, QuoteHub]" = weakref.WeakKeyDictionary()

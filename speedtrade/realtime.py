@@ -61,3 +61,20 @@ def publish_to_user(user_id, stream: str, data: dict) -> None:
     """Queue `data` for the user's sockets on `stream` once the current transaction commits."""
     transaction.on_commit(lambda: send_to_user_now(user_id, stream, data), robust=True)
     announce(USER_PUSH, {"user_id": str(user_id), "stream": stream, "data": data})
+
+
+def sockets_group(user_id: uuid.UUID | str) -> str:
+    """Every authenticated socket of the user, whatever it streams (speedtrade.consumers.GuardedSocket)."""
+    return f"sockets.{uuid.UUID(str(user_id)).hex}"
+
+
+def sockets_close(user_id, *, everything: bool = False, session_key: str | None = None, api_key_id: str | None = None):
+    """Once the current transaction commits, close the user's sockets that this session or key authenticated
+    (or all of them): a revoked credential must not keep streaming."""
+    message = {
+        "type": "credentials.revoked",
+        "everything": everything,
+        "session_key": session_key,
+        "api_key_id": api_key_id,
+    }
+    transaction.on_commit(lambda: sender.group_send(sockets_group(user_id), message), robust=True)

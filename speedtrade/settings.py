@@ -20,7 +20,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-ENVIRONMENT = env.str("SPEEDTRADE_ENV", default="development")  # development | test | production
+# Fail closed: a process that says neither which environment it is nor whether to debug does not start
+# (`make run`, `make test`, the Dockerfile and compose all say). DEBUG=false alone means production.
+if "SPEEDTRADE_ENV" not in env and "DEBUG" not in env:
+    raise environ.ImproperlyConfigured(
+        "Set SPEEDTRADE_ENV (development | test | production), or DEBUG explicitly: refusing to guess."
+    )
+if "SPEEDTRADE_ENV" in env:
+    ENVIRONMENT = env.str("SPEEDTRADE_ENV")  # development | test | production
+else:
+    ENVIRONMENT = "development" if env.bool("DEBUG") else "production"
 PRODUCTION = ENVIRONMENT == "production"
 DEBUG = env.bool("DEBUG", default=ENVIRONMENT == "development")
 _INSECURE_DEV_KEY = "django-insecure-speedtrade-development-only"
@@ -71,6 +80,7 @@ MIDDLEWARE = [
     "speedtrade.middleware.ProcessTimeMiddleware",
     "speedtrade.health.HealthCheckMiddleware",  # before anything validates the Host header
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,7 +146,8 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's layer whose receive ends for sure when cancelled (speedtrade/channel_layer.py).
+            "BACKEND": "speedtrade.channel_layer.CancellableRedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's
                 # 5 s BZPOPMIN: an idle socket's receive then raised TimeoutError and killed its
@@ -208,6 +219,8 @@ ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mand
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+# Security notices by email: password changed/reset/set, email changes, MFA activated/removed (adapter: after commit).
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -314,6 +327,11 @@ SIMULATED_FEED_TICKS_PER_SECOND = env.float("SIMULATED_FEED_TICKS_PER_SECOND", d
 SIMULATED_FEED_BATCH_SECONDS = env.float("SIMULATED_FEED_BATCH_SECONDS", default=0.1)
 QUOTES_WS_MAX_SYMBOLS = env.int("QUOTES_WS_MAX_SYMBOLS", default=200)
 QUOTES_WS_FLUSH_SECONDS = env.float("QUOTES_WS_FLUSH_SECONDS", default=0.05)  # conflation window per connection
+# Limits of every WebSocket (speedtrade/consumers.py; README "WebSocket limits"). Frames: uvicorn refuses
+# larger ones too. Sockets: per user and web process. Rate: client frames per second per socket.
+WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+WS_MAX_MESSAGES_PER_SECOND = env.int("WS_MAX_MESSAGES_PER_SECOND", default=20)
 BARS_MAX_PER_REQUEST = 10_000  # also bounds a bars request's range: at most this many intervals
 
 # --- Brokers and data providers ----------------------------------------------------
@@ -415,9 +433,10 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if not FIELD_ENCRYPTION_KEYS:
     if PRODUCTION:
         raise environ.ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set in production.")
-    from accounts.encryption import derive_development_key
+    # Never derived from SECRET_KEY, whose development default is public: a random key of this checkout.
+    from accounts.encryption import local_development_key
 
-    FIELD_ENCRYPTION_KEYS = [derive_development_key(SECRET_KEY)]
+    FIELD_ENCRYPTION_KEYS = [local_development_key(BASE_DIR / "var" / "field-encryption.key")]
 # Staff reach the admin only after a TOTP login (placed after allauth's middleware).
 MIDDLEWARE.insert(
     MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1, "accounts.middleware.StaffAdminMFAMiddleware"
@@ -431,6 +450,8 @@ MIDDLEWARE.insert(
 # Alpaca-style key pairs (APCA-API-KEY-ID / APCA-API-SECRET-KEY) on every API route.
 API_KEYS_MAX_ACTIVE = env.int("API_KEYS_MAX_ACTIVE", default=10)
 API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=200)
+# All of one user's keys together (accounts/api/rate_limit.py).
+API_USER_RATE_LIMIT_PER_MINUTE = env.int("API_USER_RATE_LIMIT_PER_MINUTE", default=400)
 # X-RateLimit-* headers on every key-authenticated response (including the 429 itself).
 MIDDLEWARE.insert(
     MIDDLEWARE.index("speedtrade.middleware.ProcessTimeMiddleware") + 1,
@@ -602,6 +623,23 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp) on every page: scripts and styles only from our own origin — no
+# inline <script>, on* handlers or eval (htmx runs with allowEval/includeIndicatorStyles off, base.html);
+# sockets back to the same host; nothing frames us. The API docs add inline styles (speedtrade/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # data: for the MFA QR code
+        "connect-src": ["'self'"],  # fetch and /ws/ sockets of the same host
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -656,9 +694,12 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
     import sentry_sdk
 
+    from speedtrade.sentry import sentry_options  # before_send strips keys, tokens, tax ids, document bytes
+
     sentry_sdk.init(
-        dsn=SENTRY_DSN,
-        environment=ENVIRONMENT,
-        send_default_pii=False,
-        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        **sentry_options(
+            dsn=SENTRY_DSN,
+            environment=ENVIRONMENT,
+            traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        )
     )

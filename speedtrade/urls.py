@@ -1,9 +1,12 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from speedtrade import health, metrics, views
 from speedtrade.api.errors import json_not_found
+
+_docs_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})
 
 urlpatterns = [
     path("health", health.health, name="health"),
@@ -15,8 +18,10 @@ urlpatterns = [
     path("settings/", include("accounts.settings_urls")),
     path("_allauth/", include("allauth.headless.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Swagger UI's start-up script is served as a file (the split view): no inline script even here. Both
+    # docs pages style themselves inline and ReDoc parses in a blob worker: that much is allowed on them only.
+    path("api/docs/", _docs_csp(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
+    path("api/redoc/", _docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     path("api/v1/", include("speedtrade.api.urls")),
     re_path(r"^api/", json_not_found),
     path("", include("alpaca_compat.marketdata_urls")),

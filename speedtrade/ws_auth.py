@@ -16,13 +16,22 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 
+def _access_token_user_and_session(token: str):
+    result = validate_access_token(token)
+    if result is None or not result.user.is_active:
+        return AnonymousUser(), None
+    return result.user, result.session.session_key if result.session is not None else None
+
+
 @database_sync_to_async
 def user_from_access_token(token: str):
-    result = validate_access_token(token)
-    if result is None:
-        return AnonymousUser()
-    user = result.user
-    return user if user.is_active else AnonymousUser()
+    return _access_token_user_and_session(token)[0]
+
+
+@database_sync_to_async
+def user_and_session_from_access_token(token: str):
+    """The token's user and the session it belongs to (its logout closes the socket), or AnonymousUser."""
+    return _access_token_user_and_session(token)
 
 
 def bearer_token(scope) -> str | None:
@@ -38,7 +47,8 @@ class BearerTokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         token = bearer_token(scope)
         if token is not None:
-            scope = dict(scope, user=await user_from_access_token(token))
+            user, session_key = await user_and_session_from_access_token(token)
+            scope = dict(scope, user=user, auth_session_key=session_key)
         return await super().__call__(scope, receive, send)
 
 

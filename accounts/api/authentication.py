@@ -13,7 +13,7 @@ class AlpacaKeyAuthentication(authentication.BaseAuthentication):
     """`request.user` is the key's owner and `request.auth` the `ApiKey` (its scope decides writes).
 
     Requests without either header are left to the other authentication classes. Each
-    authenticated request counts against the key's per-minute budget (429 beyond it).
+    authenticated request counts against the key's and its owner's per-minute budgets (429 beyond either).
     """
 
     def authenticate(self, request):
@@ -27,7 +27,7 @@ class AlpacaKeyAuthentication(authentication.BaseAuthentication):
             key = services.api_key_authenticate(key_id=key_id, secret=secret)
         except services.ApiKeyInvalid:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key, or wrong secret.") from None
-        rate_limit_enforce(request, key_id=key.key_id)
+        rate_limit_enforce(request, key_id=key.key_id, user_id=key.user_id)
         return key.user, key
 
     def authenticate_header(self, request):

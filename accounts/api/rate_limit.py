@@ -1,6 +1,7 @@
-"""Per-key request budget: a fixed one-minute window counted in Redis (Alpaca's 200/min).
+"""Per-key and per-user request budgets: fixed one-minute windows counted in Redis (Alpaca's 200/min per key;
+API_USER_RATE_LIMIT_PER_MINUTE for all of a user's keys together, so ten keys are not ten budgets).
 
-One round trip per request: INCR and EXPIRE in one pipeline. The window's count, the
+One round trip per request: both INCRs and EXPIREs in one pipeline. The window's count, the
 limit and its reset time travel on the request so that every key-authenticated response
 carries `X-RateLimit-Limit`, `-Remaining` and `-Reset` (see ApiKeyRateLimitHeadersMiddleware).
 """
@@ -37,34 +38,52 @@ class RateWindow:
 
 
 class ApiKeyRateLimited(Throttled):
-    default_detail = "Rate limit exceeded for this API key."
+    default_detail = "Rate limit exceeded for this API key, or for all of your API keys together."
     default_code = "rate_limited"
 
 
-def _count(cache_key: str) -> int:
+def _count(cache_keys: list[str]) -> list[int]:
+    """Count one hit on each window, in one round trip."""
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         # Django's cache API has no atomic "increment or create with expiry"; its Redis client does.
-        client = cache._cache.get_client(cache_key, write=True)
+        client = cache._cache.get_client(cache_keys[0], write=True)
         pipeline = client.pipeline(transaction=False)
-        pipeline.incr(cache_key)
-        pipeline.expire(cache_key, WINDOW_SECONDS + 1)
-        used, _ = pipeline.execute()
-        return used
-    cache.add(cache_key, 0, timeout=WINDOW_SECONDS + 1)  # embedded default: local memory
-    return cache.incr(cache_key)
+        for cache_key in cache_keys:
+            pipeline.incr(cache_key)
+            pipeline.expire(cache_key, WINDOW_SECONDS + 1)
+        return pipeline.execute()[::2]
+    counts = []
+    for cache_key in cache_keys:  # embedded default: local memory
+        cache.add(cache_key, 0, timeout=WINDOW_SECONDS + 1)
+        counts.append(cache.incr(cache_key))
+    return counts
 
 
-def rate_limit_hit(*, key_id: str) -> RateWindow:
-    """Count one request against the key's current window."""
+def rate_limit_hit(*, key_id: str, user_id) -> RateWindow:
+    """Count one request against the key's window and its owner's (all their keys together).
+
+    Returns the window closer to its limit: the one the headers describe and the 429 follows.
+    """
     window_start = int(time.time()) // WINDOW_SECONDS * WINDOW_SECONDS
-    used = _count(caches["default"].make_and_validate_key(f"api-key-rate:{key_id}:{window_start}"))
-    return RateWindow(limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE, used=used, reset=window_start + WINDOW_SECONDS)
+    cache = caches["default"]
+    key_used, user_used = _count(
+        [
+            cache.make_and_validate_key(f"api-key-rate:{key_id}:{window_start}"),
+            cache.make_and_validate_key(f"api-user-rate:{user_id}:{window_start}"),
+        ]
+    )
+    reset = window_start + WINDOW_SECONDS
+    windows = (
+        RateWindow(limit=settings.API_KEY_RATE_LIMIT_PER_MINUTE, used=key_used, reset=reset),
+        RateWindow(limit=settings.API_USER_RATE_LIMIT_PER_MINUTE, used=user_used, reset=reset),
+    )
+    return min(windows, key=lambda window: window.limit - window.used)
 
 
-def rate_limit_enforce(request, *, key_id: str) -> None:
+def rate_limit_enforce(request, *, key_id: str, user_id) -> None:
     """Count the request, remember the window for the response headers, refuse beyond the limit."""
-    window = rate_limit_hit(key_id=key_id)
+    window = rate_limit_hit(key_id=key_id, user_id=user_id)
     setattr(getattr(request, "_request", request), REQUEST_ATTRIBUTE, window)
     if window.exceeded:
         raise ApiKeyRateLimited(wait=max(1, window.reset - int(time.time())))

@@ -140,5 +140,11 @@ class ApiKeyCreatedSerializer(ApiKeyOutputSerializer):
 
 
 class ApiKeyInputSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Your password again (or a current code of your authenticator app): creating a key re-authenticates.",
+    )
     label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     scope = serializers.ChoiceField(choices=ApiKey.Scope.choices, required=False, default=ApiKey.Scope.TRADING)

@@ -29,8 +29,9 @@ from accounts.models import ApiKey, KYCApplication, KYCDocument
 from accounts.services import user_update_profile
 from speedtrade.api.errors import BusinessRuleViolation
 
-# State conflicts (already submitted, decided) are 409; other refusals 422.
+# State conflicts (already submitted, decided) are 409; a failed re-authentication 403; other refusals 422.
 _CONFLICT_CODES = {"kyc_not_editable", "kyc_already_submitted", "kyc_invalid_transition"}
+_FORBIDDEN_CODES = {"reauthentication_failed"}
 
 
 @contextmanager
@@ -41,9 +42,8 @@ def service_errors_as_api_errors():
     except DjangoValidationError as exc:
         raise ApiValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
     except services.ActionRefused as exc:
-        raise BusinessRuleViolation(
-            exc.message, code=exc.code, status_code=409 if exc.code in _CONFLICT_CODES else None
-        ) from exc
+        status_code = 409 if exc.code in _CONFLICT_CODES else 403 if exc.code in _FORBIDDEN_CODES else None
+        raise BusinessRuleViolation(exc.message, code=exc.code, status_code=status_code) from exc
 
 
 class ProfileView(APIView):
@@ -155,7 +155,12 @@ class ApiKeyListView(APIView):
         serializer = ApiKeyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors_as_api_errors():
-            key, secret = services.api_key_create(user=request.user, request=request, **serializer.validated_data)
+            key, secret = services.api_key_create_confirmed(
+                user=request.user,
+                password_or_code=serializer.validated_data.pop("password"),
+                request=request,
+                **serializer.validated_data,
+            )
         key.secret = secret
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 

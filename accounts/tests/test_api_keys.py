@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import ApiKey, AuditEvent
-from accounts.tests.factories import approved_customer
+from accounts.tests.factories import DEFAULT_PASSWORD, approved_customer
 
 
 def key_client(key_id: str, secret: str) -> APIClient:
@@ -28,7 +28,9 @@ def alice_key(alice):
 
 
 def test_create_shows_the_secret_once_and_stores_only_its_digest(alice_api, alice):
-    response = alice_api.post("/api/v1/api-keys", {"label": "my bot", "scope": "read_only"})
+    response = alice_api.post(
+        "/api/v1/api-keys", {"label": "my bot", "scope": "read_only", "password": DEFAULT_PASSWORD}
+    )
 
     assert response.status_code == 201
     body = response.json()
@@ -51,7 +53,7 @@ def test_create_shows_the_secret_once_and_stores_only_its_digest(alice_api, alic
 
 
 def test_creation_and_revocation_are_audited_without_the_secret(alice_api, alice):
-    created = alice_api.post("/api/v1/api-keys", {"label": "x"}).json()
+    created = alice_api.post("/api/v1/api-keys", {"label": "x", "password": DEFAULT_PASSWORD}).json()
     assert alice_api.delete(f"/api/v1/api-keys/{created['key_id']}").status_code == 204
 
     events = list(AuditEvent.objects.filter(action__startswith="api_key.").order_by("id"))
@@ -61,12 +63,11 @@ def test_creation_and_revocation_are_audited_without_the_secret(alice_api, alice
     assert created["secret"] not in str([(event.before, event.after) for event in events])
 
 
-def test_key_headers_authenticate_every_api_route(alice_key, alice):
+def test_key_headers_authenticate_the_trading_and_market_data_routes(alice_key, alice):
     key, secret = alice_key
     client = key_client(key.key_id, secret)
 
-    assert client.get("/api/v1/me").json()["email"] == alice.email
-    assert client.get("/api/v1/account").status_code == 200
+    assert client.get("/api/v1/account").json()["id"] == str(alice.brokerage_accounts.get().pk)
     assert client.get("/api/v1/orders").status_code == 200
     key.refresh_from_db()
     assert key.last_used_at is not None
@@ -136,20 +137,20 @@ def test_another_users_key_cannot_be_revoked(alice_key, bob):
 
 @override_settings(API_KEYS_MAX_ACTIVE=2)
 def test_active_keys_are_limited_and_revoking_frees_a_place(alice_api, alice):
-    first = alice_api.post("/api/v1/api-keys", {}).json()
-    alice_api.post("/api/v1/api-keys", {})
+    first = alice_api.post("/api/v1/api-keys", {"password": DEFAULT_PASSWORD}).json()
+    alice_api.post("/api/v1/api-keys", {"password": DEFAULT_PASSWORD})
 
-    refused = alice_api.post("/api/v1/api-keys", {})
+    refused = alice_api.post("/api/v1/api-keys", {"password": DEFAULT_PASSWORD})
     assert refused.status_code == 422
     assert refused.json()["code"] == "api_key_limit_reached"
     assert ApiKey.objects.filter(user=alice).count() == 2
 
     alice_api.delete(f"/api/v1/api-keys/{first['key_id']}")
-    assert alice_api.post("/api/v1/api-keys", {}).status_code == 201
+    assert alice_api.post("/api/v1/api-keys", {"password": DEFAULT_PASSWORD}).status_code == 201
 
 
 def test_invalid_scope_is_a_validation_error(alice_api):
-    response = alice_api.post("/api/v1/api-keys", {"scope": "admin"})
+    response = alice_api.post("/api/v1/api-keys", {"scope": "admin", "password": DEFAULT_PASSWORD})
 
     assert response.status_code == 400
     assert "scope" in response.json()["fields"]
@@ -189,10 +190,10 @@ def test_each_key_has_a_per_minute_budget_with_alpacas_headers(alice_key, alice)
     start = timezone.now().replace(second=5, microsecond=0)
 
     with freeze_time(start):
-        responses = [client.get("/api/v1/me") for _ in range(4)]
-        other = key_client(other_key.key_id, other_secret).get("/api/v1/me")
+        responses = [client.get("/api/v1/clock") for _ in range(4)]
+        other = key_client(other_key.key_id, other_secret).get("/api/v1/clock")
     with freeze_time(start + timedelta(minutes=1)):
-        next_window = client.get("/api/v1/me")
+        next_window = client.get("/api/v1/clock")
 
     reset = str(int(start.timestamp()) - 5 + 60)
     assert [r.status_code for r in responses] == [200, 200, 200, 429]

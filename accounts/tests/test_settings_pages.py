@@ -8,6 +8,7 @@ from django.test import override_settings
 
 from accounts.models import ApiKey, AuditEvent
 from accounts.services import api_key_create
+from accounts.tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,9 @@ def test_security_says_whether_two_factor_is_on(alice_browser, alice):
 
 
 def test_a_new_key_shows_its_secret_once(alice_browser, alice):
-    response = alice_browser.post("/settings/api-keys/", {"label": "my bot", "scope": "read_only"})
+    response = alice_browser.post(
+        "/settings/api-keys/", {"label": "my bot", "scope": "read_only", "password": DEFAULT_PASSWORD}
+    )
 
     assert response.status_code == 201 and response["Cache-Control"] == "no-store"
     key = ApiKey.objects.get(user=alice)
@@ -60,7 +63,7 @@ def test_a_new_key_shows_its_secret_once(alice_browser, alice):
 
 
 def test_an_unknown_scope_writes_nothing(alice_browser, alice):
-    response = alice_browser.post("/settings/api-keys/", {"label": "x", "scope": "admin"})
+    response = alice_browser.post("/settings/api-keys/", {"label": "x", "scope": "admin", "password": DEFAULT_PASSWORD})
     assert response.status_code == 422
     assert not ApiKey.objects.filter(user=alice).exists()
 
@@ -68,7 +71,9 @@ def test_an_unknown_scope_writes_nothing(alice_browser, alice):
 @override_settings(API_KEYS_MAX_ACTIVE=1)
 def test_the_key_limit_is_explained_and_nothing_is_written(alice_browser, alice):
     api_key_create(user=alice, label="first")
-    response = alice_browser.post("/settings/api-keys/", {"label": "second", "scope": "trading"})
+    response = alice_browser.post(
+        "/settings/api-keys/", {"label": "second", "scope": "trading", "password": DEFAULT_PASSWORD}
+    )
     assert response.status_code == 422
     assert b"revoke one first" in response.content
     assert ApiKey.objects.filter(user=alice).count() == 1
@@ -95,3 +100,11 @@ def test_the_key_list_shows_only_own_keys(alice_browser, alice, bob):
     bobs, _ = api_key_create(user=bob, label="bob's")
     page = alice_browser.get("/settings/api-keys/").content.decode()
     assert mine.key_id in page and bobs.key_id not in page
+
+
+def test_a_key_is_created_only_after_the_password_is_given_again(alice_browser, alice):
+    response = alice_browser.post("/settings/api-keys/", {"label": "bot", "scope": "trading", "password": "wrong"})
+
+    assert response.status_code == 422
+    assert b"Confirm with your password" in response.content
+    assert not ApiKey.objects.filter(user=alice).exists()

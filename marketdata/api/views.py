@@ -64,6 +64,8 @@ def _quote_or_none(quote, now):
 class AssetListView(ListAPIView):
     """Assets, Alpaca-shaped; `max_price=100` is the "under $100" screener (against the latest price)."""
 
+    api_key_access = True  # accounts/api/permissions.py
+
     queryset = Asset.objects.all()
     serializer_class = AssetOutputSerializer
     filterset_class = AssetFilter
@@ -75,6 +77,8 @@ class AssetListView(ListAPIView):
 
 
 class AssetDetailView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(parameters=[SYMBOL_OR_ID], responses=AssetOutputSerializer, operation_id="asset_retrieve")
     def get(self, request, symbol_or_id):
         asset = _asset_or_404(symbol_or_id)
@@ -82,6 +86,8 @@ class AssetDetailView(APIView):
 
 
 class ClockView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(responses=ClockOutputSerializer, operation_id="clock_retrieve")
     def get(self, request):
         clock = market_clock(datetime.now(UTC))
@@ -95,6 +101,8 @@ class ClockView(APIView):
 
 
 class CalendarView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(
         parameters=[CalendarInputSerializer],
         responses=CalendarDayOutputSerializer(many=True),
@@ -117,6 +125,8 @@ class CalendarView(APIView):
 
 
 class QuotesView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(parameters=[SymbolsInputSerializer], responses=QuotesOutputSerializer, operation_id="quotes_latest")
     def get(self, request):
         assets = _assets_or_404(request)
@@ -127,6 +137,8 @@ class QuotesView(APIView):
 
 
 class SnapshotsView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(
         parameters=[SymbolsInputSerializer], responses=SnapshotsOutputSerializer, operation_id="snapshots_list"
     )
@@ -149,6 +161,8 @@ class SnapshotsView(APIView):
 
 
 class BarsView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(parameters=[SYMBOL, BarsInputSerializer], responses=BarsOutputSerializer, operation_id="bars_list")
     def get(self, request, symbol):
         asset = _asset_or_404(symbol)

@@ -42,12 +42,16 @@ class PortfolioView(APIView):
 
 
 class AccountView(PortfolioView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(responses=AccountOutputSerializer, operation_id="account_retrieve")
     def get(self, request):
         return Response(AccountOutputSerializer(valuation_at_market(account=self.account())).data)
 
 
 class PositionListView(PortfolioView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(responses=PositionOutputSerializer(many=True), operation_id="positions_list")
     def get(self, request):
         positions = selectors.position_list(account=self.account())
@@ -55,6 +59,8 @@ class PositionListView(PortfolioView):
 
 
 class PositionDetailView(PortfolioView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(responses=PositionOutputSerializer, operation_id="position_retrieve")
     def get(self, request, symbol_or_asset_id: str):
         position = selectors.position_get(account=self.account(), symbol_or_asset_id=symbol_or_asset_id)
@@ -116,6 +122,8 @@ class TransferDetailView(PortfolioView):
 
 
 class PortfolioHistoryView(PortfolioView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(
         parameters=[PortfolioHistoryQuerySerializer],
         responses=PortfolioHistoryOutputSerializer,
@@ -129,6 +137,8 @@ class PortfolioHistoryView(PortfolioView):
 
 
 class ActivitiesView(PortfolioView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(
         parameters=[ActivitiesQuerySerializer],
         responses=ActivityOutputSerializer(many=True),
@@ -142,6 +152,8 @@ class ActivitiesView(PortfolioView):
 
 
 class WatchlistView(PortfolioView):
+    api_key_access = True  # accounts/api/permissions.py
+
     def watchlist(self, watchlist_id):
         watchlist = selectors.watchlist_get(account=self.account(), watchlist_id=watchlist_id)
         if watchlist is None:

@@ -34,3 +34,59 @@ async def test_sync_code_reaches_a_users_sockets_in_the_order_it_sent():
     await asyncio.to_thread(send_to_user_now, user_id, "trade_updates", {"sequence": 30})
     assert sender._running_loop() is loop_before  # the same loop (and its Redis pool) for every send
     assert (await layer.receive(channel))["data"]["sequence"] == 30
+
+
+async def _receive_swallowing_two_cancellations(self, channel):
+    """channels-redis's receive as it behaves when redis-py's `wait_for` swallows cancellations (Python 3.11)."""
+    import asyncio
+
+    swallowed = 0
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if swallowed == 2:
+                raise
+            swallowed += 1
+
+
+async def test_a_cancelled_receive_ends_even_when_redis_py_swallows_the_cancellation(monkeypatch):
+    # Every consumer and the quote hub wait in receive(); one lost cancellation used to leave a
+    # server shutdown (or pytest-asyncio closing a test's loop) waiting forever.
+    import asyncio
+
+    from channels_redis.core import RedisChannelLayer
+
+    monkeypatch.setattr(RedisChannelLayer, "receive", _receive_swallowing_two_cancellations)
+    layer = get_channel_layer()
+    receiving = asyncio.create_task(layer.receive(await layer.new_channel()))
+    await asyncio.sleep(0.05)
+
+    receiving.cancel()
+    done, _ = await asyncio.wait([receiving], timeout=3)
+
+    assert receiving in done and receiving.cancelled()
+
+
+async def test_a_receive_cancelled_twice_still_waits_for_the_inner_receive_to_end(monkeypatch):
+    # What closing a test's loop does to a consumer: every task is cancelled once, then channels'
+    # await_many_dispatch cancels its channel receive again on the way out. The first version gave up
+    # on the second cancellation and left the inner receive running: pytest-asyncio then waited forever.
+    import asyncio
+
+    from channels_redis.core import RedisChannelLayer
+
+    monkeypatch.setattr(RedisChannelLayer, "receive", _receive_swallowing_two_cancellations)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    before = asyncio.all_tasks()
+    receiving = asyncio.create_task(layer.receive(channel))
+    await asyncio.sleep(0.05)
+
+    receiving.cancel()
+    await asyncio.sleep(0.01)
+    receiving.cancel()
+    done, _ = await asyncio.wait([receiving], timeout=3)
+
+    assert receiving in done and receiving.cancelled()
+    assert {task for task in asyncio.all_tasks() - before if not task.done()} == set()  # the inner receive too

@@ -25,7 +25,7 @@ def run(env_overrides: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_embedded_default_needs_no_services():
-    result = run({}, "-c", SHOW)
+    result = run({"SPEEDTRADE_ENV": "development"}, "-c", SHOW)
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert loaded == {
@@ -38,19 +38,24 @@ def test_embedded_default_needs_no_services():
 
 def test_services_mode_uses_postgres_redis_and_a_real_worker():
     result = run(
-        {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/speedtrade", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+        {
+            "SPEEDTRADE_ENV": "development",
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/speedtrade",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+        },
         "-c",
         SHOW,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "db": "django.db.backends.postgresql",
-        "layer": "channels_redis.core.RedisChannelLayer",
+        "layer": "speedtrade.channel_layer.CancellableRedisChannelLayer",
         "eager": False,
         "debug": True,
     }
 
 
+DEVELOPMENT = {"SPEEDTRADE_ENV": "development"}
 PRODUCTION = {
     "SPEEDTRADE_ENV": "production",
     "SECRET_KEY": "k8Jq2vP0xW7mZr4tY9bN3cL6hF1sD5gA-uE8iO2pQ7wR4yT0zX",
@@ -95,12 +100,12 @@ def show(env_overrides: dict, expression: str):
 
 def test_production_logs_json_even_when_the_env_file_says_text():
     assert show({**PRODUCTION, "LOG_FORMAT": "text"}, "s.LOGGING['handlers']['console']['formatter']") == "json"
-    assert show({"LOG_FORMAT": "text"}, "s.LOGGING['handlers']['console']['formatter']") == "text"
+    assert show({**DEVELOPMENT, "LOG_FORMAT": "text"}, "s.LOGGING['handlers']['console']['formatter']") == "text"
 
 
 def test_email_url_configures_an_smtp_server_or_provider():
     loaded = show(
-        {"EMAIL_URL": "smtp+tls://mailer:s3cret%40x@smtp.example.com:587"},
+        {**DEVELOPMENT, "EMAIL_URL": "smtp+tls://mailer:s3cret%40x@smtp.example.com:587"},
         "[s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS]",
     )
     assert loaded == [
@@ -111,11 +116,46 @@ def test_email_url_configures_an_smtp_server_or_provider():
         "s3cret@x",
         True,
     ]
-    assert show({}, "s.EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend"
+    assert show(DEVELOPMENT, "s.EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend"
 
 
 def test_only_the_configured_proxy_is_trusted_for_client_ips():
-    assert show({}, "s.TRUSTED_PROXY_IPS") == ["127.0.0.1", "::1"]
-    assert show({"TRUSTED_PROXY_IPS": "172.30.0.10"}, "s.TRUSTED_PROXY_IPS") == ["172.30.0.10"]
+    assert show(DEVELOPMENT, "s.TRUSTED_PROXY_IPS") == ["127.0.0.1", "::1"]
+    assert show({**DEVELOPMENT, "TRUSTED_PROXY_IPS": "172.30.0.10"}, "s.TRUSTED_PROXY_IPS") == ["172.30.0.10"]
     # allauth's per-IP limits read REMOTE_ADDR (already the client's, from uvicorn), never the header itself.
-    assert show({}, "[s.ALLAUTH_TRUSTED_PROXY_COUNT, s.ALLAUTH_TRUSTED_CLIENT_IP_HEADER]") == [0, None]
+    assert show(DEVELOPMENT, "[s.ALLAUTH_TRUSTED_PROXY_COUNT, s.ALLAUTH_TRUSTED_CLIENT_IP_HEADER]") == [0, None]
+
+
+def test_without_an_environment_or_debug_the_process_refuses_to_start():
+    result = run({}, "manage.py", "check")
+    assert result.returncode != 0
+    assert "Set SPEEDTRADE_ENV" in result.stderr
+
+
+def test_debug_alone_must_be_explicit_and_false_means_production():
+    debugging = run({"DEBUG": "true"}, "-c", SHOW)
+    assert debugging.returncode == 0, debugging.stderr
+    assert json.loads(debugging.stdout)["debug"] is True
+    # DEBUG=false without SPEEDTRADE_ENV is production: it wants a real secret key.
+    not_debugging = run({"DEBUG": "false"}, "manage.py", "check")
+    assert not_debugging.returncode != 0
+    assert "SECRET_KEY must be set" in not_debugging.stderr
+
+
+def test_the_development_encryption_key_is_not_derivable_from_the_public_default_secret():
+    import base64
+    import hashlib
+
+    show_keys = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'secret': s.SECRET_KEY, 'keys': s.FIELD_ENCRYPTION_KEYS}))"
+    )
+    result = run({"SPEEDTRADE_ENV": "development"}, "-c", show_keys)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    public_secret = loaded["secret"]  # the development default, readable in settings.py
+    guessable = [
+        base64.urlsafe_b64encode(hashlib.sha256(f"{salt}{public_secret}".encode()).digest()).decode()
+        for salt in ("speedtrade-field-encryption:", "")
+    ]
+    assert loaded["keys"] and not set(loaded["keys"]) & set(guessable)

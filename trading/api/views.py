@@ -42,6 +42,8 @@ def _with_legs(order):
 
 
 class OrdersView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     renderer_classes = [PlainJSONRenderer, BrowsableAPIRenderer]  # order dicts: plain JSON types only
 
     @extend_schema(operation_id="orders_list", responses=OpenApiTypes.OBJECT, parameters=[OrderListQuerySerializer])
@@ -78,6 +80,8 @@ class OrdersView(APIView):
 
 
 class OrderDetailView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(operation_id="orders_get", responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id):
         return Response(_with_legs(_own_order(request, order_id)))
@@ -96,6 +100,8 @@ class OrderDetailView(APIView):
 
 
 class OrderByClientOrderIdView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(operation_id="orders_get_by_client_order_id", responses=OpenApiTypes.OBJECT)
     def get(self, request):
         client_order_id = request.query_params.get("client_order_id", "")
@@ -106,6 +112,8 @@ class OrderByClientOrderIdView(APIView):
 
 
 class OrderExecutionsView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(operation_id="orders_executions", responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id):
         order = _own_order(request, order_id)
@@ -113,6 +121,8 @@ class OrderExecutionsView(APIView):
 
 
 class OrderEventsView(APIView):
+    api_key_access = True  # accounts/api/permissions.py
+
     @extend_schema(operation_id="orders_events", responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id):
         order = _own_order(request, order_id)

@@ -37,6 +37,7 @@ class Command(BaseCommand):
             workers=workers,
             lifespan="on",
             ws="websockets-sansio",
+            ws_max_size=settings.WS_MAX_FRAME_BYTES,
             timeout_graceful_shutdown=5,
             # X-Forwarded-For / -Proto are believed only from these addresses (nginx in compose).
             proxy_headers=True,
