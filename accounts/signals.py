@@ -55,6 +55,7 @@ def record_mfa_removed(sender, request, user, authenticator, **kwargs):
 @receiver(password_set, dispatch_uid="credentials_password_set")
 @receiver(password_reset, dispatch_uid="credentials_password_reset")
 def revoke_on_password_change(sender, request, user, **kwargs):
+    audit_event_record(action="auth.password_changed", actor=user, target=user, request=request)
     services.user_credentials_changed(user=user, reason="password_changed", request=request)
 
 

@@ -34,8 +34,8 @@ class Kind:
     title: str
     body: str
     url: str = ""
-    # False: never emailed by this service because another one already emails it (accounts' KYC decision
-    # emails, accounts/emails.py) — one email per event, not two.
+    # False: never emailed by this service because another one already emails it (accounts' KYC decision and
+    # security emails in accounts/emails.py, allauth's password and MFA notices) — one email per event, not two.
     email: bool = True
 
 
@@ -104,18 +104,21 @@ KINDS: dict[str, Kind] = {
         "Your password was changed",
         "If this was not you, reset your password now and contact us.",
         "/settings/security/",
+        email=False,
     ),
     "security_mfa_changed": Kind(
         Category.SECURITY,
         "Two-factor authentication changed",
         "{change}. If this was not you, contact us now.",
         "/settings/security/",
+        email=False,
     ),
     "security_api_key_changed": Kind(
         Category.SECURITY,
         "API key {change}",
         "API key {key_id} was {change}. If this was not you, revoke it now.",
         "/settings/api-keys/",
+        email=False,
     ),
     "security_new_login": Kind(
         Category.SECURITY,

@@ -30,9 +30,7 @@ AUDIT_ACTIONS: dict[str, str | None] = {
     "api_key.created": "security_api_key_changed",
     "api_key.revoked": "security_api_key_changed",
     "auth.login": "security_new_login",
-    # Password changes: the names the security work (h16edge) is expected to audit under.
-    "auth.password_changed": "security_password_changed",
-    "auth.password_reset": "security_password_changed",
+    "auth.password_changed": "security_password_changed",  # changed, set or reset (accounts/signals.py)
 }
 
 

@@ -16,8 +16,9 @@ from freezegun import freeze_time
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import ApiKey, KYCApplication
+from accounts.models import ApiKey, AuditEvent, KYCApplication
 from accounts.tests.factories import DEFAULT_PASSWORD, KYCDocumentFactory, approved_customer
+from notifications.models import Notification
 from portfolios.models import Transfer
 
 pytestmark = pytest.mark.django_db
@@ -147,6 +148,10 @@ def test_a_password_reset_revokes_every_key(alice, alice_trading_key, django_cap
     subjects = [email.subject for email in mail.outbox]
     assert any("API keys were revoked" in subject for subject in subjects)
     assert any("Password Reset" in subject or "password" in subject.lower() for subject in subjects[1:])
+    # The change is in the audit trail and the notification centre; allauth's notice is its only email.
+    assert AuditEvent.objects.filter(action="auth.password_changed", subject_user=alice).count() == 1
+    notice = Notification.objects.get(user=alice, kind="security_password_changed")
+    assert notice.title not in subjects
 
 
 def test_an_mfa_change_revokes_every_key(alice, alice_trading_key):

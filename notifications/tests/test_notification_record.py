@@ -100,7 +100,7 @@ def test_in_app_switched_off_keeps_the_row_read_and_uncounted(alice, django_capt
 
 def test_security_email_is_sent_even_if_the_row_says_otherwise(alice, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        record(alice, kind="security_password_changed", key="audit:1")
+        record(alice, kind="security_new_login", key="audit:1")
 
     assert len(mail.outbox) == 1
     assert "List-Unsubscribe" not in mail.outbox[0].extra_headers
