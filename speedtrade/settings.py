@@ -8,6 +8,7 @@ Two runtime modes follow from what is configured:
   worker and beat — what tests, docker-compose and production use.
 """
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -555,6 +556,28 @@ WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
 WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
 WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:ops@speedtrade.local")
 WEBPUSH_TTL_SECONDS = env.int("WEBPUSH_TTL_SECONDS", default=86400)
+# FCM (apps' tokens) through firebase-admin and FCM's HTTP v1 API. Off: FCM deliveries are recorded skipped.
+FCM_ENABLED = env.bool("FCM_ENABLED", default=False)
+FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")  # the Firebase service account's JSON key
+FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")  # empty: the key's project_id
+FCM_API_URL = env.str("FCM_API_URL", default="https://fcm.googleapis.com")  # tests point it at a local server
+FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10.0)
+if FCM_ENABLED and not FCM_CREDENTIALS_FILE:
+    raise environ.ImproperlyConfigured(
+        "FCM_ENABLED is true but FCM_CREDENTIALS_FILE is not set (the Firebase service account's JSON key)."
+    )
+if FCM_ENABLED:
+    try:
+        _fcm_key = json.loads(Path(FCM_CREDENTIALS_FILE).read_text())
+    except (OSError, ValueError) as unreadable:
+        raise environ.ImproperlyConfigured(
+            f"FCM_CREDENTIALS_FILE {FCM_CREDENTIALS_FILE!r} is not a readable JSON key: {unreadable}"
+        ) from unreadable
+    FCM_PROJECT_ID = FCM_PROJECT_ID or _fcm_key.get("project_id", "")
+    if not FCM_PROJECT_ID:
+        raise environ.ImproperlyConfigured(
+            "FCM_ENABLED is true but FCM_PROJECT_ID is not set and FCM_CREDENTIALS_FILE has no project_id."
+        )
 
 # --- price alerts (issue 23: alerts/) ----------------------------------------------
 ALERTS_MAX_ACTIVE_PER_USER = env.int("ALERTS_MAX_ACTIVE_PER_USER", default=50)
