@@ -8,15 +8,15 @@
 """
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from speedtrade.tests.local_http import LocalHTTPService, request_body, request_headers, respond
 
 ACCESS_TOKEN = "ya29.local-test-token"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
@@ -76,48 +76,27 @@ def fcm_answer(token: str, project: str) -> tuple[int, dict]:
     return 200, {"name": f"projects/{project}/messages/{uuid.uuid4().hex}"}
 
 
-class FcmService:
+class FcmService(LocalHTTPService):
     def __init__(self):
         self.public_key = None  # set by the test once the key exists, to check the token request's signature
         self.token_requests: list[dict] = []
         self.sent: list[tuple[str, dict, dict]] = []  # (path, headers, body)
-        service = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.path == "/token":
-                    form = {key: values[0] for key, values in parse_qs(raw.decode()).items()}
-                    # google-auth signs for Google's token endpoint whatever the key's token_uri says.
-                    claims = jwt.decode(
-                        form["assertion"], service.public_key, algorithms=["RS256"], audience=GOOGLE_TOKEN_AUDIENCE
-                    )
-                    service.token_requests.append({"grant_type": form["grant_type"], **claims})
-                    return self._json(200, {"access_token": ACCESS_TOKEN, "expires_in": 3599, "token_type": "Bearer"})
-                headers = {key.lower(): value for key, value in self.headers.items()}
-                body = json.loads(raw)
-                service.sent.append((self.path, headers, body))
-                if headers.get("authorization") != f"Bearer {ACCESS_TOKEN}":
-                    return self._json(401, _error(401, "UNAUTHENTICATED", "Request had invalid credentials.", []))
-                project = self.path.split("/")[3]
-                return self._json(*fcm_answer(body["message"]["token"], project))
-
-            def _json(self, status: int, payload: dict):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def handle_post(self, request):
+        raw = request_body(request)
+        if request.path == "/token":
+            form = {key: values[0] for key, values in parse_qs(raw.decode()).items()}
+            # google-auth signs for Google's token endpoint whatever the key's token_uri says.
+            claims = jwt.decode(
+                form["assertion"], self.public_key, algorithms=["RS256"], audience=GOOGLE_TOKEN_AUDIENCE
+            )
+            self.token_requests.append({"grant_type": form["grant_type"], **claims})
+            return respond(request, 200, {"access_token": ACCESS_TOKEN, "expires_in": 3599, "token_type": "Bearer"})
+        headers = request_headers(request)
+        body = json.loads(raw)
+        self.sent.append((request.path, headers, body))
+        if headers.get("authorization") != f"Bearer {ACCESS_TOKEN}":
+            return respond(request, 401, _error(401, "UNAUTHENTICATED", "Request had invalid credentials.", []))
+        project = request.path.split("/")[3]
+        respond(request, *fcm_answer(body["message"]["token"], project))

@@ -3,44 +3,22 @@
 wrong key. It records each request."""
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from speedtrade.tests.local_http import LocalHTTPService, request_body, request_headers, respond
 
 API_KEY = "SG.local-test-key"
 
 
-class SendGridService:
+class SendGridService(LocalHTTPService):
     def __init__(self):
         self.received: list[tuple[str, dict, dict]] = []
-        service = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                headers = {key.lower(): value for key, value in self.headers.items()}
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                service.received.append((self.path, headers, body))
-                if headers.get("authorization") != f"Bearer {API_KEY}":
-                    error = {"errors": [{"message": "The provided authorization grant is invalid.", "field": None}]}
-                    data = json.dumps(error).encode()
-                    self.send_response(401)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return
-                self.send_response(202)
-                self.send_header("X-Message-Id", uuid.uuid4().hex[:22])
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def handle_post(self, request):
+        headers = request_headers(request)
+        self.received.append((request.path, headers, json.loads(request_body(request))))
+        if headers.get("authorization") != f"Bearer {API_KEY}":
+            refused = {"errors": [{"message": "The provided authorization grant is invalid.", "field": None}]}
+            return respond(request, 401, refused)
+        respond(request, 202, headers={"X-Message-Id": uuid.uuid4().hex[:22]})
