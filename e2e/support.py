@@ -26,6 +26,8 @@ from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from django.conf import settings
 from django.db import connection
+from django.test import Client
+from playwright.sync_api import expect
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Ports the test server may take, "first-last" (the first free one wins).
@@ -180,6 +182,38 @@ def new_page(browser, server: LiveServer, **context_options):
     context = browser.new_context(base_url=server.url, **context_options)
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     return context.new_page()
+
+
+def signed_in_page(browser, server: LiveServer, user):
+    """A page in a fresh browser context already signed in as `user` (a session made outside the browser)."""
+    session_key = in_worker_thread(lambda: _session_key(user))  # the ORM, outside Playwright's event loop
+    page = new_page(browser, server)
+    page.context.add_cookies([{"name": "sessionid", "value": session_key, "url": server.url}])
+    return page
+
+
+def _session_key(user) -> str:
+    client = Client()
+    client.force_login(user)
+    connection.close()  # this worker thread's connection, so the test database can be dropped
+    return client.cookies["sessionid"].value
+
+
+def open_live(page, path: str) -> None:
+    """Open a page and wait for its sockets (the indicator says Live)."""
+    page.goto(path)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+
+
+def review_and_place(page, *, side: str) -> None:
+    """Review the ticket, place it; the fill is then announced live."""
+    expect(page.get_by_label("Order type")).to_have_value("market")
+    page.get_by_role("button", name="Review order").click()
+    expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
+    page.get_by_role("button", name="Place order").click()
+    expect(page.locator("#order-status")).to_contain_text("Order placed")
+    # Read out by live.js from the /ws/trades fill event (aria-live), not from the page load.
+    expect(page.locator("#live-announcer")).to_contain_text(f"Filled: {side}")
 
 
 def screenshot(page, name: str) -> None:

@@ -11,7 +11,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from e2e.support import PASSWORD_FOR_NEW_USERS, e2e, new_page, screenshot, totp_code
+from e2e.support import PASSWORD_FOR_NEW_USERS, e2e, new_page, open_live, review_and_place, screenshot, totp_code
 
 pytestmark = e2e
 
@@ -107,23 +107,6 @@ def deposit(page: Page, amount: str) -> None:
     # The demo bank rail settles at once (TRANSFER_SETTLEMENT_DELAY_SECONDS=0).
     expect(page.locator("#transfers tbody tr").first).to_contain_text("Settled")
     screenshot(page, "06-transfers")
-
-
-def open_live(page: Page, path: str) -> None:
-    """Open a page and wait for its sockets (the indicator says Live)."""
-    page.goto(path)
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-
-
-def review_and_place(page: Page, *, side: str) -> None:
-    """Review the ticket, place it; the fill is then announced live."""
-    expect(page.get_by_label("Order type")).to_have_value("market")
-    page.get_by_role("button", name="Review order").click()
-    expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
-    page.get_by_role("button", name="Place order").click()
-    expect(page.locator("#order-status")).to_contain_text("Order placed")
-    # Read out by live.js from the /ws/trades fill event (aria-live), not from the page load.
-    expect(page.locator("#live-announcer")).to_contain_text(f"Filled: {side}")
 
 
 def turn_on_two_factor_and_log_in_with_it(page: Page) -> None:

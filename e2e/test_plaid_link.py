@@ -5,13 +5,11 @@ and the rest of the page keeps working. Past the Link step: portfolios/tests/tes
 """
 
 import pytest
-from django.db import connection
-from django.test import Client
 from playwright.sync_api import expect
 
 from accounts.models import KYCApplication
 from accounts.tests.factories import UserFactory, approved_customer
-from e2e.support import in_worker_thread, new_page
+from e2e.support import signed_in_page
 from portfolios.tests.plaid_sandbox import PlaidSandbox
 
 pytestmark = pytest.mark.e2e
@@ -48,20 +46,6 @@ def e2e_environment(alice_walker, plaid_sandbox) -> dict[str, str]:
         "PLAID_SECRET": "sandbox-secret-for-tests",
         "PLAID_API_URL": plaid_sandbox.url,
     }
-
-
-def _session_key(user) -> str:
-    client = Client()
-    client.force_login(user)
-    connection.close()  # this worker thread's connection, so the test database can be dropped
-    return client.cookies["sessionid"].value
-
-
-def signed_in_page(browser, server, user):
-    session_key = in_worker_thread(lambda: _session_key(user))  # the ORM, outside Playwright's event loop
-    page = new_page(browser, server)
-    page.context.add_cookies([{"name": "sessionid", "value": session_key, "url": server.url}])
-    return page
 
 
 def test_link_a_bank_gets_a_link_token_from_our_server_and_opens_plaid_link(

@@ -8,6 +8,8 @@ Two runtime modes follow from what is configured:
   worker and beat — what tests, docker-compose and production use.
 """
 
+import importlib.util
+import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -248,18 +250,35 @@ HEADLESS_JWT_STATEFUL_VALIDATION_ENABLED = True
 HEADLESS_SERVE_SPECIFICATION = True
 
 # EMAIL_URL names the mail server or provider in one variable (smtp://, smtp+tls://user:password@host:587,
-# smtp+ssl://…; django-environ's schemes); without it EMAIL_BACKEND alone (the console in development).
+# smtp+ssl://…; django-environ's schemes); without it EMAIL_BACKEND and EMAIL_HOST, … (the console in development).
 _EMAIL = env.email_url("EMAIL_URL") if env.str("EMAIL_URL", default="") else {}
 EMAIL_BACKEND = _EMAIL.get("EMAIL_BACKEND") or env.str(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
-EMAIL_HOST = _EMAIL.get("EMAIL_HOST") or "localhost"
-EMAIL_PORT = _EMAIL.get("EMAIL_PORT") or 25
-EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER") or ""
-EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD") or ""
-EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
+EMAIL_HOST = _EMAIL.get("EMAIL_HOST") or env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = _EMAIL.get("EMAIL_PORT") or env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER") or env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD") or env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS") or env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL") or env.bool("EMAIL_USE_SSL", default=False)
+# A hung provider fails the attempt, which is retried (notifications.tasks). EMAIL_TIMEOUT is the older name.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=env.int("EMAIL_TIMEOUT", default=10))
+# Or an email service's HTTP API through django-anymail: EMAIL_PROVIDER is the name of one of anymail's backends
+# (sendgrid, mailgun, postmark, amazon_ses, brevo, …) and wins over the above. Its settings come from
+# ANYMAIL_<SETTING> variables with anymail's names (ANYMAIL_MAILGUN_API_KEY, ANYMAIL_SENDGRID_API_URL, …);
+# SendGrid's key may also be SENDGRID_API_KEY.
+EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", default="")
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in env.ENVIRON.items() if name.startswith("ANYMAIL_")}
+if EMAIL_PROVIDER:
+    if importlib.util.find_spec(f"anymail.backends.{EMAIL_PROVIDER}") is None:
+        raise environ.ImproperlyConfigured(
+            f"EMAIL_PROVIDER {EMAIL_PROVIDER!r} is not a django-anymail backend (sendgrid, mailgun, postmark, …)."
+        )
+    EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
+if EMAIL_PROVIDER == "sendgrid":
+    ANYMAIL.setdefault("SENDGRID_API_KEY", env.str("SENDGRID_API_KEY", default=""))
+    if not ANYMAIL["SENDGRID_API_KEY"]:
+        raise environ.ImproperlyConfigured("EMAIL_PROVIDER=sendgrid needs SENDGRID_API_KEY (a SendGrid API key).")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SpeedTrade <no-reply@speedtrade.local>")
 
 # --- API --------------------------------------------------------------------------
@@ -542,19 +561,34 @@ NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="http://127.0
 NOTIFICATIONS_EMAIL_DOMAIN = env.str("NOTIFICATIONS_EMAIL_DOMAIN", default="speedtrade.local")  # Message-ID domain
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
 NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=600.0)
-# SMTP (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend); the embedded default prints to the console.
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # a hung provider fails the attempt, which is retried
 # Web Push (VAPID, RFC 8292): the application server's P-256 key pair, base64url (raw private scalar, uncompressed
 # public point: `vapid --gen` of py-vapid, or notifications/push.py's docs). Unset: web pushes are skipped.
 WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
 WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
 WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:ops@speedtrade.local")
 WEBPUSH_TTL_SECONDS = env.int("WEBPUSH_TTL_SECONDS", default=86400)
+# FCM (apps' tokens) through firebase-admin and FCM's HTTP v1 API. Off: FCM deliveries are recorded skipped.
+FCM_ENABLED = env.bool("FCM_ENABLED", default=False)
+FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")  # the Firebase service account's JSON key
+FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")  # empty: the key's project_id
+FCM_API_URL = env.str("FCM_API_URL", default="https://fcm.googleapis.com")  # tests point it at a local server
+FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10.0)
+if FCM_ENABLED and not FCM_CREDENTIALS_FILE:
+    raise environ.ImproperlyConfigured(
+        "FCM_ENABLED is true but FCM_CREDENTIALS_FILE is not set (the Firebase service account's JSON key)."
+    )
+if FCM_ENABLED:
+    try:
+        _fcm_key = json.loads(Path(FCM_CREDENTIALS_FILE).read_text())
+    except (OSError, ValueError) as unreadable:
+        raise environ.ImproperlyConfigured(
+            f"FCM_CREDENTIALS_FILE {FCM_CREDENTIALS_FILE!r} is not a readable JSON key: {unreadable}"
+        ) from unreadable
+    FCM_PROJECT_ID = FCM_PROJECT_ID or _fcm_key.get("project_id", "")
+    if not FCM_PROJECT_ID:
+        raise environ.ImproperlyConfigured(
+            "FCM_ENABLED is true but FCM_PROJECT_ID is not set and FCM_CREDENTIALS_FILE has no project_id."
+        )
 
 # --- price alerts (issue 23: alerts/) ----------------------------------------------
 ALERTS_MAX_ACTIVE_PER_USER = env.int("ALERTS_MAX_ACTIVE_PER_USER", default=50)

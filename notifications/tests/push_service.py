@@ -5,11 +5,11 @@ It records each request so tests can decrypt what was sent."""
 import base64
 import json
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from speedtrade.tests.local_http import LocalHTTPService, request_body, request_headers, respond
 
 
 def b64url(raw: bytes) -> str:
@@ -36,42 +36,14 @@ class BrowserSubscription:
         )
 
 
-class PushService:
+class PushService(LocalHTTPService):
     def __init__(self):
         self.received: list[tuple[str, dict, bytes]] = []
-        service = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                service.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                if self.path.startswith("/wpush/gone"):
-                    payload = json.dumps(
-                        {
-                            "code": 410,
-                            "errno": 106,
-                            "error": "Gone",
-                            "message": "Request did not validate invalid token",
-                        }
-                    ).encode()
-                    self.send_response(410)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                    return
-                self.send_response(201)
-                self.send_header("Location", f"http://{self.headers['Host']}/m/{len(service.received)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def handle_post(self, request):
+        self.received.append((request.path, request_headers(request), request_body(request)))
+        if request.path.startswith("/wpush/gone"):
+            gone = {"code": 410, "errno": 106, "error": "Gone", "message": "Request did not validate invalid token"}
+            return respond(request, 410, gone)
+        respond(request, 201, headers={"Location": f"http://{request.headers['Host']}/m/{len(self.received)}"})
