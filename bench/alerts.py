@@ -36,6 +36,7 @@ from alerts.services import alert_create  # noqa: E402
 from bench.load import percentiles  # noqa: E402
 from marketdata.models import Asset  # noqa: E402
 from marketdata.quotes import Quote  # noqa: E402
+from speedtrade.money import to_cents  # noqa: E402
 from speedtrade.realtime import user_group  # noqa: E402
 
 PRICE = Decimal(100)
@@ -85,7 +86,7 @@ def far_alerts(symbols: list[str], count: int, rng: random.Random) -> None:
                 user=owners[i % len(owners)],
                 symbol=symbols[i % len(symbols)],
                 condition="price_above" if upwards else "price_below",
-                value=(PRICE * (1 + pct / 100) if upwards else PRICE * (1 - pct / 100)).quantize(Decimal("0.01")),
+                value=to_cents(PRICE * (1 + pct / 100) if upwards else PRICE * (1 - pct / 100)),
                 created_at=now,
                 updated_at=now,
             )

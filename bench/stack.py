@@ -48,6 +48,8 @@ class Config:
         env.update(
             DATABASE_URL=self.database_url,
             REDIS_URL=self.redis_url,
+            # Tasks through Redis, where the runner counts and drops the submission backlog between steps.
+            CELERY_BROKER_URL=self.redis_url,
             SPEEDTRADE_ENV="bench",
             DEBUG="false",
             ALLOWED_HOSTS="127.0.0.1,localhost",

@@ -19,6 +19,7 @@ from accounts.tests.factories import UserFactory, approved_customer
 from e2e.support import e2e, in_worker_thread, open_live, review_and_place, screenshot, signed_in_page
 from marketdata.quotes import latest_quotes
 from portfolios.services import deposit_settled_post
+from speedtrade.money import to_step
 
 pytestmark = e2e
 
@@ -74,7 +75,7 @@ def test_a_plan_an_alert_and_a_fill_reach_the_open_notification_centre_live(carl
     expect(customer.get_by_label("Symbol")).to_have_value(SYMBOL)
     last = in_worker_thread(lambda: latest_quotes([SYMBOL])[SYMBOL].last)
     customer.get_by_label("When").select_option(label="Price at or below")
-    customer.get_by_label("Price ($) or move (%)").fill(str(last.quantize(Decimal("1")) + 1))
+    customer.get_by_label("Price ($) or move (%)").fill(str(to_step(last, Decimal("1")) + 1))
     customer.get_by_role("button", name="Create alert").click()
     expect(customer.locator(".messages")).to_contain_text("Alert created.")
 

@@ -25,7 +25,7 @@ from marketdata.feeds.base import BarRecord
 from marketdata.feeds.simulated import RandomWalk, SimulatedAsset
 from marketdata.models import Asset, AssetIcon, Bar, Timeframe
 from marketdata.quotes import Quote
-from speedtrade.money import to_stored
+from speedtrade.money import QTY_STEP, to_step, to_stored
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def bars_import(*, asset: Asset, timeframe: str, records: Iterable[BarRecord]) -
                 high=to_stored(r.high),
                 low=to_stored(r.low),
                 close=to_stored(r.close),
-                volume=r.volume.quantize(Decimal("0.000000001")),
+                volume=to_step(r.volume, QTY_STEP),
                 trade_count=r.trade_count or 0,
                 vwap=to_stored(r.vwap) if r.vwap is not None else None,
             )

@@ -22,13 +22,14 @@ from decimal import Decimal
 from marketdata.bars import bucket_start
 from marketdata.feeds.base import BarRecord
 from marketdata.models import Timeframe
+from speedtrade.money import to_step
 
 PRICE_PLACES = Decimal("0.0001")
 YAHOO_INTERVALS = {Timeframe.DAY: "1d", Timeframe.HOUR: "15m"}
 
 
 def _price(value) -> Decimal:
-    return Decimal(str(float(value))).quantize(PRICE_PLACES)
+    return to_step(Decimal(str(float(value))), PRICE_PLACES)
 
 
 class YFinanceHistory:

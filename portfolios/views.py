@@ -1,6 +1,7 @@
 """Home (account summary, equity curve, positions, open orders, activity) and transfers. Figures come
 from portfolios' selectors only: the page shows the same numbers as `GET /api/v1/account`."""
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -72,6 +73,7 @@ def _own_account(request):
 
 
 @login_required
+@csp_update(settings.PLAID_LINK_CSP)
 def transfers(request):
     account = _own_account(request)
     form = TransferForm(request.POST or None)

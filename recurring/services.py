@@ -14,6 +14,7 @@ from recurring import schedule
 from recurring.models import RecurringPlan, RecurringRun
 from recurring.states import plan_transition
 from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.money import ONE_DOLLAR, has_at_most_cents
 from speedtrade.rules import RuleViolation
 
 S = RecurringPlan.Status
@@ -57,7 +58,7 @@ NEXT_FIELDS = ("next_scheduled_date", "next_run_date", "next_run_at")
 
 
 def _check_shape(plan: RecurringPlan) -> None:
-    if plan.amount < 1 or plan.amount != plan.amount.quantize(Decimal("0.01")):
+    if plan.amount < ONE_DOLLAR or not has_at_most_cents(plan.amount):
         raise PlanRuleViolation("The amount is at least $1.00, in cents.", code="invalid_amount", field="amount")
     if plan.frequency in (schedule.WEEKLY, schedule.BIWEEKLY):
         if plan.weekday is None or not 0 <= plan.weekday <= 6:

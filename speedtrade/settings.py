@@ -435,6 +435,17 @@ PLAID_ENV = env.str("PLAID_ENV", default="sandbox")  # sandbox | production
 PLAID_API_URL = env.str("PLAID_API_URL", default="")  # override of the PLAID_ENV host (proxies, tests)
 PLAID_WEBHOOK_URL = env.str("PLAID_WEBHOOK_URL", default="")  # our /plaid/webhook/ as Plaid reaches it
 PLAID_LINK_SCRIPT_URL = "https://cdn.plaid.com/link/v2/stable/link-initialize.js"  # must come from Plaid
+# Link is Plaid's script, in Plaid's iframe, talking to Plaid: the transfers page alone allows those origins
+# (portfolios.views.transfers), and only with the Plaid rail.
+PLAID_LINK_CSP = (
+    {
+        "script-src": [PLAID_LINK_SCRIPT_URL],
+        "frame-src": ["https://cdn.plaid.com/"],
+        "connect-src": [f"https://{PLAID_ENV}.plaid.com/"],
+    }
+    if BANK_RAIL == "plaid"
+    else None
+)
 # Owner name vs approved KYC name: below this score (0..1) the link is held for compliance.
 PLAID_NAME_MATCH_THRESHOLD = Decimal(env.str("PLAID_NAME_MATCH_THRESHOLD", default="0.85"))
 PLAID_TRANSFER_SYNC_SECONDS = env.int("PLAID_TRANSFER_SYNC_SECONDS", default=60)

@@ -4,7 +4,11 @@ import json
 
 from speedtrade.tests.test_settings_modes import run
 
-SERVICES = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/speedtrade", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+SERVICES = {
+    "SPEEDTRADE_ENV": "development",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/speedtrade",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
 SHOW = (
     "import django, json; django.setup(); from django.conf import settings as s; from django.db import connection; "
     "p = connection.get_connection_params(); "

@@ -30,7 +30,9 @@ CLS = {"symbol": "F", "side": "buy", "type": "market", "qty": "1", "time_in_forc
 def test_cancel_all_in_the_embedded_default_cancels_everything_and_verify_ledger_sees_drift(tmp_path):
     """The issue exactly as reported: `make run`'s mode (SQLite, tasks in process, DEBUG on), through the API."""
     database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    run = run_embedded({"DATABASE_URL": database}, "-m", "trading.tests.embedded_cancel_all")
+    run = run_embedded(
+        {"DATABASE_URL": database, "SPEEDTRADE_ENV": "development"}, "-m", "trading.tests.embedded_cancel_all"
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["placed"] == [201, 201, 201] and result["reserved_before"] == "35.80"
