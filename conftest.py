@@ -85,3 +85,19 @@ def alice_api(alice):
 def carol_admin(carol):
     """Carol's browser session after a password + TOTP login: what the admin requires of staff."""
     return mfa_client(carol)
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that commits restores the migrated rows (`serialized_rollback=True`). One that does not ends
+    with a flush that re-creates content types, and every later serialized test then fails at setup with a
+    duplicate key: a whole run of errors far from their cause."""
+    offenders = []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        commits = "transactional_db" in item.fixturenames or bool(marker and marker.kwargs.get("transaction"))
+        if commits and not (marker and marker.kwargs.get("serialized_rollback")):
+            offenders.append(item.nodeid)
+    if offenders:
+        raise pytest.UsageError(
+            "Mark these django_db(transaction=True, serialized_rollback=True):\n" + "\n".join(offenders)
+        )

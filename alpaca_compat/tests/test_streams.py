@@ -40,6 +40,7 @@ from portfolios.services import deposit_settled_post
 from speedtrade.realtime import user_group
 from trading.brokers.paper import paper_book_reset
 
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 WAIT_SECONDS = 30  # an upper bound for "it arrives", never a timing assertion
 
 

@@ -92,7 +92,7 @@ async def test_the_feed_beats_when_quotes_arrive():
     assert healthcheck("feed") == "feed: ok\n"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_beat_beats_on_every_tick():
     scheduler = HeartbeatScheduler(app=celery_app, lazy=True)
     scheduler.setup_schedule()
