@@ -1,5 +1,6 @@
 """6. Dashboard and API reads for a trader with 50 positions and 5,000 orders: server time (X-Process-Time)."""
 
+import asyncio
 import time
 
 from bench import load
@@ -18,7 +19,10 @@ async def reads(config: Config, seed: dict, *, repeats: int) -> list[dict]:
     for path in API + PAGES:
         headers = bearer if path.startswith("/api/") else cookie
         conn = load.HttpConnection(config.host, config.port)
-        status, _, body = await conn.request("GET", path, headers=headers)
+        try:
+            status, _, body = await conn.request("GET", path, headers=headers)
+        except (OSError, asyncio.IncompleteReadError) as failure:  # a server that dropped us is a result too
+            status, body = f"no answer ({type(failure).__name__})", b""
         if status != 200:
             note = "not served on this branch" if status == 404 else "unexpected status"
             results.append({"path": path, "status": status, "note": note})
