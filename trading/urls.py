@@ -3,6 +3,9 @@ from django.urls import path
 from trading import views
 
 urlpatterns = [
+    path("trade/", views.trade_default, name="trade_default"),
+    # <path:…> so crypto pairs read naturally: /trade/BTC/USD/ (BTCUSD works too).
+    path("trade/<path:symbol>/", views.trade, name="trade"),
     path("orders/", views.order_list, name="orders"),
     path("orders/ticket/", views.order_ticket, name="order_ticket"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order_detail"),

@@ -1,25 +1,76 @@
-"""Order pages: the ticket's review/place steps, order history, detail with timeline, cancel and replace.
+"""The trade page (chart, quote panel, ticket) and order pages: the ticket's review/place steps, order history,
+detail with timeline, cancel and replace.
 
 Thin: parsing is the API's serializers (through trading.forms), rules and writes are trading.services.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from marketdata.models import Asset
-from marketdata.selectors import asset_get
-from marketdata.views import trade_context
+from marketdata.models import Asset, AssetIcon, Timeframe
+from marketdata.quotes import is_stale, latest_quotes
+from marketdata.selectors import asset_get, bars_list, latest_prices, previous_closes
 from portfolios.selectors import position_get, primary_account
 from speedtrade.api.errors import BusinessRuleViolation
 from trading import selectors, services
 from trading.forms import OrderReplaceForm, OrderTicketForm
 from trading.models import Order
+
+CHART_BARS = 500
+OHLC = ("open", "high", "low", "close")
+
+
+def trade_context(request, asset: Asset) -> dict:
+    """Everything the trade page shows besides the ticket's own state (the ticket view reuses it)."""
+    timeframe = request.GET.get("timeframe", Timeframe.MINUTE)
+    if timeframe not in Timeframe.values:
+        timeframe = Timeframe.MINUTE
+    bars = bars_list(asset=asset, timeframe=timeframe, start=None, end=timezone.now(), limit=CHART_BARS)
+    quote = latest_quotes([asset.symbol]).get(asset.symbol)
+    account = primary_account(user=request.user)
+    last, previous_close = latest_prices([asset])[asset.id], previous_closes([asset])[asset.id]
+    return {
+        "asset": asset,
+        "asset_icon_url": reverse("asset_icon", args=[asset.symbol])
+        if AssetIcon.objects.filter(asset=asset).exists()
+        else "",
+        "quote": quote,
+        "quote_stale": quote is None or is_stale(quote),
+        "last_price": last,
+        "previous_close": previous_close,
+        "change_today": last - previous_close,
+        "change_today_ratio": (last - previous_close) / previous_close if previous_close else None,
+        "timeframe": timeframe,
+        "timeframes": Timeframe.values,
+        "bars": [{"time": int(bar.timestamp.timestamp()), **{f: str(getattr(bar, f)) for f in OHLC}} for bar in bars],
+        "position": account and position_get(account=account, symbol_or_asset_id=str(asset.id)),
+        "form": OrderTicketForm(asset=asset),
+    }
+
+
+@login_required
+def trade_default(request):
+    """The Trade link and the symbol search box (`?symbol=`)."""
+    symbol = request.GET.get("symbol", "").strip() or settings.DASHBOARD_DEFAULT_SYMBOL
+    return redirect("trade", symbol=symbol)
+
+
+@login_required
+def trade(request, symbol: str):
+    try:
+        asset = asset_get(symbol_or_id=symbol)
+    except Asset.DoesNotExist:
+        raise Http404(f"No symbol {symbol}.") from None
+    return render(request, "trading/trade.html", trade_context(request, asset))
+
 
 ORDER_FILTERS = ("open", "closed", "all")
 ORDERS_PER_PAGE = 25
@@ -69,7 +120,7 @@ def order_ticket(request):
         context["position"] = position_get(account=account, symbol_or_asset_id=str(asset.id))
         return render(request, "trading/_order_ticket.html", context, status=status)
     # Without JavaScript the whole trade page comes back with the ticket in its new state.
-    return render(request, "marketdata/trade.html", {**trade_context(request, asset), **context}, status=status)
+    return render(request, "trading/trade.html", {**trade_context(request, asset), **context}, status=status)
 
 
 @login_required
