@@ -31,6 +31,17 @@ class KYCStatus:
     def requested_document_labels(self) -> list[str]:
         return [KYCDocument.Type(doc).label for doc in self.requested_documents]
 
+    @property
+    def requested_field_labels(self) -> list[str]:
+        return [kyc_field_label(name) for name in self.requested_fields]
+
+
+def kyc_field_label(name: str) -> str:
+    """What the customer calls an application field ("Postal code", not "postal_code")."""
+    if name == "tax_id":  # stored encrypted under another name
+        return "Tax id"
+    return str(KYCApplication._meta.get_field(name).verbose_name).capitalize()
+
 
 def kyc_latest_change(*, application: KYCApplication) -> KYCStatusChange | None:
     return application.status_changes.order_by("-created_at", "-id").first()
@@ -76,6 +87,60 @@ def kyc_missing_items(*, application: KYCApplication) -> dict[str, list[str]]:
         "documents": [doc for doc in REQUIRED_DOCUMENTS if doc not in uploaded],
         "agreements": [kind for kind in kyc_required_agreements(application=application) if kind not in signed],
     }
+
+
+def kyc_missing_labels(missing: dict[str, list[str]]) -> list[str]:
+    """`kyc_missing_items` as the customer reads it ("Proof of address", never "proof_of_address")."""
+    return [
+        *(kyc_field_label(name) for name in missing["fields"]),
+        *(KYCDocument.Type(doc).label for doc in missing["documents"]),
+        *(KYCAgreement.Kind(kind).label for kind in missing["agreements"]),
+    ]
+
+
+@dataclass(frozen=True)
+class OnboardingStep:
+    slug: str  # an onboarding page (accounts.views.STEPS), or "approval" / "funding" after submission
+    title: str
+    done: bool
+
+
+@dataclass(frozen=True)
+class OnboardingProgress:
+    """Home's checklist for a customer who cannot trade yet, and the one next thing to do."""
+
+    kyc: KYCStatus
+    steps: list[OnboardingStep]
+
+    @property
+    def next_step(self) -> OnboardingStep | None:
+        return next((step for step in self.steps if not step.done), None)
+
+
+# The application's sections in the order the onboarding pages ask for them.
+_FIELD_SECTIONS = (
+    ("contact", "Contact details", KYCApplication.CONTACT_FIELDS),
+    ("identity", "Identity", KYCApplication.IDENTITY_FIELDS),
+    ("disclosures", "Disclosures", KYCApplication.DISCLOSURE_FIELDS),
+)
+
+
+def onboarding_progress(*, user: User) -> OnboardingProgress:
+    kyc = kyc_status(user=user)
+    application = KYCApplication.objects.filter(user=user).first()
+    missing = kyc_missing_items(application=application) if application else None
+    submitted = application is not None and not application.is_editable
+    steps = [
+        OnboardingStep(slug, title, bool(missing) and not set(missing["fields"]) & set(names))
+        for slug, title, names in _FIELD_SECTIONS
+    ]
+    steps += [
+        OnboardingStep("agreements", "Agreements", bool(missing) and not missing["agreements"]),
+        OnboardingStep("documents", "Identity documents", bool(missing) and not missing["documents"]),
+        OnboardingStep("review", "Review and submit", submitted),
+        OnboardingStep("approval", "Compliance approval", kyc.approved),
+    ]
+    return OnboardingProgress(kyc=kyc, steps=steps)
 
 
 def account_active_restrictions(*, account) -> dict[str, AccountRestriction]:

@@ -163,7 +163,9 @@ def review_step(request):
             "review",
             application=application,
             errors=errors,
-            missing=selectors.kyc_missing_items(application=application) if application else None,
+            missing=selectors.kyc_missing_labels(selectors.kyc_missing_items(application=application))
+            if application
+            else [],
         ),
     )
 

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import kyc_status, transfer_refusal_reason
+from accounts.selectors import kyc_status, onboarding_progress, transfer_refusal_reason
 from portfolios import selectors, services
 from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.forms import TransferForm
@@ -37,10 +37,11 @@ def _live_context(account) -> dict:
 
 @login_required
 def home(request):
+    progress = onboarding_progress(user=request.user)
     account = selectors.primary_account(user=request.user)
-    if account is None:
-        # No brokerage account until KYC is approved: point the user at onboarding.
-        return render(request, "portfolios/home_onboarding.html")
+    if account is None or not progress.kyc.approved:
+        # Nothing to trade or fund until KYC is approved: Home is the checklist that leads there.
+        return render(request, "portfolios/home_onboarding.html", {"progress": progress})
     period = request.GET.get("period", "1M")
     if period not in HISTORY_RANGES:
         period = "1M"

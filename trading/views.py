@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.selectors import kyc_status
 from marketdata.models import Asset, AssetIcon, Timeframe
 from marketdata.quotes import is_stale, latest_quotes
 from marketdata.selectors import asset_get, bars_list, latest_prices, previous_closes
@@ -53,6 +54,7 @@ def trade_context(request, asset: Asset) -> dict:
         "bars": [{"time": int(bar.timestamp.timestamp()), **{f: str(getattr(bar, f)) for f in OHLC}} for bar in bars],
         "position": account and position_get(account=account, symbol_or_asset_id=str(asset.id)),
         "form": OrderTicketForm(asset=asset),
+        "kyc_approved": kyc_status(user=request.user).approved,
     }
 
 
@@ -100,7 +102,7 @@ def order_ticket(request):
     except Asset.DoesNotExist:
         raise Http404 from None
     form = OrderTicketForm(request.POST, asset=asset)
-    context = {"form": form, "asset": asset}
+    context = {"form": form, "asset": asset, "kyc_approved": kyc_status(user=request.user).approved}
     order_request = form.order_request()
     if order_request is not None:
         try:

@@ -48,7 +48,7 @@ def test_pages_need_a_login(client, path):
 def test_home_without_an_account_points_to_onboarding(alice_browser):
     response = alice_browser.get("/")
     assert response.status_code == 200
-    assert b"Continue your application" in response.content
+    assert b"Start your application" in response.content
 
 
 def test_home_shows_the_valuation_and_a_row_per_position(alice_browser, funded, acme, btc):
@@ -141,7 +141,7 @@ def test_an_applicant_is_told_why_money_cannot_move_yet_and_where_to_go(client, 
     accounts_services.kyc_submit(user=alice)
     client.force_login(alice)
     page = client.get("/transfers/").content.decode()
-    assert "Deposits and withdrawals open once your account application is approved" in page
+    assert "Moving money opens once your account application is approved" in page
     assert 'href="/onboarding/"' in page
 
     response = client.post("/transfers/", {"direction": "incoming", "amount": "50000"})
