@@ -35,10 +35,16 @@ ORDER_TYPES = [
 
 
 def _apply_serializer_errors(form: forms.Form, errors: dict) -> None:
+    visible = getattr(form, "visible_field", lambda name: name)
     for name, messages in errors.items():
-        field = name if name in form.fields else None
+        field = visible(name) if visible(name) in form.fields else None
         for message in messages if isinstance(messages, list) else [messages]:
             form.add_error(field, str(message))
+
+
+def _plain(value) -> str:
+    """A decimal as a form box shows it: "2", "10.5" (no exponent, no trailing zeros); "" for none."""
+    return "" if value is None else f"{value.normalize():f}"
 
 
 class OrderTicketForm(forms.Form):
@@ -109,11 +115,16 @@ class OrderTicketForm(forms.Form):
             return None
         return serializer.to_request()
 
+    def visible_field(self, name: str | None) -> str | None:
+        """The field the customer typed the amount in: an error about the amount (the service may name
+        either) goes next to the box they can see, never onto the hidden one."""
+        if name in ("qty", "notional"):
+            return "notional" if self.cleaned_data.get("amount_in", "dollars") == "dollars" else "qty"
+        return name
+
     def add_rule_violation(self, exc) -> None:
         """A service refusal (code, message, field) shown next to the field it is about."""
-        field = exc.field
-        if field == "notional" and self.cleaned_data.get("amount_in") == "shares":
-            field = "qty"
+        field = self.visible_field(exc.field)
         self.add_error(field if field in self.fields else None, str(exc.detail))
 
 
@@ -123,6 +134,11 @@ class OrderReplaceForm(forms.Form):
     stop_price = decimal_input("Stop price ($)")
 
     def __init__(self, *args, order: Order, **kwargs):
+        # Starts from the order as it stands: the customer changes one figure, not retypes all three.
+        # Its quantity is what is still to trade (the replacement's quantity, as `order_replace` reads it).
+        remaining = order.qty - order.filled_qty if order.qty is not None else None
+        prices = {name: _plain(getattr(order, name)) for name in ("limit_price", "stop_price")}
+        kwargs.setdefault("initial", {"qty": _plain(remaining), **prices})
         super().__init__(*args, **kwargs)
         if order.notional is not None:
             del self.fields["qty"]

@@ -360,8 +360,20 @@ def sell_qty_needed(request: OrderRequest, asset: Asset, quote: Quote | None) ->
     return money.qty_up_to_step(request.notional * buffer / price, asset.min_trade_increment)
 
 
+def check_holds(account: Account, asset: Asset) -> None:
+    """A sell of something the account does not hold is refused as that, before any other sell rule
+    (a wash-trade warning about one's own buy is no answer to "I own none")."""
+    _require_holding(asset, ports.sellable_qty(account=account, asset=asset))
+
+
+def _require_holding(asset: Asset, available: Decimal) -> None:
+    if available <= 0:
+        _reject("insufficient_position", f"You hold no {asset.symbol} to sell.", "qty")
+
+
 def check_sellable(account: Account, asset: Asset, qty: Decimal) -> Decimal:
     available = ports.sellable_qty(account=account, asset=asset)
+    _require_holding(asset, available)
     if qty > available:
         _reject(
             "insufficient_position",

@@ -147,6 +147,8 @@ def order_place(
         risk.check_leg_prices(request, asset, quote)
         risk.check_minimum_value(account, request, asset, quote)
         risk.check_max_notional(request, asset, quote)
+        if request.side == Order.Side.SELL:
+            risk.check_holds(account, asset)
         risk.check_wash_trade(request, opposite_open)
         order = Order(
             client_order_id=request.client_order_id or str(uuid.uuid4()),

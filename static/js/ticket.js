@@ -14,6 +14,8 @@ function checked(form, name) {
 function showFields(form) {
   const type = form.elements.type.value;
   const amountIn = checked(form, "amount_in");
+  // Why Dollars went away: said next to the order type rather than switched silently.
+  form.querySelector("#ticket-note").hidden = type === "market";
   for (const block of form.querySelectorAll("[data-order-types]")) {
     block.hidden = !block.dataset.orderTypes.split(" ").includes(type);
   }
@@ -51,7 +53,8 @@ document.addEventListener("change", (event) => {
   const form = ticketOf(event.target);
   if (!form) return;
   const type = form.elements.type;
-  // Dollar amounts are for market orders only (the API's rule): keep the two choices consistent.
+  // Dollar amounts are for market orders only (the API's rule): keep the two choices consistent; the
+  // note (showFields) says why. The dollars typed stay in their box for a switch back to Market.
   if (event.target === type && type.value !== "market") setAmountIn(form, "shares");
   if (event.target.name === "amount_in" && event.target.value === "dollars") type.value = "market";
   showFields(form);
@@ -76,6 +79,9 @@ document.addEventListener(
   (event) => {
     const form = ticketOf(event.target);
     if (!form) return;
+    // The server's errors were about the order as it was last sent: they go before anything new is said.
+    for (const stale of form.querySelectorAll(".errorlist, .form-error")) stale.remove();
+    for (const field of form.querySelectorAll(".field.invalid")) field.classList.remove("invalid");
     const message = problem(form);
     const box = form.querySelector("#ticket-check");
     box.hidden = message === null;

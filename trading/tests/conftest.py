@@ -54,6 +54,12 @@ def market_closed():
 
 
 @pytest.fixture
+def alice_browser(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
 def alice_account(alice):
     account = approved_customer(alice)
     deposit_settled_post(account=account, amount=Decimal("1000.00"))
