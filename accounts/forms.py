@@ -164,6 +164,11 @@ class RestrictionForm(ReasonForm):
 class ProfileForm(forms.Form):
     first_name = User._meta.get_field("first_name").formfield(label="First name")
     last_name = User._meta.get_field("last_name").formfield(label="Last name")
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=User.TIME_ZONES,
+        help_text="Times on your pages are shown in this zone. Market hours are always New York time (ET).",
+    )
 
 
 class ApiKeyCreateForm(forms.Form):

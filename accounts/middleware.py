@@ -1,5 +1,6 @@
 import time
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from allauth.account.authentication import get_authentication_records
 from django.conf import settings
@@ -8,8 +9,10 @@ from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.audit import audit_event_record
+from accounts.models import User
 from accounts.selectors import user_has_mfa
 
 
@@ -89,3 +92,22 @@ class StaffIdleTimeoutMiddleware:
             elif last is None or now - last >= self.WRITE_RESOLUTION_SECONDS:
                 request.session[self.SESSION_KEY] = now
         return self.get_response(request)
+
+
+class UserTimeZoneMiddleware:
+    """Pages show times in the customer's zone (their profile setting; New York time before they sign in).
+
+    Django's `date` filter and `{% now %}` convert aware datetimes to the zone activated here.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        zone = user.time_zone if user is not None and user.is_authenticated else User.DEFAULT_TIME_ZONE
+        timezone.activate(ZoneInfo(zone))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -34,9 +34,28 @@ class UserManager(DjangoUserManager):
 
 
 class User(AbstractUser):
+    # The product speaks exchange time (ET) unless the customer picks another zone for their pages.
+    DEFAULT_TIME_ZONE = "America/New_York"
+    TIME_ZONES = [
+        ("America/New_York", "Eastern (New York)"),
+        ("America/Chicago", "Central (Chicago)"),
+        ("America/Denver", "Mountain (Denver)"),
+        ("America/Phoenix", "Mountain, no DST (Phoenix)"),
+        ("America/Los_Angeles", "Pacific (Los Angeles)"),
+        ("America/Anchorage", "Alaska (Anchorage)"),
+        ("Pacific/Honolulu", "Hawaii (Honolulu)"),
+        ("UTC", "UTC"),
+        ("Europe/London", "London"),
+        ("Europe/Berlin", "Central Europe (Berlin)"),
+        ("Asia/Singapore", "Singapore"),
+        ("Asia/Tokyo", "Tokyo"),
+        ("Australia/Sydney", "Sydney"),
+    ]
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     username = None
     email = models.EmailField("email address", unique=True)
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONES, default=DEFAULT_TIME_ZONE)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

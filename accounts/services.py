@@ -27,13 +27,17 @@ STAFF_GROUPS = {"compliance": "Compliance", "support": "Support"}
 
 
 @transaction.atomic
-def user_update_profile(*, user: User, first_name: str | None = None, last_name: str | None = None) -> User:
+def user_update_profile(
+    *, user: User, first_name: str | None = None, last_name: str | None = None, time_zone: str | None = None
+) -> User:
     if first_name is not None:
         user.first_name = first_name
     if last_name is not None:
         user.last_name = last_name
+    if time_zone is not None:
+        user.time_zone = time_zone
     user.full_clean()
-    user.save(update_fields=["first_name", "last_name"])
+    user.save(update_fields=["first_name", "last_name", "time_zone"])
     return user
 
 

@@ -20,7 +20,7 @@ def profile(request):
     user = request.user
     form = forms.ProfileForm(
         request.POST if request.method == "POST" else None,
-        initial={"first_name": user.first_name, "last_name": user.last_name},
+        initial={"first_name": user.first_name, "last_name": user.last_name, "time_zone": user.time_zone},
     )
     if request.method == "POST" and form.is_valid():
         services.user_update_profile(user=user, **form.cleaned_data)

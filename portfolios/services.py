@@ -47,6 +47,7 @@ from speedtrade.money import (
     ZERO,
     FillWorthNothing,
     cents_in_db,
+    dollars,
     fill_cash,
     has_at_most_cents,
     qty_in_db,
@@ -460,7 +461,9 @@ def _validate_transfer_amount(amount: Decimal) -> None:
         raise PortfolioRuleViolation("Amount has at most two decimal places.", code="invalid_amount", field="amount")
     if amount > settings.TRANSFER_MAX_AMOUNT:
         raise PortfolioRuleViolation(
-            f"A single transfer is at most {settings.TRANSFER_MAX_AMOUNT}.", code="amount_too_large", field="amount"
+            f"A single transfer is at most {dollars(settings.TRANSFER_MAX_AMOUNT)}.",
+            code="amount_too_large",
+            field="amount",
         )
 
 
@@ -488,7 +491,7 @@ def transfer_create(
         withdrawable = selectors.withdrawable_cash(account=account)
         if amount > withdrawable:
             raise PortfolioRuleViolation(
-                f"You can withdraw at most {withdrawable} (settled cash not held by open orders).",
+                f"You can withdraw at most {dollars(withdrawable)} (settled cash not held by open orders).",
                 code="insufficient_withdrawable_cash",
                 field="amount",
             )

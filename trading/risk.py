@@ -346,7 +346,8 @@ def check_buying_power(account: Account, cost: Decimal) -> None:
     if cost > available:
         _reject(
             "insufficient_buying_power",
-            f"Insufficient buying power: the order needs ${cost}, ${available} is available.",
+            f"Insufficient buying power: the order needs {money.dollars(cost)}, "
+            f"{money.dollars(available)} is available.",
             "notional" if cost == 0 else None,
         )
 

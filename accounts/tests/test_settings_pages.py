@@ -26,14 +26,18 @@ def test_settings_need_a_login(client, path):
 
 
 def test_profile_saves_the_name(alice_browser, alice):
-    response = alice_browser.post("/settings/", {"first_name": "Alicia", "last_name": "Liddell"})
+    response = alice_browser.post(
+        "/settings/", {"first_name": "Alicia", "last_name": "Liddell", "time_zone": "America/New_York"}
+    )
     assert response.status_code == 302
     alice.refresh_from_db()
     assert (alice.first_name, alice.last_name) == ("Alicia", "Liddell")
 
 
 def test_a_refused_profile_shows_the_error_and_changes_nothing(alice_browser, alice):
-    response = alice_browser.post("/settings/", {"first_name": "A" * 151, "last_name": "Liddell"})
+    response = alice_browser.post(
+        "/settings/", {"first_name": "A" * 151, "last_name": "Liddell", "time_zone": "America/New_York"}
+    )
     assert response.status_code == 422
     assert b"at most 150 characters" in response.content
     alice.refresh_from_db()

@@ -109,7 +109,7 @@ def test_a_deposit_from_the_form(alice_browser, funded):
         ("abc", "A valid number is required."),
         ("0", "Ensure this value is greater than or equal to 0.01."),
         ("1.234", "Ensure that there are no more than 2 decimal places."),
-        ("5000.00", "You can withdraw at most 1000.00"),
+        ("5000.00", "You can withdraw at most $1,000.00"),
     ],
 )
 def test_a_refused_withdrawal_shows_why_and_writes_nothing(alice_browser, funded, amount, message):

@@ -122,7 +122,7 @@ def test_unsettled_proceeds_and_reserved_cash_cannot_be_withdrawn(alice_api, fun
         response = alice_api.post("/api/v1/transfers", {"direction": "outgoing", "amount": "600.01"})
         assert alice_api.post("/api/v1/transfers", {"direction": "outgoing", "amount": "600.00"}).status_code == 201
     assert response.status_code == 422
-    assert response.json()["message"].startswith("You can withdraw at most 600.00")
+    assert response.json()["message"].startswith("You can withdraw at most $600.00")
     assert ledger_row_count()[0] == before[0] + 1  # only the accepted 600.00
 
 
