@@ -556,8 +556,8 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
 ]
 
 # --- dashboard (web pages, issue 7) ------------------------------------------------
-# Where the "Trade" link goes before the user picks a symbol.
-DASHBOARD_DEFAULT_SYMBOL = env.str("DASHBOARD_DEFAULT_SYMBOL", default="AAPL")
+# Where the "Trade" link goes for a user with no symbol of their own yet: a well-known stock under $100.
+DASHBOARD_DEFAULT_SYMBOL = env.str("DASHBOARD_DEFAULT_SYMBOL", default="F")
 # The file email backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
 # writes here; the browser end-to-end test reads verification links from it.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))

@@ -61,8 +61,23 @@ def trade_context(request, asset: Asset) -> dict:
 @login_required
 def trade_default(request):
     """The Trade link and the symbol search box (`?symbol=`)."""
-    symbol = request.GET.get("symbol", "").strip() or settings.DASHBOARD_DEFAULT_SYMBOL
+    symbol = request.GET.get("symbol", "").strip() or _last_symbol(request) or settings.DASHBOARD_DEFAULT_SYMBOL
     return redirect("trade", symbol=symbol)
+
+
+LAST_SYMBOL_SESSION_KEY = "trade_last_symbol"
+
+
+def _last_symbol(request) -> str | None:
+    """The symbol this user was last looking at (this session), else the one they last ordered."""
+    if symbol := request.session.get(LAST_SYMBOL_SESSION_KEY):
+        return symbol
+    return (
+        Order.objects.filter(account__user=request.user)
+        .order_by("-created_at")
+        .values_list("symbol", flat=True)
+        .first()
+    )
 
 
 @login_required
@@ -71,6 +86,8 @@ def trade(request, symbol: str):
         asset = asset_get(symbol_or_id=symbol)
     except Asset.DoesNotExist:
         raise Http404(f"No symbol {symbol}.") from None
+    if request.session.get(LAST_SYMBOL_SESSION_KEY) != asset.symbol:  # a session write only when it changes
+        request.session[LAST_SYMBOL_SESSION_KEY] = asset.symbol
     return render(request, "trading/trade.html", trade_context(request, asset))
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.management import call_command
 
@@ -15,8 +17,23 @@ def test_swagger_ui_renders_without_a_cdn(client):
 def test_redoc_renders_without_a_cdn(client):
     response = client.get("/api/redoc/")
     assert response.status_code == 200
-    assert "redoc" in response.content.decode().lower()
-    assert "cdn" not in response.content.decode().lower()
+    html = response.content.decode()
+    assert "redoc" in html.lower()
+    assert "cdn" not in html.lower()
+    # Nothing it loads leaves the site: no Google Fonts (drf-spectacular's template has them), local script.
+    assert re.findall(r'(?:src|href)="(https?:)?//', html) == []
+    assert "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js" in html
+
+
+@pytest.mark.parametrize("path", ["/api/redoc/", "/api/docs/", "/accounts/login/"])
+def test_every_page_names_a_local_favicon_and_favicon_ico_exists(client, path):
+    from django.contrib.staticfiles import finders
+
+    html = client.get(path).content.decode()
+    assert re.search(r'<link rel="(?:shortcut )?icon" href="/static/[^"]*favicon', html)
+    response = client.get("/favicon.ico")  # what the admin and the browsable API make browsers ask for
+    assert response.status_code == 302 and response.url == "/static/favicon.ico"
+    assert finders.find("favicon.ico") and finders.find("favicon.svg")
 
 
 def test_schema_lists_the_api_and_its_auth(client):

@@ -244,3 +244,20 @@ def test_a_held_position_offers_sell_all_with_its_exact_quantity(alice_browser, 
     )
     html = alice_browser.get("/trade/ACME/").content.decode()
     assert 'data-sell-all="2.5"' in html and "You own" in html
+
+
+def test_the_trade_link_opens_the_last_symbol_else_a_popular_one_under_100(alice_browser, alice_account, acme):
+    from portfolios.tests.factories import AssetFactory
+
+    AssetFactory(symbol="F", reference_price=Decimal("10.52"))
+    assert alice_browser.get("/trade/").url == "/trade/F/"  # nothing of her own yet
+    alice_browser.get("/trade/ACME/")
+    assert alice_browser.get("/trade/").url == "/trade/ACME/"
+    assert alice_browser.get("/trade/?symbol=F").url == "/trade/F/"  # the search box still wins
+
+
+def test_a_new_session_opens_the_symbol_last_ordered(client, alice, alice_account, acme, market_open):
+    quote()
+    _place(alice_account)
+    client.force_login(alice)
+    assert client.get("/trade/").url == "/trade/ACME/"
