@@ -33,8 +33,9 @@ def sign_up_and_verify(page: Page, server) -> None:
 
 
 def complete_onboarding(page: Page) -> None:
-    page.goto("/onboarding/")
-    page.get_by_role("link", name="Start").click()
+    page.goto("/")  # Home leads a new customer to the application
+    expect(page.get_by_text("Make your first trade")).to_have_count(0)
+    page.get_by_role("link", name="Start your application").click()
 
     page.get_by_label("Phone number").fill("+1 555 010 0199")
     page.get_by_label("Street address").fill("1 Market St")
@@ -76,6 +77,10 @@ def complete_onboarding(page: Page) -> None:
     page.get_by_role("link", name="Continue to review").click()
     page.get_by_role("button", name="Submit application").click()
     expect(page.get_by_text("Status: Submitted")).to_be_visible()
+    # Until approval, Home is the checklist (issue 18 item 5), not "Make your first trade".
+    page.goto("/")
+    expect(page.locator("#onboarding-progress")).to_contain_text("Submitted — waiting for review")
+    screenshot(page, "05-home-awaiting-approval")
 
 
 def approve_in_admin(page: Page, officer) -> None:
