@@ -25,6 +25,20 @@ PRICE_FIELDS_BY_TYPE = {
 }
 CRYPTO_TIME_IN_FORCE = [(TIF.GTC, "Good till canceled"), (TIF.IOC, "Immediate or cancel")]
 EQUITY_TIME_IN_FORCE = [(TIF.DAY, "Day"), *CRYPTO_TIME_IN_FORCE, (TIF.FOK, "Fill or kill")]
+OC = Order.OrderClass
+ORDER_CLASSES = [
+    (OC.SIMPLE, "Simple"),
+    (OC.BRACKET, "Bracket: buy, then take profit and stop loss"),
+    (OC.OTO, "One-triggers-other: buy, then one exit"),
+    (OC.OCO, "One-cancels-other: two exits for shares you hold"),
+]
+# The ticket's flat leg fields → the API's nested `take_profit` / `stop_loss` objects (and back, for errors).
+LEG_FIELDS = {
+    "take_profit_limit_price": ("take_profit", "limit_price"),
+    "stop_loss_stop_price": ("stop_loss", "stop_price"),
+    "stop_loss_limit_price": ("stop_loss", "limit_price"),
+}
+LEG_ERROR_FIELD = {"take_profit": "take_profit_limit_price", "stop_loss": "stop_loss_stop_price"}
 ORDER_TYPES = [
     (T.MARKET, "Market"),
     (T.LIMIT, "Limit"),
@@ -37,6 +51,11 @@ ORDER_TYPES = [
 def _apply_serializer_errors(form: forms.Form, errors: dict) -> None:
     visible = getattr(form, "visible_field", lambda name: name)
     for name, messages in errors.items():
+        if isinstance(messages, dict):  # a nested leg: {"take_profit": {"limit_price": [...]}}
+            for part, inner in messages.items():
+                flat = next((f for f, path in LEG_FIELDS.items() if path == (name, part)), None)
+                _apply_serializer_errors(form, {flat or name: inner})
+            continue
         field = visible(name) if visible(name) in form.fields else None
         for message in messages if isinstance(messages, list) else [messages]:
             form.add_error(field, str(message))
@@ -67,6 +86,10 @@ class OrderTicketForm(forms.Form):
     trail_percent = decimal_input("Trail (%)")
     time_in_force = forms.ChoiceField(label="Time in force", choices=EQUITY_TIME_IN_FORCE, initial=TIF.DAY)
     extended_hours = forms.BooleanField(label="Extended hours", required=False)
+    order_class = forms.ChoiceField(label="Order class", choices=ORDER_CLASSES, initial=OC.SIMPLE, required=False)
+    take_profit_limit_price = decimal_input("Take profit at ($)")
+    stop_loss_stop_price = decimal_input("Stop loss at ($)")
+    stop_loss_limit_price = decimal_input("Stop loss limit ($, optional)")
 
     def __init__(self, *args, asset, **kwargs):
         initial = kwargs.setdefault("initial", {})
@@ -100,6 +123,11 @@ class OrderTicketForm(forms.Form):
             self.add_error(amount_field, "Enter an amount." if amount_field == "notional" else "Enter a quantity.")
         if data.get("extended_hours"):
             payload["extended_hours"] = True
+        if data.get("order_class") and data["order_class"] != OC.SIMPLE:
+            payload["order_class"] = data["order_class"]
+            for name, (leg, price) in LEG_FIELDS.items():
+                if data.get(name, "").strip():
+                    payload.setdefault(leg, {})[price] = typed_number(data[name])
         return payload
 
     def order_request(self) -> OrderRequest | None:
@@ -120,7 +148,7 @@ class OrderTicketForm(forms.Form):
         either) goes next to the box they can see, never onto the hidden one."""
         if name in ("qty", "notional"):
             return "notional" if self.cleaned_data.get("amount_in", "dollars") == "dollars" else "qty"
-        return name
+        return LEG_ERROR_FIELD.get(name, name)
 
     def add_rule_violation(self, exc) -> None:
         """A service refusal (code, message, field) shown next to the field it is about."""

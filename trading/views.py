@@ -150,6 +150,11 @@ def order_list(request):
         status = "all"
     orders = selectors.orders_by_status(account=account, status=status).order_by("-created_at")
     page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    # A contingent order's legs are listed under it (one query for the page), not as orders of their own.
+    page.object_list = list(page.object_list)
+    legs = selectors.order_legs(page.object_list)
+    for order in page.object_list:
+        order.leg_list = legs[order.id] or []
     return render(request, "trading/orders.html", {"page": page, "status": status, "filters": ORDER_FILTERS})
 
 

@@ -22,6 +22,10 @@ function showFields(form) {
   for (const block of form.querySelectorAll("[data-amount-in]")) {
     block.hidden = block.dataset.amountIn !== amountIn;
   }
+  const orderClass = form.elements.order_class?.value || "simple";
+  for (const block of form.querySelectorAll("[data-order-classes]")) {
+    block.hidden = !block.dataset.orderClasses.split(" ").includes(orderClass);
+  }
 }
 
 function setAmountIn(form, value) {
@@ -57,6 +61,11 @@ document.addEventListener("change", (event) => {
   // note (showFields) says why. The dollars typed stay in their box for a switch back to Market.
   if (event.target === type && type.value !== "market") setAmountIn(form, "shares");
   if (event.target.name === "amount_in" && event.target.value === "dollars") type.value = "market";
+  // Bracket, OTO and OCO orders are for a quantity of shares (the API's rule), like limit orders.
+  if (event.target.name === "order_class" && event.target.value !== "simple") setAmountIn(form, "shares");
+  if (event.target.name === "amount_in" && event.target.value === "dollars" && form.elements.order_class) {
+    form.elements.order_class.value = "simple";
+  }
   showFields(form);
 });
 
