@@ -56,6 +56,8 @@ class User(AbstractUser):
     username = None
     email = models.EmailField("email address", unique=True)
     time_zone = models.CharField(max_length=64, choices=TIME_ZONES, default=DEFAULT_TIME_ZONE)
+    # The trade chart's indicator toggles (marketdata.indicators names), kept across devices.
+    chart_indicators = models.JSONField(default=list, blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -41,6 +41,20 @@ def user_update_profile(
     return user
 
 
+def user_chart_indicators_set(*, user: User, names: list[str]) -> User:
+    """Remember which indicators this user's trade chart shows; unknown names are refused, nothing saved."""
+    from marketdata.indicators import INDICATOR_NAMES
+
+    unknown = sorted(set(names) - set(INDICATOR_NAMES))
+    if unknown:
+        raise ValidationError(
+            {"indicators": f"Unknown indicator {unknown[0]!r}; choose among {', '.join(INDICATOR_NAMES)}."}
+        )
+    user.chart_indicators = [name for name in INDICATOR_NAMES if name in names]
+    user.save(update_fields=["chart_indicators"])
+    return user
+
+
 @transaction.atomic
 def trader_create(
     *,

@@ -4,6 +4,7 @@ from trading import views
 
 urlpatterns = [
     path("trade/", views.trade_default, name="trade_default"),
+    path("chart/indicators/", views.chart_indicators, name="chart_indicators"),
     # <path:…> so crypto pairs read naturally: /trade/BTC/USD/ (BTCUSD works too).
     path("trade/<path:symbol>/", views.trade, name="trade"),
     path("orders/", views.order_list, name="orders"),

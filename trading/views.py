@@ -7,8 +7,9 @@ Thin: parsing is the API's serializers (through trading.forms), rules and writes
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +17,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import kyc_status
+from accounts.services import user_chart_indicators_set
+from marketdata.indicators import INDICATOR_NAMES, INDICATORS, indicators_compute
 from marketdata.models import Asset, AssetIcon, Timeframe
 from marketdata.quotes import is_stale, latest_quotes
 from marketdata.selectors import asset_get, bars_list, latest_prices, previous_closes
@@ -52,6 +55,10 @@ def trade_context(request, asset: Asset) -> dict:
         "timeframe": timeframe,
         "timeframes": Timeframe.values,
         "bars": [{"time": int(bar.timestamp.timestamp()), **{f: str(getattr(bar, f)) for f in OHLC}} for bar in bars],
+        # Every indicator comes with the page, so a toggle shows or hides one at once; the user's choice is kept.
+        "indicators": indicators_compute(bars, INDICATOR_NAMES),
+        "indicator_choices": [(name, INDICATORS[name][0]) for name in INDICATOR_NAMES],
+        "chart_indicators": request.user.chart_indicators,
         "position": account and position_get(account=account, symbol_or_asset_id=str(asset.id)),
         "form": OrderTicketForm(asset=asset),
         "kyc_approved": kyc_status(user=request.user).approved,
@@ -212,3 +219,14 @@ def order_replace(request, order_id):
             messages.success(request, "Order replaced.")
             return redirect("order_detail", order_id=new.pk)
     return _render_detail(request, order, form, status=422)
+
+
+@login_required
+@require_POST
+def chart_indicators(request):
+    """The trade chart's indicator toggles, remembered for this user (sent by the toggles on each change)."""
+    try:
+        user_chart_indicators_set(user=request.user, names=request.POST.getlist("indicator"))
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=422)
+    return HttpResponse(status=204)

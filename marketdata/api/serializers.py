@@ -123,11 +123,29 @@ class SnapshotsOutputSerializer(serializers.Serializer):
     snapshots = serializers.DictField(child=SnapshotSerializer())
 
 
+class IndicatorListField(serializers.CharField):
+    """`sma,rsi`: chart indicators computed from the returned bars (marketdata.indicators)."""
+
+    def to_internal_value(self, data):
+        from marketdata.indicators import INDICATOR_NAMES
+
+        names = list(dict.fromkeys(name.strip().lower() for name in super().to_internal_value(data).split(",")))
+        unknown = [name for name in names if name not in INDICATOR_NAMES]
+        if unknown or not names:
+            raise serializers.ValidationError(f"Indicators are among: {', '.join(INDICATOR_NAMES)}.")
+        return names
+
+
 class BarsInputSerializer(serializers.Serializer):
     timeframe = serializers.ChoiceField(choices=Timeframe.choices, default=Timeframe.MINUTE)
     start = MarketTimeField(required=False)
     end = MarketTimeField(required=False)
     limit = serializers.IntegerField(min_value=1, max_value=settings.BARS_MAX_PER_REQUEST, default=1000)
+    indicators = IndicatorListField(
+        required=False,
+        help_text="Comma-separated: sma, ema, bbands, volume, rsi, macd. Computed over the returned bars; "
+        "each line starts once there are enough bars for it.",
+    )
 
     def validate(self, data):
         from marketdata.bars import TIMEFRAME_SPANS
@@ -145,10 +163,20 @@ class BarsInputSerializer(serializers.Serializer):
         return data
 
 
+class IndicatorPointSerializer(serializers.Serializer):
+    time = serializers.IntegerField(help_text="Bar start, Unix seconds")
+    value = serializers.FloatField()
+
+
 class BarsOutputSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     timeframe = serializers.CharField()
     bars = BarOutputSerializer(many=True)
+    indicators = serializers.DictField(
+        child=serializers.DictField(child=IndicatorPointSerializer(many=True)),
+        required=False,
+        help_text="Only when requested: {indicator: {line: [{time, value}]}}",
+    )
 
 
 class ClockOutputSerializer(serializers.Serializer):

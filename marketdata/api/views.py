@@ -21,6 +21,7 @@ from marketdata.api.serializers import (
     SymbolsInputSerializer,
 )
 from marketdata.calendars import ET, equity_sessions, market_clock
+from marketdata.indicators import indicators_compute
 from marketdata.models import Asset
 from marketdata.quotes import latest_quotes, quote_message
 from marketdata.selectors import (
@@ -176,10 +177,8 @@ class BarsView(APIView):
             end=params["end"],
             limit=params["limit"],
         )
-        return Response(
-            {
-                "symbol": asset.symbol,
-                "timeframe": params["timeframe"],
-                "bars": BarOutputSerializer(bars, many=True).data,
-            }
-        )
+        bars_data = BarOutputSerializer(bars, many=True).data
+        body = {"symbol": asset.symbol, "timeframe": params["timeframe"], "bars": bars_data}
+        if params.get("indicators"):
+            body["indicators"] = indicators_compute(bars, params["indicators"])
+        return Response(body)

@@ -1,6 +1,6 @@
 // Charts with TradingView's lightweight-charts (vendored, global `LightweightCharts`):
 // Home's equity curve and the trade page's candlesticks, which follow live quotes (live.js).
-const { createChart, AreaSeries, CandlestickSeries } = window.LightweightCharts;
+const { createChart, AreaSeries, CandlestickSeries, HistogramSeries, LineSeries } = window.LightweightCharts;
 
 const COLORS = { text: "#16191d", grid: "#e3e7ec", accent: "#0b5cad", up: "#0a6b36", down: "#b0261c" };
 const BAR_SECONDS = { "1Min": 60, "5Min": 300, "1Hour": 3600 };
@@ -35,6 +35,48 @@ function equityCurve() {
   series.setData(points.map((p) => ({ time: p.time, value: Number(p.value) })));
 }
 
+// Indicators (marketdata.indicators, computed on the server from the same bars): overlays on the price pane,
+// volume at its foot, RSI and MACD each in a pane of their own. A toggle adds or removes its lines at once
+// (a pane left without series goes away with them).
+const INDICATOR_STYLE = {
+  sma: { lines: { sma: { color: "#7a3e9d" } } },
+  ema: { lines: { ema: { color: "#c2570c" } } },
+  bbands: { lines: { upper: { color: "#6b7785" }, middle: { color: "#9aa4ae", lineStyle: 2 }, lower: { color: "#6b7785" } } },
+  volume: { lines: { volume: { color: "rgba(11, 92, 173, 0.3)", histogram: true, priceScaleId: "volume" } } },
+  rsi: { ownPane: true, lines: { rsi: { color: "#7a3e9d" } } },
+  macd: { ownPane: true, lines: { macd: { color: COLORS.accent }, signal: { color: "#c2570c" }, histogram: { color: "#9aa4ae", histogram: true } } },
+};
+
+function addIndicator(chart, style, values) {
+  const pane = style.ownPane ? chart.panes().length : 0;
+  return Object.entries(style.lines).map(([line, options]) => {
+    const seriesOptions = { color: options.color, lineWidth: 1, lineStyle: options.lineStyle ?? 0, priceLineVisible: false, lastValueVisible: false };
+    if (options.priceScaleId) seriesOptions.priceScaleId = options.priceScaleId;
+    const series = chart.addSeries(options.histogram ? HistogramSeries : LineSeries, seriesOptions, pane);
+    if (options.priceScaleId) series.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    series.setData(values?.[line] ?? []);
+    return series;
+  });
+}
+
+function drawIndicators(chart, toggles) {
+  const computed = dataFrom("price-chart-indicators");
+  if (!computed || !toggles) return;
+  const drawn = new Map();
+  const show = () => {
+    for (const box of toggles.querySelectorAll('input[name="indicator"]')) {
+      const style = INDICATOR_STYLE[box.value];
+      if (box.checked && !drawn.has(box.value) && style) drawn.set(box.value, addIndicator(chart, style, computed[box.value]));
+      if (!box.checked && drawn.has(box.value)) {
+        drawn.get(box.value).forEach((series) => chart.removeSeries(series));
+        drawn.delete(box.value);
+      }
+    }
+  };
+  toggles.addEventListener("change", show);
+  show();
+}
+
 function priceChart() {
   const container = document.getElementById("price-chart");
   const bars = dataFrom("price-chart-data");
@@ -46,6 +88,7 @@ function priceChart() {
   });
   const data = bars.map((b) => ({ time: b.time, open: +b.open, high: +b.high, low: +b.low, close: +b.close }));
   series.setData(data);
+  drawIndicators(chart, container.closest("section")?.querySelector(".indicator-toggles"));
   chart.timeScale().scrollToRealTime();
   let last = data.at(-1) ?? null;
   const barSeconds = BAR_SECONDS[container.dataset.timeframe];
