@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.views import APIView
 
 from accounts.audit import audit_event_record
 from accounts.models import User
@@ -97,17 +98,24 @@ class StaffIdleTimeoutMiddleware:
 class UserTimeZoneMiddleware:
     """Pages show times in the customer's zone (their profile setting; New York time before they sign in).
 
-    Django's `date` filter and `{% now %}` convert aware datetimes to the zone activated here.
+    Django's `date` filter and `times.when` convert aware datetimes to the zone activated here. API views
+    (Django REST framework) are left in UTC: their timestamps are a contract, not a display.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        zone = user.time_zone if user is not None and user.is_authenticated else User.DEFAULT_TIME_ZONE
-        timezone.activate(ZoneInfo(zone))
         try:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "cls", None)
+        if isinstance(view_class, type) and issubclass(view_class, APIView):
+            return None
+        user = getattr(request, "user", None)
+        zone = user.time_zone if user is not None and user.is_authenticated else User.DEFAULT_TIME_ZONE
+        timezone.activate(ZoneInfo(zone))
+        return None

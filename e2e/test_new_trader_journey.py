@@ -159,6 +159,12 @@ def test_a_new_user_goes_from_sign_up_to_a_live_filled_order(compliance_officer,
 
     open_live(customer, "/trade/BTC/USD/")
     screenshot(customer, "07-trade-ticket")
+    # Chart indicators are toggles the server remembers for her (issue 18 item 11).
+    with customer.expect_response("**/chart/indicators/"):
+        customer.get_by_label("RSI 14").check()
+    customer.reload()
+    expect(customer.get_by_label("RSI 14")).to_be_checked()
+    expect(customer.locator("#connection")).to_have_attribute("data-state", "connected")
     customer.get_by_label("Buy", exact=True).check()
     customer.get_by_label("Amount ($)").fill("50")  # dollars first: a fraction of a bitcoin
     review_and_place(customer, side="Buy")

@@ -60,7 +60,7 @@ def test_home_shows_the_valuation_and_a_row_per_position(alice_browser, funded, 
     html = alice_browser.get("/").content.decode()
 
     assert f"${valuation.equity:,.2f}" in html and f"${valuation.buying_power:,.2f}" in html
-    assert '<table id="positions">' in html
+    assert '<table id="positions" class="stack">' in html
     assert 'data-symbol="ACME"' in html and 'data-symbol="BTC/USD"' in html
     assert ">0.0002<" in html  # crypto quantity with its own precision
     assert 'data-quote-symbol="BTC/USD" data-field="last"' in html

@@ -11,9 +11,12 @@ function chartIn(container) {
     layout: { background: { color: "#ffffff" }, textColor: COLORS.text },
     grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
     timeScale: { timeVisible: true, secondsVisible: false },
-    localization: { priceFormatter: (p) => `$${p.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 8 })}` },
   });
 }
+
+// Per series, not chart-wide: dollars for prices and equity, plain numbers for RSI, MACD and volume.
+const DOLLARS = { type: "custom", minMove: 0.00000001, formatter: (p) => `$${p.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 8 })}` };
+const PLAIN = { type: "custom", minMove: 0.01, formatter: (v) => v.toLocaleString("en-US", { maximumFractionDigits: 2 }) };
 
 function dataFrom(id) {
   const script = document.getElementById(id);
@@ -30,7 +33,7 @@ function equityCurve() {
     return;
   }
   const series = chartIn(container).addSeries(AreaSeries, {
-    lineColor: COLORS.accent, topColor: "rgba(11, 92, 173, 0.25)", bottomColor: "rgba(11, 92, 173, 0.02)",
+    lineColor: COLORS.accent, topColor: "rgba(11, 92, 173, 0.25)", bottomColor: "rgba(11, 92, 173, 0.02)", priceFormat: DOLLARS,
   });
   series.setData(points.map((p) => ({ time: p.time, value: Number(p.value) })));
 }
@@ -50,7 +53,10 @@ const INDICATOR_STYLE = {
 function addIndicator(chart, style, values) {
   const pane = style.ownPane ? chart.panes().length : 0;
   return Object.entries(style.lines).map(([line, options]) => {
-    const seriesOptions = { color: options.color, lineWidth: 1, lineStyle: options.lineStyle ?? 0, priceLineVisible: false, lastValueVisible: false };
+    const seriesOptions = {
+      color: options.color, lineWidth: 1, lineStyle: options.lineStyle ?? 0, priceLineVisible: false, lastValueVisible: false,
+      priceFormat: style.ownPane || options.priceScaleId ? PLAIN : DOLLARS,
+    };
     if (options.priceScaleId) seriesOptions.priceScaleId = options.priceScaleId;
     const series = chart.addSeries(options.histogram ? HistogramSeries : LineSeries, seriesOptions, pane);
     if (options.priceScaleId) series.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
@@ -85,6 +91,7 @@ function priceChart() {
   const chart = chartIn(container);
   const series = chart.addSeries(CandlestickSeries, {
     upColor: COLORS.up, downColor: COLORS.down, borderVisible: false, wickUpColor: COLORS.up, wickDownColor: COLORS.down,
+    priceFormat: DOLLARS,
   });
   const data = bars.map((b) => ({ time: b.time, open: +b.open, high: +b.high, low: +b.low, close: +b.close }));
   series.setData(data);

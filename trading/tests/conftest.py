@@ -53,6 +53,24 @@ def market_closed():
         yield frozen
 
 
+def fill(account, asset, qty, price="10.00", side="buy"):
+    """A fill booked straight to the account (a position to sell, or one sold elsewhere), at no fee."""
+    from django.utils import timezone
+
+    from portfolios.services import fill_apply
+
+    return fill_apply(
+        account=account,
+        asset=asset,
+        side=side,
+        qty=Decimal(qty),
+        price=Decimal(price),
+        fee=Decimal(0),
+        executed_at=timezone.now(),
+        cause=None,
+    )
+
+
 @pytest.fixture
 def alice_browser(client, alice):
     client.force_login(alice)

@@ -12,7 +12,7 @@ from accounts.tests.factories import approved_customer
 from portfolios.models import LedgerAccount
 from portfolios.services import deposit_settled_post
 from trading.models import Order, OrderEvent
-from trading.tests.conftest import quote
+from trading.tests.conftest import fill, quote
 
 pytestmark = pytest.mark.django_db
 
@@ -228,20 +228,8 @@ def test_replace_changes_the_limit_and_refusals_show_inline(alice_browser, alice
 
 
 def test_a_held_position_offers_sell_all_with_its_exact_quantity(alice_browser, alice_account, acme, market_open):
-    from django.utils import timezone
 
-    from portfolios.services import fill_apply
-
-    fill_apply(
-        account=alice_account,
-        asset=acme,
-        side="buy",
-        qty=Decimal("2.5"),
-        price=Decimal("10.00"),
-        fee=Decimal(0),
-        executed_at=timezone.now(),
-        cause=None,
-    )
+    fill(alice_account, acme, "2.5")
     html = alice_browser.get("/trade/ACME/").content.decode()
     assert 'data-sell-all="2.5"' in html and "You own" in html
 

@@ -6,11 +6,9 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
-from portfolios.services import fill_apply
 from trading.models import Order, OrderEvent
-from trading.tests.conftest import quote
+from trading.tests.conftest import fill, quote
 from trading.tests.test_pages import reserved_cash, ticket
 
 pytestmark = pytest.mark.django_db
@@ -64,16 +62,7 @@ def test_an_oto_without_its_exit_is_refused_on_the_exit_field(alice_browser, ali
 
 def test_an_oco_review_describes_two_exits_for_shares_held(alice_browser, alice_account, acme, market_open):
     quote(bid="9.99", ask="10.01")
-    fill_apply(
-        account=alice_account,
-        asset=acme,
-        side="buy",
-        qty=Decimal(5),
-        price=Decimal("10.00"),
-        fee=Decimal(0),
-        executed_at=timezone.now(),
-        cause=None,
-    )
+    fill(alice_account, acme, "5")
     fields = {**BRACKET, "side": "sell", "type": "limit", "limit_price": "10.50", "order_class": "oco"}
     fields["take_profit_limit_price"] = "10.50"
     html = post(alice_browser, step="review", **fields).content.decode()

@@ -5,12 +5,10 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
-from portfolios.services import fill_apply
 from trading.risk import OrderRejected, OrderRequest
 from trading.services import order_place
-from trading.tests.conftest import quote
+from trading.tests.conftest import fill, quote
 from trading.tests.test_pages import _place, ticket
 
 pytestmark = pytest.mark.django_db
@@ -45,32 +43,14 @@ def test_a_sell_with_no_position_is_refused_as_that_before_the_wash_trade_rule(a
 
 def test_sell_all_refreshes_the_position_line_with_the_placed_order(alice_browser, alice_account, acme, market_open):
     quote(bid="9.99", ask="10.01")
-    fill_apply(
-        account=alice_account,
-        asset=acme,
-        side="buy",
-        qty=Decimal("2.5"),
-        price=Decimal("10.00"),
-        fee=Decimal(0),
-        executed_at=timezone.now(),
-        cause=None,
-    )
+    fill(alice_account, acme, "2.5")
     page = alice_browser.get("/trade/ACME/").content.decode()
     assert "You own" in page and 'hx-select="#position"' in page  # a fill re-fetches it too
     fields = ticket(alice_browser, side="sell", amount_in="shares", qty="2.5", step="review")
     html = alice_browser.post("/orders/ticket/", fields, HTTP_HX_REQUEST="true").content.decode()
     assert re.search(r'<div id="position" hx-swap-oob="true">', html)  # every ticket response carries it
     # The sell fills; the trade stream's account-changed re-fetches the page and keeps #position.
-    fill_apply(
-        account=alice_account,
-        asset=acme,
-        side="sell",
-        qty=Decimal("2.5"),
-        price=Decimal("10.00"),
-        fee=Decimal(0),
-        executed_at=timezone.now(),
-        cause=None,
-    )
+    fill(alice_account, acme, "2.5", side="sell")
     refreshed = alice_browser.get("/trade/ACME/").content.decode()
     position = refreshed[refreshed.index('<div id="position"') :]
     assert "You own" not in position[: position.index("</div>")] and "data-sell-all" not in refreshed
