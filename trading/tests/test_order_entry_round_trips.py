@@ -54,7 +54,7 @@ def test_buying_power_refusal_names_the_amounts_and_writes_nothing(alice_account
     with pytest.raises(OrderRejected) as refusal:
         order_place(account=alice_account, request=limit_buy(qty=Decimal(200)))
     assert refusal.value.detail.code == "insufficient_buying_power"
-    assert "$1800.00" in str(refusal.value) and "$1000.00 is available" in str(refusal.value)
+    assert "$1,800.00" in str(refusal.value) and "$1,000.00 is available" in str(refusal.value)
     assert not Order.objects.exists() and not OrderEvent.objects.exists()
     assert LedgerAccount.objects.get(account=alice_account, kind=LedgerAccount.Kind.CASH).reserved == 0
 
