@@ -9,7 +9,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,6 +21,7 @@ from accounts.encryption import encrypt_text, rows_reencrypt
 from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
 from portfolios.selectors import account_cash_balance, primary_account
 from portfolios.services import account_open, deposit_settled_post
+from speedtrade.errors import Conflict, DomainError, InvalidInput, NotPermitted, full_clean
 from speedtrade.realtime import sockets_close
 
 STAFF_GROUPS = {"compliance": "Compliance", "support": "Support"}
@@ -32,7 +33,7 @@ def user_update_profile(*, user: User, first_name: str | None = None, last_name:
         user.first_name = first_name
     if last_name is not None:
         user.last_name = last_name
-    user.full_clean()
+    full_clean(user)
     user.save(update_fields=["first_name", "last_name"])
     return user
 
@@ -59,11 +60,11 @@ def trader_create(
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise ValueError(" ".join(exc.messages)) from exc
+        raise InvalidInput({"password": exc.messages}) from exc
     user.set_password(password)
     user.is_staff = bool(staff_group) or superuser
     user.is_superuser = superuser
-    user.full_clean()
+    full_clean(user)
     user.save()
     EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
     if not staff_group and not superuser and primary_account(user=user) is None:
@@ -80,7 +81,7 @@ def trader_create(
         # After the approval: only approved accounts are funded.
         account = primary_account(user=user)
         if account is None:
-            raise ValueError("Only traders (not staff) have a brokerage account to fund.")
+            raise DomainError("Only traders (not staff) have a brokerage account to fund.", code="not_a_trader")
         shortfall = cash - account_cash_balance(account=account)
         if shortfall > 0:
             deposit_settled_post(account=account, amount=shortfall)
@@ -130,15 +131,6 @@ def _demo_application_file(*, user: User) -> None:
 # --- KYC ---------------------------------------------------------------------------------
 
 
-class ActionRefused(Exception):
-    """A well-formed request the rules refuse (wrong state, missing reason). `code` is stable."""
-
-    def __init__(self, message: str, code: str = "refused"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
 def _application_for_update(*, user: User) -> KYCApplication:
     """The user's application, created as a draft on first use, locked for this transaction."""
     application, created = KYCApplication.objects.get_or_create(user=user, defaults={"email_address": user.email})
@@ -149,7 +141,7 @@ def _application_for_update(*, user: User) -> KYCApplication:
 
 def _require_editable(application: KYCApplication) -> None:
     if not application.is_editable:
-        raise ActionRefused(
+        raise Conflict(
             f"The application is {application.get_status_display().lower()} and can no longer be changed.",
             code="kyc_not_editable",
         )
@@ -163,7 +155,7 @@ def kyc_draft_save(*, user: User, changes: dict, agreements: list[str] = (), req
     _require_editable(application)
     unknown = set(changes) - set(KYCApplication.EDITABLE_FIELDS)
     if unknown:
-        raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
+        raise InvalidInput({name: "Unknown field." for name in sorted(unknown)})
     changes = dict(changes)
     tax_id = changes.pop("tax_id", None)
     for name, value in changes.items():
@@ -172,10 +164,10 @@ def kyc_draft_save(*, user: User, changes: dict, agreements: list[str] = (), req
         try:
             normalized = kyc_validation.normalize_tax_id(application.tax_id_type, tax_id)
         except ValidationError as exc:
-            raise ValidationError({"tax_id": exc.messages}) from exc
+            raise InvalidInput({"tax_id": exc.messages}) from exc
         application.tax_id_encrypted = encrypt_text(normalized)
         application.tax_id_last4 = normalized[-4:]
-    application.full_clean()
+    full_clean(application)
     application.save()
     signed = _agreements_sign(application=application, agreements=agreements, request=request)
     audit_event_record(
@@ -199,7 +191,7 @@ _NULLABLE_FIELDS = {
 def _agreements_sign(*, application: KYCApplication, agreements, request) -> list[str]:
     known = set(KYCAgreement.Kind.values)
     if set(agreements) - known:
-        raise ValidationError({"agreements": f"Agreements are among: {', '.join(sorted(known))}."})
+        raise InvalidInput({"agreements": f"Agreements are among: {', '.join(sorted(known))}."})
     already = set(application.agreements.values_list("agreement", flat=True))
     new = [kind for kind in dict.fromkeys(agreements) if kind not in already]
     for kind in new:
@@ -218,11 +210,11 @@ def kyc_document_upload(*, user: User, document_type: str, uploaded_file, reques
     application = _application_for_update(user=user)
     _require_editable(application)
     if document_type not in KYCDocument.Type.values:
-        raise ValidationError({"document_type": f"Choose among: {', '.join(KYCDocument.Type.values)}."})
+        raise InvalidInput({"document_type": f"Choose among: {', '.join(KYCDocument.Type.values)}."})
     try:
         content_type = kyc_validation.sniff_document_content_type(uploaded_file)
     except ValidationError as exc:
-        raise ValidationError({"file": exc.messages}) from exc
+        raise InvalidInput({"file": exc.messages}) from exc
     document = KYCDocument(
         application=application,
         document_type=document_type,
@@ -248,7 +240,7 @@ def kyc_submit(*, user: User, request=None) -> KYCApplication:
     """Send a complete application to the compliance queue (again, after action_required)."""
     application = _application_for_update(user=user)
     if application.status not in KYCApplication.EDITABLE_STATUSES:
-        raise ActionRefused(
+        raise Conflict(
             f"The application is already {application.get_status_display().lower()}.", code="kyc_already_submitted"
         )
     missing = selectors.kyc_missing_items(application=application)
@@ -260,8 +252,8 @@ def kyc_submit(*, user: User, request=None) -> KYCApplication:
         labels = [KYCAgreement.Kind(kind).label for kind in missing["agreements"]]
         errors["agreements"] = [f"Accept: {', '.join(labels)}."]
     if errors:
-        raise ValidationError(errors)
-    application.full_clean()
+        raise InvalidInput(errors)
+    full_clean(application)
     application.submitted_at = timezone.now()
     _kyc_transition(application, to_status=KYCApplication.Status.SUBMITTED, actor=user, request=request)
     return application
@@ -280,7 +272,7 @@ def _kyc_transition(
     """Move a locked application along its state machine: history row + audit event."""
     from_status = application.status
     if to_status not in KYCApplication.ALLOWED_TRANSITIONS[from_status]:
-        raise ActionRefused(
+        raise Conflict(
             f"A {KYCApplication.Status(from_status).label.lower()} application cannot become "
             f"{KYCApplication.Status(to_status).label.lower()}.",
             code="kyc_invalid_transition",
@@ -317,13 +309,13 @@ def _kyc_transition(
 def _require_permission(actor: User | None, permission: str) -> None:
     """Staff act only with the permission; `actor=None` is the system (operator commands)."""
     if actor is not None and not actor.has_perm(permission):
-        raise PermissionDenied(f"You lack the permission {permission}.")
+        raise NotPermitted(f"You lack the permission {permission}.")
 
 
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "A reason is required."})
+        raise InvalidInput({"reason": "A reason is required."})
     return reason
 
 
@@ -357,7 +349,7 @@ def kyc_approve(
     _require_permission(actor, "accounts.review_kycapplication")
     reason = _require_reason(reason)
     if kyc_level not in (KYCApplication.Level.BASIC, KYCApplication.Level.FULL):
-        raise ValidationError({"kyc_level": "An approval grants level 1 (basic) or 2 (full)."})
+        raise InvalidInput({"kyc_level": "An approval grants level 1 (basic) or 2 (full)."})
     application = _locked_application(application, actor=actor)
     application.kyc_level = kyc_level
     application.decided_at = timezone.now()
@@ -421,7 +413,7 @@ def kyc_request_action(
     if not requested_documents and not requested_fields and not errors:
         errors["requested_documents"] = "Name at least one missing document or field."
     if errors:
-        raise ValidationError(errors)
+        raise InvalidInput(errors)
     application = _locked_application(application, actor=actor)
     change = _kyc_transition(
         application,
@@ -480,7 +472,7 @@ def tax_ids_reencrypt() -> int:
 def _require_not_own(actor: User | None, user_id, what: str) -> None:
     """Staff never act on their own records (`what`: "decide on your own KYC application")."""
     if actor is not None and actor.pk == user_id:
-        raise ActionRefused(f"You cannot {what}: ask another Compliance officer to do it.", code="own_record")
+        raise DomainError(f"You cannot {what}: ask another Compliance officer to do it.", code="own_record")
 
 
 def customer_password_reset_send(*, customer: User, actor: User, request) -> None:
@@ -494,10 +486,10 @@ def customer_password_reset_send(*, customer: User, actor: User, request) -> Non
 
     _require_permission(actor, "accounts.send_password_reset")
     if customer.is_staff:
-        raise ActionRefused("Staff reset their own passwords from the login page.", code="not_a_customer")
+        raise DomainError("Staff reset their own passwords from the login page.", code="not_a_customer")
     form = ResetPasswordForm(data={"email": customer.email})
     if not form.is_valid():
-        raise ActionRefused(
+        raise DomainError(
             "This customer has no active login with a verified email to send a reset to.", code="no_reset_address"
         )
     with transaction.atomic():
@@ -532,18 +524,18 @@ def account_restriction_set(
     _require_permission(actor, "accounts.restrict_account")
     reason = _require_reason(reason)
     if kind not in AccountRestriction.Kind.values:
-        raise ValidationError({"kind": f"Choose among: {', '.join(AccountRestriction.Kind.values)}."})
+        raise InvalidInput({"kind": f"Choose among: {', '.join(AccountRestriction.Kind.values)}."})
     if blocked and customer_message not in AccountRestriction.CustomerMessage.values:
-        raise ValidationError({"customer_message": "Choose the message the customer will see."})
+        raise InvalidInput({"customer_message": "Choose the message the customer will see."})
     account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
     _require_not_own(actor, account.user_id, "restrict or lift your own account")
     flag = AccountRestriction.ACCOUNT_FLAG[kind]
     active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
     label = AccountRestriction.Kind(kind).label.lower()
     if blocked and (active or getattr(account, flag)):
-        raise ActionRefused(f"Already in place: {label}.", code="restriction_exists")
+        raise Conflict(f"Already in place: {label}.", code="restriction_exists")
     if not blocked and not (active or getattr(account, flag)):
-        raise ActionRefused(f"Not in place: {label}.", code="restriction_missing")
+        raise Conflict(f"Not in place: {label}.", code="restriction_missing")
     before = {flag: getattr(account, flag)}
     if blocked:
         restriction = AccountRestriction.objects.create(
@@ -602,12 +594,12 @@ def api_key_create(
 ) -> tuple[ApiKey, str]:
     """A new key pair; the secret is returned here once and never stored in clear."""
     if scope not in ApiKey.Scope.values:
-        raise ValidationError({"scope": f"Choose among: {', '.join(ApiKey.Scope.values)}."})
+        raise InvalidInput({"scope": f"Choose among: {', '.join(ApiKey.Scope.values)}."})
     # The user's row lock serialises concurrent creations, so the limit holds.
     User.objects.select_for_update().only("pk").get(pk=user.pk)
     limit = settings.API_KEYS_MAX_ACTIVE
     if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= limit:
-        raise ActionRefused(
+        raise DomainError(
             f"You already have {limit} active API keys, the most allowed: revoke one first.",
             code="api_key_limit_reached",
         )
@@ -619,7 +611,7 @@ def api_key_create(
         label=label.strip(),
         scope=scope,
     )
-    key.full_clean()
+    full_clean(key)
     key.save()
     audit_event_record(
         action="api_key.created",
@@ -634,7 +626,7 @@ def api_key_create(
 
 def user_identity_confirm(*, user: User, password_or_code: str) -> None:
     """The person at the keyboard proves again that they are the user: their password, or a current code
-    of their authenticator app. ActionRefused otherwise."""
+    of their authenticator app. NotPermitted otherwise."""
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP
 
@@ -644,7 +636,7 @@ def user_identity_confirm(*, user: User, password_or_code: str) -> None:
     totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     if answer and totp is not None and TOTP(totp).validate_code(answer):
         return
-    raise ActionRefused("Confirm with your password (or your authenticator code).", code="reauthentication_failed")
+    raise NotPermitted("Confirm with your password (or your authenticator code).", code="reauthentication_failed")
 
 
 def api_key_create_confirmed(

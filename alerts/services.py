@@ -12,34 +12,28 @@ from accounts.models import User
 from alerts.models import PriceAlert, describe
 from marketdata.models import Asset
 from marketdata.selectors import asset_get
-from speedtrade.rules import RuleViolation
+from speedtrade.errors import DomainError, NotFound, full_clean
 
 S = PriceAlert.Status
-
-
-class AlertRuleViolation(RuleViolation):
-    """What alerts refuses (speedtrade/rules.py)."""
 
 
 def _asset(symbol: str) -> Asset:
     try:
         asset = asset_get(symbol_or_id=symbol)
     except Asset.DoesNotExist:
-        raise AlertRuleViolation(f"Unknown symbol {symbol!r}.", code="asset_not_found", field="symbol") from None
+        raise DomainError(f"Unknown symbol {symbol!r}.", code="asset_not_found", field="symbol") from None
     if asset.status != Asset.Status.ACTIVE:
-        raise AlertRuleViolation(f"{asset.symbol} is not active.", code="asset_not_active", field="symbol")
+        raise DomainError(f"{asset.symbol} is not active.", code="asset_not_active", field="symbol")
     return asset
 
 
 def _check(alert: PriceAlert) -> None:
     if alert.value <= 0:
-        raise AlertRuleViolation("The value must be positive.", code="invalid_value", field="value")
+        raise DomainError("The value must be positive.", code="invalid_value", field="value")
     if alert.is_percent and alert.value >= 1000:
-        raise AlertRuleViolation("A percentage move must be below 1000 %.", code="invalid_value", field="value")
+        raise DomainError("A percentage move must be below 1000 %.", code="invalid_value", field="value")
     if alert.cooldown_seconds < 60:
-        raise AlertRuleViolation(
-            "The cool-down is at least 60 seconds.", code="invalid_cooldown", field="cooldown_seconds"
-        )
+        raise DomainError("The cool-down is at least 60 seconds.", code="invalid_cooldown", field="cooldown_seconds")
 
 
 def _require_room(user: User) -> None:
@@ -47,7 +41,7 @@ def _require_room(user: User) -> None:
     User.objects.select_for_update().filter(pk=user.pk).first()
     active = PriceAlert.objects.filter(user=user, status=S.ACTIVE).count()
     if active >= settings.ALERTS_MAX_ACTIVE_PER_USER:
-        raise AlertRuleViolation(
+        raise DomainError(
             f"At most {settings.ALERTS_MAX_ACTIVE_PER_USER} active alerts: cancel one first.",
             code="alert_limit_reached",
         )
@@ -78,7 +72,7 @@ def alert_create(
     _check(alert)
     with transaction.atomic():
         _require_room(user)
-        alert.full_clean()
+        full_clean(alert)
         alert.save(force_insert=True)
     return alert
 
@@ -89,16 +83,16 @@ def alert_update(*, user: User, alert_id, now: datetime | None = None, **changes
     with transaction.atomic():
         alert = _locked(user=user, alert_id=alert_id)
         if alert.status == S.CANCELED:
-            raise AlertRuleViolation("The alert is canceled.", code="alert_canceled")
+            raise DomainError("The alert is canceled.", code="alert_canceled")
         if alert.status == S.TRIGGERED:
             _require_room(user)
         for field, value in changes.items():
             if field not in ("condition", "value", "repeat", "cooldown_seconds"):
-                raise AlertRuleViolation(f"{field} cannot be changed.", code="not_editable", field=field)
+                raise DomainError(f"{field} cannot be changed.", code="not_editable", field=field)
             setattr(alert, field, value)
         _check(alert)
         alert.status, alert.rearm_at, alert.updated_at = S.ACTIVE, None, now
-        alert.full_clean()
+        full_clean(alert)
         alert.save()
     return alert
 
@@ -117,7 +111,7 @@ def _locked(*, user: User, alert_id) -> PriceAlert:
     try:
         return PriceAlert.objects.select_for_update().get(pk=alert_id, user=user)
     except (PriceAlert.DoesNotExist, ValueError):
-        raise AlertRuleViolation("No such alert.", code="not_found") from None
+        raise NotFound("No such alert.") from None
 
 
 def price_text(price: Decimal) -> str:

@@ -10,14 +10,10 @@ from django.utils import timezone
 from notifications.catalogue import ALWAYS_EMAILED, KINDS, Category, Channel, render
 from notifications.models import Delivery, Notification, NotificationPreference, PushDevice
 from notifications.selectors import preference_for, unread_count
+from speedtrade.errors import DomainError, NotFound, full_clean
 from speedtrade.realtime import publish_to_user
-from speedtrade.rules import RuleViolation
 
 STREAM = "notifications"
-
-
-class NotificationRuleViolation(RuleViolation):
-    """What notifications refuses (speedtrade/rules.py)."""
 
 
 def notification_as_dict(notification: Notification) -> dict:
@@ -116,7 +112,7 @@ def device_register(
             endpoint=endpoint,
             defaults={"user": user, "p256dh": p256dh, "auth": auth, "label": label[:100], "created_at": now},
         )
-        device.full_clean()
+        full_clean(device)
     return device
 
 
@@ -146,18 +142,16 @@ def notification_mark_read(*, user, notification_ids: list | None = None, now: d
 def preference_update(*, user, category: str, **channels: bool) -> NotificationPreference:
     """Switch channels of one category. Security email cannot be switched off."""
     if category not in Category.values:
-        raise NotificationRuleViolation(f"Unknown category {category!r}.", code="not_found", field="category")
+        raise NotFound(f"Unknown category {category!r}.")
     if category in ALWAYS_EMAILED and channels.get("email") is False:
-        raise NotificationRuleViolation(
-            "Security emails cannot be turned off.", code="security_email_required", field="email"
-        )
+        raise DomainError("Security emails cannot be turned off.", code="security_email_required", field="email")
     unknown = set(channels) - {"in_app", "email", "push"}
     if unknown:
-        raise NotificationRuleViolation(f"Unknown channel {sorted(unknown)[0]!r}.", code="unknown_channel")
+        raise DomainError(f"Unknown channel {sorted(unknown)[0]!r}.", code="unknown_channel")
     with transaction.atomic():
         preference, _ = NotificationPreference.objects.select_for_update().get_or_create(user=user, category=category)
         for name, value in channels.items():
             setattr(preference, name, value)
-        preference.full_clean()
+        full_clean(preference)
         preference.save()
     return preference

@@ -48,8 +48,8 @@ from accounts.encryption import decrypt_text, encrypt_text, rows_reencrypt
 from accounts.models import KYCApplication, User
 from portfolios import services
 from portfolios.bank_rail import BankRailRefused, BankRailUnavailable
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account, BankLink, BankRailCursor, PlaidTransfer, PlaidWebhookReceipt, Transfer
+from speedtrade.errors import DomainError, NotPermitted, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -109,12 +109,12 @@ def link_token_create(*, user: User) -> str:
         raise _rule_violation(exc) from exc
 
 
-def _rule_violation(exc: plaid.ApiException) -> PortfolioRuleViolation:
+def _rule_violation(exc: plaid.ApiException) -> DomainError:
     error = plaid_error(exc)
     if exc.status == 429:
-        return PortfolioRuleViolation("The bank link service is busy; try again in a minute.", code="busy", status=503)
+        return Unavailable("The bank link service is busy; try again in a minute.", code="busy")
     message = error.get("display_message") or "The bank could not be linked. Try again or use another bank."
-    return PortfolioRuleViolation(message, code=(error.get("error_code") or "plaid_error").lower())
+    return DomainError(message, code=(error.get("error_code") or "plaid_error").lower())
 
 
 def approved_kyc_name(account: Account) -> str:
@@ -169,7 +169,7 @@ def bank_link_create(
     bank_account = next((a for a in auth.accounts if a.account_id == plaid_account_id), None)
     numbers = next((n for n in auth.numbers.ach if n.account_id == plaid_account_id), None)
     if bank_account is None or numbers is None:
-        raise PortfolioRuleViolation("That account cannot send or receive ACH transfers.", code="no_ach_numbers")
+        raise DomainError("That account cannot send or receive ACH transfers.", code="no_ach_numbers")
     owner_names = [
         name
         for identity_account in identity.accounts
@@ -241,10 +241,10 @@ def access_tokens_reencrypt() -> int:
 
 def _locked_held_link(link: BankLink, actor: User) -> BankLink:
     if not actor.has_perm("portfolios.review_banklink"):
-        raise PortfolioRuleViolation("You may not review bank links.", code="permission_denied", status=403)
+        raise NotPermitted("You may not review bank links.", code="permission_denied")
     link = BankLink.objects.select_for_update().select_related("account__user").get(pk=link.pk)
     if link.status != BankLink.Status.HELD:
-        raise PortfolioRuleViolation(f"This bank link is {link.status}, not held.", code="already_decided")
+        raise DomainError(f"This bank link is {link.status}, not held.", code="already_decided")
     return link
 
 
@@ -252,9 +252,9 @@ def _locked_held_link(link: BankLink, actor: User) -> BankLink:
 def bank_link_review_propose(*, link: BankLink, decision: str, reason: str, actor: User, request=None) -> BankLink:
     """First reviewer: propose approving or rejecting a held link, with a reason."""
     if decision not in ("approve", "reject"):
-        raise PortfolioRuleViolation("Decision is approve or reject.", code="invalid_decision", field="decision")
+        raise DomainError("Decision is approve or reject.", code="invalid_decision", field="decision")
     if not reason.strip():
-        raise PortfolioRuleViolation("A reason is required.", code="reason_required", field="reason")
+        raise DomainError("A reason is required.", code="reason_required", field="reason")
     link = _locked_held_link(link, actor)
     link.review_proposal, link.review_reason, link.proposed_by = decision, reason.strip()[:500], actor
     link.save(update_fields=["review_proposal", "review_reason", "proposed_by"])
@@ -274,9 +274,9 @@ def bank_link_review_confirm(*, link: BankLink, actor: User, request=None) -> Ba
     """Second reviewer, a different person: the proposed decision takes effect."""
     link = _locked_held_link(link, actor)
     if not link.review_proposal:
-        raise PortfolioRuleViolation("Nothing has been proposed for this link yet.", code="nothing_proposed")
+        raise DomainError("Nothing has been proposed for this link yet.", code="nothing_proposed")
     if link.proposed_by_id == actor.pk:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             "A different person must confirm the decision than the one who proposed it.", code="four_eyes"
         )
     link.status = BankLink.Status.APPROVED if link.review_proposal == "approve" else BankLink.Status.REJECTED

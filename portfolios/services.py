@@ -27,7 +27,6 @@ from marketdata.calendars import ET, equity_session, settlement_date
 from marketdata.models import Asset
 from portfolios import selectors
 from portfolios.bank_rail import submit_to_bank_rail
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import (
     Account,
     CashAdjustment,
@@ -43,6 +42,7 @@ from portfolios.models import (
     WatchlistEntry,
 )
 from portfolios.pricing import prices_for
+from speedtrade.errors import Conflict, DomainError, NotPermitted, full_clean
 from speedtrade.money import (
     ZERO,
     FillWorthNothing,
@@ -68,7 +68,7 @@ Cause = JournalEntry.Cause
 @transaction.atomic
 def account_open(*, user: User, account_type: str = Account.Type.CASH) -> Account:
     account = Account(user=user, type=account_type)
-    account.full_clean()
+    full_clean(account)
     account.save()
     LedgerAccount.objects.bulk_create(
         [
@@ -156,11 +156,11 @@ def journal_entry_reverse(*, entry: JournalEntry, memo: str, actor: User | None 
     """Cancel an entry's effect with its mirror image (ACH return, fee refund). Fills are
     not reversed here: a busted trade also changes a position, which trading owns."""
     if entry.cause_type in (Cause.FILL, Cause.REVERSAL):
-        raise PortfolioRuleViolation(f"A {entry.cause_type} entry cannot be reversed here.", code="not_reversible")
+        raise DomainError(f"A {entry.cause_type} entry cannot be reversed here.", code="not_reversible")
     if entry.account_id:
         _locked_account(entry.account)
     if JournalEntry.objects.filter(reverses=entry).exists():
-        raise PortfolioRuleViolation("This entry is already reversed.", code="already_reversed")
+        raise DomainError("This entry is already reversed.", code="already_reversed")
     lines = list(entry.lines.select_related("ledger_account"))
     cash = next((line for line in lines if line.ledger_account.kind == Kind.CASH), None)
     if cash is not None and cash.amount > 0 and not cash.ledger_account.allow_negative:
@@ -191,7 +191,7 @@ def _customer_ledger_account(account: Account, kind: str, *, lock: bool = False)
 def _require_spendable(cash: LedgerAccount, amount: Decimal) -> None:
     cash.refresh_from_db(fields=["balance", "reserved"])
     if cash.balance - cash.reserved < amount:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"Not enough cash: {cash.balance - cash.reserved} available, {amount} needed.",
             code="insufficient_cash",
             field="amount",
@@ -225,9 +225,7 @@ def cash_reserve(*, account: Account, amount: Decimal, order_ref: str) -> None:
         .update(reserved=cents_in_db(F("reserved") + amount))
     )
     if rows != 1:
-        raise PortfolioRuleViolation(
-            f"Insufficient buying power for order {order_ref}.", code="insufficient_buying_power"
-        )
+        raise DomainError(f"Insufficient buying power for order {order_ref}.", code="insufficient_buying_power")
 
 
 def cash_release(*, account: Account, amount: Decimal, order_ref: str) -> None:
@@ -247,7 +245,7 @@ def position_reserve(*, account: Account, asset: Asset, qty: Decimal, order_ref:
         reserved_qty=qty_in_db(F("reserved_qty") + qty)
     )
     if rows != 1:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"Order {order_ref} sells more {asset.symbol} than is held and not already on sale.",
             code="insufficient_qty",
             field="qty",
@@ -315,7 +313,7 @@ def fill_apply(
         try:
             value = fill_cash(qty, price, side)  # in the firm's favour; a fill worth nothing is refused
         except FillWorthNothing as worthless:
-            raise PortfolioRuleViolation(str(worthless), code="fill_worth_nothing", field="qty") from None
+            raise DomainError(str(worthless), code="fill_worth_nothing", field="qty") from None
         trade = {"asset": asset, "side": side, "qty": qty, "price": price}
         trade_date = executed_at.astimezone(ET).date()
         # Good faith applies to cash accounts' stock trades; crypto settles at once.
@@ -337,7 +335,7 @@ def fill_apply(
             position.realized_pl -= fee
         else:
             if qty > position.qty - position.reserved_qty:
-                raise PortfolioRuleViolation(
+                raise DomainError(
                     f"Cannot sell {qty} {asset.symbol}: {position.qty - position.reserved_qty} unreserved held.",
                     code="insufficient_qty",
                     field="qty",
@@ -453,13 +451,13 @@ def _sale_before_settlement_record(
 
 def _validate_transfer_amount(amount: Decimal) -> None:
     if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise PortfolioRuleViolation("Amount must be a number.", code="invalid_amount", field="amount")
+        raise DomainError("Amount must be a number.", code="invalid_amount", field="amount")
     if amount <= 0:
-        raise PortfolioRuleViolation("Amount must be positive.", code="invalid_amount", field="amount")
+        raise DomainError("Amount must be positive.", code="invalid_amount", field="amount")
     if not has_at_most_cents(amount):
-        raise PortfolioRuleViolation("Amount has at most two decimal places.", code="invalid_amount", field="amount")
+        raise DomainError("Amount has at most two decimal places.", code="invalid_amount", field="amount")
     if amount > settings.TRANSFER_MAX_AMOUNT:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"A single transfer is at most {settings.TRANSFER_MAX_AMOUNT}.", code="amount_too_large", field="amount"
         )
 
@@ -472,22 +470,21 @@ def transfer_create(
     withdrawal hold at once, so it can neither be spent nor withdrawn twice."""
     _validate_transfer_amount(amount)
     if direction not in Transfer.Direction.values:
-        raise PortfolioRuleViolation("Direction is incoming or outgoing.", code="invalid_direction", field="direction")
+        raise DomainError("Direction is incoming or outgoing.", code="invalid_direction", field="direction")
     account = _locked_account(account)
     # API, dashboard, operator tools and any bank rail all create transfers here: the one gate.
     refusal = transfer_refusal_reason(account=account)
     if refusal:
-        raise PortfolioRuleViolation(
+        raise NotPermitted(
             f"Deposits and withdrawals are not possible on this account: {refusal}.",
             code="transfers_blocked",
-            status=403,
         )
     transfer = Transfer(account=account, direction=direction, amount=amount)
-    transfer.full_clean()
+    full_clean(transfer)
     if direction == Transfer.Direction.OUTGOING:
         withdrawable = selectors.withdrawable_cash(account=account)
         if amount > withdrawable:
-            raise PortfolioRuleViolation(
+            raise DomainError(
                 f"You can withdraw at most {withdrawable} (settled cash not held by open orders).",
                 code="insufficient_withdrawable_cash",
                 field="amount",
@@ -590,7 +587,7 @@ def transfer_cancel(*, transfer: Transfer, actor: User | None, request=None) -> 
     """Cancel a transfer the bank rail has not yet taken; a withdrawal's hold goes back to cash."""
     account, transfer = _locked_transfer(transfer.pk)
     if transfer.status != Transfer.Status.QUEUED:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"Only queued transfers can be canceled; this one is {transfer.status}.", code="transfer_not_cancelable"
         )
     if transfer.direction == Transfer.Direction.OUTGOING:
@@ -655,7 +652,7 @@ def transfer_return(*, transfer_id, reason: str) -> Transfer:
     deposit's cash was already spent, the account is frozen instead and the shortfall audited.
     """
     from accounts.models import AccountRestriction
-    from accounts.services import ActionRefused, account_restriction_set
+    from accounts.services import account_restriction_set
 
     account, transfer = _locked_transfer(transfer_id)
     if transfer.status in Transfer.OPEN_STATUSES:
@@ -673,13 +670,13 @@ def transfer_return(*, transfer_id, reason: str) -> Transfer:
             journal_entry_reverse(entry=settlement, memo=f"transfer returned: {reason}"[:255])
             if transfer.direction == Transfer.Direction.OUTGOING:
                 _release_withdrawal_hold(account, transfer, "withdrawal returned: cash back")
-    except PortfolioRuleViolation as exc:
+    except DomainError as exc:
         restriction_kind = "account"
         restriction_reason = f"Deposit of {transfer.amount} returned ({reason}) after the cash was spent: {exc.message}"
     _transfer_move(transfer, Transfer.Status.RETURNED, actor=None, reason=reason[:255])
     if transfer.direction == Transfer.Direction.INCOMING:
         # Already restricted: the earlier restriction stands until compliance lifts it.
-        with contextlib.suppress(ActionRefused):
+        with contextlib.suppress(Conflict):
             account_restriction_set(
                 account=account,
                 kind=restriction_kind,
@@ -704,16 +701,15 @@ def deposit_settled_post(*, account: Account, amount: Decimal, actor: User | Non
 
 def _require_permission(user: User, codename: str) -> None:
     if not user.has_perm(f"portfolios.{codename}"):
-        raise PortfolioRuleViolation("You may not do this.", code="permission_denied", status=403)
+        raise NotPermitted("You may not do this.", code="permission_denied")
 
 
 def _require_not_own_account(user: User, account: Account) -> None:
     """Staff never propose or decide adjustments of their own brokerage account."""
     if account.user_id == user.pk:
-        raise PortfolioRuleViolation(
+        raise NotPermitted(
             "This is your own account: another Compliance officer must propose or decide its adjustments.",
             code="own_record",
-            status=403,
         )
 
 
@@ -724,11 +720,11 @@ def cash_adjustment_propose(
     _require_permission(proposed_by, "add_cashadjustment")
     _require_not_own_account(proposed_by, account)
     if amount == 0 or not has_at_most_cents(amount):
-        raise PortfolioRuleViolation("Amount is non-zero whole cents.", code="invalid_amount", field="amount")
+        raise DomainError("Amount is non-zero whole cents.", code="invalid_amount", field="amount")
     if not reason.strip():
-        raise PortfolioRuleViolation("A reason is required.", code="reason_required", field="reason")
+        raise DomainError("A reason is required.", code="reason_required", field="reason")
     adjustment = CashAdjustment(account=account, amount=amount, reason=reason.strip(), proposed_by=proposed_by)
-    adjustment.full_clean()
+    full_clean(adjustment)
     adjustment.save()
     audit_event_record(
         action="cash_adjustment.proposed",
@@ -747,9 +743,9 @@ def _locked_proposal(adjustment: CashAdjustment, decided_by: User) -> tuple[Acco
     _require_not_own_account(decided_by, account)
     adjustment = CashAdjustment.objects.select_for_update().get(pk=adjustment.pk)
     if adjustment.status != CashAdjustment.Status.PROPOSED:
-        raise PortfolioRuleViolation(f"This adjustment is already {adjustment.status}.", code="already_decided")
+        raise DomainError(f"This adjustment is already {adjustment.status}.", code="already_decided")
     if adjustment.proposed_by_id == decided_by.pk:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             "A different person must decide on an adjustment than the one who proposed it.", code="four_eyes"
         )
     return account, adjustment
@@ -871,7 +867,7 @@ def session_close_snapshots_take(*, at: datetime) -> int:
 def _watchlist_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 64:
-        raise PortfolioRuleViolation("A watchlist name has 1 to 64 characters.", code="invalid_name", field="name")
+        raise DomainError("A watchlist name has 1 to 64 characters.", code="invalid_name", field="name")
     return name
 
 
@@ -879,9 +875,7 @@ def _watchlist_assets(symbols) -> list[Asset]:
     """The assets named, in order, each once; unknown symbols refuse the whole request."""
     found, unknown = marketdata_selectors.assets_by_symbols(symbols)
     if unknown:
-        raise PortfolioRuleViolation(
-            f"Unknown symbol(s): {', '.join(unknown)}.", code="asset_not_found", field="symbols"
-        )
+        raise DomainError(f"Unknown symbol(s): {', '.join(unknown)}.", code="asset_not_found", field="symbols")
     return list({asset.pk: asset for asset in found.values()}.values())
 
 
@@ -890,9 +884,7 @@ def _watchlist_require_unique_name(account: Account, name: str, *, exclude=None)
     if exclude is not None:
         others = others.exclude(pk=exclude.pk)
     if others.exists():
-        raise PortfolioRuleViolation(
-            f"You already have a watchlist named {name!r}.", code="watchlist_name_taken", field="name"
-        )
+        raise DomainError(f"You already have a watchlist named {name!r}.", code="watchlist_name_taken", field="name")
 
 
 def _locked_watchlist(watchlist: Watchlist) -> Watchlist:
@@ -946,7 +938,7 @@ def watchlist_symbol_add(*, watchlist: Watchlist, symbol: str) -> Watchlist:
     watchlist = _locked_watchlist(watchlist)
     entries = WatchlistEntry.objects.filter(watchlist=watchlist)
     if entries.filter(asset=asset).exists():
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"{asset.symbol} is already in {watchlist.name!r}.", code="symbol_already_in_watchlist", field="symbol"
         )
     last = entries.aggregate(last=models.Max("position"))["last"]
@@ -964,9 +956,7 @@ def watchlist_symbol_remove(*, watchlist: Watchlist, symbol: str) -> Watchlist:
     if asset is not None:
         deleted, _ = WatchlistEntry.objects.filter(watchlist=watchlist, asset=asset).delete()
     if not deleted:
-        raise PortfolioRuleViolation(
-            f"{symbol} is not in {watchlist.name!r}.", code="symbol_not_in_watchlist", field="symbol", status=404
-        )
+        raise DomainError(f"{symbol} is not in {watchlist.name!r}.", code="symbol_not_in_watchlist", field="symbol")
     watchlist.save(update_fields=["updated_at"])
     return watchlist
 

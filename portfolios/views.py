@@ -11,10 +11,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import kyc_status, transfer_refusal_reason
 from portfolios import selectors, services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.forms import TransferForm
 from portfolios.models import Transfer
 from portfolios.pricing import valuation_at_market
+from speedtrade.errors import DomainError
+from speedtrade.forms import add_domain_error
 from trading.selectors import orders_by_status
 
 # Equity-curve choices: period → bucket (portfolio_history's names).
@@ -83,8 +84,8 @@ def transfers(request):
         if data is not None:
             try:
                 transfer = services.transfer_create(account=account, actor=request.user, request=request, **data)
-            except PortfolioRuleViolation as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            except DomainError as exc:
+                add_domain_error(form, exc)
             else:
                 verb = "Deposit" if transfer.direction == Transfer.Direction.INCOMING else "Withdrawal"
                 messages.success(request, f"{verb} of ${transfer.amount:,} requested.")
@@ -113,7 +114,7 @@ def transfer_cancel(request, transfer_id):
         raise Http404
     try:
         services.transfer_cancel(transfer=transfer, actor=request.user, request=request)
-    except PortfolioRuleViolation as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Transfer canceled.")

@@ -114,7 +114,7 @@ class OrderTicketForm(forms.Form):
         field = exc.field
         if field == "notional" and self.cleaned_data.get("amount_in") == "shares":
             field = "qty"
-        self.add_error(field if field in self.fields else None, str(exc.detail))
+        self.add_error(field if field in self.fields else None, exc.message)
 
 
 class OrderReplaceForm(forms.Form):

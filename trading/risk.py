@@ -16,7 +16,7 @@ from marketdata.models import Asset
 from marketdata.quotes import Quote
 from portfolios.models import Account
 from speedtrade import money
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError
 from trading import ports
 from trading.models import Order
 
@@ -27,7 +27,7 @@ T = Order.Type
 TIF = Order.TimeInForce
 
 
-class OrderRejected(BusinessRuleViolation):
+class OrderRejected(DomainError):
     default_code = "order_rejected"
 
 

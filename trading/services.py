@@ -17,10 +17,9 @@ from django.utils import timezone
 
 from marketdata import calendars
 from marketdata.models import Asset
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account, Position
 from speedtrade import money
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import Conflict, DomainError, NotFound
 from speedtrade.realtime import publish_to_user
 from speedtrade.task_queue import task_queue_or_leave_to_sweep
 from trading import ports, risk
@@ -31,9 +30,8 @@ from trading.serialization import decimal_string, order_as_alpaca
 from trading.states import order_event_record, order_transition
 
 
-class OrderNotFound(BusinessRuleViolation):
-    status_code = 404
-    default_code = "not_found"
+class OrderNotFound(NotFound):
+    pass
 
 
 def _lock_account(account_id) -> Account:
@@ -68,7 +66,7 @@ def _lock_order(*, account: Account, order_id) -> Order:
     try:
         order = Order.objects.select_for_update().select_related("asset").get(pk=order_id, account=account)
     except (Order.DoesNotExist, ValueError):
-        raise OrderNotFound("No such order.", code="not_found") from None
+        raise OrderNotFound("No such order.") from None
     order.account = account  # the row locked just before: saves a lazy read per trade update and release
     return order
 
@@ -238,7 +236,7 @@ def _same_id_and_opposite_open(
     return existing, opposite_open
 
 
-class ClientOrderIdReused(BusinessRuleViolation):
+class ClientOrderIdReused(DomainError):
     default_code = "client_order_id_reused"
 
 
@@ -324,7 +322,7 @@ def _cash_reserve_within_buying_power(*, account: Account, amount: Decimal, orde
         return
     try:
         ports.cash_reserve(account=account, amount=amount, order_ref=order_ref)
-    except PortfolioRuleViolation:
+    except DomainError:
         risk.check_buying_power(account, amount)  # raises insufficient_buying_power with the amounts
         raise
 
@@ -386,7 +384,7 @@ def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> 
             _queue_cancel_after_commit(order)
             return order
         if order.status in TERMINAL_STATUSES or order.status == S.PENDING_REPLACE:
-            raise BusinessRuleViolation(f"The order is {order.status} and cannot be canceled.", code="not_cancelable")
+            raise DomainError(f"The order is {order.status} and cannot be canceled.", code="not_cancelable")
         _cancel_request(order=order, now=now)
         _order_audit_record(action="trading.order_cancel_requested", order=order, account=account, status=order.status)
         # One cancels the other: canceling any order of an exit group cancels the whole group.
@@ -409,8 +407,9 @@ def _queue_cancel(order_id) -> None:
     cancel_order.delay(str(order_id))
 
 
-def order_cancel_all(*, account: Account, now: datetime | None = None) -> list[tuple[Order, int, str]]:
-    """Cancel every open order of the account: a (order, status code, message) per order, like Alpaca's 207 list."""
+def order_cancel_all(*, account: Account, now: datetime | None = None) -> list[tuple[Order, DomainError | None]]:
+    """Cancel every open order of the account: each order with the refusal that kept it open, if any (Alpaca's
+    207 list)."""
     results = []
     ids = list(
         Order.objects.filter(account=account, status__in=OPEN_STATUSES)
@@ -420,12 +419,12 @@ def order_cancel_all(*, account: Account, now: datetime | None = None) -> list[t
     for order_id in ids:
         if not Order.objects.filter(pk=order_id, status__in=OPEN_STATUSES).exists():
             # Ended meanwhile as part of a group canceled earlier in this loop.
-            results.append((Order.objects.get(pk=order_id), 200, ""))
+            results.append((Order.objects.get(pk=order_id), None))
             continue
         try:
-            results.append((order_cancel(account=account, order_id=order_id, now=now), 200, ""))
-        except BusinessRuleViolation as refusal:
-            results.append((Order.objects.get(pk=order_id), refusal.status_code, str(refusal.detail)))
+            results.append((order_cancel(account=account, order_id=order_id, now=now), None))
+        except DomainError as refusal:
+            results.append((Order.objects.get(pk=order_id), refusal))
     return results
 
 
@@ -463,21 +462,19 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
     now = now or timezone.now()
     unknown = set(changes) - set(REPLACEABLE_FIELDS)
     if unknown:
-        raise BusinessRuleViolation(
-            f"Cannot change {sorted(unknown)[0]}.", code="not_replaceable", field=sorted(unknown)[0]
-        )
+        raise DomainError(f"Cannot change {sorted(unknown)[0]}.", code="not_replaceable", field=sorted(unknown)[0])
     with transaction.atomic():
         account = _lock_account(account.pk)
         old = _lock_order(account=account, order_id=order_id)
         if old.status not in (S.NEW, S.ACCEPTED, S.PARTIALLY_FILLED, S.DONE_FOR_DAY):
-            raise BusinessRuleViolation(f"The order is {old.status} and cannot be replaced.", code="not_replaceable")
+            raise DomainError(f"The order is {old.status} and cannot be replaced.", code="not_replaceable")
         if old.order_class != Order.OrderClass.SIMPLE:
-            raise BusinessRuleViolation(
+            raise DomainError(
                 "Bracket, OCO and OTO orders and their legs cannot be replaced; cancel and place again.",
                 code="not_replaceable",
             )
         if old.notional is not None and "qty" in changes:
-            raise BusinessRuleViolation("A notional order's qty cannot be set.", code="not_replaceable", field="qty")
+            raise DomainError("A notional order's qty cannot be set.", code="not_replaceable", field="qty")
         request = _remaining_request(old, changes)
         # The replacement's checks see the old order's buying power or shares given back.
         _release_reservation(old)
@@ -513,7 +510,7 @@ def _replace_refused(*, old_id, reason: str, now: datetime) -> None:
     try:
         with transaction.atomic():
             _reserve(order=old, request=_remaining_request(old, {}), quote=ports.latest_quote(symbol=old.symbol))
-    except (BusinessRuleViolation, PortfolioRuleViolation) as refusal:
+    except DomainError as refusal:
         funded = False
         old.reserved_cash = old.reserved_qty = Decimal(0)
         reason = f"{reason} (and the original can no longer be funded: {refusal})"
@@ -651,9 +648,7 @@ def execution_apply(
         # it): the money moved at the venue, so it is booked all the same, as `fill_after_end`.
         ended = order.status in TERMINAL_STATUSES
         if order.remaining_qty is not None and qty > order.remaining_qty:
-            raise BusinessRuleViolation(
-                f"Execution {broker_exec_id} overfills order {order.id}.", code="overfill", status_code=409
-            )
+            raise Conflict(f"Execution {broker_exec_id} overfills order {order.id}.", code="overfill")
         execution = Execution.objects.create(
             order=order,
             broker_exec_id=broker_exec_id,
@@ -664,9 +659,7 @@ def execution_apply(
             created_at=now,
         )
         if order.status == S.FILLED:
-            raise BusinessRuleViolation(
-                f"Execution {broker_exec_id} arrived for filled order {order.id}.", code="overfill", status_code=409
-            )
+            raise Conflict(f"Execution {broker_exec_id} arrived for filled order {order.id}.", code="overfill")
         # A venue fill is a fact even when we already ended the order (a cancel or expiry
         # that crossed the fill, a rejection decided while the venue was silent): book it.
         ended = order.status in TERMINAL_STATUSES
@@ -969,8 +962,7 @@ def replacement_reduce(*, replaced: Order, qty: Decimal, now: datetime) -> None:
 # --- Closing positions (Alpaca's DELETE /positions) -----------------------------------------
 
 
-class PositionNotFound(BusinessRuleViolation):
-    status_code = 404
+class PositionNotFound(NotFound):
     default_code = "position_not_found"
 
 
@@ -988,7 +980,7 @@ def _closing_qty(*, position: Position, qty: Decimal | None, percentage: Decimal
     step = step or asset.min_trade_increment
     wanted = (position.qty * percentage / 100 // step) * step
     if wanted <= 0:
-        raise BusinessRuleViolation(
+        raise DomainError(
             f"{percentage.normalize()}% of {position.qty.normalize()} {asset.symbol} is less than one tradable unit.",
             code="qty_below_minimum",
             field="percentage",
@@ -1027,8 +1019,8 @@ def position_close(
 
 def position_close_all(
     *, account: Account, cancel_orders: bool = False, now: datetime | None = None
-) -> list[tuple[str, int, Order | BusinessRuleViolation]]:
-    """Close every open position: a (symbol, status code, order or refusal) per position, like Alpaca's 207 list.
+) -> list[tuple[str, Order | DomainError]]:
+    """Close every open position: each symbol with its closing order or the refusal (Alpaca's 207 list).
 
     With `cancel_orders`, open orders are canceled first, so shares held by resting sells
     are free again (on a venue that confirms cancels later, those positions answer
@@ -1040,9 +1032,9 @@ def position_close_all(
     for position in ports.open_positions(account=account):
         try:
             order = position_close(account=account, symbol_or_asset_id=str(position.asset_id), now=now)
-            results.append((position.asset.symbol, 200, order))
-        except BusinessRuleViolation as refusal:
-            results.append((position.asset.symbol, refusal.status_code, refusal))
+            results.append((position.asset.symbol, order))
+        except DomainError as refusal:
+            results.append((position.asset.symbol, refusal))
     return results
 
 
@@ -1072,11 +1064,11 @@ def reconciliation_case_resolve(*, case_id: int, staff, resolution: str, request
     reconciliation run once it has no open case left."""
     now = now or timezone.now()
     if not resolution.strip():
-        raise BusinessRuleViolation("Say how the case was resolved.", code="resolution_required", field="resolution")
+        raise DomainError("Say how the case was resolved.", code="resolution_required", field="resolution")
     with transaction.atomic():
         case = ReconciliationCase.objects.select_for_update().get(pk=case_id)
         if case.status != ReconciliationCase.Status.OPEN:
-            raise BusinessRuleViolation("The case is already resolved.", code="already_resolved")
+            raise DomainError("The case is already resolved.", code="already_resolved")
         case.status = ReconciliationCase.Status.RESOLVED
         case.resolved_at, case.resolved_by, case.resolution = now, staff, resolution.strip()
         case.save(update_fields=["status", "resolved_at", "resolved_by", "resolution"])

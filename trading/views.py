@@ -16,7 +16,8 @@ from marketdata.models import Asset
 from marketdata.selectors import asset_get
 from marketdata.views import trade_context
 from portfolios.selectors import position_get, primary_account
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError
+from speedtrade.forms import add_domain_error
 from trading import selectors, services
 from trading.forms import OrderReplaceForm, OrderTicketForm
 from trading.models import Order
@@ -62,7 +63,7 @@ def order_ticket(request):
             elif step == "review":
                 context["preview"] = selectors.order_preview(account=account, request=order_request)
             # "edit" goes back to the filled-in form.
-        except BusinessRuleViolation as exc:
+        except DomainError as exc:
             form.add_rule_violation(exc)
     status = 200 if form.is_valid() else 422
     if request.htmx:
@@ -106,8 +107,8 @@ def order_cancel(request, order_id):
     try:
         order = services.order_cancel(account=order.account, order_id=order.pk)
         message, level = f"Cancel requested for your {order.side} {order.symbol} order.", messages.SUCCESS
-    except BusinessRuleViolation as exc:
-        message, level = str(exc.detail), messages.ERROR
+    except DomainError as exc:
+        message, level = exc.message, messages.ERROR
     if request.htmx:
         # The row re-renders in place with the new status and the message read out.
         return render(
@@ -131,8 +132,8 @@ def order_replace(request, order_id):
     if changes is not None:
         try:
             new = services.order_replace(account=order.account, order_id=order.pk, changes=changes)
-        except BusinessRuleViolation as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.detail))
+        except DomainError as exc:
+            add_domain_error(form, exc)
         else:
             messages.success(request, "Order replaced.")
             return redirect("order_detail", order_id=new.pk)

@@ -7,6 +7,7 @@ from notifications.models import Delivery, DeliveryStatus, Notification
 from notifications.services import notification_record, preference_update
 from notifications.tasks import delivery_send
 from notifications.tests import flaky_email
+from speedtrade.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -107,9 +108,8 @@ def test_security_email_is_sent_even_if_the_row_says_otherwise(alice, django_cap
 
 
 def test_security_email_cannot_be_turned_off(alice):
-    from notifications.services import NotificationRuleViolation
 
-    with pytest.raises(NotificationRuleViolation) as refused:
+    with pytest.raises(DomainError) as refused:
         preference_update(user=alice, category="security", email=False)
 
     assert refused.value.code == "security_email_required"

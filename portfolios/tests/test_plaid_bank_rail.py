@@ -12,11 +12,11 @@ from accounts.tests.factories import UserFactory, approved_customer
 from portfolios import plaid, services
 from portfolios.apps import bank_rail_settings_check
 from portfolios.bank_rail import BankRailUnavailable
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import BankRailCursor, JournalEntry, PlaidTransfer
 from portfolios.tasks import settle_transfer
 from portfolios.tests.helpers import assert_ledger_sound, balances, ledger_row_count
 from portfolios.tests.plaid_sandbox import PlaidSandbox
+from speedtrade.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -101,7 +101,7 @@ def test_link_mismatch_held_compliance_approves_deposit_settles_then_returns(san
     # Compliance: Carol proposes, Carol cannot also confirm, Dave confirms.
     services_before = ledger_row_count()
     plaid.bank_link_review_propose(link=link, decision="approve", reason="Joint account; spouse named.", actor=carol)
-    with pytest.raises(PortfolioRuleViolation) as four_eyes:
+    with pytest.raises(DomainError) as four_eyes:
         plaid.bank_link_review_confirm(link=link, actor=carol)
     assert four_eyes.value.code == "four_eyes"
     link = plaid.bank_link_review_confirm(link=link, actor=dave)
@@ -137,7 +137,7 @@ def test_link_mismatch_held_compliance_approves_deposit_settles_then_returns(san
     assert balances(alice_active)["cash"] == D("0")
     assert JournalEntry.objects.filter(cause_type="reversal", account=alice_active).count() == 1
     assert alice_active.transfers_blocked
-    with pytest.raises(PortfolioRuleViolation) as blocked:
+    with pytest.raises(DomainError) as blocked:
         services.transfer_create(account=alice_active, direction="outgoing", amount=D("1.00"))
     assert blocked.value.code == "transfers_blocked"
     assert "transfer.returned" in actions(transfer)
@@ -215,16 +215,16 @@ def test_a_failed_withdrawal_gives_the_held_cash_back(sandbox, alice_active):
 
 def test_a_held_link_is_decided_only_by_compliance_and_only_once(sandbox, alice_active, alice, carol, dave):
     link = link_bank(sandbox, alice_active, identity="identity_get_mismatch")
-    with pytest.raises(PortfolioRuleViolation) as denied:
+    with pytest.raises(DomainError) as denied:
         plaid.bank_link_review_propose(link=link, decision="approve", reason="mine", actor=alice)
     assert denied.value.code == "permission_denied"
-    with pytest.raises(PortfolioRuleViolation) as nothing:
+    with pytest.raises(DomainError) as nothing:
         plaid.bank_link_review_confirm(link=link, actor=dave)
     assert nothing.value.code == "nothing_proposed"
     plaid.bank_link_review_propose(link=link, decision="reject", reason="Third-party account.", actor=carol)
     link = plaid.bank_link_review_confirm(link=link, actor=dave)
     assert link.status == "rejected" and actions(link)[-1] == "bank_link.rejected"
-    with pytest.raises(PortfolioRuleViolation) as decided:
+    with pytest.raises(DomainError) as decided:
         plaid.bank_link_review_propose(link=link, decision="approve", reason="changed my mind", actor=carol)
     assert decided.value.code == "already_decided"
     assert deposit(sandbox, alice_active).status == "rejected"

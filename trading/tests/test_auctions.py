@@ -85,5 +85,5 @@ def test_auction_orders_are_accepted_only_in_alpacas_windows(alice_account, acme
         else:
             with pytest.raises(OrderRejected) as refusal:
                 order_place(account=alice_account, request=request)
-            assert refusal.value.detail.code == "auction_window_closed"
+            assert refusal.value.code == "auction_window_closed"
             assert not Order.objects.exists() and cash(alice_account).reserved == 0

@@ -17,7 +17,7 @@ from portfolios import selectors
 from portfolios.models import LedgerAccount, Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError
 from trading.brokers.paper import on_ticks, paper_book_reset
 from trading.models import OPEN_STATUSES, Execution, Order, OrderEvent
 from trading.risk import OrderRequest
@@ -73,7 +73,7 @@ class OrderMachine(RuleBasedStateMachine):
         try:
             with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
                 order_place(account=self.account, request=request)
-        except BusinessRuleViolation:
+        except DomainError:
             assert self._written() == before  # a refusal leaves nothing behind
 
     @rule(
