@@ -170,13 +170,9 @@ def _database(url: dict) -> dict:
         # transaction takes the write lock when it starts, so one that read first cannot fail with
         # "database is locked" when it then writes while the in-process feed is writing bars
         # (SQLite does not wait in that upgrade). WAL: page reads do not wait for the feed's writes.
-        return {
-            **url,
-            "OPTIONS": options
-            | {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-            | {"init_command": "PRAGMA journal_mode=WAL;"},
-        }
-    if DB_POOL_MAX_SIZE > 0:
+        sqlite = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        return {**url, "OPTIONS": options | sqlite}
+    if DB_POOL_MAX_SIZE > 0:  # the pool above: no connection is kept past its request
         connections = {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False}
         options["pool"] = {
             "min_size": 1,
