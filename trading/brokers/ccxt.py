@@ -17,9 +17,9 @@
   RateLimitExceeded, ExchangeNotAvailable, DDoSProtection) and authentication failures →
   `VenueUnavailable` (unknown outcome: looked up before any retry).
 * Fills: the unified order's cumulative `filled`/`average` and its trades, read into
-  `venues.ccxt`'s ExchangeOrder/ExchangeTrade (each trade booked at
-  its own price, in order): those the order carries when they are complete, else, where the
-  exchange has `fetchMyTrades`, the exchange's list. Both are booked as cumulative
+  `venues.ccxt`'s ExchangeOrder/ExchangeTrade (each trade booked at its own price, in order):
+  those the order carries when they are complete, else, where the exchange has
+  `fetchMyTrades`, the exchange's list. Both are booked as cumulative
   differences, so pushed orders (`trading/streams.py`), polling and reconciliation never
   double-book.
 """
