@@ -123,7 +123,7 @@ class ExchangeTrade:
 @dataclass(frozen=True, slots=True)
 class ExchangeOrder:
     """One of ccxt's unified orders, in Decimal. `status` is ccxt's (open|closed|canceled|expired|rejected);
-    `trades` are those the order carries (complete or not: see `CcxtBroker`)."""
+    `trades` are those the order carries, each once: a pushed order may carry only some of its trades."""
 
     id: str
     client_order_id: str | None
