@@ -7,11 +7,11 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from marketdata.feeds.backoff import reconnect_delay as retry_delay
 from notifications.catalogue import Channel
 from notifications.email import email_message_build
 from notifications.models import Delivery, DeliveryStatus
 from notifications.push import DeliverySkipped, push_send
+from venues.backoff import reconnect_delay as retry_delay
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 channels-redis receives in a loop of 5 s blocking pops (`receive_single`). On Python 3.11 a
 cancellation that lands while redis-py's `asyncio.wait_for` finishes a command is swallowed
-(see marketdata/feeds/cancellation.py): the loop then pops again, and again, forever. Every
+(see speedtrade/cancellation.py): the loop then pops again, and again, forever. Every
 consumer's channel and the quote hub's listener wait in that loop, so one lost cancellation
 left a server's shutdown — or pytest-asyncio closing a test's event loop — waiting forever.
 Here the receive runs in its own task and a cancellation of the caller is repeated on that task
@@ -13,7 +13,7 @@ import asyncio
 
 from channels_redis.core import RedisChannelLayer
 
-from marketdata.feeds.cancellation import cancel_and_wait
+from speedtrade.cancellation import cancel_and_wait
 
 
 class CancellableRedisChannelLayer(RedisChannelLayer):

@@ -4,7 +4,7 @@
   fill application (called inside `execution_apply`'s transaction);
 * marketdata (issue 3): the latest quote per symbol, assets by symbol (cached per process);
 * accounts (issue 6): whether KYC and restrictions let the account trade, and the audit trail;
-* marketdata's reconnect backoff (exponential, full jitter) for venue retries.
+* the venues' backoff (exponential, full jitter) for venue retries.
 """
 
 from datetime import date, datetime
@@ -13,7 +13,6 @@ from decimal import Decimal
 from accounts.audit import audit_event_record  # noqa: F401  (re-exported: the one audit writer)
 from accounts.selectors import trading_refusal_reason  # noqa: F401  (re-exported: the one KYC/restriction check)
 from marketdata.calendars import ET
-from marketdata.feeds.backoff import reconnect_delay as retry_delay  # noqa: F401  (re-exported)
 from marketdata.models import Asset
 from marketdata.quotes import Quote, latest_quotes
 from marketdata.selectors import asset_by_symbol_cached as asset_by_symbol  # noqa: F401  (order entry's asset read)
@@ -21,6 +20,7 @@ from portfolios import selectors as portfolio_selectors
 from portfolios import services as portfolio_services
 from portfolios.models import Account, LedgerAccount, Position
 from portfolios.pricing import valuation_at_market
+from venues.backoff import reconnect_delay as retry_delay  # noqa: F401  (re-exported)
 
 
 def latest_quote(*, symbol: str) -> Quote | None:
