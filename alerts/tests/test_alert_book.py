@@ -131,10 +131,10 @@ def test_two_books_fire_an_alert_once(alice, acme, django_capture_on_commit_call
 
     with django_capture_on_commit_callbacks(execute=True):
         on_ticks([tick("102")])
-    from alerts.services import alert_fire
+    from alerts.services import alerts_fire
 
     (armed,) = other.crossed("ACME", Decimal("102"))
-    assert alert_fire(armed=armed, price=Decimal("102"), now=timezone.now()) is False
+    assert alerts_fire([(armed, Decimal("102"))], now=timezone.now()) == {}
     assert len(notified(alice)) == 1
 
 
