@@ -45,22 +45,24 @@ class ChannelLayerSender:
         self.group_send_many([(group, message)])
 
     def group_send_many(self, messages: list[tuple[str, dict]]) -> None:
-        """Send (group, message) pairs in one hop to the loop: each group's in order, the groups concurrently
-        (a batch of fired alerts waits for the slowest group's round trips, not for their sum)."""
-        by_group: dict[str, list[dict]] = {}
-        for group, message in messages:
-            by_group.setdefault(group, []).append(message)
-
-        async def send_in_order(layer, group: str, queued: list[dict]) -> None:
-            for message in queued:
-                await layer.group_send(group, message)
+        """Send (group, message) pairs in one hop to the loop, each group's in the given order: through the Redis
+        layer in two round trips for the whole batch (`speedtrade.channel_layer`), through another layer (the
+        embedded default's in-memory one) group by group, the groups concurrently."""
 
         async def send_all() -> None:
             layer = get_channel_layer()
-            if hasattr(layer, "group_send_many"):  # the Redis layer: two round trips for the batch
+            if hasattr(layer, "group_send_many"):
                 await layer.group_send_many(messages)
                 return
-            await asyncio.gather(*(send_in_order(layer, group, queued) for group, queued in by_group.items()))
+            by_group: dict[str, list[dict]] = {}
+            for group, message in messages:
+                by_group.setdefault(group, []).append(message)
+
+            async def send_in_order(group: str, queued: list[dict]) -> None:
+                for message in queued:
+                    await layer.group_send(group, message)
+
+            await asyncio.gather(*(send_in_order(group, queued) for group, queued in by_group.items()))
 
         asyncio.run_coroutine_threadsafe(send_all(), self._running_loop()).result(SEND_TIMEOUT_SECONDS)
 
