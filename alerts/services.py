@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, CharField, DateTimeField, DecimalField, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import User
@@ -118,41 +118,69 @@ def price_text(price: Decimal) -> str:
     return f"${price:,.2f}" if price >= 1 else f"${price.normalize():f}"
 
 
-def alert_fire(*, armed, price: Decimal, now: datetime) -> datetime | None | bool:
-    """Record that an armed alert (`alerts.book.Armed`) fired at `price` and notify its owner.
+def alerts_fire(firings: list[tuple], *, now: datetime) -> dict:
+    """Record that armed alerts (`alerts.book.Armed`) fired, each at its price, and notify their owners: a tick
+    batch's firings in one transaction of a fixed number of statements, whatever their number.
 
-    Returns False when it was not armed any more, else its wake-up time (None for a one-shot alert).
-    One conditional UPDATE is the check: the alert must still be active, unchanged since the book armed
-    it (`updated_at`) and awake — so two feed processes, or a book that missed an edit, fire it once.
-    The firing is not an edit: `updated_at` stays, the book does not read it back.
+    `firings` are (armed, price) pairs, an alert at most once. Returns {alert id: its wake-up time (None for a
+    one-shot alert)} for those that fired; an alert missing from it was not armed any more. One conditional
+    UPDATE is the check: each alert must still be active, unchanged since the book armed it (`updated_at`) and
+    awake — so two feed processes, or a book that missed an edit, fire it once. The firing is not an edit:
+    `updated_at` stays, the book does not read it back.
     """
-    from notifications.services import notification_record
+    from notifications.services import Event, notifications_record
 
-    rearm_at = now + timedelta(seconds=armed.cooldown_seconds) if armed.repeat else None
+    if not firings:
+        return {}
+    rearm_at = {
+        armed.id: now + timedelta(seconds=armed.cooldown_seconds) if armed.repeat else None for armed, _ in firings
+    }
+    armed_as_read = Q()
+    for armed, _ in firings:
+        armed_as_read |= Q(pk=armed.id, updated_at=armed.updated_at)
+
+    def per_alert(values: dict, output_field) -> Case | None:
+        # NULLs are the CASE's default: a literal NULL in a THEN would be untyped text to PostgreSQL.
+        whens = [
+            When(pk=pk, then=Value(value, output_field=output_field))
+            for pk, value in values.items()
+            if value is not None
+        ]
+        return Case(*whens, output_field=output_field) if whens else None
+
     with transaction.atomic():
-        fired = PriceAlert.objects.filter(
-            Q(rearm_at__isnull=True) | Q(rearm_at__lte=now),
-            pk=armed.id,
-            status=S.ACTIVE,
-            updated_at=armed.updated_at,
+        updated = PriceAlert.objects.filter(
+            armed_as_read, Q(rearm_at__isnull=True) | Q(rearm_at__lte=now), status=S.ACTIVE
         ).update(
             trigger_count=F("trigger_count") + 1,
             last_triggered_at=now,
-            last_triggered_price=price,
-            rearm_at=rearm_at,
-            status=S.ACTIVE if armed.repeat else S.TRIGGERED,
+            last_triggered_price=per_alert({armed.id: price for armed, price in firings}, DecimalField()),
+            rearm_at=per_alert(rearm_at, DateTimeField()),
+            status=per_alert(
+                {armed.id: S.ACTIVE if armed.repeat else S.TRIGGERED for armed, _ in firings}, CharField()
+            ),
         )
-        if not fired:
-            return False
-        notification_record(
-            user_id=armed.user_id,
-            kind="alert_triggered",
-            event_key=f"alert:{armed.id}:{now.isoformat()}",
-            context={
-                "symbol": armed.symbol,
-                "price": price_text(price),
-                "condition": describe(armed.condition, armed.value),
-            },
+        if updated == len(firings):
+            fired = rearm_at.keys()
+        else:  # some were not armed any more (rare: another book fired them, or an edit raced the batch)
+            fired = set(
+                PriceAlert.objects.filter(pk__in=rearm_at.keys(), last_triggered_at=now).values_list("pk", flat=True)
+            )
+        notifications_record(
+            [
+                Event(
+                    user_id=armed.user_id,
+                    kind="alert_triggered",
+                    event_key=f"alert:{armed.id}:{now.isoformat()}",
+                    context={
+                        "symbol": armed.symbol,
+                        "price": price_text(price),
+                        "condition": describe(armed.condition, armed.value),
+                    },
+                )
+                for armed, price in firings
+                if armed.id in fired
+            ],
             now=now,
         )
-    return rearm_at
+    return {pk: rearm_at[pk] for pk in fired}
