@@ -66,6 +66,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+	@$(SERVICES_ENV) $(BIN)/python manage.py check_services
 	$(SERVICES_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	$(SERVICES_ENV) $(BIN)/python manage.py spectacular --fail-on-warn --validate --file /dev/null
 
