@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from trading import ports, reconciliation, services
+from marketdata.feeds.backoff import reconnect_delay
+from trading import reconciliation, services
 from trading.brokers.base import (
     VenueUnavailable,
     broker_by_name,
@@ -34,7 +35,7 @@ def _retry_unknown(task, unknown: VenueUnavailable, what: str, order_id: str):
             task.request.retries,
         )
         return None
-    countdown = ports.retry_delay(task.request.retries + 1, cap=settings.TRADING_VENUE_RETRY_MAX_SECONDS)
+    countdown = reconnect_delay(task.request.retries + 1, cap=settings.TRADING_VENUE_RETRY_MAX_SECONDS)
     # Returned rather than raised: the worker acks this run and the retry is a new message;
     # run eagerly (embedded default, tests) Celery executes the returned retry at once.
     return task.retry(exc=unknown, countdown=countdown, throw=False)

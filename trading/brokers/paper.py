@@ -47,7 +47,7 @@ from django.utils import timezone
 from marketdata import calendars
 from marketdata.quotes import Quote
 from speedtrade import money
-from trading import ports
+from trading import risk
 from trading.brokers.base import SubmitOutcome, VenueFill, VenueOrderState
 from trading.models import Order, trailing_stop_price
 from trading.models import OrderStatus as S
@@ -696,7 +696,7 @@ class PaperVenue:
         now = timezone.now()
         immediate = order.time_in_force in (Order.TimeInForce.IOC, Order.TimeInForce.FOK)
         resting = Resting.from_order(order)
-        quote = ports.latest_quote(symbol=order.symbol)
+        quote = risk.latest_quote(order.symbol)
         fill = None
         open_now = quote is not None and calendars.is_open(order.asset_class, now, extended_hours=order.extended_hours)
         if open_now and crosses(resting, quote):
