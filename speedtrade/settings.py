@@ -504,7 +504,7 @@ TRADING_GFV_LIMIT = env.int("TRADING_GFV_LIMIT", default=3)
 # Backoff cap between retries of a submit/cancel whose outcome is unknown (venue timeout, 429, 5xx).
 TRADING_VENUE_RETRY_MAX_SECONDS = env.float("TRADING_VENUE_RETRY_MAX_SECONDS", default=30.0)
 # The paper venue matches resting orders on every batch of ticks the feed produces.
-FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "trading.brokers.paper.on_ticks"]
+FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "trading.paper_fills.on_ticks"]
 CELERY_BEAT_SCHEDULE |= {
     "trading-reconcile-orders": {"task": "trading.tasks.reconcile_orders", "schedule": 30.0},
     # Every minute: day orders expire as soon as their session's close has passed.

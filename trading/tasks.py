@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from marketdata.feeds.backoff import reconnect_delay
-from trading import reconciliation, services
+from trading import paper_fills, reconciliation, services
 from trading.brokers.base import (
     VenueUnavailable,
     broker_by_name,
@@ -86,7 +86,9 @@ def submit_order(self, order_id: str) -> None:
         broker_order_id=outcome.broker_order_id,
     )
     if accepted is not None and accepted.status == S.ACCEPTED:
-        broker.after_accept(accepted)
+        decision = broker.after_accept(accepted)  # a venue matching in process decides fills now
+        if decision is not None:
+            paper_fills.accept_decision_book(accepted, decision)
 
 
 @shared_task(acks_late=True, bind=True, max_retries=8)
