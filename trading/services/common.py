@@ -110,7 +110,7 @@ def remaining_request(order: Order, changes: dict) -> OrderRequest:
 
 def hold(*, order: Order, holding: risk.Holding) -> None:
     """Hold what the order needs (`risk.holding_check`): cash for a buy, shares for a sell. Caller saves the order."""
-    order.reserved_cash, order.reserved_qty, order.warnings = holding.cash, holding.qty, holding.warnings
+    order.reserved_cash, order.reserved_qty = holding.cash, holding.qty
     if order.side == Order.Side.BUY:
         cash_reserve_within_buying_power(account=order.account, amount=order.reserved_cash, order_ref=str(order.id))
     else:

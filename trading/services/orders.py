@@ -13,6 +13,7 @@ from marketdata.selectors import asset_by_symbol_cached
 from portfolios.models import Account
 from speedtrade.errors import DomainError
 from trading import queueing, risk
+from trading.brokers.base import broker_replaces_at_once
 from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Order, OrderEvent
 from trading.models import OrderStatus as S
 from trading.risk import OrderRequest
@@ -92,6 +93,7 @@ def order_place(
             created_at=now,
             updated_at=now,
         )
+        order.warnings = checked.holding.warnings
         hold(order=order, holding=checked.holding)
         order.save(force_insert=True)
         OrderEvent.objects.create(
@@ -236,7 +238,6 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
     `changes["qty"]` is the new order's quantity (what is still to trade). The checks run on the new
     order with the old one's reservation given back first, all in one transaction.
     """
-    from trading.brokers.base import broker_replaces_at_once
 
     now = now or timezone.now()
     unknown = set(changes) - set(REPLACEABLE_FIELDS)
