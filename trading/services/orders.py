@@ -238,7 +238,6 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
     `changes["qty"]` is the new order's quantity (what is still to trade). The checks run on the new
     order with the old one's reservation given back first, all in one transaction.
     """
-
     now = now or timezone.now()
     unknown = set(changes) - set(REPLACEABLE_FIELDS)
     if unknown:
