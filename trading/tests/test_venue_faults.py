@@ -100,7 +100,7 @@ def test_an_unreachable_venue_refuses_new_orders_loses_nothing_and_recovers(
     assert "cannot be reached" in venue_refusal_reason("scripted")
     with pytest.raises(DomainError) as refused:
         place(alice_account, qty=Decimal("1"))
-    assert refused.value.get_codes() == "venue_unavailable"
+    assert refused.value.code == "venue_unavailable"
     assert Order.objects.count() == 1  # nothing written for the refused order
 
     scripted_venue.down = False
