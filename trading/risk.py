@@ -5,6 +5,10 @@ transaction after the account row is locked (so buying power and sellable quanti
 change under them), and the ticket's Review (`trading.selectors.order_preview`) without
 locks, so Review refuses exactly what Place refuses. The codes and the formulas are listed
 in docs/notes/trading.md.
+
+Over 400 lines on purpose: it is the one list of order entry's rules, each a short function, and
+`pre_trade_check` at its end runs them in order; split, the order of the refusals would be spread
+over modules that must change together.
 """
 
 from dataclasses import dataclass, field, replace
