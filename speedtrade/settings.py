@@ -399,7 +399,7 @@ FEED_IN_PROCESS = env.bool("FEED_IN_PROCESS", default=not SERVICES_MODE)
 # embedded default, which has no beat, recurring plans that are due (every 30 s).
 FEED_TICK_HANDLERS = [
     *env.list("FEED_TICK_HANDLERS", default=[]),
-    "trading.brokers.paper.on_ticks",
+    "trading.paper_fills.on_ticks",
     "alerts.book.on_ticks",
     *(["recurring.tasks.run_due_in_process"] if FEED_IN_PROCESS else []),
 ]

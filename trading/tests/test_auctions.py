@@ -7,8 +7,8 @@ import pytest
 from freezegun import freeze_time
 
 from portfolios.models import Position
-from trading.brokers.paper import on_ticks
 from trading.models import Order
+from trading.paper_fills import on_ticks
 from trading.risk import OrderRejected, OrderRequest
 from trading.services import order_place
 from trading.tests.conftest import cash, place, quote

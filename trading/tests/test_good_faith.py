@@ -105,7 +105,7 @@ def test_a_sale_before_settlement_records_one_violation(xyz_bought_with_unsettle
 
 
 def test_partial_fills_of_one_sale_are_one_violation(xyz_bought_with_unsettled_funds, xyz):
-    from trading.brokers.paper import on_ticks
+    from trading.paper_fills import on_ticks
 
     quote(symbol="XYZ", bid="10.00", ask="10.00", bid_size="20")
     order = place(xyz_bought_with_unsettled_funds, symbol="XYZ", side="sell", qty=Decimal("50"))

@@ -18,8 +18,9 @@ from portfolios.models import LedgerAccount, Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from speedtrade.errors import DomainError
-from trading.brokers.paper import on_ticks, paper_book_reset
+from trading.brokers.paper import paper_book_reset
 from trading.models import OPEN_STATUSES, Execution, Order, OrderEvent
+from trading.paper_fills import on_ticks
 from trading.risk import OrderRequest
 from trading.selectors import reservation_discrepancies
 from trading.services import order_cancel, order_place
