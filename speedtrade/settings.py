@@ -196,6 +196,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # django-celery-beat's database scheduler, writing a heartbeat per tick (`manage.py healthcheck beat`).
 CELERY_BEAT_SCHEDULER = "speedtrade.beat:HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
+# The embedded default has no beat: the web server runs CELERY_BEAT_SCHEDULE itself (speedtrade/periodic.py).
+# Services mode runs `celery beat` instead, so this stays off there and no periodic job runs twice.
+PERIODIC_TASKS_IN_PROCESS = env.bool("PERIODIC_TASKS_IN_PROCESS", default=not SERVICES_MODE)
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -608,8 +611,6 @@ FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "alerts.book.on_ticks"]
 
 # --- recurring investments (issue 23: recurring/) ------------------------------------
 CELERY_BEAT_SCHEDULE["recurring-runs-due"] = {"task": "recurring.tasks.recurring_runs_due", "schedule": 60.0}
-if FEED_IN_PROCESS:  # the embedded default has no beat: the in-process feed's ticks run due plans (every 30 s)
-    FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "recurring.tasks.run_due_in_process"]
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"
