@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -249,7 +249,7 @@ class ValuationInputs:
     realized_pl: Decimal  # Σ over all positions, closed ones included
     last_close_equity: Decimal | None  # the latest session-close snapshot before today
     flows_today: Decimal  # external flows since that close (or since the previous session's close without one)
-    first_day: bool  # the account opened after the previous session's close: nothing to measure today from
+    first_day: bool  # no cash or position before the previous session's close: nothing to measure today from
     net_contributions: Decimal
     pending_transfer_in: Decimal
     as_of: datetime
@@ -261,12 +261,12 @@ def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> Valu
     as_of = as_of or timezone.now()
     today = today_et(as_of)
     snapshot = _last_close_snapshot(account, today)
-    previous_close_at = session_before(today).close
-    since = snapshot.timestamp if snapshot is not None else previous_close_at
+    since = snapshot.timestamp if snapshot is not None else session_before(today).close
     ledger = _ledger(
         account,
         today,
         flows_today=Sum("lines__amount", filter=_external_flow_lines(since)),
+        lines_before=Count("lines", filter=Q(lines__entry__effective_at__lte=since)),
         net_contributions=Sum("lines__amount", filter=_external_flow_lines()),
         realized_pl=_account_sum(Position.objects.all(), "realized_pl"),
         pending_transfer_in=_account_sum(
@@ -274,14 +274,17 @@ def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> Valu
         ),
     )
     sums = ledger[Kind.CASH]
+    held = position_list(account=account)
+    # Nothing had happened in the account by the previous close: there is no base for today.
+    first_day = snapshot is None and not sums.lines_before and all(p.opened_at and p.opened_at > since for p in held)
     return ValuationInputs(
         account=account,
         cash=_cash_state(ledger),
-        held=position_list(account=account),
+        held=held,
         realized_pl=sums.realized_pl or ZERO,
         last_close_equity=snapshot.equity if snapshot is not None else None,
         flows_today=sums.flows_today or ZERO,
-        first_day=snapshot is None and account.created_at >= previous_close_at,
+        first_day=first_day,
         net_contributions=sums.net_contributions or ZERO,
         pending_transfer_in=sums.pending_transfer_in or ZERO,
         as_of=as_of,
