@@ -47,6 +47,7 @@ class Job:
 
 
 def jobs_from_schedule(schedule: dict) -> list[Job]:
+    app.loader.import_default_modules()  # every app's tasks module, as a worker or beat imports them at start
     return [
         Job(
             name=name,
