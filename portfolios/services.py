@@ -882,22 +882,22 @@ def equity_history_backfill(*, account: Account, days: int, now: datetime) -> in
     """
     if EquitySnapshot.objects.filter(account=account).exists():
         return 0
-    valuation = selectors.account_valuation(account=account, prices={}, previous_closes={}, as_of=now)
-    positions = selectors.position_list(account=account)
+    inputs = selectors.valuation_inputs(account=account, as_of=now)
+    cash, contributions, positions = inputs.cash.balance, inputs.net_contributions, inputs.held
     start = snapshot_slot(now - timedelta(days=days))
 
     def snapshot(at: datetime, **extra) -> EquitySnapshot:
         prices = marketdata_selectors.prices_at([p.asset for p in positions], at) if positions else {}
         long_value = sum((to_cents(p.qty * prices[p.asset_id]) for p in positions), ZERO)
-        equity = valuation.cash + long_value
+        equity = cash + long_value
         return EquitySnapshot(
             account=account,
             timestamp=at,
             equity=equity,
-            cash=valuation.cash,
+            cash=cash,
             long_market_value=long_value,
-            net_contributions=valuation.net_contributions,
-            profit_loss=equity - valuation.net_contributions,
+            net_contributions=contributions,
+            profit_loss=equity - contributions,
             **extra,
         )
 

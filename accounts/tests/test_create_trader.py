@@ -92,6 +92,7 @@ def test_seed_demo_creates_trader_staff_and_a_compliance_queue():
     demo = primary_account(user=User.objects.get(email="demo@speedtrade.local"))
     history = portfolio_history(account=demo, period="1W", timeframe="1H")
     assert len(history.equity) > 24 and set(history.equity) == {Decimal("1000.00")}  # cash only, written once
+    assert len(portfolio_history(account=demo, period="1D", timeframe="15Min").equity) >= 90  # intraday points
 
 
 def test_cash_option_funds_the_account_once():
