@@ -23,7 +23,7 @@ from accounts.audit import audit_event_record
 from accounts.models import User
 from accounts.selectors import transfer_refusal_reason
 from marketdata import selectors as marketdata_selectors
-from marketdata.calendars import ET, equity_session, settlement_date
+from marketdata.calendars import ET, EquitySession, equity_session, equity_sessions, settlement_date
 from marketdata.models import Asset
 from portfolios import selectors
 from portfolios.bank_rail import submit_to_bank_rail
@@ -41,7 +41,7 @@ from portfolios.models import (
     Watchlist,
     WatchlistEntry,
 )
-from portfolios.pricing import prices_for
+from portfolios.pricing import prices_for, session_close_prices_for
 from speedtrade.errors import Conflict, DomainError, NotFound, NotPermitted, full_clean
 from speedtrade.money import (
     ZERO,
@@ -806,8 +806,11 @@ def cash_adjustment_reject(*, adjustment: CashAdjustment, rejected_by: User, req
 # --- Equity snapshots (portfolio history, `last_equity`) ---------------------------------
 
 
-def _snapshot_rows(accounts: list[Account], at: datetime, **extra) -> list[EquitySnapshot]:
-    prices, previous_closes = prices_for(selectors.assets_held(accounts))
+def _snapshot_rows(
+    accounts: list[Account], at: datetime, *, session: EquitySession | None = None, **extra
+) -> list[EquitySnapshot]:
+    held = selectors.assets_held(accounts)
+    prices, previous_closes = prices_for(held) if session is None else session_close_prices_for(held, session=session)
     rows = []
     for account in accounts:
         valuation = selectors.account_valuation(
@@ -856,8 +859,54 @@ def session_close_snapshots_take(*, at: datetime) -> int:
         return 0
     done = EquitySnapshot.objects.filter(kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date)
     accounts = list(_open_accounts().exclude(pk__in=done.values("account_id")))
-    rows = _snapshot_rows(accounts, at, kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date)
+    rows = _snapshot_rows(
+        accounts, at, session=session, kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date
+    )
     return len(EquitySnapshot.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+DEMO_HISTORY_STEP = timedelta(minutes=15)
+
+
+@transaction.atomic
+def equity_history_backfill(*, account: Account, days: int, now: datetime) -> int:
+    """Demo history for an account that has none: what its present holdings were worth over the
+    last `days` (every 15 minutes, and at each session's close), from the stored bars.
+
+    Only for the demo (`seed_demo`): the account did not exist then, so this is an illustration
+    of its holdings' moves, never a record. Returns how many snapshots were written.
+    """
+    if EquitySnapshot.objects.filter(account=account).exists():
+        return 0
+    inputs = selectors.valuation_inputs(account=account, as_of=now)
+    cash, contributions, positions = inputs.cash.balance, inputs.net_contributions, inputs.held
+    start = snapshot_slot(now - timedelta(days=days))
+
+    def snapshot(at: datetime, **extra) -> EquitySnapshot:
+        prices = marketdata_selectors.prices_at([p.asset for p in positions], at) if positions else {}
+        long_value = sum((to_cents(p.qty * prices[p.asset_id]) for p in positions), ZERO)
+        equity = cash + long_value
+        return EquitySnapshot(
+            account=account,
+            timestamp=at,
+            equity=equity,
+            cash=cash,
+            long_market_value=long_value,
+            net_contributions=contributions,
+            profit_loss=equity - contributions,
+            **extra,
+        )
+
+    rows = [
+        snapshot(start + step * DEMO_HISTORY_STEP, kind=EquitySnapshot.Kind.INTRADAY)
+        for step in range(int((now - start) / DEMO_HISTORY_STEP))
+    ]
+    rows += [
+        snapshot(session.close, kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date)
+        for session in equity_sessions(start.astimezone(ET).date(), now.astimezone(ET).date())
+        if session.close <= now
+    ]
+    return len(EquitySnapshot.objects.bulk_create(rows))
 
 
 # --- Watchlists ------------------------------------------------------------------------

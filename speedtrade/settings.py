@@ -253,6 +253,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # django-celery-beat's database scheduler, writing a heartbeat per tick (`manage.py healthcheck beat`).
 CELERY_BEAT_SCHEDULER = "speedtrade.beat:HeartbeatScheduler"
+# The embedded default has no beat: the web server runs CELERY_BEAT_SCHEDULE itself (speedtrade/periodic.py).
+# Services mode runs `celery beat` instead, so this stays off there and no periodic job runs twice.
+PERIODIC_TASKS_IN_PROCESS = env.bool("PERIODIC_TASKS_IN_PROCESS", default=not SERVICES_MODE)
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -395,13 +398,11 @@ FEED_PROVIDER = env.str("FEED_PROVIDER", default="simulated")
 # Embedded default: the feed runs inside the web server (ASGI lifespan); services mode runs `make feed`.
 FEED_IN_PROCESS = env.bool("FEED_IN_PROCESS", default=not SERVICES_MODE)
 # Dotted paths of callables `handler(quotes: list[Quote])` called on every batch of ticks: any given in
-# the environment, then the paper venue matching resting orders, price alerts (alerts/book.py) and, in the
-# embedded default, which has no beat, recurring plans that are due (every 30 s).
+# the environment, then the paper venue matching resting orders and price alerts (alerts/book.py).
 FEED_TICK_HANDLERS = [
     *env.list("FEED_TICK_HANDLERS", default=[]),
     "trading.paper_fills.on_ticks",
     "alerts.book.on_ticks",
-    *(["recurring.tasks.run_due_in_process"] if FEED_IN_PROCESS else []),
 ]
 FEED_BAR_FLUSH_SECONDS = env.float("FEED_BAR_FLUSH_SECONDS", default=1.0)  # how often ticks become stored bars
 FEED_GAP_WARNING_SECONDS = env.float("FEED_GAP_WARNING_SECONDS", default=30.0)
@@ -585,7 +586,7 @@ CELERY_BEAT_SCHEDULE = {
     "trading-reconcile-orders": {"task": "trading.tasks.reconcile_orders", "schedule": 30.0},
     # Every minute: day orders expire as soon as their session's close has passed.
     "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
-    # Recurring investments (issue 23). The embedded default has no beat: FEED_TICK_HANDLERS runs them there.
+    # Recurring investments (issue 23).
     "recurring-runs-due": {"task": "recurring.tasks.recurring_runs_due", "schedule": 60.0},
 }
 

@@ -72,6 +72,7 @@ class FeedRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info("Feed %s starting for %d symbols.", self.feed.name, len(self.symbols))
+        await self._restore_quotes()
         reading = asyncio.create_task(self._read_forever())
         stopping = asyncio.create_task(stop.wait())
         try:
@@ -81,6 +82,13 @@ class FeedRunner:
             await cancel_and_wait((reading, stopping))
             await self._record_bars()
             logger.info("Feed %s stopped after %d batches.", self.feed.name, self.batches)
+
+    async def _restore_quotes(self) -> None:
+        """Closed markets send no ticks: the last quotes kept before a restart answer until they do."""
+        from marketdata.services import latest_quotes_restore
+
+        restored = await database_sync_to_async(latest_quotes_restore)()
+        logger.info("Feed %s restored %d kept quotes.", self.feed.name, restored)
 
     async def _read_forever(self) -> None:
         attempt = 0

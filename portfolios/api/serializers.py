@@ -59,7 +59,7 @@ class AccountOutputSerializer(serializers.Serializer):
     initial_margin = DecimalString()
     maintenance_margin = DecimalString()
     daily_pl = DecimalString()
-    daily_plpc = DecimalString()
+    daily_plpc = DecimalString(allow_null=True, help_text="null on the first day or when last_equity is not positive")
     total_pl = DecimalString()
     realized_pl = DecimalString()
     unrealized_pl = DecimalString()
