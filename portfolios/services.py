@@ -515,12 +515,13 @@ def transfer_create(
     return transfer
 
 
-def _schedule_settlement(transfer: Transfer) -> None:
-    from portfolios.tasks import settle_transfer
+_SETTLE_TRANSFER = "portfolios.tasks.settle_transfer"
 
+
+def _schedule_settlement(transfer: Transfer) -> None:
     transaction.on_commit(
         lambda: task_queue_or_leave_to_sweep(
-            settle_transfer, str(transfer.pk), countdown=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS
+            _SETTLE_TRANSFER, str(transfer.pk), countdown=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS
         )
     )
 
@@ -533,7 +534,6 @@ def transfers_recover(*, now: datetime) -> int:
     idempotent under the transfer's row lock, so queueing a transfer whose message is merely late
     settles it once.
     """
-    from portfolios.tasks import settle_transfer
 
     due_before = now - timedelta(
         seconds=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS + settings.TRANSFER_RECOVERY_AFTER_SECONDS
@@ -541,7 +541,7 @@ def transfers_recover(*, now: datetime) -> int:
     stuck = Transfer.objects.filter(status__in=Transfer.OPEN_STATUSES, updated_at__lt=due_before)
     queued = 0
     for transfer_id in stuck.values_list("pk", flat=True):
-        queued += task_queue_or_leave_to_sweep(settle_transfer, str(transfer_id))
+        queued += task_queue_or_leave_to_sweep(_SETTLE_TRANSFER, str(transfer_id))
     return queued
 
 
