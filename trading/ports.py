@@ -3,7 +3,7 @@
 * portfolios (issue 5): buying power, sellable quantity, cash/share reservations and
   fill application (called inside `execution_apply`'s transaction);
 * marketdata (issue 3): the latest quote per symbol, assets by symbol (cached per process);
-* accounts (issue 6): whether KYC and restrictions let the account trade, and the audit trail;
+* portfolios (issue 17): whether KYC and restrictions let the account trade; accounts: the audit trail;
 * marketdata's reconnect backoff (exponential, full jitter) for venue retries.
 """
 
@@ -11,7 +11,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from accounts.audit import audit_event_record  # noqa: F401  (re-exported: the one audit writer)
-from accounts.selectors import trading_refusal_reason  # noqa: F401  (re-exported: the one KYC/restriction check)
 from marketdata.calendars import ET
 from marketdata.feeds.backoff import reconnect_delay as retry_delay  # noqa: F401  (re-exported)
 from marketdata.models import Asset
@@ -21,6 +20,7 @@ from portfolios import selectors as portfolio_selectors
 from portfolios import services as portfolio_services
 from portfolios.models import Account, LedgerAccount, Position
 from portfolios.pricing import valuation_at_market
+from portfolios.selectors import trading_refusal_reason  # noqa: F401  (re-exported: the one KYC/restriction check)
 
 
 def latest_quote(*, symbol: str) -> Quote | None:

@@ -1083,7 +1083,7 @@ def reconciliation_case_resolve(*, case_id: int, staff, resolution: str, request
     return case
 
 
-# --- Account restrictions (called by accounts.services.account_restriction_set) -------------
+# --- Account restrictions (called by portfolios.services.account_restriction_apply) ----------
 
 ACCOUNT_RESTRICTED = {"reason": "account_restricted"}
 

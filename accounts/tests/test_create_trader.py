@@ -2,8 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import AuditEvent, KYCApplication, User
-from accounts.selectors import trading_refusal_reason
-from portfolios.selectors import primary_account
+from portfolios.selectors import primary_account, trading_refusal_reason
 
 pytestmark = pytest.mark.django_db
 
