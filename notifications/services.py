@@ -12,6 +12,7 @@ from notifications.models import Delivery, Notification, NotificationPreference,
 from notifications.selectors import preference_for, unread_count
 from speedtrade.errors import DomainError, NotFound, full_clean
 from speedtrade.realtime import publish_to_user
+from speedtrade.task_queue import task_named
 
 STREAM = "notifications"
 
@@ -121,9 +122,7 @@ def device_remove(*, user, device_id) -> bool:
 
 
 def _queue_delivery(delivery_id: int) -> None:
-    from notifications.tasks import delivery_send
-
-    delivery_send.delay(delivery_id)
+    task_named("notifications.tasks.delivery_send").delay(delivery_id)
 
 
 def notification_mark_read(*, user, notification_ids: list | None = None, now: datetime | None = None) -> int:

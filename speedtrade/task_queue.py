@@ -26,10 +26,15 @@ def _task_registry() -> dict:
     return current_app.tasks
 
 
+def task_named(name: str) -> Task:
+    """The registered task called `name` (its module's path and function name)."""
+    return _task_registry()[name]
+
+
 def task_queue_or_leave_to_sweep(task: Task | str, *args, **options) -> bool:
     """`task.apply_async(args, **options)`; False (logged) when the broker cannot take it."""
     if isinstance(task, str):
-        task = _task_registry()[task]
+        task = task_named(task)
     try:
         task.apply_async(args=args, **options)
     except OperationalError as unreachable:
