@@ -42,7 +42,7 @@ from portfolios.models import (
     WatchlistEntry,
 )
 from portfolios.pricing import prices_for
-from speedtrade.errors import Conflict, DomainError, NotPermitted, full_clean
+from speedtrade.errors import Conflict, DomainError, NotFound, NotPermitted, full_clean
 from speedtrade.money import (
     ZERO,
     FillWorthNothing,
@@ -1039,7 +1039,7 @@ def watchlist_symbol_remove(*, watchlist: Watchlist, symbol: str) -> Watchlist:
     if asset is not None:
         deleted, _ = WatchlistEntry.objects.filter(watchlist=watchlist, asset=asset).delete()
     if not deleted:
-        raise DomainError(f"{symbol} is not in {watchlist.name!r}.", code="symbol_not_in_watchlist", field="symbol")
+        raise NotFound(f"{symbol} is not in {watchlist.name!r}.", code="symbol_not_in_watchlist", field="symbol")
     watchlist.save(update_fields=["updated_at"])
     return watchlist
 
