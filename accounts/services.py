@@ -2,13 +2,9 @@ import hashlib
 import hmac
 import secrets
 import string
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
-from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth.models import Group
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -19,12 +15,9 @@ from accounts.audit import audit_event_record, client_ip
 from accounts.emails import security_email_send_on_commit
 from accounts.encryption import encrypt_text, rows_reencrypt
 from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
-from portfolios.selectors import account_cash_balance, primary_account
-from portfolios.services import account_open, deposit_settled_post
+from portfolios.services import account_restriction_apply, accounts_activate
 from speedtrade.errors import Conflict, DomainError, InvalidInput, NotPermitted, full_clean
 from speedtrade.realtime import sockets_close
-
-STAFF_GROUPS = {"compliance": "Compliance", "support": "Support"}
 
 
 @transaction.atomic
@@ -36,96 +29,6 @@ def user_update_profile(*, user: User, first_name: str | None = None, last_name:
     full_clean(user)
     user.save(update_fields=["first_name", "last_name"])
     return user
-
-
-@transaction.atomic
-def trader_create(
-    *,
-    email: str,
-    password: str,
-    staff_group: str | None = None,
-    superuser: bool = False,
-    cash: Decimal | None = None,
-    kyc: str | None = None,
-) -> User:
-    """Create or update a user whose email is verified, so they can log in at once.
-
-    `cash` (portfolios): top the trader's cash up to at least this amount with a settled
-    deposit, so running it twice does not pay twice. `kyc="pending"` also files a
-    complete, submitted KYC application; `kyc="approved"` files one and approves it as
-    the system (audited), which activates the account.
-    """
-    email = User.objects.normalize_email(email).strip()
-    user = User.objects.filter(email__iexact=email).first() or User(email=email)
-    try:
-        validate_password(password, user)
-    except ValidationError as exc:
-        raise InvalidInput({"password": exc.messages}) from exc
-    user.set_password(password)
-    user.is_staff = bool(staff_group) or superuser
-    user.is_superuser = superuser
-    full_clean(user)
-    user.save()
-    EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
-    if not staff_group and not superuser and primary_account(user=user) is None:
-        account_open(user=user)
-    if staff_group:
-        user.groups.add(Group.objects.get(name=STAFF_GROUPS[staff_group]))
-    if kyc in ("pending", "approved"):
-        _demo_application_file(user=user)
-    if kyc == "approved":
-        application = KYCApplication.objects.get(user=user)
-        if application.status != KYCApplication.Status.APPROVED:
-            kyc_approve(application=application, actor=None, reason="Created approved by create_trader.")
-    if cash is not None:
-        # After the approval: only approved accounts are funded.
-        account = primary_account(user=user)
-        if account is None:
-            raise DomainError("Only traders (not staff) have a brokerage account to fund.", code="not_a_trader")
-        shortfall = cash - account_cash_balance(account=account)
-        if shortfall > 0:
-            deposit_settled_post(account=account, amount=shortfall)
-    return user
-
-
-def _demo_application_file(*, user: User) -> None:
-    """A complete, plausible application (fictional data), submitted unless already past that."""
-    from django.core.files.base import ContentFile
-
-    application = KYCApplication.objects.filter(user=user).first()
-    if application is not None and not application.is_editable:
-        return
-    kyc_draft_save(
-        user=user,
-        changes={
-            "email_address": user.email,
-            "phone_number": "+1 555 010 0199",
-            "street_address": "20 N San Mateo Dr",
-            "city": "San Mateo",
-            "state": "CA",
-            "postal_code": "94401",
-            "country": "US",
-            "given_name": user.first_name or user.email.split("@")[0].capitalize(),
-            "family_name": user.last_name or "Demo",
-            "date_of_birth": date(1990, 1, 15),
-            "tax_id_type": KYCApplication.TaxIdType.USA_SSN,
-            "tax_id": "666-12-3456",  # 666 is never issued: safely fictional
-            "country_of_citizenship": "US",
-            "country_of_tax_residence": "US",
-            "funding_source": [KYCApplication.FundingSource.EMPLOYMENT_INCOME],
-            "is_control_person": False,
-            "is_affiliated_exchange_or_finra": False,
-            "is_politically_exposed": False,
-            "immediate_family_exposed": False,
-        },
-        agreements=selectors.kyc_required_agreements(application=_application_for_update(user=user)),
-    )
-    uploaded = set(KYCDocument.objects.filter(application__user=user).values_list("document_type", flat=True))
-    for document_type in selectors.REQUIRED_DOCUMENTS:
-        if document_type not in uploaded:
-            sample = ContentFile(b"%PDF-1.4\n% SpeedTrade demo document\n%%EOF\n", name=f"{document_type}.pdf")
-            kyc_document_upload(user=user, document_type=document_type, uploaded_file=sample)
-    kyc_submit(user=user)
 
 
 # --- KYC ---------------------------------------------------------------------------------
@@ -344,8 +247,6 @@ def kyc_approve(
     request=None,
 ) -> KYCApplication:
     """Approve: the user's onboarding accounts become active (and so may trade)."""
-    from portfolios.models import Account
-
     _require_permission(actor, "accounts.review_kycapplication")
     reason = _require_reason(reason)
     if kyc_level not in (KYCApplication.Level.BASIC, KYCApplication.Level.FULL):
@@ -357,20 +258,7 @@ def kyc_approve(
         application, to_status=KYCApplication.Status.APPROVED, actor=actor, reason=reason, request=request
     )
     # Lock order: application, then the user's accounts (as restrictions lock accounts alone).
-    for account in Account.objects.select_for_update().filter(
-        user_id=application.user_id, status=Account.Status.ONBOARDING
-    ):
-        account.status = Account.Status.ACTIVE
-        account.save(update_fields=["status"])
-        audit_event_record(
-            action="account.activated",
-            actor=actor,
-            target=account,
-            subject_user=application.user,
-            before={"status": Account.Status.ONBOARDING},
-            after={"status": Account.Status.ACTIVE},
-            request=request,
-        )
+    accounts_activate(user=application.user, actor=actor, request=request)
     _decision_email_send_on_commit(change)
     return application
 
@@ -516,61 +404,25 @@ def account_restriction_set(
     """Block or unblock trading, transfers or the whole account, with an internal note (`reason`)
     and, when blocking, the message the customer is shown (`AccountRestriction.CustomerMessage`).
 
-    Writes the `portfolios.Account` flag (what enforcement reads) and an
-    `AccountRestriction` row (the reason and its history). Locks the account row.
+    Staff decide here (permission, reason, the customer's message, never their own account);
+    `portfolios.services.account_restriction_apply` changes the account and records it.
     """
-    from portfolios.models import Account
-
     _require_permission(actor, "accounts.restrict_account")
     reason = _require_reason(reason)
     if kind not in AccountRestriction.Kind.values:
         raise InvalidInput({"kind": f"Choose among: {', '.join(AccountRestriction.Kind.values)}."})
     if blocked and customer_message not in AccountRestriction.CustomerMessage.values:
         raise InvalidInput({"customer_message": "Choose the message the customer will see."})
-    account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
     _require_not_own(actor, account.user_id, "restrict or lift your own account")
-    flag = AccountRestriction.ACCOUNT_FLAG[kind]
-    active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
-    label = AccountRestriction.Kind(kind).label.lower()
-    if blocked and (active or getattr(account, flag)):
-        raise Conflict(f"Already in place: {label}.", code="restriction_exists")
-    if not blocked and not (active or getattr(account, flag)):
-        raise Conflict(f"Not in place: {label}.", code="restriction_missing")
-    before = {flag: getattr(account, flag)}
-    if blocked:
-        restriction = AccountRestriction.objects.create(
-            account=account, kind=kind, reason=reason, customer_message=customer_message, created_by=actor
-        )
-    else:
-        restriction = active
-        if restriction is not None:
-            restriction.lifted_at = timezone.now()
-            restriction.lifted_by = actor
-            restriction.lift_reason = reason
-            restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
-    setattr(account, flag, blocked)
-    account.save(update_fields=[flag])
-    canceled = []
-    if blocked and kind in (AccountRestriction.Kind.TRADING, AccountRestriction.Kind.ACCOUNT):
-        from trading.services import orders_cancel_for_restriction
-
-        # No order keeps working on a frozen account or one blocked from trading.
-        canceled = [str(order.pk) for order in orders_cancel_for_restriction(account=account)]
-    verb = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
-    audit_event_record(
-        action=f"account.{verb[0] if blocked else verb[1]}",
+    return account_restriction_apply(
+        account=account,
+        kind=kind,
+        blocked=blocked,
         actor=actor,
-        target=account,
-        subject_user=account.user,
-        before=before,
-        after={
-            flag: blocked,
-            "reason": reason,
-            **({"customer_message": customer_message, "orders_canceled": canceled} if blocked else {}),
-        },
+        reason=reason,
+        customer_message=customer_message,
         request=request,
     )
-    return restriction
 
 
 # --- API keys --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ django.setup()
 from channels.db import database_sync_to_async  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from accounts.services import trader_create  # noqa: E402
+from accounts.demo import trader_create  # noqa: E402
 from marketdata.quotes import Quote, store_quotes  # noqa: E402
 from portfolios.selectors import primary_account  # noqa: E402
 from trading import services  # noqa: E402

@@ -15,6 +15,7 @@ from notifications.models import Delivery, DeliveryStatus, Notification, Notific
 from notifications.selectors import preferences_for, unread_count
 from speedtrade.errors import DomainError, NotFound, full_clean
 from speedtrade.realtime import publish_to_user, publish_to_users
+from speedtrade.task_queue import task_named
 
 STREAM = "notifications"
 
@@ -194,9 +195,7 @@ def device_remove(*, user, device_id) -> bool:
 
 
 def _queue_deliveries(notification_ids: list[str]) -> None:
-    from notifications.tasks import deliveries_send
-
-    deliveries_send.delay(notification_ids)
+    task_named("notifications.tasks.deliveries_send").delay(notification_ids)
 
 
 def notification_mark_read(*, user, notification_ids: list | None = None, now: datetime | None = None) -> int:

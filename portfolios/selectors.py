@@ -9,7 +9,7 @@ from uuid import UUID
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import AccountRestriction, KYCApplication, User
 from marketdata.calendars import ET, session_before
 from marketdata.models import Asset
 from portfolios.models import (
@@ -635,3 +635,58 @@ def watchlist_get(*, account: Account, watchlist_id=None, name: str | None = Non
     if watchlist_id is not None:
         return watchlists.filter(pk=watchlist_id).first()
     return watchlists.filter(name=name).first()
+
+
+# --- May the account trade or move money (KYC approval, status, restrictions) -------------
+
+
+def account_active_restrictions(*, account) -> dict[str, AccountRestriction]:
+    return {r.kind: r for r in AccountRestriction.objects.filter(account=account, lifted_at__isnull=True)}
+
+
+def trading_refusal_reason(*, account) -> str | None:
+    """Why this account may not trade now, or None. The trading core's pre-trade check."""
+    return _approval_refusal(account) or _restriction_refusal(
+        account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRADING]
+    )
+
+
+def transfer_refusal_reason(*, account) -> str | None:
+    """Why this account may not move money now, or None: like trading, only an approved, active,
+    unrestricted account is funded or withdraws (customer identification comes first)."""
+    return _approval_refusal(account) or _restriction_refusal(
+        account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRANSFERS]
+    )
+
+
+def _approval_refusal(account) -> str | None:
+    if account.status == Account.Status.CLOSED:
+        return "account closed"
+    # One EXISTS on the order-entry path, not the full status (application + latest decision).
+    if not KYCApplication.objects.filter(user_id=account.user_id, status=KYCApplication.Status.APPROVED).exists():
+        return "KYC not approved"
+    if account.status != Account.Status.ACTIVE:
+        return "account not active"
+    return None
+
+
+_REFUSAL_PREFIX = {
+    AccountRestriction.Kind.ACCOUNT: "account frozen",
+    AccountRestriction.Kind.TRADING: "trading blocked",
+    AccountRestriction.Kind.TRANSFERS: "transfers blocked",
+}
+
+
+def _restriction_refusal(account, kinds) -> str | None:
+    # The flags on the (already loaded) account decide; the reason is only looked up when
+    # one is set, so an unrestricted account costs no query here on the order-entry path.
+    for kind in kinds:
+        if getattr(account, AccountRestriction.ACCOUNT_FLAG[kind]):
+            # The customer reads this (order ticket, transfers page, API): the message staff chose
+            # for them, never the internal note.
+            restriction = account_active_restrictions(account=account).get(kind)
+            message = AccountRestriction.CustomerMessage(
+                restriction.customer_message if restriction else AccountRestriction.CustomerMessage.UNDER_REVIEW
+            )
+            return f"{_REFUSAL_PREFIX[kind]}: {message.label}"
+    return None

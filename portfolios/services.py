@@ -18,10 +18,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts.audit import audit_event_record
-from accounts.models import User
-from accounts.selectors import transfer_refusal_reason
+from accounts.models import AccountRestriction, User
 from marketdata import selectors as marketdata_selectors
 from marketdata.calendars import ET, EquitySession, equity_session, equity_sessions, settlement_date
 from marketdata.models import Asset
@@ -84,6 +84,92 @@ def account_open(*, user: User, account_type: str = Account.Type.CASH) -> Accoun
 
 def _locked_account(account: Account) -> Account:
     return Account.objects.select_for_update().get(pk=account.pk)
+
+
+# --- Status and restrictions (accounts' KYC and compliance actions call these) -------------
+
+
+def accounts_activate(*, user: User, actor: User | None, request=None) -> list[Account]:
+    """KYC approved: the user's onboarding accounts become active (and so may trade). Runs in the
+    approval's transaction, which has locked the application (application, then accounts)."""
+    activated = []
+    for account in Account.objects.select_for_update().filter(user_id=user.pk, status=Account.Status.ONBOARDING):
+        account.status = Account.Status.ACTIVE
+        account.save(update_fields=["status"])
+        audit_event_record(
+            action="account.activated",
+            actor=actor,
+            target=account,
+            subject_user=user,
+            before={"status": Account.Status.ONBOARDING},
+            after={"status": Account.Status.ACTIVE},
+            request=request,
+        )
+        activated.append(account)
+    return activated
+
+
+@transaction.atomic
+def account_restriction_apply(
+    *,
+    account: Account,
+    kind: str,
+    blocked: bool,
+    actor: User | None,
+    reason: str,
+    customer_message: str = "",
+    request=None,
+) -> AccountRestriction:
+    """Block or unblock trading, transfers or the whole account (`kind`, an `AccountRestriction.Kind`).
+
+    Writes the `Account` flag (what enforcement reads) and an `AccountRestriction` row (the
+    reason and its history), cancels open orders when trading stops, and audits it with the
+    actor (None: the system, e.g. a returned deposit). Locks the account row. Who may do it
+    is checked by the caller (`accounts.services.account_restriction_set` for staff).
+    """
+    account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
+    flag = AccountRestriction.ACCOUNT_FLAG[kind]
+    active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
+    label = AccountRestriction.Kind(kind).label.lower()
+    if blocked and (active or getattr(account, flag)):
+        raise Conflict(f"Already in place: {label}.", code="restriction_exists")
+    if not blocked and not (active or getattr(account, flag)):
+        raise Conflict(f"Not in place: {label}.", code="restriction_missing")
+    before = {flag: getattr(account, flag)}
+    if blocked:
+        restriction = AccountRestriction.objects.create(
+            account=account, kind=kind, reason=reason, customer_message=customer_message, created_by=actor
+        )
+    else:
+        restriction = active
+        if restriction is not None:
+            restriction.lifted_at = timezone.now()
+            restriction.lifted_by = actor
+            restriction.lift_reason = reason
+            restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    setattr(account, flag, blocked)
+    account.save(update_fields=[flag])
+    canceled = []
+    if blocked and kind in (AccountRestriction.Kind.TRADING, AccountRestriction.Kind.ACCOUNT):
+        # No order keeps working on a frozen account or one blocked from trading. Orders are
+        # trading's, which builds on this app: it is named in settings, not imported.
+        orders_cancel = import_string(settings.ACCOUNT_RESTRICTED_ORDERS_CANCEL)
+        canceled = [str(order.pk) for order in orders_cancel(account=account)]
+    verb = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
+    audit_event_record(
+        action=f"account.{verb[0] if blocked else verb[1]}",
+        actor=actor,
+        target=account,
+        subject_user=account.user,
+        before=before,
+        after={
+            flag: blocked,
+            "reason": reason,
+            **({"customer_message": customer_message, "orders_canceled": canceled} if blocked else {}),
+        },
+        request=request,
+    )
+    return restriction
 
 
 # --- Posting --------------------------------------------------------------------------
@@ -473,7 +559,7 @@ def transfer_create(
         raise DomainError("Direction is incoming or outgoing.", code="invalid_direction", field="direction")
     account = _locked_account(account)
     # API, dashboard, operator tools and any bank rail all create transfers here: the one gate.
-    refusal = transfer_refusal_reason(account=account)
+    refusal = selectors.transfer_refusal_reason(account=account)
     if refusal:
         raise NotPermitted(
             f"Deposits and withdrawals are not possible on this account: {refusal}.",
@@ -515,12 +601,13 @@ def transfer_create(
     return transfer
 
 
-def _schedule_settlement(transfer: Transfer) -> None:
-    from portfolios.tasks import settle_transfer
+_SETTLE_TRANSFER = "portfolios.tasks.settle_transfer"
 
+
+def _schedule_settlement(transfer: Transfer) -> None:
     transaction.on_commit(
         lambda: task_queue_or_leave_to_sweep(
-            settle_transfer, str(transfer.pk), countdown=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS
+            _SETTLE_TRANSFER, str(transfer.pk), countdown=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS
         )
     )
 
@@ -533,7 +620,6 @@ def transfers_recover(*, now: datetime) -> int:
     idempotent under the transfer's row lock, so queueing a transfer whose message is merely late
     settles it once.
     """
-    from portfolios.tasks import settle_transfer
 
     due_before = now - timedelta(
         seconds=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS + settings.TRANSFER_RECOVERY_AFTER_SECONDS
@@ -541,7 +627,7 @@ def transfers_recover(*, now: datetime) -> int:
     stuck = Transfer.objects.filter(status__in=Transfer.OPEN_STATUSES, updated_at__lt=due_before)
     queued = 0
     for transfer_id in stuck.values_list("pk", flat=True):
-        queued += task_queue_or_leave_to_sweep(settle_transfer, str(transfer_id))
+        queued += task_queue_or_leave_to_sweep(_SETTLE_TRANSFER, str(transfer_id))
     return queued
 
 
@@ -651,9 +737,6 @@ def transfer_return(*, transfer_id, reason: str) -> Transfer:
     account's transfers until compliance resolves it (lifting the restriction). If the
     deposit's cash was already spent, the account is frozen instead and the shortfall audited.
     """
-    from accounts.models import AccountRestriction
-    from accounts.services import account_restriction_set
-
     account, transfer = _locked_transfer(transfer_id)
     if transfer.status in Transfer.OPEN_STATUSES:
         return transfer_reject(transfer_id=transfer_id, reason=reason)
@@ -677,7 +760,7 @@ def transfer_return(*, transfer_id, reason: str) -> Transfer:
     if transfer.direction == Transfer.Direction.INCOMING:
         # Already restricted: the earlier restriction stands until compliance lifts it.
         with contextlib.suppress(Conflict):
-            account_restriction_set(
+            account_restriction_apply(
                 account=account,
                 kind=restriction_kind,
                 blocked=True,

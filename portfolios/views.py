@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import kyc_status, transfer_refusal_reason
+from accounts.selectors import kyc_status
 from portfolios import selectors, services
 from portfolios.forms import TransferForm
 from portfolios.models import Transfer
@@ -96,7 +96,7 @@ def transfers(request):
         "transfers": Transfer.objects.filter(account=account).order_by("-created_at")[:50],
         "withdrawable": selectors.withdrawable_cash(account=account),
         # The service refuses these accounts; the page says why first (and where to finish onboarding).
-        "transfer_refusal": transfer_refusal_reason(account=account),
+        "transfer_refusal": selectors.transfer_refusal_reason(account=account),
         "kyc_approved": kyc_status(user=request.user).approved,
         "bank_rail": settings.BANK_RAIL,
         "bank_links": account.bank_links.all() if settings.BANK_RAIL == "plaid" else [],

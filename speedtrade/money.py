@@ -169,6 +169,12 @@ def for_display(value: Decimal, places: Decimal = CENT) -> Decimal:
     return value.quantize(places, rounding=ROUND_HALF_UP)
 
 
+def decimal_string(value: Decimal | None) -> str | None:
+    """A stored amount as the API writes it: its digits without trailing zeros or an exponent
+    (Alpaca's decimal strings); no rounding."""
+    return None if value is None else format(value.normalize(), "f")
+
+
 # --- in the database ------------------------------------------------------------------------
 
 

@@ -603,6 +603,9 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTI
 # --- notifications (issue 23: notifications/, docs/notes/notifications.md) --------------
 # Called with (kind, payload) after the commit of every user push and audit event (speedtrade/announcements.py).
 ANNOUNCEMENT_SUBSCRIBERS = env.list("ANNOUNCEMENT_SUBSCRIBERS", default=["notifications.subscribers.on_announcement"])
+# Called in the restriction's transaction when an account is frozen or blocked from trading
+# (portfolios.services.account_restriction_apply): trading cancels the account's open orders.
+ACCOUNT_RESTRICTED_ORDERS_CANCEL = "trading.services.orders_cancel_for_restriction"
 # Absolute links in emails (unsubscribe, "Open SpeedTrade") start with this.
 NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="http://127.0.0.1:8000")
 NOTIFICATIONS_EMAIL_DOMAIN = env.str("NOTIFICATIONS_EMAIL_DOMAIN", default="speedtrade.local")  # Message-ID domain

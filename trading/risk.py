@@ -17,13 +17,13 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from accounts.selectors import trading_refusal_reason
 from marketdata import calendars
 from marketdata.models import Asset
 from marketdata.quotes import Quote, latest_quotes
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import Account, LedgerAccount, Position
 from portfolios.pricing import valuation_at_market
+from portfolios.selectors import trading_refusal_reason
 from speedtrade import money
 from speedtrade.errors import DomainError
 from trading.brokers.base import broker_name_for, venue_refusal_reason

@@ -4,9 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import AuditEvent, KYCApplication, User
-from accounts.selectors import trading_refusal_reason
 from marketdata.models import Asset, LatestQuote
-from portfolios.selectors import portfolio_history, primary_account
+from portfolios.selectors import portfolio_history, primary_account, trading_refusal_reason
 
 pytestmark = pytest.mark.django_db
 

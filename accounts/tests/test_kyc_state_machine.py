@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from accounts import services
 from accounts.models import KYCApplication
-from accounts.selectors import trading_refusal_reason
 from accounts.tests.factories import KYCApplicationFactory, UserFactory
+from portfolios.selectors import trading_refusal_reason
 from portfolios.services import account_open
 from speedtrade.errors import DomainError
 

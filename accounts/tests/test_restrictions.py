@@ -4,8 +4,8 @@ import pytest
 
 from accounts import services
 from accounts.models import AccountRestriction, AuditEvent
-from accounts.selectors import trading_refusal_reason, transfer_refusal_reason
 from accounts.tests.factories import KYCApplicationFactory, restriction_set
+from portfolios.selectors import trading_refusal_reason, transfer_refusal_reason
 from speedtrade.errors import DomainError, InvalidInput, NotPermitted
 
 pytestmark = pytest.mark.django_db

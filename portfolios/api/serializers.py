@@ -11,7 +11,7 @@ from rest_framework import serializers
 from marketdata.api.serializers import AssetOutputSerializer
 from portfolios.models import Transfer
 from portfolios.selectors import ACTIVITY_TYPES, PERIODS, TIMEFRAMES
-from trading.serialization import decimal_string
+from speedtrade.money import decimal_string
 
 
 @extend_schema_field(OpenApiTypes.DECIMAL)

@@ -285,7 +285,7 @@ def orders_expire(*, now: datetime | None = None) -> int:
     return len(ids)
 
 
-# --- Account restrictions (called by accounts.services.account_restriction_set) -------------
+# --- Account restrictions (called by portfolios.services.account_restriction_apply) ----------
 
 
 ACCOUNT_RESTRICTED = {"reason": "account_restricted"}

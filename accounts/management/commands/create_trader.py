@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.services import trader_create
+from accounts.demo import trader_create
 from speedtrade.errors import DomainError
 
 
