@@ -60,9 +60,13 @@ test: $(VENV)/.dev-installed $(VENV)/.browser-installed $(VENV)/.nginx-installed
 	@$(TEST_ENV) $(BIN)/python manage.py check_services
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
+## ruff, the import contracts and types (pyproject.toml: [tool.importlinter], [tool.mypy]), migrations, the API schema.
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+	@$(SERVICES_ENV) $(BIN)/python manage.py check_services
 	$(SERVICES_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	$(SERVICES_ENV) $(BIN)/python manage.py spectacular --fail-on-warn --validate --file /dev/null
 

@@ -8,7 +8,7 @@ decision is a custom page (reason required) that calls a service.
 from django import forms as django_forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -28,6 +28,8 @@ from accounts.models import (
     User,
 )
 from speedtrade.admin import ReadOnlyAdminMixin
+from speedtrade.errors import DomainError, InvalidInput, NotPermitted
+from speedtrade.forms import add_domain_error
 
 REVIEW_PERMISSION = "accounts.review_kycapplication"
 RESTRICT_PERMISSION = "accounts.restrict_account"
@@ -238,10 +240,11 @@ class KYCApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 _decide(decision, application, request.user, form.cleaned_data, request)
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            except services.ActionRefused as exc:
+            except NotPermitted as exc:
+                raise PermissionDenied(exc.message) from exc
+            except InvalidInput as exc:
+                add_domain_error(form, exc)
+            except DomainError as exc:
                 messages.error(request, exc.message)
                 return redirect(change_url)
             else:
@@ -334,7 +337,7 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 services.customer_password_reset_send(customer=customer, actor=request.user, request=request)
-            except services.ActionRefused as exc:
+            except DomainError as exc:
                 messages.error(request, exc.message)
             else:
                 messages.success(request, f"A password reset email is on its way to {customer.email}.")
@@ -364,11 +367,8 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     customer_message=data["customer_message"],
                     request=request,
                 )
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            except services.ActionRefused as exc:
-                form.add_error(None, exc.message)
+            except DomainError as exc:
+                add_domain_error(form, exc)
             else:
                 messages.success(request, f"Restriction updated for {customer.email}.")
                 return redirect(change_url)

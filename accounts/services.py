@@ -2,14 +2,10 @@ import hashlib
 import hmac
 import secrets
 import string
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
-from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth.models import Group
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,11 +15,9 @@ from accounts.audit import audit_event_record, client_ip
 from accounts.emails import security_email_send_on_commit
 from accounts.encryption import encrypt_text, rows_reencrypt
 from accounts.models import AccountRestriction, ApiKey, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
-from portfolios.selectors import account_cash_balance, primary_account
-from portfolios.services import account_open, deposit_settled_post
+from portfolios.services import account_restriction_apply, accounts_activate
+from speedtrade.errors import Conflict, DomainError, InvalidInput, NotPermitted, full_clean
 from speedtrade.realtime import sockets_close
-
-STAFF_GROUPS = {"compliance": "Compliance", "support": "Support"}
 
 
 @transaction.atomic
@@ -36,7 +30,7 @@ def user_update_profile(
         user.last_name = last_name
     if time_zone is not None:
         user.time_zone = time_zone
-    user.full_clean()
+    full_clean(user)
     user.save(update_fields=["first_name", "last_name", "time_zone"])
     return user
 
@@ -47,7 +41,7 @@ def user_chart_indicators_set(*, user: User, names: list[str]) -> User:
 
     unknown = sorted(set(names) - set(INDICATOR_NAMES))
     if unknown:
-        raise ValidationError(
+        raise InvalidInput(
             {"indicators": f"Unknown indicator {unknown[0]!r}; choose among {', '.join(INDICATOR_NAMES)}."}
         )
     user.chart_indicators = [name for name in INDICATOR_NAMES if name in names]
@@ -55,106 +49,7 @@ def user_chart_indicators_set(*, user: User, names: list[str]) -> User:
     return user
 
 
-@transaction.atomic
-def trader_create(
-    *,
-    email: str,
-    password: str,
-    staff_group: str | None = None,
-    superuser: bool = False,
-    cash: Decimal | None = None,
-    kyc: str | None = None,
-) -> User:
-    """Create or update a user whose email is verified, so they can log in at once.
-
-    `cash` (portfolios): top the trader's cash up to at least this amount with a settled
-    deposit, so running it twice does not pay twice. `kyc="pending"` also files a
-    complete, submitted KYC application; `kyc="approved"` files one and approves it as
-    the system (audited), which activates the account.
-    """
-    email = User.objects.normalize_email(email).strip()
-    user = User.objects.filter(email__iexact=email).first() or User(email=email)
-    try:
-        validate_password(password, user)
-    except ValidationError as exc:
-        raise ValueError(" ".join(exc.messages)) from exc
-    user.set_password(password)
-    user.is_staff = bool(staff_group) or superuser
-    user.is_superuser = superuser
-    user.full_clean()
-    user.save()
-    EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
-    if not staff_group and not superuser and primary_account(user=user) is None:
-        account_open(user=user)
-    if staff_group:
-        user.groups.add(Group.objects.get(name=STAFF_GROUPS[staff_group]))
-    if kyc in ("pending", "approved"):
-        _demo_application_file(user=user)
-    if kyc == "approved":
-        application = KYCApplication.objects.get(user=user)
-        if application.status != KYCApplication.Status.APPROVED:
-            kyc_approve(application=application, actor=None, reason="Created approved by create_trader.")
-    if cash is not None:
-        # After the approval: only approved accounts are funded.
-        account = primary_account(user=user)
-        if account is None:
-            raise ValueError("Only traders (not staff) have a brokerage account to fund.")
-        shortfall = cash - account_cash_balance(account=account)
-        if shortfall > 0:
-            deposit_settled_post(account=account, amount=shortfall)
-    return user
-
-
-def _demo_application_file(*, user: User) -> None:
-    """A complete, plausible application (fictional data), submitted unless already past that."""
-    from django.core.files.base import ContentFile
-
-    application = KYCApplication.objects.filter(user=user).first()
-    if application is not None and not application.is_editable:
-        return
-    kyc_draft_save(
-        user=user,
-        changes={
-            "email_address": user.email,
-            "phone_number": "+1 555 010 0199",
-            "street_address": "20 N San Mateo Dr",
-            "city": "San Mateo",
-            "state": "CA",
-            "postal_code": "94401",
-            "country": "US",
-            "given_name": user.first_name or user.email.split("@")[0].capitalize(),
-            "family_name": user.last_name or "Demo",
-            "date_of_birth": date(1990, 1, 15),
-            "tax_id_type": KYCApplication.TaxIdType.USA_SSN,
-            "tax_id": "666-12-3456",  # 666 is never issued: safely fictional
-            "country_of_citizenship": "US",
-            "country_of_tax_residence": "US",
-            "funding_source": [KYCApplication.FundingSource.EMPLOYMENT_INCOME],
-            "is_control_person": False,
-            "is_affiliated_exchange_or_finra": False,
-            "is_politically_exposed": False,
-            "immediate_family_exposed": False,
-        },
-        agreements=selectors.kyc_required_agreements(application=_application_for_update(user=user)),
-    )
-    uploaded = set(KYCDocument.objects.filter(application__user=user).values_list("document_type", flat=True))
-    for document_type in selectors.REQUIRED_DOCUMENTS:
-        if document_type not in uploaded:
-            sample = ContentFile(b"%PDF-1.4\n% SpeedTrade demo document\n%%EOF\n", name=f"{document_type}.pdf")
-            kyc_document_upload(user=user, document_type=document_type, uploaded_file=sample)
-    kyc_submit(user=user)
-
-
 # --- KYC ---------------------------------------------------------------------------------
-
-
-class ActionRefused(Exception):
-    """A well-formed request the rules refuse (wrong state, missing reason). `code` is stable."""
-
-    def __init__(self, message: str, code: str = "refused"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 def _application_for_update(*, user: User) -> KYCApplication:
@@ -167,7 +62,7 @@ def _application_for_update(*, user: User) -> KYCApplication:
 
 def _require_editable(application: KYCApplication) -> None:
     if not application.is_editable:
-        raise ActionRefused(
+        raise Conflict(
             f"The application is {application.get_status_display().lower()} and can no longer be changed.",
             code="kyc_not_editable",
         )
@@ -181,7 +76,7 @@ def kyc_draft_save(*, user: User, changes: dict, agreements: list[str] = (), req
     _require_editable(application)
     unknown = set(changes) - set(KYCApplication.EDITABLE_FIELDS)
     if unknown:
-        raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
+        raise InvalidInput({name: "Unknown field." for name in sorted(unknown)})
     changes = dict(changes)
     tax_id = changes.pop("tax_id", None)
     for name, value in changes.items():
@@ -190,10 +85,10 @@ def kyc_draft_save(*, user: User, changes: dict, agreements: list[str] = (), req
         try:
             normalized = kyc_validation.normalize_tax_id(application.tax_id_type, tax_id)
         except ValidationError as exc:
-            raise ValidationError({"tax_id": exc.messages}) from exc
+            raise InvalidInput({"tax_id": exc.messages}) from exc
         application.tax_id_encrypted = encrypt_text(normalized)
         application.tax_id_last4 = normalized[-4:]
-    application.full_clean()
+    full_clean(application)
     application.save()
     signed = _agreements_sign(application=application, agreements=agreements, request=request)
     audit_event_record(
@@ -217,7 +112,7 @@ _NULLABLE_FIELDS = {
 def _agreements_sign(*, application: KYCApplication, agreements, request) -> list[str]:
     known = set(KYCAgreement.Kind.values)
     if set(agreements) - known:
-        raise ValidationError({"agreements": f"Agreements are among: {', '.join(sorted(known))}."})
+        raise InvalidInput({"agreements": f"Agreements are among: {', '.join(sorted(known))}."})
     already = set(application.agreements.values_list("agreement", flat=True))
     new = [kind for kind in dict.fromkeys(agreements) if kind not in already]
     for kind in new:
@@ -236,11 +131,11 @@ def kyc_document_upload(*, user: User, document_type: str, uploaded_file, reques
     application = _application_for_update(user=user)
     _require_editable(application)
     if document_type not in KYCDocument.Type.values:
-        raise ValidationError({"document_type": f"Choose among: {', '.join(KYCDocument.Type.values)}."})
+        raise InvalidInput({"document_type": f"Choose among: {', '.join(KYCDocument.Type.values)}."})
     try:
         content_type = kyc_validation.sniff_document_content_type(uploaded_file)
     except ValidationError as exc:
-        raise ValidationError({"file": exc.messages}) from exc
+        raise InvalidInput({"file": exc.messages}) from exc
     document = KYCDocument(
         application=application,
         document_type=document_type,
@@ -266,7 +161,7 @@ def kyc_submit(*, user: User, request=None) -> KYCApplication:
     """Send a complete application to the compliance queue (again, after action_required)."""
     application = _application_for_update(user=user)
     if application.status not in KYCApplication.EDITABLE_STATUSES:
-        raise ActionRefused(
+        raise Conflict(
             f"The application is already {application.get_status_display().lower()}.", code="kyc_already_submitted"
         )
     missing = selectors.kyc_missing_items(application=application)
@@ -278,8 +173,8 @@ def kyc_submit(*, user: User, request=None) -> KYCApplication:
         labels = [KYCAgreement.Kind(kind).label for kind in missing["agreements"]]
         errors["agreements"] = [f"Accept: {', '.join(labels)}."]
     if errors:
-        raise ValidationError(errors)
-    application.full_clean()
+        raise InvalidInput(errors)
+    full_clean(application)
     application.submitted_at = timezone.now()
     _kyc_transition(application, to_status=KYCApplication.Status.SUBMITTED, actor=user, request=request)
     return application
@@ -298,7 +193,7 @@ def _kyc_transition(
     """Move a locked application along its state machine: history row + audit event."""
     from_status = application.status
     if to_status not in KYCApplication.ALLOWED_TRANSITIONS[from_status]:
-        raise ActionRefused(
+        raise Conflict(
             f"A {KYCApplication.Status(from_status).label.lower()} application cannot become "
             f"{KYCApplication.Status(to_status).label.lower()}.",
             code="kyc_invalid_transition",
@@ -335,13 +230,13 @@ def _kyc_transition(
 def _require_permission(actor: User | None, permission: str) -> None:
     """Staff act only with the permission; `actor=None` is the system (operator commands)."""
     if actor is not None and not actor.has_perm(permission):
-        raise PermissionDenied(f"You lack the permission {permission}.")
+        raise NotPermitted(f"You lack the permission {permission}.")
 
 
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "A reason is required."})
+        raise InvalidInput({"reason": "A reason is required."})
     return reason
 
 
@@ -370,12 +265,10 @@ def kyc_approve(
     request=None,
 ) -> KYCApplication:
     """Approve: the user's onboarding accounts become active (and so may trade)."""
-    from portfolios.models import Account
-
     _require_permission(actor, "accounts.review_kycapplication")
     reason = _require_reason(reason)
     if kyc_level not in (KYCApplication.Level.BASIC, KYCApplication.Level.FULL):
-        raise ValidationError({"kyc_level": "An approval grants level 1 (basic) or 2 (full)."})
+        raise InvalidInput({"kyc_level": "An approval grants level 1 (basic) or 2 (full)."})
     application = _locked_application(application, actor=actor)
     application.kyc_level = kyc_level
     application.decided_at = timezone.now()
@@ -383,20 +276,7 @@ def kyc_approve(
         application, to_status=KYCApplication.Status.APPROVED, actor=actor, reason=reason, request=request
     )
     # Lock order: application, then the user's accounts (as restrictions lock accounts alone).
-    for account in Account.objects.select_for_update().filter(
-        user_id=application.user_id, status=Account.Status.ONBOARDING
-    ):
-        account.status = Account.Status.ACTIVE
-        account.save(update_fields=["status"])
-        audit_event_record(
-            action="account.activated",
-            actor=actor,
-            target=account,
-            subject_user=application.user,
-            before={"status": Account.Status.ONBOARDING},
-            after={"status": Account.Status.ACTIVE},
-            request=request,
-        )
+    accounts_activate(user=application.user, actor=actor, request=request)
     _decision_email_send_on_commit(change)
     return application
 
@@ -439,7 +319,7 @@ def kyc_request_action(
     if not requested_documents and not requested_fields and not errors:
         errors["requested_documents"] = "Name at least one missing document or field."
     if errors:
-        raise ValidationError(errors)
+        raise InvalidInput(errors)
     application = _locked_application(application, actor=actor)
     change = _kyc_transition(
         application,
@@ -498,7 +378,7 @@ def tax_ids_reencrypt() -> int:
 def _require_not_own(actor: User | None, user_id, what: str) -> None:
     """Staff never act on their own records (`what`: "decide on your own KYC application")."""
     if actor is not None and actor.pk == user_id:
-        raise ActionRefused(f"You cannot {what}: ask another Compliance officer to do it.", code="own_record")
+        raise DomainError(f"You cannot {what}: ask another Compliance officer to do it.", code="own_record")
 
 
 def customer_password_reset_send(*, customer: User, actor: User, request) -> None:
@@ -512,10 +392,10 @@ def customer_password_reset_send(*, customer: User, actor: User, request) -> Non
 
     _require_permission(actor, "accounts.send_password_reset")
     if customer.is_staff:
-        raise ActionRefused("Staff reset their own passwords from the login page.", code="not_a_customer")
+        raise DomainError("Staff reset their own passwords from the login page.", code="not_a_customer")
     form = ResetPasswordForm(data={"email": customer.email})
     if not form.is_valid():
-        raise ActionRefused(
+        raise DomainError(
             "This customer has no active login with a verified email to send a reset to.", code="no_reset_address"
         )
     with transaction.atomic():
@@ -542,61 +422,25 @@ def account_restriction_set(
     """Block or unblock trading, transfers or the whole account, with an internal note (`reason`)
     and, when blocking, the message the customer is shown (`AccountRestriction.CustomerMessage`).
 
-    Writes the `portfolios.Account` flag (what enforcement reads) and an
-    `AccountRestriction` row (the reason and its history). Locks the account row.
+    Staff decide here (permission, reason, the customer's message, never their own account);
+    `portfolios.services.account_restriction_apply` changes the account and records it.
     """
-    from portfolios.models import Account
-
     _require_permission(actor, "accounts.restrict_account")
     reason = _require_reason(reason)
     if kind not in AccountRestriction.Kind.values:
-        raise ValidationError({"kind": f"Choose among: {', '.join(AccountRestriction.Kind.values)}."})
+        raise InvalidInput({"kind": f"Choose among: {', '.join(AccountRestriction.Kind.values)}."})
     if blocked and customer_message not in AccountRestriction.CustomerMessage.values:
-        raise ValidationError({"customer_message": "Choose the message the customer will see."})
-    account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
+        raise InvalidInput({"customer_message": "Choose the message the customer will see."})
     _require_not_own(actor, account.user_id, "restrict or lift your own account")
-    flag = AccountRestriction.ACCOUNT_FLAG[kind]
-    active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
-    label = AccountRestriction.Kind(kind).label.lower()
-    if blocked and (active or getattr(account, flag)):
-        raise ActionRefused(f"Already in place: {label}.", code="restriction_exists")
-    if not blocked and not (active or getattr(account, flag)):
-        raise ActionRefused(f"Not in place: {label}.", code="restriction_missing")
-    before = {flag: getattr(account, flag)}
-    if blocked:
-        restriction = AccountRestriction.objects.create(
-            account=account, kind=kind, reason=reason, customer_message=customer_message, created_by=actor
-        )
-    else:
-        restriction = active
-        if restriction is not None:
-            restriction.lifted_at = timezone.now()
-            restriction.lifted_by = actor
-            restriction.lift_reason = reason
-            restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
-    setattr(account, flag, blocked)
-    account.save(update_fields=[flag])
-    canceled = []
-    if blocked and kind in (AccountRestriction.Kind.TRADING, AccountRestriction.Kind.ACCOUNT):
-        from trading.services import orders_cancel_for_restriction
-
-        # No order keeps working on a frozen account or one blocked from trading.
-        canceled = [str(order.pk) for order in orders_cancel_for_restriction(account=account)]
-    verb = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
-    audit_event_record(
-        action=f"account.{verb[0] if blocked else verb[1]}",
+    return account_restriction_apply(
+        account=account,
+        kind=kind,
+        blocked=blocked,
         actor=actor,
-        target=account,
-        subject_user=account.user,
-        before=before,
-        after={
-            flag: blocked,
-            "reason": reason,
-            **({"customer_message": customer_message, "orders_canceled": canceled} if blocked else {}),
-        },
+        reason=reason,
+        customer_message=customer_message,
         request=request,
     )
-    return restriction
 
 
 # --- API keys --------------------------------------------------------------------------
@@ -620,12 +464,12 @@ def api_key_create(
 ) -> tuple[ApiKey, str]:
     """A new key pair; the secret is returned here once and never stored in clear."""
     if scope not in ApiKey.Scope.values:
-        raise ValidationError({"scope": f"Choose among: {', '.join(ApiKey.Scope.values)}."})
+        raise InvalidInput({"scope": f"Choose among: {', '.join(ApiKey.Scope.values)}."})
     # The user's row lock serialises concurrent creations, so the limit holds.
     User.objects.select_for_update().only("pk").get(pk=user.pk)
     limit = settings.API_KEYS_MAX_ACTIVE
     if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= limit:
-        raise ActionRefused(
+        raise DomainError(
             f"You already have {limit} active API keys, the most allowed: revoke one first.",
             code="api_key_limit_reached",
         )
@@ -637,7 +481,7 @@ def api_key_create(
         label=label.strip(),
         scope=scope,
     )
-    key.full_clean()
+    full_clean(key)
     key.save()
     audit_event_record(
         action="api_key.created",
@@ -652,7 +496,7 @@ def api_key_create(
 
 def user_identity_confirm(*, user: User, password_or_code: str) -> None:
     """The person at the keyboard proves again that they are the user: their password, or a current code
-    of their authenticator app. ActionRefused otherwise."""
+    of their authenticator app. NotPermitted otherwise."""
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP
 
@@ -662,7 +506,7 @@ def user_identity_confirm(*, user: User, password_or_code: str) -> None:
     totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     if answer and totp is not None and TOTP(totp).validate_code(answer):
         return
-    raise ActionRefused("Confirm with your password (or your authenticator code).", code="reauthentication_failed")
+    raise NotPermitted("Confirm with your password (or your authenticator code).", code="reauthentication_failed")
 
 
 def api_key_create_confirmed(

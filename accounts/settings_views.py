@@ -5,13 +5,14 @@ from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import forms, selectors, services
 from accounts.models import ApiKey
+from speedtrade.errors import DomainError
+from speedtrade.forms import add_domain_error
 
 
 @login_required
@@ -68,10 +69,8 @@ def api_keys(request):
                 request=request,
                 **form.cleaned_data,
             )
-        except services.ActionRefused as refusal:
-            form.add_error(None, refusal.message)
-        except ValidationError as exc:
-            form.add_error(None, exc.messages)
+        except DomainError as refusal:
+            add_domain_error(form, refusal)
         else:
             response = _api_keys_page(request, form=forms.ApiKeyCreateForm(), created=key, secret=secret, status=201)
             response["Cache-Control"] = "no-store"  # the secret must not linger in a cache

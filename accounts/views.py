@@ -3,7 +3,6 @@ a status page, and the one checked door to KYC documents."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -11,6 +10,8 @@ from django.views.decorators.http import require_http_methods
 from accounts import forms, selectors, services
 from accounts.middleware import session_passed_mfa
 from accounts.models import KYCApplication, KYCDocument
+from speedtrade.errors import DomainError, InvalidInput
+from speedtrade.forms import add_domain_error
 
 FIELD_STEPS = {
     "contact": ("Contact", forms.ContactForm),
@@ -47,11 +48,6 @@ def _context(request, step: str, **extra) -> dict:
         "kyc": selectors.kyc_status(user=request.user),
         **extra,
     }
-
-
-def _add_service_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _refuse_if_locked(request, application):
@@ -93,8 +89,8 @@ def field_step(request, step: str):
         changes = {name: value for name, value in form.cleaned_data.items() if not (name == "tax_id" and not value)}
         try:
             services.kyc_draft_save(user=request.user, changes=changes, request=request)
-        except ValidationError as exc:
-            _add_service_errors(form, exc)
+        except DomainError as exc:
+            add_domain_error(form, exc)
         else:
             return redirect("onboarding:step", step=_next_step(step))
     return render(request, "onboarding/step.html", _context(request, step, form=form))
@@ -131,8 +127,8 @@ def documents_step(request):
                 uploaded_file=form.cleaned_data["file"],
                 request=request,
             )
-        except ValidationError as exc:
-            _add_service_errors(form, exc)
+        except DomainError as exc:
+            add_domain_error(form, exc)
         else:
             messages.success(request, "Document uploaded.")
             return redirect("onboarding:step", step="documents")
@@ -150,8 +146,8 @@ def review_step(request):
     if request.method == "POST":
         try:
             services.kyc_submit(user=request.user, request=request)
-        except ValidationError as exc:
-            errors = exc.message_dict
+        except InvalidInput as exc:
+            errors = exc.fields
         else:
             messages.success(request, "Application submitted. We will email you when it has been reviewed.")
             return redirect("onboarding:status")

@@ -12,8 +12,8 @@ Shaped like the paper venue's book (trading/brokers/paper.py):
 * A repeating alert that fired sleeps in a heap by wake-up time and is put back when it is due.
 * Percentage thresholds move with the previous close: when the day changes (midnight New York,
   marketdata's daily bar) the whole book is reloaded.
-* Firing goes through `alerts.services.alert_fire`, whose conditional UPDATE makes a second book (or
-  a book that missed an edit) harmless.
+* A batch's firings go through `alerts.services.alerts_fire` together (one transaction of a fixed number
+  of statements); its conditional UPDATE makes a second book (or a book that missed an edit) harmless.
 """
 
 import heapq
@@ -210,24 +210,32 @@ def alert_book_reset() -> None:
 
 
 def on_ticks(quotes: list[Quote]) -> None:
-    """FEED_TICK_HANDLERS entry: fire the alerts this batch of ticks reaches (in tick order)."""
-    from alerts.services import alert_fire
+    """FEED_TICK_HANDLERS entry: fire the alerts this batch of ticks reaches, each at the price of the first tick
+    that reaches it, all in one transaction (`alerts_fire`)."""
+    from alerts.services import alerts_fire
 
     now = timezone.now()
     book = alert_book()
     book.sync(now)
     book.wake(now)
+    firings: list[tuple[Armed, Decimal]] = []
     for quote in quotes:
         price = quote_price(quote)
         if price is None:
             continue
         for alert in book.crossed(quote.symbol, price):
             book.alerts.pop(alert.id, None)
-            try:
-                rearm_at = alert_fire(armed=alert, price=price, now=now)
-            except Exception:  # noqa: BLE001 — the feed goes on; the alert tries again in a minute, not every tick
-                logger.exception("price alert %s could not fire", alert.id)
-                book.sleep(alert, now + RETRY_AFTER)
-                continue
-            if rearm_at:
-                book.sleep(alert, rearm_at)
+            firings.append((alert, price))
+    if not firings:
+        return
+    try:
+        fired = alerts_fire(firings, now=now)
+    except Exception:  # noqa: BLE001 — the feed goes on; the alerts try again in a minute, not every tick
+        logger.exception("price alerts %s could not fire", [alert.id for alert, _ in firings])
+        for alert, _ in firings:
+            book.sleep(alert, now + RETRY_AFTER)
+        return
+    for alert, _ in firings:
+        rearm_at = fired.get(alert.id)
+        if rearm_at is not None:
+            book.sleep(alert, rearm_at)

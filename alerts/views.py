@@ -8,6 +8,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from alerts import selectors, services
 from alerts.forms import AlertForm
+from speedtrade.errors import DomainError, NotFound
+from speedtrade.forms import add_domain_error
 
 
 @login_required
@@ -25,8 +27,8 @@ def alerts_page(request):
                 repeat=data["repeat"],
                 cooldown_seconds=data["cooldown_minutes"] * 60,
             )
-        except services.AlertRuleViolation as refused:
-            form.add_error(refused.field if refused.field in form.fields else None, refused.message)
+        except DomainError as refused:
+            add_domain_error(form, refused)
         else:
             messages.success(request, "Alert created.")
             return redirect("alerts")
@@ -40,7 +42,7 @@ def alerts_page(request):
 def alert_cancel(request, alert_id):
     try:
         services.alert_cancel(user=request.user, alert_id=alert_id)
-    except services.AlertRuleViolation:
+    except NotFound:
         raise Http404 from None
     messages.success(request, "Alert canceled.")
     return redirect("alerts")

@@ -22,6 +22,7 @@ from marketdata.selectors import latest_prices
 from portfolios import selectors as portfolio_selectors
 from portfolios.api import views as portfolio_views
 from portfolios.models import Account
+from speedtrade.api.errors import domain_error_status
 from trading import selectors as trading_selectors
 from trading.api import views as trading_views
 
@@ -128,7 +129,7 @@ class OrderByClientOrderIdView(AlpacaTradingErrorsMixin, trading_views.OrderByCl
 class PositionsView(AlpacaTradingErrorsMixin, trading_views.PositionsView):
     def refusal_body(self, refusal) -> dict:
         # alpaca-py parses a refusal as FailedClosePositionDetails: a numeric code.
-        return {"code": alpaca_code(refusal.status_code), "message": str(refusal.detail)}
+        return {"code": alpaca_code(domain_error_status(refusal)), "message": refusal.message}
 
 
 class PositionView(AlpacaTradingErrorsMixin, trading_views.PositionView):

@@ -20,7 +20,7 @@ import orjson
 
 from marketdata.models import Asset, Bar
 from marketdata.quotes import Quote
-from trading.serialization import decimal_string
+from speedtrade.money import decimal_string
 
 # Alpaca's tape by primary listing (A: NYSE, B: ARCA and other exchanges, C: NASDAQ).
 _TAPE_BY_EXCHANGE = {"NYSE": "A", "NASDAQ": "C"}

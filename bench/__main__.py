@@ -129,6 +129,28 @@ def statement_counting(config: Config) -> bool:
         return True
 
 
+def alerts_step(config: Config, sizes: dict, work: Path) -> dict:
+    log("price alerts")
+    alerts_path = str(work / "alerts.json")
+    python_module(config, "bench.alerts", alerts_path, BENCH_ALERTS=json.dumps(sizes["alerts"]))
+    task_queue_length(config, purge=True)  # the alert emails it queued
+    return json.loads(Path(alerts_path).read_text())
+
+
+def run_alerts_only(config: Config, sizes: dict, work: Path) -> dict:
+    """`--only alerts`: the price-alert step alone on a freshly migrated database (no seed, no stack)."""
+    data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
+    started = time.monotonic()
+    log(f"database {config.database}: create, migrate")
+    database_recreate(config)
+    redis_flush(config)
+    manage(config, "migrate", "--noinput")
+    data["alerts"] = alerts_step(config, sizes, work)
+    data["machine"]["after"] = machine_load()
+    data["elapsed_s"] = round(time.monotonic() - started, 1)
+    return data
+
+
 def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) -> dict:
     data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
     started = time.monotonic()
@@ -165,11 +187,7 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
         python_module(config, "bench.seed", seed_path, "--refresh-tokens")
         return json.loads(Path(seed_path).read_text())
 
-    log("price alerts")
-    alerts_path = str(work / "alerts.json")
-    python_module(config, "bench.alerts", alerts_path, BENCH_ALERTS=json.dumps(sizes["alerts"]))
-    data["alerts"] = json.loads(Path(alerts_path).read_text())
-    task_queue_length(config, purge=True)  # the alert emails it queued
+    data["alerts"] = alerts_step(config, sizes, work)
 
     task_queue_length(config, purge=True)  # a reused database may have left submissions queued
     stack = Stack(config, work)
@@ -235,6 +253,30 @@ def _costs(run: dict) -> str:
     statements = run.get("statements_per_unit")
     trips = f"; {statements} statements" if statements is not None else ""
     return f"CPU ms: {cpu}; {run['transactions_per_unit']} transactions{trips}"
+
+
+def alert_rows(alerts: dict) -> list[dict]:
+    p99 = alerts["tick_to_notification_ms"]["p99"]
+    return [
+        {
+            "name": f"price alerts: tick evaluations/s ({alerts['alerts']:,} alerts, 100 symbols)",
+            "target": "≥ 50,000/s",
+            "result": alerts["crossed_ticks_per_s"],
+            "met": alerts["crossed_ticks_per_s"] >= 50_000,
+        },
+        {
+            "name": "price alerts: on_ticks incl. DB sync ticks/s",
+            "target": "(reported)",
+            "result": alerts["on_ticks_per_s_batches_of_100"],
+            "met": None,
+        },
+        {
+            "name": "price alerts: crossing tick → user's socket group p99 ms",
+            "target": "≤ 100 ms",
+            "result": p99,
+            "met": p99 <= 100,
+        },
+    ]
 
 
 def summary_rows(data: dict) -> list[dict]:
@@ -397,32 +439,7 @@ def summary_rows(data: dict) -> list[dict]:
             "met": p99 <= 5,
         }
     )
-    alerts = data["alerts"]
-    rows.append(
-        {
-            "name": f"price alerts: tick evaluations/s ({alerts['alerts']:,} alerts, 100 symbols)",
-            "target": "≥ 50,000/s",
-            "result": alerts["crossed_ticks_per_s"],
-            "met": alerts["crossed_ticks_per_s"] >= 50_000,
-        }
-    )
-    rows.append(
-        {
-            "name": "price alerts: on_ticks incl. DB sync ticks/s",
-            "target": "(reported)",
-            "result": alerts["on_ticks_per_s_batches_of_100"],
-            "met": None,
-        }
-    )
-    p99 = alerts["tick_to_notification_ms"]["p99"]
-    rows.append(
-        {
-            "name": "price alerts: crossing tick → user's socket group p99 ms",
-            "target": "≤ 100 ms",
-            "result": p99,
-            "met": p99 <= 100,
-        }
-    )
+    rows += alert_rows(data["alerts"])
     for read in data["reads"]:
         if "server_ms" in read:
             p50 = read["server_ms"]["p50"]
@@ -513,11 +530,23 @@ def main() -> int:
         action="store_true",
         help="keep the seeded database between runs (while tuning; not for results)",
     )
+    parser.add_argument(
+        "--only",
+        choices=["alerts"],
+        help="one step alone at the chosen size (results in bench/results/<step>.md, not committed)",
+    )
     args = parser.parse_args()
     config = Config(smoke=args.smoke)
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     if args.smoke:
         config.database += "_smoke"
+    if args.only == "alerts":
+        with tempfile.TemporaryDirectory(prefix="speedtrade-bench-") as work:
+            data = run_alerts_only(config, sizes, Path(work))
+        json_path, md_path = report.write(data, alert_rows(data["alerts"]), name="alerts", out_dir=args.out)
+        print(report.table(alert_rows(data["alerts"])))
+        print(f"\n{json_path}\n{md_path}  ({data['elapsed_s']} s)")
+        return 0
     if args.reuse_seed:
         work = Path(tempfile.gettempdir()) / f"speedtrade-bench-{config.database}"
         work.mkdir(exist_ok=True)

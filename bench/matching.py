@@ -26,12 +26,14 @@ django.setup()
 from channels.db import database_sync_to_async  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from accounts.services import trader_create  # noqa: E402
+from accounts.demo import trader_create  # noqa: E402
 from marketdata.quotes import Quote, store_quotes  # noqa: E402
 from portfolios.selectors import primary_account  # noqa: E402
 from trading import services  # noqa: E402
-from trading.brokers.paper import Resting, on_ticks, paper_book, paper_book_reset  # noqa: E402
+from trading.brokers.paper import paper_book, paper_book_reset  # noqa: E402
+from trading.matching import Resting  # noqa: E402
 from trading.models import Execution, Order  # noqa: E402
+from trading.paper_fills import on_ticks  # noqa: E402
 from trading.risk import OrderRequest  # noqa: E402
 
 CENT = Decimal("0.01")

@@ -52,8 +52,11 @@ def write(data: dict, rows: list[dict], *, name: str, out_dir: Path = RESULTS) -
         f"Machine: {load['cpus']} CPUs, load average before the run {load['before']['loadavg_1m']:.2f} / "
         f"after {load['after']['loadavg_1m']:.2f} (1 min). Other sessions share this machine: absolute numbers are "
         "depressed; the ratio to the ceiling measured in the same run is the honest figure.",
-        f"Web server: {data.get('server')} with {data.get('web_workers')} workers.",
-        "",
+        *(
+            [f"Web server: {data['server']} with {data.get('web_workers')} workers.", ""]
+            if data.get("server")
+            else [""]
+        ),
         table(rows),
         "",
         f"Raw numbers: `{name}.json` next to this file (same run).",

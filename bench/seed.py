@@ -25,8 +25,8 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from accounts.demo import trader_create  # noqa: E402
 from accounts.models import User  # noqa: E402
-from accounts.services import trader_create  # noqa: E402
 from marketdata.models import Asset  # noqa: E402
 from marketdata.quotes import Quote, store_quotes  # noqa: E402
 from marketdata.services import assets_load  # noqa: E402

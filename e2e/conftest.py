@@ -26,7 +26,13 @@ def e2e_environment() -> dict[str, str]:
 
 
 @pytest.fixture
-def e2e_server(transactional_db, quoted_assets, e2e_environment, settings, tmp_path):
+def e2e_clock_starts_at() -> str | None:
+    """The server's clock (ISO 8601) when a journey depends on the hour; None: the real time."""
+    return None
+
+
+@pytest.fixture
+def e2e_server(transactional_db, quoted_assets, e2e_environment, e2e_clock_starts_at, settings, tmp_path):
     """The ASGI app (HTTP + WebSockets) as `manage.py serve` runs it, against the test
     PostgreSQL and Redis: the simulated feed in process, the paper venue matching on its
     ticks, Celery eager, the demo bank rail settling at once."""
@@ -41,6 +47,7 @@ def e2e_server(transactional_db, quoted_assets, e2e_environment, settings, tmp_p
             **e2e_environment,
         },
         mail_dir=tmp_path / "mail",
+        clock_starts_at=e2e_clock_starts_at,
     )
     try:
         symbols = [asset.symbol for asset in quoted_assets]

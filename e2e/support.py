@@ -62,16 +62,24 @@ class LiveServer:
 
     @classmethod
     def start(
-        cls, *, environment: dict[str, str], mail_dir: Path, ports: str = E2E_PORTS, name: str = "e2e-server"
+        cls,
+        *,
+        environment: dict[str, str],
+        mail_dir: Path,
+        ports: str = E2E_PORTS,
+        name: str = "e2e-server",
+        clock_starts_at: str | None = None,
     ) -> "LiveServer":
         """`environment` overrides the defaults (e.g. DATABASE_URL and REDIS_URL for a second instance);
-        the log goes to test-artifacts/<name>.log."""
+        the log goes to test-artifacts/<name>.log. `clock_starts_at` (ISO 8601) sets the server's clock
+        (e2e/frozen_clock.py), which then runs on."""
         ARTIFACTS.mkdir(exist_ok=True)
         port = _free_port(ports)
         log_path = ARTIFACTS / f"{name}.log"
+        clock = ["-m", "e2e.frozen_clock", clock_starts_at] if clock_starts_at else []
         with log_path.open("w") as log:
             process = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
-                [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable, *clock, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=settings.BASE_DIR,
                 env=server_environment(environment, mail_dir=mail_dir),
                 stdout=log,

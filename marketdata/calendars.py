@@ -106,6 +106,19 @@ def next_session(at: datetime) -> EquitySession:
         day += timedelta(days=1)
 
 
+def session_before(day: date) -> EquitySession:
+    """The newest session on a date before `day` (the previous session's close is measured from it)."""
+    previous = xnys().date_to_session(pd.Timestamp(day - timedelta(days=1)), direction="previous")
+    return equity_session(previous.date())
+
+
+def last_closed_session(at: datetime) -> EquitySession:
+    """The newest session whose regular hours have ended at `at`."""
+    day = at.astimezone(ET).date()
+    today = equity_session(day)
+    return today if today is not None and today.close <= at else session_before(day)
+
+
 def market_clock(at: datetime) -> Clock:
     """Alpaca's `/clock` for US equities: regular hours only."""
     session = next_session(at)

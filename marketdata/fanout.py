@@ -112,7 +112,7 @@ class QuoteHub:
 
 def _stop_if_cancelled() -> None:
     """Raise the cancellation that redis-py's `wait_for` may have swallowed (Python 3.11, see
-    marketdata/feeds/cancellation.py): the task still counts the request, and the hub must end on it."""
+    speedtrade/cancellation.py): the task still counts the request, and the hub must end on it."""
     if asyncio.current_task().cancelling():
         raise asyncio.CancelledError
 

@@ -112,3 +112,23 @@ class Bar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asset_id} {self.timeframe} {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class LatestQuote(models.Model):
+    """Each asset's newest quote, kept in the database so closed hours and restarts keep it.
+
+    The quote store (Redis or the process) is what every reader asks; this row is its durable
+    copy: the feed writes it with the bars and loads it back into the store when it starts.
+    """
+
+    asset = models.OneToOneField(Asset, on_delete=models.CASCADE, primary_key=True, related_name="latest_quote")
+    bid = models.DecimalField(max_digits=24, decimal_places=9)
+    ask = models.DecimalField(max_digits=24, decimal_places=9)
+    bid_size = models.DecimalField(max_digits=28, decimal_places=9)
+    ask_size = models.DecimalField(max_digits=28, decimal_places=9)
+    last = models.DecimalField(max_digits=24, decimal_places=9)
+    last_size = models.DecimalField(max_digits=28, decimal_places=9)
+    timestamp = models.DateTimeField(help_text="When the feed produced the quote (UTC).")
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} at {self.timestamp:%Y-%m-%d %H:%M:%S}"

@@ -19,6 +19,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from marketdata.bars import bucket_start
+from marketdata.calendars import ET, EquitySession, last_closed_session, session_before
+from marketdata.market_status import AFTER_HOURS, CLOSED, PRE_MARKET, MarketStatus, market_status
 from marketdata.models import Asset, AssetIcon, Bar, Timeframe
 from marketdata.quotes import Quote, latest_quotes
 from speedtrade.money import to_increment
@@ -124,16 +126,29 @@ def newest_minute_bars(assets: Iterable[Asset]) -> dict[uuid.UUID, Bar]:
     return {bar.asset_id: bar for bar in bars}
 
 
-def last_minute_closes(assets: Iterable[Asset]) -> dict[uuid.UUID, Decimal]:
-    """Close of each asset's newest 1-minute bar (assets without bars are left out)."""
-    return {asset_id: bar.close for asset_id, bar in newest_minute_bars(assets).items()}
+INTRADAY = (Timeframe.MINUTE, Timeframe.HOUR)  # the bars a price at a moment is read from
+
+
+def _newest_intraday_close(*, before: datetime | None = None, since: datetime | None = None) -> Subquery:
+    """The close of an asset's newest 1-minute or hourly bar in [since, before): per `Asset` row.
+
+    Both timeframes: the simulated history ends in hourly bars, so a 1-minute bar can be days
+    older than the newest price we have (a weekend showed Monday's minute bars as "Last").
+    The newest bar start wins; a 1-minute bar inside an hour is newer than that hour's bar.
+    """
+    bars = Bar.objects.filter(asset=OuterRef("pk"), timeframe__in=INTRADAY)
+    if before is not None:
+        bars = bars.filter(timestamp__lt=before)
+    if since is not None:
+        bars = bars.filter(timestamp__gte=since)
+    return Subquery(bars.order_by("-timestamp").values("close")[:1])
 
 
 def latest_prices(assets: Iterable[Asset]) -> dict[uuid.UUID, Decimal]:
     """The price of each asset now: last trade, else mid, else the newest bar close, else the reference price.
 
-    A stale quote still counts (it is the last price we know, e.g. overnight);
-    the bar close covers a restart before the feed has ticked.
+    A stale quote still counts (it is the last price we know, e.g. overnight; the feed keeps it
+    across restarts, `LatestQuote`); the bar close covers a market never quoted since its history.
     """
     assets = list(assets)
     quotes = latest_quotes(asset.symbol for asset in assets)
@@ -143,12 +158,27 @@ def latest_prices(assets: Iterable[Asset]) -> dict[uuid.UUID, Decimal]:
         price = _price_from_quote(quote) if quote else None
         if price is not None:
             prices[asset.pk] = price
-    missing = [asset for asset in assets if asset.pk not in prices]
-    closes = last_minute_closes(missing) if missing else {}
-    for asset in missing:
-        prices[asset.pk] = closes.get(asset.pk, asset.reference_price)
-    by_id = {asset.pk: asset for asset in assets}
-    return {pk: to_increment(price, by_id[pk].price_increment) for pk, price in prices.items()}
+    missing = [asset.pk for asset in assets if asset.pk not in prices]
+    closes = (
+        dict(Asset.objects.filter(pk__in=missing).annotate(close=_newest_intraday_close()).values_list("pk", "close"))
+        if missing
+        else {}
+    )
+    for asset in assets:
+        if asset.pk not in prices:
+            prices[asset.pk] = closes.get(asset.pk) or asset.reference_price
+    return {asset.pk: to_increment(prices[asset.pk], asset.price_increment) for asset in assets}
+
+
+def prices_at(assets: Iterable[Asset], at: datetime) -> dict[uuid.UUID, Decimal]:
+    """Each asset's price at a past moment: the close of its newest intraday bar before `at`,
+    else its reference price (history replayed for the demo's equity curve)."""
+    assets = list(assets)
+    rows = Asset.objects.filter(pk__in=[asset.pk for asset in assets]).annotate(close=_newest_intraday_close(before=at))
+    closes = dict(rows.values_list("pk", "close"))
+    return {
+        asset.pk: to_increment(closes.get(asset.pk) or asset.reference_price, asset.price_increment) for asset in assets
+    }
 
 
 def today_start(now: datetime | None = None) -> datetime:
@@ -156,23 +186,44 @@ def today_start(now: datetime | None = None) -> datetime:
     return bucket_start(Timeframe.DAY, now or datetime.now(UTC))
 
 
-def previous_closes(assets: Iterable[Asset], *, now: datetime | None = None) -> dict[uuid.UUID, Decimal]:
-    """Close of each asset's newest daily bar before today, else its reference price."""
+def session_closes(
+    assets: Iterable[Asset], *, session: EquitySession, now: datetime | None = None
+) -> dict[uuid.UUID, Decimal]:
+    """Each asset's price at `session`'s regular close, else its reference price.
+
+    Stocks: the newest intraday bar of the session's regular hours (after-hours trades are
+    not the close), else the newest daily bar up to that session's date. Crypto trades around
+    the clock and has no session: its close is the newest daily bar before today (midnight ET).
+    """
     assets = list(assets)
-    previous_close = (
-        Bar.objects.filter(asset=OuterRef("pk"), timeframe=Timeframe.DAY, timestamp__lt=today_start(now))
-        .order_by("-timestamp")
-        .values("close")[:1]
-    )
+    session_day_end = bucket_start(Timeframe.DAY, session.close) + timedelta(days=1)
+    daily_before = Bar.objects.filter(asset=OuterRef("pk"), timeframe=Timeframe.DAY).order_by("-timestamp")
     rows = (
         Asset.objects.filter(pk__in=[asset.pk for asset in assets])
-        .annotate(previous_close=Subquery(previous_close))
-        .values_list("pk", "previous_close")  # the assets are loaded already: only their closes are new
+        .annotate(
+            regular=_newest_intraday_close(before=session.close, since=session.open),
+            daily=Subquery(daily_before.filter(timestamp__lt=session_day_end).values("close")[:1]),
+            crypto_daily=Subquery(daily_before.filter(timestamp__lt=today_start(now)).values("close")[:1]),
+        )
+        .values_list("pk", "regular", "daily", "crypto_daily")  # the assets are loaded already: only their closes
     )
-    closes = {pk: close for pk, close in rows if close is not None}
-    return {
-        asset.pk: to_increment(closes.get(asset.pk, asset.reference_price), asset.price_increment) for asset in assets
+    found = {
+        pk: {"regular": regular, "daily": daily, "crypto_daily": crypto_daily}
+        for pk, regular, daily, crypto_daily in rows
     }
+    closes = {}
+    for asset in assets:
+        row = found.get(asset.pk, {})
+        close = row.get("crypto_daily") if asset.is_crypto else (row.get("regular") or row.get("daily"))
+        closes[asset.pk] = to_increment(close or asset.reference_price, asset.price_increment)
+    return closes
+
+
+def previous_closes(assets: Iterable[Asset], *, now: datetime | None = None) -> dict[uuid.UUID, Decimal]:
+    """What "today" is measured from: each stock's close of the newest session before today
+    (New York date), each crypto pair's newest daily bar before today; else the reference price."""
+    now = now or datetime.now(UTC)
+    return session_closes(assets, session=session_before(now.astimezone(ET).date()), now=now)
 
 
 @dataclass(frozen=True)
@@ -198,6 +249,61 @@ def price_changes(assets: Iterable[Asset]) -> list[PriceChange]:
     assets = list(assets)
     prices, closes = latest_prices(assets), previous_closes(assets)
     return [PriceChange(asset=asset, price=prices[asset.pk], previous_close=closes[asset.pk]) for asset in assets]
+
+
+@dataclass(frozen=True)
+class QuoteSummary:
+    """The quote panel's truth about one asset at one moment.
+
+    `change` is measured from `reference` (a session's regular close) and named by `change_label`:
+    "Today" in regular hours (crypto: always), "Pre-market" before the open, and once the session
+    has closed "At close" (that session's close against the one before), with the moves since in
+    `after_hours_change` (from `session_close`).
+    """
+
+    asset: Asset
+    quote: Quote | None
+    status: MarketStatus
+    last: Decimal
+    last_at: datetime | None  # when the last price was quoted (None: no quote kept, a bar close)
+    change_label: str
+    reference: Decimal
+    change: Decimal
+    session_close: Decimal | None = None
+    after_hours_change: Decimal | None = None
+
+    @property
+    def change_ratio(self) -> Decimal | None:
+        return self.change / self.reference if self.reference else None
+
+    @property
+    def after_hours_ratio(self) -> Decimal | None:
+        if self.after_hours_change is None or not self.session_close:
+            return None
+        return self.after_hours_change / self.session_close
+
+
+def quote_summary(asset: Asset, *, now: datetime | None = None) -> QuoteSummary:
+    now = now or datetime.now(UTC)
+    status = market_status(asset.asset_class, now)
+    quote = latest_quotes([asset.symbol]).get(asset.symbol)
+    last = latest_prices([asset])[asset.pk]
+    common = {"asset": asset, "quote": quote, "status": status, "last": last, "last_at": quote and quote.timestamp}
+    if status.phase not in (AFTER_HOURS, CLOSED):
+        reference = previous_closes([asset], now=now)[asset.pk]
+        label = "Pre-market" if status.phase == PRE_MARKET else "Today"
+        return QuoteSummary(**common, change_label=label, reference=reference, change=last - reference)
+    closed = last_closed_session(now)
+    session_close = session_closes([asset], session=closed, now=now)[asset.pk]
+    reference = session_closes([asset], session=session_before(closed.date), now=now)[asset.pk]
+    return QuoteSummary(
+        **common,
+        change_label="At close",
+        reference=reference,
+        change=session_close - reference,
+        session_close=session_close,
+        after_hours_change=last - session_close,
+    )
 
 
 SCREENER_SORT_KEYS = {

@@ -23,8 +23,8 @@ from marketdata.bars import (
 from marketdata.calendars import US_EQUITY, equity_sessions
 from marketdata.feeds.base import BarRecord
 from marketdata.feeds.simulated import RandomWalk, SimulatedAsset
-from marketdata.models import Asset, AssetIcon, Bar, Timeframe
-from marketdata.quotes import Quote
+from marketdata.models import Asset, AssetIcon, Bar, LatestQuote, Timeframe
+from marketdata.quotes import Quote, latest_quotes, store_quotes
 from speedtrade.money import QTY_STEP, to_step, to_stored
 
 logger = logging.getLogger(__name__)
@@ -157,8 +157,52 @@ def bars_from_quotes(quotes: Iterable[Quote]) -> list[BarValue]:
 
 
 def ticks_record(*, quotes: Iterable[Quote]) -> int:
-    """Append ticks to the stored bars of every timeframe."""
+    """Append ticks to the stored bars of every timeframe, and keep each symbol's newest quote."""
+    quotes = list(quotes)
+    latest_quotes_record(quotes=quotes)
     return bars_record(bars=bars_from_quotes(quotes))
+
+
+# --- Latest quotes (the durable copy of the quote store) ----------------------------
+
+_QUOTE_FIELDS = ("bid", "ask", "bid_size", "ask_size", "last", "last_size")
+
+
+def latest_quotes_record(*, quotes: Iterable[Quote]) -> int:
+    """Keep the newest of `quotes` per symbol in the database (one upsert); returns how many rows."""
+    newest: dict[str, Quote] = {}
+    for quote in quotes:
+        if quote.symbol not in newest or quote.timestamp >= newest[quote.symbol].timestamp:
+            newest[quote.symbol] = quote
+    assets = dict(Asset.objects.filter(symbol__in=newest).values_list("symbol", "pk"))
+    rows = [
+        LatestQuote(
+            asset_id=assets[symbol],
+            timestamp=quote.timestamp,
+            **{name: to_stored(getattr(quote, name)) for name in _QUOTE_FIELDS},
+        )
+        for symbol, quote in newest.items()
+        if symbol in assets
+    ]
+    LatestQuote.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["asset"], update_fields=[*_QUOTE_FIELDS, "timestamp"]
+    )
+    return len(rows)
+
+
+def latest_quotes_restore() -> int:
+    """Load the kept quotes into the quote store for every symbol it has none of (after a restart,
+    an emptied Redis, or on a weekend before the first tick); returns how many were loaded."""
+    kept = {
+        row.asset.symbol: Quote(
+            symbol=row.asset.symbol, timestamp=row.timestamp, **{name: getattr(row, name) for name in _QUOTE_FIELDS}
+        )
+        for row in LatestQuote.objects.select_related("asset")
+    }
+    present = latest_quotes(kept)
+    missing = [quote for symbol, quote in kept.items() if symbol not in present]
+    store_quotes(missing)
+    return len(missing)
 
 
 # --- Simulated history -------------------------------------------------------------
@@ -228,6 +272,8 @@ def bars_backfill(
     close) when that is more recent, so repeated runs only fill the gap. The last
     `minute_hours` are 1-minute bars, older history hourly bars (fewer rows to write);
     both roll up into the longer timeframes. The current minute is left to the live feed.
+    Each asset's last quote is kept as the history's final price (when newer than the one kept),
+    so a demo started on a weekend shows Friday's last trade.
     """
     end = bucket_start(Timeframe.MINUTE, end or datetime.now(UTC))
     earliest = end - timedelta(days=days)
@@ -243,6 +289,8 @@ def bars_backfill(
         newest_bars = Q(*[Q(asset_id=pk, timestamp=ts) for pk, ts in newest.items()], _connector=Q.OR)
         closes = {bar.asset_id: bar.close for bar in Bar.objects.filter(newest_bars, timeframe=Timeframe.MINUTE)}
     written = 0
+    kept = dict(LatestQuote.objects.filter(asset__in=assets).values_list("asset_id", "timestamp"))
+    last_quotes = []
     for asset in assets:
         after_newest = newest[asset.pk] + TIMEFRAME_SPANS[Timeframe.MINUTE] if asset.pk in newest else earliest
         walk = RandomWalk(SimulatedAsset.from_asset(asset, closes.get(asset.pk)), seed)
@@ -257,6 +305,12 @@ def bars_backfill(
         daily = roll_up(in_time_order, Timeframe.DAY)
         rolled = [bar for bar in rolled if bar.timeframe != Timeframe.DAY] + daily
         written += bars_record(bars=minute_bars + hour_bars + rolled)
+        if in_time_order:
+            # The walk stands at the newest bar's close: that is the last quote the history ends on.
+            ended = in_time_order[-1].timestamp + TIMEFRAME_SPANS[in_time_order[-1].timeframe]
+            if asset.pk not in kept or kept[asset.pk] < ended:
+                last_quotes.append(walk.quote(ended))
+    latest_quotes_record(quotes=last_quotes)
     return written
 
 

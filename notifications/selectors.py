@@ -20,8 +20,20 @@ def preference_list(*, user) -> list[NotificationPreference]:
 
 
 def preference_for(*, user_id, category: str) -> NotificationPreference:
-    preference = NotificationPreference.objects.filter(user_id=user_id, category=category).first()
-    preference = preference or NotificationPreference(user_id=user_id, category=category)
-    if category in ALWAYS_EMAILED:
-        preference.email = True
-    return preference
+    return preferences_for(pairs=[(user_id, category)])[(user_id, category)]
+
+
+def preferences_for(*, pairs) -> dict[tuple, NotificationPreference]:
+    """The preference of each (user_id, category) in one query: saved, else the defaults; security email always on."""
+    pairs = set(pairs)
+    saved = NotificationPreference.objects.filter(
+        user_id__in={user_id for user_id, _ in pairs}, category__in={category for _, category in pairs}
+    )
+    found = {(preference.user_id, preference.category): preference for preference in saved}
+    preferences = {}
+    for user_id, category in pairs:
+        preference = found.get((user_id, category)) or NotificationPreference(user_id=user_id, category=category)
+        if category in ALWAYS_EMAILED:
+            preference.email = True
+        preferences[(user_id, category)] = preference
+    return preferences

@@ -9,6 +9,7 @@ a provider of ours. The task does the reading and writing.
 from decimal import Decimal, InvalidOperation
 
 from speedtrade.announcements import AUDIT_EVENT, USER_PUSH
+from speedtrade.task_queue import task_named
 
 # trade_updates event → notification kind
 TRADE_EVENTS = {
@@ -35,8 +36,7 @@ AUDIT_ACTIONS: dict[str, str | None] = {
 
 
 def on_announcement(kind: str, payload: dict) -> None:
-    from notifications.tasks import announcement_handle
-
+    announcement_handle = task_named("notifications.tasks.announcement_handle")
     data = payload.get("data") or {}
     if (
         kind == USER_PUSH

@@ -1,4 +1,5 @@
-"""Sending notifications: one Celery task per delivery, after the commit that created it."""
+"""Sending notifications: after the commit that recorded them, one task per batch of new notifications creates
+their deliveries (`deliveries_send`), then one task per delivery sends it (`delivery_send`)."""
 
 import logging
 
@@ -7,11 +8,12 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from marketdata.feeds.backoff import reconnect_delay as retry_delay
 from notifications.catalogue import Channel
 from notifications.email import email_message_build
 from notifications.models import Delivery, DeliveryStatus
 from notifications.push import DeliverySkipped, push_send
+from notifications.services import deliveries_create
+from venues.backoff import reconnect_delay as retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +81,10 @@ def announcement_handle(kind: str, payload: dict) -> None:
     from notifications.subscribers import notification_from_announcement
 
     notification_from_announcement(kind, payload)
+
+
+@shared_task(acks_late=True)
+def deliveries_send(notification_ids: list[str]) -> None:
+    """Create the email and push deliveries of a batch of new notifications and queue each one's sending."""
+    for delivery_id in deliveries_create(notification_ids=notification_ids):
+        delivery_send.delay(delivery_id)

@@ -8,7 +8,6 @@ from django.core.exceptions import PermissionDenied
 
 from accounts.admin_export import CsvExport, CsvExportAdminMixin
 from portfolios import services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import (
     Account,
     BankLink,
@@ -21,6 +20,7 @@ from portfolios.models import (
     UnsettledFundsPurchase,
 )
 from speedtrade.admin import ReadOnlyAdmin
+from speedtrade.errors import DomainError
 
 
 @admin.register(Account)
@@ -209,7 +209,7 @@ class CashAdjustmentAdmin(admin.ModelAdmin):
         for adjustment in queryset:
             try:
                 decide(adjustment, request.user)
-            except PortfolioRuleViolation as refusal:
+            except DomainError as refusal:
                 self.message_user(request, f"{adjustment}: {refusal.message}", messages.ERROR)
             else:
                 self.message_user(request, f"{adjustment}: {verb}.", messages.SUCCESS)
@@ -287,7 +287,7 @@ class BankLinkAdmin(admin.ModelAdmin):
                 actor=request.user,
                 request=request,
             )
-        except PortfolioRuleViolation as refusal:
+        except DomainError as refusal:
             raise PermissionDenied(refusal.message) from refusal
 
     @admin.action(description="Confirm the proposed decision (a second reviewer)", permissions=["confirm"])
@@ -297,7 +297,7 @@ class BankLinkAdmin(admin.ModelAdmin):
         for link in queryset:
             try:
                 bank_link_review_confirm(link=link, actor=request.user, request=request)
-            except PortfolioRuleViolation as refusal:
+            except DomainError as refusal:
                 self.message_user(request, f"{link}: {refusal.message}", messages.ERROR)
             else:
                 self.message_user(request, f"{link}: {link.review_proposal} confirmed.", messages.SUCCESS)

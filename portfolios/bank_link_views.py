@@ -13,9 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from portfolios import plaid
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import BankLink
 from portfolios.views import _own_account
+from speedtrade.api.errors import domain_error_status
+from speedtrade.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ def _require_plaid() -> None:
         raise Http404("Bank linking is not enabled.")
 
 
-def _refusal(exc: PortfolioRuleViolation) -> JsonResponse:
-    return JsonResponse({"code": exc.code, "message": exc.message}, status=exc.status)
+def _refusal(exc: DomainError) -> JsonResponse:
+    return JsonResponse({"code": exc.code, "message": exc.message}, status=domain_error_status(exc))
 
 
 @login_required
@@ -36,7 +37,7 @@ def link_token(request):
     _own_account(request)
     try:
         return JsonResponse({"link_token": plaid.link_token_create(user=request.user)})
-    except PortfolioRuleViolation as exc:
+    except DomainError as exc:
         return _refusal(exc)
 
 
@@ -59,7 +60,7 @@ def link_exchange(request):
             institution_name=request.POST.get("institution_name", ""),
             request=request,
         )
-    except PortfolioRuleViolation as exc:
+    except DomainError as exc:
         return _refusal(exc)
     message = (
         "Bank linked."

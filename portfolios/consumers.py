@@ -56,8 +56,12 @@ LIVE_FIGURES = (
 )
 
 
+def _figure(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)  # daily_plpc has no value without a base
+
+
 def account_message(valuation: selectors.AccountValuation) -> dict:
-    figures = {name: str(getattr(valuation, name)) for name in LIVE_FIGURES}
+    figures = {name: _figure(getattr(valuation, name)) for name in LIVE_FIGURES}
     return {"type": "account", "id": str(valuation.account.pk), "as_of": valuation.as_of.isoformat(), **figures}
 
 

@@ -48,7 +48,7 @@ class Account(models.Model):
 
     @property
     def can_transfer(self) -> bool:
-        """The flags' part of the rule; `accounts.selectors.transfer_refusal_reason` also checks KYC."""
+        """The flags' part of the rule; `selectors.transfer_refusal_reason` also checks KYC."""
         return self.status == self.Status.ACTIVE and not (self.transfers_blocked or self.account_blocked)
 
 

@@ -1,5 +1,6 @@
 """Plaid: link a customer's bank (Link + Auth + Identity), prove it is theirs, move money
-with the Transfer API, apply its events, verify its webhooks. `BANK_RAIL=plaid`.
+with the Transfer API, verify its webhooks. `BANK_RAIL=plaid`. Its transfer events are applied
+by `portfolios.plaid_events` (they call the transfer services, which submit through this rail).
 
 Every call goes through the official `plaid-python` client (`plaid_client()`); tests point
 it at a local server replaying Plaid's recorded sandbox responses (`PLAID_API_URL`).
@@ -38,7 +39,6 @@ from plaid.model.transfer_authorization_idempotency_key import TransferAuthoriza
 from plaid.model.transfer_authorization_user_in_request import TransferAuthorizationUserInRequest
 from plaid.model.transfer_create_idempotency_key import TransferCreateIdempotencyKey
 from plaid.model.transfer_create_request import TransferCreateRequest
-from plaid.model.transfer_event_sync_request import TransferEventSyncRequest
 from plaid.model.transfer_network import TransferNetwork
 from plaid.model.transfer_type import TransferType
 from plaid.model.webhook_verification_key_get_request import WebhookVerificationKeyGetRequest
@@ -46,14 +46,13 @@ from plaid.model.webhook_verification_key_get_request import WebhookVerification
 from accounts.audit import audit_event_record
 from accounts.encryption import decrypt_text, encrypt_text, rows_reencrypt
 from accounts.models import KYCApplication, User
-from portfolios import services
 from portfolios.bank_rail import BankRailRefused, BankRailUnavailable
-from portfolios.exceptions import PortfolioRuleViolation
-from portfolios.models import Account, BankLink, BankRailCursor, PlaidTransfer, PlaidWebhookReceipt, Transfer
+from portfolios.models import Account, BankLink, PlaidTransfer, PlaidWebhookReceipt, Transfer
+from speedtrade.errors import DomainError, NotPermitted, Unavailable
+from speedtrade.task_queue import task_named
 
 logger = logging.getLogger(__name__)
 
-TRANSFER_EVENTS_CURSOR = "plaid_transfer_events"
 REQUIRED_SETTINGS = ("PLAID_CLIENT_ID", "PLAID_SECRET")
 _HOSTS = {"sandbox": plaid.Environment.Sandbox, "production": plaid.Environment.Production}
 
@@ -87,7 +86,7 @@ def plaid_error(exc: plaid.ApiException) -> dict:
         return {}
 
 
-def _is_retryable(exc: plaid.ApiException) -> bool:
+def is_retryable(exc: plaid.ApiException) -> bool:
     return exc.status == 429 or (exc.status or 0) >= 500
 
 
@@ -109,12 +108,12 @@ def link_token_create(*, user: User) -> str:
         raise _rule_violation(exc) from exc
 
 
-def _rule_violation(exc: plaid.ApiException) -> PortfolioRuleViolation:
+def _rule_violation(exc: plaid.ApiException) -> DomainError:
     error = plaid_error(exc)
     if exc.status == 429:
-        return PortfolioRuleViolation("The bank link service is busy; try again in a minute.", code="busy", status=503)
+        return Unavailable("The bank link service is busy; try again in a minute.", code="busy")
     message = error.get("display_message") or "The bank could not be linked. Try again or use another bank."
-    return PortfolioRuleViolation(message, code=(error.get("error_code") or "plaid_error").lower())
+    return DomainError(message, code=(error.get("error_code") or "plaid_error").lower())
 
 
 def approved_kyc_name(account: Account) -> str:
@@ -169,7 +168,7 @@ def bank_link_create(
     bank_account = next((a for a in auth.accounts if a.account_id == plaid_account_id), None)
     numbers = next((n for n in auth.numbers.ach if n.account_id == plaid_account_id), None)
     if bank_account is None or numbers is None:
-        raise PortfolioRuleViolation("That account cannot send or receive ACH transfers.", code="no_ach_numbers")
+        raise DomainError("That account cannot send or receive ACH transfers.", code="no_ach_numbers")
     owner_names = [
         name
         for identity_account in identity.accounts
@@ -241,10 +240,10 @@ def access_tokens_reencrypt() -> int:
 
 def _locked_held_link(link: BankLink, actor: User) -> BankLink:
     if not actor.has_perm("portfolios.review_banklink"):
-        raise PortfolioRuleViolation("You may not review bank links.", code="permission_denied", status=403)
+        raise NotPermitted("You may not review bank links.", code="permission_denied")
     link = BankLink.objects.select_for_update().select_related("account__user").get(pk=link.pk)
     if link.status != BankLink.Status.HELD:
-        raise PortfolioRuleViolation(f"This bank link is {link.status}, not held.", code="already_decided")
+        raise DomainError(f"This bank link is {link.status}, not held.", code="already_decided")
     return link
 
 
@@ -252,9 +251,9 @@ def _locked_held_link(link: BankLink, actor: User) -> BankLink:
 def bank_link_review_propose(*, link: BankLink, decision: str, reason: str, actor: User, request=None) -> BankLink:
     """First reviewer: propose approving or rejecting a held link, with a reason."""
     if decision not in ("approve", "reject"):
-        raise PortfolioRuleViolation("Decision is approve or reject.", code="invalid_decision", field="decision")
+        raise DomainError("Decision is approve or reject.", code="invalid_decision", field="decision")
     if not reason.strip():
-        raise PortfolioRuleViolation("A reason is required.", code="reason_required", field="reason")
+        raise DomainError("A reason is required.", code="reason_required", field="reason")
     link = _locked_held_link(link, actor)
     link.review_proposal, link.review_reason, link.proposed_by = decision, reason.strip()[:500], actor
     link.save(update_fields=["review_proposal", "review_reason", "proposed_by"])
@@ -274,9 +273,9 @@ def bank_link_review_confirm(*, link: BankLink, actor: User, request=None) -> Ba
     """Second reviewer, a different person: the proposed decision takes effect."""
     link = _locked_held_link(link, actor)
     if not link.review_proposal:
-        raise PortfolioRuleViolation("Nothing has been proposed for this link yet.", code="nothing_proposed")
+        raise DomainError("Nothing has been proposed for this link yet.", code="nothing_proposed")
     if link.proposed_by_id == actor.pk:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             "A different person must confirm the decision than the one who proposed it.", code="four_eyes"
         )
     link.status = BankLink.Status.APPROVED if link.review_proposal == "approve" else BankLink.Status.REJECTED
@@ -374,7 +373,7 @@ class PlaidBankRail:
             ).transfer
         except plaid.ApiException as exc:
             error = plaid_error(exc)
-            if _is_retryable(exc):
+            if is_retryable(exc):
                 raise BankRailUnavailable(error.get("error_code") or f"HTTP {exc.status}") from exc
             if error.get("error_code") == "ITEM_LOGIN_REQUIRED":
                 raise BankLinkLoginRequired(
@@ -388,59 +387,6 @@ class PlaidBankRail:
             transfer=transfer, bank_link=link, authorization_id=authorization.id, plaid_transfer_id=created.id
         )
         return created.id
-
-
-# --- Transfer events (beat + webhook) ------------------------------------------------------
-
-
-def transfer_events_sync(*, page_size: int = 25) -> int:
-    """Apply Plaid's transfer events after our cursor, in order. Each event and the cursor move
-    commit together, so a crash or a concurrent run applies nothing twice. Rate limits and
-    outages stop the run (the next beat resumes from the cursor). Returns events applied."""
-    client = plaid_client()
-    BankRailCursor.objects.get_or_create(name=TRANSFER_EVENTS_CURSOR)
-    applied = 0
-    while True:
-        after_id = BankRailCursor.objects.get(name=TRANSFER_EVENTS_CURSOR).position
-        try:
-            response = client.transfer_event_sync(TransferEventSyncRequest(after_id=after_id, count=page_size))
-        except plaid.ApiException as exc:
-            if not _is_retryable(exc):
-                raise
-            logger.warning("Plaid transfer event sync paused at %s: HTTP %s", after_id, exc.status)
-            return applied
-        for event in response.transfer_events:
-            applied += _transfer_event_apply(event)
-        if not response.has_more or not response.transfer_events:
-            return applied
-
-
-@transaction.atomic
-def _transfer_event_apply(event) -> int:
-    cursor = BankRailCursor.objects.select_for_update().get(name=TRANSFER_EVENTS_CURSOR)
-    if event.event_id <= cursor.position:
-        return 0
-    cursor.position = event.event_id
-    cursor.save(update_fields=["position", "updated_at"])
-    plaid_transfer = PlaidTransfer.objects.filter(plaid_transfer_id=event.transfer_id).first()
-    if plaid_transfer is None:
-        logger.info("Plaid transfer event %s for a transfer we do not know (%s)", event.event_id, event.transfer_id)
-        return 1
-    event_type = str(event.event_type)
-    failure = event.get("failure_reason")
-    reason = (failure.get("description") if failure else None) or event_type
-    transfer_id = plaid_transfer.transfer_id
-    if event_type == "settled":
-        services.transfer_settle(transfer_id=transfer_id)
-    elif event_type in ("failed", "cancelled"):
-        services.transfer_reject(transfer_id=transfer_id, reason=f"Bank transfer {event_type}: {reason}")
-    elif event_type == "returned":
-        code = (failure.get("ach_return_code") if failure else None) or ""
-        plaid_transfer.return_code = code[:8]
-        services.transfer_return(transfer_id=transfer_id, reason=f"ACH return {code}: {reason}".strip())
-    plaid_transfer.last_event_id = event.event_id
-    plaid_transfer.save(update_fields=["last_event_id", "return_code"])
-    return 1
 
 
 # --- Webhooks ---------------------------------------------------------------------------
@@ -505,9 +451,7 @@ def webhook_receive(*, body: bytes, token: str) -> str:
                 webhook_code=webhook_code[:64],
             )
             if webhook_type == "TRANSFER" and webhook_code == "TRANSFER_EVENTS_UPDATE":
-                from portfolios.tasks import sync_plaid_transfer_events
-
-                transaction.on_commit(sync_plaid_transfer_events.delay)
+                transaction.on_commit(task_named("portfolios.tasks.sync_plaid_transfer_events").delay)
             elif webhook_type == "ITEM" and (payload.get("error") or {}).get("error_code") == "ITEM_LOGIN_REQUIRED":
                 bank_links_login_required(plaid_item_id=str(payload.get("item_id", "")))
     except IntegrityError:

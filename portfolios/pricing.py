@@ -4,9 +4,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 from uuid import UUID
 
+from marketdata.calendars import EquitySession
 from marketdata.models import Asset
 from marketdata.quotes import Quote
-from marketdata.selectors import latest_prices, previous_closes, price_from_quote
+from marketdata.selectors import latest_prices, previous_closes, price_from_quote, session_closes
 from portfolios.models import Account
 from portfolios.selectors import AccountValuation, valuation_inputs, valuation_priced
 
@@ -15,6 +16,17 @@ def prices_for(assets: Iterable[Asset]) -> tuple[dict[UUID, Decimal], dict[UUID,
     """(latest price, previous session close) per asset id, from market data."""
     assets = list(assets)
     return latest_prices(assets), previous_closes(assets)
+
+
+def session_close_prices_for(
+    assets: Iterable[Asset], *, session: EquitySession
+) -> tuple[dict[UUID, Decimal], dict[UUID, Decimal]]:
+    """`prices_for` as of `session`'s close: stocks at their regular close (not an after-hours
+    trade taken when the snapshot task happens to run), crypto at its latest price."""
+    assets = list(assets)
+    prices, closes = prices_for(assets)
+    at_close = session_closes([asset for asset in assets if not asset.is_crypto], session=session)
+    return prices | at_close, closes
 
 
 def valuation_at_market(*, account: Account) -> AccountValuation:

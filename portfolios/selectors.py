@@ -6,11 +6,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from accounts.models import User
-from marketdata.calendars import ET
+from accounts.models import AccountRestriction, KYCApplication, User
+from marketdata.calendars import ET, session_before
 from marketdata.models import Asset
 from portfolios.models import (
     Account,
@@ -188,7 +188,7 @@ class AccountValuation:
     intraday_buying_power: Decimal
     non_marginable_buying_power: Decimal
     daily_pl: Decimal
-    daily_plpc: Decimal
+    daily_plpc: Decimal | None  # None when there is no base to measure from (first day, base <= 0)
     total_pl: Decimal
     realized_pl: Decimal
     unrealized_pl: Decimal
@@ -248,7 +248,8 @@ class ValuationInputs:
     held: list[Position]  # open positions, asset loaded
     realized_pl: Decimal  # Σ over all positions, closed ones included
     last_close_equity: Decimal | None  # the latest session-close snapshot before today
-    flows_today: Decimal  # external flows since that close (or since midnight without one)
+    flows_today: Decimal  # external flows since that close (or since the previous session's close without one)
+    first_day: bool  # no cash or position before the previous session's close: nothing to measure today from
     net_contributions: Decimal
     pending_transfer_in: Decimal
     as_of: datetime
@@ -260,11 +261,12 @@ def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> Valu
     as_of = as_of or timezone.now()
     today = today_et(as_of)
     snapshot = _last_close_snapshot(account, today)
-    since = snapshot.timestamp if snapshot is not None else datetime.combine(today, datetime.min.time(), tzinfo=ET)
+    since = snapshot.timestamp if snapshot is not None else session_before(today).close
     ledger = _ledger(
         account,
         today,
         flows_today=Sum("lines__amount", filter=_external_flow_lines(since)),
+        lines_before=Count("lines", filter=Q(lines__entry__effective_at__lte=since)),
         net_contributions=Sum("lines__amount", filter=_external_flow_lines()),
         realized_pl=_account_sum(Position.objects.all(), "realized_pl"),
         pending_transfer_in=_account_sum(
@@ -272,13 +274,17 @@ def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> Valu
         ),
     )
     sums = ledger[Kind.CASH]
+    held = position_list(account=account)
+    # Nothing had happened in the account by the previous close: there is no base for today.
+    first_day = snapshot is None and not sums.lines_before and all(p.opened_at and p.opened_at > since for p in held)
     return ValuationInputs(
         account=account,
         cash=_cash_state(ledger),
-        held=position_list(account=account),
+        held=held,
         realized_pl=sums.realized_pl or ZERO,
         last_close_equity=snapshot.equity if snapshot is not None else None,
         flows_today=sums.flows_today or ZERO,
+        first_day=first_day,
         net_contributions=sums.net_contributions or ZERO,
         pending_transfer_in=sums.pending_transfer_in or ZERO,
         as_of=as_of,
@@ -350,13 +356,7 @@ def valuation_priced(
         multiplier = 1
         buying_power = regt_buying_power = intraday_buying_power = non_marginable_buying_power = cash_buying_power
 
-    flows_today = inputs.flows_today
-    if inputs.last_close_equity is not None:
-        last_equity = inputs.last_close_equity
-    else:
-        # No close recorded yet: today's cash at yesterday's prices stands in for it.
-        last_equity = cash.balance - flows_today + sum((to_cents(p.qty * p.lastday_price) for p in positions), ZERO)
-    daily_pl = equity - last_equity - flows_today
+    last_equity, daily_pl, daily_plpc = _daily_pl(inputs, equity, positions)
     return AccountValuation(
         account=account,
         positions=positions,
@@ -378,13 +378,38 @@ def valuation_priced(
         intraday_buying_power=to_cents(intraday_buying_power),
         non_marginable_buying_power=to_cents(non_marginable_buying_power),
         daily_pl=daily_pl,
-        daily_plpc=_ratio(daily_pl, last_equity),
+        daily_plpc=daily_plpc,
         total_pl=equity - inputs.net_contributions,
         realized_pl=inputs.realized_pl,
         unrealized_pl=sum((p.unrealized_pl for p in positions), ZERO),
         net_contributions=inputs.net_contributions,
         as_of=as_of,
     )
+
+
+def _daily_pl(
+    inputs: ValuationInputs, equity: Decimal, positions: list[PositionValuation]
+) -> tuple[Decimal, Decimal, Decimal | None]:
+    """Today's P&L, defined once: (last_equity, daily_pl, daily_plpc).
+
+    last_equity is the equity at the previous session's close: its snapshot when one was taken;
+    0 for an account opened since (first day); otherwise rebuilt from what is held now, each
+    position at the price today's P&L starts from (the previous close, or the entry price of
+    shares bought today, whose cost left the cash). daily_pl = equity − last_equity − the
+    deposits and withdrawals since that close. The percentage is against last_equity, and there
+    is none on the first day or when last_equity is not positive.
+    """
+    flows = inputs.flows_today
+    if inputs.last_close_equity is not None:
+        last_equity = inputs.last_close_equity
+    elif inputs.first_day:
+        last_equity = ZERO
+    else:
+        held_at_start = sum((p.market_value - p.unrealized_intraday_pl for p in positions), ZERO)
+        last_equity = inputs.cash.balance - flows + held_at_start
+    daily_pl = equity - last_equity - flows
+    has_base = not inputs.first_day and last_equity > 0
+    return last_equity, daily_pl, _ratio(daily_pl, last_equity) if has_base else None
 
 
 def position_list(*, account: Account) -> list[Position]:
@@ -610,3 +635,58 @@ def watchlist_get(*, account: Account, watchlist_id=None, name: str | None = Non
     if watchlist_id is not None:
         return watchlists.filter(pk=watchlist_id).first()
     return watchlists.filter(name=name).first()
+
+
+# --- May the account trade or move money (KYC approval, status, restrictions) -------------
+
+
+def account_active_restrictions(*, account) -> dict[str, AccountRestriction]:
+    return {r.kind: r for r in AccountRestriction.objects.filter(account=account, lifted_at__isnull=True)}
+
+
+def trading_refusal_reason(*, account) -> str | None:
+    """Why this account may not trade now, or None. The trading core's pre-trade check."""
+    return _approval_refusal(account) or _restriction_refusal(
+        account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRADING]
+    )
+
+
+def transfer_refusal_reason(*, account) -> str | None:
+    """Why this account may not move money now, or None: like trading, only an approved, active,
+    unrestricted account is funded or withdraws (customer identification comes first)."""
+    return _approval_refusal(account) or _restriction_refusal(
+        account, [AccountRestriction.Kind.ACCOUNT, AccountRestriction.Kind.TRANSFERS]
+    )
+
+
+def _approval_refusal(account) -> str | None:
+    if account.status == Account.Status.CLOSED:
+        return "account closed"
+    # One EXISTS on the order-entry path, not the full status (application + latest decision).
+    if not KYCApplication.objects.filter(user_id=account.user_id, status=KYCApplication.Status.APPROVED).exists():
+        return "KYC not approved"
+    if account.status != Account.Status.ACTIVE:
+        return "account not active"
+    return None
+
+
+_REFUSAL_PREFIX = {
+    AccountRestriction.Kind.ACCOUNT: "account frozen",
+    AccountRestriction.Kind.TRADING: "trading blocked",
+    AccountRestriction.Kind.TRANSFERS: "transfers blocked",
+}
+
+
+def _restriction_refusal(account, kinds) -> str | None:
+    # The flags on the (already loaded) account decide; the reason is only looked up when
+    # one is set, so an unrestricted account costs no query here on the order-entry path.
+    for kind in kinds:
+        if getattr(account, AccountRestriction.ACCOUNT_FLAG[kind]):
+            # The customer reads this (order ticket, transfers page, API): the message staff chose
+            # for them, never the internal note.
+            restriction = account_active_restrictions(account=account).get(kind)
+            message = AccountRestriction.CustomerMessage(
+                restriction.customer_message if restriction else AccountRestriction.CustomerMessage.UNDER_REVIEW
+            )
+            return f"{_REFUSAL_PREFIX[kind]}: {message.label}"
+    return None

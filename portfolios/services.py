@@ -18,16 +18,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts.audit import audit_event_record
-from accounts.models import User
-from accounts.selectors import transfer_refusal_reason
+from accounts.models import AccountRestriction, User
 from marketdata import selectors as marketdata_selectors
-from marketdata.calendars import ET, equity_session, settlement_date
+from marketdata.calendars import ET, EquitySession, equity_session, equity_sessions, settlement_date
 from marketdata.models import Asset
 from portfolios import selectors
 from portfolios.bank_rail import submit_to_bank_rail
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import (
     Account,
     CashAdjustment,
@@ -42,7 +41,8 @@ from portfolios.models import (
     Watchlist,
     WatchlistEntry,
 )
-from portfolios.pricing import prices_for
+from portfolios.pricing import prices_for, session_close_prices_for
+from speedtrade.errors import Conflict, DomainError, NotFound, NotPermitted, full_clean
 from speedtrade.money import (
     ZERO,
     FillWorthNothing,
@@ -69,7 +69,7 @@ Cause = JournalEntry.Cause
 @transaction.atomic
 def account_open(*, user: User, account_type: str = Account.Type.CASH) -> Account:
     account = Account(user=user, type=account_type)
-    account.full_clean()
+    full_clean(account)
     account.save()
     LedgerAccount.objects.bulk_create(
         [
@@ -85,6 +85,92 @@ def account_open(*, user: User, account_type: str = Account.Type.CASH) -> Accoun
 
 def _locked_account(account: Account) -> Account:
     return Account.objects.select_for_update().get(pk=account.pk)
+
+
+# --- Status and restrictions (accounts' KYC and compliance actions call these) -------------
+
+
+def accounts_activate(*, user: User, actor: User | None, request=None) -> list[Account]:
+    """KYC approved: the user's onboarding accounts become active (and so may trade). Runs in the
+    approval's transaction, which has locked the application (application, then accounts)."""
+    activated = []
+    for account in Account.objects.select_for_update().filter(user_id=user.pk, status=Account.Status.ONBOARDING):
+        account.status = Account.Status.ACTIVE
+        account.save(update_fields=["status"])
+        audit_event_record(
+            action="account.activated",
+            actor=actor,
+            target=account,
+            subject_user=user,
+            before={"status": Account.Status.ONBOARDING},
+            after={"status": Account.Status.ACTIVE},
+            request=request,
+        )
+        activated.append(account)
+    return activated
+
+
+@transaction.atomic
+def account_restriction_apply(
+    *,
+    account: Account,
+    kind: str,
+    blocked: bool,
+    actor: User | None,
+    reason: str,
+    customer_message: str = "",
+    request=None,
+) -> AccountRestriction:
+    """Block or unblock trading, transfers or the whole account (`kind`, an `AccountRestriction.Kind`).
+
+    Writes the `Account` flag (what enforcement reads) and an `AccountRestriction` row (the
+    reason and its history), cancels open orders when trading stops, and audits it with the
+    actor (None: the system, e.g. a returned deposit). Locks the account row. Who may do it
+    is checked by the caller (`accounts.services.account_restriction_set` for staff).
+    """
+    account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
+    flag = AccountRestriction.ACCOUNT_FLAG[kind]
+    active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
+    label = AccountRestriction.Kind(kind).label.lower()
+    if blocked and (active or getattr(account, flag)):
+        raise Conflict(f"Already in place: {label}.", code="restriction_exists")
+    if not blocked and not (active or getattr(account, flag)):
+        raise Conflict(f"Not in place: {label}.", code="restriction_missing")
+    before = {flag: getattr(account, flag)}
+    if blocked:
+        restriction = AccountRestriction.objects.create(
+            account=account, kind=kind, reason=reason, customer_message=customer_message, created_by=actor
+        )
+    else:
+        restriction = active
+        if restriction is not None:
+            restriction.lifted_at = timezone.now()
+            restriction.lifted_by = actor
+            restriction.lift_reason = reason
+            restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    setattr(account, flag, blocked)
+    account.save(update_fields=[flag])
+    canceled = []
+    if blocked and kind in (AccountRestriction.Kind.TRADING, AccountRestriction.Kind.ACCOUNT):
+        # No order keeps working on a frozen account or one blocked from trading. Orders are
+        # trading's, which builds on this app: it is named in settings, not imported.
+        orders_cancel = import_string(settings.ACCOUNT_RESTRICTED_ORDERS_CANCEL)
+        canceled = [str(order.pk) for order in orders_cancel(account=account)]
+    verb = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
+    audit_event_record(
+        action=f"account.{verb[0] if blocked else verb[1]}",
+        actor=actor,
+        target=account,
+        subject_user=account.user,
+        before=before,
+        after={
+            flag: blocked,
+            "reason": reason,
+            **({"customer_message": customer_message, "orders_canceled": canceled} if blocked else {}),
+        },
+        request=request,
+    )
+    return restriction
 
 
 # --- Posting --------------------------------------------------------------------------
@@ -157,11 +243,11 @@ def journal_entry_reverse(*, entry: JournalEntry, memo: str, actor: User | None 
     """Cancel an entry's effect with its mirror image (ACH return, fee refund). Fills are
     not reversed here: a busted trade also changes a position, which trading owns."""
     if entry.cause_type in (Cause.FILL, Cause.REVERSAL):
-        raise PortfolioRuleViolation(f"A {entry.cause_type} entry cannot be reversed here.", code="not_reversible")
+        raise DomainError(f"A {entry.cause_type} entry cannot be reversed here.", code="not_reversible")
     if entry.account_id:
         _locked_account(entry.account)
     if JournalEntry.objects.filter(reverses=entry).exists():
-        raise PortfolioRuleViolation("This entry is already reversed.", code="already_reversed")
+        raise DomainError("This entry is already reversed.", code="already_reversed")
     lines = list(entry.lines.select_related("ledger_account"))
     cash = next((line for line in lines if line.ledger_account.kind == Kind.CASH), None)
     if cash is not None and cash.amount > 0 and not cash.ledger_account.allow_negative:
@@ -192,7 +278,7 @@ def _customer_ledger_account(account: Account, kind: str, *, lock: bool = False)
 def _require_spendable(cash: LedgerAccount, amount: Decimal) -> None:
     cash.refresh_from_db(fields=["balance", "reserved"])
     if cash.balance - cash.reserved < amount:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"Not enough cash: {cash.balance - cash.reserved} available, {amount} needed.",
             code="insufficient_cash",
             field="amount",
@@ -226,9 +312,7 @@ def cash_reserve(*, account: Account, amount: Decimal, order_ref: str) -> None:
         .update(reserved=cents_in_db(F("reserved") + amount))
     )
     if rows != 1:
-        raise PortfolioRuleViolation(
-            f"Insufficient buying power for order {order_ref}.", code="insufficient_buying_power"
-        )
+        raise DomainError(f"Insufficient buying power for order {order_ref}.", code="insufficient_buying_power")
 
 
 def cash_release(*, account: Account, amount: Decimal, order_ref: str) -> None:
@@ -248,7 +332,7 @@ def position_reserve(*, account: Account, asset: Asset, qty: Decimal, order_ref:
         reserved_qty=qty_in_db(F("reserved_qty") + qty)
     )
     if rows != 1:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"Order {order_ref} sells more {asset.symbol} than is held and not already on sale.",
             code="insufficient_qty",
             field="qty",
@@ -316,7 +400,7 @@ def fill_apply(
         try:
             value = fill_cash(qty, price, side)  # in the firm's favour; a fill worth nothing is refused
         except FillWorthNothing as worthless:
-            raise PortfolioRuleViolation(str(worthless), code="fill_worth_nothing", field="qty") from None
+            raise DomainError(str(worthless), code="fill_worth_nothing", field="qty") from None
         trade = {"asset": asset, "side": side, "qty": qty, "price": price}
         trade_date = executed_at.astimezone(ET).date()
         # Good faith applies to cash accounts' stock trades; crypto settles at once.
@@ -338,7 +422,7 @@ def fill_apply(
             position.realized_pl -= fee
         else:
             if qty > position.qty - position.reserved_qty:
-                raise PortfolioRuleViolation(
+                raise DomainError(
                     f"Cannot sell {qty} {asset.symbol}: {position.qty - position.reserved_qty} unreserved held.",
                     code="insufficient_qty",
                     field="qty",
@@ -454,13 +538,13 @@ def _sale_before_settlement_record(
 
 def _validate_transfer_amount(amount: Decimal) -> None:
     if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise PortfolioRuleViolation("Amount must be a number.", code="invalid_amount", field="amount")
+        raise DomainError("Amount must be a number.", code="invalid_amount", field="amount")
     if amount <= 0:
-        raise PortfolioRuleViolation("Amount must be positive.", code="invalid_amount", field="amount")
+        raise DomainError("Amount must be positive.", code="invalid_amount", field="amount")
     if not has_at_most_cents(amount):
-        raise PortfolioRuleViolation("Amount has at most two decimal places.", code="invalid_amount", field="amount")
+        raise DomainError("Amount has at most two decimal places.", code="invalid_amount", field="amount")
     if amount > settings.TRANSFER_MAX_AMOUNT:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"A single transfer is at most {dollars(settings.TRANSFER_MAX_AMOUNT)}.",
             code="amount_too_large",
             field="amount",
@@ -475,22 +559,21 @@ def transfer_create(
     withdrawal hold at once, so it can neither be spent nor withdrawn twice."""
     _validate_transfer_amount(amount)
     if direction not in Transfer.Direction.values:
-        raise PortfolioRuleViolation("Direction is incoming or outgoing.", code="invalid_direction", field="direction")
+        raise DomainError("Direction is incoming or outgoing.", code="invalid_direction", field="direction")
     account = _locked_account(account)
     # API, dashboard, operator tools and any bank rail all create transfers here: the one gate.
-    refusal = transfer_refusal_reason(account=account)
+    refusal = selectors.transfer_refusal_reason(account=account)
     if refusal:
-        raise PortfolioRuleViolation(
+        raise NotPermitted(
             f"Deposits and withdrawals are not possible on this account: {refusal}.",
             code="transfers_blocked",
-            status=403,
         )
     transfer = Transfer(account=account, direction=direction, amount=amount)
-    transfer.full_clean()
+    full_clean(transfer)
     if direction == Transfer.Direction.OUTGOING:
         withdrawable = selectors.withdrawable_cash(account=account)
         if amount > withdrawable:
-            raise PortfolioRuleViolation(
+            raise DomainError(
                 f"You can withdraw at most {dollars(withdrawable)} (settled cash not held by open orders).",
                 code="insufficient_withdrawable_cash",
                 field="amount",
@@ -521,12 +604,13 @@ def transfer_create(
     return transfer
 
 
-def _schedule_settlement(transfer: Transfer) -> None:
-    from portfolios.tasks import settle_transfer
+_SETTLE_TRANSFER = "portfolios.tasks.settle_transfer"
 
+
+def _schedule_settlement(transfer: Transfer) -> None:
     transaction.on_commit(
         lambda: task_queue_or_leave_to_sweep(
-            settle_transfer, str(transfer.pk), countdown=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS
+            _SETTLE_TRANSFER, str(transfer.pk), countdown=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS
         )
     )
 
@@ -539,7 +623,6 @@ def transfers_recover(*, now: datetime) -> int:
     idempotent under the transfer's row lock, so queueing a transfer whose message is merely late
     settles it once.
     """
-    from portfolios.tasks import settle_transfer
 
     due_before = now - timedelta(
         seconds=settings.TRANSFER_SETTLEMENT_DELAY_SECONDS + settings.TRANSFER_RECOVERY_AFTER_SECONDS
@@ -547,7 +630,7 @@ def transfers_recover(*, now: datetime) -> int:
     stuck = Transfer.objects.filter(status__in=Transfer.OPEN_STATUSES, updated_at__lt=due_before)
     queued = 0
     for transfer_id in stuck.values_list("pk", flat=True):
-        queued += task_queue_or_leave_to_sweep(settle_transfer, str(transfer_id))
+        queued += task_queue_or_leave_to_sweep(_SETTLE_TRANSFER, str(transfer_id))
     return queued
 
 
@@ -593,7 +676,7 @@ def transfer_cancel(*, transfer: Transfer, actor: User | None, request=None) -> 
     """Cancel a transfer the bank rail has not yet taken; a withdrawal's hold goes back to cash."""
     account, transfer = _locked_transfer(transfer.pk)
     if transfer.status != Transfer.Status.QUEUED:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"Only queued transfers can be canceled; this one is {transfer.status}.", code="transfer_not_cancelable"
         )
     if transfer.direction == Transfer.Direction.OUTGOING:
@@ -657,9 +740,6 @@ def transfer_return(*, transfer_id, reason: str) -> Transfer:
     account's transfers until compliance resolves it (lifting the restriction). If the
     deposit's cash was already spent, the account is frozen instead and the shortfall audited.
     """
-    from accounts.models import AccountRestriction
-    from accounts.services import ActionRefused, account_restriction_set
-
     account, transfer = _locked_transfer(transfer_id)
     if transfer.status in Transfer.OPEN_STATUSES:
         return transfer_reject(transfer_id=transfer_id, reason=reason)
@@ -676,14 +756,14 @@ def transfer_return(*, transfer_id, reason: str) -> Transfer:
             journal_entry_reverse(entry=settlement, memo=f"transfer returned: {reason}"[:255])
             if transfer.direction == Transfer.Direction.OUTGOING:
                 _release_withdrawal_hold(account, transfer, "withdrawal returned: cash back")
-    except PortfolioRuleViolation as exc:
+    except DomainError as exc:
         restriction_kind = "account"
         restriction_reason = f"Deposit of {transfer.amount} returned ({reason}) after the cash was spent: {exc.message}"
     _transfer_move(transfer, Transfer.Status.RETURNED, actor=None, reason=reason[:255])
     if transfer.direction == Transfer.Direction.INCOMING:
         # Already restricted: the earlier restriction stands until compliance lifts it.
-        with contextlib.suppress(ActionRefused):
-            account_restriction_set(
+        with contextlib.suppress(Conflict):
+            account_restriction_apply(
                 account=account,
                 kind=restriction_kind,
                 blocked=True,
@@ -707,16 +787,15 @@ def deposit_settled_post(*, account: Account, amount: Decimal, actor: User | Non
 
 def _require_permission(user: User, codename: str) -> None:
     if not user.has_perm(f"portfolios.{codename}"):
-        raise PortfolioRuleViolation("You may not do this.", code="permission_denied", status=403)
+        raise NotPermitted("You may not do this.", code="permission_denied")
 
 
 def _require_not_own_account(user: User, account: Account) -> None:
     """Staff never propose or decide adjustments of their own brokerage account."""
     if account.user_id == user.pk:
-        raise PortfolioRuleViolation(
+        raise NotPermitted(
             "This is your own account: another Compliance officer must propose or decide its adjustments.",
             code="own_record",
-            status=403,
         )
 
 
@@ -727,11 +806,11 @@ def cash_adjustment_propose(
     _require_permission(proposed_by, "add_cashadjustment")
     _require_not_own_account(proposed_by, account)
     if amount == 0 or not has_at_most_cents(amount):
-        raise PortfolioRuleViolation("Amount is non-zero whole cents.", code="invalid_amount", field="amount")
+        raise DomainError("Amount is non-zero whole cents.", code="invalid_amount", field="amount")
     if not reason.strip():
-        raise PortfolioRuleViolation("A reason is required.", code="reason_required", field="reason")
+        raise DomainError("A reason is required.", code="reason_required", field="reason")
     adjustment = CashAdjustment(account=account, amount=amount, reason=reason.strip(), proposed_by=proposed_by)
-    adjustment.full_clean()
+    full_clean(adjustment)
     adjustment.save()
     audit_event_record(
         action="cash_adjustment.proposed",
@@ -750,9 +829,9 @@ def _locked_proposal(adjustment: CashAdjustment, decided_by: User) -> tuple[Acco
     _require_not_own_account(decided_by, account)
     adjustment = CashAdjustment.objects.select_for_update().get(pk=adjustment.pk)
     if adjustment.status != CashAdjustment.Status.PROPOSED:
-        raise PortfolioRuleViolation(f"This adjustment is already {adjustment.status}.", code="already_decided")
+        raise DomainError(f"This adjustment is already {adjustment.status}.", code="already_decided")
     if adjustment.proposed_by_id == decided_by.pk:
-        raise PortfolioRuleViolation(
+        raise DomainError(
             "A different person must decide on an adjustment than the one who proposed it.", code="four_eyes"
         )
     return account, adjustment
@@ -813,8 +892,11 @@ def cash_adjustment_reject(*, adjustment: CashAdjustment, rejected_by: User, req
 # --- Equity snapshots (portfolio history, `last_equity`) ---------------------------------
 
 
-def _snapshot_rows(accounts: list[Account], at: datetime, **extra) -> list[EquitySnapshot]:
-    prices, previous_closes = prices_for(selectors.assets_held(accounts))
+def _snapshot_rows(
+    accounts: list[Account], at: datetime, *, session: EquitySession | None = None, **extra
+) -> list[EquitySnapshot]:
+    held = selectors.assets_held(accounts)
+    prices, previous_closes = prices_for(held) if session is None else session_close_prices_for(held, session=session)
     rows = []
     for account in accounts:
         valuation = selectors.account_valuation(
@@ -863,8 +945,54 @@ def session_close_snapshots_take(*, at: datetime) -> int:
         return 0
     done = EquitySnapshot.objects.filter(kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date)
     accounts = list(_open_accounts().exclude(pk__in=done.values("account_id")))
-    rows = _snapshot_rows(accounts, at, kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date)
+    rows = _snapshot_rows(
+        accounts, at, session=session, kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date
+    )
     return len(EquitySnapshot.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+DEMO_HISTORY_STEP = timedelta(minutes=15)
+
+
+@transaction.atomic
+def equity_history_backfill(*, account: Account, days: int, now: datetime) -> int:
+    """Demo history for an account that has none: what its present holdings were worth over the
+    last `days` (every 15 minutes, and at each session's close), from the stored bars.
+
+    Only for the demo (`seed_demo`): the account did not exist then, so this is an illustration
+    of its holdings' moves, never a record. Returns how many snapshots were written.
+    """
+    if EquitySnapshot.objects.filter(account=account).exists():
+        return 0
+    inputs = selectors.valuation_inputs(account=account, as_of=now)
+    cash, contributions, positions = inputs.cash.balance, inputs.net_contributions, inputs.held
+    start = snapshot_slot(now - timedelta(days=days))
+
+    def snapshot(at: datetime, **extra) -> EquitySnapshot:
+        prices = marketdata_selectors.prices_at([p.asset for p in positions], at) if positions else {}
+        long_value = sum((to_cents(p.qty * prices[p.asset_id]) for p in positions), ZERO)
+        equity = cash + long_value
+        return EquitySnapshot(
+            account=account,
+            timestamp=at,
+            equity=equity,
+            cash=cash,
+            long_market_value=long_value,
+            net_contributions=contributions,
+            profit_loss=equity - contributions,
+            **extra,
+        )
+
+    rows = [
+        snapshot(start + step * DEMO_HISTORY_STEP, kind=EquitySnapshot.Kind.INTRADAY)
+        for step in range(int((now - start) / DEMO_HISTORY_STEP))
+    ]
+    rows += [
+        snapshot(session.close, kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date=session.date)
+        for session in equity_sessions(start.astimezone(ET).date(), now.astimezone(ET).date())
+        if session.close <= now
+    ]
+    return len(EquitySnapshot.objects.bulk_create(rows))
 
 
 # --- Watchlists ------------------------------------------------------------------------
@@ -874,7 +1002,7 @@ def session_close_snapshots_take(*, at: datetime) -> int:
 def _watchlist_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 64:
-        raise PortfolioRuleViolation("A watchlist name has 1 to 64 characters.", code="invalid_name", field="name")
+        raise DomainError("A watchlist name has 1 to 64 characters.", code="invalid_name", field="name")
     return name
 
 
@@ -882,9 +1010,7 @@ def _watchlist_assets(symbols) -> list[Asset]:
     """The assets named, in order, each once; unknown symbols refuse the whole request."""
     found, unknown = marketdata_selectors.assets_by_symbols(symbols)
     if unknown:
-        raise PortfolioRuleViolation(
-            f"Unknown symbol(s): {', '.join(unknown)}.", code="asset_not_found", field="symbols"
-        )
+        raise DomainError(f"Unknown symbol(s): {', '.join(unknown)}.", code="asset_not_found", field="symbols")
     return list({asset.pk: asset for asset in found.values()}.values())
 
 
@@ -893,9 +1019,7 @@ def _watchlist_require_unique_name(account: Account, name: str, *, exclude=None)
     if exclude is not None:
         others = others.exclude(pk=exclude.pk)
     if others.exists():
-        raise PortfolioRuleViolation(
-            f"You already have a watchlist named {name!r}.", code="watchlist_name_taken", field="name"
-        )
+        raise DomainError(f"You already have a watchlist named {name!r}.", code="watchlist_name_taken", field="name")
 
 
 def _locked_watchlist(watchlist: Watchlist) -> Watchlist:
@@ -949,7 +1073,7 @@ def watchlist_symbol_add(*, watchlist: Watchlist, symbol: str) -> Watchlist:
     watchlist = _locked_watchlist(watchlist)
     entries = WatchlistEntry.objects.filter(watchlist=watchlist)
     if entries.filter(asset=asset).exists():
-        raise PortfolioRuleViolation(
+        raise DomainError(
             f"{asset.symbol} is already in {watchlist.name!r}.", code="symbol_already_in_watchlist", field="symbol"
         )
     last = entries.aggregate(last=models.Max("position"))["last"]
@@ -967,9 +1091,7 @@ def watchlist_symbol_remove(*, watchlist: Watchlist, symbol: str) -> Watchlist:
     if asset is not None:
         deleted, _ = WatchlistEntry.objects.filter(watchlist=watchlist, asset=asset).delete()
     if not deleted:
-        raise PortfolioRuleViolation(
-            f"{symbol} is not in {watchlist.name!r}.", code="symbol_not_in_watchlist", field="symbol", status=404
-        )
+        raise NotFound(f"{symbol} is not in {watchlist.name!r}.", code="symbol_not_in_watchlist", field="symbol")
     watchlist.save(update_fields=["updated_at"])
     return watchlist
 

@@ -26,7 +26,7 @@ def settle_transfer(self, transfer_id: str) -> None:
 @shared_task
 def sync_plaid_transfer_events() -> int:
     """Apply Plaid Transfer events after the stored cursor (beat, and on TRANSFER_EVENTS_UPDATE)."""
-    from portfolios.plaid import transfer_events_sync
+    from portfolios.plaid_events import transfer_events_sync
 
     return transfer_events_sync()
 

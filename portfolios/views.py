@@ -9,12 +9,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import kyc_status, onboarding_progress, transfer_refusal_reason
+from accounts.selectors import kyc_status, onboarding_progress
 from portfolios import selectors, services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.forms import TransferForm
 from portfolios.models import Transfer
 from portfolios.pricing import valuation_at_market
+from speedtrade.errors import DomainError
+from speedtrade.forms import add_domain_error
 from trading.selectors import orders_by_status
 
 # Equity-curve choices: period → bucket (portfolio_history's names).
@@ -84,8 +85,8 @@ def transfers(request):
         if data is not None:
             try:
                 transfer = services.transfer_create(account=account, actor=request.user, request=request, **data)
-            except PortfolioRuleViolation as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            except DomainError as exc:
+                add_domain_error(form, exc)
             else:
                 verb = "Deposit" if transfer.direction == Transfer.Direction.INCOMING else "Withdrawal"
                 messages.success(request, f"{verb} of ${transfer.amount:,} requested.")
@@ -96,7 +97,7 @@ def transfers(request):
         "transfers": Transfer.objects.filter(account=account).order_by("-created_at")[:50],
         "withdrawable": selectors.withdrawable_cash(account=account),
         # The service refuses these accounts; the page says why first (and where to finish onboarding).
-        "transfer_refusal": transfer_refusal_reason(account=account),
+        "transfer_refusal": selectors.transfer_refusal_reason(account=account),
         "kyc_approved": kyc_status(user=request.user).approved,
         "bank_rail": settings.BANK_RAIL,
         "bank_links": account.bank_links.all() if settings.BANK_RAIL == "plaid" else [],
@@ -114,7 +115,7 @@ def transfer_cancel(request, transfer_id):
         raise Http404
     try:
         services.transfer_cancel(transfer=transfer, actor=request.user, request=request)
-    except PortfolioRuleViolation as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Transfer canceled.")

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from marketdata.selectors import price_changes
 from portfolios import selectors, services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.forms import WatchlistNameForm, WatchlistSymbolForm
+from speedtrade.errors import DomainError
+from speedtrade.forms import add_domain_error
 
 
 def _account_or_404(request):
@@ -59,8 +60,8 @@ def watchlists(request):
     if form.is_valid():
         try:
             watchlist = services.watchlist_create(account=account, name=form.cleaned_data["name"])
-        except PortfolioRuleViolation as refusal:
-            form.add_error("name" if refusal.field == "name" else None, refusal.message)
+        except DomainError as refusal:
+            add_domain_error(form, refusal)
         else:
             messages.success(request, f"Watchlist “{watchlist.name}” created.")
             return _back_to(watchlist)
@@ -71,7 +72,7 @@ def _write(request, watchlist, write, success: str):
     """Run one service call; a refusal becomes a message and nothing is written."""
     try:
         write()
-    except PortfolioRuleViolation as refusal:
+    except DomainError as refusal:
         messages.error(request, refusal.message)
     else:
         messages.success(request, success)

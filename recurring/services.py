@@ -13,17 +13,12 @@ from portfolios.selectors import primary_account
 from recurring import schedule
 from recurring.models import RecurringPlan, RecurringRun
 from recurring.states import plan_transition
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError, NotFound, full_clean
 from speedtrade.money import ONE_DOLLAR, has_at_most_cents
-from speedtrade.rules import RuleViolation
 
 S = RecurringPlan.Status
 EDITABLE = ("amount", "frequency", "weekday", "day_of_month", "time_of_day", "end_date", "max_runs")
 MAX_ATTEMPTS = 5  # a run whose placement keeps failing unexpectedly (not a refusal) is skipped after this
-
-
-class PlanRuleViolation(RuleViolation):
-    """What recurring refuses (speedtrade/rules.py)."""
 
 
 def today_et(now: datetime) -> date:
@@ -59,34 +54,34 @@ NEXT_FIELDS = ("next_scheduled_date", "next_run_date", "next_run_at")
 
 def _check_shape(plan: RecurringPlan) -> None:
     if plan.amount < ONE_DOLLAR or not has_at_most_cents(plan.amount):
-        raise PlanRuleViolation("The amount is at least $1.00, in cents.", code="invalid_amount", field="amount")
+        raise DomainError("The amount is at least $1.00, in cents.", code="invalid_amount", field="amount")
     if plan.frequency in (schedule.WEEKLY, schedule.BIWEEKLY):
         if plan.weekday is None or not 0 <= plan.weekday <= 6:
-            raise PlanRuleViolation("Weekly plans need a weekday (0 = Monday).", code="missing_field", field="weekday")
+            raise DomainError("Weekly plans need a weekday (0 = Monday).", code="missing_field", field="weekday")
         plan.day_of_month = None
     elif plan.frequency == schedule.MONTHLY:
         if plan.day_of_month is None or not 1 <= plan.day_of_month <= 31:
-            raise PlanRuleViolation(
+            raise DomainError(
                 "Monthly plans need a day of the month (1–31).", code="missing_field", field="day_of_month"
             )
         plan.weekday = None
     else:
         plan.weekday = plan.day_of_month = None
     if plan.end_date is not None and plan.end_date < plan.start_date:
-        raise PlanRuleViolation("The end date is before the start date.", code="invalid_end_date", field="end_date")
+        raise DomainError("The end date is before the start date.", code="invalid_end_date", field="end_date")
     if plan.max_runs is not None and plan.max_runs < 1:
-        raise PlanRuleViolation("The number of runs is at least 1.", code="invalid_max_runs", field="max_runs")
+        raise DomainError("The number of runs is at least 1.", code="invalid_max_runs", field="max_runs")
 
 
 def _asset(symbol: str) -> Asset:
     try:
         asset = asset_get(symbol_or_id=symbol)
     except Asset.DoesNotExist:
-        raise PlanRuleViolation(f"Unknown symbol {symbol!r}.", code="asset_not_found", field="symbol") from None
+        raise DomainError(f"Unknown symbol {symbol!r}.", code="asset_not_found", field="symbol") from None
     if asset.status != Asset.Status.ACTIVE or not asset.tradable:
-        raise PlanRuleViolation(f"{asset.symbol} is not tradable.", code="asset_not_tradable", field="symbol")
+        raise DomainError(f"{asset.symbol} is not tradable.", code="asset_not_tradable", field="symbol")
     if not asset.is_crypto and not asset.fractionable:
-        raise PlanRuleViolation(
+        raise DomainError(
             f"{asset.symbol} cannot be bought in dollar amounts (not fractionable).",
             code="not_fractionable",
             field="symbol",
@@ -114,15 +109,13 @@ def plan_create(
     now = now or timezone.now()
     account = primary_account(user=user)
     if account is None:
-        raise PlanRuleViolation("Open an account first.", code="no_account")
+        raise DomainError("Open an account first.", code="no_account")
     asset = _asset(symbol)
     if start_date < today_et(now):
-        raise PlanRuleViolation("The start date is in the past.", code="invalid_start_date", field="start_date")
+        raise DomainError("The start date is in the past.", code="invalid_start_date", field="start_date")
     if start_date > today_et(now) + timedelta(days=366):
         # The exchange calendar reaches two years ahead: a plan starts within one.
-        raise PlanRuleViolation(
-            "The start date is more than a year away.", code="invalid_start_date", field="start_date"
-        )
+        raise DomainError("The start date is more than a year away.", code="invalid_start_date", field="start_date")
     plan = RecurringPlan(
         user=user,
         account=account,
@@ -141,11 +134,9 @@ def plan_create(
     )
     _check_shape(plan)
     if not _schedule_next(plan, after=None):
-        raise PlanRuleViolation(
-            "No scheduled date falls before the end date.", code="no_runs_in_range", field="end_date"
-        )
+        raise DomainError("No scheduled date falls before the end date.", code="no_runs_in_range", field="end_date")
     with transaction.atomic():
-        plan.full_clean()
+        full_clean(plan)
         plan.save(force_insert=True)
         plan.events.create(event="created", from_status="", to_status=plan.status, created_at=now)
     return plan
@@ -155,7 +146,7 @@ def _locked(*, user: User, plan_id) -> RecurringPlan:
     try:
         return RecurringPlan.objects.select_for_update().get(pk=plan_id, user=user)
     except (RecurringPlan.DoesNotExist, ValueError):
-        raise PlanRuleViolation("No such recurring investment.", code="not_found") from None
+        raise NotFound("No such recurring investment.") from None
 
 
 def _last_scheduled(plan: RecurringPlan) -> date | None:
@@ -174,17 +165,15 @@ def plan_update(*, user: User, plan_id, now: datetime | None = None, **changes) 
     with transaction.atomic():
         plan = _locked(user=user, plan_id=plan_id)
         if plan.status not in (S.ACTIVE, S.PAUSED):
-            raise PlanRuleViolation(f"The plan is {plan.status}.", code="plan_ended")
+            raise DomainError(f"The plan is {plan.status}.", code="plan_ended")
         for field, value in changes.items():
             if field not in EDITABLE:
-                raise PlanRuleViolation(f"{field} cannot be changed.", code="not_editable", field=field)
+                raise DomainError(f"{field} cannot be changed.", code="not_editable", field=field)
             setattr(plan, field, value)
         _check_shape(plan)
         if plan.status == S.ACTIVE and not _schedule_next(plan, after=_after_for_today(plan, now)):
-            raise PlanRuleViolation(
-                "No scheduled date is left before the end.", code="no_runs_in_range", field="end_date"
-            )
-        plan.full_clean()
+            raise DomainError("No scheduled date is left before the end.", code="no_runs_in_range", field="end_date")
+        full_clean(plan)
         plan_transition(
             plan=plan,
             to_status=plan.status,
@@ -226,7 +215,7 @@ def plan_resume(*, user: User, plan_id, now: datetime | None = None) -> Recurrin
             return plan
         _require(plan, S.ACTIVE)
         if not _schedule_next(plan, after=_after_for_today(plan, now)):
-            raise PlanRuleViolation("The plan has no scheduled dates left: cancel it.", code="no_runs_in_range")
+            raise DomainError("The plan has no scheduled dates left: cancel it.", code="no_runs_in_range")
         plan_transition(plan=plan, to_status=S.ACTIVE, event="resumed", now=now, changed_fields=NEXT_FIELDS)
     return plan
 
@@ -235,7 +224,7 @@ def _require(plan: RecurringPlan, to_status: str) -> None:
     from recurring.states import can_transition
 
     if not can_transition(plan.status, to_status):
-        raise PlanRuleViolation(f"The plan is {plan.status}.", code="plan_ended")
+        raise DomainError(f"The plan is {plan.status}.", code="plan_ended")
 
 
 # --- runs -----------------------------------------------------------------------------
@@ -309,9 +298,9 @@ def run_execute(*, run_id, now: datetime) -> RecurringRun:
     )
     try:
         order, _ = order_place(account=plan.account, request=request, now=now)
-    except BusinessRuleViolation as refusal:
+    except DomainError as refusal:
         # Insufficient buying power, a halted asset, a restricted account…: skipped, never retried.
-        return _run_finish(run, skip=(refusal.detail.code, str(refusal.detail)), now=now)
+        return _run_finish(run, skip=(refusal.code, refusal.message), now=now)
     return _run_finish(run, order=order, now=now)
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import transaction
 
 from recurring.models import RecurringPlan, RecurringPlanEvent
+from speedtrade.errors import IllegalTransition
 
 S = RecurringPlan.Status
 
@@ -24,12 +25,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CANCELED: frozenset(),
     S.COMPLETED: frozenset(),
 }
-
-
-class IllegalTransition(Exception):
-    def __init__(self, plan: RecurringPlan, to_status: str):
-        super().__init__(f"plan {plan.id}: {plan.status} → {to_status} is not allowed")
-        self.from_status, self.to_status = plan.status, to_status
 
 
 def can_transition(from_status: str, to_status: str) -> bool:

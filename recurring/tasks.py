@@ -1,7 +1,5 @@
-"""Recurring runs: a beat job every minute (services mode), or the in-process feed's ticks (embedded default)."""
+"""Recurring runs: a beat job every minute (Celery beat in services mode, speedtrade.periodic when embedded)."""
 
-import logging
-import time as monotonic_time
 from datetime import timedelta
 
 from celery import shared_task
@@ -9,8 +7,6 @@ from django.utils import timezone
 
 from recurring import services
 from recurring.models import RecurringPlan, RecurringRun
-
-log = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=2)  # a pending run this old lost its worker: execute it again
 CATCH_UP = 10  # scheduled dates one plan may work through in one go (after an outage)
@@ -49,17 +45,3 @@ def recurring_plan_run(plan_id: str) -> None:
 @shared_task(acks_late=True)
 def recurring_run_execute(run_id: int) -> None:
     services.run_execute(run_id=run_id, now=timezone.now())
-
-
-_last_in_process = {"at": 0.0}
-
-
-def run_due_in_process(quotes) -> None:
-    """FEED_TICK_HANDLERS entry for the embedded default (no beat there): at most every 30 s."""
-    if monotonic_time.monotonic() - _last_in_process["at"] < 30:
-        return
-    _last_in_process["at"] = monotonic_time.monotonic()
-    try:
-        recurring_runs_due()
-    except Exception:  # noqa: BLE001 — never stop the feed
-        log.exception("recurring runs failed")

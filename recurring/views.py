@@ -9,6 +9,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from recurring import selectors, services
 from recurring.forms import PlanForm
+from speedtrade.errors import DomainError, NotFound
+from speedtrade.forms import add_domain_error
 
 
 @login_required
@@ -25,8 +27,8 @@ def plans_page(request):
         data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
         try:
             services.plan_create(user=request.user, **data)
-        except services.PlanRuleViolation as refused:
-            form.add_error(refused.field if refused.field in form.fields else None, refused.message)
+        except DomainError as refused:
+            add_domain_error(form, refused)
         else:
             messages.success(request, "Recurring investment created.")
             return redirect("recurring")
@@ -53,8 +55,8 @@ def plan_action(request, plan_id, action):
         raise Http404
     try:
         ACTIONS[action](user=request.user, plan_id=plan_id)
-    except services.PlanRuleViolation as refused:
-        if refused.code == "not_found":
-            raise Http404 from None
+    except NotFound:
+        raise Http404 from None
+    except DomainError as refused:
         messages.error(request, refused.message)
     return redirect("recurring")

@@ -23,29 +23,34 @@ logger = logging.getLogger(__name__)
 
 
 class LifespanHandler:
-    """Starts the market-data feed with the server and stops it on shutdown, when FEED_IN_PROCESS is set.
+    """Starts the market-data feed (FEED_IN_PROCESS) and the periodic jobs (PERIODIC_TASKS_IN_PROCESS)
+    with the server and stops them on shutdown.
 
-    In services mode the feed is its own process (`make feed`) and this only acknowledges.
+    In services mode the feed and beat are processes of their own (`make feed`, `make beat`) and this only
+    acknowledges.
     """
 
     async def __call__(self, scope, receive, send):
         from marketdata.feeds.runner import InProcessFeed
+        from speedtrade.periodic import InProcessBeat
 
-        feed = None
+        running = []
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
                     if settings.FEED_IN_PROCESS:
-                        feed = await InProcessFeed.start()
+                        running.append(await InProcessFeed.start())
+                    if settings.PERIODIC_TASKS_IN_PROCESS:
+                        running.append(await InProcessBeat.start())
                 except Exception as exc:
-                    logger.exception("The in-process feed could not start.")
+                    logger.exception("The in-process feed or periodic jobs could not start.")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if feed is not None:
-                    await feed.stop()
+                for service in reversed(running):
+                    await service.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

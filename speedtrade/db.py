@@ -9,7 +9,7 @@ try:
     import psycopg
     from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 except ImportError:  # SQLite-only installs (the embedded default works without psycopg)
-    psycopg = None
+    psycopg = None  # type: ignore[assignment]  # checked before any use below
 
 # psycopg's compiled loader when psycopg[binary] / psycopg[c] is installed, else its pure-Python one.
 _COMPILED_TIMESTAMPTZ = (
@@ -29,7 +29,7 @@ def timestamptz_loader(timezone: tzinfo | None) -> type:
     class TimestamptzLoader(BaseTzLoader):
         def __init__(self, oid, context=None):
             super().__init__(oid, context)
-            self._parse = _COMPILED_TIMESTAMPTZ(oid, context).load
+            self._parse = _COMPILED_TIMESTAMPTZ(oid, context).load  # type: ignore[misc]  # set whenever psycopg is
 
         def load(self, data):
             return self._parse(data).replace(tzinfo=self.timezone)

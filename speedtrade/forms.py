@@ -2,6 +2,8 @@
 
 from django import forms
 
+from speedtrade.errors import DomainError
+
 
 def decimal_input(label: str, *, required: bool = False) -> forms.CharField:
     """A number typed by a person: text (so "1,000" and "$25" reach the parser), decimal keyboard on phones.
@@ -15,3 +17,12 @@ def decimal_input(label: str, *, required: bool = False) -> forms.CharField:
 def typed_number(text: str) -> str:
     """What a person typed, as the API would receive it: no spaces, thousands separators or dollar sign."""
     return text.strip().replace(",", "").lstrip("$")
+
+
+def add_domain_error(form: forms.Form, error: DomainError) -> None:
+    """A service's refusal shown where the person can act on it: on each input at fault that the form
+    shows, otherwise above the form."""
+    by_field = error.messages_by_field() or {None: [error.message]}
+    for name, messages in by_field.items():
+        for message in messages:
+            form.add_error(name if name in form.fields else None, message)

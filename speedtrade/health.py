@@ -35,6 +35,7 @@ def check_redis() -> str | None:
         client.ping()
     finally:
         client.close()
+    return None
 
 
 async def _channel_layer_round_trip() -> None:

@@ -21,6 +21,7 @@ Ratios shown to people keep 6 places (`to_ratio`) and are never used to compute 
 """
 
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from typing import cast
 
 from django.db.models import Expression
 from django.db.models.functions import Round
@@ -134,8 +135,8 @@ def to_price(value: Decimal) -> Decimal:
 def to_increment(value: Decimal, increment: Decimal) -> Decimal:
     """`value` on the grid of `increment`, half-even, written with the grid's decimals (10.61, not 10.610000000)."""
     steps = (value / increment).to_integral_value(rounding=ROUND_HALF_EVEN)
-    decimals = min(increment.normalize().as_tuple().exponent, 0)
-    return (steps * increment).quantize(Decimal(1).scaleb(decimals))
+    exponent = cast(int, increment.normalize().as_tuple().exponent)  # an int: an increment is finite
+    return (steps * increment).quantize(Decimal(1).scaleb(min(exponent, 0)))
 
 
 def to_stored(value: Decimal) -> Decimal:
@@ -166,6 +167,12 @@ def to_ratio(value: Decimal) -> Decimal:
 def for_display(value: Decimal, places: Decimal = CENT) -> Decimal:
     """Half-up to `places` for people to read (templates); never fed back into a computation."""
     return value.quantize(places, rounding=ROUND_HALF_UP)
+
+
+def decimal_string(value: Decimal | None) -> str | None:
+    """A stored amount as the API writes it: its digits without trailing zeros or an exponent
+    (Alpaca's decimal strings); no rounding."""
+    return None if value is None else format(value.normalize(), "f")
 
 
 # --- in the database ------------------------------------------------------------------------

@@ -42,8 +42,29 @@ class ChannelLayerSender:
             return self._loop
 
     def group_send(self, group: str, message: dict) -> None:
-        sending = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), self._running_loop())
-        sending.result(SEND_TIMEOUT_SECONDS)
+        self.group_send_many([(group, message)])
+
+    def group_send_many(self, messages: list[tuple[str, dict]]) -> None:
+        """Send (group, message) pairs in one hop to the loop, each group's in the given order: through the Redis
+        layer in two round trips for the whole batch (`speedtrade.channel_layer`), through another layer (the
+        embedded default's in-memory one) group by group, the groups concurrently."""
+
+        async def send_all() -> None:
+            layer = get_channel_layer()
+            if hasattr(layer, "group_send_many"):
+                await layer.group_send_many(messages)
+                return
+            by_group: dict[str, list[dict]] = {}
+            for group, message in messages:
+                by_group.setdefault(group, []).append(message)
+
+            async def send_in_order(group: str, queued: list[dict]) -> None:
+                for message in queued:
+                    await layer.group_send(group, message)
+
+            await asyncio.gather(*(send_in_order(group, queued) for group, queued in by_group.items()))
+
+        asyncio.run_coroutine_threadsafe(send_all(), self._running_loop()).result(SEND_TIMEOUT_SECONDS)
 
 
 sender = ChannelLayerSender()
@@ -54,13 +75,28 @@ def user_group(user_id: uuid.UUID | str) -> str:
 
 
 def send_to_user_now(user_id, stream: str, data: dict) -> None:
-    sender.group_send(user_group(user_id), {"type": "user.event", "stream": stream, "data": data})
+    send_to_users_now([(user_id, stream, data)])
+
+
+def send_to_users_now(events: list[tuple]) -> None:
+    sender.group_send_many(
+        [
+            (user_group(user_id), {"type": "user.event", "stream": stream, "data": data})
+            for user_id, stream, data in events
+        ]
+    )
 
 
 def publish_to_user(user_id, stream: str, data: dict) -> None:
     """Queue `data` for the user's sockets on `stream` once the current transaction commits."""
-    transaction.on_commit(lambda: send_to_user_now(user_id, stream, data), robust=True)
-    announce(USER_PUSH, {"user_id": str(user_id), "stream": stream, "data": data})
+    publish_to_users([(user_id, stream, data)])
+
+
+def publish_to_users(events: list[tuple]) -> None:
+    """`publish_to_user` for a batch of (user_id, stream, data): sent together after commit, in one hop."""
+    transaction.on_commit(lambda: send_to_users_now(events), robust=True)
+    for user_id, stream, data in events:
+        announce(USER_PUSH, {"user_id": str(user_id), "stream": stream, "data": data})
 
 
 def sockets_group(user_id: uuid.UUID | str) -> str:

@@ -6,12 +6,22 @@ Two runtime modes follow from what is configured:
   layer, Celery tasks executed in process — what `make run` uses;
 * services (DATABASE_URL and REDIS_URL set): PostgreSQL, channels-redis, a Celery
   worker and beat — what tests, docker-compose and production use.
+
+SPEEDTRADE_ENV (development | test | production) then decides debugging, secrets and transport security.
+
+Why one long module: every setting is read from the environment with its default and the reason for it
+next to it, and a reader finds any setting by searching one file. It is grouped by concern in the order
+Django needs them — environment, apps and middleware, database, cache/channels/Celery, auth, email, API,
+then one section per app, the periodic tasks, static files and storage, security, metrics, logging.
+Each structure (MIDDLEWARE, REST_FRAMEWORK, DATABASES, FEED_TICK_HANDLERS, CELERY_BEAT_SCHEDULE, STORAGES…)
+is built once, in full, in its section: nothing further down rewrites it
+(speedtrade/tests/test_settings_built_once.py).
 """
 
 import importlib.util
 import json
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -21,6 +31,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _decimal(name: str, default: str) -> Decimal:
+    """A money, price or percentage setting: a finite Decimal, parsed here once (never a float)."""
+    raw = env.str(name, default=default)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise environ.ImproperlyConfigured(f"{name} must be a decimal number, not {raw!r}.")
+    return value
+
 
 # Fail closed: a process that says neither which environment it is nor whether to debug does not start
 # (`make run`, `make test`, the Dockerfile and compose all say). DEBUG=false alone means production.
@@ -77,9 +100,12 @@ INSTALLED_APPS = [
     "recurring",
 ]
 
+# The same list in every mode.
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "speedtrade.middleware.ProcessTimeMiddleware",
+    # X-RateLimit-* headers on every key-authenticated response (including the 429 itself).
+    "accounts.api.rate_limit.ApiKeyRateLimitHeadersMiddleware",
     "speedtrade.health.HealthCheckMiddleware",  # before anything validates the Host header
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -93,7 +119,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # Staff sessions end after STAFF_IDLE_TIMEOUT_SECONDS without a request (checked just before the MFA gate),
+    # and staff reach the admin only after a TOTP login (after allauth's middleware).
+    "accounts.middleware.StaffIdleTimeoutMiddleware",
+    "accounts.middleware.StaffAdminMFAMiddleware",
+    # allauth's UserSessionsMiddleware, writing a session's activity at most every
+    # USERSESSIONS_TRACK_ACTIVITY_SECONDS (speedtrade/middleware.py).
+    "speedtrade.middleware.ThrottledUserSessionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -117,28 +149,54 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Persistent connections: a new PostgreSQL backend per request costs more than
-    # most of our queries.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-else:
-    # SQLite serialises writers; wait for the lock instead of failing at once. IMMEDIATE: a
-    # transaction takes the write lock when it starts, so one that read first cannot fail with
-    # "database is locked" when it then writes while the in-process feed is writing bars
-    # (SQLite does not wait in that upgrade). WAL: page reads do not wait for the feed's writes.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
-    )
+# Under ASGI each request's synchronous part runs on a thread of its own and Django's connections
+# are per thread: persistent connections (CONN_MAX_AGE) pile up with concurrency until PostgreSQL
+# refuses clients (the order-entry benchmark hit max_connections and answered 500s). A bounded
+# psycopg pool per process instead: a request borrows a connection and returns it when it ends.
+# DB_POOL_MAX_SIZE=0 turns the pool off for persistent connections (DB_CONN_MAX_AGE).
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
+# Behind PgBouncer in transaction mode (docs/notes/scaling.md) consecutive transactions of one client may run
+# on different server connections: nothing may outlive a transaction on the server. Django's psycopg backend
+# binds parameters client-side (server_side_binding stays off) and psycopg must not prepare statements itself
+# (prepare_threshold None); server-side cursors (.iterator()) become plain ones; session advisory locks and
+# migrations use DATABASE_DIRECT_URL. The per-process pool stays: it bounds what one process asks of PgBouncer.
+DB_TRANSACTION_POOLER = env.bool("DB_TRANSACTION_POOLER", default=False)
+
+
+def _database(url: dict) -> dict:
+    """The default database: what DATABASE_URL says, and how this process holds its connections."""
+    options = dict(url.get("OPTIONS", {}))
+    if url["ENGINE"] != "django.db.backends.postgresql":
+        # SQLite serialises writers; wait for the lock instead of failing at once. IMMEDIATE: a
+        # transaction takes the write lock when it starts, so one that read first cannot fail with
+        # "database is locked" when it then writes while the in-process feed is writing bars
+        # (SQLite does not wait in that upgrade). WAL: page reads do not wait for the feed's writes.
+        sqlite = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        return {**url, "OPTIONS": options | sqlite}
+    if DB_POOL_MAX_SIZE > 0:  # the pool above: no connection is kept past its request
+        connections = {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False}
+        options["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
+        }
+    else:
+        # Persistent connections: a new PostgreSQL backend per request costs more than most of our queries.
+        connections = {"CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60), "CONN_HEALTH_CHECKS": True}
+    if DB_TRANSACTION_POOLER:
+        connections["DISABLE_SERVER_SIDE_CURSORS"] = True
+        options |= {"prepare_threshold": None, "server_side_binding": False}
+    return {**url, **connections, "OPTIONS": options}
+
+
+DATABASES = {"default": _database(env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # PostgreSQL itself when DATABASE_URL goes through PgBouncer: session-level advisory locks (the
 # singletons' leadership, speedtrade/singleton.py) and migrations need a real session. Empty: DATABASE_URL.
 DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
 # How often a standby singleton (beat, feed, broker streams) tries the lock, and the active one checks it.
 SINGLETON_POLL_SECONDS = env.float("SINGLETON_POLL_SECONDS", default=1.0)
+
 
 # --- Cache, channels, Celery -----------------------------------------------------
 if REDIS_URL:
@@ -196,7 +254,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # django-celery-beat's database scheduler, writing a heartbeat per tick (`manage.py healthcheck beat`).
 CELERY_BEAT_SCHEDULER = "speedtrade.beat:HeartbeatScheduler"
-CELERY_BEAT_SCHEDULE: dict = {}
+# The embedded default has no beat: the web server runs CELERY_BEAT_SCHEDULE itself (speedtrade/periodic.py).
+# Services mode runs `celery beat` instead, so this stays off there and no periodic job runs twice.
+PERIODIC_TASKS_IN_PROCESS = env.bool("PERIODIC_TASKS_IN_PROCESS", default=not SERVICES_MODE)
 
 # --- Auth -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -253,8 +313,20 @@ HEADLESS_SERVE_SPECIFICATION = True
 # EMAIL_URL names the mail server or provider in one variable (smtp://, smtp+tls://user:password@host:587,
 # smtp+ssl://…; django-environ's schemes); without it EMAIL_BACKEND and EMAIL_HOST, … (the console in development).
 _EMAIL = env.email_url("EMAIL_URL") if env.str("EMAIL_URL", default="") else {}
-EMAIL_BACKEND = _EMAIL.get("EMAIL_BACKEND") or env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+# Or an email service's HTTP API through django-anymail: EMAIL_PROVIDER is the name of one of anymail's backends
+# (sendgrid, mailgun, postmark, amazon_ses, brevo, …) and wins over EMAIL_URL/EMAIL_BACKEND. Its settings come
+# from ANYMAIL_<SETTING> variables with anymail's names (ANYMAIL_MAILGUN_API_KEY, ANYMAIL_SENDGRID_API_URL, …);
+# SendGrid's key may also be SENDGRID_API_KEY.
+EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", default="")
+if EMAIL_PROVIDER and importlib.util.find_spec(f"anymail.backends.{EMAIL_PROVIDER}") is None:
+    raise environ.ImproperlyConfigured(
+        f"EMAIL_PROVIDER {EMAIL_PROVIDER!r} is not a django-anymail backend (sendgrid, mailgun, postmark, …)."
+    )
+EMAIL_BACKEND = (
+    f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
+    if EMAIL_PROVIDER
+    else _EMAIL.get("EMAIL_BACKEND")
+    or env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 )
 EMAIL_HOST = _EMAIL.get("EMAIL_HOST") or env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = _EMAIL.get("EMAIL_PORT") or env.int("EMAIL_PORT", default=25)
@@ -264,29 +336,21 @@ EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS") or env.bool("EMAIL_USE_TLS", default
 EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL") or env.bool("EMAIL_USE_SSL", default=False)
 # A hung provider fails the attempt, which is retried (notifications.tasks). EMAIL_TIMEOUT is the older name.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=env.int("EMAIL_TIMEOUT", default=10))
-# Or an email service's HTTP API through django-anymail: EMAIL_PROVIDER is the name of one of anymail's backends
-# (sendgrid, mailgun, postmark, amazon_ses, brevo, …) and wins over the above. Its settings come from
-# ANYMAIL_<SETTING> variables with anymail's names (ANYMAIL_MAILGUN_API_KEY, ANYMAIL_SENDGRID_API_URL, …);
-# SendGrid's key may also be SENDGRID_API_KEY.
-EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", default="")
-ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in env.ENVIRON.items() if name.startswith("ANYMAIL_")}
-if EMAIL_PROVIDER:
-    if importlib.util.find_spec(f"anymail.backends.{EMAIL_PROVIDER}") is None:
-        raise environ.ImproperlyConfigured(
-            f"EMAIL_PROVIDER {EMAIL_PROVIDER!r} is not a django-anymail backend (sendgrid, mailgun, postmark, …)."
-        )
-    EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
-if EMAIL_PROVIDER == "sendgrid":
-    ANYMAIL.setdefault("SENDGRID_API_KEY", env.str("SENDGRID_API_KEY", default=""))
-    if not ANYMAIL["SENDGRID_API_KEY"]:
-        raise environ.ImproperlyConfigured("EMAIL_PROVIDER=sendgrid needs SENDGRID_API_KEY (a SendGrid API key).")
+ANYMAIL = {
+    **({"SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default="")} if EMAIL_PROVIDER == "sendgrid" else {}),
+    **{name.removeprefix("ANYMAIL_"): value for name, value in env.ENVIRON.items() if name.startswith("ANYMAIL_")},
+}
+if EMAIL_PROVIDER == "sendgrid" and not ANYMAIL["SENDGRID_API_KEY"]:
+    raise environ.ImproperlyConfigured("EMAIL_PROVIDER=sendgrid needs SENDGRID_API_KEY (a SendGrid API key).")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SpeedTrade <no-reply@speedtrade.local>")
 
 # --- API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # JWT first: its WWW-Authenticate header turns "not authenticated" into 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "allauth.headless.contrib.rest_framework.authentication.JWTTokenAuthentication",
+        # allauth's JWTTokenAuthentication, checking a token's session at most every
+        # USERSESSIONS_TRACK_ACTIVITY_SECONDS (speedtrade/api/authentication.py).
+        "speedtrade.api.authentication.ThrottledJWTTokenAuthentication",
         "accounts.api.authentication.AlpacaKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -334,8 +398,13 @@ QUOTE_STALE_AFTER_SECONDS = env.int("QUOTE_STALE_AFTER_SECONDS", default=60)
 FEED_PROVIDER = env.str("FEED_PROVIDER", default="simulated")
 # Embedded default: the feed runs inside the web server (ASGI lifespan); services mode runs `make feed`.
 FEED_IN_PROCESS = env.bool("FEED_IN_PROCESS", default=not SERVICES_MODE)
-# Dotted paths of callables `handler(quotes: list[Quote])` called on every batch of ticks.
-FEED_TICK_HANDLERS = env.list("FEED_TICK_HANDLERS", default=[])
+# Dotted paths of callables `handler(quotes: list[Quote])` called on every batch of ticks: any given in
+# the environment, then the paper venue matching resting orders and price alerts (alerts/book.py).
+FEED_TICK_HANDLERS = [
+    *env.list("FEED_TICK_HANDLERS", default=[]),
+    "trading.paper_fills.on_ticks",
+    "alerts.book.on_ticks",
+]
 FEED_BAR_FLUSH_SECONDS = env.float("FEED_BAR_FLUSH_SECONDS", default=1.0)  # how often ticks become stored bars
 FEED_GAP_WARNING_SECONDS = env.float("FEED_GAP_WARNING_SECONDS", default=30.0)
 FEED_RECONNECT_MAX_SECONDS = env.float("FEED_RECONNECT_MAX_SECONDS", default=60.0)
@@ -388,7 +457,7 @@ CCXT_API_URLS = env.json("CCXT_API_URLS", default={})  # merged into exchange.ur
 # --- portfolios -------------------------------------------------------------------
 # Seconds between a transfer's creation and the simulated bank rail settling it (0: at once).
 TRANSFER_SETTLEMENT_DELAY_SECONDS = env.int("TRANSFER_SETTLEMENT_DELAY_SECONDS", default=0)
-TRANSFER_MAX_AMOUNT = Decimal(env.str("TRANSFER_MAX_AMOUNT", default="50000.00"))
+TRANSFER_MAX_AMOUNT = _decimal("TRANSFER_MAX_AMOUNT", default="50000.00")
 EQUITY_SNAPSHOT_INTERVAL_SECONDS = env.int("EQUITY_SNAPSHOT_INTERVAL_SECONDS", default=300)
 # --- live account stream (/ws/trades `account` messages; portfolios/consumers.py) ---
 ACCOUNT_STREAM_MIN_INTERVAL_SECONDS = env.float("ACCOUNT_STREAM_MIN_INTERVAL_SECONDS", default=1.0)  # per socket
@@ -396,21 +465,6 @@ ACCOUNT_STREAM_REFRESH_SECONDS = env.float("ACCOUNT_STREAM_REFRESH_SECONDS", def
 # A transfer still queued or pending this long after its settlement was due is queued again by the
 # beat sweep `recover_transfers` (its settlement message was lost with a broker, or its worker died).
 TRANSFER_RECOVERY_AFTER_SECONDS = env.int("TRANSFER_RECOVERY_AFTER_SECONDS", default=60)
-CELERY_BEAT_SCHEDULE["portfolios-recover-transfers"] = {
-    "task": "portfolios.tasks.recover_transfers",
-    "schedule": 30.0,
-}
-CELERY_BEAT_SCHEDULE["portfolios-equity-snapshots"] = {
-    "task": "portfolios.tasks.take_equity_snapshots",
-    "schedule": timedelta(seconds=EQUITY_SNAPSHOT_INTERVAL_SECONDS),
-}
-# Every 5 minutes on weekday afternoons/evenings (UTC covers 13:00 ET early closes and
-# 16:00 ET closes in both EST and EDT); the task itself checks the XNYS calendar and
-# writes one close snapshot per session.
-CELERY_BEAT_SCHEDULE["portfolios-session-close-snapshots"] = {
-    "task": "portfolios.tasks.take_session_close_snapshots",
-    "schedule": crontab(minute="*/5", hour="17-23", day_of_week="mon-fri"),
-}
 
 # --- issue 20 providers: Plaid bank rail, Polygon/Massive, CoinGecko, yfinance ----------
 # Polygon (Massive) market data: FEED_PROVIDER=polygon, sync_assets/backfill_bars --provider polygon.
@@ -447,56 +501,44 @@ PLAID_LINK_CSP = (
     if BANK_RAIL == "plaid"
     else None
 )
-# Owner name vs approved KYC name: below this score (0..1) the link is held for compliance.
-PLAID_NAME_MATCH_THRESHOLD = Decimal(env.str("PLAID_NAME_MATCH_THRESHOLD", default="0.85"))
+PLAID_NAME_MATCH_THRESHOLD = _decimal("PLAID_NAME_MATCH_THRESHOLD", default="0.85")
 PLAID_TRANSFER_SYNC_SECONDS = env.int("PLAID_TRANSFER_SYNC_SECONDS", default=60)
 PLAID_WEBHOOK_MAX_AGE_SECONDS = 300  # Plaid's advice: refuse verification tokens older than 5 minutes
-if BANK_RAIL == "plaid":
-    CELERY_BEAT_SCHEDULE["portfolios-plaid-transfer-events"] = {
-        "task": "portfolios.tasks.sync_plaid_transfer_events",
-        "schedule": timedelta(seconds=PLAID_TRANSFER_SYNC_SECONDS),
-    }
+
 
 # --- accounts (KYC, audit, admin) ---------------------------------------------------
 # Fernet keys for personal data at rest (tax ids), comma-separated, first = current.
 # Rotation: see accounts/encryption.py and `manage.py rotate_encryption_keys`.
-FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
-if not FIELD_ENCRYPTION_KEYS:
+def _field_encryption_keys() -> list[str]:
+    keys = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+    if keys:
+        return keys
     if PRODUCTION:
         raise environ.ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set in production.")
     # Never derived from SECRET_KEY, whose development default is public: a random key of this checkout.
     from accounts.encryption import local_development_key
 
-    FIELD_ENCRYPTION_KEYS = [local_development_key(BASE_DIR / "var" / "field-encryption.key")]
-# Staff reach the admin only after a TOTP login (placed after allauth's middleware).
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("allauth.account.middleware.AccountMiddleware") + 1, "accounts.middleware.StaffAdminMFAMiddleware"
-)
-# Staff sessions end after this long without a request (checked just before the MFA gate).
+    return [local_development_key(BASE_DIR / "var" / "field-encryption.key")]
+
+
+FIELD_ENCRYPTION_KEYS = _field_encryption_keys()
+# Staff sessions end after this long without a request (accounts.middleware.StaffIdleTimeoutMiddleware).
 STAFF_IDLE_TIMEOUT_SECONDS = env.int("STAFF_IDLE_TIMEOUT_SECONDS", default=15 * 60)
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("accounts.middleware.StaffAdminMFAMiddleware"), "accounts.middleware.StaffIdleTimeoutMiddleware"
-)
 # --- api keys ----------------------------------------------------------------------
 # Alpaca-style key pairs (APCA-API-KEY-ID / APCA-API-SECRET-KEY) on every API route.
 API_KEYS_MAX_ACTIVE = env.int("API_KEYS_MAX_ACTIVE", default=10)
 API_KEY_RATE_LIMIT_PER_MINUTE = env.int("API_KEY_RATE_LIMIT_PER_MINUTE", default=200)
 # All of one user's keys together (accounts/api/rate_limit.py).
 API_USER_RATE_LIMIT_PER_MINUTE = env.int("API_USER_RATE_LIMIT_PER_MINUTE", default=400)
-# X-RateLimit-* headers on every key-authenticated response (including the 429 itself).
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("speedtrade.middleware.ProcessTimeMiddleware") + 1,
-    "accounts.api.rate_limit.ApiKeyRateLimitHeadersMiddleware",
-)
 
 # --- trading ---------------------------------------------------------------------
 # Venue per asset class (see trading/brokers/base.py: BROKERS).
 BROKER_US_EQUITY = env.str("BROKER_US_EQUITY", default="paper")
 BROKER_CRYPTO = env.str("BROKER_CRYPTO", default="paper")
 # Pre-trade risk (docs/notes/trading.md).
-TRADING_MARKET_BUY_BUFFER_PERCENT = Decimal(env.str("TRADING_MARKET_BUY_BUFFER_PERCENT", default="5"))
-TRADING_LIMIT_PRICE_BAND_PERCENT = Decimal(env.str("TRADING_LIMIT_PRICE_BAND_PERCENT", default="10"))
-TRADING_MAX_ORDER_NOTIONAL = Decimal(env.str("TRADING_MAX_ORDER_NOTIONAL", default="1000000"))
+TRADING_MARKET_BUY_BUFFER_PERCENT = _decimal("TRADING_MARKET_BUY_BUFFER_PERCENT", default="5")
+TRADING_LIMIT_PRICE_BAND_PERCENT = _decimal("TRADING_LIMIT_PRICE_BAND_PERCENT", default="10")
+TRADING_MAX_ORDER_NOTIONAL = _decimal("TRADING_MAX_ORDER_NOTIONAL", default="1000000")
 TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=30)
 # --- good faith (cash accounts) ---
 # Good-faith violations in 12 months that restrict a cash account to settled cash for 90 days
@@ -504,13 +546,6 @@ TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=3
 TRADING_GFV_LIMIT = env.int("TRADING_GFV_LIMIT", default=3)
 # Backoff cap between retries of a submit/cancel whose outcome is unknown (venue timeout, 429, 5xx).
 TRADING_VENUE_RETRY_MAX_SECONDS = env.float("TRADING_VENUE_RETRY_MAX_SECONDS", default=30.0)
-# The paper venue matches resting orders on every batch of ticks the feed produces.
-FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "trading.brokers.paper.on_ticks"]
-CELERY_BEAT_SCHEDULE |= {
-    "trading-reconcile-orders": {"task": "trading.tasks.reconcile_orders", "schedule": 30.0},
-    # Every minute: day orders expire as soon as their session's close has passed.
-    "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
-}
 
 # --- trading: contingent orders, trailing marks, auctions -------------------------
 # Trailing stops' water marks are written at most this often (and whenever a stop fires).
@@ -520,40 +555,41 @@ TRADING_TRAILING_HWM_FLUSH_SECONDS = env.float("TRADING_TRAILING_HWM_FLUSH_SECON
 # Order entry reads assets from a per-process cache; another process's change to an asset
 # (halt, tradable flag) is seen within this many seconds (0 disables the cache).
 ASSET_CACHE_SECONDS = env.float("ASSET_CACHE_SECONDS", default=5.0)
-# Under ASGI each request's synchronous part runs on a thread of its own and Django's connections
-# are per thread: persistent connections (CONN_MAX_AGE) pile up with concurrency until PostgreSQL
-# refuses clients (the order-entry benchmark hit max_connections and answered 500s). A bounded
-# psycopg pool per process instead: a request borrows a connection and returns it when it ends.
-DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": DB_POOL_MAX_SIZE,
-        "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
-    }
-# Behind PgBouncer in transaction mode (docs/notes/scaling.md) consecutive transactions of one client may run
-# on different server connections: nothing may outlive a transaction on the server. Django's psycopg backend
-# binds parameters client-side (server_side_binding stays off) and psycopg must not prepare statements itself
-# (prepare_threshold None); server-side cursors (.iterator()) become plain ones; session advisory locks and
-# migrations use DATABASE_DIRECT_URL. The per-process pool stays: it bounds what one process asks of PgBouncer.
-DB_TRANSACTION_POOLER = env.bool("DB_TRANSACTION_POOLER", default=False)
-if DB_TRANSACTION_POOLER and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-    DATABASES["default"].setdefault("OPTIONS", {}).update(prepare_threshold=None, server_side_binding=False)
 # allauth tracks a session's activity (a row write) on every request; ours at most this often
 # per session and process, and at once when the IP or user agent changes.
 USERSESSIONS_TRACK_ACTIVITY_SECONDS = env.float("USERSESSIONS_TRACK_ACTIVITY_SECONDS", default=60.0)
-MIDDLEWARE[MIDDLEWARE.index("allauth.usersessions.middleware.UserSessionsMiddleware")] = (
-    "speedtrade.middleware.ThrottledUserSessionsMiddleware"
-)
-REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
-    "speedtrade.api.authentication.ThrottledJWTTokenAuthentication"
-    if path == "allauth.headless.contrib.rest_framework.authentication.JWTTokenAuthentication"
-    else path
-    for path in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
-]
+
+# --- Periodic tasks (celery beat; django-celery-beat's scheduler above) ---------------
+CELERY_BEAT_SCHEDULE = {
+    # Transfers whose settlement message was lost (TRANSFER_RECOVERY_AFTER_SECONDS).
+    "portfolios-recover-transfers": {"task": "portfolios.tasks.recover_transfers", "schedule": 30.0},
+    "portfolios-equity-snapshots": {
+        "task": "portfolios.tasks.take_equity_snapshots",
+        "schedule": timedelta(seconds=EQUITY_SNAPSHOT_INTERVAL_SECONDS),
+    },
+    # Every 5 minutes on weekday afternoons/evenings (UTC covers 13:00 ET early closes and
+    # 16:00 ET closes in both EST and EDT); the task itself checks the XNYS calendar and
+    # writes one close snapshot per session.
+    "portfolios-session-close-snapshots": {
+        "task": "portfolios.tasks.take_session_close_snapshots",
+        "schedule": crontab(minute="*/5", hour="17-23", day_of_week="mon-fri"),
+    },
+    **(
+        {
+            "portfolios-plaid-transfer-events": {
+                "task": "portfolios.tasks.sync_plaid_transfer_events",
+                "schedule": timedelta(seconds=PLAID_TRANSFER_SYNC_SECONDS),
+            }
+        }
+        if BANK_RAIL == "plaid"
+        else {}
+    ),
+    "trading-reconcile-orders": {"task": "trading.tasks.reconcile_orders", "schedule": 30.0},
+    # Every minute: day orders expire as soon as their session's close has passed.
+    "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
+    # Recurring investments (issue 23).
+    "recurring-runs-due": {"task": "recurring.tasks.recurring_runs_due", "schedule": 60.0},
+}
 
 # --- dashboard (web pages, issue 7) ------------------------------------------------
 # Where the "Trade" link goes for a user with no symbol of their own yet: a well-known stock under $100.
@@ -568,6 +604,9 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTI
 # --- notifications (issue 23: notifications/, docs/notes/notifications.md) --------------
 # Called with (kind, payload) after the commit of every user push and audit event (speedtrade/announcements.py).
 ANNOUNCEMENT_SUBSCRIBERS = env.list("ANNOUNCEMENT_SUBSCRIBERS", default=["notifications.subscribers.on_announcement"])
+# Called in the restriction's transaction when an account is frozen or blocked from trading
+# (portfolios.services.account_restriction_apply): trading cancels the account's open orders.
+ACCOUNT_RESTRICTED_ORDERS_CANCEL = "trading.services.orders_cancel_for_restriction"
 # Absolute links in emails (unsubscribe, "Open SpeedTrade") start with this.
 NOTIFICATIONS_SITE_URL = env.str("NOTIFICATIONS_SITE_URL", default="http://127.0.0.1:8000")
 NOTIFICATIONS_EMAIL_DOMAIN = env.str("NOTIFICATIONS_EMAIL_DOMAIN", default="speedtrade.local")  # Message-ID domain
@@ -582,57 +621,47 @@ WEBPUSH_TTL_SECONDS = env.int("WEBPUSH_TTL_SECONDS", default=86400)
 # FCM (apps' tokens) through firebase-admin and FCM's HTTP v1 API. Off: FCM deliveries are recorded skipped.
 FCM_ENABLED = env.bool("FCM_ENABLED", default=False)
 FCM_CREDENTIALS_FILE = env.str("FCM_CREDENTIALS_FILE", default="")  # the Firebase service account's JSON key
-FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")  # empty: the key's project_id
 FCM_API_URL = env.str("FCM_API_URL", default="https://fcm.googleapis.com")  # tests point it at a local server
 FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10.0)
 if FCM_ENABLED and not FCM_CREDENTIALS_FILE:
     raise environ.ImproperlyConfigured(
         "FCM_ENABLED is true but FCM_CREDENTIALS_FILE is not set (the Firebase service account's JSON key)."
     )
-if FCM_ENABLED:
+
+
+def _fcm_key_project_id(path: str) -> str:
+    """The project_id in the Firebase service account's JSON key; refuses to start when the key is unreadable."""
     try:
-        _fcm_key = json.loads(Path(FCM_CREDENTIALS_FILE).read_text())
+        return json.loads(Path(path).read_text()).get("project_id", "")
     except (OSError, ValueError) as unreadable:
         raise environ.ImproperlyConfigured(
-            f"FCM_CREDENTIALS_FILE {FCM_CREDENTIALS_FILE!r} is not a readable JSON key: {unreadable}"
+            f"FCM_CREDENTIALS_FILE {path!r} is not a readable JSON key: {unreadable}"
         ) from unreadable
-    FCM_PROJECT_ID = FCM_PROJECT_ID or _fcm_key.get("project_id", "")
-    if not FCM_PROJECT_ID:
-        raise environ.ImproperlyConfigured(
-            "FCM_ENABLED is true but FCM_PROJECT_ID is not set and FCM_CREDENTIALS_FILE has no project_id."
-        )
+
+
+_fcm_key_project = _fcm_key_project_id(FCM_CREDENTIALS_FILE) if FCM_ENABLED else ""
+FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="") or _fcm_key_project  # empty: the key's project_id
+if FCM_ENABLED and not FCM_PROJECT_ID:
+    raise environ.ImproperlyConfigured(
+        "FCM_ENABLED is true but FCM_PROJECT_ID is not set and FCM_CREDENTIALS_FILE has no project_id."
+    )
 
 # --- price alerts (issue 23: alerts/) ----------------------------------------------
 ALERTS_MAX_ACTIVE_PER_USER = env.int("ALERTS_MAX_ACTIVE_PER_USER", default=50)
-# Alerts are evaluated on every batch of ticks, like the paper venue's resting orders (alerts/book.py).
-FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "alerts.book.on_ticks"]
-
-# --- recurring investments (issue 23: recurring/) ------------------------------------
-CELERY_BEAT_SCHEDULE["recurring-runs-due"] = {"task": "recurring.tasks.recurring_runs_due", "schedule": 60.0}
-if FEED_IN_PROCESS:  # the embedded default has no beat: the in-process feed's ticks run due plans (every 30 s)
-    FEED_TICK_HANDLERS = [*FEED_TICK_HANDLERS, "recurring.tasks.run_due_in_process"]
 
 # --- Static, i18n -----------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if PRODUCTION
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
-}
 # Private uploads (KYC documents) live outside anything served publicly (accounts/storage.py): on the
 # local filesystem by default, in an S3-compatible bucket when PRIVATE_S3_BUCKET is set — what several
 # web machines need, since each must read what another stored.
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "var" / "private")))
 PRIVATE_S3_BUCKET = env.str("PRIVATE_S3_BUCKET", default="")
-if PRIVATE_S3_BUCKET:
-    # Server-side encryption on every object: SSE-S3 (AES256) by default, SSE-KMS with a key id.
-    _private_s3_kms_key = env.str("PRIVATE_S3_KMS_KEY_ID", default="")
-    STORAGES["private"] = {
+# Server-side encryption on every object: SSE-S3 (AES256) by default, SSE-KMS with a key id.
+_private_s3_kms_key = env.str("PRIVATE_S3_KMS_KEY_ID", default="")
+_private_storage = (
+    {
         "BACKEND": "accounts.storage.PrivateS3Storage",
         "OPTIONS": {
             "bucket_name": PRIVATE_S3_BUCKET,
@@ -654,8 +683,18 @@ if PRIVATE_S3_BUCKET:
             "querystring_auth": True,
         },
     }
-else:
-    STORAGES["private"] = {"BACKEND": "accounts.storage.PrivateFileSystemStorage"}
+    if PRIVATE_S3_BUCKET
+    else {"BACKEND": "accounts.storage.PrivateFileSystemStorage"}
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+    "private": _private_storage,
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

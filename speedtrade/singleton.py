@@ -21,6 +21,8 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import AsyncIterator
+from typing import Any
 
 import environ
 import psycopg
@@ -36,11 +38,14 @@ logger = logging.getLogger(__name__)
 _KEEPALIVE_OPTIONS = "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"
 
 
-def _direct_database() -> dict:
+def _direct_database() -> dict[str, Any]:
     """PostgreSQL itself, never a transaction pooler: DATABASE_DIRECT_URL, else the default database."""
-    if settings.DATABASE_DIRECT_URL:
-        return environ.Env.db_url_config(settings.DATABASE_DIRECT_URL)
-    return connections["default"].settings_dict
+    database: dict[str, Any] = (
+        environ.Env.db_url_config(settings.DATABASE_DIRECT_URL)
+        if settings.DATABASE_DIRECT_URL
+        else connections["default"].settings_dict
+    )
+    return database
 
 
 def _lock_connection(name: str) -> psycopg.Connection:
@@ -130,7 +135,7 @@ class Singleton:
 
 
 @contextlib.asynccontextmanager
-async def singleton_active(lock: AdvisoryLock, instance: str, stop: asyncio.Event):
+async def singleton_active(lock: AdvisoryLock, instance: str, stop: asyncio.Event) -> AsyncIterator[bool]:
     """For asyncio commands: yields True once this process leads, False if `stop` came first; releases at exit."""
     singleton = Singleton(lock, instance)
     stopping = threading.Event()

@@ -3,17 +3,38 @@
 The caller's transaction has committed (this runs from `transaction.on_commit`): the work is
 recorded in the database in a non-final state, and the sweep for that state (`recover_transfers`,
 `reconcile_orders`) queues it again. Raising here would answer a 500 for a request that succeeded.
+
+A service names its task (Celery's name, e.g. "portfolios.tasks.settle_transfer") instead of
+importing it: the tasks module imports the services, never the reverse.
 """
 
 import logging
+from functools import cache
 
+from celery import current_app
+from celery.app.task import Task
 from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
 
 
-def task_queue_or_leave_to_sweep(task, *args, **options) -> bool:
+@cache
+def _task_registry() -> dict:
+    # What a worker does at start: import every app's tasks module (autodiscovery), so each
+    # task is registered under its name in a web process too.
+    current_app.loader.import_default_modules()
+    return current_app.tasks
+
+
+def task_named(name: str) -> Task:
+    """The registered task called `name` (its module's path and function name)."""
+    return _task_registry()[name]
+
+
+def task_queue_or_leave_to_sweep(task: Task | str, *args, **options) -> bool:
     """`task.apply_async(args, **options)`; False (logged) when the broker cannot take it."""
+    if isinstance(task, str):
+        task = task_named(task)
     try:
         task.apply_async(args=args, **options)
     except OperationalError as unreachable:

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from accounts.admin_export import CsvExport, CsvExportAdminMixin
 from speedtrade.admin import ReadOnlyAdmin
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError
 from trading import services
 from trading.models import Execution, Order, OrderEvent, ReconciliationCase
 from trading.serialization import decimal_string
@@ -159,8 +159,8 @@ class ReconciliationCaseAdmin(ReadOnlyAdmin):
                 services.reconciliation_case_resolve(
                     case_id=case.pk, staff=request.user, resolution=form.cleaned_data["resolution"], request=request
                 )
-            except BusinessRuleViolation as refused:
-                messages.error(request, str(refused.detail))
+            except DomainError as refused:
+                messages.error(request, refused.message)
             else:
                 messages.success(request, f"Case {case.pk} resolved; {case.venue} reopens at the next reconciliation.")
             return redirect(change_url)

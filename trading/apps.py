@@ -10,22 +10,23 @@ def broker_configuration_errors(broker_names) -> list[str]:
         kind, _, exchange_id = name.partition(":")
         if kind == "paper" and not exchange_id:
             continue
+        # The venue clients are imported only where their venue is configured (ccxt: ~2 s and tens of MB).
         if kind == "alpaca" and not exchange_id:
-            required = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
+            from venues import alpaca as venue_client
         elif kind == "ccxt" and exchange_id:
-            import ccxt  # ~2 s and tens of MB per process: only where a ccxt venue is configured
+            import ccxt
+
+            from venues import ccxt as venue_client
 
             if exchange_id not in ccxt.exchanges:
                 errors.append(f"{name}: ccxt has no exchange {exchange_id!r}.")
                 continue
-            required = ("CCXT_API_KEY", "CCXT_SECRET")
         else:
             errors.append(f"Unknown broker {name!r}: use paper, alpaca or ccxt:<exchange id>.")
             continue
         errors += [
             f"{name} needs {setting} (set it in the environment or .env)."
-            for setting in required
-            if not getattr(settings, setting, "")
+            for setting in venue_client.missing_credentials(settings)
         ]
     return errors
 

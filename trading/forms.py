@@ -153,7 +153,7 @@ class OrderTicketForm(forms.Form):
     def add_rule_violation(self, exc) -> None:
         """A service refusal (code, message, field) shown next to the field it is about."""
         field = self.visible_field(exc.field)
-        self.add_error(field if field in self.fields else None, str(exc.detail))
+        self.add_error(field if field in self.fields else None, exc.message)
 
 
 class OrderReplaceForm(forms.Form):

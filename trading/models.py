@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from speedtrade import money
+from trading.matching import trailing_stop_price  # the book's own rule, for `Order.current_stop_price`
 
 QTY_FIELD = {"max_digits": 24, "decimal_places": 9}
 PRICE_FIELD = {"max_digits": 24, "decimal_places": 9}
@@ -40,16 +40,6 @@ TERMINAL_STATUSES = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REPLACED, OrderStatus.REJECTED}
 )
 OPEN_STATUSES = frozenset(set(OrderStatus) - TERMINAL_STATUSES)
-
-
-def trailing_stop_price(
-    *, side: str, hwm: Decimal | None, trail_price: Decimal | None, trail_percent: Decimal | None
-) -> Decimal | None:
-    """A trailing stop's current stop: the water mark minus (sell) or plus (buy) the trail."""
-    if hwm is None:
-        return None
-    trail = trail_price if trail_price is not None else money.to_stored(hwm * trail_percent / 100)
-    return hwm - trail if side == "sell" else hwm + trail
 
 
 class Order(models.Model):

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError
 from trading import services
 from trading.brokers.base import Broker, VenueOrderState, VenueUnavailable, venue_refusal_set
 from trading.models import OPEN_STATUSES, Order, ReconciliationCase
@@ -155,7 +155,7 @@ def venue_fills_apply(venue: str, order_id, known: VenueOrderState, *, executed_
                     executed_at=executed_at or (known.fills[-1].executed_at if known.fills else timezone.now()),
                 )
             )
-    except BusinessRuleViolation as refused:  # an overfill: the case is opened by the caller's comparison
+    except DomainError as refused:  # an overfill: the case is opened by the caller's comparison
         logger.error("venue %s fill for order %s not booked: %s", venue, order_id, refused)
     return booked
 

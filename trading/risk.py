@@ -1,8 +1,14 @@
 """Pre-trade checks. Each refusal is an `OrderRejected` with a stable code, a message and the field at fault.
 
-The checks run inside `order_place`'s transaction, after the account row is locked, so
-buying power and sellable quantity cannot change under them. The codes and the
-formulas are listed in docs/notes/trading.md.
+`pre_trade_check` runs them all, in one order, for both callers: `order_place` inside its
+transaction after the account row is locked (so buying power and sellable quantity cannot
+change under them), and the ticket's Review (`trading.selectors.order_preview`) without
+locks, so Review refuses exactly what Place refuses. The codes and the formulas are listed
+in docs/notes/trading.md.
+
+Over 400 lines on purpose: it is the one list of order entry's rules, each a short function, and
+`pre_trade_check` at its end runs them in order; split, the order of the refusals would be spread
+over modules that must change together.
 """
 
 from dataclasses import dataclass, field, replace
@@ -13,11 +19,14 @@ from django.conf import settings
 
 from marketdata import calendars
 from marketdata.models import Asset
-from marketdata.quotes import Quote
-from portfolios.models import Account
+from marketdata.quotes import Quote, latest_quotes
+from portfolios import selectors as portfolio_selectors
+from portfolios.models import Account, LedgerAccount, Position
+from portfolios.pricing import valuation_at_market
+from portfolios.selectors import trading_refusal_reason
 from speedtrade import money
-from speedtrade.api.errors import BusinessRuleViolation
-from trading import ports
+from speedtrade.errors import DomainError
+from trading.brokers.base import broker_name_for, venue_refusal_reason
 from trading.models import Order
 
 ONE_CENT = money.CENT
@@ -27,7 +36,7 @@ T = Order.Type
 TIF = Order.TimeInForce
 
 
-class OrderRejected(BusinessRuleViolation):
+class OrderRejected(DomainError):
     default_code = "order_rejected"
 
 
@@ -66,12 +75,37 @@ def price_tick(asset: Asset, price: Decimal) -> Decimal:
     return ONE_CENT if price >= ONE_DOLLAR else SUB_DOLLAR_TICK
 
 
+def latest_quote(symbol: str) -> Quote | None:
+    """The quote an order is checked and sized against."""
+    return latest_quotes([symbol]).get(symbol)
+
+
+def buying_power(account: Account) -> Decimal:
+    """Cash the account can still commit to new buys, net of what open orders hold.
+
+    Cash accounts: cash (settled or not; unsettled proceeds may buy, not be withdrawn) −
+    reservations, read from the one ledger row. Margin accounts: portfolios' intraday
+    buying power (FINRA 4210 as amended 2026-06-04: (equity − maintenance margin) /
+    maintenance rate − reservations), computed by `account_valuation`.
+    """
+    if account.type == Account.Type.MARGIN:
+        return valuation_at_market(account=account).intraday_buying_power
+    cash = LedgerAccount.objects.only("balance", "reserved").get(account=account, kind=LedgerAccount.Kind.CASH)
+    return max(cash.balance - cash.reserved, Decimal(0))
+
+
+def sellable_qty(account: Account, asset: Asset) -> Decimal:
+    """Shares held and not already reserved by open sell orders (no shorting)."""
+    position = Position.objects.filter(account=account, asset=asset).only("qty", "reserved_qty").first()
+    return Decimal(0) if position is None else position.qty - position.reserved_qty
+
+
 def _reject(code: str, message: str, field_name: str | None = None) -> None:
     raise OrderRejected(message, code=code, field=field_name)
 
 
 def check_account(account: Account) -> None:
-    reason = ports.trading_refusal_reason(account=account)
+    reason = trading_refusal_reason(account=account)
     if reason:
         _reject("account_not_tradable", reason)
 
@@ -320,7 +354,7 @@ def check_minimum_value(account: Account, request: OrderRequest, asset: Asset, q
         return
     value = request.qty * reference_price(request, asset, quote)
     if value < money.MIN_FRACTIONAL_ORDER_VALUE:
-        if request.side == Order.Side.SELL and request.qty == ports.sellable_qty(account=account, asset=asset):
+        if request.side == Order.Side.SELL and request.qty == sellable_qty(account, asset):
             return
         _reject(
             "value_below_minimum",
@@ -342,7 +376,7 @@ def check_max_notional(request: OrderRequest, asset: Asset, quote: Quote | None)
 
 def check_buying_power(account: Account, cost: Decimal) -> None:
     """Cash accounts: settled-or-allowed cash − reservations; margin: portfolios' intraday buying power."""
-    available = ports.buying_power(account=account)
+    available = buying_power(account)
     if cost > available:
         _reject(
             "insufficient_buying_power",
@@ -364,7 +398,7 @@ def sell_qty_needed(request: OrderRequest, asset: Asset, quote: Quote | None) ->
 def check_holds(account: Account, asset: Asset) -> None:
     """A sell of something the account does not hold is refused as that, before any other sell rule
     (a wash-trade warning about one's own buy is no answer to "I own none")."""
-    _require_holding(asset, ports.sellable_qty(account=account, asset=asset))
+    _require_holding(asset, sellable_qty(account, asset))
 
 
 def _require_holding(asset: Asset, available: Decimal) -> None:
@@ -373,7 +407,7 @@ def _require_holding(asset: Asset, available: Decimal) -> None:
 
 
 def check_sellable(account: Account, asset: Asset, qty: Decimal) -> Decimal:
-    available = ports.sellable_qty(account=account, asset=asset)
+    available = sellable_qty(account, asset)
     _require_holding(asset, available)
     if qty > available:
         _reject(
@@ -426,7 +460,7 @@ class GoodFaithStanding:
 
 def good_faith_standing(account: Account, today: date) -> GoodFaithStanding:
     limit = settings.TRADING_GFV_LIMIT
-    dates = ports.good_faith_violation_dates(account=account, since=today - GFV_WINDOW - GFV_RESTRICTION)
+    dates = portfolio_selectors.good_faith_violation_dates(account=account, since=today - GFV_WINDOW - GFV_RESTRICTION)
     restricted_until = None
     for index, violation_date in enumerate(dates):
         in_window = [d for d in dates[: index + 1] if d > violation_date - GFV_WINDOW]
@@ -453,10 +487,10 @@ def check_good_faith(account: Account, asset: Asset, side: str, amount: Decimal,
     """
     if account.type != Account.Type.CASH or asset.is_crypto:
         return []
-    today = ports.trade_date(now)
+    today = now.astimezone(calendars.ET).date()  # the New York date trades count in
     limit = settings.TRADING_GFV_LIMIT
     if side == Order.Side.BUY:
-        funds = ports.cash_state(account=account, now=now)
+        funds = portfolio_selectors.cash_state(account=account, as_of=now)
         settled_available = max(funds.settled - funds.reserved, Decimal(0))
         if amount <= settled_available:
             return []
@@ -474,8 +508,8 @@ def check_good_faith(account: Account, asset: Asset, side: str, amount: Decimal,
                 f"funds: selling it before {funds.unsettled_until} would be a good-faith violation.",
             )
         ]
-    at_risk = ports.shares_bought_with_unsettled_funds(account=account, asset=asset, on=today)
-    if at_risk.qty <= 0 or amount <= ports.sellable_qty(account=account, asset=asset) - at_risk.qty:
+    at_risk = portfolio_selectors.shares_bought_with_unsettled_funds(account=account, asset=asset, on=today)
+    if at_risk.qty <= 0 or amount <= sellable_qty(account, asset) - at_risk.qty:
         return []
     standing = good_faith_standing(account, today)
     if standing.violations >= limit:
@@ -494,3 +528,88 @@ def check_good_faith(account: Account, asset: Asset, side: str, amount: Decimal,
             "may buy stocks only with settled cash for 90 days).",
         )
     ]
+
+
+# --- All of order entry's checks, for placement and for Review -------------------------------
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What an order holds while it is open (cash for a buy, shares for a sell) and its good-faith warnings."""
+
+    cash: Decimal = Decimal(0)
+    qty: Decimal = Decimal(0)
+    warnings: list = field(default_factory=list)
+
+
+def holding_check(
+    account: Account, request: OrderRequest, asset: Asset, quote: Quote | None, *, good_faith_at: datetime | None
+) -> Holding:
+    """What the order must hold, refusing a sell of shares the account does not have free.
+
+    `good_faith_at`: a new order's good-faith check, which must see the account before this
+    hold (re-funding an order whose replacement failed is no new trade and skips it).
+    """
+    cash = qty = Decimal(0)
+    if request.side == Order.Side.BUY:
+        cash = estimated_cost(request, asset, quote)
+    else:
+        qty = check_sellable(account, asset, sell_qty_needed(request, asset, quote))
+    if good_faith_at is None:
+        return Holding(cash=cash, qty=qty)
+    held = cash if request.side == Order.Side.BUY else qty
+    return Holding(cash=cash, qty=qty, warnings=check_good_faith(account, asset, request.side, held, good_faith_at))
+
+
+@dataclass(frozen=True)
+class PreTrade:
+    """An order that passed every check: what order entry needs to record and hold it."""
+
+    request: OrderRequest  # as it will be placed (an OCO order's limit taken from its take_profit)
+    asset: Asset
+    broker: str
+    quote: Quote | None
+    holding: Holding
+
+
+def pre_trade_check(
+    account: Account,
+    request: OrderRequest,
+    *,
+    asset: Asset | None,
+    opposite_open: list[Order],
+    now: datetime,
+    with_buying_power: bool = True,
+) -> PreTrade:
+    """Every refusal order entry makes, in the order it makes them; writes nothing.
+
+    `opposite_open`: the account's open orders on the other side of the asset (wash trades).
+    `with_buying_power=False` leaves the last check, buying power for a buy, to the caller:
+    `order_place`'s cash reservation is that check (one conditional UPDATE), and refuses
+    through `check_buying_power` with the same code and message.
+    """
+    check_account(account)
+    if asset is None:
+        _reject("asset_not_found", f"Unknown symbol {request.symbol!r}.", "symbol")
+    check_asset(asset)
+    request = with_oco_limit(request)
+    check_shape(request, asset)
+    check_auction_window(request, now)
+    check_quantity(request, asset)
+    check_prices(request, asset)
+    broker = broker_name_for(asset.asset_class)
+    refusal = venue_refusal_reason(broker)
+    if refusal:
+        _reject("venue_unavailable", refusal)
+    quote = latest_quote(asset.symbol)
+    check_limit_band(request, quote)
+    check_leg_prices(request, asset, quote)
+    check_minimum_value(account, request, asset, quote)
+    check_max_notional(request, asset, quote)
+    if request.side == Order.Side.SELL:
+        check_holds(account, asset)
+    check_wash_trade(request, opposite_open)
+    holding = holding_check(account, request, asset, quote, good_faith_at=now)
+    if with_buying_power and request.side == Order.Side.BUY:
+        check_buying_power(account, holding.cash)
+    return PreTrade(request=request, asset=asset, broker=broker, quote=quote, holding=holding)

@@ -8,12 +8,15 @@ from uuid import UUID
 
 from django.db.models import FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from marketdata.models import Asset
+from marketdata.selectors import asset_by_symbol_cached
 from portfolios.models import Account, LedgerAccount, Position
 from speedtrade.money import to_cents
-from trading import ports, risk
+from trading import risk
 from trading.models import OPEN_STATUSES, Execution, Order
+from trading.models import OrderStatus as S
 from trading.risk import OrderRequest
 
 
@@ -104,6 +107,32 @@ def order_get(*, account: Account, order_id) -> Order | None:
 
 def order_by_client_order_id(*, account: Account, client_order_id: str) -> Order | None:
     return Order.objects.filter(account=account, client_order_id=client_order_id).first()
+
+
+def same_id_and_opposite_open(
+    *, account: Account, request: OrderRequest, asset: Asset | None
+) -> tuple[Order | None, list[Order]]:
+    """One read for two questions of order entry: the order already placed with this client_order_id
+    (idempotency), and the account's open orders on the other side of the same asset (wash trades;
+    held legs are at no venue yet, so they cannot trade against anything)."""
+    opposite = Order.Side.SELL if request.side == Order.Side.BUY else Order.Side.BUY
+    wanted = Q(pk__in=[])
+    if request.client_order_id:
+        wanted |= Q(client_order_id=request.client_order_id)
+    if asset is not None:
+        wanted |= Q(asset=asset, side=opposite, status__in=OPEN_STATUSES) & ~Q(status=S.HELD)
+    rows = list(Order.objects.filter(wanted, account=account))
+    existing = next((o for o in rows if request.client_order_id and o.client_order_id == request.client_order_id), None)
+    opposite_open = [
+        o
+        for o in rows
+        if asset is not None
+        and o.asset_id == asset.pk
+        and o.side == opposite
+        and o.status in OPEN_STATUSES
+        and o.status != S.HELD
+    ]
+    return existing, opposite_open
 
 
 def order_legs(orders: list[Order] | list[OrderRow]) -> dict:
@@ -209,32 +238,22 @@ class OrderPreview:
         return Order.Type(self.request.type).label
 
 
-def order_preview(*, account: Account, request: OrderRequest) -> OrderPreview:
+def order_preview(*, account: Account, request: OrderRequest, now: datetime | None = None) -> OrderPreview:
     """Run order entry's checks without writing anything: the same refusal an order would get, before sending it.
 
-    Raises `OrderRejected` (code, message, field) exactly like `trading.services.order_place`.
-    The account is not locked, so a racing order can still change buying power before placement.
+    Raises `OrderRejected` (code, message, field) exactly like `trading.services.order_place`: both run
+    `risk.pre_trade_check`. The account is not locked, so a racing order can still change buying power
+    before placement.
     """
-    risk.check_account(account)
-    asset = Asset.objects.filter(symbol__iexact=request.symbol).first()
-    if asset is None:
-        raise risk.OrderRejected(f"Unknown symbol {request.symbol!r}.", code="asset_not_found", field="symbol")
-    risk.check_asset(asset)
-    risk.check_shape(request, asset)
-    risk.check_quantity(request, asset)
-    risk.check_prices(request, asset)
-    quote = ports.latest_quote(symbol=asset.symbol)
-    risk.check_limit_band(request, quote)
-    risk.check_max_notional(request, asset, quote)
-    price = risk.reference_price(request, asset, quote)
+    now = now or timezone.now()
+    asset = asset_by_symbol_cached(request.symbol)
+    _, opposite_open = same_id_and_opposite_open(account=account, request=request, asset=asset)
+    checked = risk.pre_trade_check(account, request, asset=asset, opposite_open=opposite_open, now=now)
+    asset, quote = checked.asset, checked.quote
+    price = risk.reference_price(checked.request, asset, quote)
     value = request.notional if request.notional is not None else to_cents(request.qty * price)
-    buying_power = ports.buying_power(account=account)
-    if request.side == Order.Side.BUY:
-        reserved = risk.estimated_cost(request, asset, quote)
-        risk.check_buying_power(account, reserved)
-    else:
-        reserved = Decimal(0)
-        risk.check_sellable(account, asset, risk.sell_qty_needed(request, asset, quote))
+    buying_power = risk.buying_power(account)
+    reserved = checked.holding.cash
     return OrderPreview(
         asset=asset,
         request=request,

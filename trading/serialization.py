@@ -5,13 +5,9 @@ dict building keeps the hot paths (order entry, fills) free of serializer overhe
 """
 
 from datetime import datetime
-from decimal import Decimal
 
+from speedtrade.money import decimal_string
 from trading.models import Execution, Order, OrderEvent
-
-
-def decimal_string(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
 
 
 def _ts(value: datetime | None) -> str | None:

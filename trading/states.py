@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from speedtrade.errors import IllegalTransition
 from trading.models import Order, OrderEvent
 from trading.models import OrderStatus as S
 
@@ -48,13 +49,6 @@ _STAMPS = {
     S.REPLACED: "replaced_at",
     S.REJECTED: "failed_at",
 }
-
-
-class IllegalTransition(Exception):
-    def __init__(self, order: Order, to_status: str):
-        super().__init__(f"order {order.id}: {order.status} → {to_status} is not allowed")
-        self.from_status = order.status
-        self.to_status = to_status
 
 
 def can_transition(from_status: str, to_status: str) -> bool:

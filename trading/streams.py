@@ -1,6 +1,7 @@
 """Venue streams (`manage.py run_broker_streams`): what venues push, or what polling finds, into the services.
 
-* Alpaca: alpaca-py's `TradingStream` (url_override ALPACA_STREAM_URL) on `trade_updates`.
+* Alpaca: alpaca-py's `TradingStream` (url_override ALPACA_STREAM_URL) on `trade_updates`,
+  each update read into `venues.alpaca`'s TradeUpdateReport.
   alpaca-py reconnects a dropped socket itself (exponential backoff with jitter) and
   listens again; what happened during the gap reaches us through the next updates'
   cumulative totals and through reconciliation. `fill`/`partial_fill` become executions
@@ -15,7 +16,7 @@
   ids `ccxt:<exchange>:<venue order id>:<total>`), so a repeated, late or out-of-order
   report books nothing twice. An exchange that pushes only trades (`watchMyTrades`) has the
   trade's order polled. Orders that are not ours are logged and left to reconciliation. A
-  network or exchange error reconnects with backoff (`reconnect_delay`, cap 60 s).
+  network or exchange error reconnects with backoff (`venues.ccxt.reconnect_delay`, cap 60 s).
 * ccxt, the safety net: alongside the socket our open orders are still polled, every
   BROKER_STREAMS_SAFETY_POLL_SECONDS (60 s: one REST request per open order, cheap next
   to the exchange's request budget) and at once after every reconnect, for what the socket
@@ -30,18 +31,13 @@ import copy
 import logging
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
 
 import ccxt
 from alpaca.trading.models import TradeUpdate
-from alpaca.trading.stream import TradingStream
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from marketdata.feeds.alpaca import alpaca_credentials
-from marketdata.feeds.backoff import reconnect_delay
-from marketdata.feeds.cancellation import cancel_and_wait
-from marketdata.feeds.ccxt_feed import build_exchange
+from speedtrade.cancellation import cancel_and_wait
 from speedtrade.heartbeats import Heartbeat
 from trading import reconciliation, services
 from trading.brokers.alpaca import STATUSES
@@ -49,17 +45,14 @@ from trading.brokers.base import VenueUnavailable, broker_by_name
 from trading.models import OPEN_STATUSES, Order
 from trading.models import OrderStatus as S
 from trading.states import IllegalTransition
+from venues import alpaca
+from venues.ccxt import RECONNECT_CAP_SECONDS, build_exchange, reconnect_delay
 
 logger = logging.getLogger(__name__)
 
 FILL_EVENTS = {"fill", "partial_fill"}
 STATUS_EVENTS = {"canceled": S.CANCELED, "expired": S.EXPIRED, "rejected": S.REJECTED, "done_for_day": S.DONE_FOR_DAY}
 ACCEPT_EVENTS = {"new", "accepted", "pending_new"}
-RECONNECT_CAP_SECONDS = 60.0
-
-
-def _decimal(value) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value))
 
 
 def _order_id_or_none(client_order_id) -> uuid.UUID | None:
@@ -69,9 +62,9 @@ def _order_id_or_none(client_order_id) -> uuid.UUID | None:
         return None  # not one of ours: placed at the venue by hand
 
 
-def trade_update_apply(update: TradeUpdate, *, venue: str = "alpaca") -> None:
+def trade_update_apply(update: alpaca.TradeUpdateReport, *, venue: str = "alpaca") -> None:
     """One Alpaca trade update into our books. Updates for orders that are not ours are left to reconciliation."""
-    event = str(getattr(update.event, "value", update.event))
+    event = update.event
     order_id = _order_id_or_none(update.order.client_order_id)
     if order_id is None:
         logger.warning("%s trade update %s for an order that is not ours: %s", venue, event, update.order.id)
@@ -80,7 +73,7 @@ def trade_update_apply(update: TradeUpdate, *, venue: str = "alpaca") -> None:
     if order is None:
         logger.warning("%s trade update %s for unknown order %s", venue, event, order_id)
         return
-    broker_order_id = str(update.order.id)
+    broker_order_id = update.order.id
     try:
         if event in ACCEPT_EVENTS and order.status == S.PENDING_NEW:
             services.order_venue_update(
@@ -90,12 +83,12 @@ def trade_update_apply(update: TradeUpdate, *, venue: str = "alpaca") -> None:
             services.execution_apply_cumulative(
                 order_id=order.id,
                 broker_exec_prefix=f"{venue}:{broker_order_id}",
-                filled_qty=_decimal(update.order.filled_qty) or Decimal(0),
-                filled_avg_price=_decimal(update.order.filled_avg_price),
-                fill_qty=_decimal(update.qty),
-                fill_price=_decimal(update.price),
+                filled_qty=update.order.filled_qty,
+                filled_avg_price=update.order.filled_avg_price,
+                fill_qty=update.qty,
+                fill_price=update.price,
                 executed_at=update.timestamp,
-                final=STATUSES.get(str(getattr(update.order.status, "value", update.order.status))) == S.FILLED,
+                final=STATUSES.get(update.order.status) == S.FILLED,
             )
         elif event in STATUS_EVENTS:
             services.order_venue_update(order_id=order.id, to_status=STATUS_EVENTS[event], detail={"source": "stream"})
@@ -107,15 +100,12 @@ class AlpacaTradeUpdates:
     """alpaca-py's TradingStream feeding `trade_update_apply`."""
 
     def __init__(self, venue: str = "alpaca") -> None:
-        api_key, secret_key = alpaca_credentials(settings)
         self.venue = venue
-        self.stream = TradingStream(
-            api_key, secret_key, paper=settings.ALPACA_PAPER, url_override=settings.ALPACA_STREAM_URL or None
-        )
+        self.stream = alpaca.trade_updates_stream(settings)
         self.stream.subscribe_trade_updates(self._on_update)
 
     async def _on_update(self, update: TradeUpdate) -> None:
-        await database_sync_to_async(trade_update_apply)(update, venue=self.venue)
+        await database_sync_to_async(trade_update_apply)(alpaca.trade_update_report(update), venue=self.venue)
 
     async def run(self) -> None:
         # `_run_forever` is alpaca-py's reconnecting loop; its public `run()` starts an event loop of its own.
@@ -179,7 +169,7 @@ async def poll_forever(venue: str, *, every: Callable[[], float], wake: asyncio.
             delay = every()
         except VenueUnavailable as down:
             failures += 1
-            delay = reconnect_delay(failures, cap=RECONNECT_CAP_SECONDS)
+            delay = reconnect_delay(failures)
             logger.warning("polling %s failed (%s); retrying in %.1fs", venue, down, delay)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
@@ -243,7 +233,7 @@ class CcxtOrderUpdates:
                 self.socket_failing = True
                 # A connection that lasted a while failing is a first failure, not one more of a series.
                 failures = 1 if loop.time() - connected_at > RECONNECT_CAP_SECONDS else failures + 1
-                delay = reconnect_delay(failures, cap=RECONNECT_CAP_SECONDS)
+                delay = reconnect_delay(failures)
                 logger.warning(
                     "%s order stream failed (%s); reconnecting in %.1fs", self.venue, type(error).__name__, delay
                 )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from trading import ports, reconciliation, services
+from trading import paper_fills, reconciliation, services
 from trading.brokers.base import (
     VenueUnavailable,
     broker_by_name,
@@ -20,6 +20,7 @@ from trading.brokers.base import (
 )
 from trading.models import OPEN_STATUSES, Order, ReconciliationCase
 from trading.models import OrderStatus as S
+from venues.backoff import reconnect_delay
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def _retry_unknown(task, unknown: VenueUnavailable, what: str, order_id: str):
             task.request.retries,
         )
         return None
-    countdown = ports.retry_delay(task.request.retries + 1, cap=settings.TRADING_VENUE_RETRY_MAX_SECONDS)
+    countdown = reconnect_delay(task.request.retries + 1, cap=settings.TRADING_VENUE_RETRY_MAX_SECONDS)
     # Returned rather than raised: the worker acks this run and the retry is a new message;
     # run eagerly (embedded default, tests) Celery executes the returned retry at once.
     return task.retry(exc=unknown, countdown=countdown, throw=False)
@@ -85,7 +86,9 @@ def submit_order(self, order_id: str) -> None:
         broker_order_id=outcome.broker_order_id,
     )
     if accepted is not None and accepted.status == S.ACCEPTED:
-        broker.after_accept(accepted)
+        decision = broker.after_accept(accepted)  # a venue matching in process decides fills now
+        if decision is not None:
+            paper_fills.accept_decision_book(accepted, decision)
 
 
 @shared_task(acks_late=True, bind=True, max_retries=8)

@@ -20,10 +20,10 @@ from accounts.selectors import kyc_status
 from accounts.services import user_chart_indicators_set
 from marketdata.indicators import INDICATOR_NAMES, INDICATORS, indicators_compute
 from marketdata.models import Asset, AssetIcon, Timeframe
-from marketdata.quotes import is_stale, latest_quotes
-from marketdata.selectors import asset_get, bars_list, latest_prices, previous_closes
+from marketdata.selectors import asset_get, bars_list
 from portfolios.selectors import position_get, primary_account
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError
+from speedtrade.forms import add_domain_error
 from trading import selectors, services
 from trading.forms import OrderReplaceForm, OrderTicketForm
 from trading.models import Order
@@ -38,20 +38,12 @@ def trade_context(request, asset: Asset) -> dict:
     if timeframe not in Timeframe.values:
         timeframe = Timeframe.MINUTE
     bars = bars_list(asset=asset, timeframe=timeframe, start=None, end=timezone.now(), limit=CHART_BARS)
-    quote = latest_quotes([asset.symbol]).get(asset.symbol)
     account = primary_account(user=request.user)
-    last, previous_close = latest_prices([asset])[asset.id], previous_closes([asset])[asset.id]
     return {
         "asset": asset,
         "asset_icon_url": reverse("asset_icon", args=[asset.symbol])
         if AssetIcon.objects.filter(asset=asset).exists()
         else "",
-        "quote": quote,
-        "quote_stale": quote is None or is_stale(quote),
-        "last_price": last,
-        "previous_close": previous_close,
-        "change_today": last - previous_close,
-        "change_today_ratio": (last - previous_close) / previous_close if previous_close else None,
         "timeframe": timeframe,
         "timeframes": Timeframe.values,
         "bars": [{"time": int(bar.timestamp.timestamp()), **{f: str(getattr(bar, f)) for f in OHLC}} for bar in bars],
@@ -139,7 +131,7 @@ def order_ticket(request):
             elif step == "review":
                 context["preview"] = selectors.order_preview(account=account, request=order_request)
             # "edit" goes back to the filled-in form.
-        except BusinessRuleViolation as exc:
+        except DomainError as exc:
             form.add_rule_violation(exc)
     status = 200 if form.is_valid() else 422
     if request.htmx:
@@ -188,8 +180,8 @@ def order_cancel(request, order_id):
     try:
         order = services.order_cancel(account=order.account, order_id=order.pk)
         message, level = f"Cancel requested for your {order.side} {order.symbol} order.", messages.SUCCESS
-    except BusinessRuleViolation as exc:
-        message, level = str(exc.detail), messages.ERROR
+    except DomainError as exc:
+        message, level = exc.message, messages.ERROR
     if request.htmx:
         # The row re-renders in place with the new status and the message read out.
         return render(
@@ -213,8 +205,8 @@ def order_replace(request, order_id):
     if changes is not None:
         try:
             new = services.order_replace(account=order.account, order_id=order.pk, changes=changes)
-        except BusinessRuleViolation as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.detail))
+        except DomainError as exc:
+            add_domain_error(form, exc)
         else:
             messages.success(request, "Order replaced.")
             return redirect("order_detail", order_id=new.pk)

@@ -1,12 +1,8 @@
-from contextlib import contextmanager
-
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -27,23 +23,6 @@ from accounts.api.serializers import (
 )
 from accounts.models import ApiKey, KYCApplication, KYCDocument
 from accounts.services import user_update_profile
-from speedtrade.api.errors import BusinessRuleViolation
-
-# State conflicts (already submitted, decided) are 409; a failed re-authentication 403; other refusals 422.
-_CONFLICT_CODES = {"kyc_not_editable", "kyc_already_submitted", "kyc_invalid_transition"}
-_FORBIDDEN_CODES = {"reauthentication_failed"}
-
-
-@contextmanager
-def service_errors_as_api_errors():
-    """Turn the services' refusals into the API's one error format."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        raise ApiValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
-    except services.ActionRefused as exc:
-        status_code = 409 if exc.code in _CONFLICT_CODES else 403 if exc.code in _FORBIDDEN_CODES else None
-        raise BusinessRuleViolation(exc.message, code=exc.code, status_code=status_code) from exc
 
 
 class ProfileView(APIView):
@@ -82,10 +61,9 @@ class KYCApplicationView(APIView):
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         agreements = changes.pop("agreements", [])
-        with service_errors_as_api_errors():
-            application = services.kyc_draft_save(
-                user=request.user, changes=changes, agreements=agreements, request=request
-            )
+        application = services.kyc_draft_save(
+            user=request.user, changes=changes, agreements=agreements, request=request
+        )
         return Response(KYCApplicationOutputSerializer(application).data)
 
 
@@ -93,8 +71,7 @@ class KYCSubmitView(APIView):
     @extend_schema(request=None, responses=KYCApplicationOutputSerializer, operation_id="kyc_submit")
     def post(self, request):
         _own_application(request.user)
-        with service_errors_as_api_errors():
-            application = services.kyc_submit(user=request.user, request=request)
+        application = services.kyc_submit(user=request.user, request=request)
         return Response(KYCApplicationOutputSerializer(application).data)
 
 
@@ -114,13 +91,12 @@ class KYCDocumentListView(APIView):
     def post(self, request):
         serializer = KYCDocumentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors_as_api_errors():
-            document = services.kyc_document_upload(
-                user=request.user,
-                document_type=serializer.validated_data["document_type"],
-                uploaded_file=serializer.validated_data["file"],
-                request=request,
-            )
+        document = services.kyc_document_upload(
+            user=request.user,
+            document_type=serializer.validated_data["document_type"],
+            uploaded_file=serializer.validated_data["file"],
+            request=request,
+        )
         return Response(KYCDocumentOutputSerializer(document).data, status=status.HTTP_201_CREATED)
 
 
@@ -154,13 +130,12 @@ class ApiKeyListView(APIView):
     def post(self, request):
         serializer = ApiKeyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with service_errors_as_api_errors():
-            key, secret = services.api_key_create_confirmed(
-                user=request.user,
-                password_or_code=serializer.validated_data.pop("password"),
-                request=request,
-                **serializer.validated_data,
-            )
+        key, secret = services.api_key_create_confirmed(
+            user=request.user,
+            password_or_code=serializer.validated_data.pop("password"),
+            request=request,
+            **serializer.validated_data,
+        )
         key.secret = secret
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 

@@ -1,9 +1,11 @@
+from decimal import Decimal
+
 import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import AuditEvent, KYCApplication, User
-from accounts.selectors import trading_refusal_reason
-from portfolios.selectors import primary_account
+from marketdata.models import Asset, LatestQuote
+from portfolios.selectors import portfolio_history, primary_account, trading_refusal_reason
 
 pytestmark = pytest.mark.django_db
 
@@ -84,11 +86,15 @@ def test_seed_demo_creates_trader_staff_and_a_compliance_queue():
     }
     assert KYCApplication.objects.get(user__email="demo@speedtrade.local").status == "approved"
     assert KYCApplication.objects.filter(status="submitted").count() == 3
+    # The demo starts with last quotes and an equity curve (issue 18): a weekend `make run` is not empty.
+    assert LatestQuote.objects.count() == Asset.objects.count()
+    demo = primary_account(user=User.objects.get(email="demo@speedtrade.local"))
+    history = portfolio_history(account=demo, period="1W", timeframe="1H")
+    assert len(history.equity) > 24 and set(history.equity) == {Decimal("1000.00")}  # cash only, written once
+    assert len(portfolio_history(account=demo, period="1D", timeframe="15Min").equity) >= 90  # intraday points
 
 
 def test_cash_option_funds_the_account_once():
-    from decimal import Decimal
-
     from portfolios.selectors import account_cash_balance, primary_account
 
     for _ in range(2):

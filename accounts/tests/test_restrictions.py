@@ -1,12 +1,12 @@
 """Account restrictions and the pre-trade refusal reason that trading will call."""
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts import services
 from accounts.models import AccountRestriction, AuditEvent
-from accounts.selectors import trading_refusal_reason, transfer_refusal_reason
 from accounts.tests.factories import KYCApplicationFactory, restriction_set
+from portfolios.selectors import trading_refusal_reason, transfer_refusal_reason
+from speedtrade.errors import DomainError, InvalidInput, NotPermitted
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +72,7 @@ def test_each_restriction_refuses_what_it_should_until_lifted(
 
 
 def test_a_restriction_needs_a_reason(alice_approved, carol):
-    with pytest.raises(ValidationError, match="reason"):
+    with pytest.raises(InvalidInput, match="reason"):
         services.account_restriction_set(
             account=alice_approved, kind="trading", blocked=True, actor=carol, reason="", customer_message="security"
         )
@@ -81,12 +81,12 @@ def test_a_restriction_needs_a_reason(alice_approved, carol):
 
 
 def test_blocking_twice_or_lifting_nothing_is_refused(alice_approved, carol):
-    with pytest.raises(services.ActionRefused, match="Not in place"):
+    with pytest.raises(DomainError, match="Not in place"):
         services.account_restriction_set(account=alice_approved, kind="trading", blocked=False, actor=carol, reason="x")
     services.account_restriction_set(
         account=alice_approved, kind="trading", blocked=True, actor=carol, reason="x", customer_message="security"
     )
-    with pytest.raises(services.ActionRefused, match="Already in place"):
+    with pytest.raises(DomainError, match="Already in place"):
         services.account_restriction_set(
             account=alice_approved, kind="trading", blocked=True, actor=carol, reason="y", customer_message="security"
         )
@@ -94,7 +94,7 @@ def test_blocking_twice_or_lifting_nothing_is_refused(alice_approved, carol):
 
 
 def test_support_cannot_restrict(alice_approved, dave):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotPermitted):
         services.account_restriction_set(
             account=alice_approved, kind="trading", blocked=True, actor=dave, reason="x", customer_message="security"
         )
@@ -112,7 +112,7 @@ def test_the_customer_reads_the_chosen_message_never_the_internal_note(alice_app
 
 
 def test_blocking_without_a_message_for_the_customer_is_refused(alice_approved, carol):
-    with pytest.raises(ValidationError, match="customer_message"):
+    with pytest.raises(InvalidInput, match="customer_message"):
         services.account_restriction_set(
             account=alice_approved, kind="trading", blocked=True, actor=carol, reason="Testing a trading block"
         )

@@ -15,9 +15,9 @@ from accounts.models import AccountRestriction, AuditEvent, KYCApplication, User
 from accounts.tests.factories import DEFAULT_PASSWORD, KYCApplicationFactory, UserFactory
 from accounts.tests.sessions import mfa_client
 from portfolios import services as portfolio_services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import CashAdjustment
 from portfolios.services import account_open
+from speedtrade.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +154,7 @@ class TestOwnRecords:
         application = services.kyc_submit(user=carol)
         for decide in (services.kyc_review_start, services.kyc_approve, services.kyc_reject):
             kwargs = {} if decide is services.kyc_review_start else {"reason": "looks fine"}
-            with pytest.raises(services.ActionRefused) as refusal:
+            with pytest.raises(DomainError) as refusal:
                 decide(application=application, actor=carol, **kwargs)
             assert refusal.value.code == "own_record"
         url = reverse("admin:accounts_kycapplication_decide", args=[application.pk, "approve"])
@@ -171,7 +171,7 @@ class TestOwnRecords:
         services.account_restriction_set(
             account=account, kind="trading", blocked=True, actor=frank, reason="Review", customer_message="under_review"
         )
-        with pytest.raises(services.ActionRefused, match="your own account"):
+        with pytest.raises(DomainError, match="your own account"):
             services.account_restriction_set(account=account, kind="trading", blocked=False, actor=carol, reason="x")
         account.refresh_from_db()
         assert account.trading_blocked
@@ -179,7 +179,7 @@ class TestOwnRecords:
 
     def test_carol_cannot_propose_or_approve_an_adjustment_of_her_own_account(self, carol, frank):
         account = account_open(user=carol)
-        with pytest.raises(PortfolioRuleViolation) as refusal:
+        with pytest.raises(DomainError) as refusal:
             portfolio_services.cash_adjustment_propose(
                 account=account, amount=Decimal("500.00"), reason="bonus", proposed_by=carol
             )
@@ -187,13 +187,13 @@ class TestOwnRecords:
         adjustment = portfolio_services.cash_adjustment_propose(
             account=account, amount=Decimal("500.00"), reason="bonus", proposed_by=frank
         )
-        with pytest.raises(PortfolioRuleViolation) as refusal:
+        with pytest.raises(DomainError) as refusal:
             portfolio_services.cash_adjustment_approve(adjustment=adjustment, approved_by=carol)
         assert refusal.value.code == "own_record"
         assert CashAdjustment.objects.get().status == "proposed"
 
 
 def test_staff_are_not_customers_for_password_resets(carol, dave):
-    with pytest.raises(services.ActionRefused, match="Staff reset their own passwords"):
+    with pytest.raises(DomainError, match="Staff reset their own passwords"):
         services.customer_password_reset_send(customer=carol, actor=dave, request=None)
     assert not User.objects.filter(pk=carol.pk, is_superuser=True).exists()

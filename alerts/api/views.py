@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 from alerts import selectors, services
 from alerts.api.serializers import AlertCreateInputSerializer, AlertOutputSerializer, AlertUpdateInputSerializer
 from alerts.models import PriceAlert
-from speedtrade.rules import rule_violations_as_api_errors
 
 
 @extend_schema(
@@ -33,8 +32,7 @@ class AlertListView(ListAPIView):
     def post(self, request):
         serializer = AlertCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with rule_violations_as_api_errors():
-            alert = services.alert_create(user=request.user, **serializer.validated_data)
+        alert = services.alert_create(user=request.user, **serializer.validated_data)
         return Response(AlertOutputSerializer(alert).data, status=status.HTTP_201_CREATED)
 
 
@@ -50,12 +48,10 @@ class AlertDetailView(APIView):
     def patch(self, request, alert_id):
         serializer = AlertUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with rule_violations_as_api_errors():
-            alert = services.alert_update(user=request.user, alert_id=alert_id, **serializer.validated_data)
+        alert = services.alert_update(user=request.user, alert_id=alert_id, **serializer.validated_data)
         return Response(AlertOutputSerializer(alert).data)
 
     @extend_schema(responses=AlertOutputSerializer, operation_id="alerts_cancel")
     def delete(self, request, alert_id):
-        with rule_violations_as_api_errors():
-            alert = services.alert_cancel(user=request.user, alert_id=alert_id)
+        alert = services.alert_cancel(user=request.user, alert_id=alert_id)
         return Response(AlertOutputSerializer(alert).data)

@@ -131,11 +131,55 @@ def test_two_books_fire_an_alert_once(alice, acme, django_capture_on_commit_call
 
     with django_capture_on_commit_callbacks(execute=True):
         on_ticks([tick("102")])
-    from alerts.services import alert_fire
+    from alerts.services import alerts_fire
 
     (armed,) = other.crossed("ACME", Decimal("102"))
-    assert alert_fire(armed=armed, price=Decimal("102"), now=timezone.now()) is False
+    assert alerts_fire([(armed, Decimal("102"))], now=timezone.now()) == {}
     assert len(notified(alice)) == 1
+
+
+def test_one_batch_fires_every_customers_alerts_together_and_emails_each_once(
+    alice, bob, acme, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from notifications.models import Delivery
+    from notifications.tasks import deliveries_send
+
+    alert(alice, "price_above", "101")
+    alert(bob, "price_below", "99")
+    alert(bob, "price_above", "100.50", repeat=True, cooldown_seconds=600)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        on_ticks([tick("100.60"), tick("101.20"), tick("98.90")])
+    notifications = list(Notification.objects.filter(kind="alert_triggered"))
+    deliveries_send.apply(args=[[str(n.pk) for n in notifications]])  # the batch's task delivered twice
+
+    assert notified(alice) == ["ACME at or above $101"]
+    assert sorted(notified(bob)) == ["ACME at or above $100.5", "ACME at or below $99"]
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "bob@example.com", "bob@example.com"]
+    assert Delivery.objects.count() == 3
+    repeating = PriceAlert.objects.get(user=bob, repeat=True)
+    assert (repeating.status, repeating.last_triggered_price) == ("active", Decimal("100.60"))
+    assert repeating.rearm_at == repeating.last_triggered_at + timedelta(seconds=600)
+
+
+def test_an_alert_edited_after_the_book_read_it_does_not_stop_the_others_in_its_batch(alice, acme):
+    from alerts.services import alerts_fire
+
+    edited = alert(alice, "price_above", "101")
+    kept = alert(alice, "price_above", "101.50")
+    other = AlertBook()
+    other.sync(timezone.now())
+    alert_update(user=alice, alert_id=edited.pk, value=Decimal("101.10"))  # after the book read it
+
+    firings = [(armed, Decimal("102")) for armed in other.crossed("ACME", Decimal("102"))]
+    fired = alerts_fire(firings, now=timezone.now())
+
+    assert list(fired) == [kept.pk]
+    assert notified(alice) == ["ACME at or above $101.5"]
+    edited.refresh_from_db()
+    assert (edited.status, edited.trigger_count) == ("active", 0)
 
 
 @given(

@@ -1,6 +1,6 @@
 """The market-data routes driven by the real alpaca-py historical data clients over a live ASGI server (uvicorn)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -22,7 +22,9 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke
-from alpaca_compat.tests.conftest import MINUTE_ZERO
+from alpaca_compat.tests.conftest import MINUTE_ZERO, make_quote
+from marketdata.quotes import quote_store
+from marketdata.services import latest_quotes_record, latest_quotes_restore
 
 # Live-server tests commit for real. Like the suite's other transactional tests they use serialized
 # rollback: otherwise their flush re-creates the content types and the next serialized_rollback test,
@@ -95,6 +97,21 @@ def test_latest_quotes_trades_and_bars(stocks, market):
     assert (trade["AAPL"].price, trade["AAPL"].size) == (228.5, 5)
     bar = stocks.get_stock_latest_bar(StockLatestBarRequest(symbol_or_symbols="F"))
     assert (bar["F"].timestamp, bar["F"].close) == (MINUTE_ZERO + timedelta(minutes=2), 10.7)
+
+
+def test_on_a_weekend_after_a_restart_a_bot_still_gets_the_last_stock_quote(stocks, market):
+    """Alpaca answers the last quote it has when the market is closed; a bot reading `quote["F"]` on a
+    Sunday must not get a KeyError because SpeedTrade restarted and no stock has ticked since."""
+    friday_evening = datetime(2026, 12, 5, 0, 59, 30, tzinfo=UTC)
+    latest_quotes_record(quotes=[make_quote("F", "9.89", "9.91", "9.90", at=friday_evening)])
+    quote_store().clear()  # the restart
+    latest_quotes_restore()  # what the feed does when it starts
+
+    quote = stocks.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols=["F"]))
+    trade = stocks.get_stock_latest_trade(StockLatestTradeRequest(symbol_or_symbols="F"))
+
+    assert (quote["F"].bid_price, quote["F"].ask_price, quote["F"].timestamp) == (9.89, 9.91, friday_evening)
+    assert (trade["F"].price, trade["F"].timestamp) == (9.9, friday_evening)
 
 
 def test_quote_and_trade_history_hold_the_latest_one_inside_the_range(stocks, market):

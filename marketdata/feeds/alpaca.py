@@ -9,12 +9,13 @@ combines its latest bid/ask with its latest trade; until the first trade arrives
 remembers the price, since a Quote without a real bid/ask would mislead the venue.
 
 Reconnecting: alpaca-py reconnects a dropped data stream itself, with exponential
-backoff and jitter, and resubscribes. We log every reconnect as a gap (from the last
-message before the drop to the first after). If a stream gives up for good (Alpaca
-refuses the subscription), `stream()` raises and `run_feed` reopens it with its own
-backoff.
+backoff and jitter, and resubscribes; the streams `venues.alpaca` builds log every
+reconnect as a gap (from the last message before the drop to the first after). If a
+stream gives up for good (Alpaca refuses the subscription), `stream()` raises and
+`run_feed` reopens it with its own backoff.
 
-Settings: ALPACA_API_KEY / ALPACA_SECRET_KEY (required), ALPACA_DATA_FEED (iex|sip),
+Settings (the credentials and clients come from `venues.alpaca`, shared with trading's
+Alpaca venue): ALPACA_API_KEY / ALPACA_SECRET_KEY (required), ALPACA_DATA_FEED (iex|sip),
 ALPACA_DATA_STREAM_URL (base of the websocket endpoints; the stock path
 "/v2/<feed>" and the crypto path "/v1beta3/crypto/us" are appended) and
 ALPACA_DATA_URL (base of the historical REST API), both optional overrides.
@@ -28,9 +29,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from alpaca.common.enums import BaseURL
-from alpaca.data.enums import CryptoFeed, DataFeed
-from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
-from alpaca.data.live import CryptoDataStream, StockDataStream
+from alpaca.data.enums import DataFeed
 from alpaca.data.live.websocket import DataStream
 from alpaca.data.models import Bar as AlpacaBar
 from alpaca.data.models import Quote as AlpacaQuote
@@ -42,22 +41,21 @@ from alpaca.data.requests import (
     StockLatestTradeRequest,
 )
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
-from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import AssetClass, AssetStatus
 from alpaca.trading.models import Asset as AlpacaAsset
 from alpaca.trading.requests import GetAssetsRequest
-from django.core.exceptions import ImproperlyConfigured
 
-from marketdata.feeds.base import BarRecord, decimal_from_wire
-from marketdata.feeds.cancellation import cancel_and_wait
+from marketdata.feeds.base import BarRecord
 from marketdata.models import Asset, Timeframe
 from marketdata.quotes import Quote
+from speedtrade.cancellation import cancel_and_wait
 from speedtrade.money import to_stored, to_stored_increment
+from venues import alpaca
+from venues.wire import decimal_from_wire
 
 logger = logging.getLogger(__name__)
 
 LATEST_TRADES_CHUNK = 200  # symbols per latest-trades request (keeps URLs short)
-CRYPTO_STREAM_PATH = "/v1beta3/crypto/" + CryptoFeed.US.value
 ALPACA_TIMEFRAMES = {
     Timeframe.MINUTE: TimeFrame(1, TimeFrameUnit.Minute),
     Timeframe.FIVE_MINUTES: TimeFrame(5, TimeFrameUnit.Minute),
@@ -68,14 +66,6 @@ ALPACA_TIMEFRAMES = {
 
 def is_crypto_symbol(symbol: str) -> bool:
     return "/" in symbol
-
-
-def alpaca_credentials(settings) -> tuple[str, str]:
-    """(key id, secret) from settings; a clear error naming the missing setting."""
-    missing = [name for name in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY") if not getattr(settings, name, "")]
-    if missing:
-        raise ImproperlyConfigured(f"Alpaca needs {' and '.join(missing)} (set it in the environment or .env).")
-    return settings.ALPACA_API_KEY, settings.ALPACA_SECRET_KEY
 
 
 @dataclass
@@ -99,39 +89,6 @@ class _Book:
             last_size=last_size,
             timestamp=timestamp.astimezone(UTC),
         )
-
-
-class _GapLogging:
-    """Mixin for alpaca-py data streams: log each reconnect as a gap in the data.
-
-    alpaca-py has no public "connected" callback, so this extends `_start_ws` (the
-    step it runs for every (re)connection, after authenticating) of the pinned version.
-    """
-
-    last_message_at: datetime | None = None
-    connections = 0
-
-    async def _start_ws(self) -> None:
-        await super()._start_ws()
-        self.connections += 1
-        if self.connections > 1:
-            logger.warning(
-                "Alpaca %s stream reconnected: gap in data since %s.",
-                self._name,
-                self.last_message_at.isoformat() if self.last_message_at else "the first connection",
-            )
-
-    async def _dispatch(self, msg: dict) -> None:
-        self.last_message_at = datetime.now(UTC)
-        await super()._dispatch(msg)
-
-
-class GapLoggingStockDataStream(_GapLogging, StockDataStream):
-    pass
-
-
-class GapLoggingCryptoDataStream(_GapLogging, CryptoDataStream):
-    pass
 
 
 class AlpacaStreamEnded(RuntimeError):
@@ -163,18 +120,12 @@ class AlpacaFeed:
     def _data_streams(self, symbols: list[str]) -> list[tuple[DataStream, list[str]]]:
         stocks = [symbol for symbol in symbols if not is_crypto_symbol(symbol)]
         cryptos = [symbol for symbol in symbols if is_crypto_symbol(symbol)]
+        keys = (self._api_key, self._secret_key)
         streams: list[tuple[DataStream, list[str]]] = []
         if stocks:
-            url = f"{self.stream_url}/v2/{self.stock_feed.value}"
-            streams.append(
-                (
-                    GapLoggingStockDataStream(self._api_key, self._secret_key, feed=self.stock_feed, url_override=url),
-                    stocks,
-                )
-            )
+            streams.append((alpaca.stock_data_stream(*keys, feed=self.stock_feed, stream_url=self.stream_url), stocks))
         if cryptos:
-            url = self.stream_url + CRYPTO_STREAM_PATH
-            streams.append((GapLoggingCryptoDataStream(self._api_key, self._secret_key, url_override=url), cryptos))
+            streams.append((alpaca.crypto_data_stream(*keys, stream_url=self.stream_url), cryptos))
         return streams
 
     async def stream(self, symbols: list[str]) -> AsyncIterator[list[Quote]]:
@@ -232,14 +183,14 @@ class AlpacaFeed:
         self, symbol: str, *, timeframe: str, start: datetime, end: datetime | None, limit: int | None
     ) -> list[BarRecord]:
         alpaca_timeframe = ALPACA_TIMEFRAMES[timeframe]
-        if is_crypto_symbol(symbol):
-            client = CryptoHistoricalDataClient(self._api_key, self._secret_key, url_override=self.data_url)
+        crypto = is_crypto_symbol(symbol)
+        client = alpaca.historical_client(self._api_key, self._secret_key, crypto=crypto, data_url=self.data_url)
+        if crypto:
             request = CryptoBarsRequest(
                 symbol_or_symbols=symbol, timeframe=alpaca_timeframe, start=start, end=end, limit=limit
             )
             bar_set = client.get_crypto_bars(request)
         else:
-            client = StockHistoricalDataClient(self._api_key, self._secret_key, url_override=self.data_url)
             request = StockBarsRequest(
                 symbol_or_symbols=symbol,
                 timeframe=alpaca_timeframe,
@@ -267,7 +218,7 @@ def bar_record(bar: AlpacaBar) -> BarRecord:
 
 def build_feed(settings) -> AlpacaFeed:
     """Registry factory for provider "alpaca"."""
-    api_key, secret_key = alpaca_credentials(settings)
+    api_key, secret_key = alpaca.credentials(settings)
     return AlpacaFeed(
         api_key=api_key,
         secret_key=secret_key,
@@ -284,8 +235,8 @@ def asset_rows(settings) -> list[dict]:
     Only tradable assets are priced (one latest-trades request per 200 symbols); the
     others still update assets we already have, e.g. to mark them untradable.
     """
-    api_key, secret_key = alpaca_credentials(settings)
-    trading = TradingClient(api_key, secret_key, paper=True, url_override=settings.ALPACA_BASE_URL or None)
+    api_key, secret_key = alpaca.credentials(settings)
+    trading = alpaca.assets_client(settings)
     data_url = settings.ALPACA_DATA_URL or None
     rows = []
     for asset_class, latest_trades in (
@@ -310,14 +261,14 @@ def _chunked_prices(fetch):
 
 
 def _stock_latest_trades(api_key: str, secret_key: str, data_url: str | None):
-    client = StockHistoricalDataClient(api_key, secret_key, url_override=data_url)
+    client = alpaca.historical_client(api_key, secret_key, crypto=False, data_url=data_url)
     return _chunked_prices(
         lambda chunk: client.get_stock_latest_trade(StockLatestTradeRequest(symbol_or_symbols=chunk))
     )
 
 
 def _crypto_latest_trades(api_key: str, secret_key: str, data_url: str | None):
-    client = CryptoHistoricalDataClient(api_key, secret_key, url_override=data_url)
+    client = alpaca.historical_client(api_key, secret_key, crypto=True, data_url=data_url)
     return _chunked_prices(
         lambda chunk: client.get_crypto_latest_trade(CryptoLatestTradeRequest(symbol_or_symbols=chunk))
     )

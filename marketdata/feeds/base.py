@@ -47,13 +47,3 @@ class BarRecord:
     volume: Decimal
     trade_count: int | None = None
     vwap: Decimal | None = None
-
-
-def decimal_from_wire(value: float | int | str) -> Decimal:
-    """A provider's JSON/msgpack number as the Decimal it was written as.
-
-    Providers send prices as JSON or msgpack floats; `str()` of a float is its
-    shortest round-tripping form ("187.12", not 187.1199999...), so this recovers the
-    decimal the provider wrote instead of the binary float's expansion.
-    """
-    return Decimal(str(value))

@@ -11,71 +11,31 @@ Network failures are retried here with exponential backoff and full jitter, and 
 time without data is logged as a gap; other errors end the stream (`run_feed` reopens
 it with its own backoff).
 
-Symbols: SpeedTrade's crypto pairs are quoted in USD ("BTC/USD"). Many exchanges quote
-in stablecoins instead; CCXT_USD_QUOTE_CURRENCIES lists, in order of preference, the
-exchange quote currencies that stand in for USD (default just "USD"; e.g. "USD,USDT").
-"BTC/USD" maps to the first of "BTC/USD", "BTC/USDT", ... that is an active spot market
-after `load_markets`. Pairs in other quote currencies map to themselves.
+The exchange (keys, sandbox, urls), the market each symbol maps to (CCXT_USD_QUOTE_CURRENCIES:
+"BTC/USD" may be BTC/USDT there) and the reconnect backoff come from `venues.ccxt`, shared
+with trading's ccxt venue.
 """
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import ccxt
 import ccxt.async_support
-import ccxt.pro
-from django.core.exceptions import ImproperlyConfigured
 
-from marketdata.feeds.backoff import reconnect_delay
-from marketdata.feeds.base import BarRecord, decimal_from_wire
+from marketdata.feeds.base import BarRecord
 from marketdata.models import Asset, Timeframe
 from marketdata.quotes import Quote
 from speedtrade.money import to_stored, to_stored_increment
+from venues.ccxt import USD, SymbolMap, build_exchange, reconnect_delay
+from venues.wire import decimal_from_wire
 
 logger = logging.getLogger(__name__)
 
-USD = "USD"
 CCXT_TIMEFRAMES = {Timeframe.MINUTE: "1m", Timeframe.FIVE_MINUTES: "5m", Timeframe.HOUR: "1h", Timeframe.DAY: "1d"}
 OHLCV_PAGE_SIZE = 500
-RECONNECT_CAP_SECONDS = 60.0
-
-
-def _is_listed(market: Mapping | None) -> bool:
-    return bool(market) and market.get("spot", False) and market.get("active") is not False
-
-
-def exchange_symbol_for(symbol: str, markets: Mapping[str, Mapping], usd_quote_currencies: Iterable[str]) -> str | None:
-    """The exchange's market for a SpeedTrade symbol, or None when it lists none."""
-    base, _, quote = symbol.partition("/")
-    candidates = [f"{base}/{currency}" for currency in usd_quote_currencies] if quote == USD else [symbol]
-    return next((candidate for candidate in candidates if _is_listed(markets.get(candidate))), None)
-
-
-@dataclass(frozen=True)
-class SymbolMap:
-    """SpeedTrade symbol <-> exchange market symbol, for the symbols the exchange lists."""
-
-    to_exchange: dict[str, str]
-    unlisted: list[str]
-
-    @classmethod
-    def build(cls, symbols: Iterable[str], markets: Mapping[str, Mapping], usd_quote_currencies: list[str]):
-        to_exchange, unlisted = {}, []
-        for symbol in symbols:
-            market = exchange_symbol_for(symbol, markets, usd_quote_currencies)
-            if market is None:
-                unlisted.append(symbol)
-            else:
-                to_exchange[symbol] = market
-        return cls(to_exchange, unlisted)
-
-    @property
-    def to_speedtrade(self) -> dict[str, str]:
-        return {market: symbol for symbol, market in self.to_exchange.items()}
 
 
 def _decimal_or_zero(value) -> Decimal:
@@ -150,7 +110,7 @@ class CcxtFeed:
                         yield batch
                 except ccxt.NetworkError as error:
                     failures += 1
-                    delay = reconnect_delay(failures, cap=RECONNECT_CAP_SECONDS)
+                    delay = reconnect_delay(failures)
                     logger.warning("%s network error (%s); retrying in %.1fs.", self.name, type(error).__name__, delay)
                     await asyncio.sleep(delay)
         finally:
@@ -227,33 +187,6 @@ def bar_record(row: list) -> BarRecord:
         close=decimal_from_wire(close),
         volume=_decimal_or_zero(volume),
     )
-
-
-def build_exchange(
-    settings, exchange_id: str, *, streaming: bool | None = None, blocking: bool = False
-) -> ccxt.async_support.Exchange | ccxt.Exchange:
-    """An async ccxt exchange (ccxt.pro's when streaming), or with `blocking` the synchronous one
-    (the trading venue adapter, called from Celery tasks), configured from settings."""
-    streaming = settings.CCXT_STREAMING if streaming is None else streaming
-    module = ccxt.pro if streaming and exchange_id in ccxt.pro.exchanges else ccxt.async_support
-    module = ccxt if blocking else module
-    if exchange_id not in ccxt.async_support.exchanges:
-        raise ImproperlyConfigured(f"ccxt has no exchange {exchange_id!r} (see ccxt.exchanges for the ids).")
-    credentials = {
-        "apiKey": settings.CCXT_API_KEY,
-        "secret": settings.CCXT_SECRET,
-        "password": settings.CCXT_PASSWORD,
-    }
-    exchange = getattr(module, exchange_id)(
-        {"enableRateLimit": True, **{name: value for name, value in credentials.items() if value}}
-    )
-    if settings.CCXT_SANDBOX:
-        exchange.set_sandbox_mode(True)  # raises NotSupported for exchanges without a sandbox
-    if settings.CCXT_API_URLS:
-        # After the sandbox switch, which replaces urls["api"] wholesale.
-        api = exchange.urls["api"]
-        exchange.urls["api"] = {**api, **settings.CCXT_API_URLS} if isinstance(api, dict) else settings.CCXT_API_URLS
-    return exchange
 
 
 def build_feed(settings, exchange_id: str) -> CcxtFeed:

@@ -29,11 +29,12 @@ from massive import RESTClient, WebSocketClient
 from massive.websocket.models import EquityQuote, EquityTrade, Feed, Market
 
 from marketdata.feeds.alpaca import _Book
-from marketdata.feeds.base import BarRecord, decimal_from_wire
-from marketdata.feeds.cancellation import cancel_and_wait
+from marketdata.feeds.base import BarRecord
 from marketdata.models import Asset, Timeframe
 from marketdata.quotes import Quote
+from speedtrade.cancellation import cancel_and_wait
 from speedtrade.money import to_stored
+from venues.wire import decimal_from_wire
 
 logger = logging.getLogger(__name__)
 

@@ -20,14 +20,14 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from marketdata.bars import bucket_start
-from marketdata.feeds.backoff import reconnect_delay
 from marketdata.feeds.base import QuoteFeed
-from marketdata.feeds.cancellation import cancel_and_wait
 from marketdata.models import Timeframe
 from marketdata.publishing import publish_minute_bars, publish_quotes
 from marketdata.quotes import Quote, store_quotes
+from speedtrade.cancellation import cancel_and_wait
 from speedtrade.heartbeats import Heartbeat
 from speedtrade.process_metrics import feed_batches, quote_age
+from venues.backoff import reconnect_delay
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +72,23 @@ class FeedRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info("Feed %s starting for %d symbols.", self.feed.name, len(self.symbols))
+        await self._restore_quotes()
         reading = asyncio.create_task(self._read_forever())
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            # Not a single cancel(): the reader may swallow it (see feeds.cancellation) and stream on.
+            # Not a single cancel(): the reader may swallow it (see speedtrade/cancellation.py) and stream on.
             await cancel_and_wait((reading, stopping))
             await self._record_bars()
             logger.info("Feed %s stopped after %d batches.", self.feed.name, self.batches)
+
+    async def _restore_quotes(self) -> None:
+        """Closed markets send no ticks: the last quotes kept before a restart answer until they do."""
+        from marketdata.services import latest_quotes_restore
+
+        restored = await database_sync_to_async(latest_quotes_restore)()
+        logger.info("Feed %s restored %d kept quotes.", self.feed.name, restored)
 
     async def _read_forever(self) -> None:
         attempt = 0

@@ -166,7 +166,7 @@ async def test_a_dropped_stream_reconnects_resubscribes_and_logs_a_gap(stream_se
     server = AlpacaStreamServer({"/v2/iex": recording("alpaca_stream_stocks.json")}, drop_after_first_connection=True)
     feed = AlpacaFeed(api_key=API_KEY, secret_key=SECRET_KEY, stream_url=await stream_server(server))
 
-    with caplog.at_level(logging.WARNING, logger="marketdata.feeds.alpaca"):
+    with caplog.at_level(logging.WARNING, logger="venues.alpaca"):
         quotes = await collect(feed, ["AAPL"], 4)
 
     assert server.connections["/v2/iex"] == 2

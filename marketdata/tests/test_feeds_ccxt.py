@@ -16,8 +16,9 @@ import pytest
 from aiohttp import web
 
 from marketdata.feeds.base import BarRecord
-from marketdata.feeds.ccxt_feed import SymbolMap, build_feed, exchange_symbol_for
+from marketdata.feeds.ccxt_feed import build_feed
 from marketdata.models import Timeframe
+from venues.ccxt import SymbolMap, exchange_symbol_for
 
 RECORDINGS = Path(__file__).parent / "recordings"
 

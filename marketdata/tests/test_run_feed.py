@@ -17,7 +17,7 @@ from django.conf import settings as django_settings
 from marketdata.fanout import QUOTES_BROADCAST_GROUP
 from marketdata.feeds.runner import FeedRunner, build_runner
 from marketdata.models import Bar
-from marketdata.quotes import Quote, latest_quotes
+from marketdata.quotes import Quote, latest_quotes, quote_store
 from marketdata.tests import tick_recorder
 from marketdata.tests.factories import AssetFactory, CryptoAssetFactory
 from speedtrade.asgi import application
@@ -120,6 +120,35 @@ async def test_a_failing_tick_handler_does_not_stop_the_feed():
     stop.set()
     await running
     assert latest_quotes(["F"])["F"].last == D("10.51")
+
+
+class ClosedMarketFeed:
+    """A provider on a weekend: connected, and no stock ticks."""
+
+    name = "closed"
+
+    async def stream(self, symbols):
+        await asyncio.Event().wait()
+        yield []
+
+
+async def test_a_restarted_feed_answers_with_the_kept_quotes_before_any_tick():
+    await make_assets()
+    stop = asyncio.Event()
+    first = asyncio.create_task(
+        FeedRunner(ScriptedFeed([[quote("F", "9.90")]]), ["F"], reconnect_max_seconds=0.01).run(stop)
+    )
+    assert await wait_until(lambda: asyncio.sleep(0, "F" in latest_quotes(["F"])))
+    stop.set()
+    await first  # its ticks are recorded on stop, the latest quote with them
+
+    quote_store().clear()  # the restart: an empty process-local store (or an emptied Redis)
+    stop = asyncio.Event()
+    second = asyncio.create_task(FeedRunner(ClosedMarketFeed(), ["F"]).run(stop))
+    assert await wait_until(lambda: asyncio.sleep(0, "F" in latest_quotes(["F"])))
+    stop.set()
+    await second
+    assert latest_quotes(["F"])["F"].last == D("9.90")
 
 
 class CancellationSwallowingFeed:

@@ -20,7 +20,6 @@ from notifications.api.serializers import (
 )
 from notifications.catalogue import Category
 from notifications.models import Notification
-from speedtrade.rules import rule_violations_as_api_errors
 
 
 class NotificationListView(ListAPIView):
@@ -101,8 +100,7 @@ class PreferenceDetailView(APIView):
             raise NotFound("No such category.")
         serializer = PreferenceInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with rule_violations_as_api_errors():
-            preference = services.preference_update(user=request.user, category=category, **serializer.validated_data)
+        preference = services.preference_update(user=request.user, category=category, **serializer.validated_data)
         return Response(PreferenceOutputSerializer(preference).data)
 
 

@@ -4,9 +4,10 @@ import pytest
 from django.core import mail
 
 from notifications.models import Delivery, DeliveryStatus, Notification
-from notifications.services import notification_record, preference_update
-from notifications.tasks import delivery_send
+from notifications.services import Event, notification_record, notifications_record, preference_update
+from notifications.tasks import deliveries_send, delivery_send
 from notifications.tests import flaky_email
+from speedtrade.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,37 @@ def test_the_task_run_twice_sends_one_email(alice, django_capture_on_commit_call
 
     assert delivery_send.apply(args=[delivery.pk]).get() == "not pending"  # a redelivered message
     assert len(mail.outbox) == 1
+
+
+def test_the_batch_task_run_twice_sends_one_email(alice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        notification, _ = record(alice)
+
+    deliveries_send.apply(args=[[str(notification.pk)]])  # the batch's message redelivered
+
+    assert Delivery.objects.filter(notification=notification).count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_a_batch_tells_each_owner_her_own_unread_count(alice, bob, monkeypatch, django_capture_on_commit_callbacks):
+    sent = []
+    monkeypatch.setattr("speedtrade.realtime.send_to_users_now", sent.extend)
+    preference_update(user=bob, category="transfers", in_app=False)
+    context = {"amount": "$10.00"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        results = notifications_record(
+            [
+                Event(user_id=alice.pk, kind="deposit_settled", event_key="transfer:1", context=context),
+                Event(user_id=bob.pk, kind="deposit_settled", event_key="transfer:2", context=context),
+                Event(user_id=alice.pk, kind="deposit_settled", event_key="transfer:3", context=context),
+            ]
+        )
+
+    assert [created for _, created in results] == [True, True, True]
+    assert [(user_id, data["unread_count"]) for user_id, _, data in sent] == [(alice.pk, 2), (alice.pk, 2)]
+    assert results[1][0].read_at is not None  # bob's: in-app off, kept read and not pushed
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "alice@example.com", "bob@example.com"]
 
 
 def test_a_failing_provider_is_retried_and_the_email_goes_out_once(alice, settings, django_capture_on_commit_callbacks):
@@ -107,9 +139,8 @@ def test_security_email_is_sent_even_if_the_row_says_otherwise(alice, django_cap
 
 
 def test_security_email_cannot_be_turned_off(alice):
-    from notifications.services import NotificationRuleViolation
 
-    with pytest.raises(NotificationRuleViolation) as refused:
+    with pytest.raises(DomainError) as refused:
         preference_update(user=alice, category="security", email=False)
 
     assert refused.value.code == "security_email_required"

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from marketdata.api.serializers import AssetOutputSerializer
 from portfolios.models import Transfer
 from portfolios.selectors import ACTIVITY_TYPES, PERIODS, TIMEFRAMES
-from trading.serialization import decimal_string
+from speedtrade.money import decimal_string
 
 
 @extend_schema_field(OpenApiTypes.DECIMAL)
@@ -59,7 +59,7 @@ class AccountOutputSerializer(serializers.Serializer):
     initial_margin = DecimalString()
     maintenance_margin = DecimalString()
     daily_pl = DecimalString()
-    daily_plpc = DecimalString()
+    daily_plpc = DecimalString(allow_null=True, help_text="null on the first day or when last_equity is not positive")
     total_pl = DecimalString()
     realized_pl = DecimalString()
     unrealized_pl = DecimalString()

@@ -19,26 +19,19 @@ from portfolios.api.serializers import (
     WatchlistSymbolSerializer,
     WatchlistUpdateSerializer,
 )
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Account, Transfer
 from portfolios.pricing import prices_for, valuation_at_market
-from speedtrade.api.errors import BusinessRuleViolation
 from speedtrade.api.pagination import LimitOffsetPagination
 
 
 class PortfolioView(APIView):
-    """The requester's own account, and the money rules' refusals as API errors."""
+    """The requester's own account."""
 
     def account(self) -> Account:
         account = selectors.primary_account(user=self.request.user)
         if account is None:
             raise Http404
         return account
-
-    def handle_exception(self, exc):
-        if isinstance(exc, PortfolioRuleViolation):
-            exc = BusinessRuleViolation(exc.message, code=exc.code, field=exc.field, status_code=exc.status)
-        return super().handle_exception(exc)
 
 
 class AccountView(PortfolioView):

@@ -7,9 +7,9 @@ import pytest
 from accounts.models import AuditEvent
 from accounts.tests.factories import UserFactory
 from portfolios import services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import CashAdjustment
 from portfolios.tests.helpers import assert_ledger_sound, balances, ledger_row_count
+from speedtrade.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -46,7 +46,7 @@ def test_the_proposer_cannot_approve_or_reject_their_own(funded, carol):
         lambda: services.cash_adjustment_approve(adjustment=adjustment, approved_by=carol),
         lambda: services.cash_adjustment_reject(adjustment=adjustment, rejected_by=carol),
     ):
-        with pytest.raises(PortfolioRuleViolation, match="different person"):
+        with pytest.raises(DomainError, match="different person"):
             decide()
     adjustment.refresh_from_db()
     assert adjustment.status == "proposed" and balances(funded)["cash"] == D("1000.00")
@@ -55,31 +55,31 @@ def test_the_proposer_cannot_approve_or_reject_their_own(funded, carol):
 def test_customers_and_support_can_neither_propose_nor_approve(funded, carol, alice):
     support = UserFactory(email="sam@example.com", staff_group="Support")
     for user in (alice, support):
-        with pytest.raises(PortfolioRuleViolation, match="may not"):
+        with pytest.raises(DomainError, match="may not"):
             propose(funded, user)
     adjustment = propose(funded, carol)
-    with pytest.raises(PortfolioRuleViolation, match="may not"):
+    with pytest.raises(DomainError, match="may not"):
         services.cash_adjustment_approve(adjustment=adjustment, approved_by=support)
 
 
 def test_a_decided_adjustment_cannot_be_decided_again(funded, carol, dave):
     adjustment = propose(funded, carol)
     services.cash_adjustment_reject(adjustment=adjustment, rejected_by=dave)
-    with pytest.raises(PortfolioRuleViolation, match="already rejected"):
+    with pytest.raises(DomainError, match="already rejected"):
         services.cash_adjustment_approve(adjustment=adjustment, approved_by=dave)
     assert balances(funded)["cash"] == D("1000.00")
 
 
 def test_a_debit_cannot_overdraw_a_cash_account(funded, carol, dave):
     adjustment = propose(funded, carol, amount="-1000.01")
-    with pytest.raises(PortfolioRuleViolation, match="Not enough cash"):
+    with pytest.raises(DomainError, match="Not enough cash"):
         services.cash_adjustment_approve(adjustment=adjustment, approved_by=dave)
     assert CashAdjustment.objects.get().status == "proposed"
 
 
 @pytest.mark.parametrize("amount", ["0", "0.001"])
 def test_odd_amounts_are_refused(funded, carol, amount):
-    with pytest.raises(PortfolioRuleViolation):
+    with pytest.raises(DomainError):
         propose(funded, carol, amount=amount)
     assert not CashAdjustment.objects.exists()
 

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portfolios import selectors, services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import JournalLine, Position
 from portfolios.tests.conftest import WEDNESDAY
 from portfolios.tests.helpers import assert_ledger_sound, balances
+from speedtrade.errors import DomainError
 from speedtrade.realtime import user_group
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +101,7 @@ def test_purchases_spend_settled_cash_first(funded, acme):
 
 
 def test_a_cash_account_cannot_buy_beyond_its_cash(funded, acme):
-    with pytest.raises(PortfolioRuleViolation, match="Not enough cash"):
+    with pytest.raises(DomainError, match="Not enough cash"):
         fill(funded, acme, "buy", "100", "10.00", fee="0.01")
     assert not Position.objects.filter(qty__gt=0).exists()
     assert balances(funded)["cash"] == D("1000.00")
@@ -109,7 +109,7 @@ def test_a_cash_account_cannot_buy_beyond_its_cash(funded, acme):
 
 def test_selling_more_than_held_is_refused(funded, acme):
     fill(funded, acme, "buy", "1", "10.00")
-    with pytest.raises(PortfolioRuleViolation, match="Cannot sell"):
+    with pytest.raises(DomainError, match="Cannot sell"):
         fill(funded, acme, "sell", "1.5", "10.00")
 
 
@@ -152,7 +152,7 @@ def test_cash_is_rounded_in_the_firms_favour(funded, acme):
 def test_a_sell_worth_less_than_a_cent_is_refused_and_books_nothing(funded, acme):
     fill(funded, acme, "buy", "0.01", "228.00")
     entries = JournalLine.objects.count()
-    with pytest.raises(PortfolioRuleViolation) as refused, transaction.atomic():
+    with pytest.raises(DomainError) as refused, transaction.atomic():
         fill(funded, acme, "sell", "0.00002", "228.00")  # 0.00456: proceeds round down to $0.00
     assert refused.value.code == "fill_worth_nothing"
     assert JournalLine.objects.count() == entries
@@ -174,7 +174,7 @@ def test_tiny_round_trips_never_pay_the_customer(funded, acme, qty, price, times
         try:
             with transaction.atomic():
                 fill(funded, acme, "sell", qty * times, price)
-        except PortfolioRuleViolation as refused:
+        except DomainError as refused:
             assert refused.code == "fill_worth_nothing"
         assert balances(funded)["cash"] <= before
         assert_ledger_sound()

@@ -8,11 +8,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.utils import InternalError, ProgrammingError
 
 from portfolios import services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import JournalEntry, JournalLine, LedgerAccount, Transfer
 from portfolios.services import Leg
 from portfolios.tests.conftest import WEDNESDAY
 from portfolios.tests.helpers import assert_ledger_sound, balances
+from speedtrade.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -85,7 +85,7 @@ def test_a_reversal_mirrors_the_entry(funded):
     deposit = JournalEntry.objects.get(cause_type="deposit")
     services.journal_entry_reverse(entry=deposit, memo="ACH return R10")
     assert balances(funded)["cash"] == 0
-    with pytest.raises(PortfolioRuleViolation, match="already reversed"):
+    with pytest.raises(DomainError, match="already reversed"):
         services.journal_entry_reverse(entry=deposit, memo="again")
     assert_ledger_sound()
 

@@ -14,10 +14,10 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 
 from accounts.tests.factories import UserFactory, approved_customer
 from portfolios import selectors, services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import LedgerAccount, Position
 from portfolios.tests.factories import AssetFactory
 from portfolios.tests.helpers import ledger_row_count
+from speedtrade.errors import DomainError
 from speedtrade.money import cents_up, to_cents, to_qty, trade_value
 
 D = Decimal
@@ -56,7 +56,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _refused_without_ledger_rows(self, action):
         before = ledger_row_count()
-        with pytest.raises(PortfolioRuleViolation), transaction.atomic():
+        with pytest.raises(DomainError), transaction.atomic():
             action()
         assert ledger_row_count() == before
 
@@ -95,7 +95,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 services.cash_reserve(account=self.account, amount=order.reserved, order_ref=order.ref)
             else:
                 services.position_reserve(account=self.account, asset=asset, qty=qty, order_ref=order.ref)
-        except PortfolioRuleViolation:
+        except DomainError:
             return None
         self.open_orders[order.ref] = order
         return order

@@ -9,14 +9,14 @@ from django.test import override_settings
 from accounts.encryption import decrypt_text
 from accounts.models import AuditEvent, KYCApplication
 from accounts.tests.factories import UserFactory, approved_customer
-from portfolios import plaid, services
+from portfolios import plaid, plaid_events, services
 from portfolios.apps import bank_rail_settings_check
 from portfolios.bank_rail import BankRailUnavailable
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import BankRailCursor, JournalEntry, PlaidTransfer
 from portfolios.tasks import settle_transfer
 from portfolios.tests.helpers import assert_ledger_sound, balances, ledger_row_count
 from portfolios.tests.plaid_sandbox import PlaidSandbox
+from speedtrade.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -101,7 +101,7 @@ def test_link_mismatch_held_compliance_approves_deposit_settles_then_returns(san
     # Compliance: Carol proposes, Carol cannot also confirm, Dave confirms.
     services_before = ledger_row_count()
     plaid.bank_link_review_propose(link=link, decision="approve", reason="Joint account; spouse named.", actor=carol)
-    with pytest.raises(PortfolioRuleViolation) as four_eyes:
+    with pytest.raises(DomainError) as four_eyes:
         plaid.bank_link_review_confirm(link=link, actor=carol)
     assert four_eyes.value.code == "four_eyes"
     link = plaid.bank_link_review_confirm(link=link, actor=dave)
@@ -121,15 +121,15 @@ def test_link_mismatch_held_compliance_approves_deposit_settles_then_returns(san
     # Events, two pages: pending, posted, settled → cash credited once, cursor at 3.
     sandbox.answer("/transfer/event/sync", "transfer_event_sync_settled_page1")
     sandbox.answer("/transfer/event/sync", "transfer_event_sync_settled_page2")
-    assert plaid.transfer_events_sync() == 3
+    assert plaid_events.transfer_events_sync() == 3
     assert [body["after_id"] for body in sandbox.requests_to("/transfer/event/sync")] == [0, 2]
     transfer.refresh_from_db()
     assert transfer.status == "settled" and balances(alice_active)["cash"] == D("1000.00")
-    assert BankRailCursor.objects.get(name=plaid.TRANSFER_EVENTS_CURSOR).position == 3
+    assert BankRailCursor.objects.get(name=plaid_events.TRANSFER_EVENTS_CURSOR).position == 3
 
     # R01 return: the deposit's entry is reversed and the account's transfers are held.
     sandbox.answer("/transfer/event/sync", "transfer_event_sync_returned")
-    assert plaid.transfer_events_sync() == 1
+    assert plaid_events.transfer_events_sync() == 1
     transfer.refresh_from_db()
     alice_active.refresh_from_db()
     assert transfer.status == "returned" and transfer.reason == "ACH return R01: Insufficient funds"
@@ -137,7 +137,7 @@ def test_link_mismatch_held_compliance_approves_deposit_settles_then_returns(san
     assert balances(alice_active)["cash"] == D("0")
     assert JournalEntry.objects.filter(cause_type="reversal", account=alice_active).count() == 1
     assert alice_active.transfers_blocked
-    with pytest.raises(PortfolioRuleViolation) as blocked:
+    with pytest.raises(DomainError) as blocked:
         services.transfer_create(account=alice_active, direction="outgoing", amount=D("1.00"))
     assert blocked.value.code == "transfers_blocked"
     assert "transfer.returned" in actions(transfer)
@@ -149,8 +149,8 @@ def test_replayed_events_change_nothing(sandbox, alice_active):
     transfer = deposit(sandbox, alice_active)
     for _ in range(2):  # the same page served twice (a retry after a lost response)
         sandbox.answer("/transfer/event/sync", "transfer_event_sync_settled_page2")
-    assert plaid.transfer_events_sync() == 1
-    assert plaid.transfer_events_sync() == 0
+    assert plaid_events.transfer_events_sync() == 1
+    assert plaid_events.transfer_events_sync() == 0
     transfer.refresh_from_db()
     assert transfer.status == "settled" and balances(alice_active)["cash"] == D("1000.00")
 
@@ -188,10 +188,10 @@ def test_a_rate_limited_event_sync_keeps_its_cursor_and_resumes(sandbox, alice_a
     link_bank(sandbox, alice_active)
     transfer = deposit(sandbox, alice_active)
     sandbox.answer("/transfer/event/sync", "error_rate_limit", status=429)
-    assert plaid.transfer_events_sync() == 0
-    assert BankRailCursor.objects.get(name=plaid.TRANSFER_EVENTS_CURSOR).position == 0
+    assert plaid_events.transfer_events_sync() == 0
+    assert BankRailCursor.objects.get(name=plaid_events.TRANSFER_EVENTS_CURSOR).position == 0
     sandbox.answer("/transfer/event/sync", "transfer_event_sync_settled_page2")
-    assert plaid.transfer_events_sync() == 1
+    assert plaid_events.transfer_events_sync() == 1
     transfer.refresh_from_db()
     assert transfer.status == "settled"
 
@@ -207,7 +207,7 @@ def test_a_failed_withdrawal_gives_the_held_cash_back(sandbox, alice_active):
     assert sandbox.requests_to("/transfer/authorization/create")[0]["type"] == "credit"
     assert balances(alice_active)["cash"] == D("200.00")
     sandbox.answer("/transfer/event/sync", "transfer_event_sync_failed")
-    plaid.transfer_events_sync()
+    plaid_events.transfer_events_sync()
     transfer.refresh_from_db()
     assert transfer.status == "rejected" and "Account closed or invalid" in transfer.reason
     assert balances(alice_active)["cash"] == D("300.00") and balances(alice_active)["withdrawal_hold"] == D("0")
@@ -215,16 +215,16 @@ def test_a_failed_withdrawal_gives_the_held_cash_back(sandbox, alice_active):
 
 def test_a_held_link_is_decided_only_by_compliance_and_only_once(sandbox, alice_active, alice, carol, dave):
     link = link_bank(sandbox, alice_active, identity="identity_get_mismatch")
-    with pytest.raises(PortfolioRuleViolation) as denied:
+    with pytest.raises(DomainError) as denied:
         plaid.bank_link_review_propose(link=link, decision="approve", reason="mine", actor=alice)
     assert denied.value.code == "permission_denied"
-    with pytest.raises(PortfolioRuleViolation) as nothing:
+    with pytest.raises(DomainError) as nothing:
         plaid.bank_link_review_confirm(link=link, actor=dave)
     assert nothing.value.code == "nothing_proposed"
     plaid.bank_link_review_propose(link=link, decision="reject", reason="Third-party account.", actor=carol)
     link = plaid.bank_link_review_confirm(link=link, actor=dave)
     assert link.status == "rejected" and actions(link)[-1] == "bank_link.rejected"
-    with pytest.raises(PortfolioRuleViolation) as decided:
+    with pytest.raises(DomainError) as decided:
         plaid.bank_link_review_propose(link=link, decision="approve", reason="changed my mind", actor=carol)
     assert decided.value.code == "already_decided"
     assert deposit(sandbox, alice_active).status == "rejected"

@@ -5,10 +5,10 @@ from decimal import Decimal
 import pytest
 
 from portfolios import selectors, services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import LedgerAccount, Position
 from portfolios.tests.conftest import WEDNESDAY
 from portfolios.tests.helpers import ledger_row_count
+from speedtrade.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -25,7 +25,7 @@ def test_reservations_reduce_buying_power_without_ledger_entries(funded, acme):
     assert reserved(funded) == D("1000.00") and ledger_row_count() == before
     valuation = selectors.account_valuation(account=funded, prices={}, previous_closes={})
     assert valuation.buying_power == 0 and valuation.cash == D("1000.00")
-    with pytest.raises(PortfolioRuleViolation, match="Insufficient buying power for order o3"):
+    with pytest.raises(DomainError, match="Insufficient buying power for order o3"):
         services.cash_reserve(account=funded, amount=D("0.01"), order_ref="o3")
     services.cash_release(account=funded, amount=D("600.00"), order_ref="o1")
     assert reserved(funded) == D("400.00")
@@ -72,9 +72,9 @@ def test_shares_on_sale_cannot_be_sold_twice(funded, acme):
         cause=None,
     )
     services.position_reserve(account=funded, asset=acme, qty=D("7"), order_ref="s1")
-    with pytest.raises(PortfolioRuleViolation, match="sells more ACME"):
+    with pytest.raises(DomainError, match="sells more ACME"):
         services.position_reserve(account=funded, asset=acme, qty=D("3.000000001"), order_ref="s2")
-    with pytest.raises(PortfolioRuleViolation, match="Cannot sell"):
+    with pytest.raises(DomainError, match="Cannot sell"):
         services.fill_apply(
             account=funded,
             asset=acme,
@@ -90,5 +90,5 @@ def test_shares_on_sale_cannot_be_sold_twice(funded, acme):
 
 
 def test_no_position_means_nothing_to_reserve(funded, acme):
-    with pytest.raises(PortfolioRuleViolation):
+    with pytest.raises(DomainError):
         services.position_reserve(account=funded, asset=acme, qty=D("1"), order_ref="s1")

@@ -6,9 +6,9 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from portfolios import selectors, services
-from portfolios.exceptions import PortfolioRuleViolation
 from portfolios.models import Watchlist, WatchlistEntry
 from portfolios.tests.factories import AssetFactory
+from speedtrade.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +111,7 @@ def test_listing_costs_the_same_queries_for_one_or_many_lists(alice_account, ass
 
 def test_names_are_trimmed_and_bounded(alice_account, assets):
     assert services.watchlist_create(account=alice_account, name="  spaced  ").name == "spaced"
-    with pytest.raises(PortfolioRuleViolation) as refused:
+    with pytest.raises(DomainError) as refused:
         services.watchlist_create(account=alice_account, name=" ")
     assert refused.value.code == "invalid_name"
     assert Watchlist.objects.count() == 1

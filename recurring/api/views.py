@@ -13,7 +13,6 @@ from recurring.api.serializers import (
     RunOutputSerializer,
 )
 from recurring.models import RecurringPlan, RecurringRun
-from speedtrade.rules import rule_violations_as_api_errors
 
 
 def _own_plan(request, plan_id):
@@ -41,8 +40,7 @@ class PlanListView(ListAPIView):
     def post(self, request):
         serializer = PlanCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with rule_violations_as_api_errors():
-            plan = services.plan_create(user=request.user, **serializer.validated_data)
+        plan = services.plan_create(user=request.user, **serializer.validated_data)
         return Response(PlanOutputSerializer(plan).data, status=status.HTTP_201_CREATED)
 
 
@@ -57,30 +55,26 @@ class PlanDetailView(APIView):
     def patch(self, request, plan_id):
         serializer = PlanUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with rule_violations_as_api_errors():
-            plan = services.plan_update(user=request.user, plan_id=plan_id, **serializer.validated_data)
+        plan = services.plan_update(user=request.user, plan_id=plan_id, **serializer.validated_data)
         return Response(PlanOutputSerializer(plan).data)
 
     @extend_schema(responses=PlanOutputSerializer, operation_id="recurring_investments_cancel")
     def delete(self, request, plan_id):
-        with rule_violations_as_api_errors():
-            plan = services.plan_cancel(user=request.user, plan_id=plan_id)
+        plan = services.plan_cancel(user=request.user, plan_id=plan_id)
         return Response(PlanOutputSerializer(plan).data)
 
 
 class PlanPauseView(APIView):
     @extend_schema(request=None, responses=PlanOutputSerializer, operation_id="recurring_investments_pause")
     def post(self, request, plan_id):
-        with rule_violations_as_api_errors():
-            plan = services.plan_pause(user=request.user, plan_id=plan_id)
+        plan = services.plan_pause(user=request.user, plan_id=plan_id)
         return Response(PlanOutputSerializer(plan).data)
 
 
 class PlanResumeView(APIView):
     @extend_schema(request=None, responses=PlanOutputSerializer, operation_id="recurring_investments_resume")
     def post(self, request, plan_id):
-        with rule_violations_as_api_errors():
-            plan = services.plan_resume(user=request.user, plan_id=plan_id)
+        plan = services.plan_resume(user=request.user, plan_id=plan_id)
         return Response(PlanOutputSerializer(plan).data)
 
 

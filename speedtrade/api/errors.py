@@ -16,32 +16,33 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from speedtrade import errors
+
 logger = logging.getLogger(__name__)
 
 SERVER_ERROR_MESSAGE = "Something went wrong on our side; it has been logged."
 
 
-class BusinessRuleViolation(exceptions.APIException):
-    """A well-formed request that the rules refuse (e.g. insufficient buying power)."""
+# The HTTP status of each kind of refusal; any other DomainError is a 422 (well-formed, refused).
+_STATUS_BY_DOMAIN_ERROR = {
+    errors.InvalidInput: status.HTTP_400_BAD_REQUEST,
+    errors.NotPermitted: status.HTTP_403_FORBIDDEN,
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
 
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_code = "rejected"
-    default_detail = "The request was refused."
 
-    def __init__(
-        self,
-        message: str,
-        code: str | None = None,
-        field: str | None = None,
-        status_code: int | None = None,
-        fields: dict[str, list[str]] | None = None,
-    ):
-        """`field` names the one input at fault (its message is the refusal's); `fields` maps several."""
-        super().__init__(message, code or self.default_code)
-        self.field = field
-        self.fields = fields
-        if status_code:
-            self.status_code = status_code
+def domain_error_status(exc: errors.DomainError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in _STATUS_BY_DOMAIN_ERROR:
+            return _STATUS_BY_DOMAIN_ERROR[kind]
+    return status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def _domain_error_response(exc: errors.DomainError) -> Response:
+    set_rollback()
+    return Response(error_body(exc.code, exc.message, exc.messages_by_field() or None), status=domain_error_status(exc))
 
 
 def _is_pool_timeout(exc) -> bool:
@@ -87,6 +88,8 @@ def _field_errors(detail) -> dict:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, errors.DomainError):
+        return _domain_error_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -105,17 +108,8 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         fields = _field_errors(exc.detail)
         non_field = fields.pop("non_field_errors", None)
-        message = (
-            non_field[0]
-            if non_field
-            else "Invalid input: "
-            + "; ".join(f"{name}: {msgs[0] if isinstance(msgs, list) else msgs}" for name, msgs in fields.items())
-        )
+        message = non_field[0] if non_field else errors.invalid_input_message(fields)
         body = error_body("validation_error", message, fields or None)
-    elif isinstance(exc, BusinessRuleViolation):
-        detail = exc.detail
-        fields = exc.fields or ({exc.field: [str(detail)]} if exc.field else None)
-        body = error_body(str(detail.code), str(detail), fields)
     else:
         code = _CODES_BY_EXCEPTION.get(type(exc)) or getattr(exc, "default_code", "error")
         body = error_body(code, " ".join(_flatten(exc.detail)))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,6 +17,9 @@ SMOKE_REDIS_DB = os.environ.get("BENCH_SMOKE_REDIS_DB", "13")
 SMOKE_PORT = os.environ.get("BENCH_SMOKE_PORT", "8190")
 
 
+# It starts a whole stack (web, worker, feed) and runs every step: minutes on a busy machine, bounded by
+# the subprocess's own 900 s limit rather than the suite's per-test default.
+@pytest.mark.timeout(960)
 def test_every_benchmark_runs_at_smoke_size_and_reports_well_formed_results(tmp_path):
     database = settings.DATABASES["default"]
     credentials = database["USER"] + (f":{database['PASSWORD']}" if database.get("PASSWORD") else "")

@@ -36,6 +36,29 @@ async def test_sync_code_reaches_a_users_sockets_in_the_order_it_sent():
     assert (await layer.receive(channel))["data"]["sequence"] == 30
 
 
+async def test_a_batch_reaches_each_users_sockets_in_order_in_one_send():
+    """A tick batch's fired alerts: every user's messages in the order given, the users concurrently."""
+    import asyncio
+    import uuid
+
+    from speedtrade.realtime import send_to_users_now, user_group
+
+    layer = get_channel_layer()
+    users = [uuid.uuid4() for _ in range(3)]
+    channels = {}
+    for user_id in users:
+        channels[user_id] = await layer.new_channel()
+        await layer.group_add(user_group(user_id), channels[user_id])
+
+    await asyncio.to_thread(
+        send_to_users_now, [(user_id, "notifications", {"sequence": n}) for n in range(10) for user_id in users]
+    )
+
+    for user_id in users:
+        received = [(await layer.receive(channels[user_id]))["data"]["sequence"] for _ in range(10)]
+        assert received == list(range(10))
+
+
 async def _receive_swallowing_two_cancellations(self, channel):
     """channels-redis's receive as it behaves when redis-py's `wait_for` swallows cancellations (Python 3.11)."""
     import asyncio

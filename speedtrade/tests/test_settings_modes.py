@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOW = (
     "import django, json; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'layer': s.CHANNEL_LAYERS['default']['BACKEND'], "
-    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'debug': s.DEBUG}))"
+    "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'debug': s.DEBUG, 'periodic': s.PERIODIC_TASKS_IN_PROCESS}))"
 )
 
 
@@ -33,6 +33,7 @@ def test_embedded_default_needs_no_services():
         "layer": "channels.layers.InMemoryChannelLayer",
         "eager": True,
         "debug": True,
+        "periodic": True,  # no beat process: the web server runs the schedule
     }
 
 
@@ -52,6 +53,7 @@ def test_services_mode_uses_postgres_redis_and_a_real_worker():
         "layer": "speedtrade.channel_layer.CancellableRedisChannelLayer",
         "eager": False,
         "debug": True,
+        "periodic": False,  # Celery beat runs the schedule: never twice
     }
 
 

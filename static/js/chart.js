@@ -1,16 +1,46 @@
 // Charts with TradingView's lightweight-charts (vendored, global `LightweightCharts`):
 // Home's equity curve and the trade page's candlesticks, which follow live quotes (live.js).
-const { createChart, AreaSeries, CandlestickSeries, HistogramSeries, LineSeries } = window.LightweightCharts;
+// Times are shown as the exchange reads them (America/New_York), with dates, and each new
+// session (New York day) of an intraday chart is marked with its date.
+const { createChart, createSeriesMarkers, AreaSeries, CandlestickSeries, HistogramSeries, LineSeries } = window.LightweightCharts;
 
 const COLORS = { text: "#16191d", grid: "#e3e7ec", accent: "#0b5cad", up: "#0a6b36", down: "#b0261c" };
 const BAR_SECONDS = { "1Min": 60, "5Min": 300, "1Hour": 3600 };
+const EXCHANGE_TIME_ZONE = "America/New_York";
+const inExchangeZone = (options) => new Intl.DateTimeFormat("en-US", { timeZone: EXCHANGE_TIME_ZONE, ...options });
+const DAY = inExchangeZone({ month: "short", day: "numeric" });
+const DAY_TIME = inExchangeZone({ weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+const TIME = inExchangeZone({ hour: "numeric", minute: "2-digit" });
+const YEAR_MONTH = inExchangeZone({ year: "numeric", month: "short" });
+const dateOf = (seconds) => new Date(seconds * 1000);
+
+// Tick marks: a new day (or month, year) shows its date, other marks the time, all in New York.
+function tickMark(seconds, tickMarkType) {
+  if (tickMarkType <= 1) return YEAR_MONTH.format(dateOf(seconds)); // Year, Month
+  if (tickMarkType === 2) return DAY.format(dateOf(seconds)); // DayOfMonth
+  return TIME.format(dateOf(seconds));
+}
+
+// A marker on the first bar of each New York day: where one session ends and the next begins.
+function sessionMarkers(data) {
+  let previous = null;
+  return data.flatMap((bar) => {
+    const day = DAY.format(dateOf(bar.time));
+    const marker = previous !== null && day !== previous
+      ? [{ time: bar.time, position: "aboveBar", shape: "arrowDown", color: COLORS.text, text: day }] : [];
+    previous = day;
+    return marker;
+  });
+}
 
 function chartIn(container) {
   return createChart(container, {
     autoSize: true,
     layout: { background: { color: "#ffffff" }, textColor: COLORS.text },
     grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
-    timeScale: { timeVisible: true, secondsVisible: false },
+    timeScale: { timeVisible: true, secondsVisible: false, tickMarkFormatter: tickMark },
+    // Each series formats its own scale (dollars for prices, plain numbers for RSI, MACD and volume).
+    localization: { timeFormatter: (seconds) => `${DAY_TIME.format(dateOf(seconds))} ET` },
   });
 }
 
@@ -95,6 +125,7 @@ function priceChart() {
   });
   const data = bars.map((b) => ({ time: b.time, open: +b.open, high: +b.high, low: +b.low, close: +b.close }));
   series.setData(data);
+  if (BAR_SECONDS[container.dataset.timeframe]) createSeriesMarkers(series, sessionMarkers(data));
   drawIndicators(chart, container.closest("section")?.querySelector(".indicator-toggles"));
   chart.timeScale().scrollToRealTime();
   let last = data.at(-1) ?? null;

@@ -36,3 +36,12 @@ export function qty(text) {
   if (!text) return "—";
   return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
 }
+
+const ET_TIME = new Intl.DateTimeFormat("en-US", {
+  timeZone: "America/New_York", weekday: "short", hour: "numeric", minute: "2-digit",
+});
+
+/** "Fri 7:59 PM ET": a moment as the exchange reads it (mirrors marketdata.market_status.et_label). */
+export function etTime(iso) {
+  return `${ET_TIME.format(new Date(iso)).replace(",", "")} ET`;
+}

@@ -3,9 +3,9 @@
 // quote flashes, and trade updates read out in the aria-live region.
 //
 // Pages opt in with data attributes: an element with data-quote-symbol="AAPL" data-field="bid|ask|last|
-// change|stale" follows that symbol. Other modules listen for the DOM events this one dispatches:
+// change|stale|timestamp" follows that symbol. Other modules listen for the DOM events this one dispatches:
 // "live:quote" (detail: quote message) on document, "account-changed" on <body> (htmx re-fetches).
-import { percent, price, qty, signedMoney } from "./format.js";
+import { etTime, percent, price, qty, signedMoney } from "./format.js";
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30000;
@@ -86,6 +86,10 @@ function applyQuote(quote) {
     const field = element.dataset.field;
     if (field === "stale") {
       element.hidden = !quote.stale;
+    } else if (field === "timestamp") {
+      if (!quote.timestamp) continue;
+      element.dateTime = quote.timestamp;
+      element.textContent = etTime(quote.timestamp);
     } else if (field === "change") {
       const previousClose = Number(element.dataset.prevClose);
       if (!quote.last || !previousClose) continue;

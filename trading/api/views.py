@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from portfolios.api.views import PositionDetailView, PositionListView
 from portfolios.selectors import primary_account
-from speedtrade.api.errors import error_body
+from speedtrade.api.errors import domain_error_status, error_body
 from speedtrade.api.renderers import PlainJSONRenderer
 from trading import selectors, services
 from trading.api.serializers import (
@@ -20,6 +20,7 @@ from trading.api.serializers import (
     PositionCloseQuerySerializer,
     PositionsCloseAllQuerySerializer,
 )
+from trading.models import Order
 from trading.serialization import event_as_dict, execution_as_dict, order_as_alpaca, placed_order_as_alpaca
 
 
@@ -73,8 +74,10 @@ class OrdersView(APIView):
     def delete(self, request):
         results = services.order_cancel_all(account=_account(request))
         body = [
-            {"id": str(order.id), "status": code, "body": order_as_alpaca(order) if code == 200 else {"message": msg}}
-            for order, code, msg in results
+            {"id": str(order.id), "status": 200, "body": order_as_alpaca(order)}
+            if refusal is None
+            else {"id": str(order.id), "status": domain_error_status(refusal), "body": {"message": refusal.message}}
+            for order, refusal in results
         ]
         return Response(body, status=207)
 
@@ -142,16 +145,16 @@ class PositionsView(PositionListView):
         query.is_valid(raise_exception=True)
         results = services.position_close_all(account=self.account(), **query.validated_data)
         body = [
-            {"symbol": symbol, "status": code, "order_id": str(outcome.id), "body": placed_order_as_alpaca(outcome)}
-            if code == 200
-            else {"symbol": symbol, "status": code, "body": self.refusal_body(outcome)}
-            for symbol, code, outcome in results
+            {"symbol": symbol, "status": 200, "order_id": str(outcome.id), "body": placed_order_as_alpaca(outcome)}
+            if isinstance(outcome, Order)
+            else {"symbol": symbol, "status": domain_error_status(outcome), "body": self.refusal_body(outcome)}
+            for symbol, outcome in results
         ]
         return Response(body, status=207)
 
     def refusal_body(self, refusal) -> dict:
         """A position that could not be closed, in this API's error format."""
-        return error_body(str(refusal.detail.code), str(refusal.detail))
+        return error_body(refusal.code, refusal.message)
 
 
 class PositionView(PositionDetailView):

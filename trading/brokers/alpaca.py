@@ -10,10 +10,11 @@
   unknown outcomes: `VenueUnavailable`, and the submit task looks the order up by client
   order id before it tries again. A 422 "client_order_id must be unique" means Alpaca
   already has this order (an earlier attempt whose answer was lost): it is looked up.
-* alpaca-py's own retry on 429/504 is off (it would resend a POST whose first attempt
-  may have been accepted); every request first takes a token from a bucket shared by all
-  processes (ALPACA_REQUESTS_PER_MINUTE, Alpaca allows 200 a minute per account) and has
-  a timeout (ALPACA_TIMEOUT_SECONDS).
+* The client is `venues.alpaca`'s (the feed's credentials and settings): alpaca-py's own
+  retry on 429/504 is off (it would resend a POST whose first attempt may have been
+  accepted); every request first takes a token from a bucket shared by all processes
+  (ALPACA_REQUESTS_PER_MINUTE, Alpaca allows 200 a minute per account) and has a timeout
+  (ALPACA_TIMEOUT_SECONDS).
 * Fills: Alpaca's order object carries cumulative `filled_qty`/`filled_avg_price`; they are
   booked as differences (`execution_apply_cumulative`, ids `alpaca:<alpaca id>:<total>`),
   the same ids the trade-updates stream (`trading/streams.py`) produces.
@@ -30,9 +31,7 @@ from decimal import Decimal
 import requests
 from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
-from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderClass, OrderSide, QueryOrderStatus, TimeInForce
-from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.requests import (
     GetOrdersRequest,
     LimitOrderRequest,
@@ -45,12 +44,12 @@ from alpaca.trading.requests import (
 from django.conf import settings
 from pydantic import field_serializer
 
-from marketdata.feeds.alpaca import alpaca_credentials
 from trading.brokers.base import SubmitOutcome, VenueOrderState, VenueUnavailable
 from trading.brokers.rate_limit import TokenBucket
 from trading.models import Order
 from trading.models import OrderStatus as S
 from trading.serialization import decimal_string
+from venues import alpaca
 
 logger = logging.getLogger(__name__)
 
@@ -88,18 +87,6 @@ STATUSES = {
 }
 
 
-class _LimitedTradingClient(TradingClient):
-    """alpaca-py's client with one shared rate limit, a timeout, and no resending of its own."""
-
-    def __init__(self, *args, bucket: TokenBucket, timeout: float, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._bucket, self._timeout = bucket, timeout
-
-    def _one_request(self, method: str, url: str, opts: dict, retry: int) -> dict:
-        self._bucket.acquire()
-        return super()._one_request(method, url, {**opts, "timeout": self._timeout}, 0)
-
-
 class DecimalQtyReplaceOrderRequest(ReplaceOrderRequest):
     """alpaca-py's replace request with the quantity sent as a decimal string.
 
@@ -118,10 +105,6 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _decimal(value) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value))
-
-
 def order_request(order: Order):
     """The alpaca-py request model for a simple order of any type."""
     fields = {
@@ -138,12 +121,12 @@ def order_request(order: Order):
     return REQUESTS[order.type](**{name: value for name, value in fields.items() if value is not None})
 
 
-def venue_state(alpaca_order: AlpacaOrder) -> VenueOrderState:
+def venue_state(report: alpaca.OrderReport) -> VenueOrderState:
     return VenueOrderState(
-        broker_order_id=str(alpaca_order.id),
-        status=STATUSES.get(str(getattr(alpaca_order.status, "value", alpaca_order.status)), S.ACCEPTED),
-        filled_qty=_decimal(alpaca_order.filled_qty) or Decimal(0),
-        filled_avg_price=_decimal(alpaca_order.filled_avg_price),
+        broker_order_id=report.id,
+        status=STATUSES.get(report.status, S.ACCEPTED),
+        filled_qty=report.filled_qty,
+        filled_avg_price=report.filled_avg_price,
     )
 
 
@@ -157,15 +140,9 @@ def _message(error: APIError) -> str:
 class AlpacaBroker:
     def __init__(self, name: str = "alpaca") -> None:
         self.name = name
-        api_key, secret_key = alpaca_credentials(settings)
-        self.client = _LimitedTradingClient(
-            api_key,
-            secret_key,
-            paper=settings.ALPACA_PAPER,
-            url_override=settings.ALPACA_BASE_URL or None,
-            bucket=TokenBucket(f"alpaca:{api_key}", per_minute=settings.ALPACA_REQUESTS_PER_MINUTE),
-            timeout=settings.ALPACA_TIMEOUT_SECONDS,
-        )
+        api_key, _ = alpaca.credentials(settings)
+        budget = TokenBucket(f"alpaca:{api_key}", per_minute=settings.ALPACA_REQUESTS_PER_MINUTE)
+        self.client = alpaca.trading_client(settings, budget=budget)
 
     def __repr__(self) -> str:
         return f"AlpacaBroker({self.name!r})"  # never the keys
@@ -234,12 +211,12 @@ class AlpacaBroker:
             if error.status_code == 404:
                 return None
             raise VenueUnavailable(f"alpaca: HTTP {error.status_code} looking up {client_order_id}") from error
-        return venue_state(found)
+        return venue_state(alpaca.order_report(found))
 
     def open_orders(self) -> dict[str, VenueOrderState]:
         """Every open order: `get_orders(status=open)` oldest first, a page of 500 at a time, each page
         after the last one's `submitted_at`, until a short page."""
-        found: dict[str, AlpacaOrder] = {}
+        found: dict[str, alpaca.OrderReport] = {}
         after = None
         while True:
             request = GetOrdersRequest(
@@ -249,10 +226,11 @@ class AlpacaBroker:
                 page = self._call(self.client.get_orders, request)
             except APIError as error:
                 raise VenueUnavailable(f"alpaca: HTTP {error.status_code} listing open orders") from error
-            new = {order.client_order_id: order for order in page if order.client_order_id not in found}
+            reports = [alpaca.order_report(order) for order in page]
+            new = {report.client_order_id: report for report in reports if report.client_order_id not in found}
             found |= new
             if len(page) < OPEN_ORDERS_PAGE or not new:
                 return {client_order_id: venue_state(order) for client_order_id, order in found.items()}
             # `after` is exclusive: start just before the page's last order, so another order submitted
             # in the same instant is not skipped (the last one comes again and is kept once).
-            after = page[-1].submitted_at - timedelta(microseconds=1)
+            after = reports[-1].submitted_at - timedelta(microseconds=1)

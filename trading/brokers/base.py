@@ -5,7 +5,9 @@ A venue receives orders through `submit`/`cancel`/`replace` and answers question
 venue). Whatever a venue later learns — acknowledgements, fills, cancels, expiries —
 it reports into `trading.services.order_venue_update` and
 `trading.services.execution_apply`, the same two functions for every venue, so a
-repeated or late report is harmless.
+repeated or late report is harmless. Adapters never import the services: the stream and
+reconciliation code report for them, and the paper venue returns its fills
+(`trading.paper_fills` books them).
 """
 
 from dataclasses import dataclass, field
@@ -64,8 +66,9 @@ class Broker(Protocol):
     def submit(self, order: Order) -> SubmitOutcome:
         """Hand the order to the venue. Raises VenueUnavailable when the outcome is unknown."""
 
-    def after_accept(self, order: Order) -> None:
-        """Called once the acceptance is recorded; a venue that matches in process may fill now."""
+    def after_accept(self, order: Order) -> object | None:
+        """Called once the acceptance is recorded. A venue that matches in process (paper) returns what it
+        decided (`trading.brokers.paper.AcceptDecision`), which the caller books; others return None."""
 
     def cancel(self, order: Order) -> bool:
         """Ask the venue to cancel; True when it confirmed (the caller then records `canceled`)."""

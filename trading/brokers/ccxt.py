@@ -1,9 +1,9 @@
 """One crypto exchange through ccxt as a venue (`ccxt:<exchange id>`), in the omnibus model.
 
 * The exchange is ccxt's synchronous client (called from Celery tasks), built by
-  marketdata's `build_exchange`: `enableRateLimit`, sandbox when CCXT_SANDBOX (ccxt raises
-  NotSupported for exchanges without one), keys from CCXT_API_KEY/SECRET/PASSWORD.
-* Symbols: SpeedTrade's `BTC/USD` is the exchange market chosen by marketdata's
+  `venues.ccxt.build_exchange` like the feed's: `enableRateLimit`, sandbox when CCXT_SANDBOX
+  (ccxt raises NotSupported for exchanges without one), keys from CCXT_API_KEY/SECRET/PASSWORD.
+* Symbols: SpeedTrade's `BTC/USD` is the exchange market chosen by `venues.ccxt`'s
   `exchange_symbol_for` after `load_markets` (CCXT_USD_QUOTE_CURRENCIES in order).
 * Before anything is sent, the order is checked against the market: quantity and prices
   on the exchange's precision, quantity and cost at or above its minimums. A miss is a
@@ -16,26 +16,33 @@
   DuplicateOrderId → the order is already there, looked up; NetworkError (RequestTimeout,
   RateLimitExceeded, ExchangeNotAvailable, DDoSProtection) and authentication failures →
   `VenueUnavailable` (unknown outcome: looked up before any retry).
-* Fills: the unified order's cumulative `filled`/`average` and its trades (each booked at
-  its own price, in order): those the order carries when they are complete, else, where the
-  exchange has `fetchMyTrades`, the exchange's list. Both are booked as cumulative
+* Fills: the unified order's cumulative `filled`/`average` and its trades, read into
+  `venues.ccxt`'s ExchangeOrder/ExchangeTrade (each trade booked at its own price, in order):
+  those the order carries when they are complete, else, where the exchange has
+  `fetchMyTrades`, the exchange's list. Both are booked as cumulative
   differences, so pushed orders (`trading/streams.py`), polling and reconciliation never
   double-book.
 """
 
 import logging
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import ccxt
 from django.conf import settings
 
-from marketdata.feeds.base import decimal_from_wire
-from marketdata.feeds.ccxt_feed import build_exchange, exchange_symbol_for
 from speedtrade import money
 from trading.brokers.base import SubmitOutcome, VenueFill, VenueOrderState, VenueUnavailable
 from trading.models import Order
 from trading.models import OrderStatus as S
+from venues.ccxt import (
+    ExchangeOrder,
+    ExchangeTrade,
+    build_exchange,
+    exchange_symbol_for,
+    order_from_unified,
+    trades_of_order,
+)
+from venues.wire import optional_decimal
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +55,10 @@ TYPES = {
 }
 
 
-def _decimal(value) -> Decimal | None:
-    return None if value is None else decimal_from_wire(value)
-
-
 def _is_duplicate(error: ccxt.BaseError) -> bool:
     """The exchange already has an order with this client order id (binance: -2010 "Duplicate order sent.",
     which ccxt maps to plain InvalidOrder)."""
     return isinstance(error, ccxt.DuplicateOrderId) or "duplicate order" in str(error).lower()
-
-
-def _trades_of(found: dict, trades: list[dict]) -> list[dict]:
-    """The trades that belong to the order, each once (ccxt.pro's order cache can list a re-sent trade twice)."""
-    return list({str(trade["id"]): trade for trade in trades if str(trade.get("order")) == str(found["id"])}.values())
 
 
 class CcxtBroker:
@@ -104,10 +102,10 @@ class CcxtBroker:
             if allowed != value:
                 return f"venue_precision: {field} {value.normalize()} is not on {market['symbol']}'s step"
         limits = market.get("limits") or {}
-        min_amount = _decimal((limits.get("amount") or {}).get("min"))
+        min_amount = optional_decimal((limits.get("amount") or {}).get("min"))
         if order.qty is not None and min_amount and order.qty < min_amount:
             return f"venue_minimum: qty {order.qty.normalize()} is below {market['symbol']}'s minimum {min_amount}"
-        min_cost = _decimal((limits.get("cost") or {}).get("min"))
+        min_cost = optional_decimal((limits.get("cost") or {}).get("min"))
         price = order.limit_price or order.stop_price
         cost = order.notional if order.notional is not None else (order.qty * price if price else None)
         if min_cost and cost is not None and cost < min_cost:
@@ -184,26 +182,28 @@ class CcxtBroker:
         return self.venue_state(found, market)
 
     def venue_state(self, found: dict, market: dict) -> VenueOrderState:
-        filled = _decimal(found.get("filled")) or Decimal(0)
+        """One unified order (fetched or pushed) as our venue state."""
+        return self._venue_state(order_from_unified(found), market)
+
+    def _venue_state(self, found: ExchangeOrder, market: dict) -> VenueOrderState:
         return VenueOrderState(
-            broker_order_id=str(found["id"]),
-            status=self.status(found, filled),
-            fills=self._fills(found, market, filled) if filled > 0 else [],
-            filled_qty=filled,
-            filled_avg_price=_decimal(found.get("average")),
+            broker_order_id=found.id,
+            status=self.status(found),
+            fills=self._fills(found, market) if found.filled > 0 else [],
+            filled_qty=found.filled,
+            filled_avg_price=found.average,
         )
 
     @staticmethod
-    def status(found: dict, filled: Decimal) -> str:
+    def status(found: ExchangeOrder) -> str:
         """ccxt's unified status (open|closed|canceled|expired|rejected) in our state machine."""
-        unified = found.get("status")
-        if unified == "open":
-            return S.PARTIALLY_FILLED if filled > 0 else S.ACCEPTED
+        if found.status == "open":
+            return S.PARTIALLY_FILLED if found.filled > 0 else S.ACCEPTED
         return {"closed": S.FILLED, "canceled": S.CANCELED, "expired": S.EXPIRED, "rejected": S.REJECTED}.get(
-            unified, S.ACCEPTED
+            found.status, S.ACCEPTED
         )
 
-    def _fills(self, found: dict, market: dict, filled: Decimal) -> list[VenueFill]:
+    def _fills(self, found: ExchangeOrder, market: dict) -> list[VenueFill]:
         """The order's trades.
 
         The trades the order carries are used when they add up to its filled quantity; a pushed
@@ -211,43 +211,37 @@ class CcxtBroker:
         out-of-order report they may not. Otherwise the exchange's trade list is read: each
         trade is booked at its running total, which is only right for the complete list.
         """
-        trades = _trades_of(found, found.get("trades") or [])
-        if sum((decimal_from_wire(trade["amount"]) for trade in trades), Decimal(0)) == filled:
-            return [self._fill(trade, market) for trade in trades]
+        if sum((trade.amount for trade in found.trades), Decimal(0)) == found.filled:
+            return [self._fill(trade, market) for trade in found.trades]
         if not self.exchange.has.get("fetchMyTrades"):
             return []
         try:
-            fetched = self._call(self.exchange.fetch_my_trades, market["symbol"], None, None, {"orderId": found["id"]})
+            fetched = self._call(self.exchange.fetch_my_trades, market["symbol"], None, None, {"orderId": found.id})
         except ccxt.ExchangeError as error:  # the cumulative total still books the fills
-            logger.info("%s trades of order %s unavailable: %s", self.name, found["id"], error)
+            logger.info("%s trades of order %s unavailable: %s", self.name, found.id, error)
             return []
-        return [self._fill(trade, market) for trade in _trades_of(found, fetched)]
+        return [self._fill(trade, market) for trade in trades_of_order(found.id, fetched)]
 
-    def _fill(self, trade: dict, market: dict) -> VenueFill:
-        price = decimal_from_wire(trade["price"])
-        fee = trade.get("fee") or {}
-        cost = _decimal(fee.get("cost")) or Decimal(0)
+    def _fill(self, trade: ExchangeTrade, market: dict) -> VenueFill:
         # Execution fees are money: a fee charged in the base currency is worth cost × price.
         fee_cash = (
-            cost
-            if fee.get("currency") == market["quote"]
-            else cost * price
-            if fee.get("currency") == market["base"]
+            trade.fee_cost
+            if trade.fee_currency == market["quote"]
+            else trade.fee_cost * trade.price
+            if trade.fee_currency == market["base"]
             else Decimal(0)
         )
         return VenueFill(
-            broker_exec_id=f"{self.name}:trade:{trade['id']}",
-            qty=decimal_from_wire(trade["amount"]),
-            price=price,
-            executed_at=datetime.fromtimestamp(trade["timestamp"] / 1000, tz=UTC),
+            broker_exec_id=f"{self.name}:trade:{trade.id}",
+            qty=trade.amount,
+            price=trade.price,
+            executed_at=trade.timestamp,
             fee=money.cents_up(fee_cash),  # a fee the customer pays: never less than charged
         )
 
     def open_orders(self) -> dict[str, VenueOrderState]:
-        orders = self._call(self.exchange.fetch_open_orders)
+        orders = [order_from_unified(found) for found in self._call(self.exchange.fetch_open_orders)]
         return {
-            str(found.get("clientOrderId") or found["id"]): self.venue_state(
-                found, self.exchange.markets[found["symbol"]]
-            )
+            str(found.client_order_id or found.id): self._venue_state(found, self.exchange.markets[found.symbol])
             for found in orders
         }

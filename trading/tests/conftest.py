@@ -11,8 +11,9 @@ from portfolios.models import LedgerAccount
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from trading.brokers import base
-from trading.brokers.paper import on_ticks, paper_book_reset
+from trading.brokers.paper import paper_book_reset
 from trading.models import Order
+from trading.paper_fills import on_ticks
 from trading.risk import OrderRequest
 from trading.services import order_cancel, order_place
 from trading.tests.venues import ScriptedVenue

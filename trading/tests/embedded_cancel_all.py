@@ -15,6 +15,7 @@ def main() -> None:
     from django.core.management.base import CommandError
     from django.db import connection
     from freezegun import freeze_time
+    from rest_framework import throttling  # noqa: F401  before freeze_time, as the root conftest explains
     from rest_framework.test import APIClient
 
     from accounts.tests.factories import UserFactory, approved_customer

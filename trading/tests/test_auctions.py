@@ -7,8 +7,8 @@ import pytest
 from freezegun import freeze_time
 
 from portfolios.models import Position
-from trading.brokers.paper import on_ticks
 from trading.models import Order
+from trading.paper_fills import on_ticks
 from trading.risk import OrderRejected, OrderRequest
 from trading.services import order_place
 from trading.tests.conftest import cash, place, quote
@@ -85,5 +85,5 @@ def test_auction_orders_are_accepted_only_in_alpacas_windows(alice_account, acme
         else:
             with pytest.raises(OrderRejected) as refusal:
                 order_place(account=alice_account, request=request)
-            assert refusal.value.detail.code == "auction_window_closed"
+            assert refusal.value.code == "auction_window_closed"
             assert not Order.objects.exists() and cash(alice_account).reserved == 0

@@ -22,6 +22,7 @@ from trading.models import Execution, Order
 from trading.risk import OrderRequest
 from trading.streams import venue_poll
 from trading.tasks import reconcile_orders
+from venues.ccxt import order_from_unified
 
 pytestmark = pytest.mark.django_db
 
@@ -187,13 +188,15 @@ def test_polling_books_each_trade_at_its_price_and_reconciliation_books_nothing_
 
 
 def test_unified_statuses_map_onto_our_state_machine(binanceus):
-    status = broker_by_name(VENUE).status
-    assert status({"status": "open"}, Decimal(0)) == "accepted"
-    assert status({"status": "open"}, Decimal("0.1")) == "partially_filled"
-    assert status({"status": "closed"}, Decimal("1")) == "filled"
-    assert status({"status": "canceled"}, Decimal(0)) == "canceled"
-    assert status({"status": "expired"}, Decimal(0)) == "expired"
-    assert status({"status": "rejected"}, Decimal(0)) == "rejected"
+    def status(unified: str, filled: float) -> str:
+        return broker_by_name(VENUE).status(order_from_unified({"id": "1", "status": unified, "filled": filled}))
+
+    assert status("open", 0) == "accepted"
+    assert status("open", 0.1) == "partially_filled"
+    assert status("closed", 1) == "filled"
+    assert status("canceled", 0) == "canceled"
+    assert status("expired", 0) == "expired"
+    assert status("rejected", 0) == "rejected"
 
 
 def test_keys_never_appear_in_the_adapters_repr(binanceus):

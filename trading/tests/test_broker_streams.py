@@ -24,6 +24,7 @@ from trading.models import Execution, Order
 from trading.risk import OrderRequest
 from trading.streams import run_streams, trade_update_apply
 from trading.tests.test_broker_alpaca import ALPACA_ID, ORDERS, recording
+from venues.alpaca import TradeUpdateReport, trade_update_report
 
 API_KEY, SECRET_KEY = "PKTEST1234", "secret-never-logged"
 
@@ -40,8 +41,9 @@ def frames(order_id: str) -> dict[str, dict]:
     return {frame["data"]["event"]: frame for frame in json.loads(text)}
 
 
-def update(frame: dict) -> TradeUpdate:
-    return TradeUpdate(**frame["data"])
+def update(frame: dict) -> TradeUpdateReport:
+    """A recorded frame as alpaca-py reads it, then as the stream hands it on."""
+    return trade_update_report(TradeUpdate(**frame["data"]))
 
 
 def place_via_alpaca(account, requests_mock, symbol="ACME") -> Order:

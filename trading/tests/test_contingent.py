@@ -18,8 +18,9 @@ from accounts.tests.factories import UserFactory, approved_customer
 from portfolios.models import Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
-from trading.brokers.paper import on_ticks, paper_book_reset
+from trading.brokers.paper import paper_book_reset
 from trading.models import Order
+from trading.paper_fills import on_ticks
 from trading.risk import Leg
 from trading.tests.conftest import cancel, cash, place, quote, tick
 

@@ -105,7 +105,7 @@ def test_a_sale_before_settlement_records_one_violation(xyz_bought_with_unsettle
 
 
 def test_partial_fills_of_one_sale_are_one_violation(xyz_bought_with_unsettled_funds, xyz):
-    from trading.brokers.paper import on_ticks
+    from trading.paper_fills import on_ticks
 
     quote(symbol="XYZ", bid="10.00", ask="10.00", bid_size="20")
     order = place(xyz_bought_with_unsettled_funds, symbol="XYZ", side="sell", qty=Decimal("50"))
@@ -183,7 +183,7 @@ def test_at_the_limit_a_sale_that_would_violate_again_is_refused(xyz_bought_with
     orders, events = Order.objects.count(), OrderEvent.objects.count()
     with pytest.raises(OrderRejected) as refusal:
         place(xyz_bought_with_unsettled_funds, symbol="XYZ", side="sell", qty=Decimal("50"))
-    assert refusal.value.detail.code == "good_faith_violation_limit" and "2026-03-05" in str(refusal.value.detail)
+    assert refusal.value.code == "good_faith_violation_limit" and "2026-03-05" in refusal.value.message
     assert (Order.objects.count(), OrderEvent.objects.count()) == (orders, events)
     assert Position.objects.get(account=xyz_bought_with_unsettled_funds, asset=xyz).reserved_qty == 0
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import AuditEvent
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError
 from trading.models import Order
 from trading.risk import OrderRejected, OrderRequest
 from trading.services import order_cancel, order_cancel_all, order_place, order_replace
@@ -60,7 +60,7 @@ def test_cancel_records_one_event_and_asking_again_none(alice, alice_account, ac
     order_cancel(account=alice_account, order_id=order.pk)
     [event] = events("trading.order_cancel_requested")
     assert (event.actor, event.target_id, event.after["status"]) == (alice, str(order.pk), "canceled")
-    with pytest.raises(BusinessRuleViolation):  # already canceled: refused, and nothing recorded
+    with pytest.raises(DomainError):  # already canceled: refused, and nothing recorded
         order_cancel(account=alice_account, order_id=order.pk)
     assert len(events("trading.order_cancel_requested")) == 1
 

@@ -53,7 +53,7 @@ def test_a_resting_limit_buy_costs_eight_statements(alice_account, acme, market_
 def test_buying_power_refusal_names_the_amounts_and_writes_nothing(alice_account, acme, market_open):
     with pytest.raises(OrderRejected) as refusal:
         order_place(account=alice_account, request=limit_buy(qty=Decimal(200)))
-    assert refusal.value.detail.code == "insufficient_buying_power"
+    assert refusal.value.code == "insufficient_buying_power"
     assert "$1,800.00" in str(refusal.value) and "$1,000.00 is available" in str(refusal.value)
     assert not Order.objects.exists() and not OrderEvent.objects.exists()
     assert LedgerAccount.objects.get(account=alice_account, kind=LedgerAccount.Kind.CASH).reserved == 0
@@ -74,7 +74,7 @@ def test_a_halted_asset_is_refused_at_once_despite_the_asset_cache(alice_account
     acme.save()
     with pytest.raises(OrderRejected) as refusal:
         order_place(account=alice_account, request=limit_buy())
-    assert refusal.value.detail.code == "asset_not_tradable"
+    assert refusal.value.code == "asset_not_tradable"
 
 
 def test_a_crossing_own_sell_is_still_a_wash_trade(alice_account, acme, market_open):
@@ -95,4 +95,4 @@ def test_a_crossing_own_sell_is_still_a_wash_trade(alice_account, acme, market_o
     order_place(account=alice_account, request=limit_buy(side="sell", limit_price=Decimal("9.50"), qty=Decimal(1)))
     with pytest.raises(OrderRejected) as refusal:
         order_place(account=alice_account, request=limit_buy(limit_price=Decimal("9.60")))
-    assert refusal.value.detail.code == "potential_wash_trade"
+    assert refusal.value.code == "potential_wash_trade"

@@ -17,9 +17,10 @@ from portfolios import selectors
 from portfolios.models import LedgerAccount, Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
-from speedtrade.api.errors import BusinessRuleViolation
-from trading.brokers.paper import on_ticks, paper_book_reset
+from speedtrade.errors import DomainError
+from trading.brokers.paper import paper_book_reset
 from trading.models import OPEN_STATUSES, Execution, Order, OrderEvent
+from trading.paper_fills import on_ticks
 from trading.risk import OrderRequest
 from trading.selectors import reservation_discrepancies
 from trading.services import order_cancel, order_place
@@ -73,7 +74,7 @@ class OrderMachine(RuleBasedStateMachine):
         try:
             with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
                 order_place(account=self.account, request=request)
-        except BusinessRuleViolation:
+        except DomainError:
             assert self._written() == before  # a refusal leaves nothing behind
 
     @rule(

@@ -1,9 +1,9 @@
 """The paper venue's book gives the same fills and water marks as its rules applied the slow, obvious way.
 
-`PaperBook` keeps orders in heaps and trailing stops in groups sharing a water mark, so a tick touches
-only what it can reach. `ReferenceBook` below looks at every order of the symbol on every tick. Random
-books, ticks and cancels must produce identical fills (order, quantity, price, final) tick by tick, and
-identical moved water marks (what `hwm_flush` writes).
+`trading.matching.OrderBook` (pure: no database) keeps orders in heaps and trailing stops in groups
+sharing a water mark, so a tick touches only what it can reach. `ReferenceBook` below looks at every
+order of the symbol on every tick. Random books, ticks and cancels must produce identical fills (order,
+quantity, price, final) tick by tick, and identical moved water marks (what `hwm_flush` writes).
 """
 
 import dataclasses
@@ -15,7 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketdata.quotes import Quote
-from trading.brokers.paper import FillIntent, PaperBook, Resting, fill_size
+from trading import matching
+from trading.matching import FillIntent, OrderBook, Resting, fill_size
+from trading.models import Order
 
 D = Decimal
 AT = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -146,7 +148,7 @@ steps = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(initial=st.lists(orders(), min_size=1, max_size=30), steps=steps)
 def test_the_book_fills_and_marks_like_the_reference(initial, steps):
-    book, reference = PaperBook(), ReferenceBook()
+    book, reference = OrderBook(session_open=lambda *_: True), ReferenceBook()  # crypto: always open
     added = []
 
     def add(order: Resting) -> None:
@@ -176,3 +178,9 @@ def test_the_book_fills_and_marks_like_the_reference(initial, steps):
                     reference.remove(fill.order.id)
     book.water_marks_collect()
     assert book.hwm_dirty == reference.hwm_dirty
+
+
+def test_the_book_names_order_types_and_sides_as_orders_store_them():
+    assert {value for name, value in vars(matching.T).items() if name.isupper()} == set(Order.Type.values)
+    assert {matching.BUY, matching.SELL} == set(Order.Side.values)
+    assert matching.CLS == Order.TimeInForce.CLS

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.test import TestCase
 
 from portfolios.models import Position
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError
 from trading.brokers.base import BROKERS, SubmitOutcome
 from trading.brokers.paper import PaperVenue
 from trading.models import Order
@@ -131,7 +131,7 @@ def test_a_complete_fill_first_makes_the_replace_refused(alice_account, resting_
         fill(resting_buy, "2"),
         lambda: order_replace(account=alice_account, order_id=resting_buy.id, changes={"limit_price": Decimal("9.50")}),
     )
-    assert isinstance(competitor.error, BusinessRuleViolation) and competitor.error.detail.code == "not_replaceable"
+    assert isinstance(competitor.error, DomainError) and competitor.error.code == "not_replaceable"
     assert Order.objects.count() == 1 and Order.objects.get().status == "filled"
     assert cash(alice_account).reserved == 0 and cash(alice_account).balance == Decimal("982.00")
 
@@ -151,7 +151,7 @@ def test_cancel_confirmed_first_then_the_fill_is_booked_after_the_end(alice_acco
 
 def test_fill_first_then_the_cancel_is_refused(alice_account, resting_buy):
     _, competitor = race(fill(resting_buy, "2"), lambda: order_cancel(account=alice_account, order_id=resting_buy.id))
-    assert isinstance(competitor.error, BusinessRuleViolation) and competitor.error.detail.code == "not_cancelable"
+    assert isinstance(competitor.error, DomainError) and competitor.error.code == "not_cancelable"
     order = Order.objects.get(pk=resting_buy.id)
     assert order.status == "filled" and not order.events.filter(event="pending_cancel").exists()
     assert cash(alice_account).reserved == 0

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from portfolios.models import LedgerAccount, Position
-from speedtrade.api.errors import BusinessRuleViolation
+from speedtrade.errors import DomainError
 from trading import services
 from trading.brokers.base import venue_refusal_reason
 from trading.models import Execution, Order, OrderEvent, ReconciliationCase
@@ -98,9 +98,9 @@ def test_an_unreachable_venue_refuses_new_orders_loses_nothing_and_recovers(
 
     reconcile_orders()
     assert "cannot be reached" in venue_refusal_reason("scripted")
-    with pytest.raises(BusinessRuleViolation) as refused:
+    with pytest.raises(DomainError) as refused:
         place(alice_account, qty=Decimal("1"))
-    assert refused.value.get_codes() == "venue_unavailable"
+    assert refused.value.code == "venue_unavailable"
     assert Order.objects.count() == 1  # nothing written for the refused order
 
     scripted_venue.down = False
@@ -199,7 +199,7 @@ def test_a_disagreement_opens_a_case_halts_the_venue_until_compliance_resolves_i
     case = ReconciliationCase.objects.get()
     assert (case.venue, case.kind, case.order, case.status) == ("scripted", "open_only_at_venue", order, "open")
     assert "halted" in venue_refusal_reason("scripted")
-    with pytest.raises(BusinessRuleViolation):
+    with pytest.raises(DomainError):
         place(alice_account, qty=Decimal("1"))
     reconcile_orders()
     assert ReconciliationCase.objects.count() == 1  # one open case, not one per run

@@ -5,8 +5,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.services import trader_create
-from portfolios.exceptions import PortfolioRuleViolation
+from accounts.demo import trader_create
+from speedtrade.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -47,6 +47,6 @@ class Command(BaseCommand):
                 cash=options["cash"],
                 kyc=None if options["kyc"] == "none" else options["kyc"],
             )
-        except (ValueError, PortfolioRuleViolation) as exc:
+        except (ValueError, DomainError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Ready: {user.email} ({user.pk})"))

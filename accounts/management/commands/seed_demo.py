@@ -4,6 +4,11 @@ a few applications waiting in the compliance queue, the asset universe and its h
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from accounts.models import User
+from portfolios.selectors import primary_account
+from portfolios.services import equity_history_backfill
 
 DEMO_USERS = [
     # (email, password, extra create_trader options, what they are for)
@@ -18,6 +23,7 @@ DEMO_USERS = [
 ]
 PENDING_APPLICANTS = ["applicant1@speedtrade.local", "applicant2@speedtrade.local", "applicant3@speedtrade.local"]
 APPLICANT_PASSWORD = "demo-applicant-2026"
+DEMO_HISTORY_DAYS = 5  # as backfill_bars' default: the bars the history is valued from
 
 
 class Command(BaseCommand):
@@ -35,6 +41,11 @@ class Command(BaseCommand):
         # --- marketdata: the universe and a few days of simulated history, so charts are never empty.
         call_command("load_assets", stdout=self.stdout)
         call_command("backfill_bars", stdout=self.stdout)
+        # --- portfolios: the demo trader's equity curve is not empty before the first snapshot job runs.
+        trader = User.objects.get(email=DEMO_USERS[0][0])
+        account = primary_account(user=trader)
+        written = equity_history_backfill(account=account, days=DEMO_HISTORY_DAYS, now=timezone.now())
+        self.stdout.write(f"Equity history: {written} snapshots.")
         for email in PENDING_APPLICANTS:
             call_command(
                 "create_trader", email, "--password", APPLICANT_PASSWORD, "--kyc", "pending", stdout=self.stdout

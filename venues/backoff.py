@@ -1,7 +1,7 @@
-"""Reconnect delays for provider adapters: exponential backoff with full jitter.
+"""Reconnect and retry delays for clients of outside services: exponential backoff with full jitter.
 
 Full jitter (a uniform draw between zero and the capped exponential delay) keeps many
-feed processes that lost the same upstream from reconnecting in lock-step.
+processes that lost the same upstream (a venue, a data provider, a delivery service) from reconnecting in lock-step.
 """
 
 import random

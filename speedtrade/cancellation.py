@@ -1,9 +1,10 @@
-"""Stopping feed tasks for sure, even when a library swallows the cancellation.
+"""Stopping asyncio tasks for sure (feeds, venue streams, channel-layer receives), even when a library
+swallows the cancellation.
 
 On Python 3.11, `asyncio.wait_for` drops a cancellation that arrives while the
 operation it waits for has just finished (CPython gh-86296, fixed in 3.12 where
 `wait_for` is built on `asyncio.timeout`). redis-py sends every command through
-`wait_for` (its default `socket_timeout` is 5 s), so a feed task cancelled while
+`wait_for` (its default `socket_timeout` is 5 s), so a task cancelled while
 publishing a tick through channels-redis often never sees the CancelledError and
 keeps streaming: one `task.cancel()` and an `await` can then hang forever. We
 repeat the cancellation until the task has really ended.

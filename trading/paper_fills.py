@@ -1,0 +1,70 @@
+"""Books what the paper venue decides — its fills and cancels — through the order services.
+
+The venue (`trading.brokers.paper`) only decides; this module, which may import the
+services, records: every fill through `execution_apply`, every cancel through
+`order_venue_update`, and then tells the book what was committed.
+"""
+
+import logging
+from datetime import datetime
+
+from django.utils import timezone
+
+from marketdata.quotes import Quote
+from trading import services
+from trading.brokers.paper import AcceptDecision, PaperBook, auction_missed_reason, fill_execution_id, paper_book
+from trading.matching import FillIntent
+from trading.models import Order
+from trading.models import OrderStatus as S
+
+logger = logging.getLogger(__name__)
+
+
+def fills_book(book: PaperBook | None, fills: list[FillIntent], now: datetime) -> None:
+    """Book fills through execution_apply; keep the in-memory order in step with what was committed."""
+    for fill in fills:
+        try:
+            execution = services.execution_apply(
+                order_id=fill.order.id,
+                broker_exec_id=fill_execution_id(fill),
+                qty=fill.qty,
+                price=fill.price,
+                executed_at=now,
+                final=fill.final,
+                now=now,
+            )
+        except Exception:
+            logger.exception("paper fill of order %s could not be applied", fill.order.id)
+            execution = None
+        if book is not None:
+            book.fill_settled(fill, booked=execution is not None)
+
+
+def accept_decision_book(order: Order, decision: AcceptDecision) -> None:
+    """What the venue decided on accepting `order`: its fill, then the cancel of what IOC/FOK leaves."""
+    fills_book(None, decision.fills, decision.at)
+    if decision.cancel_reason:
+        services.order_venue_update(
+            order_id=order.id, to_status=S.CANCELED, event="canceled", reason=decision.cancel_reason, now=decision.at
+        )
+
+
+def on_ticks(quotes: list[Quote]) -> None:
+    """FEED_TICK_HANDLERS entry: match resting paper orders against a batch of ticks, booking each tick's
+    fills before the next tick is matched."""
+    now = timezone.now()
+    book = paper_book()
+    book.sync(now)
+    for quote in quotes:
+        at = quote.timestamp if quote.timestamp else now
+        auction_fills, missed = book.auction(quote, at)
+        fills_book(book, auction_fills, now)
+        for order in missed:
+            book.remove(order.id)
+            services.order_venue_update(
+                order_id=order.id, to_status=S.CANCELED, event="canceled", reason=auction_missed_reason(order), now=now
+            )
+        fills = book.evaluate(quote, at)
+        if fills:
+            fills_book(book, fills, now)
+    book.hwm_flush(now)

@@ -1,0 +1,57 @@
+"""The only code that changes orders. One transaction per business action.
+
+Lock order, everywhere (so two paths never deadlock):
+    account row → order row(s) → position row (taken by portfolios inside `fill_apply`).
+Every function that changes an order first locks its account, then the order.
+Side effects (the submit/cancel tasks, trade updates) run after commit.
+
+One module per concern, each importing only those before it (no cycles):
+    common      locks (in the lock order above), the audit record, trade updates, holding and
+                releasing what an order needs, ending and canceling an order
+    contingent  bracket/OTO legs and OCO exit groups
+    executions  what venues report: submission claims, status changes, fills
+    orders      entry, cancel, replace, expiry; the cancels of an account restriction
+    positions   closing positions (market sells through order entry)
+    cases       reconciliation cases
+Callers use the names below (`from trading import services; services.order_place(...)`).
+"""
+
+from trading.services.cases import reconciliation_case_open, reconciliation_case_resolve
+from trading.services.common import OrderNotFound, trade_update_publish
+from trading.services.executions import (
+    execution_apply,
+    execution_apply_cumulative,
+    order_submission_start,
+    order_venue_update,
+)
+from trading.services.orders import (
+    ClientOrderIdReused,
+    order_cancel,
+    order_cancel_all,
+    order_place,
+    order_replace,
+    orders_cancel_for_restriction,
+    orders_expire,
+)
+from trading.services.positions import PositionNotFound, position_close, position_close_all
+
+__all__ = [
+    "ClientOrderIdReused",
+    "OrderNotFound",
+    "PositionNotFound",
+    "execution_apply",
+    "execution_apply_cumulative",
+    "order_cancel",
+    "order_cancel_all",
+    "order_place",
+    "order_replace",
+    "order_submission_start",
+    "order_venue_update",
+    "orders_cancel_for_restriction",
+    "orders_expire",
+    "position_close",
+    "position_close_all",
+    "reconciliation_case_open",
+    "reconciliation_case_resolve",
+    "trade_update_publish",
+]

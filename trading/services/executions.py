@@ -1,0 +1,320 @@
+"""What venues report: submission claims, status changes (and a replacement's acknowledgement or refusal), fills."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from portfolios import services as portfolio_services
+from speedtrade import money
+from speedtrade.errors import Conflict, DomainError
+from trading import risk
+from trading.models import TERMINAL_STATUSES, Execution, Order, OrderEvent
+from trading.models import OrderStatus as S
+from trading.services.common import (
+    cancel_request,
+    hold,
+    lock_account_of_order,
+    lock_order,
+    locked,
+    order_end,
+    release_reservation,
+    remaining_request,
+    trade_update_publish,
+)
+from trading.services.contingent import (
+    exit_group_after_fill,
+    exit_group_claim,
+    legs_follow_entry_fill,
+    replacement_reduce,
+)
+from trading.states import order_event_record, order_transition
+
+
+def order_submission_start(*, order_id, now: datetime | None = None) -> Order | None:
+    """Claim a `new` order for submission (new → pending_new). None if it is no longer `new`.
+
+    The claim is one conditional UPDATE and its row count: of two workers handed the same
+    order (a redelivery, a requeue by reconciliation), exactly one gets it. It locks only
+    the order row and takes no other lock afterwards, so it cannot deadlock with the
+    account → order order of the other services.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = Order.objects.filter(pk=order_id, status=S.NEW).update(
+            status=S.PENDING_NEW, submitted_at=now, updated_at=now
+        )
+        if not claimed:
+            return None
+        order = Order.objects.select_related("asset", "account").get(pk=order_id)
+        OrderEvent.objects.create(
+            order=order, event="pending_new", from_status=S.NEW, to_status=S.PENDING_NEW, created_at=now
+        )
+        trade_update_publish(order=order, event="pending_new", now=now)
+    return order
+
+
+def order_venue_update(
+    *,
+    order_id,
+    to_status: str,
+    event: str | None = None,
+    reason: str = "",
+    detail: dict | None = None,
+    latency_us: int | None = None,
+    broker_order_id: str = "",
+    now: datetime | None = None,
+) -> Order | None:
+    """A venue reports a status change (accepted, canceled, expired, rejected, done_for_day). Repeats are no-ops."""
+    now = now or timezone.now()
+    event = event or to_status
+    with transaction.atomic():
+        account = lock_account_of_order(order_id)
+        if account is None:
+            return None
+        order = lock_order(account=account, order_id=order_id)
+        if order.status == to_status or order.status in TERMINAL_STATUSES:
+            return order
+        if broker_order_id and not order.broker_order_id:
+            order.broker_order_id = broker_order_id
+        if to_status in TERMINAL_STATUSES:
+            if broker_order_id:
+                order.save(update_fields=["broker_order_id"])
+            order_end(order=order, to_status=to_status, event=event, now=now, reason=reason, detail=detail)
+            if to_status == S.REJECTED and order.replaces_id:
+                replace_refused(old_id=order.replaces_id, reason=reason, now=now)
+        else:
+            fields = ("broker_order_id",) if broker_order_id else ()
+            order_transition(
+                order=order,
+                to_status=to_status,
+                event=event,
+                detail=detail,
+                latency_us=latency_us,
+                changed_fields=fields,
+                now=now,
+            )
+            trade_update_publish(order=order, event=event, now=now)
+        if to_status == S.ACCEPTED and order.replaces_id:
+            # The venue acknowledged the replacement: the order it replaces is now replaced.
+            old = locked(Order.objects.filter(pk=order.replaces_id, status=S.PENDING_REPLACE))
+            if old:
+                replaced_record(old=old[0], now=now)
+    return order
+
+
+def replace_refused(*, old_id, reason: str, now: datetime) -> None:
+    """The venue refused a replacement: the old order is still live there. It returns to its live status and
+    holds again what its remainder needs; if that is no longer available, it is canceled rather than left unfunded."""
+    old = locked(Order.objects.filter(pk=old_id, status=S.PENDING_REPLACE))
+    if not old:
+        return
+    old = old[0]
+    old.replaced_by = None
+    live = S.PARTIALLY_FILLED if old.filled_qty else S.ACCEPTED
+    funded = True
+    try:
+        with transaction.atomic():
+            request = remaining_request(old, {})
+            quote = risk.latest_quote(old.symbol)
+            hold(order=old, holding=risk.holding_check(old.account, request, old.asset, quote, good_faith_at=None))
+    except DomainError as refusal:
+        funded = False
+        old.reserved_cash = old.reserved_qty = Decimal(0)
+        reason = f"{reason} (and the original can no longer be funded: {refusal})"
+    order_transition(
+        order=old,
+        to_status=live,
+        event="order_replace_rejected",
+        detail={"reason": reason},
+        changed_fields=("replaced_by", "reserved_cash", "reserved_qty"),
+        now=now,
+    )
+    trade_update_publish(order=old, event="order_replace_rejected", now=now)
+    if not funded:
+        cancel_request(order=old, now=now)
+
+
+def replaced_record(*, old: Order, now: datetime) -> None:
+    order_transition(
+        order=old,
+        to_status=S.REPLACED,
+        event="replaced",
+        changed_fields=("replaced_by", "reserved_cash", "reserved_qty"),
+        now=now,
+    )
+    trade_update_publish(order=old, event="replaced", now=now)
+
+
+def _average_price(order: Order, qty: Decimal, price: Decimal) -> Decimal:
+    previous = order.filled_avg_price or Decimal(0)
+    total = order.filled_qty + qty
+    return money.to_stored((previous * order.filled_qty + price * qty) / total)
+
+
+def _notional_cash_still_needed(order: Order) -> Decimal:
+    """What the rest of a dollar-amount buy may still spend."""
+    return max(order.notional - order.filled_notional, Decimal(0))
+
+
+def execution_apply(
+    *,
+    order_id,
+    broker_exec_id: str,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal = Decimal(0),
+    executed_at: datetime,
+    final: bool = False,
+    now: datetime | None = None,
+) -> Execution | None:
+    """Record one fill and everything it moves, in one transaction. A repeated `broker_exec_id` changes nothing.
+
+    `final` lets a venue say a notional order is complete (its dollars are used up to the last share increment).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = lock_account_of_order(order_id)
+        if account is None:
+            return None
+        order = lock_order(account=account, order_id=order_id)
+        if Execution.objects.filter(broker_exec_id=broker_exec_id).exists():
+            return None
+        # A venue may report a fill for an order that already ended here (a cancel or replace raced
+        # it): the money moved at the venue, so it is booked all the same, as `fill_after_end`.
+        ended = order.status in TERMINAL_STATUSES
+        if order.remaining_qty is not None and qty > order.remaining_qty:
+            raise Conflict(f"Execution {broker_exec_id} overfills order {order.id}.", code="overfill")
+        execution = Execution.objects.create(
+            order=order,
+            broker_exec_id=broker_exec_id,
+            qty=qty,
+            price=price,
+            fee=fee,
+            executed_at=executed_at,
+            created_at=now,
+        )
+        if order.status == S.FILLED:
+            raise Conflict(f"Execution {broker_exec_id} arrived for filled order {order.id}.", code="overfill")
+        # A venue fill is a fact even when we already ended the order (a cancel or expiry
+        # that crossed the fill, a rejection decided while the venue was silent): book it.
+        ended = order.status in TERMINAL_STATUSES
+        remaining_before = order.remaining_qty
+        order.filled_avg_price = _average_price(order, qty, price)
+        order.filled_qty += qty
+        # The fill's cash exactly as the ledger books it (firm-favour rounding), so the two always agree.
+        order.filled_notional += money.trade_value(qty, price, order.side)
+        complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
+        if ended:
+            pass  # an ended order holds no reservation any more
+        elif order.side == Order.Side.BUY:
+            if complete:
+                release = order.reserved_cash
+            elif order.notional is not None:
+                release = order.reserved_cash - _notional_cash_still_needed(order)
+            else:
+                release = money.cents_up(order.reserved_cash * qty / remaining_before)
+            release_reservation(order, cash=max(release, Decimal(0)))
+        else:
+            exit_group_claim(order=order, qty=qty)
+            release_reservation(order, qty=order.reserved_qty if complete or ended else qty)
+        position_qty = portfolio_services.fill_apply(
+            account=account,
+            asset=order.asset,
+            side=order.side,
+            qty=qty,
+            price=price,
+            fee=fee,
+            executed_at=executed_at,
+            cause=execution,
+        ).qty
+        changed = ("filled_qty", "filled_notional", "filled_avg_price", "reserved_cash", "reserved_qty")
+        event = "fill" if complete else "partial_fill"
+        if ended:
+            order_event_record(
+                order=order,
+                event="fill_after_end",
+                qty=qty,
+                price=price,
+                detail={"broker_exec_id": broker_exec_id},
+                changed_fields=changed,
+                now=now,
+            )
+        else:
+            to_status = S.FILLED
+            if not complete:
+                pending = order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE)
+                to_status = order.status if pending else S.PARTIALLY_FILLED
+            order_transition(
+                order=order,
+                to_status=to_status,
+                event=event,
+                qty=qty,
+                price=price,
+                detail={"broker_exec_id": broker_exec_id},
+                changed_fields=changed,
+                now=now,
+            )
+        trade_update_publish(
+            order=order,
+            event=event,
+            now=now,
+            price=price,
+            qty=qty,
+            position_qty=position_qty,
+            execution_id=execution.id,
+        )
+        replacement_reduce(replaced=order, qty=qty, now=now)
+        legs_follow_entry_fill(entry=order, qty=qty, now=now)
+        exit_group_after_fill(order=order, now=now)
+    return execution
+
+
+def execution_apply_cumulative(
+    *,
+    order_id,
+    broker_exec_prefix: str,
+    filled_qty: Decimal,
+    filled_avg_price: Decimal | None,
+    executed_at: datetime,
+    fill_qty: Decimal | None = None,
+    fill_price: Decimal | None = None,
+    fee: Decimal = Decimal(0),
+    final: bool = False,
+    now: datetime | None = None,
+) -> Execution | None:
+    """Book what a venue's cumulative `filled_qty` adds to ours (venues that report totals, or fills out of order).
+
+    With the order locked, the new execution is `filled_qty − our filled_qty` (nothing if
+    ≤ 0: a late or repeated report). Its id is `<prefix>:<filled_qty>`, the same for every
+    process that learns the same total, so the stream and reconciliation never book one
+    fill twice. Its price is the reported fill's own price when the report is exactly that
+    fill, else what the venue's average implies for the difference. `final`: the venue says
+    the order is complete (a notional order has no quantity to reach).
+    """
+    with transaction.atomic():
+        account = lock_account_of_order(order_id)
+        if account is None:
+            return None
+        order = lock_order(account=account, order_id=order_id)
+        qty = filled_qty - order.filled_qty
+        if qty <= 0:
+            return None
+        if fill_price is not None and fill_qty == qty:
+            price = fill_price
+        else:
+            if filled_avg_price is None:
+                return None
+            ours = order.filled_qty * (order.filled_avg_price or Decimal(0))
+            price = money.to_stored((filled_avg_price * filled_qty - ours) / qty)
+        return execution_apply(
+            order_id=order.id,
+            broker_exec_id=f"{broker_exec_prefix}:{filled_qty.normalize()}",
+            qty=qty,
+            price=price,
+            fee=fee,
+            executed_at=executed_at,
+            final=final,
+            now=now,
+        )
