@@ -56,7 +56,7 @@ from venues.wire import decimal_from_wire
 logger = logging.getLogger(__name__)
 
 LATEST_TRADES_CHUNK = 200  # symbols per latest-trades request (keeps URLs short)
-ALPACA_TIMEFRAMES = {
+ALPACA_TIMEFRAMES: dict[str, TimeFrame] = {
     Timeframe.MINUTE: TimeFrame(1, TimeFrameUnit.Minute),
     Timeframe.FIVE_MINUTES: TimeFrame(5, TimeFrameUnit.Minute),
     Timeframe.HOUR: TimeFrame(1, TimeFrameUnit.Hour),
