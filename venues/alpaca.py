@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol, overload
 
 from alpaca.data.enums import CryptoFeed, DataFeed
 from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
@@ -147,6 +147,14 @@ def crypto_data_stream(api_key: str, secret_key: str, *, stream_url: str) -> Cry
     return GapLoggingCryptoDataStream(api_key, secret_key, url_override=stream_url + CRYPTO_STREAM_PATH)
 
 
+@overload
+def historical_client(
+    api_key: str, secret_key: str, *, crypto: Literal[True], data_url: str | None
+) -> CryptoHistoricalDataClient: ...
+@overload
+def historical_client(
+    api_key: str, secret_key: str, *, crypto: Literal[False], data_url: str | None
+) -> StockHistoricalDataClient: ...
 def historical_client(
     api_key: str, secret_key: str, *, crypto: bool, data_url: str | None
 ) -> StockHistoricalDataClient | CryptoHistoricalDataClient:
