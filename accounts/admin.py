@@ -3,6 +3,10 @@
 
 Nothing here edits a status or a flag directly: model pages are read-only, and every
 decision is a custom page (reason required) that calls a service.
+
+One module despite its length (issue 17): Django registers an app's admin from here, its pages share
+the audited mixin and the action-form page (`action_form_response`), and every rule they apply lives
+in the services.
 """
 
 from django import forms as django_forms

@@ -1,3 +1,11 @@
+"""Users, the KYC application (its documents, agreements and status history), account restrictions,
+API keys and the audit trail: the app's schema.
+
+One module despite its length (issue 17): it is declarations — fields, constraints, the KYC state
+machine's table and small derived properties — with no business logic to separate (that is in
+`accounts.services`), and Django looks an app's models up here.
+"""
+
 import uuid
 
 from django.contrib.auth.models import AbstractUser

@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.utils import timezone
 
@@ -100,10 +101,12 @@ class AlertBook:
             evaluations = self.evaluations
             self._empty()
             self.day, self.evaluations = day, evaluations
-            rows = PriceAlert.objects.filter(status=S.ACTIVE).values_list(*FIELDS)
+            query = PriceAlert.objects.filter(status=S.ACTIVE)
         else:
-            rows = PriceAlert.objects.filter(updated_at__gte=self.watermark - SYNC_OVERLAP).values_list(*FIELDS)
-        rows = list(rows)
+            # The same day as the last sync, which set the watermark.
+            watermark = cast(datetime, self.watermark)
+            query = PriceAlert.objects.filter(updated_at__gte=watermark - SYNC_OVERLAP)
+        rows = list(query.values_list(*FIELDS))
         self._closes_load({row[2] for row in rows if row[3] in ("change_up", "change_down")} - set(self.closes), now)
         for alert_id, user_id, symbol, condition, value, repeat, cooldown, status, rearm_at, updated_at in rows:
             known = self.alerts.get(alert_id)

@@ -72,9 +72,10 @@ class PriceAlert(models.Model):
 def describe(condition: str, value) -> str:
     """ "at or above $120", "down 5% since the previous close": an alert's condition in words."""
     text = f"{value.normalize():f}"
-    return {
+    words: dict[str, str] = {
         PriceAlert.Condition.PRICE_ABOVE: f"at or above ${text}",
         PriceAlert.Condition.PRICE_BELOW: f"at or below ${text}",
         PriceAlert.Condition.CHANGE_UP: f"up {text}% since the previous close",
         PriceAlert.Condition.CHANGE_DOWN: f"down {text}% since the previous close",
-    }[condition]
+    }
+    return words[condition]

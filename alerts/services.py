@@ -1,5 +1,7 @@
 """The only writers of price alerts. The feed's alert book (alerts/book.py) fires them through `alert_fire`."""
 
+import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -160,6 +162,7 @@ def alerts_fire(firings: list[tuple], *, now: datetime) -> dict:
                 {armed.id: S.ACTIVE if armed.repeat else S.TRIGGERED for armed, _ in firings}, CharField()
             ),
         )
+        fired: Collection[uuid.UUID]
         if updated == len(firings):
             fired = rearm_at.keys()
         else:  # some were not armed any more (rare: another book fired them, or an edit raced the batch)

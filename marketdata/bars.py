@@ -20,7 +20,7 @@ from marketdata.models import Timeframe
 from marketdata.quotes import Quote
 from speedtrade.money import to_stored
 
-TIMEFRAME_SPANS = {
+TIMEFRAME_SPANS: dict[str, timedelta] = {
     Timeframe.MINUTE: timedelta(minutes=1),
     Timeframe.FIVE_MINUTES: timedelta(minutes=5),
     Timeframe.HOUR: timedelta(hours=1),

@@ -9,6 +9,7 @@ all ask these functions; nothing else decides whether a market is open.
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import exchange_calendars
@@ -82,7 +83,8 @@ def equity_session(day: date) -> EquitySession | None:
 
 def equity_sessions(start: date, end: date) -> list[EquitySession]:
     days = xnys().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))
-    return [equity_session(day.date()) for day in days]
+    # Each day is a session, so each has one (equity_session's None is for other days).
+    return [cast(EquitySession, equity_session(day.date())) for day in days]
 
 
 def is_open(asset_class: str, at: datetime, *, extended_hours: bool = False) -> bool:
@@ -109,7 +111,7 @@ def next_session(at: datetime) -> EquitySession:
 def session_before(day: date) -> EquitySession:
     """The newest session on a date before `day` (the previous session's close is measured from it)."""
     previous = xnys().date_to_session(pd.Timestamp(day - timedelta(days=1)), direction="previous")
-    return equity_session(previous.date())
+    return cast(EquitySession, equity_session(previous.date()))  # a session date, so not None
 
 
 def last_closed_session(at: datetime) -> EquitySession:

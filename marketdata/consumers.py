@@ -58,8 +58,9 @@ class QuoteFanOut:
             self.pending.pop(symbol, None)
 
     async def quotes_teardown(self) -> None:
-        if getattr(self, "flush_task", None) is not None:
-            self.flush_task.cancel()
+        flush_task = getattr(self, "flush_task", None)
+        if flush_task is not None:
+            flush_task.cancel()
         quote_hub().unsubscribe(self, getattr(self, "symbols", ()))
 
     def quote_received(self, tick: FannedQuote) -> None:

@@ -15,7 +15,7 @@ import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import Protocol, cast
 
 import orjson
 from channels.layers import get_channel_layer
@@ -113,7 +113,8 @@ class QuoteHub:
 def _stop_if_cancelled() -> None:
     """Raise the cancellation that redis-py's `wait_for` may have swallowed (Python 3.11, see
     speedtrade/cancellation.py): the task still counts the request, and the hub must end on it."""
-    if asyncio.current_task().cancelling():
+    # Only ever called from the hub's own task, so there is a current task.
+    if cast(asyncio.Task, asyncio.current_task()).cancelling():
         raise asyncio.CancelledError
 
 

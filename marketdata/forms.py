@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import cast
 
 from django import forms
 
@@ -30,7 +31,7 @@ class ScreenerForm(forms.Form):
         super().__init__(data)
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = cast(dict, super().clean())  # Form.clean returns cleaned_data (the stubs allow an override's None)
         low, high = cleaned.get("min_price"), cleaned.get("max_price")
         if low is not None and high is not None and low > high:
             self.add_error("max_price", "The max price must not be below the min price.")

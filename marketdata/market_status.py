@@ -8,6 +8,7 @@ only words it. Times are shown in the exchange's time zone, with "ET".
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -59,11 +60,14 @@ class MarketStatus:
         """The sentence under the label: when it opens or closes next."""
         if self.phase == ALWAYS_OPEN:
             return "Crypto trades around the clock."
+        # Only the always-open market has no next close (market_status).
+        next_close = cast(datetime, self.next_close)
         if self.phase == OPEN:
             early = "Early close" if self.early_close else "Closes"
-            return f"{early} {et_label(self.next_close, now=self.at)}."
-        opens = f"Opens {et_label(self.next_open, now=self.at)}"
-        return f"{opens}; early close {et_label(self.next_close, now=self.at)}." if self.early_close else f"{opens}."
+            return f"{early} {et_label(next_close, now=self.at)}."
+        # Only an open market has no next open.
+        opens = f"Opens {et_label(cast(datetime, self.next_open), now=self.at)}"
+        return f"{opens}; early close {et_label(next_close, now=self.at)}." if self.early_close else f"{opens}."
 
 
 def market_status(asset_class: str, at: datetime | None = None) -> MarketStatus:
@@ -115,5 +119,6 @@ def order_timing(
     if not queued:
         sent = "Sent to the market now" + (" (extended hours)" if extended_now else "")
     else:
-        sent = f"Queued for the open, {et_label(status.next_open, now=status.at)}"
+        # Queued: the market is not open (nor always open), so it has a next open.
+        sent = f"Queued for the open, {et_label(cast(datetime, status.next_open), now=status.at)}"
     return OrderTiming(sent=sent, price=price, queued=queued)

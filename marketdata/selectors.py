@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, Subquery, Value
@@ -288,7 +289,13 @@ def quote_summary(asset: Asset, *, now: datetime | None = None) -> QuoteSummary:
     status = market_status(asset.asset_class, now)
     quote = latest_quotes([asset.symbol]).get(asset.symbol)
     last = latest_prices([asset])[asset.pk]
-    common = {"asset": asset, "quote": quote, "status": status, "last": last, "last_at": quote and quote.timestamp}
+    common: dict[str, Any] = {
+        "asset": asset,
+        "quote": quote,
+        "status": status,
+        "last": last,
+        "last_at": quote and quote.timestamp,
+    }
     if status.phase not in (AFTER_HOURS, CLOSED):
         reference = previous_closes([asset], now=now)[asset.pk]
         label = "Pre-market" if status.phase == PRE_MARKET else "Today"

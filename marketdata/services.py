@@ -295,7 +295,8 @@ def bars_backfill(
         after_newest = newest[asset.pk] + TIMEFRAME_SPANS[Timeframe.MINUTE] if asset.pk in newest else earliest
         walk = RandomWalk(SimulatedAsset.from_asset(asset, closes.get(asset.pk)), seed)
         volume_scale = Decimal(1) if asset.asset_class == US_EQUITY else (Decimal(1000) / asset.reference_price)
-        minute_bars, hour_bars = [], []
+        minute_bars: list[BarValue] = []
+        hour_bars: list[BarValue] = []
         for timeframe, opened, closed in _history_segments(max(earliest, after_newest), end, minute_start):
             generated = simulated_bars(walk, timeframe, opened, closed, volume_scale=volume_scale)
             (minute_bars if timeframe == Timeframe.MINUTE else hour_bars).extend(generated)

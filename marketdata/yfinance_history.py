@@ -25,7 +25,7 @@ from marketdata.models import Timeframe
 from speedtrade.money import to_step
 
 PRICE_PLACES = Decimal("0.0001")
-YAHOO_INTERVALS = {Timeframe.DAY: "1d", Timeframe.HOUR: "15m"}
+YAHOO_INTERVALS: dict[str, str] = {Timeframe.DAY: "1d", Timeframe.HOUR: "15m"}
 
 
 def _price(value) -> Decimal:

@@ -2,6 +2,7 @@
 
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,7 +58,7 @@ def notification_record(
     return notification, created
 
 
-def notifications_record(events: list[Event], *, now: datetime | None = None) -> list[tuple[Notification, bool]]:
+def notifications_record(events: list[Event], *, now: datetime | None = None) -> Sequence[tuple[Notification, bool]]:
     """`notification_record` for a batch (a tick batch's fired alerts) in a fixed number of statements.
 
     Inside the caller's transaction (a fired alert's) every round trip is on the way to the customer's
@@ -131,9 +132,11 @@ def _created_message(notification: Notification, unread: int) -> dict:
     return {"event": "created", "notification": notification_as_dict(notification), "unread_count": unread}
 
 
-def _targets(notification, preference: NotificationPreference, devices: list) -> list[tuple[str, object]]:
+def _targets(
+    notification, preference: NotificationPreference, devices: list[uuid.UUID]
+) -> list[tuple[str, uuid.UUID | None]]:
     emailed = KINDS[notification.kind].email and preference.email  # security: always on (preferences_for)
-    targets = [(Channel.EMAIL, None)] if emailed else []
+    targets: list[tuple[str, uuid.UUID | None]] = [(Channel.EMAIL, None)] if emailed else []
     if preference.push:
         targets += [(Channel.PUSH, device_id) for device_id in devices]
     return targets

@@ -1,3 +1,11 @@
+"""Brokerage accounts, the double-entry ledger, positions, transfers and bank links (Plaid records
+included), cash adjustments, equity snapshots, watchlists and settlement records: the app's schema.
+
+One module despite its length (issue 17): it is declarations — fields, and the constraints that
+keep the ledger's invariants in the database — with no business logic to separate (that is in
+`portfolios.services`), and Django looks an app's models up here.
+"""
+
 import secrets
 import uuid
 

@@ -4,6 +4,9 @@ by `portfolios.plaid_events` (they call the transfer services, which submit thro
 
 Every call goes through the official `plaid-python` client (`plaid_client()`); tests point
 it at a local server replaying Plaid's recorded sandbox responses (`PLAID_API_URL`).
+
+One module despite its length (issue 17): it is the one place that speaks to Plaid — its client and
+error mapping are shared by linking, the transfer rail and the webhook checks.
 """
 
 import hashlib

@@ -6,7 +6,7 @@ from speedtrade.admin import ReadOnlyAdmin, ReadOnlyAdminMixin
 
 class RunInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = RecurringRun
-    fields = ["scheduled_date", "run_date", "status", "order", "skip_code", "skip_reason", "finished_at"]
+    fields = ("scheduled_date", "run_date", "status", "order", "skip_code", "skip_reason", "finished_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -15,7 +15,7 @@ class RunInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class EventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = RecurringPlanEvent
-    fields = ["created_at", "event", "from_status", "to_status", "detail"]
+    fields = ("created_at", "event", "from_status", "to_status", "detail")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -46,12 +46,14 @@ def scheduled_dates(
                 yield day
             day += timedelta(days=1)
     elif frequency in (WEEKLY, BIWEEKLY):
+        assert weekday is not None, "weekly plans have a weekday"
         day = start + timedelta(days=(weekday - start.weekday()) % 7)
         step = timedelta(days=7 if frequency == WEEKLY else 14)
         while True:
             yield day
             day += step
     elif frequency == MONTHLY:
+        assert day_of_month is not None, "monthly plans have a day of the month"
         year, month = start.year, start.month
         while True:
             day = _month_day(year, month, day_of_month)
@@ -87,4 +89,6 @@ def run_deadline(run_date: date, *, crypto: bool, time_of_day: time) -> datetime
     """After this the run is skipped as missed, not placed late: the session's close (stocks), a day later (crypto)."""
     if crypto:
         return run_at(run_date, crypto=True, time_of_day=time_of_day) + timedelta(days=1)
-    return calendars.equity_session(run_date).close
+    session = calendars.equity_session(run_date)
+    assert session is not None, "run dates are trading days"
+    return session.close

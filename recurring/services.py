@@ -248,6 +248,7 @@ def plan_run_claim(*, plan_id, now: datetime) -> RecurringRun | None:
         if plan is None:
             return None
         scheduled = plan.next_scheduled_date
+        assert scheduled is not None, "an active plan has its next date"
         run, _ = RecurringRun.objects.get_or_create(
             plan=plan,
             scheduled_date=scheduled,
@@ -312,6 +313,7 @@ def _run_finish(run: RecurringRun, *, now: datetime, order=None, skip: tuple[str
         if order is not None:
             changed = pending.update(status=RecurringRun.Status.PLACED, order=order, finished_at=now)
         else:
+            assert skip is not None, "a run ends placed or skipped"
             code, reason = skip
             changed = pending.update(
                 status=RecurringRun.Status.SKIPPED, skip_code=code[:40], skip_reason=reason[:255], finished_at=now

@@ -34,7 +34,7 @@ class LifespanHandler:
         from marketdata.feeds.runner import InProcessFeed
         from speedtrade.periodic import InProcessBeat
 
-        running = []
+        running: list[InProcessFeed | InProcessBeat] = []
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from typing import Any
 
 from channels_redis.core import RedisChannelLayer
 
@@ -71,7 +72,8 @@ class CancellableRedisChannelLayer(RedisChannelLayer):
             replies = await pipe.execute()
             for group, names in zip(groups, replies[1::2], strict=True):
                 members[group] = [name.decode("utf8") for name in names]
-        pushes, is_push = {}, defaultdict(list)
+        pushes: dict[int, Any] = {}  # redis-py's async Pipeline, per connection index
+        is_push: defaultdict[int, list[bool]] = defaultdict(list)
         now = time.time()
         for n, (group, message) in enumerate(messages):
             # A channel's messages are a sorted set by time: each message its own, later score keeps their order

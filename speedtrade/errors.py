@@ -7,6 +7,8 @@ subclasses say which kind of refusal it is, for the callers that must tell them 
 is the only place that knows HTTP. Services, selectors and tasks never import `rest_framework`.
 """
 
+from collections.abc import Mapping
+
 from django.core.exceptions import ValidationError
 
 
@@ -51,7 +53,7 @@ class InvalidInput(DomainError):
 
     default_code = "validation_error"
 
-    def __init__(self, fields: dict[str, list[str] | str]):
+    def __init__(self, fields: Mapping[str, list[str] | str]):
         by_field = {
             name: [messages] if isinstance(messages, str) else list(messages) for name, messages in fields.items()
         }

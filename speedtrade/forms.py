@@ -22,7 +22,9 @@ def typed_number(text: str) -> str:
 def add_domain_error(form: forms.Form, error: DomainError) -> None:
     """A service's refusal shown where the person can act on it: on each input at fault that the form
     shows, otherwise above the form."""
-    by_field = error.messages_by_field() or {None: [error.message]}
+    by_field = error.messages_by_field()
+    if not by_field:
+        form.add_error(None, error.message)
     for name, messages in by_field.items():
         for message in messages:
             form.add_error(name if name in form.fields else None, message)

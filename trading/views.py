@@ -7,7 +7,6 @@ Thin: parsing is the API's serializers (through trading.forms), rules and writes
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -219,6 +218,6 @@ def chart_indicators(request):
     """The trade chart's indicator toggles, remembered for this user (sent by the toggles on each change)."""
     try:
         user_chart_indicators_set(user=request.user, names=request.POST.getlist("indicator"))
-    except ValidationError as exc:
-        return HttpResponse(" ".join(exc.messages), status=422)
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=422)
     return HttpResponse(status=204)

@@ -17,11 +17,12 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol, overload
 
 from alpaca.data.enums import CryptoFeed, DataFeed
 from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDataClient
 from alpaca.data.live import CryptoDataStream, StockDataStream
+from alpaca.data.live.websocket import DataStream
 from alpaca.trading.client import TradingClient
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import TradeUpdate
@@ -92,13 +93,18 @@ def trade_updates_stream(settings) -> TradingStream:
     """alpaca-py's trading stream (ALPACA_PAPER, ALPACA_STREAM_URL); subscribe, then run `_run_forever`."""
     api_key, secret_key = credentials(settings)
     return TradingStream(
-        api_key, secret_key, paper=settings.ALPACA_PAPER, url_override=settings.ALPACA_STREAM_URL or None
+        api_key,
+        secret_key,
+        paper=settings.ALPACA_PAPER,
+        # alpaca-py's default is None (its own annotation says str): None means its standard URL.
+        url_override=settings.ALPACA_STREAM_URL or None,  # type: ignore[arg-type]
     )
 
 
 # --- market data clients -------------------------------------------------------------------
-class _GapLogging:
-    """Mixin for alpaca-py data streams: log each reconnect as a gap in the data.
+class _GapLogging(DataStream):
+    """Mixin for alpaca-py data streams: log each reconnect as a gap in the data. (It derives from their
+    common base, which stays after the concrete stream in the MRO, so `super()` is typed and unchanged.)
 
     alpaca-py has no public "connected" callback, so this extends `_start_ws` (the
     step it runs for every (re)connection, after authenticating) of the pinned version.
@@ -141,6 +147,14 @@ def crypto_data_stream(api_key: str, secret_key: str, *, stream_url: str) -> Cry
     return GapLoggingCryptoDataStream(api_key, secret_key, url_override=stream_url + CRYPTO_STREAM_PATH)
 
 
+@overload
+def historical_client(
+    api_key: str, secret_key: str, *, crypto: Literal[True], data_url: str | None
+) -> CryptoHistoricalDataClient: ...
+@overload
+def historical_client(
+    api_key: str, secret_key: str, *, crypto: Literal[False], data_url: str | None
+) -> StockHistoricalDataClient: ...
 def historical_client(
     api_key: str, secret_key: str, *, crypto: bool, data_url: str | None
 ) -> StockHistoricalDataClient | CryptoHistoricalDataClient:

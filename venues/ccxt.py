@@ -73,7 +73,9 @@ def reconnect_delay(failures: int) -> float:
 
 # --- symbols ---------------------------------------------------------------------------------
 def _is_listed(market: Mapping | None) -> bool:
-    return bool(market) and market.get("spot", False) and market.get("active") is not False
+    if not market:
+        return False
+    return market.get("spot", False) and market.get("active") is not False
 
 
 def exchange_symbol_for(symbol: str, markets: Mapping[str, Mapping], usd_quote_currencies: Iterable[str]) -> str | None:

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from typing import cast
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -72,7 +73,8 @@ class AssetListView(ListAPIView):
     filterset_class = AssetFilter
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # Never None: the API's pagination (speedtrade.api.pagination) has a default limit, so it always pages.
+        page = cast(list, self.paginate_queryset(self.filter_queryset(self.get_queryset())))
         context = {**self.get_serializer_context(), "prices": latest_prices(page)}
         return self.get_paginated_response(AssetOutputSerializer(page, many=True, context=context).data)
 

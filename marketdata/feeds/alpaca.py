@@ -27,11 +27,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import cast
 
 from alpaca.common.enums import BaseURL
 from alpaca.data.enums import DataFeed
-from alpaca.data.live.websocket import DataStream
+from alpaca.data.live import CryptoDataStream, StockDataStream
 from alpaca.data.models import Bar as AlpacaBar
+from alpaca.data.models import BarSet
 from alpaca.data.models import Quote as AlpacaQuote
 from alpaca.data.models import Trade as AlpacaTrade
 from alpaca.data.requests import (
@@ -56,7 +58,7 @@ from venues.wire import decimal_from_wire
 logger = logging.getLogger(__name__)
 
 LATEST_TRADES_CHUNK = 200  # symbols per latest-trades request (keeps URLs short)
-ALPACA_TIMEFRAMES = {
+ALPACA_TIMEFRAMES: dict[str, TimeFrame] = {
     Timeframe.MINUTE: TimeFrame(1, TimeFrameUnit.Minute),
     Timeframe.FIVE_MINUTES: TimeFrame(5, TimeFrameUnit.Minute),
     Timeframe.HOUR: TimeFrame(1, TimeFrameUnit.Hour),
@@ -79,13 +81,15 @@ class _Book:
     last: Decimal | None = None
 
     def quote(self, symbol: str, timestamp: datetime, *, last_size: Decimal = Decimal("0")) -> Quote:
+        # Asked for only once a quote has set both sides (on_quote; on_trade checks the bid).
+        bid, ask = cast(Decimal, self.bid), cast(Decimal, self.ask)
         return Quote(
             symbol=symbol,
-            bid=self.bid,
-            ask=self.ask,
+            bid=bid,
+            ask=ask,
             bid_size=self.bid_size,
             ask_size=self.ask_size,
-            last=self.last if self.last is not None else (self.bid + self.ask) / 2,
+            last=self.last if self.last is not None else (bid + ask) / 2,
             last_size=last_size,
             timestamp=timestamp.astimezone(UTC),
         )
@@ -117,11 +121,11 @@ class AlpacaFeed:
         return f"<AlpacaFeed stream={self.stream_url!r} data={self.data_url or BaseURL.DATA.value!r}>"
 
     # --- live -------------------------------------------------------------------
-    def _data_streams(self, symbols: list[str]) -> list[tuple[DataStream, list[str]]]:
+    def _data_streams(self, symbols: list[str]) -> list[tuple[StockDataStream | CryptoDataStream, list[str]]]:
         stocks = [symbol for symbol in symbols if not is_crypto_symbol(symbol)]
         cryptos = [symbol for symbol in symbols if is_crypto_symbol(symbol)]
         keys = (self._api_key, self._secret_key)
-        streams: list[tuple[DataStream, list[str]]] = []
+        streams: list[tuple[StockDataStream | CryptoDataStream, list[str]]] = []
         if stocks:
             streams.append((alpaca.stock_data_stream(*keys, feed=self.stock_feed, stream_url=self.stream_url), stocks))
         if cryptos:
@@ -150,8 +154,10 @@ class AlpacaFeed:
 
         streams = self._data_streams(symbols)
         for data_stream, stream_symbols in streams:
-            data_stream.subscribe_quotes(on_quote, *stream_symbols)
-            data_stream.subscribe_trades(on_trade, *stream_symbols)
+            # The handlers get models: alpaca-py passes raw dicts (its annotation's other case) only to
+            # streams built with raw_data=True, which ours never are.
+            data_stream.subscribe_quotes(on_quote, *stream_symbols)  # type: ignore[arg-type]
+            data_stream.subscribe_trades(on_trade, *stream_symbols)  # type: ignore[arg-type]
         # `_run_forever` is the coroutine behind alpaca-py's blocking `run()`, which
         # would start its own event loop; we need the streams inside ours.
         runners = [asyncio.create_task(data_stream._run_forever()) for data_stream, _ in streams]
@@ -183,23 +189,28 @@ class AlpacaFeed:
         self, symbol: str, *, timeframe: str, start: datetime, end: datetime | None, limit: int | None
     ) -> list[BarRecord]:
         alpaca_timeframe = ALPACA_TIMEFRAMES[timeframe]
-        crypto = is_crypto_symbol(symbol)
-        client = alpaca.historical_client(self._api_key, self._secret_key, crypto=crypto, data_url=self.data_url)
-        if crypto:
-            request = CryptoBarsRequest(
-                symbol_or_symbols=symbol, timeframe=alpaca_timeframe, start=start, end=end, limit=limit
+        keys = (self._api_key, self._secret_key)
+        if is_crypto_symbol(symbol):
+            crypto_client = alpaca.historical_client(*keys, crypto=True, data_url=self.data_url)
+            bars = crypto_client.get_crypto_bars(
+                CryptoBarsRequest(
+                    symbol_or_symbols=symbol, timeframe=alpaca_timeframe, start=start, end=end, limit=limit
+                )
             )
-            bar_set = client.get_crypto_bars(request)
         else:
-            request = StockBarsRequest(
-                symbol_or_symbols=symbol,
-                timeframe=alpaca_timeframe,
-                start=start,
-                end=end,
-                limit=limit,
-                feed=self.stock_feed,
+            stock_client = alpaca.historical_client(*keys, crypto=False, data_url=self.data_url)
+            bars = stock_client.get_stock_bars(
+                StockBarsRequest(
+                    symbol_or_symbols=symbol,
+                    timeframe=alpaca_timeframe,
+                    start=start,
+                    end=end,
+                    limit=limit,
+                    feed=self.stock_feed,
+                )
             )
-            bar_set = client.get_stock_bars(request)
+        # A BarSet: the client returns raw dicts only when built with raw_data=True, which ours never are.
+        bar_set = cast(BarSet, bars)
         return [bar_record(bar) for bar in bar_set.data.get(symbol, [])]
 
 
@@ -238,12 +249,16 @@ def asset_rows(settings) -> list[dict]:
     api_key, secret_key = alpaca.credentials(settings)
     trading = alpaca.assets_client(settings)
     data_url = settings.ALPACA_DATA_URL or None
-    rows = []
+    rows: list[dict] = []
     for asset_class, latest_trades in (
         (AssetClass.US_EQUITY, _stock_latest_trades(api_key, secret_key, data_url)),
         (AssetClass.CRYPTO, _crypto_latest_trades(api_key, secret_key, data_url)),
     ):
-        assets = trading.get_all_assets(GetAssetsRequest(status=AssetStatus.ACTIVE, asset_class=asset_class))
+        # Models, not raw dicts: the client is not built with raw_data=True.
+        assets = cast(
+            list[AlpacaAsset],
+            trading.get_all_assets(GetAssetsRequest(status=AssetStatus.ACTIVE, asset_class=asset_class)),
+        )
         prices = latest_trades([asset.symbol for asset in assets if asset.tradable])
         rows.extend(asset_row(asset, prices.get(asset.symbol)) for asset in assets)
     return rows

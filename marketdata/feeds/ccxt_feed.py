@@ -34,7 +34,12 @@ from venues.wire import decimal_from_wire
 
 logger = logging.getLogger(__name__)
 
-CCXT_TIMEFRAMES = {Timeframe.MINUTE: "1m", Timeframe.FIVE_MINUTES: "5m", Timeframe.HOUR: "1h", Timeframe.DAY: "1d"}
+CCXT_TIMEFRAMES: dict[str, str] = {
+    Timeframe.MINUTE: "1m",
+    Timeframe.FIVE_MINUTES: "5m",
+    Timeframe.HOUR: "1h",
+    Timeframe.DAY: "1d",
+}
 OHLCV_PAGE_SIZE = 500
 
 

@@ -38,7 +38,7 @@ from venues.wire import decimal_from_wire
 
 logger = logging.getLogger(__name__)
 
-POLYGON_TIMESPANS = {
+POLYGON_TIMESPANS: dict[str, tuple[int, str]] = {
     Timeframe.MINUTE: (1, "minute"),
     Timeframe.FIVE_MINUTES: (5, "minute"),
     Timeframe.HOUR: (1, "hour"),

@@ -13,6 +13,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -66,7 +67,7 @@ class FeedRunner:
         self._unrecorded: list[Quote] = []
         self._last_flush = time.monotonic()
         self._last_batch_at: float | None = None
-        self._minute = None  # start of the newest minute the ticks have reached
+        self._minute: datetime | None = None  # start of the newest minute the ticks have reached
         self.batches = 0
         self.heartbeat = Heartbeat("feed")  # `manage.py healthcheck feed`: quotes arrived recently
 

@@ -29,7 +29,7 @@ class UnreadCountSerializer(serializers.Serializer):
 
 
 class PreferenceOutputSerializer(serializers.ModelSerializer):
-    label = serializers.SerializerMethodField()
+    label = serializers.SerializerMethodField()  # type: ignore[assignment]  # a field, not Field.label: DRF's metaclass moves declared fields out of the class
     email_required = serializers.SerializerMethodField(help_text="Security emails cannot be turned off.")
 
     class Meta:
@@ -68,7 +68,7 @@ class DeviceInputSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=1000, required=False)
     endpoint = serializers.URLField(max_length=1000, required=False)
     keys = WebPushKeysSerializer(required=False)
-    label = serializers.CharField(max_length=100, required=False, default="")
+    label = serializers.CharField(max_length=100, required=False, default="")  # type: ignore[assignment]  # a field, not Field.label: DRF's metaclass moves declared fields out of the class
 
     def validate(self, attrs):
         if attrs["kind"] == "fcm" and not attrs.get("token"):
@@ -84,7 +84,7 @@ class DeviceInputSerializer(serializers.Serializer):
 class DeviceOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     kind = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label: DRF's metaclass moves declared fields out of the class
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
 

@@ -147,6 +147,11 @@ def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> Valu
         ),
     )
     sums = ledger[Kind.CASH]
+    net_contributions = sums.net_contributions or ZERO
+    # Since a close snapshot: what came in or left after it, by the contributions it recorded (the same
+    # as the ledger's flows since its timestamp, and right too for the demo's illustrated history,
+    # whose snapshots carry the deposit the ledger dates today).
+    flows_today = net_contributions - snapshot.net_contributions if snapshot is not None else sums.flows_today or ZERO
     held = position_list(account=account)
     # Nothing had happened in the account by the previous close: there is no base for today.
     first_day = snapshot is None and not sums.lines_before and all(p.opened_at and p.opened_at > since for p in held)
@@ -156,9 +161,9 @@ def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> Valu
         held=held,
         realized_pl=sums.realized_pl or ZERO,
         last_close_equity=snapshot.equity if snapshot is not None else None,
-        flows_today=sums.flows_today or ZERO,
+        flows_today=flows_today,
         first_day=first_day,
-        net_contributions=sums.net_contributions or ZERO,
+        net_contributions=net_contributions,
         pending_transfer_in=sums.pending_transfer_in or ZERO,
         as_of=as_of,
     )

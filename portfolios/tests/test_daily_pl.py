@@ -86,6 +86,20 @@ def test_the_first_day_has_no_base_and_no_percentage(alice_account, acme):
     assert valuation.daily_pl == sum(p.unrealized_intraday_pl for p in valuation.positions)
 
 
+def test_the_demos_illustrated_history_makes_todays_deposit_no_loss(alice_account, acme):
+    """`seed_demo` funds the demo trader today and then draws a few days of history valued at what it
+    holds now: Tuesday's close snapshot already carries the $1,000. Today's P&L is $0.00, not −$1,000.00
+    (the demo showed −100 % on a Sunday)."""
+    with freeze_time(WEDNESDAY - timedelta(hours=1)):
+        services.deposit_settled_post(account=alice_account, amount=D("1000.00"))
+    services.equity_history_backfill(account=alice_account, days=5, now=WEDNESDAY)
+
+    valuation = value(alice_account, acme, "10.00", "10.00")
+
+    assert (valuation.equity, valuation.last_equity) == (D("1000.00"), D("1000.00"))
+    assert (valuation.daily_pl, valuation.daily_plpc) == (D("0.00"), D("0"))
+
+
 def test_without_a_close_snapshot_the_base_is_the_holdings_at_the_previous_close(funded, acme):
     """No snapshot was taken (the embedded default before this fix): 10 ACME held since last week,
     Tuesday's close $10.50, now $11.00; 2 more bought today at $10.80 count from their entry price."""

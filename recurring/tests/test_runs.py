@@ -50,6 +50,7 @@ def test_the_job_running_twice_places_one_order(alice, alice_account, acme):
 def test_a_worker_that_died_after_placing_the_order_does_not_buy_again(alice, alice_account, acme, market_open):
     plan = daily_plan(alice)
     run = plan_run_claim(plan_id=plan.pk, now=timezone.now())
+    assert run is not None
     # The dead worker got this far: the order is placed, the run not yet marked.
     request = OrderRequest(
         symbol="ACME",
@@ -72,6 +73,7 @@ def test_a_worker_that_died_after_placing_the_order_does_not_buy_again(alice, al
 def test_a_worker_that_died_before_placing_is_picked_up(alice, alice_account, acme, market_open):
     plan = daily_plan(alice)
     run = plan_run_claim(plan_id=plan.pk, now=timezone.now())
+    assert run is not None
 
     recurring_runs_due()  # too early to call it stuck: the plan itself has moved on, nothing is due
     assert not Order.objects.exists()

@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -73,7 +74,7 @@ def test_run_times_follow_new_york_across_the_dst_change():
 
 
 def test_next_scheduled_is_strictly_after():
-    plan = {"frequency": "monthly", "start": date(2026, 1, 15), "crypto": False, "day_of_month": 15}
+    plan: dict[str, Any] = {"frequency": "monthly", "start": date(2026, 1, 15), "crypto": False, "day_of_month": 15}
     assert next_scheduled(after=None, **plan) == date(2026, 1, 15)
     assert next_scheduled(after=date(2026, 1, 15), **plan) == date(2026, 2, 15)
 

@@ -5,6 +5,7 @@ offending input field to its messages (only for validation errors).
 """
 
 import logging
+from typing import cast
 
 from django.core.exceptions import PermissionDenied
 from django.core.signals import got_request_exception
@@ -64,7 +65,7 @@ _CODES_BY_EXCEPTION = {
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    body = {"code": code, "message": message}
+    body: dict[str, str | dict] = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
     return body
@@ -111,7 +112,8 @@ def exception_handler(exc, context):
         message = non_field[0] if non_field else errors.invalid_input_message(fields)
         body = error_body("validation_error", message, fields or None)
     else:
-        code = _CODES_BY_EXCEPTION.get(type(exc)) or getattr(exc, "default_code", "error")
+        # getattr is untyped; every APIException subclass has a str default_code (an exception without one: "error").
+        code = _CODES_BY_EXCEPTION.get(type(exc)) or cast(str, getattr(exc, "default_code", "error"))
         body = error_body(code, " ".join(_flatten(exc.detail)))
     return Response(body, status=response.status_code, headers=dict(response.headers))
 
@@ -131,7 +133,9 @@ def _server_error(exc, context) -> Response:
     got_request_exception.send(sender=None, request=django_request)
     set_rollback()
     response = Response(error_body("server_error", SERVER_ERROR_MESSAGE), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
-    response._has_been_logged = True  # Django's log_response would log it again, without the traceback
+    # Django's log_response would log it again, without the traceback. The flag is Django's own (set by
+    # log_response itself) but private, so the stubs do not declare it.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 

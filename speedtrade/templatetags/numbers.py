@@ -7,6 +7,7 @@ beyond rounding for display.
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from django import template
 from django.utils.safestring import mark_safe
@@ -59,7 +60,8 @@ SUB_DOLLAR_PLACES = Decimal("0.00000001")
 def _price_digits(amount: Decimal) -> str:
     if abs(amount) >= 1:
         return _grouped(amount)
-    places = max(2, -for_display(amount, SUB_DOLLAR_PLACES).normalize().as_tuple().exponent)
+    # The exponent is an int: only finite amounts get here (an infinite one is >= 1, a NaN refuses the comparison).
+    places = max(2, -cast(int, for_display(amount, SUB_DOLLAR_PLACES).normalize().as_tuple().exponent))
     return f"{abs(amount):.{places}f}"
 
 

@@ -26,9 +26,9 @@ def history_source(provider: str):
 
         return build_feed(settings)
     if provider == "alpaca":
-        from marketdata.feeds.alpaca import build_feed
+        from marketdata.feeds.alpaca import build_feed as build_alpaca_feed
 
-        return build_feed(settings)
+        return build_alpaca_feed(settings)
     from marketdata.yfinance_history import YFinanceHistory
 
     return YFinanceHistory()

@@ -40,9 +40,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"coingecko: {enriched} crypto assets enriched, {icons} icons stored.")
                 return
             elif exchange_id:
-                from marketdata.feeds.ccxt_feed import asset_rows
+                from marketdata.feeds.ccxt_feed import asset_rows as ccxt_asset_rows
 
-                rows = asyncio.run(asset_rows(settings, exchange_id))
+                rows = asyncio.run(ccxt_asset_rows(settings, exchange_id))
             else:
                 raise CommandError(f"sync_assets supports alpaca, polygon, coingecko, ccxt:<id>; not {provider!r}.")
         except (UnknownProvider, ImproperlyConfigured) as error:
