@@ -1,0 +1,112 @@
+"""Accounts: opening, activation on KYC approval, and restrictions (trading, transfers, freezes)."""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from accounts.audit import audit_event_record
+from accounts.models import AccountRestriction, User
+from portfolios.models import Account, LedgerAccount
+from portfolios.services.common import Kind
+from speedtrade.errors import Conflict, full_clean
+
+
+@transaction.atomic
+def account_open(*, user: User, account_type: str = Account.Type.CASH) -> Account:
+    account = Account(user=user, type=account_type)
+    full_clean(account)
+    account.save()
+    LedgerAccount.objects.bulk_create(
+        [
+            LedgerAccount(account=account, kind=Kind.CASH, allow_negative=account_type == Account.Type.MARGIN),
+            LedgerAccount(account=account, kind=Kind.WITHDRAWAL_HOLD),
+        ]
+    )
+    audit_event_record(
+        action="account.opened", actor=None, target=account, subject_user=user, after={"type": account_type}
+    )
+    return account
+
+
+def accounts_activate(*, user: User, actor: User | None, request=None) -> list[Account]:
+    """KYC approved: the user's onboarding accounts become active (and so may trade). Runs in the
+    approval's transaction, which has locked the application (application, then accounts)."""
+    activated = []
+    for account in Account.objects.select_for_update().filter(user_id=user.pk, status=Account.Status.ONBOARDING):
+        account.status = Account.Status.ACTIVE
+        account.save(update_fields=["status"])
+        audit_event_record(
+            action="account.activated",
+            actor=actor,
+            target=account,
+            subject_user=user,
+            before={"status": Account.Status.ONBOARDING},
+            after={"status": Account.Status.ACTIVE},
+            request=request,
+        )
+        activated.append(account)
+    return activated
+
+
+@transaction.atomic
+def account_restriction_apply(
+    *,
+    account: Account,
+    kind: str,
+    blocked: bool,
+    actor: User | None,
+    reason: str,
+    customer_message: str = "",
+    request=None,
+) -> AccountRestriction:
+    """Block or unblock trading, transfers or the whole account (`kind`, an `AccountRestriction.Kind`).
+
+    Writes the `Account` flag (what enforcement reads) and an `AccountRestriction` row (the
+    reason and its history), cancels open orders when trading stops, and audits it with the
+    actor (None: the system, e.g. a returned deposit). Locks the account row. Who may do it
+    is checked by the caller (`accounts.services.account_restriction_set` for staff).
+    """
+    account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
+    flag = AccountRestriction.ACCOUNT_FLAG[kind]
+    active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
+    label = AccountRestriction.Kind(kind).label.lower()
+    if blocked and (active or getattr(account, flag)):
+        raise Conflict(f"Already in place: {label}.", code="restriction_exists")
+    if not blocked and not (active or getattr(account, flag)):
+        raise Conflict(f"Not in place: {label}.", code="restriction_missing")
+    before = {flag: getattr(account, flag)}
+    if blocked:
+        restriction = AccountRestriction.objects.create(
+            account=account, kind=kind, reason=reason, customer_message=customer_message, created_by=actor
+        )
+    else:
+        restriction = active
+        if restriction is not None:
+            restriction.lifted_at = timezone.now()
+            restriction.lifted_by = actor
+            restriction.lift_reason = reason
+            restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    setattr(account, flag, blocked)
+    account.save(update_fields=[flag])
+    canceled = []
+    if blocked and kind in (AccountRestriction.Kind.TRADING, AccountRestriction.Kind.ACCOUNT):
+        # No order keeps working on a frozen account or one blocked from trading. Orders are
+        # trading's, which builds on this app: it is named in settings, not imported.
+        orders_cancel = import_string(settings.ACCOUNT_RESTRICTED_ORDERS_CANCEL)
+        canceled = [str(order.pk) for order in orders_cancel(account=account)]
+    verb = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
+    audit_event_record(
+        action=f"account.{verb[0] if blocked else verb[1]}",
+        actor=actor,
+        target=account,
+        subject_user=account.user,
+        before=before,
+        after={
+            flag: blocked,
+            "reason": reason,
+            **({"customer_message": customer_message, "orders_canceled": canceled} if blocked else {}),
+        },
+        request=request,
+    )
+    return restriction
