@@ -20,10 +20,10 @@ class AccountAdapter(DefaultAccountAdapter):
         the change commits (text from allauth, HTML from templates/{account,mfa}/email/*_message.html), still
         naming the request's IP and browser."""
         request = context.request
-        parent = super()
+        parent_send = super().send_notification_mail
 
         def send() -> None:
             with context.request_context(request):
-                parent.send_notification_mail(*args, **kwargs)
+                parent_send(*args, **kwargs)
 
         transaction.on_commit(send, robust=True)

@@ -9,6 +9,8 @@ the audited mixin and the action-form page (`action_form_response`), and every r
 in the services.
 """
 
+from typing import Any
+
 from django import forms as django_forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -19,7 +21,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts import forms, selectors, services
-from accounts.admin_export import CsvExport, CsvExportAdminMixin
+from accounts.admin_export import CsvExport, CsvExportAdminMixin, ModelAdminMixinBase
 from accounts.audit import audit_event_record
 from accounts.models import (
     AccountRestriction,
@@ -40,7 +42,7 @@ RESTRICT_PERMISSION = "accounts.restrict_account"
 PASSWORD_RESET_PERMISSION = "accounts.send_password_reset"
 
 
-class AuditedUserAdminMixin:
+class AuditedUserAdminMixin(ModelAdminMixinBase):
     """Admin changes to users also go to the audit trail (in the admin's transaction)."""
 
     def log_addition(self, request, obj, message):
@@ -114,7 +116,7 @@ class UserAdmin(AuditedUserAdminMixin, DjangoUserAdmin):
     def user_change_password(self, request, id, form_url=""):
         user = self.get_object(request, id)
         refusal = password_set_refusal(actor=request.user, user=user) if user is not None else None
-        if refusal:
+        if refusal and user is not None:  # a refusal implies a user; this tells mypy
             messages.error(request, refusal)
             return redirect(reverse("admin:accounts_user_change", args=[user.pk]))
         return super().user_change_password(request, id, form_url)
@@ -203,7 +205,8 @@ class KYCApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Disclosures", {"fields": KYCApplication.DISCLOSURE_FIELDS}),
         ("Trusted contact", {"fields": KYCApplication.TRUSTED_CONTACT_FIELDS}),
     )
-    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+    # These fieldsets name fields flat (no grouped rows), so every item is a field name.
+    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]  # type: ignore[misc]
     change_form_template = "admin/accounts/kycapplication/change_form.html"
 
     @admin.display(description="Tax id")
@@ -269,13 +272,17 @@ class KYCApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 class RestrictionForm(forms.RestrictionForm):
-    account = django_forms.ModelChoiceField(queryset=None, label="Brokerage account")
+    account: "django_forms.ModelChoiceField[Any]" = django_forms.ModelChoiceField(
+        queryset=None, label="Brokerage account"
+    )
 
     def __init__(self, *args, customer, **kwargs):
         from portfolios.models import Account
 
         super().__init__(*args, **kwargs)
-        self.fields["account"].queryset = Account.objects.filter(user=customer)
+        account = self.fields["account"]
+        assert isinstance(account, django_forms.ModelChoiceField)  # declared above
+        account.queryset = Account.objects.filter(user=customer)
         self.order_fields(["account", "kind", "blocked", "customer_message", "reason"])
 
 

@@ -25,9 +25,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
@@ -61,8 +62,9 @@ class ExportRangeForm(forms.Form):
             raise forms.ValidationError("No user with this email.")
         return user
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data; None only from overrides that opt out
         if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
             self.add_error("end", "The end date is before the start date.")
         return cleaned
@@ -126,7 +128,13 @@ def export_view(model_admin, request, export: CsvExport):
     return TemplateResponse(request, "admin/csv_export_form.html", context)
 
 
-class CsvExportAdminMixin:
+if TYPE_CHECKING:  # admin mixins are only ever combined with ModelAdmin; this lets mypy see what they extend
+    ModelAdminMixinBase = admin.ModelAdmin[Any]
+else:
+    ModelAdminMixinBase = object
+
+
+class CsvExportAdminMixin(ModelAdminMixinBase):
     """Adds `<changelist>/export/` (and its button) for the admin's `csv_export`."""
 
     csv_export: CsvExport

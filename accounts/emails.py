@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.audit import client_ip
 from accounts.models import KYCApplication, KYCDocument, KYCStatusChange
 
-_SUBJECTS = {
+_SUBJECTS: dict[str, str] = {
     KYCApplication.Status.APPROVED: "Your SpeedTrade account is approved",
     KYCApplication.Status.REJECTED: "Your SpeedTrade application was not approved",
     KYCApplication.Status.ACTION_REQUIRED: "SpeedTrade needs more information from you",

@@ -34,7 +34,8 @@ class KYCStepForm(forms.Form):
         for name in names:
             if isinstance(initial[name], bool):
                 initial[name] = "true" if initial[name] else "false"
-        super().__init__(*args, initial=initial, **kwargs)
+        # Callers pass data/files by keyword or position, never `initial`: it comes from the application.
+        super().__init__(*args, initial=initial, **kwargs)  # type: ignore[misc]
         self.application = application
 
 

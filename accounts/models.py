@@ -7,6 +7,7 @@ machine's table and small derived properties — with no business logic to separ
 """
 
 import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
@@ -16,13 +17,18 @@ from django.db.models.functions import Lower
 
 from accounts.storage import private_document_storage
 
+if TYPE_CHECKING:  # Django's managers are generic only in the stubs, not at runtime
+    _BaseUserManager = DjangoUserManager["User"]
+else:
+    _BaseUserManager = DjangoUserManager
 
-class UserManager(DjangoUserManager):
+
+class UserManager(_BaseUserManager):
     """Email is the login; there is no username."""
 
     use_in_migrations = True
 
-    def _create_user(self, email, password, **extra_fields):
+    def _create_user(self, email: str, password: str | None, **extra_fields: Any) -> "User":
         if not email:
             raise ValueError("An email address is required.")
         user = self.model(email=self.normalize_email(email), **extra_fields)
@@ -30,12 +36,17 @@ class UserManager(DjangoUserManager):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email, password=None, **extra_fields):
+    # Email-first on purpose (there is no username), so the signature differs from Django's.
+    def create_user(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra_fields: Any
+    ) -> "User":
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra_fields)
 
-    def create_superuser(self, email, password=None, **extra_fields):
+    def create_superuser(  # type: ignore[override]  # email-first, as create_user
+        self, email: str, password: str | None = None, **extra_fields: Any
+    ) -> "User":
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         return self._create_user(email, password, **extra_fields)
@@ -61,7 +72,7 @@ class User(AbstractUser):
     ]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    username = None
+    username = None  # type: ignore[assignment]  # Django's documented way to drop an inherited field
     email = models.EmailField("email address", unique=True)
     time_zone = models.CharField(max_length=64, choices=TIME_ZONES, default=DEFAULT_TIME_ZONE)
     # The trade chart's indicator toggles (marketdata.indicators names), kept across devices.
@@ -69,9 +80,9 @@ class User(AbstractUser):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="user_email_unique_ci")]
@@ -141,7 +152,7 @@ class KYCApplication(models.Model):
         REJECTED = "rejected"
         ACTION_REQUIRED = "action_required", "Action required"
 
-    ALLOWED_TRANSITIONS = {
+    ALLOWED_TRANSITIONS: ClassVar[dict[str, set[str]]] = {
         Status.DRAFT: {Status.SUBMITTED},
         Status.SUBMITTED: {Status.IN_REVIEW, Status.APPROVED, Status.REJECTED, Status.ACTION_REQUIRED},
         Status.IN_REVIEW: {Status.APPROVED, Status.REJECTED, Status.ACTION_REQUIRED},

@@ -1,6 +1,7 @@
 from dataclasses import dataclass, field
 
 from allauth.mfa.models import Authenticator
+from django.db import models
 
 from accounts.models import ApiKey, KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
 
@@ -40,7 +41,9 @@ def kyc_field_label(name: str) -> str:
     """What the customer calls an application field ("Postal code", not "postal_code")."""
     if name == "tax_id":  # stored encrypted under another name
         return "Tax id"
-    return str(KYCApplication._meta.get_field(name).verbose_name).capitalize()
+    column = KYCApplication._meta.get_field(name)
+    assert isinstance(column, models.Field)  # application fields are concrete columns, not relations
+    return str(column.verbose_name).capitalize()
 
 
 def kyc_latest_change(*, application: KYCApplication) -> KYCStatusChange | None:
@@ -65,7 +68,7 @@ def kyc_status(*, user: User) -> KYCStatus:
 def kyc_required_agreements(*, application: KYCApplication) -> list[str]:
     from portfolios.models import Account
 
-    required = [KYCAgreement.Kind.CUSTOMER, KYCAgreement.Kind.ACCOUNT]
+    required: list[str] = [KYCAgreement.Kind.CUSTOMER, KYCAgreement.Kind.ACCOUNT]
     if Account.objects.filter(user_id=application.user_id, type=Account.Type.MARGIN).exists():
         required.append(KYCAgreement.Kind.MARGIN)
     return required
@@ -128,7 +131,7 @@ _FIELD_SECTIONS = (
 def onboarding_progress(*, user: User) -> OnboardingProgress:
     kyc = kyc_status(user=user)
     application = KYCApplication.objects.filter(user=user).first()
-    missing = kyc_missing_items(application=application) if application else None
+    missing = kyc_missing_items(application=application) if application else {}
     submitted = application is not None and not application.is_editable
     steps = [
         OnboardingStep(slug, title, bool(missing) and not set(missing["fields"]) & set(names))

@@ -142,7 +142,7 @@ def review_step(request):
     application = _application(request.user)
     if refusal := _refuse_if_locked(request, application):
         return refusal
-    errors = {}
+    errors: dict[str, list[str]] | None = {}
     if request.method == "POST":
         try:
             services.kyc_submit(user=request.user, request=request)

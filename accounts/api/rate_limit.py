@@ -47,7 +47,8 @@ def _count(cache_keys: list[str]) -> list[int]:
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         # Django's cache API has no atomic "increment or create with expiry"; its Redis client does.
-        client = cache._cache.get_client(cache_keys[0], write=True)
+        # `_cache` (Django's private client wrapper) is not in the stubs.
+        client = cache._cache.get_client(cache_keys[0], write=True)  # type: ignore[attr-defined]
         pipeline = client.pipeline(transaction=False)
         for cache_key in cache_keys:
             pipeline.incr(cache_key)

@@ -35,7 +35,9 @@ class KYCAgreementSerializer(serializers.ModelSerializer):
 
 
 class KYCMissingSerializer(serializers.Serializer):
-    fields = serializers.ListField(child=serializers.CharField())
+    # DRF's metaclass moves declared fields out of the class, so this does not shadow Serializer.fields at
+    # runtime; the stubs cannot know that, and "fields" is the API's name for the missing application fields.
+    fields = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
     documents = serializers.ListField(child=serializers.CharField())
     agreements = serializers.ListField(child=serializers.CharField())
 
@@ -129,7 +131,7 @@ class KYCDocumentUploadSerializer(serializers.Serializer):
 class ApiKeyOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = ApiKey
-        fields = ("key_id", "label", "scope", "created_at", "last_used_at", "revoked_at")
+        fields: tuple[str, ...] = ("key_id", "label", "scope", "created_at", "last_used_at", "revoked_at")
 
 
 class ApiKeyCreatedSerializer(ApiKeyOutputSerializer):
@@ -146,5 +148,6 @@ class ApiKeyInputSerializer(serializers.Serializer):
         style={"input_type": "password"},
         help_text="Your password again (or a current code of your authenticator app): creating a key re-authenticates.",
     )
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    # A declared field (DRF's metaclass moves it out of the class), not Field.label, which the stubs see.
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     scope = serializers.ChoiceField(choices=ApiKey.Scope.choices, required=False, default=ApiKey.Scope.TRADING)

@@ -136,7 +136,8 @@ class ApiKeyListView(APIView):
             request=request,
             **serializer.validated_data,
         )
-        key.secret = secret
+        # Transient, for ApiKeyCreatedSerializer: shown this once, never stored (the model keeps its digest).
+        key.secret = secret  # type: ignore[attr-defined]
         return Response(ApiKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,8 +1,10 @@
 """KYC: the customer's application (draft, documents, submission), compliance decisions along its
 state machine, audited reads of the record, and re-encrypting tax ids after a key rotation."""
 
+from collections.abc import Sequence
+
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from accounts import kyc_validation, selectors
@@ -31,7 +33,7 @@ def _require_editable(application: KYCApplication) -> None:
 
 
 @transaction.atomic
-def kyc_draft_save(*, user: User, changes: dict, agreements: list[str] = (), request=None) -> KYCApplication:
+def kyc_draft_save(*, user: User, changes: dict, agreements: Sequence[str] = (), request=None) -> KYCApplication:
     """Save part of the user's application (any subset of KYCApplication.EDITABLE_FIELDS) and sign
     agreements. Formats are checked now; completeness only at submission."""
     application = _application_for_update(user=user)
@@ -65,10 +67,14 @@ def kyc_draft_save(*, user: User, changes: dict, agreements: list[str] = (), req
     return application
 
 
+def _column(name: str) -> models.Field:
+    column = KYCApplication._meta.get_field(name)
+    assert isinstance(column, models.Field)  # application fields are concrete columns, not relations
+    return column
+
+
 # Cleared to None rather than "" (the date of birth and the yes/no disclosures).
-_NULLABLE_FIELDS = {
-    name for name in KYCApplication.EDITABLE_FIELDS if name != "tax_id" and KYCApplication._meta.get_field(name).null
-}
+_NULLABLE_FIELDS = {name for name in KYCApplication.EDITABLE_FIELDS if name != "tax_id" and _column(name).null}
 
 
 def _agreements_sign(*, application: KYCApplication, agreements, request) -> list[str]:
@@ -148,8 +154,8 @@ def _kyc_transition(
     to_status: str,
     actor: User | None,
     reason: str = "",
-    requested_documents: list[str] = (),
-    requested_fields: list[str] = (),
+    requested_documents: Sequence[str] = (),
+    requested_fields: Sequence[str] = (),
     request=None,
 ) -> KYCStatusChange:
     """Move a locked application along its state machine: history row + audit event."""
@@ -251,8 +257,8 @@ def kyc_request_action(
     application: KYCApplication,
     actor: User | None,
     reason: str,
-    requested_documents: list[str] = (),
-    requested_fields: list[str] = (),
+    requested_documents: Sequence[str] = (),
+    requested_fields: Sequence[str] = (),
     request=None,
 ) -> KYCApplication:
     """Send the application back to the customer naming exactly what is missing."""

@@ -44,6 +44,7 @@ class Command(BaseCommand):
         # --- portfolios: the demo trader's equity curve is not empty before the first snapshot job runs.
         trader = User.objects.get(email=DEMO_USERS[0][0])
         account = primary_account(user=trader)
+        assert account is not None  # create_trader above opened it
         written = equity_history_backfill(account=account, days=DEMO_HISTORY_DAYS, now=timezone.now())
         self.stdout.write(f"Equity history: {written} snapshots.")
         for email in PENDING_APPLICANTS:
