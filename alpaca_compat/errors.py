@@ -6,6 +6,7 @@ requests for the same reasons.
 """
 
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
 
 from speedtrade.api.errors import exception_handler
 
@@ -34,7 +35,7 @@ def alpaca_exception_handler(exc, context):
 class AlpacaErrorsMixin:
     """For DRF views of the Alpaca-compatible API: errors in Alpaca's shape."""
 
-    schema = None  # Alpaca documents these APIs; SpeedTrade's OpenAPI describes /api/v1
+    schema: ViewInspector | None = None  # Alpaca documents these APIs; SpeedTrade's OpenAPI describes /api/v1
 
     def get_exception_handler(self):
         return alpaca_exception_handler

@@ -124,8 +124,10 @@ class TradingStreamConsumer(GuardedSocket):
     async def follow_trade_updates(self, follow: bool) -> None:
         """Membership of the user's group is the subscription: trading publishes there after commit."""
         if follow and not self.listening:
+            assert self.user is not None  # listen() follows only once authenticated
             await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         elif not follow and self.listening:
+            assert self.user is not None  # listening began authenticated, and the user is never unset
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         self.listening = follow
 
@@ -259,8 +261,8 @@ class MarketDataStreamConsumer(QuoteFanOut, GuardedSocket):
                 self.channels[channel] |= symbols
             await self.quotes_follow(sorted(self.channels["trades"] | self.channels["quotes"]))
         else:
-            for channel, symbols in requested.items():
-                named = {self._canonical(symbol) for symbol in symbols}
+            for channel, asked in requested.items():
+                named = {self._canonical(symbol) for symbol in asked}
                 dropped = set(self.channels[channel]) if "*" in named else self.channels[channel] & named
                 self.channels[channel] -= dropped
                 if channel == "bars":
