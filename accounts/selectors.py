@@ -41,9 +41,14 @@ def kyc_field_label(name: str) -> str:
     """What the customer calls an application field ("Postal code", not "postal_code")."""
     if name == "tax_id":  # stored encrypted under another name
         return "Tax id"
+    return str(kyc_application_column(name).verbose_name).capitalize()
+
+
+def kyc_application_column(name: str) -> models.Field:
+    """One of the application's own fields, by name."""
     column = KYCApplication._meta.get_field(name)
     assert isinstance(column, models.Field)  # application fields are concrete columns, not relations
-    return str(column.verbose_name).capitalize()
+    return column
 
 
 def kyc_latest_change(*, application: KYCApplication) -> KYCStatusChange | None:

@@ -4,7 +4,7 @@ state machine, audited reads of the record, and re-encrypting tax ids after a ke
 from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import kyc_validation, selectors
@@ -67,14 +67,10 @@ def kyc_draft_save(*, user: User, changes: dict, agreements: Sequence[str] = (),
     return application
 
 
-def _column(name: str) -> models.Field:
-    column = KYCApplication._meta.get_field(name)
-    assert isinstance(column, models.Field)  # application fields are concrete columns, not relations
-    return column
-
-
 # Cleared to None rather than "" (the date of birth and the yes/no disclosures).
-_NULLABLE_FIELDS = {name for name in KYCApplication.EDITABLE_FIELDS if name != "tax_id" and _column(name).null}
+_NULLABLE_FIELDS = {
+    name for name in KYCApplication.EDITABLE_FIELDS if name != "tax_id" and selectors.kyc_application_column(name).null
+}
 
 
 def _agreements_sign(*, application: KYCApplication, agreements, request) -> list[str]:
