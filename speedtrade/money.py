@@ -21,7 +21,7 @@ Ratios shown to people keep 6 places (`to_ratio`) and are never used to compute 
 """
 
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
-from typing import TypedDict, cast
+from typing import TypedDict, cast, overload
 
 from django.db.models import Expression
 from django.db.models.functions import Round
@@ -177,6 +177,12 @@ def for_display(value: Decimal, places: Decimal = CENT) -> Decimal:
     return value.quantize(places, rounding=ROUND_HALF_UP)
 
 
+@overload
+def decimal_string(value: Decimal) -> str: ...
+@overload
+def decimal_string(value: None) -> None: ...
+@overload
+def decimal_string(value: Decimal | None) -> str | None: ...
 def decimal_string(value: Decimal | None) -> str | None:
     """A stored amount as the API writes it: its digits without trailing zeros or an exponent
     (Alpaca's decimal strings); no rounding."""
