@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.contrib import admin
@@ -39,6 +39,11 @@ from django.utils import timezone
 
 from accounts.audit import audit_event_record
 from accounts.models import User
+
+if TYPE_CHECKING:
+    # Only in django-stubs: what ModelAdmin's templates may be. Mixed into ModelAdmins, this class
+    # must declare the attribute with exactly that type (mypy holds mutable attributes invariant).
+    from django.template.response import _TemplateForResponseT
 
 EXPORT_PERMISSION = "accounts.export_records"
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -138,7 +143,7 @@ class CsvExportAdminMixin(ModelAdminMixinBase):
     """Adds `<changelist>/export/` (and its button) for the admin's `csv_export`."""
 
     csv_export: CsvExport
-    change_list_template = "admin/csv_export_change_list.html"
+    change_list_template: ClassVar["_TemplateForResponseT | None"] = "admin/csv_export_change_list.html"
 
     def get_urls(self):
         opts = self.model._meta

@@ -88,8 +88,9 @@ class AccountStreamConsumer(UserStreamConsumer):
         self.schedule_push()
 
     async def disconnect(self, code):
-        if getattr(self, "push_task", None) is not None:
-            self.push_task.cancel()
+        push_task = getattr(self, "push_task", None)  # unset when the socket closes before authenticating
+        if push_task is not None:
+            push_task.cancel()
         quote_hub().unsubscribe(self, getattr(self, "held_by_symbol", {}))
         await super().disconnect(code)
 

@@ -21,7 +21,7 @@ Ratios shown to people keep 6 places (`to_ratio`) and are never used to compute 
 """
 
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
-from typing import cast, overload
+from typing import TypedDict, cast, overload
 
 from django.db.models import Expression
 from django.db.models.functions import Round
@@ -35,10 +35,18 @@ ONE_DOLLAR = Decimal("1")
 # Alpaca's minimum for a fractional order (notional, or a fractional quantity's value).
 MIN_FRACTIONAL_ORDER_VALUE = ONE_DOLLAR
 
+
+class DecimalFieldShape(TypedDict):
+    """A DecimalField's digits: typed so `DecimalField(**MONEY_FIELD)` type-checks against its signature."""
+
+    max_digits: int
+    decimal_places: int
+
+
 # Model field shapes that match the steps above.
-MONEY_FIELD = {"max_digits": 18, "decimal_places": 2}
-QTY_FIELD = {"max_digits": 28, "decimal_places": 9}
-PRICE_FIELD = {"max_digits": 24, "decimal_places": 9}
+MONEY_FIELD: DecimalFieldShape = {"max_digits": 18, "decimal_places": 2}
+QTY_FIELD: DecimalFieldShape = {"max_digits": 28, "decimal_places": 9}
+PRICE_FIELD: DecimalFieldShape = {"max_digits": 24, "decimal_places": 9}
 
 BUY, SELL = "buy", "sell"
 

@@ -43,7 +43,7 @@ def account_restriction_set(
     reason: str,
     customer_message: str = "",
     request=None,
-) -> AccountRestriction:
+) -> AccountRestriction | None:
     """Block or unblock trading, transfers or the whole account, with an internal note (`reason`)
     and, when blocking, the message the customer is shown (`AccountRestriction.CustomerMessage`).
 

@@ -196,7 +196,8 @@ class WatchlistOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(AssetOutputSerializer(many=True))
     def get_assets(self, watchlist) -> list[dict]:
-        return AssetOutputSerializer([entry.asset for entry in watchlist.entries.all()], many=True).data
+        # many=True builds a ListSerializer, whose .data is a list; the stubs type Serializer(...) as one item.
+        return AssetOutputSerializer([entry.asset for entry in watchlist.entries.all()], many=True).data  # type: ignore[return-value]
 
 
 class WatchlistCreateSerializer(serializers.Serializer):

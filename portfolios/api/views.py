@@ -1,9 +1,12 @@
+from typing import cast
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import User
 from portfolios import selectors, services
 from portfolios.api.serializers import (
     AccountOutputSerializer,
@@ -28,7 +31,8 @@ class PortfolioView(APIView):
     """The requester's own account."""
 
     def account(self) -> Account:
-        account = selectors.primary_account(user=self.request.user)
+        # cast: IsAuthenticated (the API's default permission) turns an anonymous request away first.
+        account = selectors.primary_account(user=cast(User, self.request.user))
         if account is None:
             raise Http404
         return account

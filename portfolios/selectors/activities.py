@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.utils import timezone
 
@@ -13,7 +14,8 @@ from portfolios.selectors.common import Kind, ratio
 from speedtrade.money import ZERO
 
 ACTIVITY_TYPES = ("FILL", "TRANS", "FEE", "JNLC")
-_ENTRY_ACTIVITY = {
+# Keyed by the stored `cause_type` (a str); the Cause members are those strs.
+_ENTRY_ACTIVITY: dict[str, str] = {
     JournalEntry.Cause.FILL: "FILL",
     JournalEntry.Cause.FEE: "FEE",
     JournalEntry.Cause.ADJUSTMENT: "JNLC",
@@ -41,7 +43,8 @@ def _entry_activity(entry: JournalEntry, cash_amount: Decimal) -> dict:
             "price": entry.price,
             "qty": entry.qty,
             "side": entry.side,
-            "symbol": entry.asset.symbol,
+            # The journal_fill_has_trade_details constraint: a fill's entry always names its asset.
+            "symbol": entry.asset.symbol,  # type: ignore[union-attr]
             "order_id": getattr(cause, "order_id", None),
             "execution_id": entry.cause_object_id,
             "net_amount": cash_amount,
@@ -81,13 +84,11 @@ def account_activities(
             entries = entries.filter(effective_at__gt=after)
         if until:
             entries = entries.filter(effective_at__lt=until)
-        entries = list(entries.order_by(f"{order}effective_at", f"{order}created_at")[:page_size])
+        page = list(entries.order_by(f"{order}effective_at", f"{order}created_at")[:page_size])
         cash_amounts = dict(
-            JournalLine.objects.filter(entry__in=entries, ledger_account__kind=Kind.CASH).values_list(
-                "entry_id", "amount"
-            )
+            JournalLine.objects.filter(entry__in=page, ledger_account__kind=Kind.CASH).values_list("entry_id", "amount")
         )
-        activities += [(e.effective_at, _entry_activity(e, cash_amounts.get(e.pk, ZERO))) for e in entries]
+        activities += [(e.effective_at, _entry_activity(e, cash_amounts.get(e.pk, ZERO))) for e in page]
     if "TRANS" in types:
         transfers = Transfer.objects.filter(account=account, status=Transfer.Status.SETTLED)
         if after:
@@ -96,14 +97,16 @@ def account_activities(
             transfers = transfers.filter(settled_at__lt=until)
         for transfer in transfers.order_by(f"{order}settled_at")[:page_size]:
             sign = 1 if transfer.direction == Transfer.Direction.INCOMING else -1
+            # cast: settling a transfer stamps settled_at (services/transfers.py), and only settled ones are read.
+            settled_at = cast(datetime, transfer.settled_at)
             activities.append(
                 (
-                    transfer.settled_at,
+                    settled_at,
                     {
-                        "id": _activity_id(transfer.settled_at, transfer.pk),
+                        "id": _activity_id(settled_at, transfer.pk),
                         "account_id": account.pk,
                         "activity_type": "TRANS",
-                        "date": transfer.settled_at.astimezone(ET).date(),
+                        "date": settled_at.astimezone(ET).date(),
                         "net_amount": sign * transfer.amount,
                         "description": f"{transfer.direction} transfer",
                         "status": "executed",
@@ -143,8 +146,9 @@ def portfolio_history(
     and withdrawals; `profit_loss_pct` is relative to the first point's equity."""
     as_of = as_of or timezone.now()
     snapshots = EquitySnapshot.objects.filter(account=account, timestamp__lte=as_of)
-    if PERIODS[period] is not None:
-        snapshots = snapshots.filter(timestamp__gte=as_of - PERIODS[period])
+    span = PERIODS[period]
+    if span is not None:
+        snapshots = snapshots.filter(timestamp__gte=as_of - span)
     bucket_seconds = TIMEFRAMES[timeframe]
     if bucket_seconds is None:
         snapshots = snapshots.filter(kind=EquitySnapshot.Kind.SESSION_CLOSE)

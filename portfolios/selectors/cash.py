@@ -5,8 +5,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Aggregate, Max, Q, Subquery, Sum
 
 from marketdata.models import Asset
 from portfolios.models import (
@@ -20,6 +21,22 @@ from portfolios.models import (
 from portfolios.selectors.common import Kind, today_et
 from speedtrade.money import ZERO
 
+if TYPE_CHECKING:
+    # A dev-only package (django-stubs): the annotations naming it are strings at run time.
+    from django_stubs_ext import WithAnnotations
+
+
+class LedgerSums(TypedDict):
+    """The aggregates on a `ledger_by_kind` row: `due_*` always, the others when valuation asks for them."""
+
+    due_total: Decimal | None  # NULL: no line settles after today
+    due_last: date | None
+    flows_today: NotRequired[Decimal | None]
+    lines_before: NotRequired[int]
+    net_contributions: NotRequired[Decimal | None]
+    realized_pl: NotRequired[Decimal | None]
+    pending_transfer_in: NotRequired[Decimal | None]
+
 
 @dataclass(frozen=True)
 class CashState:
@@ -32,7 +49,9 @@ class CashState:
     unsettled_until: date | None = None  # the latest settlement date of unsettled proceeds
 
 
-def ledger_by_kind(account: Account, today: date, **sums) -> dict[str, LedgerAccount]:
+def ledger_by_kind(
+    account: Account, today: date, **sums: Aggregate | Subquery
+) -> dict[str, "WithAnnotations[LedgerAccount, LedgerSums]"]:
     """The account's ledger rows by kind, in one statement: each row carries `due_total`/`due_last`
     (lines settling after `today`) and whatever other aggregates `sums` asks for (conditional
     aggregation over the same join, so more figures cost no more round trips)."""
@@ -40,10 +59,11 @@ def ledger_by_kind(account: Account, today: date, **sums) -> dict[str, LedgerAcc
     rows = LedgerAccount.objects.filter(account=account).annotate(
         due_total=Sum("lines__amount", filter=due), due_last=Max("lines__settles_on", filter=due), **sums
     )
-    return {row.kind: row for row in rows}
+    # cast: the plugin types an annotate() only from literal keywords, and `sums` names its own.
+    return {row.kind: cast("WithAnnotations[LedgerAccount, LedgerSums]", row) for row in rows}
 
 
-def cash_state_from(ledger: Mapping[str, LedgerAccount]) -> CashState:
+def cash_state_from(ledger: Mapping[str, "WithAnnotations[LedgerAccount, LedgerSums]"]) -> CashState:
     cash = ledger[Kind.CASH]
     unsettled = min(max(cash.balance, ZERO), cash.due_total or ZERO)
     return CashState(

@@ -59,8 +59,10 @@ def account_restriction_apply(
     reason: str,
     customer_message: str = "",
     request=None,
-) -> AccountRestriction:
+) -> AccountRestriction | None:
     """Block or unblock trading, transfers or the whole account (`kind`, an `AccountRestriction.Kind`).
+
+    Returns the restriction placed or lifted: None when lifting a flag that no restriction row records.
 
     Writes the `Account` flag (what enforcement reads) and an `AccountRestriction` row (the
     reason and its history), cancels open orders when trading stops, and audits it with the
@@ -68,7 +70,8 @@ def account_restriction_apply(
     is checked by the caller (`accounts.services.account_restriction_set` for staff).
     """
     account = Account.objects.select_for_update().select_related("user").get(pk=account.pk)
-    flag = AccountRestriction.ACCOUNT_FLAG[kind]
+    # `kind` is one of the Kind values, which are the strs that key ACCOUNT_FLAG (Kind is a str enum).
+    flag = AccountRestriction.ACCOUNT_FLAG[kind]  # type: ignore[index]
     active = AccountRestriction.objects.filter(account=account, kind=kind, lifted_at__isnull=True).first()
     label = AccountRestriction.Kind(kind).label.lower()
     if blocked and (active or getattr(account, flag)):
@@ -76,6 +79,7 @@ def account_restriction_apply(
     if not blocked and not (active or getattr(account, flag)):
         raise Conflict(f"Not in place: {label}.", code="restriction_missing")
     before = {flag: getattr(account, flag)}
+    restriction: AccountRestriction | None
     if blocked:
         restriction = AccountRestriction.objects.create(
             account=account, kind=kind, reason=reason, customer_message=customer_message, created_by=actor
@@ -95,7 +99,8 @@ def account_restriction_apply(
         # trading's, which builds on this app: it is named in settings, not imported.
         orders_cancel = import_string(settings.ACCOUNT_RESTRICTED_ORDERS_CANCEL)
         canceled = [str(order.pk) for order in orders_cancel(account=account)]
-    verb = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
+    verbs: dict[str, tuple[str, str]] = {AccountRestriction.Kind.ACCOUNT: ("frozen", "unfrozen")}
+    verb = verbs.get(kind, (f"{kind}_blocked", f"{kind}_unblocked"))
     audit_event_record(
         action=f"account.{verb[0] if blocked else verb[1]}",
         actor=actor,

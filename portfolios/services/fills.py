@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import cast
 
 from django.db import models, transaction
 
@@ -117,7 +118,8 @@ def fill_apply(
                 unsettled_amount=unsettled_used,
                 qty=min(at_risk, qty),
                 open_qty=min(at_risk, qty),
-                funds_settle_on=funds.unsettled_until,
+                # cast: unsettled funds were used, so there are unsettled proceeds and their date is set.
+                funds_settle_on=cast(date, funds.unsettled_until),
             )
         if fee:
             journal_entry_post(

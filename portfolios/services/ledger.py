@@ -85,7 +85,7 @@ def journal_entry_reverse(*, entry: JournalEntry, memo: str, actor: User | None 
     not reversed here: a busted trade also changes a position, which trading owns."""
     if entry.cause_type in (Cause.FILL, Cause.REVERSAL):
         raise DomainError(f"A {entry.cause_type} entry cannot be reversed here.", code="not_reversible")
-    if entry.account_id:
+    if entry.account is not None:
         locked_account(entry.account)
     if JournalEntry.objects.filter(reverses=entry).exists():
         raise DomainError("This entry is already reversed.", code="already_reversed")
@@ -104,7 +104,7 @@ def journal_entry_reverse(*, entry: JournalEntry, memo: str, actor: User | None 
         action="ledger.entry_reversed",
         actor=actor,
         target=reversal,
-        subject_user=entry.account.user if entry.account_id else None,
+        subject_user=entry.account.user if entry.account is not None else None,
         before={"entry": str(entry.pk)},
         after={"memo": memo},
     )
