@@ -12,11 +12,14 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from speedtrade.money import DecimalFieldShape
 from trading.matching import trailing_stop_price  # the book's own rule, for `Order.current_stop_price`
 
-QTY_FIELD = {"max_digits": 24, "decimal_places": 9}
-PRICE_FIELD = {"max_digits": 24, "decimal_places": 9}
-MONEY_FIELD = {"max_digits": 20, "decimal_places": 2}
+# trading's own shapes (not speedtrade.money's): its columns were created with these, so the
+# values must not change (makemigrations); the TypedDict only gives `DecimalField(**X)` its types.
+QTY_FIELD: DecimalFieldShape = {"max_digits": 24, "decimal_places": 9}
+PRICE_FIELD: DecimalFieldShape = {"max_digits": 24, "decimal_places": 9}
+MONEY_FIELD: DecimalFieldShape = {"max_digits": 20, "decimal_places": 2}
 
 
 class OrderStatus(models.TextChoices):

@@ -1,13 +1,24 @@
 """Order input parsing: types, enums and number formats. Rules about values live in trading/risk.py."""
 
+from typing import TypedDict
+
 from rest_framework import serializers
 
 from trading.models import Order
 from trading.risk import Leg, OrderRequest
 
+
+class SerializerDecimalShape(TypedDict):
+    """A serializers.DecimalField's digits and output: typed so `DecimalField(**QTY)` type-checks."""
+
+    max_digits: int
+    decimal_places: int
+    coerce_to_string: bool
+
+
 # Quantities and prices: at most 9 decimal places and 15 integer digits ("absurd sizes" stop here).
-QTY = {"max_digits": 24, "decimal_places": 9, "coerce_to_string": True}
-MONEY = {"max_digits": 17, "decimal_places": 2, "coerce_to_string": True}
+QTY: SerializerDecimalShape = {"max_digits": 24, "decimal_places": 9, "coerce_to_string": True}
+MONEY: SerializerDecimalShape = {"max_digits": 17, "decimal_places": 2, "coerce_to_string": True}
 
 
 class PositiveDecimalField(serializers.DecimalField):
