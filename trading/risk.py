@@ -14,6 +14,7 @@ over modules that must change together.
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import NoReturn
 
 from django.conf import settings
 
@@ -100,7 +101,7 @@ def sellable_qty(account: Account, asset: Asset) -> Decimal:
     return Decimal(0) if position is None else position.qty - position.reserved_qty
 
 
-def _reject(code: str, message: str, field_name: str | None = None) -> None:
+def _reject(code: str, message: str, field_name: str | None = None) -> NoReturn:
     raise OrderRejected(message, code=code, field=field_name)
 
 
