@@ -15,7 +15,7 @@ from marketdata.selectors import asset_by_symbol_cached
 from portfolios.models import Account, LedgerAccount, Position
 from speedtrade.money import to_cents
 from trading import risk
-from trading.models import OPEN_STATUSES, Execution, Order
+from trading.models import OPEN_STATUSES, Execution, Order, OrderEvent
 from trading.models import OrderStatus as S
 from trading.risk import OrderRequest
 
@@ -206,7 +206,8 @@ def fill_progress(execution_ids) -> dict[str, dict]:
     on a fill activity (two queries, however many fills)."""
     order_ids = Execution.objects.filter(pk__in=list(execution_ids)).values("order_id")
     executions = Execution.objects.filter(order_id__in=order_ids).select_related("order")
-    progress, filled = {}, {}
+    progress: dict[str, dict] = {}
+    filled: dict[UUID, Decimal] = {}
     for execution in executions.order_by("order_id", "executed_at", "created_at"):
         order = execution.order
         filled[order.pk] = done = filled.get(order.pk, Decimal(0)) + execution.qty
@@ -268,7 +269,8 @@ def order_preview(*, account: Account, request: OrderRequest, now: datetime | No
 
 def order_timeline(*, order: Order) -> list[dict]:
     """The order's events oldest first, each with the time since the previous one (how long each step took)."""
-    timeline, previous = [], None
+    timeline: list[dict] = []
+    previous: OrderEvent | None = None
     for event in order.events.all():
         since = None if previous is None else event.created_at - previous.created_at
         timeline.append({"event": event, "since_previous": since})

@@ -146,10 +146,10 @@ def replacement_reduce(*, replaced: Order, qty: Decimal, now: datetime) -> None:
     more than the one order the user meant."""
     if replaced.replaced_by_id is None:
         return
-    new = locked(Order.objects.filter(pk=replaced.replaced_by_id, status__in=OPEN_STATUSES))
-    if not new or new[0].qty is None:
+    rows = locked(Order.objects.filter(pk=replaced.replaced_by_id, status__in=OPEN_STATUSES))
+    if not rows or rows[0].qty is None:
         return
-    new = new[0]
+    new = rows[0]
     remaining = new.remaining_qty
     if qty >= remaining:
         cancel_request(order=new, now=now)

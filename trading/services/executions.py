@@ -107,10 +107,10 @@ def order_venue_update(
 def replace_refused(*, old_id, reason: str, now: datetime) -> None:
     """The venue refused a replacement: the old order is still live there. It returns to its live status and
     holds again what its remainder needs; if that is no longer available, it is canceled rather than left unfunded."""
-    old = locked(Order.objects.filter(pk=old_id, status=S.PENDING_REPLACE))
-    if not old:
+    rows = locked(Order.objects.filter(pk=old_id, status=S.PENDING_REPLACE))
+    if not rows:
         return
-    old = old[0]
+    old = rows[0]
     old.replaced_by = None
     live = S.PARTIALLY_FILLED if old.filled_qty else S.ACCEPTED
     funded = True

@@ -214,7 +214,7 @@ def order_cancel(*, account: Account, order_id, now: datetime | None = None) -> 
 def order_cancel_all(*, account: Account, now: datetime | None = None) -> list[tuple[Order, DomainError | None]]:
     """Cancel every open order of the account: each order with the refusal that kept it open, if any (Alpaca's
     207 list)."""
-    results = []
+    results: list[tuple[Order, DomainError | None]] = []
     ids = list(
         Order.objects.filter(account=account, status__in=OPEN_STATUSES)
         .order_by("created_at")

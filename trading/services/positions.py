@@ -78,7 +78,7 @@ def position_close_all(
     """
     if cancel_orders:
         order_cancel_all(account=account, now=now)
-    results = []
+    results: list[tuple[str, Order | DomainError]] = []
     for position in portfolio_selectors.position_list(account=account):
         try:
             order = position_close(account=account, symbol_or_asset_id=str(position.asset_id), now=now)
