@@ -118,13 +118,14 @@ def check_asset(asset: Asset) -> None:
 
 def check_shape(request: OrderRequest, asset: Asset) -> None:
     """Fields present exactly when the order type, class and time in force need them."""
-    needs = {
+    needs_by_type: dict[str, set[str]] = {
         T.MARKET: set(),
         T.LIMIT: {"limit_price"},
         T.STOP: {"stop_price"},
         T.STOP_LIMIT: {"limit_price", "stop_price"},
         T.TRAILING_STOP: set(),
-    }[request.type]
+    }
+    needs = needs_by_type[request.type]
     for name in ("limit_price", "stop_price"):
         present = getattr(request, name) is not None
         if name in needs and not present:
@@ -280,9 +281,9 @@ def check_prices(request: OrderRequest, asset: Asset) -> None:
         ("limit_price", request.limit_price),
         ("stop_price", request.stop_price),
         ("trail_price", request.trail_price),
-        ("take_profit", request.take_profit and request.take_profit.limit_price),
-        ("stop_loss", request.stop_loss and request.stop_loss.stop_price),
-        ("stop_loss", request.stop_loss and request.stop_loss.limit_price),
+        ("take_profit", request.take_profit.limit_price if request.take_profit else None),
+        ("stop_loss", request.stop_loss.stop_price if request.stop_loss else None),
+        ("stop_loss", request.stop_loss.limit_price if request.stop_loss else None),
     ]
     for name, price in priced:
         if price is None:

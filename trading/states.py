@@ -42,7 +42,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 # The timestamp field each status stamps when an order enters it.
-_STAMPS = {
+_STAMPS: dict[str, str] = {
     S.FILLED: "filled_at",
     S.CANCELED: "canceled_at",
     S.EXPIRED: "expired_at",

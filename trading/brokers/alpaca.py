@@ -25,6 +25,7 @@
 """
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -36,6 +37,7 @@ from alpaca.trading.requests import (
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
+    OrderRequest,
     ReplaceOrderRequest,
     StopLimitOrderRequest,
     StopOrderRequest,
@@ -53,7 +55,7 @@ from venues import alpaca
 
 logger = logging.getLogger(__name__)
 
-REQUESTS = {
+REQUESTS: dict[str, Callable[..., OrderRequest]] = {
     Order.Type.MARKET: MarketOrderRequest,
     Order.Type.LIMIT: LimitOrderRequest,
     Order.Type.STOP: StopOrderRequest,

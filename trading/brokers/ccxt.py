@@ -47,7 +47,7 @@ from venues.wire import optional_decimal
 logger = logging.getLogger(__name__)
 
 UNKNOWN_OUTCOME = (ccxt.NetworkError, ccxt.AuthenticationError, ccxt.ExchangeNotAvailable)
-TYPES = {
+TYPES: dict[str, str] = {
     Order.Type.MARKET: "market",
     Order.Type.LIMIT: "limit",
     Order.Type.STOP: "market",

@@ -12,6 +12,7 @@ is left, and when nothing is left they are canceled (one cancels the other).
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -64,7 +65,7 @@ def legs_create(*, parent: Order, request: OrderRequest, now: datetime) -> list[
         OrderEvent.objects.create(order=leg, event=leg.status, to_status=leg.status, created_at=now)
         if oco:
             trade_update_publish(order=leg, event="new", now=now)
-            transaction.on_commit(lambda leg_id=leg.id: queueing.order_submit_queue(leg_id))
+            transaction.on_commit(partial(queueing.order_submit_queue, leg.id))
         legs.append(leg)
     return legs
 
@@ -97,7 +98,7 @@ def legs_follow_entry_fill(*, entry: Order, qty: Decimal, now: datetime) -> None
                 now=now,
             )
             trade_update_publish(order=leg, event="new", now=now)
-            transaction.on_commit(lambda leg_id=leg.id: queueing.order_submit_queue(leg_id))
+            transaction.on_commit(partial(queueing.order_submit_queue, leg.id))
         else:
             leg.qty += grow
             order_event_record(order=leg, event="leg_resized", qty=leg.qty, changed_fields=tuple(fields), now=now)
@@ -147,9 +148,11 @@ def replacement_reduce(*, replaced: Order, qty: Decimal, now: datetime) -> None:
     if replaced.replaced_by_id is None:
         return
     rows = locked(Order.objects.filter(pk=replaced.replaced_by_id, status__in=OPEN_STATUSES))
-    if not rows or rows[0].qty is None:
+    if not rows:
         return
     new = rows[0]
+    if new.qty is None:
+        return
     remaining = new.remaining_qty
     if qty >= remaining:
         cancel_request(order=new, now=now)

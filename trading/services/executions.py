@@ -242,7 +242,7 @@ def execution_apply(
                 now=now,
             )
         else:
-            to_status = S.FILLED
+            to_status: str = S.FILLED
             if not complete:
                 pending = order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE)
                 to_status = order.status if pending else S.PARTIALLY_FILLED
