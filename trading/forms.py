@@ -5,6 +5,7 @@ The forms only shape what the page shows; the API's serializers parse the values
 """
 
 import uuid
+from typing import cast
 
 from django import forms
 
@@ -101,7 +102,8 @@ class OrderTicketForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.asset = asset
         if asset.is_crypto:
-            self.fields["time_in_force"].choices = CRYPTO_TIME_IN_FORCE
+            # The form declares time_in_force as a ChoiceField; `fields` is typed as plain Field.
+            cast(forms.ChoiceField, self.fields["time_in_force"]).choices = CRYPTO_TIME_IN_FORCE
             self.fields["qty"].label = f"Quantity ({asset.symbol.split('/')[0]})"
             del self.fields["extended_hours"]
 
@@ -148,6 +150,8 @@ class OrderTicketForm(forms.Form):
         either) goes next to the box they can see, never onto the hidden one."""
         if name in ("qty", "notional"):
             return "notional" if self.cleaned_data.get("amount_in", "dollars") == "dollars" else "qty"
+        if name is None:
+            return None
         return LEG_ERROR_FIELD.get(name, name)
 
     def add_rule_violation(self, exc) -> None:

@@ -60,10 +60,10 @@ class OrderRow(NamedTuple):
     hwm: Decimal | None
     reject_reason: str
 
-    OrderClass = Order.OrderClass
-    Type = Order.Type
-    has_legs = Order.has_legs
-    current_stop_price = Order.current_stop_price
+    OrderClass = Order.OrderClass  # type: ignore[misc]  # Order's own names, so a row serializes as an Order
+    Type = Order.Type  # type: ignore[misc]  # Order's own names, so a row serializes as an Order
+    has_legs = Order.has_legs  # type: ignore[misc]  # Order's own names, so a row serializes as an Order
+    current_stop_price = Order.current_stop_price  # type: ignore[misc]  # Order's own names, so a row serializes as an Order
 
 
 def order_list(

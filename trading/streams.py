@@ -30,7 +30,8 @@ import contextlib
 import copy
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import ccxt
 from alpaca.trading.models import TradeUpdate
@@ -255,9 +256,9 @@ class CcxtOrderUpdates:
 HEARTBEAT_SECONDS = 5.0  # `manage.py healthcheck broker-streams` reads it
 
 
-def stream_jobs(venues: set[str]) -> dict[str, object]:
+def stream_jobs(venues: set[str]) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
     """The coroutine factory per venue that needs one (paper needs none: it matches in process)."""
-    jobs = {}
+    jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
     for venue in sorted(venues):
         if venue == "alpaca":
             jobs[venue] = lambda: AlpacaTradeUpdates().run()

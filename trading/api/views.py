@@ -1,5 +1,7 @@
 """`/api/v1/orders…`: thin views over trading.services and trading.selectors, Alpaca's shapes."""
 
+from typing import cast
+
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -58,7 +60,8 @@ class OrdersView(APIView):
             account=_account(request), symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()], **params
         )
         legs = selectors.order_legs(orders) if nested else {}
-        return Response([order_as_alpaca(order, legs=legs.get(order.id)) for order in orders])
+        # An OrderRow carries every field and name order_as_alpaca reads (selectors.OrderRow), not the model.
+        return Response([order_as_alpaca(cast(Order, order), legs=legs.get(order.id)) for order in orders])
 
     @extend_schema(operation_id="orders_create", responses=OpenApiTypes.OBJECT, request=OrderCreateSerializer)
     def post(self, request):
