@@ -53,8 +53,8 @@ def venue_reconcile(broker: Broker, *, stuck_before: datetime, counts: dict) -> 
         str(pk) for pk in Order.objects.filter(broker=name, status__in=OPEN_STATUSES).values_list("id", flat=True)
     }
     for client_order_id in sorted(set(venue_open) - ours_open):
-        order = _order_or_none(client_order_id)
-        _case(name, Kind.OPEN_ONLY_AT_VENUE, client_order_id, order, {"our_status": order.status if order else None})
+        found = _order_or_none(client_order_id)
+        _case(name, Kind.OPEN_ONLY_AT_VENUE, client_order_id, found, {"our_status": found.status if found else None})
     if ReconciliationCase.objects.filter(venue=name, status=ReconciliationCase.Status.OPEN).exists():
         venue_refusal_set(name, f"Trading on {name} is halted while compliance reviews a reconciliation case.")
         counts["venues_halted"] += 1

@@ -123,9 +123,9 @@ def order_ticket(request):
         try:
             step = request.POST.get("step")
             if step == "place":
-                order, created = services.order_place(account=account, request=order_request)
+                placed, created = services.order_place(account=account, request=order_request)
                 # Re-read: in the embedded default the order may already have filled after commit.
-                order = selectors.order_get(account=account, order_id=order.pk)
+                order = selectors.order_get(account=account, order_id=placed.pk)
                 context.update(order=order, created=created, form=OrderTicketForm(asset=asset))
             elif step == "review":
                 context["preview"] = selectors.order_preview(account=account, request=order_request)
@@ -152,7 +152,7 @@ def order_list(request):
     page.object_list = list(page.object_list)
     legs = selectors.order_legs(page.object_list)
     for order in page.object_list:
-        order.leg_list = legs[order.id] or []
+        order.leg_list = legs[order.id] or []  # type: ignore[attr-defined]  # for the template only, not a model field
     return render(request, "trading/orders.html", {"page": page, "status": status, "filters": ORDER_FILTERS})
 
 
