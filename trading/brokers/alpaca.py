@@ -96,7 +96,7 @@ class DecimalQtyReplaceOrderRequest(ReplaceOrderRequest):
     and Alpaca would keep the old one while our replacement says otherwise.
     """
 
-    qty: Decimal | None = None
+    qty: Decimal | None = None  # type: ignore[assignment]  # deliberately wider than alpaca-py's int (above)
 
     @field_serializer("qty")
     def _qty_on_the_wire(self, qty: Decimal | None) -> str | None:

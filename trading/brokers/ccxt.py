@@ -199,9 +199,13 @@ class CcxtBroker:
         """ccxt's unified status (open|closed|canceled|expired|rejected) in our state machine."""
         if found.status == "open":
             return S.PARTIALLY_FILLED if found.filled > 0 else S.ACCEPTED
-        return {"closed": S.FILLED, "canceled": S.CANCELED, "expired": S.EXPIRED, "rejected": S.REJECTED}.get(
-            found.status, S.ACCEPTED
-        )
+        by_status: dict[str | None, str] = {
+            "closed": S.FILLED,
+            "canceled": S.CANCELED,
+            "expired": S.EXPIRED,
+            "rejected": S.REJECTED,
+        }
+        return by_status.get(found.status, S.ACCEPTED)
 
     def _fills(self, found: ExchangeOrder, market: dict) -> list[VenueFill]:
         """The order's trades.

@@ -232,7 +232,7 @@ class PaperVenue:
         quote = risk.latest_quote(order.symbol)
         fill = None
         open_now = quote is not None and calendars.is_open(order.asset_class, now, extended_hours=order.extended_hours)
-        if open_now and crosses(resting, quote):
+        if open_now and quote is not None and crosses(resting, quote):  # open_now implies the quote; mypy needs it here
             size = quote.ask_size if resting.is_buy else quote.bid_size
             fill = fill_size(resting, quote.ask if resting.is_buy else quote.bid, size)
         if order.time_in_force == Order.TimeInForce.FOK and (fill is None or not fill.final):
