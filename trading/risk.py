@@ -14,7 +14,7 @@ over modules that must change together.
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from django.conf import settings
 
@@ -198,9 +198,10 @@ def check_order_class(request: OrderRequest) -> None:
     if request.stop_loss and request.stop_loss.stop_price is None:
         _reject("missing_field", "stop_loss needs stop_price.", "stop_loss")
     stop_loss, take_profit = request.stop_loss, request.take_profit
-    if stop_loss and stop_loss.limit_price is not None and stop_loss.limit_price > stop_loss.stop_price:
+    # The two checks just above refused legs without these prices; mypy cannot carry that through `a and b`.
+    if stop_loss and stop_loss.limit_price is not None and stop_loss.limit_price > cast(Decimal, stop_loss.stop_price):
         _reject("invalid_stop_loss", "stop_loss.limit_price must not be above stop_loss.stop_price.", "stop_loss")
-    if take_profit and stop_loss and take_profit.limit_price <= stop_loss.stop_price:
+    if take_profit and stop_loss and cast(Decimal, take_profit.limit_price) <= cast(Decimal, stop_loss.stop_price):
         _reject("invalid_legs", "take_profit.limit_price must be above stop_loss.stop_price.", "take_profit")
 
 
@@ -211,13 +212,14 @@ def check_leg_prices(request: OrderRequest, asset: Asset, quote: Quote | None) -
         return
     base = reference_price(request, asset, quote)
     tick = price_tick(asset, base)
-    if request.take_profit and request.take_profit.limit_price < base + tick:
+    # check_order_class (run first, in pre_trade_check) refused legs without their price.
+    if request.take_profit and cast(Decimal, request.take_profit.limit_price) < base + tick:
         _reject(
             "invalid_take_profit",
             f"take_profit.limit_price must be at least {(base + tick).normalize()} (base price + {tick.normalize()}).",
             "take_profit",
         )
-    if request.stop_loss and request.stop_loss.stop_price > base - tick:
+    if request.stop_loss and cast(Decimal, request.stop_loss.stop_price) > base - tick:
         _reject(
             "invalid_stop_loss",
             f"stop_loss.stop_price must be at most {(base - tick).normalize()} (base price − {tick.normalize()}).",
@@ -260,7 +262,7 @@ def check_quantity(request: OrderRequest, asset: Asset) -> None:
         if not money.is_whole(qty) and not asset.is_crypto:
             check_fractional(request, asset, "qty")
     else:
-        if request.notional < money.MIN_FRACTIONAL_ORDER_VALUE:
+        if cast(Decimal, request.notional) < money.MIN_FRACTIONAL_ORDER_VALUE:  # no qty: a notional (the serializer)
             _reject("notional_below_minimum", "notional must be at least $1.", "notional")
         if not asset.is_crypto:
             check_fractional(request, asset, "notional")
@@ -316,16 +318,19 @@ def check_limit_band(request: OrderRequest, quote: Quote | None) -> None:
 
 def reference_price(request: OrderRequest, asset: Asset, quote: Quote | None) -> Decimal:
     """The price an order is expected to trade at, for sizing its reservation."""
+    # check_shape: limit and stop_limit orders have a limit_price, stop orders a stop_price, trailing stops
+    # one of trail_price and trail_percent; an order without notional has a qty (the serializer).
     if request.type in (T.LIMIT, T.STOP_LIMIT):
-        return request.limit_price
+        return cast(Decimal, request.limit_price)
     if quote is not None:
         market = quote.ask if request.side == Order.Side.BUY else quote.bid
     else:
         market = asset.reference_price
     if request.type == T.STOP:
-        market = max(market, request.stop_price) if request.side == Order.Side.BUY else market
+        market = max(market, cast(Decimal, request.stop_price)) if request.side == Order.Side.BUY else market
     if request.type == T.TRAILING_STOP and request.side == Order.Side.BUY:
-        market += request.trail_price if request.trail_price is not None else market * request.trail_percent / 100
+        trail_percent = cast(Decimal, request.trail_percent)  # when there is no trail_price (check_shape)
+        market += request.trail_price if request.trail_price is not None else market * trail_percent / 100
     return market
 
 
@@ -336,7 +341,7 @@ def estimated_cost(request: OrderRequest, asset: Asset, quote: Quote | None) -> 
     price = reference_price(request, asset, quote)
     if request.type not in (T.LIMIT, T.STOP_LIMIT):
         price *= 1 + settings.TRADING_MARKET_BUY_BUFFER_PERCENT / 100
-    return money.cents_up(request.qty * price)
+    return money.cents_up(cast(Decimal, request.qty) * price)  # not notional, so a qty (the serializer)
 
 
 def estimated_fee(request: OrderRequest, asset: Asset) -> Decimal:
@@ -367,7 +372,8 @@ def check_minimum_value(account: Account, request: OrderRequest, asset: Asset, q
 
 
 def check_max_notional(request: OrderRequest, asset: Asset, quote: Quote | None) -> None:
-    value = request.notional if request.notional is not None else request.qty * reference_price(request, asset, quote)
+    qty = cast(Decimal, request.qty)  # read only when there is no notional: then there is a qty (the serializer)
+    value = request.notional if request.notional is not None else qty * reference_price(request, asset, quote)
     if value > settings.TRADING_MAX_ORDER_NOTIONAL:
         _reject(
             "max_notional_exceeded",
@@ -394,7 +400,8 @@ def sell_qty_needed(request: OrderRequest, asset: Asset, quote: Quote | None) ->
         return request.qty
     price = quote.bid if quote is not None else asset.reference_price
     buffer = 1 + settings.TRADING_MARKET_BUY_BUFFER_PERCENT / 100
-    return money.qty_up_to_step(request.notional * buffer / price, asset.min_trade_increment)
+    notional = cast(Decimal, request.notional)  # no qty, so a notional (the serializer)
+    return money.qty_up_to_step(notional * buffer / price, asset.min_trade_increment)
 
 
 def check_holds(account: Account, asset: Asset) -> None:
@@ -428,9 +435,10 @@ def would_cross(request: OrderRequest, resting: Order) -> bool:
         return True
     if request.type not in (T.LIMIT, T.STOP_LIMIT) or resting_limit is None:
         return False
+    limit_price = cast(Decimal, request.limit_price)  # a limit or stop_limit order (check_shape)
     if request.side == Order.Side.BUY:
-        return request.limit_price >= resting_limit
-    return request.limit_price <= resting_limit
+        return limit_price >= resting_limit
+    return limit_price <= resting_limit
 
 
 def check_wash_trade(request: OrderRequest, opposite_open_orders: list[Order]) -> None:
