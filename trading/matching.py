@@ -30,6 +30,7 @@ from datetime import datetime
 from decimal import Decimal
 from itertools import count, islice
 from operator import itemgetter
+from typing import cast
 
 from marketdata.quotes import Quote
 from speedtrade import money
@@ -55,7 +56,8 @@ def trailing_stop_price(
     """A trailing stop's current stop: the water mark minus (sell) or plus (buy) the trail."""
     if hwm is None:
         return None
-    trail = trail_price if trail_price is not None else money.to_stored(hwm * trail_percent / 100)
+    # A trailing stop has exactly one of trail_price and trail_percent (risk.check_shape).
+    trail = trail_price if trail_price is not None else money.to_stored(hwm * cast(Decimal, trail_percent) / 100)
     return hwm - trail if side == SELL else hwm + trail
 
 
@@ -100,9 +102,10 @@ class Resting:
 
     def trailing_stop_at(self, hwm: Decimal) -> Decimal:
         """The stop price this trailing stop has at water mark `hwm`."""
-        return trailing_stop_price(
+        stop = trailing_stop_price(
             side=self.side, hwm=hwm, trail_price=self.trail_price, trail_percent=self.trail_percent
         )
+        return cast(Decimal, stop)  # None only without a water mark, and `hwm` is one
 
     def add_fill(self, fill: "FillIntent") -> None:
         """Take a committed fill into the order's figures, as execution_apply did to its row."""
@@ -131,7 +134,8 @@ def fill_size(order: Resting, price: Decimal, available: Decimal) -> FillIntent 
         qty = min(remaining, available)
         final = qty == remaining
     else:
-        affordable = money.qty_down_to_step((order.notional - order.filled_notional) / price, order.increment)
+        notional = cast(Decimal, order.notional)  # an order without qty has a notional
+        affordable = money.qty_down_to_step((notional - order.filled_notional) / price, order.increment)
         if not order.is_buy:
             affordable = min(affordable, order.reserved_qty)
         qty = min(affordable, available)
@@ -146,7 +150,8 @@ def crosses(order: Resting, quote: Quote) -> bool:
     if order.acts_as_market:
         return True
     if order.acts_as_limit:
-        return quote.ask <= order.limit_price if order.is_buy else quote.bid >= order.limit_price
+        limit_price = cast(Decimal, order.limit_price)  # acts_as_limit: a limit or stop_limit order, which has one
+        return quote.ask <= limit_price if order.is_buy else quote.bid >= limit_price
     return False
 
 
@@ -344,14 +349,15 @@ class OrderBook:
             book.markets.append(entry_id)
         elif order.acts_as_limit:
             if order.is_buy:
-                heapq.heappush(book.buy_limits, (-order.limit_price, self.seq, entry_id))
+                # acts_as_limit / stop types: the price their type requires (risk.check_shape)
+                heapq.heappush(book.buy_limits, (-cast(Decimal, order.limit_price), self.seq, entry_id))
             else:
                 heapq.heappush(book.sell_limits, (order.limit_price, self.seq, entry_id))
         elif order.type == T.STOP or order.type == T.STOP_LIMIT:
             if order.is_buy:
                 heapq.heappush(book.buy_stops, (order.stop_price, self.seq, entry_id))
             else:
-                heapq.heappush(book.sell_stops, (-order.stop_price, self.seq, entry_id))
+                heapq.heappush(book.sell_stops, (-cast(Decimal, order.stop_price), self.seq, entry_id))
         elif order.type == T.TRAILING_STOP:
             book.trailing(order).add(order, self.seq)
 
@@ -416,16 +422,19 @@ class OrderBook:
             order = self.orders.get(order_id)
             if order is None:
                 continue
-            if at < order.auction_at:
+            auction_at = cast(datetime, order.auction_at)  # `add` files only orders with auction_at here
+            if at < auction_at:
                 waiting.append(order_id)
                 continue
             before = book.last_quote
             closing = order.time_in_force == CLS
-            price = auction_price(before if closing and before and before.timestamp < order.auction_at else quote)
+            price = auction_price(before if closing and before and before.timestamp < auction_at else quote)
             reached = order.limit_price is None or (
                 price <= order.limit_price if order.is_buy else price >= order.limit_price
             )
-            fill = fill_size(order, price, order.qty - order.filled_qty) if reached else None
+            # opg/cls orders have a qty: notional orders are day (risk.check_fractional) or crypto (no auctions).
+            qty = cast(Decimal, order.qty)
+            fill = fill_size(order, price, qty - order.filled_qty) if reached else None
             if fill is None:
                 missed.append(order)
             else:
