@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, cast
 from uuid import UUID
 
 from django.db.models import FloatField, Q, QuerySet, Sum
@@ -252,7 +252,8 @@ def order_preview(*, account: Account, request: OrderRequest, now: datetime | No
     checked = risk.pre_trade_check(account, request, asset=asset, opposite_open=opposite_open, now=now)
     asset, quote = checked.asset, checked.quote
     price = risk.reference_price(checked.request, asset, quote)
-    value = request.notional if request.notional is not None else to_cents(request.qty * price)
+    qty = cast(Decimal, request.qty)  # read only without a notional: then a qty (the serializer)
+    value = request.notional if request.notional is not None else to_cents(qty * price)
     buying_power = risk.buying_power(account)
     reserved = checked.holding.cash
     return OrderPreview(

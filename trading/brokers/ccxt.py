@@ -26,6 +26,7 @@
 
 import logging
 from decimal import Decimal
+from typing import cast
 
 import ccxt
 from django.conf import settings
@@ -107,7 +108,8 @@ class CcxtBroker:
             return f"venue_minimum: qty {order.qty.normalize()} is below {market['symbol']}'s minimum {min_amount}"
         min_cost = optional_decimal((limits.get("cost") or {}).get("min"))
         price = order.limit_price or order.stop_price
-        cost = order.notional if order.notional is not None else (order.qty * price if price else None)
+        qty = cast(Decimal, order.qty)  # read only without a notional: then the order has a qty
+        cost = order.notional if order.notional is not None else (qty * price if price else None)
         if min_cost and cost is not None and cost < min_cost:
             return f"venue_minimum: order value {cost.normalize()} is below {market['symbol']}'s minimum {min_cost}"
         return None

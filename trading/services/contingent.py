@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from typing import cast
 
 from django.db import transaction
 from django.db.models import Q
@@ -100,7 +101,7 @@ def legs_follow_entry_fill(*, entry: Order, qty: Decimal, now: datetime) -> None
             trade_update_publish(order=leg, event="new", now=now)
             transaction.on_commit(partial(queueing.order_submit_queue, leg.id))
         else:
-            leg.qty += grow
+            leg.qty = cast(Decimal, leg.qty) + grow  # legs always have a qty (risk.check_order_class)
             order_event_record(order=leg, event="leg_resized", qty=leg.qty, changed_fields=tuple(fields), now=now)
 
 
@@ -133,7 +134,7 @@ def exit_group_claim(*, order: Order, qty: Decimal) -> None:
 def exit_group_after_fill(*, order: Order, now: datetime) -> None:
     """After an exit member's fill: the others shrink to what is left to sell; nothing left → they are canceled."""
     others = exit_group_others(order)
-    left = order.remaining_qty
+    left = cast(Decimal, order.remaining_qty)  # exit-group members are legs, which have a qty (never notional)
     for other in others:
         if left <= 0:
             cancel_request(order=other, now=now)
@@ -153,7 +154,7 @@ def replacement_reduce(*, replaced: Order, qty: Decimal, now: datetime) -> None:
     new = rows[0]
     if new.qty is None:
         return
-    remaining = new.remaining_qty
+    remaining = cast(Decimal, new.remaining_qty)  # not None: new.qty is not None (above)
     if qty >= remaining:
         cancel_request(order=new, now=now)
         return

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -155,7 +156,8 @@ def _average_price(order: Order, qty: Decimal, price: Decimal) -> Decimal:
 
 def _notional_cash_still_needed(order: Order) -> Decimal:
     """What the rest of a dollar-amount buy may still spend."""
-    return max(order.notional - order.filled_notional, Decimal(0))
+    notional = cast(Decimal, order.notional)  # called only for notional orders (see the caller)
+    return max(notional - order.filled_notional, Decimal(0))
 
 
 def execution_apply(
@@ -214,7 +216,8 @@ def execution_apply(
             elif order.notional is not None:
                 release = order.reserved_cash - _notional_cash_still_needed(order)
             else:
-                release = money.cents_up(order.reserved_cash * qty / remaining_before)
+                # Not notional, so a qty order: remaining_qty was not None.
+                release = money.cents_up(order.reserved_cash * qty / cast(Decimal, remaining_before))
             release_reservation(order, cash=max(release, Decimal(0)))
         else:
             exit_group_claim(order=order, qty=qty)
