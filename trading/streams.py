@@ -31,7 +31,7 @@ import copy
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import ccxt
 from alpaca.trading.models import TradeUpdate
@@ -46,6 +46,9 @@ from trading.brokers.base import VenueUnavailable, broker_by_name
 from trading.models import OPEN_STATUSES, Order
 from trading.models import OrderStatus as S
 from trading.states import IllegalTransition
+
+if TYPE_CHECKING:
+    from trading.brokers.ccxt import CcxtBroker
 from venues import alpaca
 from venues.ccxt import RECONNECT_CAP_SECONDS, build_exchange, reconnect_delay
 
@@ -144,8 +147,10 @@ def pushed_order_apply(venue: str, pushed: dict) -> int:
             pushed.get("clientOrderId"),
         )
         return 0
-    broker = broker_by_name(venue)
-    state = broker.venue_state(pushed, broker.market_for(order.symbol))
+    # Only ccxt venues push orders (see the docstring), so this is a CcxtBroker, not the generic Broker.
+    broker = cast("CcxtBroker", broker_by_name(venue))
+    # The order was sent to this venue, so its symbol has a market there (market_for is None only without one).
+    state = broker.venue_state(pushed, cast(dict, broker.market_for(order.symbol)))
     return reconciliation.venue_state_apply(venue, order, state, found_by="stream")
 
 
@@ -263,7 +268,8 @@ def stream_jobs(venues: set[str]) -> dict[str, Callable[[], Coroutine[Any, Any, 
         if venue == "alpaca":
             jobs[venue] = lambda: AlpacaTradeUpdates().run()
         elif venue.startswith("ccxt:"):
-            jobs[venue] = lambda venue=venue: CcxtOrderUpdates(venue).run()
+            # The default argument binds this loop's venue; mypy cannot type a lambda's defaulted parameter.
+            jobs[venue] = lambda venue=venue: CcxtOrderUpdates(venue).run()  # type: ignore[misc]
     return jobs
 
 

@@ -3,6 +3,7 @@
 import logging
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING, cast
 
 from celery import shared_task
 from celery.signals import worker_ready
@@ -20,6 +21,9 @@ from trading.brokers.base import (
 )
 from trading.models import OPEN_STATUSES, Order, ReconciliationCase
 from trading.models import OrderStatus as S
+
+if TYPE_CHECKING:
+    from trading.brokers.paper import AcceptDecision
 from venues.backoff import reconnect_delay
 
 logger = logging.getLogger(__name__)
@@ -63,7 +67,8 @@ def submit_order(self, order_id: str) -> None:
                 return
         broker = broker_for(order)
         started = time.perf_counter_ns()
-        replaced = order.replaces if order.replaces_id and order.replaces.status == S.PENDING_REPLACE else None
+        # replaces_id is set, so replaces is an Order (the related object is typed optional).
+        replaced = order.replaces if order.replaces_id and order.replaces.status == S.PENDING_REPLACE else None  # type: ignore[union-attr]
         # A replacement the venue must acknowledge goes as a replace of the order it replaces.
         outcome = broker.replace(replaced, order) if replaced else broker.submit(order)
     except VenueUnavailable as unknown:
@@ -88,7 +93,8 @@ def submit_order(self, order_id: str) -> None:
     if accepted is not None and accepted.status == S.ACCEPTED:
         decision = broker.after_accept(accepted)  # a venue matching in process decides fills now
         if decision is not None:
-            paper_fills.accept_decision_book(accepted, decision)
+            # Only the paper venue returns a decision, and it is an AcceptDecision (Broker.after_accept).
+            paper_fills.accept_decision_book(accepted, cast("AcceptDecision", decision))
 
 
 @shared_task(acks_late=True, bind=True, max_retries=8)
