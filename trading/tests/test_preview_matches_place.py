@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.test import TestCase
 
+from marketdata.models import Asset
 from portfolios.models import GoodFaithViolation
 from portfolios.tests.factories import AssetFactory
 from speedtrade.errors import DomainError
@@ -18,7 +19,7 @@ from trading.models import Order, OrderEvent
 from trading.risk import Leg, OrderRequest
 from trading.selectors import order_preview
 from trading.services import order_place
-from trading.tests.conftest import cash, place, quote
+from trading.tests.conftest import cash, fill, place, quote
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -44,6 +45,8 @@ def _halted(account):
 
 
 def _resting_buy(account):
+    """Shares to sell, and a buy of the same stock resting below the market: selling now would wash."""
+    fill(account, Asset.objects.get(symbol="ACME"), "10")
     place(account, type="limit", limit_price=D("9.00"), qty=D("1"))
 
 

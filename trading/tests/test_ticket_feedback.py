@@ -37,8 +37,8 @@ def test_a_sell_with_no_position_is_refused_as_that_before_the_wash_trade_rule(a
     sell = OrderRequest(symbol="ACME", side="sell", type="market", time_in_force="day", qty=Decimal(1))
     with pytest.raises(OrderRejected) as refused:
         order_place(account=alice_account, request=sell)
-    assert refused.value.detail.code == "insufficient_position"
-    assert str(refused.value.detail) == "You hold no ACME to sell."
+    assert refused.value.code == "insufficient_position"
+    assert refused.value.message == "You hold no ACME to sell."
 
 
 def test_sell_all_refreshes_the_position_line_with_the_placed_order(alice_browser, alice_account, acme, market_open):
