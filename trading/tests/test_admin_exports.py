@@ -5,12 +5,13 @@ import csv
 import io
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 from accounts.tests.factories import UserFactory, approved_customer
 from accounts.tests.sessions import mfa_client
 from portfolios.services import deposit_settled_post
@@ -31,6 +32,12 @@ def support_admin(db):
     return mfa_client(UserFactory(email="dave@example.com", staff_group="Support"))
 
 
+def staff_day(at=None):
+    """The day as the staff member reads it: the export form's dates are in their time zone (the default here),
+    so near midnight UTC it is not the server's date."""
+    return timezone.localdate(at or timezone.now(), ZoneInfo(User.DEFAULT_TIME_ZONE))
+
+
 def export(client, model: str, email: str, day):
     return client.post(
         reverse(f"admin:{model}_export"), {"customer_email": email, "start": day.isoformat(), "end": day.isoformat()}
@@ -47,7 +54,7 @@ def test_compliance_exports_one_customers_orders_in_a_range(
     deposit_settled_post(account=bob_account, amount=Decimal("100.00"))
     order_place(account=bob_account, request=limit_buy(client_order_id="bob-today"))
 
-    response = export(carol_admin, "trading_order", alice.email, timezone.localdate(today.created_at))
+    response = export(carol_admin, "trading_order", alice.email, staff_day(today.created_at))
 
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     [row] = list(csv.DictReader(io.StringIO(response.content.decode())))
@@ -64,7 +71,7 @@ def test_compliance_exports_one_customers_orders_in_a_range(
 
 @pytest.mark.parametrize("model", ["trading_order", "trading_execution", "portfolios_transfer", "portfolios_position"])
 def test_compliance_can_open_every_financial_export(alice, alice_account, carol_admin, model):
-    response = export(carol_admin, model, alice.email, timezone.localdate())
+    response = export(carol_admin, model, alice.email, staff_day())
     assert response.status_code == 200
     assert response.content.decode().splitlines()[0].count(",") >= 4  # the header row
     if model == "portfolios_transfer":  # the fixture's settled deposit
@@ -75,5 +82,5 @@ def test_compliance_can_open_every_financial_export(alice, alice_account, carol_
 def test_support_reads_but_cannot_export(alice, alice_account, support_admin, model):
     changelist = support_admin.get(reverse(f"admin:{model}_changelist"))
     assert changelist.status_code == 200 and "Export CSV" not in changelist.content.decode()
-    assert export(support_admin, model, alice.email, timezone.localdate()).status_code == 403
+    assert export(support_admin, model, alice.email, staff_day()).status_code == 403
     assert not AuditEvent.objects.filter(action="records.exported").exists()
