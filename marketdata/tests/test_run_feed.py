@@ -57,7 +57,8 @@ class ScriptedFeed:
         await asyncio.Event().wait()  # then stay connected and quiet
 
 
-async def wait_until(condition, attempts=200):
+# Up to 30 s: a loaded CI machine can take seconds to schedule the feed's task; a passing check returns at once.
+async def wait_until(condition, attempts=600):
     for _ in range(attempts):
         if await condition():
             return True
