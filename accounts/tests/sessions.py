@@ -20,3 +20,15 @@ def mfa_client(user) -> Client:
     session["account_authentication_methods_user"] = str(user.pk)
     session.save()
     return client
+
+
+def staff_day(at=None):
+    """The day as a staff member reads it: the admin's date fields are in their time zone (the default here), so
+    between midnight UTC and midnight in New York it is not the server's date."""
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from accounts.models import User
+
+    return timezone.localdate(at or timezone.now(), ZoneInfo(User.DEFAULT_TIME_ZONE))

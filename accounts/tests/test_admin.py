@@ -14,12 +14,12 @@ from allauth.mfa.totp.internal.auth import (
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts import services
 from accounts.admin_export import csv_response
 from accounts.models import AccountRestriction, AuditEvent, KYCApplication
 from accounts.tests.factories import DEFAULT_PASSWORD, TAX_ID, KYCApplicationFactory, UserFactory
+from accounts.tests.sessions import staff_day
 from portfolios.services import account_open
 
 pytestmark = pytest.mark.django_db
@@ -239,7 +239,7 @@ class TestAuditTrailAdmin:
     def test_csv_export_of_one_users_events_in_a_date_range(self, alice, bob, carol, carol_admin):
         services.kyc_draft_save(user=alice, changes={"given_name": "Alice"})
         services.kyc_draft_save(user=bob, changes={"given_name": "Bob"})
-        today = timezone.localdate().isoformat()
+        today = staff_day().isoformat()
         response = carol_admin.post(
             reverse("admin:accounts_auditevent_export"), {"customer_email": alice.email, "start": today, "end": today}
         )

@@ -5,15 +5,13 @@ import csv
 import io
 from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
-from accounts.models import AuditEvent, User
+from accounts.models import AuditEvent
 from accounts.tests.factories import UserFactory, approved_customer
-from accounts.tests.sessions import mfa_client
+from accounts.tests.sessions import mfa_client, staff_day
 from portfolios.services import deposit_settled_post
 from trading.models import Order
 from trading.risk import OrderRequest
@@ -30,12 +28,6 @@ def limit_buy(**fields) -> OrderRequest:
 @pytest.fixture
 def support_admin(db):
     return mfa_client(UserFactory(email="dave@example.com", staff_group="Support"))
-
-
-def staff_day(at=None):
-    """The day as the staff member reads it: the export form's dates are in their time zone (the default here),
-    so near midnight UTC it is not the server's date."""
-    return timezone.localdate(at or timezone.now(), ZoneInfo(User.DEFAULT_TIME_ZONE))
 
 
 def export(client, model: str, email: str, day):
