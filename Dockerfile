@@ -21,9 +21,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# curl: the web healthcheck; libpq5: psycopg's runtime library.
+# curl: the web healthcheck; libpq5: psycopg's runtime library; Pango, HarfBuzz and a font: WeasyPrint's
+# PDF rendering of account documents.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq5 curl \
+    && apt-get install -y --no-install-recommends libpq5 curl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 1000 speedtrade
 

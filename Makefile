@@ -29,7 +29,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# WeasyPrint (account documents as PDF) renders with Debian's Pango and HarfBuzz.
 $(VENV)/.runtime-installed: requirements.txt constraints.txt | $(BIN)/python
+	@test -e /usr/lib/$$(uname -m)-linux-gnu/libpangoft2-1.0.so.0 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
 	@touch $@
 
