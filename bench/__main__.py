@@ -23,6 +23,9 @@ from bench.stack import (
     task_queue_length,
 )
 
+# What the steps measured so far, kept when a later step fails (the run's own work directory is removed).
+PARTIAL_RESULTS = Path(tempfile.gettempdir()) / "speedtrade-bench-partial.json"
+
 FULL = {
     "seed": {"traders": 32, "feed_symbols": 1000, "reads_orders": 5000, "reads_positions": 50},
     "matching": {"resting": 10_000, "seconds": 3.0, "crossings": 200},
@@ -243,6 +246,8 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
         data["servers"] = servers.compare(config, seed, stack, seconds=sizes["server_seconds"])
     finally:
         stack.stop_all()
+        # A step that fails late must not lose the ones measured before it.
+        PARTIAL_RESULTS.write_text(json.dumps(data, default=str))
     data["machine"]["after"] = machine_load()
     data["elapsed_s"] = round(time.monotonic() - started, 1)
     return data

@@ -22,6 +22,7 @@ import orjson
 
 FRESH_MS = 100.0  # a delivered update older than this is counted as delivered but not fresh
 BATCH_SECONDS = 0.02
+CONNECT_ATTEMPTS = 5
 
 
 def subscriptions(client: int, symbols: list[str]) -> list[str]:
@@ -32,6 +33,7 @@ def subscriptions(client: int, symbols: list[str]) -> list[str]:
 # --- clients -----------------------------------------------------------------------------------------------
 async def clients_main(args) -> None:
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
     symbols = json.loads(args.symbols)
     tokens = json.loads(args.tokens)
@@ -39,15 +41,22 @@ async def clients_main(args) -> None:
     gate = asyncio.Semaphore(50)
 
     async def open_one(k: int):
+        headers = {"Authorization": f"Bearer {tokens[k % len(tokens)]}"} if tokens else {}
         async with gate:
-            headers = {"Authorization": f"Bearer {tokens[k % len(tokens)]}"} if tokens else {}
-            ws = await connect(args.url, additional_headers=headers, max_queue=None, open_timeout=60)
-            await ws.send(orjson.dumps({"action": "subscribe", "symbols": subscriptions(k, symbols)}).decode())
-            while True:  # the subscribed reply (and, from SpeedTrade, the snapshot frame)
-                message = orjson.loads(await ws.recv())
-                if isinstance(message, dict) and message.get("type") == "subscribed":
-                    break
-            return ws
+            # A server busy with a thousand handshakes on a loaded machine may drop a few: retry those, since
+            # the step measures delivery to connected clients, not the connect storm.
+            for attempt in range(CONNECT_ATTEMPTS):
+                try:
+                    ws = await connect(args.url, additional_headers=headers, max_queue=None, open_timeout=60)
+                    await ws.send(orjson.dumps({"action": "subscribe", "symbols": subscriptions(k, symbols)}).decode())
+                    while True:  # the subscribed reply (and, from SpeedTrade, the snapshot frame)
+                        message = orjson.loads(await ws.recv())
+                        if isinstance(message, dict) and message.get("type") == "subscribed":
+                            return ws
+                except (OSError, EOFError, InvalidHandshake, ConnectionClosed):
+                    if attempt == CONNECT_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(0.2 * (attempt + 1))
 
     sockets = await asyncio.gather(*(open_one(args.first + k) for k in range(args.count)))
     print("ready", flush=True)
