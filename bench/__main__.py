@@ -485,8 +485,8 @@ def summary_rows(data: dict) -> list[dict]:
     )
     feed = max(memory.get("feed", {}).values(), default=None)
     rows.append({"name": "RSS feed MB", "target": "≤ 300 MB", "result": feed, "met": feed is not None and feed <= 300})
-    ceilings = {run["ticks_per_s_offered"]: run for run in data["fanout"] if run["target"] == "ceiling"}
-    for run in data["fanout"]:
+    ceilings = {run["ticks_per_s_offered"]: run for run in data.get("fanout", []) if run["target"] == "ceiling"}
+    for run in data.get("fanout", []):
         if run["target"] != "speedtrade":
             continue
         rate, ceiling = run["ticks_per_s_offered"], ceilings.get(run["ticks_per_s_offered"], {})
@@ -509,7 +509,7 @@ def summary_rows(data: dict) -> list[dict]:
                 "met": run["age_ms"]["p99"] is not None and run["age_ms"]["p99"] <= 100,
             }
         )
-    for server in data["servers"]:
+    for server in data.get("servers", []):
         rows.append(
             {
                 "name": f"server {server['server']}: GET /api/v1/account req/s",

@@ -56,6 +56,8 @@ class Config:
             LOG_LEVEL="WARNING",
             # The bench runs a fixed population at fixed rates; throttling is not what is measured.
             API_THROTTLE_USER="1000000/min",
+            # 1,000 fan-out clients share the seeded traders' tokens (about 32 sockets each).
+            WS_MAX_SOCKETS_PER_USER="100",
             CHANNEL_LAYER_PREFIX=f"bench{self.port}",
             DJANGO_SETTINGS_MODULE="speedtrade.settings",
         )
