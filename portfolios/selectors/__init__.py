@@ -36,7 +36,7 @@ from portfolios.selectors.cash import (
     withdrawable_cash,
 )
 from portfolios.selectors.common import Kind, today_et
-from portfolios.selectors.lots import RealizedGains, lot_closings, open_lots, realized_gains
+from portfolios.selectors.lots import RealizedGains, lot_closings, lot_discrepancies, open_lots, realized_gains
 from portfolios.selectors.valuation import (
     MAINTENANCE_RATE,
     MARGIN_MINIMUM_EQUITY,
@@ -80,6 +80,7 @@ __all__ = [
     "good_faith_violation_dates",
     "ledger_discrepancies",
     "lot_closings",
+    "lot_discrepancies",
     "open_lots",
     "portfolio_history",
     "position_get",

@@ -26,8 +26,8 @@ from portfolios.services.accounts import account_open, account_restriction_apply
 from portfolios.services.adjustments import cash_adjustment_approve, cash_adjustment_propose, cash_adjustment_reject
 from portfolios.services.common import Cause, Kind
 from portfolios.services.fills import fill_apply
-from portfolios.services.lots import lot_selection_record
 from portfolios.services.ledger import Leg, journal_entry_post, journal_entry_reverse, platform_ledger_account
+from portfolios.services.lots import lot_selection_record
 from portfolios.services.reservations import cash_release, cash_reserve, position_release, position_reserve
 from portfolios.services.snapshots import (
     DEMO_HISTORY_STEP,
