@@ -3,15 +3,16 @@ lots' check against positions and the ledger (`verify_ledger`)."""
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Q, QuerySet, Sum
 
+from marketdata.calendars import ET
 from marketdata.models import Asset
 from portfolios.models import Account, JournalEntry, LedgerAccount, LotClosing, Position, TaxLot
-from speedtrade.money import ZERO
+from speedtrade.money import ZERO, to_cents, to_price
 
 LOTS_MIGRATION = "0008_tax_lots"
 
@@ -24,6 +25,34 @@ def open_lots(*, account: Account, asset: Asset | None = None) -> QuerySet[TaxLo
     return lots.order_by("acquired_at", "id")
 
 
+@dataclass(frozen=True)
+class LotValuation:
+    """An open lot as the customer reads it: its basis per share and its gain or loss at `price`."""
+
+    lot: TaxLot
+    basis_per_share: Decimal
+    market_value: Decimal | None
+    unrealized_gain: Decimal | None
+    term_if_sold: str  # the holding period a sale on the day valued would have
+
+
+def lot_valuations(*, account: Account, asset: Asset, price: Decimal | None, on: date) -> list[LotValuation]:
+    """The account's open lots of `asset`, oldest first, valued at `price` (None: no price known)."""
+    valuations = []
+    for lot in open_lots(account=account, asset=asset):
+        value = None if price is None else to_cents(lot.open_qty * price)
+        valuations.append(
+            LotValuation(
+                lot=lot,
+                basis_per_share=to_price(lot.open_basis / lot.open_qty),
+                market_value=value,
+                unrealized_gain=None if value is None else value - lot.open_basis,
+                term_if_sold=lot.term_if_sold_on(on),
+            )
+        )
+    return valuations
+
+
 def lot_closings(*, account: Account, since: datetime, until: datetime) -> QuerySet[LotClosing]:
     """Sales of lots with `since <= sold_at < until`, in the order sold, asset and lot selected."""
     return (
@@ -31,6 +60,12 @@ def lot_closings(*, account: Account, since: datetime, until: datetime) -> Query
         .select_related("asset", "lot")
         .order_by("sold_at", "id")
     )
+
+
+def tax_year_bounds(year: int) -> tuple[datetime, datetime]:
+    """The tax year as `lot_closings`' `since` and `until`: from New York's midnight of 1 January
+    (a trade's date is its New York date)."""
+    return datetime(year, 1, 1, tzinfo=ET), datetime(year + 1, 1, 1, tzinfo=ET)
 
 
 @dataclass(frozen=True)
