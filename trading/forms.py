@@ -59,6 +59,10 @@ def _apply_serializer_errors(form: forms.Form, errors: dict) -> None:
                 flat = next((f for f, path in LEG_FIELDS.items() if path == (name, part)), None)
                 _apply_serializer_errors(form, {flat or name: inner})
             continue
+        if isinstance(messages, list) and any(isinstance(item, dict) for item in messages):  # `lots`: one per lot
+            flat = [str(message) for item in messages if item for inner in item.values() for message in inner]
+            _apply_serializer_errors(form, {name: flat})
+            continue
         field = visible(name) if visible(name) in form.fields else None
         for message in messages if isinstance(messages, list) else [messages]:
             form.add_error(field, str(message))

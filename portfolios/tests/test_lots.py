@@ -1,7 +1,7 @@
 """Tax lots on examples worked by hand, to the cent: lot methods, fees in the basis, partial fills,
 the one-year boundary, wash sales in both orders of events, crypto."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -252,3 +252,8 @@ def test_verify_ledger_reports_a_sale_whose_closings_do_not_add_up_to_its_cash(f
         cursor.execute("SET session_replication_role = origin")
     (problem,) = lot_discrepancies()
     assert "lots record 10.000000000 shares and 120.00 cash, the ledger 10.000000000 and 119.50" in problem
+
+
+def test_a_lot_bought_on_29_february_turns_long_term_on_1_march_a_year_later():
+    lot = TaxLot(holding_period_start=date(2024, 2, 29))
+    assert [lot.term_if_sold_on(day) for day in (date(2025, 2, 28), date(2025, 3, 1))] == ["short", "long"]

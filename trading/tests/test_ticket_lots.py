@@ -61,6 +61,9 @@ def test_lots_that_do_not_add_up_to_the_order_are_refused_and_nothing_is_placed(
     assert response.status_code == 422
     assert "add up to 3 shares, not the order&#x27;s 5" in response.content.decode()
     assert not Order.objects.filter(side="sell").exists() and not LotSelection.objects.exists()
+    typo = alice_browser.post("/orders/ticket/", {**fields, f"lot-{older.pk}": "five"}, HTTP_HX_REQUEST="true")
+    assert typo.status_code == 422 and "A valid number is required." in typo.content.decode()
+    assert not Order.objects.filter(side="sell").exists()
 
 
 def test_the_api_takes_lots_and_refuses_another_customers(alice_api, alice_account, two_lots, bob_lot):
