@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from marketdata.calendars import ET
 from marketdata.models import Asset
@@ -23,6 +23,17 @@ from speedtrade.money import ZERO, pro_rata_cents
 
 # IRS Publication 550: a purchase within 30 days before or after a loss sale is a wash sale.
 WASH_SALE_WINDOW = timedelta(days=30)
+
+
+def _within_wash_sale_window(field: str, day: date) -> Q:
+    """`field` from New York's midnight 30 days before `day` until the midnight after the 30th day after.
+
+    Both ends matter when a fill is booked late (reconciliation): the sale or the purchase already
+    booked may be later than the one being booked."""
+    start = datetime.combine(day - WASH_SALE_WINDOW, datetime.min.time(), tzinfo=ET)
+    end = datetime.combine(day + WASH_SALE_WINDOW + timedelta(days=1), datetime.min.time(), tzinfo=ET)
+    return Q(**{f"{field}__gte": start, f"{field}__lt": end})
+
 
 Method = Account.LotMethod
 
@@ -47,10 +58,7 @@ def lot_open(
         return lot
     bought_on = lot.holding_period_start
     earlier_losses = LotClosing.objects.select_for_update().filter(
-        account=account,
-        asset=asset,
-        gain__lt=0,
-        sold_at__gte=datetime.combine(bought_on - WASH_SALE_WINDOW, datetime.min.time(), tzinfo=ET),
+        _within_wash_sale_window("sold_at", bought_on), account=account, asset=asset, gain__lt=0
     )
     candidate: TaxLot | None = lot
     for closing in earlier_losses.order_by("sold_at", "id"):
@@ -200,11 +208,11 @@ def _replace_with_recent_purchases(closing: LotClosing, sold_on: date) -> None:
     candidates = (
         TaxLot.objects.select_for_update()
         .filter(
+            _within_wash_sale_window("acquired_at", sold_on),
             account=closing.account,
             asset=closing.asset,
             open_qty__gt=0,
             wash_sale_of__isnull=True,
-            acquired_at__gte=datetime.combine(sold_on - WASH_SALE_WINDOW, datetime.min.time(), tzinfo=ET),
         )
         .exclude(pk=closing.lot_id)
         .order_by("acquired_at", "id")

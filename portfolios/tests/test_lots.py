@@ -257,3 +257,13 @@ def test_verify_ledger_reports_a_sale_whose_closings_do_not_add_up_to_its_cash(f
 def test_a_lot_bought_on_29_february_turns_long_term_on_1_march_a_year_later():
     lot = TaxLot(holding_period_start=date(2024, 2, 29))
     assert [lot.term_if_sold_on(day) for day in (date(2025, 2, 28), date(2025, 3, 1))] == ["short", "long"]
+
+
+def test_a_sale_booked_late_is_replaced_only_by_purchases_within_30_days_of_it(funded, acme):
+    fill(funded, acme, "buy", "10", "10.00", at=WEDNESDAY - 100 * DAY)
+    fill(funded, acme, "buy", "5", "9.00", at=WEDNESDAY + 40 * DAY)  # booked first: 40 days after the sale
+    fill(funded, acme, "buy", "5", "9.00", at=WEDNESDAY + 20 * DAY)  # 20 days after the sale
+    fill(funded, acme, "sell", "10", "8.00")  # reported late by the venue: FIFO, the oldest lot, loss 20.00
+    closing = LotClosing.objects.get()
+    assert closing.wash_sale_disallowed == D("10.00")  # 5 of 10 shares replaced
+    assert TaxLot.objects.get(wash_sale_of=closing).acquired_at == WEDNESDAY + 20 * DAY
