@@ -1,5 +1,6 @@
-"""Brokerage accounts, the double-entry ledger, positions, transfers and bank links (Plaid records
-included), cash adjustments, equity snapshots, watchlists and settlement records: the app's schema.
+"""Brokerage accounts, the double-entry ledger, positions and their tax lots, transfers and bank links
+(Plaid records included), cash adjustments, equity snapshots, watchlists and settlement records: the
+app's schema.
 
 One module despite its length (issue 17): it is declarations — fields, and the constraints that
 keep the ledger's invariants in the database — with no business logic to separate (that is in
@@ -8,6 +9,7 @@ keep the ledger's invariants in the database — with no business logic to separ
 
 import secrets
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -33,6 +35,13 @@ class Account(models.Model):
         ACTIVE = "active"
         CLOSED = "closed"
 
+    class LotMethod(models.TextChoices):
+        """Which tax lots a sale closes when the customer chose none on the ticket."""
+
+        FIFO = "fifo", "First in, first out"
+        LIFO = "lifo", "Last in, first out"
+        HIFO = "hifo", "Highest cost first"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="brokerage_accounts")
     account_number = models.CharField(max_length=12, unique=True, default=new_account_number, editable=False)
@@ -42,6 +51,7 @@ class Account(models.Model):
     trading_blocked = models.BooleanField(default=False)
     transfers_blocked = models.BooleanField(default=False)
     account_blocked = models.BooleanField(default=False, help_text="Frozen: no trading, no transfers.")
+    lot_method = models.CharField(max_length=4, choices=LotMethod.choices, default=LotMethod.FIFO)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -254,6 +264,177 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.asset} {self.qty}"
+
+
+# --- Tax lots (docs/notes/tax-lots.md) -------------------------------------------------
+#
+# The position's average cost is for display; lots are the tax record. Every buy fill opens a
+# lot, every sell fill closes lots (one LotClosing per lot it consumed), in the fill's
+# transaction. Money on lots is whole cents and conserved: a closing takes its pro-rata share
+# of the lot's `open_basis`, the last share of a lot takes what is left.
+
+
+class TaxLot(models.Model):
+    """Shares bought in one fill, at a cost that includes the buy's fee.
+
+    A wash sale makes some of a lot's shares the replacement of a sale's shares: those shares are
+    split off into a lot of their own (`split_from`), which carries the disallowed loss
+    (`wash_sale_adjustment`, added to its basis) and the sold shares' holding period
+    (`holding_period_start`). So every lot is the replacement of at most one closing.
+    On PostgreSQL a trigger refuses DELETE and any change to who, what and when (migration 0008).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="tax_lots")
+    asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="+")
+    opened_by = models.ForeignKey(
+        JournalEntry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tax_lots",
+        help_text="The buy fill's entry; empty for a position held before lots were kept.",
+    )
+    split_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Wash-sale split."
+    )
+    acquired_at = models.DateTimeField()
+    holding_period_start = models.DateField(
+        help_text="Acquired date (ET) for the holding period; earlier for a wash sale's replacement (Pub 550)."
+    )
+    qty = models.DecimalField(**QTY_FIELD, help_text="Shares in the lot as opened (or split off).")
+    open_qty = models.DecimalField(**QTY_FIELD, help_text="Of those, shares not yet sold.")
+    cost = models.DecimalField(**MONEY_FIELD, help_text="What `qty` cost, fee included.")
+    wash_sale_adjustment = models.DecimalField(
+        **MONEY_FIELD, default=ZERO, help_text="Disallowed loss added to the basis (wash sale)."
+    )
+    wash_sale_of = models.ForeignKey(
+        "LotClosing",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replacement_lots",
+        help_text="The loss sale these shares replaced.",
+    )
+    open_basis = models.DecimalField(
+        **MONEY_FIELD, help_text="Basis of the open shares: cost + wash-sale adjustment − what closings took."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["acquired_at", "id"]
+        indexes = [models.Index(fields=["account", "asset", "acquired_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(qty__gt=0, open_qty__gte=0, open_qty__lte=models.F("qty")),
+                name="tax_lot_open_within_qty",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cost__gte=0, open_basis__gte=0, wash_sale_adjustment__gte=0),
+                name="tax_lot_money_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(open_qty=0) | models.Q(open_basis=0), name="tax_lot_closed_has_no_basis"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(wash_sale_of__isnull=False) | models.Q(wash_sale_adjustment=0),
+                name="tax_lot_wash_adjustment_names_its_sale",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.asset} {self.open_qty}/{self.qty} from {self.acquired_at:%Y-%m-%d}"
+
+    @property
+    def basis_per_share(self) -> Decimal:
+        """Unrounded; templates and the API round it for display."""
+        return (self.cost + self.wash_sale_adjustment) / self.qty
+
+
+class LotClosing(models.Model):
+    """Shares of one lot sold by one sell fill: a line of the year-end realized gains report.
+
+    `gain` is proceeds − cost basis; a wash sale disallows part of a loss
+    (`wash_sale_disallowed`), so the gain reported is `gain + wash_sale_disallowed`. Append-only
+    on PostgreSQL, except `wash_sale_disallowed`, which grows when a purchase within 30 days after
+    the sale replaces its shares (the replacement lot names this closing).
+    """
+
+    class Term(models.TextChoices):
+        SHORT = "short", "Short term"  # held one year or less
+        LONG = "long", "Long term"
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lot_closings")
+    asset = models.ForeignKey("marketdata.Asset", on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(TaxLot, on_delete=models.PROTECT, related_name="closings")
+    closed_by = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="lot_closings", help_text="The sell fill's entry."
+    )
+    qty = models.DecimalField(**QTY_FIELD)
+    acquired_at = models.DateTimeField(help_text="When the lot was bought.")
+    sold_at = models.DateTimeField()
+    proceeds = models.DecimalField(**MONEY_FIELD, help_text="This closing's share of the sale, net of its fee.")
+    cost_basis = models.DecimalField(**MONEY_FIELD, help_text="Its share of the lot's basis, wash adjustment included.")
+    gain = models.DecimalField(**MONEY_FIELD, help_text="proceeds − cost basis (negative: a loss).")
+    wash_sale_disallowed = models.DecimalField(**MONEY_FIELD, default=ZERO, help_text="Loss disallowed (wash sale).")
+    term = models.CharField(max_length=5, choices=Term.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sold_at", "id"]
+        indexes = [models.Index(fields=["account", "sold_at"]), models.Index(fields=["account", "asset", "sold_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["closed_by", "lot"], name="lot_closing_once_per_fill_and_lot"),
+            models.CheckConstraint(condition=models.Q(qty__gt=0, cost_basis__gte=0), name="lot_closing_qty_positive"),
+            models.CheckConstraint(
+                condition=models.Q(gain=models.F("proceeds") - models.F("cost_basis")),
+                name="lot_closing_gain_is_proceeds_less_basis",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(wash_sale_disallowed=0)
+                | models.Q(wash_sale_disallowed__gt=0, gain__lt=0, wash_sale_disallowed__lte=-models.F("gain")),
+                name="lot_closing_disallows_at_most_its_loss",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.asset} {self.qty} sold {self.sold_at:%Y-%m-%d}"
+
+    @property
+    def reported_gain(self) -> Decimal:
+        """The gain or loss reported (1099-B): the economic gain with the disallowed loss added back."""
+        return self.gain + self.wash_sale_disallowed
+
+
+class LotSelection(models.Model):
+    """A lot the customer chose on a sell order's ticket, and how many of its shares to sell.
+
+    The order's fills close these lots first (in `id` order), up to `open_qty`; what they cannot
+    cover (a lot sold meanwhile by another order) follows the account's lot method.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    order_ref = models.CharField(max_length=64, help_text="The sell order (trading's order id).")
+    lot = models.ForeignKey(TaxLot, on_delete=models.PROTECT, related_name="selections")
+    qty = models.DecimalField(**QTY_FIELD)
+    open_qty = models.DecimalField(**QTY_FIELD, help_text="Of those, shares the order's fills have not sold yet.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["order_ref"])]
+        constraints = [
+            models.UniqueConstraint(fields=["order_ref", "lot"], name="lot_selection_once_per_order"),
+            models.CheckConstraint(
+                condition=models.Q(qty__gt=0, open_qty__gte=0, open_qty__lte=models.F("qty")),
+                name="lot_selection_open_within_qty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_ref}: {self.open_qty}/{self.qty} of lot {self.lot_id}"
 
 
 # --- Transfers ------------------------------------------------------------------------

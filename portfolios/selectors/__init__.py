@@ -6,6 +6,7 @@ One module per concern, each importing only those before it (no cycles):
     valuation   positions and the account's figures (equity, buying power, margin, today's P&L)
     activities  the activity feed and the portfolio history
     accounts    the user's account, and whether it may trade or move money
+    lots        tax lots: open lots, lot closings (realized gains)
     watchlists  the account's watchlists
 Callers use the names below (`from portfolios import selectors; selectors.account_valuation(...)`).
 """
@@ -35,6 +36,7 @@ from portfolios.selectors.cash import (
     withdrawable_cash,
 )
 from portfolios.selectors.common import Kind, today_et
+from portfolios.selectors.lots import RealizedGains, lot_closings, open_lots, realized_gains
 from portfolios.selectors.valuation import (
     MAINTENANCE_RATE,
     MARGIN_MINIMUM_EQUITY,
@@ -66,6 +68,7 @@ __all__ = [
     "Kind",
     "PortfolioHistory",
     "PositionValuation",
+    "RealizedGains",
     "UnsettledShares",
     "ValuationInputs",
     "account_active_restrictions",
@@ -76,11 +79,14 @@ __all__ = [
     "cash_state",
     "good_faith_violation_dates",
     "ledger_discrepancies",
+    "lot_closings",
+    "open_lots",
     "portfolio_history",
     "position_get",
     "position_list",
     "position_valuation",
     "primary_account",
+    "realized_gains",
     "shares_bought_with_unsettled_funds",
     "today_et",
     "trading_refusal_reason",
