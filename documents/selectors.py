@@ -22,8 +22,9 @@ from documents.models import AccountDocument, DocumentKind
 from marketdata.calendars import ET, settlement_date
 from marketdata.models import Asset
 from marketdata.selectors import prices_at
-from portfolios.models import Account, JournalEntry, JournalLine, LedgerAccount
+from portfolios.models import Account, JournalEntry, JournalLine, LedgerAccount, LotClosing
 from portfolios.pricing import prices_for
+from portfolios.selectors import lot_closings
 from speedtrade.errors import NotFound
 from speedtrade.money import ZERO, decimal_string, to_cents, to_price, trade_value
 from trading import selectors as trading_selectors
@@ -243,8 +244,6 @@ def _activity_line(entry: JournalEntry, amount: Decimal) -> dict:
 
 def realized_gains_lines(*, account: Account, since: datetime, until: datetime) -> list[dict]:
     """Every sale of a tax lot in [since, until): the lines of the realized gains sections."""
-    from portfolios.selectors import lot_closings
-
     return [
         {
             "symbol": closing.asset.symbol,
@@ -364,7 +363,7 @@ def year_end_gains_figures(*, account: Account, year: int) -> dict:
         "tax_year": year,
         "period_start": date(year, 1, 1).isoformat(),
         "period_end": date(year, 12, 31).isoformat(),
-        "lot_method": getattr(account, "lot_method", "fifo"),
+        "lot_method": account.lot_method,
         "sales": lines,
         "totals": gains_totals(lines),
     }
@@ -372,8 +371,6 @@ def year_end_gains_figures(*, account: Account, year: int) -> dict:
 
 def gains_report_accounts(*, year: int) -> list[Account]:
     """Accounts with at least one sale of a lot in the tax year."""
-    from portfolios.models import LotClosing
-
     since, until = et_midnight(date(year, 1, 1)), et_midnight(date(year + 1, 1, 1))
     sold = LotClosing.objects.filter(sold_at__gte=since, sold_at__lt=until).values("account_id")
     return list(Account.objects.filter(pk__in=sold).select_related("user").order_by("account_number"))
