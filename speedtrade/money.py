@@ -13,6 +13,9 @@ Cash is whole cents. Which way a cent goes depends on who it favours:
   safe, too little is not.
 * `to_cents`: figures that move no money (valuations, market values, the share of a cost
   basis a sale removes), half-up.
+* `pro_rata_cents`: a part's share of an amount (a tax lot's basis, a sale's proceeds),
+  half-up, the whole for the last part: shares taken one after another from what is left
+  always add up to the amount, to the cent.
 
 Quantities keep 9 decimal places and a computed quantity is rounded down (`to_qty`, never
 more than was filled); shares that must be covered round up (`qty_up`). Prices keep 9
@@ -61,6 +64,16 @@ class FillWorthNothing(ValueError):
 def to_cents(value: Decimal) -> Decimal:
     """Whole cents, half-up: for figures that move no money (valuations, P&L shares)."""
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def pro_rata_cents(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    """`part`/`whole` of whole-cents `amount`, half-up; exactly `amount` when `part` is the whole.
+
+    Taking each share from what is left (`amount -= share; whole -= part`) conserves the amount.
+    """
+    if not 0 < part <= whole:
+        raise ValueError(f"A part {part} of {whole} is not a share.")
+    return amount if part == whole else to_cents(amount * part / whole)
 
 
 def cents_up(value: Decimal) -> Decimal:

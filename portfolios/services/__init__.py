@@ -13,7 +13,8 @@ One module per concern, each importing only those before it (no cycles):
     ledger        balanced journal entries and their reversal
     accounts      opening, activation (KYC), restrictions
     reservations  buying power and shares held for open orders
-    fills         one execution's cash, fee and position; good-faith violations
+    lots          tax lots: opened and closed by fills, wash sales, lots chosen for a sell order
+    fills         one execution's cash, fee, position and tax lots; good-faith violations
     transfers     deposits and withdrawals, the bank rail's answers, ACH returns, recovery
     adjustments   manual cash adjustments (four eyes)
     snapshots     equity snapshots and the demo history
@@ -25,6 +26,7 @@ from portfolios.services.accounts import account_open, account_restriction_apply
 from portfolios.services.adjustments import cash_adjustment_approve, cash_adjustment_propose, cash_adjustment_reject
 from portfolios.services.common import Cause, Kind
 from portfolios.services.fills import fill_apply
+from portfolios.services.lots import lot_selection_record
 from portfolios.services.ledger import Leg, journal_entry_post, journal_entry_reverse, platform_ledger_account
 from portfolios.services.reservations import cash_release, cash_reserve, position_release, position_reserve
 from portfolios.services.snapshots import (
@@ -73,6 +75,7 @@ __all__ = [
     "fill_apply",
     "journal_entry_post",
     "journal_entry_reverse",
+    "lot_selection_record",
     "platform_ledger_account",
     "position_release",
     "position_reserve",

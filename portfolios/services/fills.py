@@ -21,6 +21,7 @@ from portfolios.services.common import (
     require_spendable,
 )
 from portfolios.services.ledger import Leg, journal_entry_post, platform_ledger_account
+from portfolios.services.lots import lot_open, lots_close
 from speedtrade.errors import DomainError
 from speedtrade.money import ZERO, FillWorthNothing, fill_cash, has_at_most_cents, qty_up, to_cents, to_price
 
@@ -47,6 +48,10 @@ def fill_apply(
     share of `cost_basis` (all of it when the position closes) and realizes
     `proceeds − cost removed − fee`. Fees are realized costs when charged: a buy's fee
     lowers `realized_pl` at once and never enters the cost basis.
+
+    Tax lots are the record for taxes: a buy opens a lot at its cash plus fee, a sell closes lots
+    (those chosen for its order, then the account's lot method) for its cash less fee
+    (`portfolios.services.lots`).
     """
     if side not in JournalEntry.Side.values:
         raise ValueError(f"Unknown side {side!r}.")
@@ -66,6 +71,7 @@ def fill_apply(
         except FillWorthNothing as worthless:
             raise DomainError(str(worthless), code="fill_worth_nothing", field="qty") from None
         trade = {"asset": asset, "side": side, "qty": qty, "price": price}
+        order_ref = str(getattr(cause, "order_id", "") or "")
         trade_date = executed_at.astimezone(ET).date()
         # Good faith applies to cash accounts' stock trades; crypto settles at once.
         good_faith_tracked = account.type == Account.Type.CASH and not asset.is_crypto
@@ -93,7 +99,7 @@ def fill_apply(
                 )
             if good_faith_tracked:
                 _sale_before_settlement_record(
-                    account=account, asset=asset, qty=qty, held=position.qty, trade_date=trade_date, cause=cause
+                    account=account, asset=asset, qty=qty, held=position.qty, trade_date=trade_date, order_ref=order_ref
                 )
             settles_on = settlement_date(asset.asset_class, trade_date)
             legs = [Leg(venue, -value), Leg(cash, value, settles_on if settles_on > trade_date else None)]
@@ -108,6 +114,18 @@ def fill_apply(
         entry = journal_entry_post(
             cause_type=Cause.FILL, legs=legs, account=account, cause=cause, effective_at=executed_at, trade=trade
         )
+        if side == JournalEntry.Side.BUY:
+            lot_open(account=account, asset=asset, entry=entry, qty=qty, cost=value + fee, acquired_at=executed_at)
+        else:
+            lots_close(
+                account=account,
+                asset=asset,
+                entry=entry,
+                qty=qty,
+                net_proceeds=value - fee,
+                sold_at=executed_at,
+                order_ref=order_ref,
+            )
         if unsettled_used:
             # The shares those funds paid for, pro rata, rounded up: selling them early is the violation.
             at_risk = qty_up(qty * unsettled_used / value)
@@ -147,7 +165,7 @@ def fill_apply(
 
 
 def _sale_before_settlement_record(
-    *, account: Account, asset: Asset, qty: Decimal, held: Decimal, trade_date: date, cause: models.Model | None
+    *, account: Account, asset: Asset, qty: Decimal, held: Decimal, trade_date: date, order_ref: str
 ) -> GoodFaithViolation | None:
     """Record a good-faith violation when a sale reaches shares bought with funds not yet settled.
 
@@ -173,7 +191,6 @@ def _sale_before_settlement_record(
         remaining -= taken
         if not remaining:
             break
-    order_ref = str(getattr(cause, "order_id", "") or "")
     violation = GoodFaithViolation.objects.filter(account=account, order_ref=order_ref).first() if order_ref else None
     if violation is None:
         violation = GoodFaithViolation.objects.create(

@@ -1,0 +1,268 @@
+"""Tax lots: a buy fill opens a lot, a sell fill closes lots; wash sales; the lots chosen on a ticket.
+
+Called inside the fill's transaction (`fill_apply`) or the order's (`lot_selection_record`), with
+the Account row locked; lot rows are locked after it (docs/notes/tax-lots.md has the rules and
+worked examples).
+
+Money is conserved to the cent: a closing takes `pro_rata_cents` of the lot's open basis for its
+shares (the last shares take what is left), and of the sale's net proceeds; a wash sale moves the
+disallowed loss of a closing into the basis of its replacement shares.
+"""
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from marketdata.calendars import ET
+from marketdata.models import Asset
+from portfolios.models import Account, JournalEntry, LotClosing, LotSelection, TaxLot
+from speedtrade.errors import InvalidInput
+from speedtrade.money import ZERO, pro_rata_cents
+
+# IRS Publication 550: a purchase within 30 days before or after a loss sale is a wash sale.
+WASH_SALE_WINDOW = timedelta(days=30)
+
+Method = Account.LotMethod
+
+
+def holding_term(holding_period_start: date, sold_on: date) -> str:
+    """Long term when held more than one year (Pub 550: counted from the day after acquisition, the
+    day of sale included), so a sale exactly one year on is still short term. A lot bought on
+    29 February is held a year on 28 February (Rev. Rul. 66-7: long from 1 March)."""
+    try:
+        one_year_on = holding_period_start.replace(year=holding_period_start.year + 1)
+    except ValueError:
+        one_year_on = date(holding_period_start.year + 1, 2, 28)
+    return LotClosing.Term.LONG if sold_on > one_year_on else LotClosing.Term.SHORT
+
+
+def lot_open(
+    *, account: Account, asset: Asset, entry: JournalEntry, qty: Decimal, cost: Decimal, acquired_at: datetime
+) -> TaxLot:
+    """Open the lot of one buy fill (`cost`: its cash and fee). Its shares first replace the
+    unreplaced shares of loss sales of the last 30 days (wash sales), oldest sale first."""
+    lot = TaxLot.objects.create(
+        account=account,
+        asset=asset,
+        opened_by=entry,
+        acquired_at=acquired_at,
+        holding_period_start=acquired_at.astimezone(ET).date(),
+        qty=qty,
+        open_qty=qty,
+        cost=cost,
+        open_basis=cost,
+    )
+    if asset.is_crypto:
+        return lot
+    bought_on = lot.holding_period_start
+    earlier_losses = LotClosing.objects.select_for_update().filter(
+        account=account,
+        asset=asset,
+        gain__lt=0,
+        sold_at__gte=datetime.combine(bought_on - WASH_SALE_WINDOW, datetime.min.time(), tzinfo=ET),
+    )
+    candidate: TaxLot | None = lot
+    for closing in earlier_losses.order_by("sold_at", "id"):
+        if candidate is None:
+            break
+        candidate = _wash_sale_replace(closing, candidate)
+    return lot
+
+
+def lots_close(
+    *,
+    account: Account,
+    asset: Asset,
+    entry: JournalEntry,
+    qty: Decimal,
+    net_proceeds: Decimal,
+    sold_at: datetime,
+    order_ref: str,
+) -> list[LotClosing]:
+    """Close `qty` shares of lots for one sell fill: the lots chosen for the order first, then the
+    account's method. `net_proceeds` (the fill's cash less its fee) is shared pro rata by shares.
+    A closing at a loss is then a wash sale for as many shares as were bought within 30 days before
+    and are still held (not crypto)."""
+    sold_on = sold_at.astimezone(ET).date()
+    closings = []
+    qty_left, proceeds_left = qty, net_proceeds
+    for lot, taken in _lots_for_sale(account=account, asset=asset, qty=qty, order_ref=order_ref):
+        proceeds = pro_rata_cents(proceeds_left, taken, qty_left)
+        basis = pro_rata_cents(lot.open_basis, taken, lot.open_qty)
+        lot.open_qty -= taken
+        lot.open_basis -= basis
+        lot.save(update_fields=["open_qty", "open_basis"])
+        closings.append(
+            LotClosing.objects.create(
+                account=account,
+                asset=asset,
+                lot=lot,
+                closed_by=entry,
+                qty=taken,
+                acquired_at=lot.acquired_at,
+                sold_at=sold_at,
+                proceeds=proceeds,
+                cost_basis=basis,
+                gain=proceeds - basis,
+                term=holding_term(lot.holding_period_start, sold_on),
+            )
+        )
+        qty_left -= taken
+        proceeds_left -= proceeds
+    if not asset.is_crypto:
+        for closing in closings:
+            if closing.gain < 0:
+                _replace_with_recent_purchases(closing, sold_on)
+    return closings
+
+
+def lot_selection_record(
+    *, account: Account, asset: Asset, order_ref: str, qty: Decimal, lots: Sequence[tuple[int, Decimal]]
+) -> list[LotSelection]:
+    """Record the lots the customer chose for a sell order (`(lot id, shares)` in the order chosen).
+
+    Refused (InvalidInput on `lots`) unless each lot is one of this account's open lots of the
+    asset, named once, with that many shares open, and the shares add up to the order's `qty`.
+    Call in the order's transaction, with the Account row locked.
+    """
+    lot_ids = [lot_id for lot_id, _ in lots]
+    held = {
+        lot.pk: lot
+        for lot in TaxLot.objects.select_for_update().filter(
+            account=account, asset=asset, open_qty__gt=0, pk__in=lot_ids
+        )
+    }
+    problems = []
+    if len(set(lot_ids)) != len(lot_ids):
+        problems.append("Name each lot once.")
+    for lot_id, shares in lots:
+        lot = held.get(lot_id)
+        if lot is None:
+            problems.append(f"Lot {lot_id} is not an open {asset.symbol} lot of this account.")
+        elif not 0 < shares <= lot.open_qty:
+            problems.append(f"Lot {lot_id} has {lot.open_qty.normalize():f} shares open; {shares} cannot be sold.")
+    chosen = sum((shares for _, shares in lots), ZERO)
+    if chosen != qty:
+        problems.append(
+            f"The lots chosen add up to {chosen.normalize():f} shares, not the order's {qty.normalize():f}."
+        )
+    if problems:
+        raise InvalidInput({"lots": problems})
+    return LotSelection.objects.bulk_create(
+        LotSelection(account=account, order_ref=order_ref, lot=held[lot_id], qty=shares, open_qty=shares)
+        for lot_id, shares in lots
+    )
+
+
+def _lots_for_sale(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> list[tuple[TaxLot, Decimal]]:
+    """Which lots a sale of `qty` closes, and how many shares of each."""
+    lots = {
+        lot.pk: lot for lot in TaxLot.objects.select_for_update().filter(account=account, asset=asset, open_qty__gt=0)
+    }
+    chosen: dict[int, Decimal] = {}
+    left = qty
+
+    def take(lot: TaxLot, at_most: Decimal) -> Decimal:
+        nonlocal left
+        taken = min(at_most, lot.open_qty - chosen.get(lot.pk, ZERO), left)
+        if taken > 0:
+            chosen[lot.pk] = chosen.get(lot.pk, ZERO) + taken
+            left -= taken
+        return max(taken, ZERO)
+
+    if order_ref:
+        for selection in LotSelection.objects.select_for_update().filter(order_ref=order_ref, open_qty__gt=0):
+            lot = lots.get(selection.lot_id)
+            if lot is not None and left:
+                selection.open_qty -= take(lot, selection.open_qty)
+                selection.save(update_fields=["open_qty"])
+    for lot in _in_method_order(list(lots.values()), account.lot_method):
+        if not left:
+            break
+        take(lot, lot.open_qty)
+    if left:
+        raise ValueError(f"The open lots of {asset.symbol} hold {qty - left}, not the {qty} sold: lots out of step.")
+    return [(lots[lot_id], taken) for lot_id, taken in chosen.items()]
+
+
+def _in_method_order(lots: list[TaxLot], method: str) -> list[TaxLot]:
+    oldest_first = sorted(lots, key=lambda lot: (lot.acquired_at, lot.pk))
+    if method == Method.LIFO:
+        return oldest_first[::-1]
+    if method == Method.HIFO:
+        # Highest basis per open share first; among equals, the oldest.
+        return sorted(oldest_first, key=lambda lot: lot.open_basis / lot.open_qty, reverse=True)
+    return oldest_first
+
+
+def _replace_with_recent_purchases(closing: LotClosing, sold_on: date) -> None:
+    """A loss sale after purchases of the same security in the last 30 days: their held shares,
+    oldest purchase first, replace the sold shares (never shares of the lot sold)."""
+    candidates = (
+        TaxLot.objects.select_for_update()
+        .filter(
+            account=closing.account,
+            asset=closing.asset,
+            open_qty__gt=0,
+            wash_sale_of__isnull=True,
+            acquired_at__gte=datetime.combine(sold_on - WASH_SALE_WINDOW, datetime.min.time(), tzinfo=ET),
+        )
+        .exclude(pk=closing.lot_id)
+        .order_by("acquired_at", "id")
+    )
+    sold_purchase = closing.lot.opened_by_id
+    for candidate in candidates:
+        if sold_purchase is not None and candidate.opened_by_id == sold_purchase:
+            continue  # shares of the same purchase are not replacements (Rev. Rul. 56-602)
+        if _wash_sale_replace(closing, candidate) is not None:
+            break
+
+
+def _wash_sale_replace(closing: LotClosing, candidate: TaxLot) -> TaxLot | None:
+    """Let `candidate`'s open shares replace the closing's unreplaced shares; returns what is left of
+    the candidate (None when it was all used, or the closing is already fully replaced).
+
+    The replacement shares become a lot of their own (split off unless they are the whole lot), whose
+    basis takes the disallowed loss, pro rata to the shares replaced, and whose holding period
+    starts earlier by the days the sold shares were held.
+    """
+    replaced = TaxLot.objects.filter(wash_sale_of=closing).aggregate(qty=Sum("qty"))["qty"] or ZERO
+    unreplaced = closing.qty - replaced
+    if unreplaced <= 0:
+        return candidate
+    shares = min(unreplaced, candidate.open_qty)
+    if shares == candidate.qty:
+        replacement, rest = candidate, None
+    else:
+        moved = pro_rata_cents(candidate.open_basis, shares, candidate.open_qty)
+        replacement = TaxLot.objects.create(
+            account=candidate.account,
+            asset=candidate.asset,
+            opened_by=candidate.opened_by,
+            split_from=candidate,
+            acquired_at=candidate.acquired_at,
+            holding_period_start=candidate.holding_period_start,
+            qty=shares,
+            open_qty=shares,
+            cost=moved,
+            open_basis=moved,
+        )
+        candidate.qty -= shares
+        candidate.open_qty -= shares
+        candidate.cost -= moved
+        candidate.open_basis -= moved
+        candidate.save(update_fields=["qty", "open_qty", "cost", "open_basis"])
+        rest = candidate if candidate.open_qty else None
+    loss = -closing.gain
+    disallowed = pro_rata_cents(loss, replaced + shares, closing.qty) - closing.wash_sale_disallowed
+    sold_for = closing.sold_at.astimezone(ET).date() - closing.lot.holding_period_start
+    replacement.wash_sale_of = closing
+    replacement.wash_sale_adjustment = disallowed
+    replacement.open_basis += disallowed
+    replacement.holding_period_start -= sold_for
+    replacement.save(update_fields=["wash_sale_of", "wash_sale_adjustment", "open_basis", "holding_period_start"])
+    closing.wash_sale_disallowed += disallowed
+    closing.save(update_fields=["wash_sale_disallowed"])
+    return rest
