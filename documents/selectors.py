@@ -255,7 +255,7 @@ def realized_gains_lines(*, account: Account, since: datetime, until: datetime) 
             "cost_basis": money(closing.cost_basis),
             "wash_sale_disallowed": money(closing.wash_sale_disallowed),
             # 1099-B: gain or loss = proceeds − basis + wash sale loss disallowed.
-            "gain": money(closing.gain + closing.wash_sale_disallowed),
+            "gain": money(closing.reported_gain),
             "term": closing.term,
         }
         for closing in lot_closings(account=account, since=since, until=until)

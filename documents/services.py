@@ -226,7 +226,7 @@ def month_period(month: date, *, now: datetime) -> tuple[date, date]:
     last = first.replace(day=monthrange(first.year, first.month)[1])
     today = now.astimezone(ET).date()
     if first > today:
-        raise InvalidInput("That month has not started yet.", code="future_period", field="month")
+        raise InvalidInput({"month": "That month has not started yet."})
     return first, min(last, today)
 
 
@@ -265,13 +265,18 @@ def monthly_statements_due(*, now: datetime | None = None) -> int:
     return monthly_statements_issue(month=(today.replace(day=1) - timedelta(days=1)).replace(day=1), now=now)
 
 
+def _require_ended_tax_year(year: int, *, now: datetime) -> None:
+    """A report for a year still running would stand as that year's original: refused."""
+    if year >= now.astimezone(ET).year:
+        raise InvalidInput({"year": "A tax year is reported once it has ended."})
+
+
 def year_end_reports_issue(
     *, account: Account, year: int, now: datetime | None = None, actor: User | None = None, request=None
 ) -> list[AccountDocument]:
     """The tax year's realized gains report, PDF and CSV (staff on demand, and the January job)."""
     now = now or timezone.now()
-    if year >= now.astimezone(ET).year:
-        raise InvalidInput("A tax year is reported once it has ended.", code="tax_year_not_ended", field="year")
+    _require_ended_tax_year(year, now=now)
     return [
         _issued(draft, actor=actor, request=request, now=now)[0] for draft in gains_drafts(account=account, year=year)
     ]
@@ -279,6 +284,7 @@ def year_end_reports_issue(
 
 def year_end_reports_issue_all(*, year: int, now: datetime | None = None) -> int:
     now = now or timezone.now()
+    _require_ended_tax_year(year, now=now)
     return sum(
         _each(lambda draft=draft: _issued(draft, now=now))
         for account in selectors.gains_report_accounts(year=year)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from freezegun import freeze_time
 
-from documents import services
+from documents import services, tasks
 from documents.models import AccountDocument, DocumentKind
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import LedgerAccount, Position
@@ -66,8 +66,8 @@ def test_beat_issues_last_months_statements_on_the_first_business_day_once(alice
         assert services.monthly_statements_due() == 0  # February: nothing happened yet
 
     with freeze_time(APRIL_FIRST):
-        app.tasks["documents.tasks.issue_monthly_statements"].apply()
-        app.tasks["documents.tasks.issue_monthly_statements"].apply()  # a repeated run issues nothing more
+        tasks.issue_monthly_statements.apply()
+        tasks.issue_monthly_statements.apply()  # a repeated run issues nothing more
 
     (statement,) = AccountDocument.objects.filter(account=alice_account, kind=DocumentKind.MONTHLY_STATEMENT)
     assert (statement.period_start, statement.period_end) == (date(2026, 3, 1), date(2026, 3, 31))
