@@ -168,7 +168,7 @@ def trade_confirmation_figures(*, order: Order, trade_date: date) -> dict:
 
 # --- monthly statements (FINRA Rule 2231) ---------------------------------------------------
 
-_ENTRY_LABELS = {
+_ENTRY_LABELS: dict[str, str] = {
     JournalEntry.Cause.DEPOSIT: "Deposit",
     JournalEntry.Cause.WITHDRAWAL: "Withdrawal",
     JournalEntry.Cause.FILL: "Trade",

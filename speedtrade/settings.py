@@ -390,6 +390,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Several models have a `kind`: the documents' one is named for what it is.
+    "ENUM_NAME_OVERRIDES": {"DocumentKindEnum": "documents.models.DocumentKind"},
 }
 
 # --- marketdata -----------------------------------------------------------------
@@ -806,6 +808,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "uvicorn.access": {"level": env.str("ACCESS_LOG_LEVEL", default="WARNING")},
+        # WeasyPrint logs each rendering step at INFO (and parses a stylesheet when imported): warnings only.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

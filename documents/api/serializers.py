@@ -32,7 +32,9 @@ class DocumentOutputSerializer(serializers.ModelSerializer):
 
 
 class DocumentDetailSerializer(DocumentOutputSerializer):
-    data = serializers.JSONField(help_text="The figures behind the document; money and quantities as decimal strings.")
+    data = serializers.JSONField(  # type: ignore[assignment]  # a field, not Serializer.data: DRF's metaclass moves declared fields out of the class
+        help_text="The figures behind the document; money and quantities as decimal strings."
+    )
 
     class Meta(DocumentOutputSerializer.Meta):
         fields = [*DocumentOutputSerializer.Meta.fields, "data"]
