@@ -9,11 +9,18 @@ which checks the permissions, the four eyes and the officer's own account, and a
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from documents import services
 from documents.models import AccountDocument, DocumentCorrection
+from documents.views import attachment
 from speedtrade.admin import ReadOnlyAdmin
-from speedtrade.errors import DomainError
+from speedtrade.errors import DomainError, Unavailable
+
+DOWNLOAD_PERMISSION = "documents.download_accountdocument"
 
 
 @admin.register(AccountDocument)
@@ -25,8 +32,33 @@ class AccountDocumentAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "corrects")
     fields = (
         "id", "account", "kind", "title", "period_start", "period_end", "order", "issued_at", "content_type", "size",
-        "sha256", "file", "corrects", "data",
+        "sha256", "download", "corrects", "data",
     )  # fmt: skip
+    readonly_fields = ("download",)
+
+    @admin.display(description="File")
+    def download(self, document: AccountDocument) -> str:
+        """Compliance reads the file through the same digest check and audit as the customer."""
+        url = reverse("admin:documents_accountdocument_download", args=[document.pk])
+        return format_html('<a href="{}">Download {}</a>', url, document.filename)
+
+    def get_urls(self):
+        download = path(
+            "<uuid:object_id>/download/",
+            self.admin_site.admin_view(self.download_view),
+            name="documents_accountdocument_download",
+        )
+        return [download, *super().get_urls()]
+
+    def download_view(self, request, object_id) -> HttpResponse:
+        if not request.user.has_perm(DOWNLOAD_PERMISSION):
+            raise PermissionDenied
+        document = get_object_or_404(AccountDocument.objects.select_related("account__user"), pk=object_id)
+        try:
+            content = services.document_content_verified(document=document, actor=request.user, request=request)
+        except Unavailable as refused:
+            return HttpResponse(refused.message, status=503, content_type="text/plain; charset=utf-8")
+        return attachment(document, content)
 
 
 class DocumentCorrectionForm(forms.ModelForm):

@@ -58,6 +58,7 @@ class AccountDocument(models.Model):
 
     class Meta:
         ordering = ["-issued_at", "kind"]
+        permissions = [("download_accountdocument", "Can download a customer's document file (audited)")]
         indexes = [models.Index(fields=["account", "kind", "period_start"])]
         constraints = [
             # Originals: one per order and trade date (confirmations) or per period (statements, reports).

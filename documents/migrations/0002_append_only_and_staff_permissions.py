@@ -1,8 +1,8 @@
 """Issued documents are immutable in the database too, and staff groups get least privilege.
 
 PostgreSQL refuses any UPDATE or DELETE of an issued document (a correction is a new row naming the one it
-corrects). Compliance reads documents and handles corrections (request, and approve one requested by another
-officer); Support reads which documents a customer has, nothing more.
+corrects). Compliance reads documents and their files (each download audited) and handles corrections (request,
+and approve one requested by another officer); Support sees which documents a customer has, not their files.
 """
 
 from django.db import migrations
@@ -21,6 +21,7 @@ class Migration(migrations.Migration):
             {
                 "Compliance": [
                     "view_accountdocument",
+                    "download_accountdocument",
                     "view_documentcorrection",
                     "add_documentcorrection",
                     "approve_documentcorrection",

@@ -107,3 +107,29 @@ def test_an_issued_document_can_be_neither_changed_nor_deleted(statement, rf, ca
     # Issuing the same statement again returns the original: never regenerated in place.
     again = services.monthly_statement_issue(account=statement.account, month=date(2026, 3, 1))
     assert again.pk == statement.pk and AccountDocument.objects.count() == 1
+
+
+def test_compliance_reads_the_file_in_the_admin_audited_and_support_cannot(carol_admin, carol, statement, db):
+    from accounts.tests.factories import UserFactory
+    from accounts.tests.sessions import mfa_client
+
+    listing = carol_admin.get("/admin/documents/accountdocument/", {"q": "alice@example.com"})
+    assert listing.status_code == 200 and statement.title in listing.content.decode()
+
+    response = carol_admin.get(f"/admin/documents/accountdocument/{statement.pk}/download/")
+
+    assert response.status_code == 200 and response.content.startswith(b"%PDF-")
+    assert AuditEvent.objects.filter(action="document.downloaded", actor=carol, subject_user=statement.account.user)
+    support = mfa_client(UserFactory(email="sam@example.com", staff_group="Support"))
+    assert support.get(f"/admin/documents/accountdocument/{statement.pk}/download/").status_code == 403
+
+
+def test_rendering_never_reaches_the_network():
+    import weasyprint
+    from weasyprint.urls import FatalURLFetchingError
+
+    from documents.rendering import offline_url_fetcher
+
+    html = weasyprint.HTML(string='<img src="http://192.0.2.1/logo.png">', url_fetcher=offline_url_fetcher())
+    with pytest.raises(FatalURLFetchingError):
+        html.write_pdf()
