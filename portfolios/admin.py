@@ -15,7 +15,10 @@ from portfolios.models import (
     GoodFaithViolation,
     JournalEntry,
     JournalLine,
+    LotClosing,
+    LotSelection,
     Position,
+    TaxLot,
     Transfer,
     UnsettledFundsPurchase,
 )
@@ -35,7 +38,15 @@ class AccountAdmin(ReadOnlyAdmin):
         "account_blocked",
         "created_at",
     )
-    list_filter = ("status", "type", "trading_blocked", "transfers_blocked", "account_blocked", "created_at")
+    list_filter = (
+        "status",
+        "type",
+        "lot_method",
+        "trading_blocked",
+        "transfers_blocked",
+        "account_blocked",
+        "created_at",
+    )
     search_fields = ("account_number", "user__email")
 
 
@@ -162,6 +173,67 @@ class PositionAdmin(CsvExportAdminMixin, ReadOnlyAdmin):
             .order_by("opened_at", "id")
         ),
     )
+
+
+@admin.register(TaxLot)
+class TaxLotAdmin(ReadOnlyAdmin):
+    list_display = (
+        "acquired_at",
+        "account",
+        "asset",
+        "qty",
+        "open_qty",
+        "cost",
+        "wash_sale_adjustment",
+        "open_basis",
+        "holding_period_start",
+    )
+    list_filter = ("acquired_at", "asset__asset_class")
+    search_fields = ("account__account_number", "account__user__email", "asset__symbol")
+
+
+@admin.register(LotClosing)
+class LotClosingAdmin(CsvExportAdminMixin, ReadOnlyAdmin):
+    list_display = (
+        "sold_at",
+        "account",
+        "asset",
+        "qty",
+        "acquired_at",
+        "proceeds",
+        "cost_basis",
+        "gain",
+        "wash_sale_disallowed",
+        "term",
+    )
+    list_filter = ("term", "sold_at")
+    search_fields = ("account__account_number", "account__user__email", "asset__symbol")
+    csv_export = CsvExport(
+        name="realized-gains",
+        columns=[
+            ("account_number", lambda c: c.account.account_number),
+            ("symbol", lambda c: c.asset.symbol),
+            ("qty", lambda c: c.qty),
+            ("acquired_at", lambda c: c.acquired_at.isoformat()),
+            ("sold_at", lambda c: c.sold_at.isoformat()),
+            ("proceeds", lambda c: c.proceeds),
+            ("cost_basis", lambda c: c.cost_basis),
+            ("wash_sale_disallowed", lambda c: c.wash_sale_disallowed),
+            ("gain", lambda c: c.reported_gain),
+            ("term", lambda c: c.term),
+        ],
+        rows=lambda user, start, end: (
+            LotClosing.objects.filter(account__user=user, sold_at__gte=start, sold_at__lt=end)
+            .select_related("account", "asset")
+            .order_by("sold_at", "id")
+        ),
+    )
+
+
+@admin.register(LotSelection)
+class LotSelectionAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "account", "order_ref", "lot", "qty", "open_qty")
+    search_fields = ("account__account_number", "order_ref")
 
 
 @admin.register(GoodFaithViolation)

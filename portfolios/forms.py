@@ -1,7 +1,7 @@
 from django import forms
 
 from portfolios.api.serializers import TransferInputSerializer
-from portfolios.models import Transfer
+from portfolios.models import Account, Transfer
 from speedtrade.forms import decimal_input, typed_number
 
 
@@ -35,3 +35,11 @@ class WatchlistNameForm(forms.Form):
 
 class WatchlistSymbolForm(forms.Form):
     symbol = forms.CharField(label="Symbol", max_length=32, help_text="e.g. AAPL or BTC/USD")
+
+
+class LotMethodForm(forms.Form):
+    lot_method = forms.ChoiceField(
+        label="Sell lots by",
+        choices=Account.LotMethod.choices,
+        help_text="Which shares a sale closes when you do not choose lots on the order's review step.",
+    )

@@ -9,6 +9,7 @@ keep the ledger's invariants in the database — with no business logic to separ
 
 import secrets
 import uuid
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -345,10 +346,16 @@ class TaxLot(models.Model):
     def __str__(self) -> str:
         return f"{self.account} {self.asset} {self.open_qty}/{self.qty} from {self.acquired_at:%Y-%m-%d}"
 
-    @property
-    def basis_per_share(self) -> Decimal:
-        """Unrounded; templates and the API round it for display."""
-        return (self.cost + self.wash_sale_adjustment) / self.qty
+    def term_if_sold_on(self, day: date) -> str:
+        """Long term when held more than one year (Pub 550: counted from the day after acquisition,
+        the day of sale included), so a sale exactly one year on is still short term. A lot bought on
+        29 February has been held a year on 28 February (Rev. Rul. 66-7: long term from 1 March)."""
+        start = self.holding_period_start
+        try:
+            one_year_on = start.replace(year=start.year + 1)
+        except ValueError:
+            one_year_on = date(start.year + 1, 2, 28)
+        return LotClosing.Term.LONG if day > one_year_on else LotClosing.Term.SHORT
 
 
 class LotClosing(models.Model):

@@ -5,6 +5,7 @@ from portfolios import bank_link_views, views, watchlist_views
 urlpatterns = [
     path("", views.home, name="home"),
     path("home/live/", views.home_live, name="home_live"),
+    path("tax-lots/", views.tax_lots, name="tax_lots"),
     path("transfers/", views.transfers, name="transfers"),
     path("transfers/<uuid:transfer_id>/cancel/", views.transfer_cancel, name="transfer_cancel"),
     path("transfers/bank/link-token/", bank_link_views.link_token, name="bank_link_token"),

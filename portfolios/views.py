@@ -1,5 +1,5 @@
-"""Home (account summary, equity curve, positions, open orders, activity) and transfers. Figures come
-from portfolios' selectors only: the page shows the same numbers as `GET /api/v1/account`."""
+"""Home (account summary, equity curve, positions, open orders, activity), tax lots and transfers. Figures
+come from portfolios' selectors only: the page shows the same numbers as `GET /api/v1/account`."""
 
 from csp.decorators import csp_update
 from django.conf import settings
@@ -11,9 +11,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import kyc_status, onboarding_progress
 from portfolios import selectors, services
-from portfolios.forms import TransferForm
+from portfolios.forms import LotMethodForm, TransferForm
 from portfolios.models import Transfer
-from portfolios.pricing import valuation_at_market
+from portfolios.pricing import prices_for, valuation_at_market
 from speedtrade.errors import DomainError
 from speedtrade.forms import add_domain_error
 from trading.selectors import orders_by_status
@@ -120,3 +120,31 @@ def transfer_cancel(request, transfer_id):
     else:
         messages.success(request, "Transfer canceled.")
     return redirect("transfers")
+
+
+@login_required
+def tax_lots(request):
+    """Open lots per holding (basis, wash-sale adjustments, gain at the latest price), this year's realized
+    gains, and the lot method (POST changes it)."""
+    account = _own_account(request)
+    form = LotMethodForm(request.POST or None, initial={"lot_method": account.lot_method})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_lot_method_set(
+                account=account, lot_method=form.cleaned_data["lot_method"], actor=request.user, request=request
+            )
+            messages.success(request, f"Sales now close lots {form.cleaned_data['lot_method'].upper()} by default.")
+            return redirect("tax_lots")
+        except DomainError as exc:
+            add_domain_error(form, exc)
+    today = selectors.today_et()
+    assets = {lot.asset_id: lot.asset for lot in selectors.open_lots(account=account)}
+    prices, _ = prices_for(assets.values())
+    holdings = [
+        (asset, selectors.lot_valuations(account=account, asset=asset, price=prices.get(asset.pk), on=today))
+        for asset in sorted(assets.values(), key=lambda asset: asset.symbol)
+    ]
+    since, until = selectors.tax_year_bounds(today.year)
+    gains = selectors.realized_gains(account=account, since=since, until=until)
+    context = {"form": form, "holdings": holdings, "gains": gains, "year": today.year}
+    return render(request, "portfolios/tax_lots.html", context, status=422 if form.errors else 200)

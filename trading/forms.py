@@ -40,6 +40,8 @@ LEG_FIELDS = {
     "stop_loss_limit_price": ("stop_loss", "limit_price"),
 }
 LEG_ERROR_FIELD = {"take_profit": "take_profit_limit_price", "stop_loss": "stop_loss_stop_price"}
+# The review step's box for the shares to sell from one tax lot: `lot-<lot id>`.
+LOT_INPUT_PREFIX = "lot-"
 ORDER_TYPES = [
     (T.MARKET, "Market"),
     (T.LIMIT, "Limit"),
@@ -56,6 +58,10 @@ def _apply_serializer_errors(form: forms.Form, errors: dict) -> None:
             for part, inner in messages.items():
                 flat = next((f for f, path in LEG_FIELDS.items() if path == (name, part)), None)
                 _apply_serializer_errors(form, {flat or name: inner})
+            continue
+        if isinstance(messages, list) and any(isinstance(item, dict) for item in messages):  # `lots`: one per lot
+            flat = [str(message) for item in messages if item for inner in item.values() for message in inner]
+            _apply_serializer_errors(form, {name: flat})
             continue
         field = visible(name) if visible(name) in form.fields else None
         for message in messages if isinstance(messages, list) else [messages]:
@@ -125,12 +131,24 @@ class OrderTicketForm(forms.Form):
             self.add_error(amount_field, "Enter an amount." if amount_field == "notional" else "Enter a quantity.")
         if data.get("extended_hours"):
             payload["extended_hours"] = True
+        lots = self.chosen_lots() if data["side"] == "sell" else []
+        if lots:
+            payload["lots"] = lots
         if data.get("order_class") and data["order_class"] != OC.SIMPLE:
             payload["order_class"] = data["order_class"]
             for name, (leg, price) in LEG_FIELDS.items():
                 if data.get(name, "").strip():
                     payload.setdefault(leg, {})[price] = typed_number(data[name])
         return payload
+
+    def chosen_lots(self) -> list[dict]:
+        """The shares typed against tax lots on the review step (`lot-<id>` boxes), for the API's `lots`."""
+        chosen = []
+        for name, value in self.data.items():
+            lot_id = name.removeprefix(LOT_INPUT_PREFIX)
+            if name.startswith(LOT_INPUT_PREFIX) and lot_id.isdigit() and value.strip():
+                chosen.append({"lot_id": int(lot_id), "qty": typed_number(value)})
+        return chosen
 
     def order_request(self) -> OrderRequest | None:
         """The parsed order, or None with the parsing errors put on the form's fields."""

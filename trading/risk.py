@@ -66,6 +66,8 @@ class OrderRequest:
     take_profit: Leg | None = None
     stop_loss: Leg | None = None
     client_order_id: str = ""
+    # A sell's tax lots chosen on the ticket: (lot id, shares), in the order chosen (portfolios.LotSelection).
+    lots: tuple[tuple[int, Decimal], ...] = ()
     extra: dict = field(default_factory=dict)
 
 

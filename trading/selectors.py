@@ -1,6 +1,6 @@
 """Reads of orders, always starting from the account so another user's order is simply not found."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple, cast
@@ -13,6 +13,7 @@ from django.utils import timezone
 from marketdata.models import Asset
 from marketdata.selectors import asset_by_symbol_cached
 from portfolios.models import Account, LedgerAccount, Position
+from portfolios.selectors import LotValuation, lot_valuations, today_et
 from speedtrade.money import to_cents
 from trading import risk
 from trading.models import OPEN_STATUSES, Execution, Order, OrderEvent
@@ -233,6 +234,8 @@ class OrderPreview:
     fee: Decimal
     buying_power: Decimal
     buying_power_after: Decimal
+    # A sell of shares: the open tax lots the customer may choose from, valued at `reference_price`.
+    lots: list[LotValuation] = field(default_factory=list)
 
     @property
     def type_label(self) -> str:
@@ -256,6 +259,7 @@ def order_preview(*, account: Account, request: OrderRequest, now: datetime | No
     value = request.notional if request.notional is not None else to_cents(qty * price)
     buying_power = risk.buying_power(account)
     reserved = checked.holding.cash
+    choosing_lots = request.side == Order.Side.SELL and request.qty is not None
     return OrderPreview(
         asset=asset,
         request=request,
@@ -265,6 +269,7 @@ def order_preview(*, account: Account, request: OrderRequest, now: datetime | No
         fee=risk.estimated_fee(request, asset),
         buying_power=buying_power,
         buying_power_after=buying_power - reserved,
+        lots=lot_valuations(account=account, asset=asset, price=price, on=today_et(now)) if choosing_lots else [],
     )
 
 

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketdata.api.serializers import AssetOutputSerializer
-from portfolios.models import Transfer
+from portfolios.models import Account, Transfer
 from portfolios.selectors import ACTIVITY_TYPES, PERIODS, TIMEFRAMES
 from speedtrade.money import decimal_string
 
@@ -217,3 +217,27 @@ class WatchlistUpdateSerializer(serializers.Serializer):
 
 class WatchlistSymbolSerializer(serializers.Serializer):
     symbol = serializers.CharField(max_length=32)
+
+
+class TaxLotOutputSerializer(serializers.Serializer):
+    """An open tax lot, valued at the latest price (`lot_valuations`)."""
+
+    lot_id = serializers.IntegerField(source="lot.pk", help_text="What an order's `lots` names.")
+    symbol = serializers.CharField(source="lot.asset.symbol")
+    acquired_at = serializers.DateTimeField(source="lot.acquired_at")
+    holding_period_start = serializers.DateField(
+        source="lot.holding_period_start", help_text="Earlier than acquired for a wash sale's replacement shares."
+    )
+    qty = QuantityString(source="lot.open_qty", help_text="Shares still held.")
+    cost_basis = DecimalString(source="lot.open_basis", help_text="Basis of those shares: cost, fees included.")
+    basis_per_share = DecimalString()
+    wash_sale_adjustment = DecimalString(
+        source="lot.wash_sale_adjustment", help_text="Disallowed loss added to the lot's basis (wash sale)."
+    )
+    market_value = DecimalString(allow_null=True)
+    unrealized_pl = DecimalString(source="unrealized_gain", allow_null=True)
+    term_if_sold = serializers.CharField(help_text="short or long: the holding period of a sale today.")
+
+
+class LotMethodSerializer(serializers.Serializer):
+    lot_method = serializers.ChoiceField(choices=Account.LotMethod.choices)

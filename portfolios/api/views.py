@@ -12,9 +12,11 @@ from portfolios.api.serializers import (
     AccountOutputSerializer,
     ActivitiesQuerySerializer,
     ActivityOutputSerializer,
+    LotMethodSerializer,
     PortfolioHistoryOutputSerializer,
     PortfolioHistoryQuerySerializer,
     PositionOutputSerializer,
+    TaxLotOutputSerializer,
     TransferInputSerializer,
     TransferOutputSerializer,
     WatchlistCreateSerializer,
@@ -64,6 +66,43 @@ class PositionDetailView(PortfolioView):
         if position is None:
             raise Http404
         return Response(PositionOutputSerializer(_valued([position])[0]).data)
+
+
+class PositionLotsView(PortfolioView):
+    api_key_access = True  # accounts/api/permissions.py
+
+    @extend_schema(responses=TaxLotOutputSerializer(many=True), operation_id="position_lots_list")
+    def get(self, request, symbol_or_asset_id: str):
+        """The open tax lots of a position, oldest first, valued at the latest price."""
+        account = self.account()
+        position = selectors.position_get(account=account, symbol_or_asset_id=symbol_or_asset_id)
+        if position is None:
+            raise Http404
+        prices, _ = prices_for([position.asset])
+        lots = selectors.lot_valuations(
+            account=account, asset=position.asset, price=prices.get(position.asset_id), on=selectors.today_et()
+        )
+        return Response(TaxLotOutputSerializer(lots, many=True).data)
+
+
+class LotMethodView(PortfolioView):
+    """Which lots a sale closes when its order names none: fifo (the default), lifo or hifo (highest cost)."""
+
+    @extend_schema(responses=LotMethodSerializer, operation_id="account_lot_method_retrieve")
+    def get(self, request):
+        return Response({"lot_method": self.account().lot_method})
+
+    @extend_schema(request=LotMethodSerializer, responses=LotMethodSerializer, operation_id="account_lot_method_update")
+    def put(self, request):
+        serializer = LotMethodSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = services.account_lot_method_set(
+            account=self.account(),
+            lot_method=serializer.validated_data["lot_method"],
+            actor=cast(User, request.user),
+            request=request,
+        )
+        return Response({"lot_method": account.lot_method})
 
 
 def _valued(positions):

@@ -36,7 +36,16 @@ from portfolios.selectors.cash import (
     withdrawable_cash,
 )
 from portfolios.selectors.common import Kind, today_et
-from portfolios.selectors.lots import RealizedGains, lot_closings, open_lots, realized_gains
+from portfolios.selectors.lots import (
+    LotValuation,
+    RealizedGains,
+    lot_closings,
+    lot_discrepancies,
+    lot_valuations,
+    open_lots,
+    realized_gains,
+    tax_year_bounds,
+)
 from portfolios.selectors.valuation import (
     MAINTENANCE_RATE,
     MARGIN_MINIMUM_EQUITY,
@@ -66,6 +75,7 @@ __all__ = [
     "AccountValuation",
     "CashState",
     "Kind",
+    "LotValuation",
     "PortfolioHistory",
     "PositionValuation",
     "RealizedGains",
@@ -80,6 +90,8 @@ __all__ = [
     "good_faith_violation_dates",
     "ledger_discrepancies",
     "lot_closings",
+    "lot_discrepancies",
+    "lot_valuations",
     "open_lots",
     "portfolio_history",
     "position_get",
@@ -88,6 +100,7 @@ __all__ = [
     "primary_account",
     "realized_gains",
     "shares_bought_with_unsettled_funds",
+    "tax_year_bounds",
     "today_et",
     "trading_refusal_reason",
     "transfer_refusal_reason",

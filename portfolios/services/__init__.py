@@ -11,7 +11,7 @@ One module per concern, each importing only those before it (no cycles):
     common        the account lock, the customer's ledger rows, the spendable-cash and amount
                   checks, the account update to the owner's sockets
     ledger        balanced journal entries and their reversal
-    accounts      opening, activation (KYC), restrictions
+    accounts      opening, activation (KYC), restrictions, the tax lot method
     reservations  buying power and shares held for open orders
     lots          tax lots: opened and closed by fills, wash sales, lots chosen for a sell order
     fills         one execution's cash, fee, position and tax lots; good-faith violations
@@ -22,12 +22,17 @@ One module per concern, each importing only those before it (no cycles):
 Callers use the names below (`from portfolios import services; services.fill_apply(...)`).
 """
 
-from portfolios.services.accounts import account_open, account_restriction_apply, accounts_activate
+from portfolios.services.accounts import (
+    account_lot_method_set,
+    account_open,
+    account_restriction_apply,
+    accounts_activate,
+)
 from portfolios.services.adjustments import cash_adjustment_approve, cash_adjustment_propose, cash_adjustment_reject
 from portfolios.services.common import Cause, Kind
 from portfolios.services.fills import fill_apply
-from portfolios.services.lots import lot_selection_record
 from portfolios.services.ledger import Leg, journal_entry_post, journal_entry_reverse, platform_ledger_account
+from portfolios.services.lots import lot_selection_record
 from portfolios.services.reservations import cash_release, cash_reserve, position_release, position_reserve
 from portfolios.services.snapshots import (
     DEMO_HISTORY_STEP,
@@ -61,6 +66,7 @@ __all__ = [
     "Cause",
     "Kind",
     "Leg",
+    "account_lot_method_set",
     "account_open",
     "account_restriction_apply",
     "accounts_activate",

@@ -1,4 +1,4 @@
-"""Accounts: opening, activation on KYC approval, and restrictions (trading, transfers, freezes)."""
+"""Accounts: opening, activation on KYC approval, restrictions (trading, transfers, freezes), the tax lot method."""
 
 from django.conf import settings
 from django.db import transaction
@@ -9,7 +9,7 @@ from accounts.audit import audit_event_record
 from accounts.models import AccountRestriction, User
 from portfolios.models import Account, LedgerAccount
 from portfolios.services.common import Kind
-from speedtrade.errors import Conflict, full_clean
+from speedtrade.errors import Conflict, InvalidInput, full_clean
 
 
 @transaction.atomic
@@ -115,3 +115,27 @@ def account_restriction_apply(
         request=request,
     )
     return restriction
+
+
+def account_lot_method_set(*, account: Account, lot_method: str, actor: User, request=None) -> Account:
+    """The customer's choice of which tax lots a sale closes when they choose none on the ticket.
+
+    Applies to sales booked from now on; lots already closed keep the method they were closed by."""
+    if lot_method not in Account.LotMethod.values:
+        raise InvalidInput({"lot_method": [f"Choose one of {', '.join(Account.LotMethod.values)}."]})
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        before = account.lot_method
+        if before != lot_method:
+            account.lot_method = lot_method
+            account.save(update_fields=["lot_method"])
+            audit_event_record(
+                action="account.lot_method_changed",
+                actor=actor,
+                target=account,
+                subject_user=account.user,
+                before={"lot_method": before},
+                after={"lot_method": lot_method},
+                request=request,
+            )
+    return account

@@ -27,17 +27,6 @@ WASH_SALE_WINDOW = timedelta(days=30)
 Method = Account.LotMethod
 
 
-def holding_term(holding_period_start: date, sold_on: date) -> str:
-    """Long term when held more than one year (Pub 550: counted from the day after acquisition, the
-    day of sale included), so a sale exactly one year on is still short term. A lot bought on
-    29 February is held a year on 28 February (Rev. Rul. 66-7: long from 1 March)."""
-    try:
-        one_year_on = holding_period_start.replace(year=holding_period_start.year + 1)
-    except ValueError:
-        one_year_on = date(holding_period_start.year + 1, 2, 28)
-    return LotClosing.Term.LONG if sold_on > one_year_on else LotClosing.Term.SHORT
-
-
 def lot_open(
     *, account: Account, asset: Asset, entry: JournalEntry, qty: Decimal, cost: Decimal, acquired_at: datetime
 ) -> TaxLot:
@@ -106,7 +95,7 @@ def lots_close(
                 proceeds=proceeds,
                 cost_basis=basis,
                 gain=proceeds - basis,
-                term=holding_term(lot.holding_period_start, sold_on),
+                term=lot.term_if_sold_on(sold_on),
             )
         )
         qty_left -= taken
@@ -119,14 +108,22 @@ def lots_close(
 
 
 def lot_selection_record(
-    *, account: Account, asset: Asset, order_ref: str, qty: Decimal, lots: Sequence[tuple[int, Decimal]]
+    *,
+    account: Account,
+    asset: Asset,
+    order_ref: str,
+    side: str,
+    qty: Decimal | None,
+    lots: Sequence[tuple[int, Decimal]],
 ) -> list[LotSelection]:
     """Record the lots the customer chose for a sell order (`(lot id, shares)` in the order chosen).
 
-    Refused (InvalidInput on `lots`) unless each lot is one of this account's open lots of the
-    asset, named once, with that many shares open, and the shares add up to the order's `qty`.
-    Call in the order's transaction, with the Account row locked.
+    Refused (InvalidInput on `lots`) unless the order sells a quantity and each lot is one of this
+    account's open lots of the asset, named once, with that many shares open, and the shares add up
+    to the order's `qty`. Call in the order's transaction, with the Account row locked.
     """
+    if side != JournalEntry.Side.SELL or qty is None:
+        raise InvalidInput({"lots": ["Lots are chosen for a sale of a number of shares only."]})
     lot_ids = [lot_id for lot_id, _ in lots]
     held = {
         lot.pk: lot

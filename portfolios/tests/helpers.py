@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from portfolios.models import JournalEntry, JournalLine, LedgerAccount
-from portfolios.selectors import ledger_discrepancies
+from portfolios.selectors import ledger_discrepancies, lot_discrepancies
 
 
 def balances(account) -> dict[str, Decimal]:
@@ -14,6 +14,7 @@ def balances(account) -> dict[str, Decimal]:
 
 def assert_ledger_sound() -> None:
     assert ledger_discrepancies() == []
+    assert lot_discrepancies() == []
     for entry in JournalEntry.objects.prefetch_related("lines"):
         assert sum(line.amount for line in entry.lines.all()) == 0, entry
 

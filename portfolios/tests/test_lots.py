@@ -1,14 +1,17 @@
 """Tax lots on examples worked by hand, to the cent: lot methods, fees in the basis, partial fills,
 the one-year boundary, wash sales in both orders of events, crypto."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 
 from portfolios import selectors, services
 from portfolios.models import Account, LotClosing, TaxLot
+from portfolios.selectors import lot_discrepancies
 from portfolios.tests.conftest import WEDNESDAY
 from portfolios.tests.helpers import assert_ledger_sound
 
@@ -224,3 +227,33 @@ def test_lot_closings_cannot_be_rewritten_or_deleted(funded, acme):
             cursor.execute(statement)
     with pytest.raises(IntegrityError), transaction.atomic():
         LotClosing.objects.update(wash_sale_disallowed=D("1.00"))  # only a loss can be disallowed
+
+
+def test_verify_ledger_reports_a_lot_that_no_longer_matches_the_books(funded, acme, capsys):
+    fill(funded, acme, "buy", "10", "10.00", fee="1.00", at=WEDNESDAY - DAY)
+    fill(funded, acme, "sell", "4", "12.00")
+    call_command("verify_ledger")
+    TaxLot.objects.update(open_qty=D("7"), open_basis=D("70.00"))
+    with pytest.raises(CommandError, match="3 ledger problem"):
+        call_command("verify_ledger")
+    err = capsys.readouterr().err
+    assert "open lots hold 7.000000000, the position 6.000000000" in err
+    assert "7.000000000 open ≠ 10.000000000 − 4.000000000 closed" in err
+    assert "open basis 70.00 ≠ 101.00 + 0.00 − 40.40 closed" in err
+
+
+def test_verify_ledger_reports_a_sale_whose_closings_do_not_add_up_to_its_cash(funded, acme, capsys):
+    fill(funded, acme, "buy", "10", "10.00", at=WEDNESDAY - DAY)
+    fill(funded, acme, "sell", "10", "12.00", fee="0.50")  # 120.00 − 0.50
+    assert lot_discrepancies() == []
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")  # as only the database's owner could
+        cursor.execute("UPDATE portfolios_lotclosing SET proceeds = proceeds + 0.50, gain = gain + 0.50")
+        cursor.execute("SET session_replication_role = origin")
+    (problem,) = lot_discrepancies()
+    assert "lots record 10.000000000 shares and 120.00 cash, the ledger 10.000000000 and 119.50" in problem
+
+
+def test_a_lot_bought_on_29_february_turns_long_term_on_1_march_a_year_later():
+    lot = TaxLot(holding_period_start=date(2024, 2, 29))
+    assert [lot.term_if_sold_on(day) for day in (date(2025, 2, 28), date(2025, 3, 1))] == ["short", "long"]

@@ -102,3 +102,25 @@ document.addEventListener(
   },
   true,
 );
+
+// The review step of a sell: the shares typed against tax lots, added up as the customer types (the
+// server refuses lots that do not add up to the order; this says so before Place).
+document.addEventListener("input", (event) => {
+  const choice = event.target.closest("#lot-choice");
+  if (!choice) return;
+  const wanted = Number(choice.dataset.orderQty.replaceAll(",", ""));
+  let chosen = 0;
+  let typed = false;
+  for (const box of choice.querySelectorAll("input[data-lot-open]")) {
+    if (!box.value.trim()) continue;
+    typed = true;
+    chosen += Number(box.value.replaceAll(",", ""));
+  }
+  // Rounded to the 9 decimals quantities keep, so 0.1 + 0.2 reads as 0.3.
+  const total = Math.round(chosen * 1e9) / 1e9;
+  choice.querySelector("#lot-choice-total").textContent = !typed
+    ? ""
+    : total === wanted
+      ? `${total} of ${wanted} shares chosen.`
+      : `${total} of ${wanted} shares chosen: the lots must add up to ${wanted}.`;
+});

@@ -38,6 +38,11 @@ class LegSerializer(serializers.Serializer):
     stop_price = PositiveDecimalField(**QTY, required=False)
 
 
+class LotChoiceSerializer(serializers.Serializer):
+    lot_id = serializers.IntegerField(min_value=1)
+    qty = PositiveDecimalField(**QTY)
+
+
 class OrderCreateSerializer(serializers.Serializer):
     symbol = serializers.CharField(max_length=32)
     side = serializers.ChoiceField(choices=Order.Side.choices)
@@ -56,6 +61,12 @@ class OrderCreateSerializer(serializers.Serializer):
     take_profit = LegSerializer(required=False)
     stop_loss = LegSerializer(required=False)
     client_order_id = serializers.CharField(max_length=128, required=False, allow_blank=False)
+    lots = LotChoiceSerializer(
+        many=True,
+        required=False,
+        help_text="A sell's tax lots to close, with shares of each adding up to qty "
+        "(GET /api/v1/positions/{symbol}/lots); without it, the account's lot method decides.",
+    )
 
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields)
@@ -71,6 +82,8 @@ class OrderCreateSerializer(serializers.Serializer):
             if leg in data:
                 data[leg] = Leg(**data[leg])
         data["symbol"] = data["symbol"].upper()
+        if "lots" in data:
+            data["lots"] = tuple((choice["lot_id"], choice["qty"]) for choice in data["lots"])
         return OrderRequest(**data)
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from marketdata import calendars
 from marketdata.models import Asset
 from marketdata.selectors import asset_by_symbol_cached
+from portfolios import services as portfolio_services
 from portfolios.models import Account
 from speedtrade.errors import DomainError
 from trading import queueing, risk
@@ -96,6 +97,10 @@ def order_place(
         order.warnings = checked.holding.warnings
         hold(order=order, holding=checked.holding)
         order.save(force_insert=True)
+        if request.lots:
+            portfolio_services.lot_selection_record(
+                account=account, asset=asset, order_ref=str(order.pk), side=order.side, qty=order.qty, lots=request.lots
+            )
         OrderEvent.objects.create(
             order=order,
             event="new",

@@ -14,7 +14,7 @@ from portfolios.models import JournalEntry
 from portfolios.tests.factories import AssetFactory
 from speedtrade import money
 from trading.models import Execution, Order, OrderEvent
-from trading.tests.conftest import cash, quote
+from trading.tests.conftest import cash, fill, quote
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -107,9 +107,7 @@ def test_buying_slivers_and_selling_them_together_never_makes_money(qty, price, 
 
 def test_the_rest_of_a_position_may_be_sold_whatever_it_is_worth(alice_api, alice_account, pricey, market_open):
     """The minimum never strands a remainder: selling all that is left is allowed below $1."""
-    from portfolios.models import Position
-
-    Position.objects.create(account=alice_account, asset=pricey, qty=D("0.003"), cost_basis=D("0.69"))
+    fill(alice_account, pricey, "0.003", price="230.00")  # cost 0.69
     quote(symbol="PRCY", bid="228.00", ask="228.01")
     sell = {"symbol": "PRCY", "side": "sell", "type": "market", "time_in_force": "day"}
     part = alice_api.post("/api/v1/orders", {**sell, "qty": "0.002"}, format="json")

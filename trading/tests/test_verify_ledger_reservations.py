@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from portfolios.models import LedgerAccount, Position
 from trading.models import Order
-from trading.tests.conftest import place
+from trading.tests.conftest import fill, place
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def resting_orders(alice_account, acme, market_closed):
     """A resting buy (holds cash) and, after a fill on the open market, a resting sell (holds shares)."""
     buy = place(alice_account, type="limit", limit_price=Decimal("9.00"), qty=Decimal("10"))
-    Position.objects.create(account=alice_account, asset=acme, qty=Decimal("5"))
+    fill(alice_account, acme, "5")
     sell = place(alice_account, side="sell", type="limit", limit_price=Decimal("11.00"), qty=Decimal("5"))
     assert (buy.reserved_cash, sell.reserved_qty) == (Decimal("90.00"), Decimal("5"))
     return buy, sell
