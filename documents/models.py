@@ -37,9 +37,7 @@ class AccountDocument(models.Model):
     # its order's fills of one trade date (an order filling over several days gets one per day).
     period_start = models.DateField()
     period_end = models.DateField()
-    order = models.ForeignKey(
-        "trading.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=True
-    )
+    order = models.ForeignKey("trading.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     title = models.CharField(max_length=200)
     issued_at = models.DateTimeField()
     file = models.FileField(storage=account_document_storage, max_length=300)
