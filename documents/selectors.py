@@ -26,7 +26,7 @@ from portfolios.models import Account, JournalEntry, JournalLine, LedgerAccount,
 from portfolios.pricing import prices_for
 from portfolios.selectors import lot_closings
 from speedtrade.errors import NotFound
-from speedtrade.money import ZERO, decimal_string, to_cents, to_price, trade_value
+from speedtrade.money import ZERO, cents_in_db, decimal_string, qty_in_db, to_cents, to_price, trade_value
 from trading import selectors as trading_selectors
 from trading.models import Execution, Order
 
@@ -193,7 +193,9 @@ def _customer_cash_lines(account: Account) -> QuerySet[JournalLine]:
 
 def cash_at(*, account: Account, at: datetime) -> Decimal:
     """The customer's cash as the ledger had it just before `at`."""
-    return _customer_cash_lines(account).filter(entry__effective_at__lt=at).aggregate(s=Sum("amount"))["s"] or ZERO
+    lines = _customer_cash_lines(account).filter(entry__effective_at__lt=at)
+    # Rounded in the database: exact on PostgreSQL, and what keeps SQLite's float sums on whole cents.
+    return lines.aggregate(s=cents_in_db(Sum("amount")))["s"] or ZERO
 
 
 def holdings_at(*, account: Account, at: datetime) -> dict[UUID, Decimal]:
@@ -202,7 +204,7 @@ def holdings_at(*, account: Account, at: datetime) -> dict[UUID, Decimal]:
     rows = (
         JournalEntry.objects.filter(account=account, cause_type=JournalEntry.Cause.FILL, effective_at__lt=at)
         .values("asset_id")
-        .annotate(qty=Sum(signed))
+        .annotate(qty=qty_in_db(Sum(signed)))
     )
     return {row["asset_id"]: row["qty"] for row in rows if row["qty"]}
 
