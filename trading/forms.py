@@ -60,8 +60,8 @@ def _apply_serializer_errors(form: forms.Form, errors: dict) -> None:
                 _apply_serializer_errors(form, {flat or name: inner})
             continue
         if isinstance(messages, list) and any(isinstance(item, dict) for item in messages):  # `lots`: one per lot
-            flat = [str(message) for item in messages if item for inner in item.values() for message in inner]
-            _apply_serializer_errors(form, {name: flat})
+            per_lot = [str(message) for item in messages if item for inner in item.values() for message in inner]
+            _apply_serializer_errors(form, {name: per_lot})
             continue
         field = visible(name) if visible(name) in form.fields else None
         for message in messages if isinstance(messages, list) else [messages]:
