@@ -48,8 +48,9 @@ def _empty_redis():
 
 @pytest.fixture(autouse=True)
 def _private_media_in_tmp(settings, tmp_path):
-    """KYC uploads go to a per-test directory, never the checkout's var/private."""
+    """KYC uploads and account documents go to a per-test directory, never the checkout's var/private."""
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    settings.ACCOUNT_DOCUMENTS_ROOT = tmp_path / "documents"
     return settings.PRIVATE_MEDIA_ROOT
 
 

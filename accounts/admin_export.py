@@ -24,7 +24,6 @@ import csv
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
@@ -39,6 +38,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_event_record
 from accounts.models import User
+from speedtrade.spreadsheet import csv_cell
 
 if TYPE_CHECKING:
     # Only in django-stubs: what ModelAdmin's templates may be. Mixed into ModelAdmins, this class
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from django.template.response import _TemplateForResponseT
 
 EXPORT_PERMISSION = "accounts.export_records"
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -81,13 +80,6 @@ def day_range(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time.min, tz), datetime.combine(end + timedelta(days=1), time.min, tz)
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    if isinstance(value, int | Decimal):
-        return text  # a number, even a negative one, is no formula
-    return f"'{text}" if text.startswith(_FORMULA_PREFIXES) else text
-
-
 def csv_response(*, filename: str, columns: list[tuple[str, Callable]], records: Iterable) -> HttpResponse:
     # Built in memory, not streamed: one customer's range is small, and a streamed
     # response would run its queries after the view returned (outside its thread under ASGI).
@@ -97,7 +89,7 @@ def csv_response(*, filename: str, columns: list[tuple[str, Callable]], records:
     writer = csv.writer(response)
     writer.writerow([header for header, _ in columns])
     for record in records:
-        writer.writerow([_cell(value(record)) for _, value in columns])
+        writer.writerow([csv_cell(value(record)) for _, value in columns])
     return response
 
 

@@ -1,17 +1,18 @@
-"""Storage for private uploads (KYC documents, and the account documents to come): no public URL,
-ever. Files leave only through a view that checks who is asking (`accounts.views.document_download`,
-`accounts.api.views.KYCDocumentDownloadView`).
+"""Storage for private files (KYC uploads; account documents: statements, confirmations, tax reports):
+no public URL, ever. Files leave only through a view that checks who is asking
+(`accounts.views.document_download`, `accounts.api.views.KYCDocumentDownloadView`, `documents.views`).
 
-Where the bytes live is `STORAGES["private"]`, chosen by the settings:
+Where the bytes live is `STORAGES["private"]` (KYC uploads) and `STORAGES["documents"]` (account
+documents, kept at least six years: SEC Rule 17a-4), chosen by the settings:
 
-* the embedded default and the tests: `PrivateFileSystemStorage` under `PRIVATE_MEDIA_ROOT`,
-  outside the static and media trees;
+* the embedded default and the tests: `PrivateFileSystemStorage` under `PRIVATE_MEDIA_ROOT`
+  (`ACCOUNT_DOCUMENTS_ROOT` for account documents), outside the static and media trees;
 * services deployments with several web machines: `PrivateS3Storage`, a bucket on S3 or any
   S3-compatible object store (PRIVATE_S3_*), every object written with a private ACL and
   server-side encryption, so any web machine reads what another one stored.
 
-Models point at `private_document_storage`, which resolves `STORAGES["private"]` at each use:
-a deployment or a test changes the backend without a migration.
+Models point at `private_document_storage` / `account_document_storage`, which resolve their alias at
+each use: a deployment or a test changes the backend without a migration.
 """
 
 import os
@@ -27,10 +28,14 @@ _NO_URL = "Private files have no public URL; stream them through a checked view.
 @deconstructible
 class PrivateFileSystemStorage(FileSystemStorage):
     # The location is read from settings at each use (not cached), so tests and
-    # deployments can point PRIVATE_MEDIA_ROOT elsewhere.
+    # deployments can point PRIVATE_MEDIA_ROOT (or the setting named by `root_setting`) elsewhere.
+    def __init__(self, root_setting: str = "PRIVATE_MEDIA_ROOT", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.root_setting = root_setting
+
     @property
     def base_location(self):
-        return str(settings.PRIVATE_MEDIA_ROOT)
+        return str(getattr(settings, self.root_setting))
 
     @property
     def location(self):
@@ -49,11 +54,13 @@ class PrivateS3Storage(S3Storage):
 
 @deconstructible
 class PrivateStorage(Storage):
-    """`STORAGES["private"]`, looked up at each call."""
+    """`STORAGES[alias]`, looked up at each call."""
 
-    @staticmethod
-    def backend() -> Storage:
-        return storages["private"]
+    def __init__(self, alias: str = "private") -> None:
+        self.alias = alias
+
+    def backend(self) -> Storage:
+        return storages[self.alias]
 
     def _open(self, name, mode="rb"):
         return self.backend().open(name, mode)
@@ -87,3 +94,4 @@ class PrivateStorage(Storage):
 
 
 private_document_storage = PrivateStorage()
+account_document_storage = PrivateStorage("documents")

@@ -59,6 +59,7 @@ class LiveServer:
     url: str
     mail_dir: Path
     log_path: Path
+    environment: dict[str, str]  # the server's whole environment (`server_environment`)
 
     @classmethod
     def start(
@@ -77,15 +78,22 @@ class LiveServer:
         port = _free_port(ports)
         log_path = ARTIFACTS / f"{name}.log"
         clock = ["-m", "e2e.frozen_clock", clock_starts_at] if clock_starts_at else []
+        full_environment = server_environment(environment, mail_dir=mail_dir)
         with log_path.open("w") as log:
             process = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
                 [sys.executable, *clock, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=settings.BASE_DIR,
-                env=server_environment(environment, mail_dir=mail_dir),
+                env=full_environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        server = cls(process=process, url=f"http://127.0.0.1:{port}", mail_dir=mail_dir, log_path=log_path)
+        server = cls(
+            process=process,
+            url=f"http://127.0.0.1:{port}",
+            mail_dir=mail_dir,
+            log_path=log_path,
+            environment=full_environment,
+        )
         server.wait_until(lambda: _responds(f"{server.url}/health"), "healthy")
         return server
 
@@ -105,6 +113,10 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def manage(self, *args: str) -> str:
+        """`manage.py <args>` as an operator would run it next to this server (same database, storage, Redis)."""
+        return manage(*args, environment=self.environment)
 
     def sent_messages(self) -> list[Message]:
         """Every email the server has sent, oldest first (the file backend's files)."""

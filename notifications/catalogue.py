@@ -99,6 +99,9 @@ KINDS: dict[str, Kind] = {
         "/onboarding/",
         email=False,
     ),
+    "document_issued": Kind(
+        Category.ACCOUNT, "New document: {title}", "Your {title} is ready in Documents.", "/documents/"
+    ),
     "security_password_changed": Kind(
         Category.SECURITY,
         "Your password was changed",

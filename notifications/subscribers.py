@@ -32,6 +32,7 @@ AUDIT_ACTIONS: dict[str, str | None] = {
     "api_key.revoked": "security_api_key_changed",
     "auth.login": "security_new_login",
     "auth.password_changed": "security_password_changed",  # changed, set or reset (accounts/signals.py)
+    "document.issued": "document_issued",  # a statement, confirmation or tax report (documents.services)
 }
 
 
@@ -68,7 +69,9 @@ def on_announcement(kind: str, payload: dict) -> None:
             }
             | {
                 "after": {
-                    k: str(v) for k, v in (payload.get("after") or {}).items() if k in ("type", "key_id", "label")
+                    k: str(v)
+                    for k, v in (payload.get("after") or {}).items()
+                    if k in ("type", "key_id", "label", "title")
                 }
             },
         )
@@ -160,6 +163,8 @@ def _from_audit_event(payload: dict):
         context["key_id"] = after.get("key_id") or payload.get("target_id") or ""
     elif action == "auth.login" and not _login_is_new(payload):
         return None
+    elif action == "document.issued":
+        context["title"] = after.get("title") or "document"
     return payload["subject_user_id"], kind, f"audit:{payload['id']}", context
 
 

@@ -51,7 +51,8 @@ from accounts.encryption import decrypt_text, encrypt_text, rows_reencrypt
 from accounts.models import KYCApplication, User
 from portfolios.bank_rail import BankRailRefused, BankRailUnavailable
 from portfolios.models import Account, BankLink, PlaidTransfer, PlaidWebhookReceipt, Transfer
-from speedtrade.errors import DomainError, NotPermitted, Unavailable
+from speedtrade.errors import DomainError, Unavailable
+from speedtrade.four_eyes import require_permission, require_second_person
 from speedtrade.task_queue import task_named
 
 logger = logging.getLogger(__name__)
@@ -242,8 +243,7 @@ def access_tokens_reencrypt() -> int:
 
 
 def _locked_held_link(link: BankLink, actor: User) -> BankLink:
-    if not actor.has_perm("portfolios.review_banklink"):
-        raise NotPermitted("You may not review bank links.", code="permission_denied")
+    require_permission(actor, "portfolios.review_banklink", "You may not review bank links.")
     link = BankLink.objects.select_for_update().select_related("account__user").get(pk=link.pk)
     if link.status != BankLink.Status.HELD:
         raise DomainError(f"This bank link is {link.status}, not held.", code="already_decided")
@@ -277,10 +277,11 @@ def bank_link_review_confirm(*, link: BankLink, actor: User, request=None) -> Ba
     link = _locked_held_link(link, actor)
     if not link.review_proposal:
         raise DomainError("Nothing has been proposed for this link yet.", code="nothing_proposed")
-    if link.proposed_by_id == actor.pk:
-        raise DomainError(
-            "A different person must confirm the decision than the one who proposed it.", code="four_eyes"
-        )
+    require_second_person(
+        proposed_by_id=link.proposed_by_id,
+        decided_by=actor,
+        message="A different person must confirm the decision than the one who proposed it.",
+    )
     link.status = BankLink.Status.APPROVED if link.review_proposal == "approve" else BankLink.Status.REJECTED
     link.decided_by, link.decided_at = actor, timezone.now()
     link.save(update_fields=["status", "decided_by", "decided_at"])

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "notifications",
     "alerts",
     "recurring",
+    "documents",
 ]
 
 # The same list in every mode.
@@ -389,6 +390,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Several models have a `kind`: the documents' one is named for what it is.
+    "ENUM_NAME_OVERRIDES": {"DocumentKindEnum": "documents.models.DocumentKind"},
 }
 
 # --- marketdata -----------------------------------------------------------------
@@ -589,6 +592,21 @@ CELERY_BEAT_SCHEDULE = {
     "trading-expire-orders": {"task": "trading.tasks.expire_orders", "schedule": 60.0},
     # Recurring investments (issue 23).
     "recurring-runs-due": {"task": "recurring.tasks.recurring_runs_due", "schedule": 60.0},
+    # Account documents (issue 19: documents/). Each job issues only what is missing, so a missed or repeated
+    # run is harmless. Trade confirmations (SEC Rule 10b-10) for orders with fills not yet confirmed, well
+    # within the next business day.
+    "documents-trade-confirmations": {"task": "documents.tasks.issue_trade_confirmations", "schedule": 600.0},
+    # Monthly statements (FINRA Rule 2231) for the previous month, from the first XNYS business day of the month
+    # (the task checks the calendar; it runs every morning so a day it missed is caught up the next).
+    "documents-monthly-statements": {
+        "task": "documents.tasks.issue_monthly_statements",
+        "schedule": crontab(minute=0, hour=11),
+    },
+    # Year-end realized gains reports (1099-B shaped) for the previous tax year, every January morning.
+    "documents-year-end-gains": {
+        "task": "documents.tasks.issue_year_end_reports",
+        "schedule": crontab(minute=30, hour=11, month_of_year=1),
+    },
 }
 
 # --- dashboard (web pages, issue 7) ------------------------------------------------
@@ -686,6 +704,23 @@ _private_storage = (
     if PRIVATE_S3_BUCKET
     else {"BACKEND": "accounts.storage.PrivateFileSystemStorage"}
 )
+# Account documents (trade confirmations, statements, tax reports: documents/) are kept apart from the KYC
+# uploads, at least six years (SEC Rule 17a-4): their own directory, or their own prefix of the bucket.
+ACCOUNT_DOCUMENTS_ROOT = Path(env.str("ACCOUNT_DOCUMENTS_ROOT", default=str(PRIVATE_MEDIA_ROOT / "documents")))
+_account_document_storage = (
+    {
+        "BACKEND": _private_storage["BACKEND"],
+        "OPTIONS": {
+            **_private_storage["OPTIONS"],
+            "location": env.str("PRIVATE_S3_DOCUMENTS_PREFIX", default="documents"),
+        },
+    }
+    if PRIVATE_S3_BUCKET
+    else {
+        "BACKEND": "accounts.storage.PrivateFileSystemStorage",
+        "OPTIONS": {"root_setting": "ACCOUNT_DOCUMENTS_ROOT"},
+    }
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -694,6 +729,7 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
     "private": _private_storage,
+    "documents": _account_document_storage,
 }
 
 LANGUAGE_CODE = "en-us"
@@ -772,6 +808,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "uvicorn.access": {"level": env.str("ACCESS_LOG_LEVEL", default="WARNING")},
+        # WeasyPrint logs each rendering step at INFO (and parses a stylesheet when imported): warnings only.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

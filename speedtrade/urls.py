@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("alerts.urls")),
     path("", include("recurring.urls")),
+    path("", include("documents.urls")),
 ]
 
 handler404 = views.not_found

@@ -282,3 +282,18 @@ def order_timeline(*, order: Order) -> list[dict]:
         timeline.append({"event": event, "since_previous": since})
         previous = event
     return timeline
+
+
+def executions_between(
+    *, since: datetime | None = None, until: datetime | None = None, order: Order | None = None
+) -> QuerySet[Execution]:
+    """Fills executed in [since, until) — of one order when given —, oldest first, with the order, its account,
+    user and asset loaded: what trade confirmations are made of (`documents`)."""
+    executions = Execution.objects.select_related("order__account__user", "order__asset")
+    if since is not None:
+        executions = executions.filter(executed_at__gte=since)
+    if until is not None:
+        executions = executions.filter(executed_at__lt=until)
+    if order is not None:
+        executions = executions.filter(order=order)
+    return executions.order_by("executed_at", "created_at")

@@ -17,22 +17,22 @@ from portfolios.services.common import (
     require_spendable,
 )
 from portfolios.services.ledger import Leg, journal_entry_post, platform_ledger_account
-from speedtrade.errors import DomainError, NotPermitted, full_clean
+from speedtrade.errors import DomainError, full_clean
+from speedtrade.four_eyes import require_not_own_record, require_permission, require_second_person
 from speedtrade.money import has_at_most_cents
 
 
 def _require_permission(user: User, codename: str) -> None:
-    if not user.has_perm(f"portfolios.{codename}"):
-        raise NotPermitted("You may not do this.", code="permission_denied")
+    require_permission(user, f"portfolios.{codename}")
 
 
 def _require_not_own_account(user: User, account: Account) -> None:
     """Staff never propose or decide adjustments of their own brokerage account."""
-    if account.user_id == user.pk:
-        raise NotPermitted(
-            "This is your own account: another Compliance officer must propose or decide its adjustments.",
-            code="own_record",
-        )
+    require_not_own_record(
+        user,
+        owner_id=account.user_id,
+        message="This is your own account: another Compliance officer must propose or decide its adjustments.",
+    )
 
 
 @transaction.atomic
@@ -66,10 +66,11 @@ def _locked_proposal(adjustment: CashAdjustment, decided_by: User) -> tuple[Acco
     adjustment = CashAdjustment.objects.select_for_update().get(pk=adjustment.pk)
     if adjustment.status != CashAdjustment.Status.PROPOSED:
         raise DomainError(f"This adjustment is already {adjustment.status}.", code="already_decided")
-    if adjustment.proposed_by_id == decided_by.pk:
-        raise DomainError(
-            "A different person must decide on an adjustment than the one who proposed it.", code="four_eyes"
-        )
+    require_second_person(
+        proposed_by_id=adjustment.proposed_by_id,
+        decided_by=decided_by,
+        message="A different person must decide on an adjustment than the one who proposed it.",
+    )
     return account, adjustment
 
 

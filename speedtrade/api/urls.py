@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("notifications.api.urls")),
     path("", include("alerts.api.urls")),
     path("", include("recurring.api.urls")),
+    path("", include("documents.api.urls")),
     re_path(r"^.*$", json_not_found),
 ]
