@@ -157,8 +157,11 @@ def write_with_function(placement: Placement) -> Outcome:
 
 
 async def order_write_async(conn: "psycopg.AsyncConnection", placement: Placement) -> Outcome:
-    """`order_write` on a psycopg AsyncConnection, inside the caller's transaction (the caller commits, then runs
-    what `order_place` runs after commit). Marks the placement's rows saved when created."""
+    """`order_write` on a psycopg AsyncConnection, inside the caller's transaction. Marks the placement's rows
+    saved when created. The caller then does what `order_place` does: an `existing` order is compared with the
+    request (`_require_same_order`), a refusal raised (`refusal_raise`, through `sync_to_async`: an account
+    blocked meanwhile reads its reason), and after its commit the audit event is announced, the `new` trade
+    update sent and the submission queued."""
     async with conn.cursor() as cursor:
         await cursor.execute(CALL, placement_params(placement), prepare=_prepare())
         outcome = outcome_from_row(await cursor.fetchone())

@@ -635,7 +635,8 @@ def pre_trade_check(
     if request.side == Order.Side.SELL:
         check_holds(account, asset)
     holding = holding_check(account, request, asset, quote, good_faith_at=now)
-    # Last but buying power: the order writer checks wash trades and buying power under the lock, in this order.
+    # Wash trades after the position and good-faith rules, then buying power: the order writer makes these two
+    # with the account locked, in this order.
     if opposite_open is not None:
         check_wash_trade(request, opposite_open)
     if with_buying_power and request.side == Order.Side.BUY:

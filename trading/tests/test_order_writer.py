@@ -199,23 +199,8 @@ def test_the_audit_record_is_written_and_committed_with_the_order(alice, alice_a
         audit = AuditEvent.objects.get(target_type="trading.order", target_id=str(order.pk))
         assert seen_from_another_connection(order.pk) == (False, False)
     assert seen_from_another_connection(order.pk) == (True, True)
-    assert (audit.action, audit.actor, audit.actor_type, audit.subject_user) == (
-        "trading.order_placed",
-        alice,
-        "user",
-        alice,
-    )
-    assert audit.after == {
-        "symbol": "ACME",
-        "side": "buy",
-        "type": "limit",
-        "time_in_force": "day",
-        "qty": "10",
-        "notional": None,
-        "limit_price": "9",
-        "stop_price": None,
-        "client_order_id": "audited",
-    }
+    # Its content is test_order_audit's; here: it is the order's own record, visible exactly when the order is.
+    assert (audit.action, audit.actor, audit.after["client_order_id"]) == ("trading.order_placed", alice, "audited")
 
 
 @pytest.mark.django_db
