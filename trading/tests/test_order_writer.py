@@ -153,12 +153,19 @@ def test_an_order_checked_before_trading_was_blocked_is_refused_once_the_block_c
     quote()
     _, competitor = race(
         lambda: account_restriction_apply(
-            account=alice_account, kind="trading", blocked=True, actor=carol, reason="Under review"
+            account=alice_account,
+            kind="trading",
+            blocked=True,
+            actor=carol,
+            reason="Unusual activity",
+            customer_message="under_review",
         ),
         lambda: order_place(account=alice_account, request=limit()),  # passed the unlocked checks already
     )
     assert isinstance(competitor.error, OrderRejected) and competitor.error.code == "account_not_tradable"
-    assert competitor.error.message.startswith("trading blocked")
+    assert competitor.error.message == (
+        "trading blocked: Your account is under review. Contact Support if you have questions."
+    )
     assert not Order.objects.exists() and cash(alice_account).reserved == 0
 
 
