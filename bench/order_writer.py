@@ -24,7 +24,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
 
 from accounts.demo import trader_create  # noqa: E402
-from bench.seed import assets_seed, cheap_password_hashing, resting_buy  # noqa: E402
+from bench.seed import PASSWORD, assets_seed, cheap_password_hashing, resting_buy  # noqa: E402
 from portfolios.selectors import primary_account  # noqa: E402
 from trading import services  # noqa: E402
 
@@ -77,7 +77,7 @@ def main(count: int) -> None:
     cheap_password_hashing()
     assets_seed([SYMBOL])
     user = trader_create(
-        email=f"writer-{uuid.uuid4().hex[:8]}@bench.local", password="x", cash=Decimal(10_000_000), kyc="approved"
+        email=f"writer-{uuid.uuid4().hex[:8]}@bench.local", password=PASSWORD, cash=Decimal(40_000), kyc="approved"
     )
     account = primary_account(user=user)
     with mock.patch("trading.queueing.order_submit_queue"):  # order entry only: no submission after commit

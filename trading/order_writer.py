@@ -109,7 +109,9 @@ def placement_params(placement: Placement) -> tuple[str, str, str, list[str] | N
     )
 
 
-def outcome_from_row(row: tuple) -> Outcome:
+def outcome_from_row(row: tuple | None) -> Outcome:
+    if row is None:
+        raise RuntimeError("trading_order_place returned no row")  # it returns one on every path
     result, order_id, audit_event_id, resting_side, available = row
     return Outcome(result, order_id, audit_event_id, resting_side, available)
 
@@ -140,7 +142,7 @@ if psycopg is not None:
         """Server-side binding, and the statement prepared as `_prepare` says (Django's cursors bind client-side
         and never prepare). Wrapped in Django's cursor wrapper, so it is logged and counted like any query."""
 
-        def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def, override]
+        def execute(self, query, params=None, *, prepare=None, binary=None):
             return super().execute(query, params, prepare=_prepare(), binary=binary)
 
 
@@ -148,7 +150,9 @@ def write_with_function(placement: Placement) -> Outcome:
     """The PostgreSQL writer: one call of `trading_order_place` on Django's connection."""
     connection.ensure_connection()
     raw = _PreparedCursor(connection.connection)
-    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    # django-stubs type these as taking Django's wrapper; they take the database driver's cursor and wrap it.
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    cursor = wrap(raw)  # type: ignore[arg-type]
     with cursor:
         cursor.execute(CALL, placement_params(placement))
         outcome = outcome_from_row(cursor.fetchone())

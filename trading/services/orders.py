@@ -3,6 +3,8 @@
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -86,7 +88,7 @@ def order_place(
         placement = placement_build(account=account, checked=checked, now=now, replaces=replaces)
         outcome = order_writer.order_write(placement)
         if outcome.result == order_writer.EXISTING:
-            existing = Order.objects.get(pk=outcome.order_id)
+            existing = Order.objects.get(pk=cast(UUID, outcome.order_id))  # set on `existing`
             _require_same_order(existing, request, asset)
             return existing, False
         if outcome.refused:
