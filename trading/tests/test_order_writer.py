@@ -2,14 +2,17 @@
 oversell it keeps every promise order entry makes, its audit record is part of the order's transaction, and its
 PostgreSQL function and its ORM path (the embedded default's) decide every placement the same way."""
 
+import asyncio
 import re
 import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 from unittest import mock
 
+import psycopg
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 from freezegun import freeze_time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -218,6 +221,39 @@ def test_a_rolled_back_placement_leaves_neither_order_nor_audit_record(alice_acc
         transaction.set_rollback(True)
     assert not Order.objects.exists() and not AuditEvent.objects.filter(action="trading.order_placed").exists()
     assert cash(alice_account).reserved == 0
+
+
+@commits
+def test_the_async_entry_places_and_finds_the_order_on_a_psycopg_connection(alice_account, acme):
+    """The lean request path's entry: the same parameters and outcomes on a psycopg AsyncConnection of its own."""
+    quote()
+    now = timezone.now()
+    request = limit(client_order_id="lean")
+    checked = risk.pre_trade_check(
+        alice_account, request, asset=acme, opposite_open=None, now=now, with_buying_power=False
+    )
+    database = connection.settings_dict
+    conninfo = (
+        f"host={database['HOST']} port={database['PORT'] or 5432} dbname={database['NAME']} user={database['USER']}"
+    )
+
+    async def place_twice():
+        async with await psycopg.AsyncConnection.connect(conninfo) as conn, conn.transaction():
+            first = await order_writer.order_write_async(
+                conn, placement_build(account=alice_account, checked=checked, now=now)
+            )
+            again = await order_writer.order_write_async(
+                conn, placement_build(account=alice_account, checked=checked, now=now)
+            )
+        return first, again
+
+    first, again = asyncio.run(place_twice())
+
+    assert (first.result, again.result, again.order_id) == ("created", "existing", first.order_id)
+    order = Order.objects.get(client_order_id="lean")
+    assert (order.pk, order.reserved_cash, cash(alice_account).reserved) == (first.order_id, D("90.00"), D("90.00"))
+    assert AuditEvent.objects.get(pk=first.audit_event_id).target_id == str(order.pk)
+    assert OrderEvent.objects.filter(order=order, event="new").count() == 1
 
 
 # --- The function and the ORM path decide alike (differential, on PostgreSQL) -----------------------
