@@ -1,5 +1,7 @@
 """The audit trail's one writer."""
 
+from django.utils import timezone
+
 from accounts.models import AuditEvent, User
 from speedtrade.announcements import AUDIT_EVENT, announce
 
@@ -27,6 +29,32 @@ def audit_event_record(
     instance; `subject_user` is the customer concerned (defaults to a user target or to
     the actor when the actor is a customer).
     """
+    event = audit_event_build(
+        action=action,
+        actor=actor,
+        target=target,
+        subject_user=subject_user,
+        before=before,
+        after=after,
+        request=request,
+    )
+    event.save(force_insert=True)
+    audit_event_announce(event)
+    return event
+
+
+def audit_event_build(
+    *,
+    action: str,
+    actor: User | None = None,
+    target=None,
+    subject_user: User | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    request=None,
+) -> AuditEvent:
+    """The event `audit_event_record` appends, not saved yet: for a writer that inserts it in its own statement
+    (trading's order writer); it then calls `audit_event_announce`. Its time is now, as `auto_now_add` would set."""
     if actor is None:
         actor_type = AuditEvent.ActorType.SYSTEM
     elif actor.is_staff:
@@ -37,7 +65,8 @@ def audit_event_record(
         subject_user = (
             target if isinstance(target, User) else (actor if actor_type == AuditEvent.ActorType.USER else None)
         )
-    event = AuditEvent.objects.create(
+    return AuditEvent(
+        created_at=timezone.now(),
         action=action,
         actor=actor,
         actor_type=actor_type,
@@ -49,18 +78,21 @@ def audit_event_record(
         ip_address=client_ip(request) if request is not None else None,
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else "",
     )
+
+
+def audit_event_announce(event: AuditEvent) -> None:
+    """Tell the announcement subscribers (after commit) about an appended event."""
     announce(
         AUDIT_EVENT,
         {
             "id": str(event.pk),
-            "action": action,
-            "actor_type": actor_type,
-            "subject_user_id": str(subject_user.pk) if subject_user else None,
+            "action": event.action,
+            "actor_type": event.actor_type,
+            "subject_user_id": str(event.subject_user_id) if event.subject_user_id else None,
             "target_type": event.target_type,
             "target_id": event.target_id,
-            "after": after,
+            "after": event.after,
             "ip_address": event.ip_address,
             "user_agent": event.user_agent,
         },
     )
-    return event

@@ -72,6 +72,18 @@ async def _settle_and_check(config: Config, summary: dict, tag: str, drain_secon
     return summary
 
 
+def _filled(param, values: dict):
+    """A captured parameter with this order's ids: a whole placeholder as its value, placeholders inside a text
+    (the order writer's JSON rows) as their text."""
+    if not isinstance(param, str):
+        return param
+    if param in values:
+        return values[param]
+    for name, value in values.items():
+        param = param.replace(name, str(value))
+    return param
+
+
 async def raw_psycopg_ceiling(config: Config, seed: dict, *, concurrency: int, duration: float, pipeline: bool) -> dict:
     """The statements of one order placement (captured from Django), replayed per order, one transaction each."""
     with open(seed["order_sql"], "rb") as handle:
@@ -100,14 +112,10 @@ async def raw_psycopg_ceiling(config: Config, seed: dict, *, concurrency: int, d
                         if pipeline:
                             async with conn.pipeline():
                                 for sql, params in statements:
-                                    await conn.execute(
-                                        sql, [values.get(p, p) if isinstance(p, str) else p for p in params]
-                                    )
+                                    await conn.execute(sql, [_filled(p, values) for p in params])
                         else:
                             for sql, params in statements:
-                                cursor = await conn.execute(
-                                    sql, [values.get(p, p) if isinstance(p, str) else p for p in params]
-                                )
+                                cursor = await conn.execute(sql, [_filled(p, values) for p in params])
                                 if cursor.description:
                                     await cursor.fetchall()
                     done += 1

@@ -140,7 +140,16 @@ def order_sql_capture(account, symbol: str):
     }
     # Plain values only (TextChoices members are enums): the replay runs without Django.
     plain = [(sql, tuple(p.value if isinstance(p, enum.Enum) else p for p in params)) for sql, params in captured]
-    return [(sql, tuple(names.get(str(p), p) for p in params)) for sql, params in plain], order
+
+    def named(param):
+        """A whole id becomes its placeholder; ids inside a text (the order writer's JSON rows) too."""
+        if str(param) in names or not isinstance(param, str):
+            return names.get(str(param), param)
+        for value, name in names.items():
+            param = param.replace(value, name)
+        return param
+
+    return [(sql, tuple(named(p) for p in params)) for sql, params in plain], order
 
 
 def reads_seed(symbols: list[str], orders_total: int, positions: int) -> tuple[str, str]:

@@ -1,8 +1,9 @@
 """Pre-trade checks. Each refusal is an `OrderRejected` with a stable code, a message and the field at fault.
 
-`pre_trade_check` runs them all, in one order, for both callers: `order_place` inside its
-transaction after the account row is locked (so buying power and sellable quantity cannot
-change under them), and the ticket's Review (`trading.selectors.order_preview`) without
+`pre_trade_check` runs them all, in one order, for both callers: `order_place` before its
+order writer (`trading/order_writer.py`), which then makes the checks that must see locked
+state (tradable, wash trade, buying power or shares as a conditional reservation) with the
+account row locked, and the ticket's Review (`trading.selectors.order_preview`) without
 locks, so Review refuses exactly what Place refuses. The codes and the formulas are listed
 in docs/notes/trading.md.
 
@@ -386,7 +387,11 @@ def check_max_notional(request: OrderRequest, asset: Asset, quote: Quote | None)
 
 def check_buying_power(account: Account, cost: Decimal) -> None:
     """Cash accounts: settled-or-allowed cash − reservations; margin: portfolios' intraday buying power."""
-    available = buying_power(account)
+    require_buying_power(cost, buying_power(account))
+
+
+def require_buying_power(cost: Decimal, available: Decimal) -> None:
+    """Refuse a buy that needs more than `available` (also the order writer's refusal, with what it saw locked)."""
     if cost > available:
         _reject(
             "insufficient_buying_power",
@@ -419,6 +424,12 @@ def _require_holding(asset: Asset, available: Decimal) -> None:
 
 def check_sellable(account: Account, asset: Asset, qty: Decimal) -> Decimal:
     available = sellable_qty(account, asset)
+    require_sellable(asset, qty, available)
+    return min(qty, available)
+
+
+def require_sellable(asset: Asset, qty: Decimal, available: Decimal) -> None:
+    """Refuse a sell of more than `available` shares (also the order writer's refusal, with what it saw locked)."""
     _require_holding(asset, available)
     if qty > available:
         _reject(
@@ -427,10 +438,9 @@ def check_sellable(account: Account, asset: Asset, qty: Decimal) -> Decimal:
             "(short selling is not allowed).",
             "qty",
         )
-    return min(qty, available)
 
 
-def would_cross(request: OrderRequest, resting: Order) -> bool:
+def would_cross(request: OrderRequest | Order, resting: Order) -> bool:
     """Would the new order execute against this resting opposite order of the same account?"""
     resting_limit = resting.limit_price if resting.type in (T.LIMIT, T.STOP_LIMIT) else None
     if request.type == T.MARKET or resting.type == T.MARKET:
@@ -446,10 +456,14 @@ def would_cross(request: OrderRequest, resting: Order) -> bool:
 def check_wash_trade(request: OrderRequest, opposite_open_orders: list[Order]) -> None:
     for resting in opposite_open_orders:
         if would_cross(request, resting):
-            _reject(
-                "potential_wash_trade",
-                f"This order could trade against your own open {resting.side} order {resting.id}; cancel it first.",
-            )
+            refuse_wash_trade(resting_side=resting.side, resting_id=resting.id)
+
+
+def refuse_wash_trade(*, resting_side: str, resting_id) -> NoReturn:
+    _reject(
+        "potential_wash_trade",
+        f"This order could trade against your own open {resting_side} order {resting_id}; cancel it first.",
+    )
 
 
 # --- Good faith (cash accounts) ------------------------------------------------------------
@@ -589,16 +603,18 @@ def pre_trade_check(
     request: OrderRequest,
     *,
     asset: Asset | None,
-    opposite_open: list[Order],
+    opposite_open: list[Order] | None,
     now: datetime,
     with_buying_power: bool = True,
 ) -> PreTrade:
     """Every refusal order entry makes, in the order it makes them; writes nothing.
 
-    `opposite_open`: the account's open orders on the other side of the asset (wash trades).
-    `with_buying_power=False` leaves the last check, buying power for a buy, to the caller:
-    `order_place`'s cash reservation is that check (one conditional UPDATE), and refuses
-    through `check_buying_power` with the same code and message.
+    `opposite_open`: the account's open orders on the other side of the asset (wash trades);
+    None leaves the wash-trade check to the caller. `with_buying_power=False` leaves the last
+    check, buying power for a buy, to the caller. `order_place` leaves both to the order writer
+    (`trading/order_writer.py`), which makes them with the account row locked, in this order
+    and with the same codes and messages (`refuse_wash_trade`, `require_buying_power`,
+    `require_sellable` for shares sold meanwhile).
     """
     check_account(account)
     if asset is None:
@@ -620,8 +636,11 @@ def pre_trade_check(
     check_max_notional(request, asset, quote)
     if request.side == Order.Side.SELL:
         check_holds(account, asset)
-    check_wash_trade(request, opposite_open)
     holding = holding_check(account, request, asset, quote, good_faith_at=now)
+    # Wash trades after the position and good-faith rules, then buying power: the order writer makes these two
+    # with the account locked, in this order.
+    if opposite_open is not None:
+        check_wash_trade(request, opposite_open)
     if with_buying_power and request.side == Order.Side.BUY:
         check_buying_power(account, holding.cash)
     return PreTrade(request=request, asset=asset, broker=broker, quote=quote, holding=holding)

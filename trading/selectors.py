@@ -110,30 +110,19 @@ def order_by_client_order_id(*, account: Account, client_order_id: str) -> Order
     return Order.objects.filter(account=account, client_order_id=client_order_id).first()
 
 
-def same_id_and_opposite_open(
-    *, account: Account, request: OrderRequest, asset: Asset | None
-) -> tuple[Order | None, list[Order]]:
-    """One read for two questions of order entry: the order already placed with this client_order_id
-    (idempotency), and the account's open orders on the other side of the same asset (wash trades;
-    held legs are at no venue yet, so they cannot trade against anything)."""
-    opposite = Order.Side.SELL if request.side == Order.Side.BUY else Order.Side.BUY
-    wanted = Q(pk__in=[])
-    if request.client_order_id:
-        wanted |= Q(client_order_id=request.client_order_id)
-    if asset is not None:
-        wanted |= Q(asset=asset, side=opposite, status__in=OPEN_STATUSES) & ~Q(status=S.HELD)
-    rows = list(Order.objects.filter(wanted, account=account))
-    existing = next((o for o in rows if request.client_order_id and o.client_order_id == request.client_order_id), None)
-    opposite_open = [
-        o
-        for o in rows
-        if asset is not None
-        and o.asset_id == asset.pk
-        and o.side == opposite
-        and o.status in OPEN_STATUSES
-        and o.status != S.HELD
-    ]
-    return existing, opposite_open
+# Open orders that can trade against a new order of the same account (wash trades): held legs are at no
+# venue yet, so they cannot. The order writer passes this list to its PostgreSQL function too.
+WASH_TRADE_STATUSES = sorted(str(status) for status in OPEN_STATUSES - {S.HELD})
+
+
+def opposite_open_orders(*, account_id, asset_id, side: str) -> list[Order]:
+    """The account's open orders on the other side of the asset, newest first (wash trades)."""
+    opposite = Order.Side.SELL if side == Order.Side.BUY else Order.Side.BUY
+    return list(
+        Order.objects.filter(
+            account_id=account_id, asset_id=asset_id, side=opposite, status__in=WASH_TRADE_STATUSES
+        ).order_by("-created_at", "-id")
+    )
 
 
 def order_legs(orders: list[Order] | list[OrderRow]) -> dict:
@@ -251,7 +240,9 @@ def order_preview(*, account: Account, request: OrderRequest, now: datetime | No
     """
     now = now or timezone.now()
     asset = asset_by_symbol_cached(request.symbol)
-    _, opposite_open = same_id_and_opposite_open(account=account, request=request, asset=asset)
+    opposite_open = (
+        [] if asset is None else opposite_open_orders(account_id=account.pk, asset_id=asset.pk, side=request.side)
+    )
     checked = risk.pre_trade_check(account, request, asset=asset, opposite_open=opposite_open, now=now)
     asset, quote = checked.asset, checked.quote
     price = risk.reference_price(checked.request, asset, quote)

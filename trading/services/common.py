@@ -8,7 +8,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Subquery
 
-from accounts.audit import audit_event_record
+from accounts.audit import audit_event_build, audit_event_record
+from accounts.models import AuditEvent
 from portfolios import services as portfolio_services
 from portfolios.models import Account
 from speedtrade.errors import DomainError, NotFound
@@ -52,7 +53,16 @@ def locked(query) -> list[Order]:
 
 def order_audit_record(*, action: str, order: Order, account: Account, **extra) -> None:
     """The customer's order action in the audit trail. Services have no request, so no IP/user agent."""
-    summary = {
+    audit_event_record(action=action, actor=account.user, target=order, after=_order_summary(order, extra))
+
+
+def order_audit_build(*, action: str, order: Order, account: Account, **extra) -> AuditEvent:
+    """`order_audit_record`'s event, not saved: the order writer inserts it with the order."""
+    return audit_event_build(action=action, actor=account.user, target=order, after=_order_summary(order, extra))
+
+
+def _order_summary(order: Order, extra: dict) -> dict:
+    return {
         "symbol": order.symbol,
         "side": order.side,
         "type": order.type,
@@ -62,8 +72,8 @@ def order_audit_record(*, action: str, order: Order, account: Account, **extra) 
         "limit_price": decimal_string(order.limit_price),
         "stop_price": decimal_string(order.stop_price),
         "client_order_id": order.client_order_id,
+        **extra,
     }
-    audit_event_record(action=action, actor=account.user, target=order, after={**summary, **extra})
 
 
 def trade_update_publish(

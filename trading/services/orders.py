@@ -3,29 +3,32 @@
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import audit_event_announce
 from marketdata import calendars
 from marketdata.models import Asset
 from marketdata.selectors import asset_by_symbol_cached
 from portfolios import services as portfolio_services
 from portfolios.models import Account
 from speedtrade.errors import DomainError
-from trading import queueing, risk
+from trading import order_writer, queueing, risk
 from trading.brokers.base import broker_replaces_at_once
 from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Order, OrderEvent
 from trading.models import OrderStatus as S
 from trading.risk import OrderRequest
-from trading.selectors import same_id_and_opposite_open
+from trading.selectors import opposite_open_orders
 from trading.serialization import decimal_string
 from trading.services.common import (
     REPLACEABLE_FIELDS,
     cancel_request,
-    hold,
     lock_account,
     lock_order,
+    order_audit_build,
     order_audit_record,
     queue_cancel_after_commit,
     release_reservation,
@@ -56,67 +59,105 @@ def order_place(
 ) -> tuple[Order, bool]:
     """Check and accept an order. Returns (order, created); the same client_order_id returns the existing order.
 
-    `replaces` is the order that this one replaces (from `order_replace`): audited as a replacement, not a placement.
+    The checks that need no lock run first (`risk.pre_trade_check`, as Review runs them); the order writer
+    (`trading/order_writer.py`) then locks the account and makes the rest — duplicate client_order_id,
+    tradable, wash trade, the cash or share reservation — and inserts the order, its event and its audit
+    record, in one round trip on PostgreSQL. `replaces` is the order that this one replaces (from
+    `order_replace`): audited as a replacement, not a placement.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        account = lock_account(account.pk)
         asset = asset_by_symbol_cached(request.symbol)
-        # The account lock serialises same-id requests: the second one finds the first one's order.
-        existing, opposite_open = same_id_and_opposite_open(account=account, request=request, asset=asset)
-        if existing is not None:
+        try:
+            checked = risk.pre_trade_check(
+                account, request, asset=asset, opposite_open=None, now=now, with_buying_power=False
+            )
+            if account.type == Account.Type.MARGIN and request.side == Order.Side.BUY:
+                # Margin buying power is a valuation of the whole account: valued with the account locked, after
+                # the wash-trade check as Review orders them (the writer's own wash check then finds nothing new).
+                lock_account(account.pk)
+                opposite = opposite_open_orders(account_id=account.pk, asset_id=checked.asset.pk, side=request.side)
+                risk.check_wash_trade(checked.request, opposite)
+                risk.check_buying_power(account, checked.holding.cash)
+        except DomainError:
+            # A retry of a placed order gets the order back even when a new one would be refused now.
+            existing = order_writer.placed_order(account_id=account.pk, client_order_id=request.client_order_id)
+            if existing is None:
+                raise
             _require_same_order(existing, request, asset)
             return existing, False
-        # Review (`selectors.order_preview`) runs the same checks; buying power is the reservation's own.
-        checked = risk.pre_trade_check(
-            account, request, asset=asset, opposite_open=opposite_open, now=now, with_buying_power=False
-        )
-        request, asset = checked.request, checked.asset
-        order = Order(
-            client_order_id=request.client_order_id or str(uuid.uuid4()),
-            account=account,
-            asset=asset,
-            symbol=asset.symbol,
-            asset_class=asset.asset_class,
-            side=request.side,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            qty=request.qty,
-            notional=request.notional,
-            limit_price=request.limit_price,
-            stop_price=request.stop_price,
-            trail_price=request.trail_price,
-            trail_percent=request.trail_percent,
-            extended_hours=request.extended_hours,
-            order_class=request.order_class,
-            broker=checked.broker,
-            expires_at=_expiry(request, asset, now),
-            created_at=now,
-            updated_at=now,
-        )
-        order.warnings = checked.holding.warnings
-        hold(order=order, holding=checked.holding)
-        order.save(force_insert=True)
+        placement = placement_build(account=account, checked=checked, now=now, replaces=replaces)
+        outcome = order_writer.order_write(placement)
+        if outcome.result == order_writer.EXISTING:
+            existing = Order.objects.get(pk=cast(UUID, outcome.order_id))  # set on `existing`
+            _require_same_order(existing, request, asset)
+            return existing, False
+        if outcome.refused:
+            order_writer.refusal_raise(outcome, placement)
+        order = placement.order
         if request.lots:
             portfolio_services.lot_selection_record(
-                account=account, asset=asset, order_ref=str(order.pk), side=order.side, qty=order.qty, lots=request.lots
+                account=account,
+                asset=order.asset,
+                order_ref=str(order.pk),
+                side=order.side,
+                qty=order.qty,
+                lots=request.lots,
             )
-        OrderEvent.objects.create(
-            order=order,
-            event="new",
-            to_status=S.NEW,
-            created_at=now,
-            detail={"warnings": order.warnings} if order.warnings else {},
-        )
+        audit_event_announce(placement.audit_event)
         trade_update_publish(order=order, event="new", now=now)
         transaction.on_commit(lambda: queueing.order_submit_queue(order.id))
-        if request.order_class != Order.OrderClass.SIMPLE:
-            legs_create(parent=order, request=request, now=now)
-        if replaces is None:
-            order_audit_record(action="trading.order_placed", order=order, account=account)
-        else:
-            order_audit_record(action="trading.order_replaced", order=order, account=account, replaces=str(replaces.pk))
+        if order.order_class != Order.OrderClass.SIMPLE:
+            legs_create(parent=order, request=checked.request, now=now)
     return order, True
+
+
+def placement_build(
+    *, account: Account, checked: risk.PreTrade, now: datetime, replaces: Order | None = None
+) -> order_writer.Placement:
+    """The rows the order writer inserts for a checked order (also for a lean request path calling the writer's
+    async entry). `account.user` is the audit event's actor."""
+    request, asset, holding = checked.request, checked.asset, checked.holding
+    order = Order(
+        client_order_id=request.client_order_id or str(uuid.uuid4()),
+        account=account,
+        asset=asset,
+        symbol=asset.symbol,
+        asset_class=asset.asset_class,
+        side=request.side,
+        type=request.type,
+        time_in_force=request.time_in_force,
+        qty=request.qty,
+        notional=request.notional,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
+        trail_price=request.trail_price,
+        trail_percent=request.trail_percent,
+        extended_hours=request.extended_hours,
+        order_class=request.order_class,
+        broker=checked.broker,
+        reserved_cash=holding.cash,
+        reserved_qty=holding.qty,
+        expires_at=_expiry(request, asset, now),
+        replaces=replaces,
+        created_at=now,
+        updated_at=now,
+    )
+    order.warnings = holding.warnings
+    first_event = OrderEvent(
+        order=order,
+        event="new",
+        to_status=S.NEW,
+        created_at=now,
+        detail={"warnings": holding.warnings} if holding.warnings else {},
+    )
+    if replaces is None:
+        audit_event = order_audit_build(action="trading.order_placed", order=order, account=account)
+    else:
+        audit_event = order_audit_build(
+            action="trading.order_replaced", order=order, account=account, replaces=str(replaces.pk)
+        )
+    return order_writer.Placement(order=order, first_event=first_event, audit_event=audit_event)
 
 
 class ClientOrderIdReused(DomainError):
@@ -271,8 +312,6 @@ def order_replace(*, account: Account, order_id, changes: dict, now: datetime | 
                 now=now,
             )
         new, _ = order_place(account=account, request=request, now=now, replaces=old)
-        new.replaces = old
-        new.save(update_fields=["replaces"])
         old.replaced_by = new
         if old.status == S.NEW or broker_replaces_at_once(old.broker):
             replaced_record(old=old, now=now)

@@ -24,29 +24,26 @@ def limit_buy(**fields) -> OrderRequest:
 
 
 def statements(queries) -> list[str]:
-    """`VERB table` of each statement sent (savepoints are the test's own transaction)."""
+    """`VERB table` of each statement sent (savepoints are the test's own transaction); a function call is
+    `SELECT function`."""
     return [
-        q["sql"].split()[0] + " " + re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', q["sql"]).group(1)
+        q["sql"].split()[0] + " " + re.search(r'(?:FROM|INTO|UPDATE) "?(\w+)', q["sql"]).group(1)
         for q in queries
         if "SAVEPOINT" not in q["sql"]
     ]
 
 
-def test_a_resting_limit_buy_costs_eight_statements(alice_account, acme, market_open):
-    """Six for order entry itself, one for the good-faith rule of a cash account buying stocks (settled cash),
-    one for the audit trail (issue 6: placement is audited in the same transaction)."""
+def test_a_resting_limit_buy_costs_three_statements(alice_account, acme, market_open):
+    """Two unlocked reads of the pre-trade checks, and the order writer's one call (issue 22): it locks the
+    account, looks for the client_order_id and a wash trade, reserves the cash (its conditional UPDATE is the
+    buying-power check) and inserts the order, its event and its audit record (issue 6: in the same transaction)."""
     order_place(account=alice_account, request=limit_buy(client_order_id="warm-up"))  # fills the asset cache
     with CaptureQueriesContext(connection) as queries:
         order_place(account=alice_account, request=limit_buy(client_order_id="second"))
     assert statements(queries) == [
-        "SELECT portfolios_account",  # lock the account row (its user joined in: the audit event's actor)
-        "SELECT trading_order",  # same client_order_id + open opposite orders, one read
         "SELECT accounts_kycapplication",  # KYC approved (EXISTS)
         "SELECT portfolios_ledgeraccount",  # good faith: cash, reservations and the part not settled yet
-        "UPDATE portfolios_ledgeraccount",  # reserve the cash: the conditional UPDATE is the buying-power check
-        "INSERT trading_order",
-        "INSERT trading_orderevent",
-        "INSERT accounts_auditevent",  # trading.order_placed
+        "SELECT trading_order_place",  # the order writer (trading/order_writer.py)
     ]
 
 

@@ -6,12 +6,9 @@ pg_stat_activity before the first commits. Whatever the order, exactly one outco
 no lost fill, and reservations that add up.
 """
 
-import threading
-import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
 from django.test import TestCase
 
 from portfolios.models import Position
@@ -21,60 +18,10 @@ from trading.brokers.paper import PaperVenue
 from trading.models import Order
 from trading.services import execution_apply, order_cancel, order_replace, order_venue_update, orders_expire
 from trading.tests.conftest import MARKET_OPEN, cash, place, quote
+from trading.tests.races import race
 
 # The competing transaction needs committed rows to wait for: real commits, restored afterwards.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-LOCK_WAIT_LIMIT_SECONDS = 30  # a ceiling against hanging, not a timing assertion
-
-
-class Competitor(threading.Thread):
-    """Runs `action` on its own database connection; `blocked()` waits until it queues on a row lock."""
-
-    def __init__(self, action):
-        super().__init__(daemon=True)
-        self.action = action
-        self.pid: int | None = None
-        self.started_work = threading.Event()
-        self.result = None
-        self.error: Exception | None = None
-
-    def run(self) -> None:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                self.pid = cursor.fetchone()[0]
-            self.started_work.set()
-            self.result = self.action()
-        except Exception as error:  # handed to the test
-            self.error = error
-        finally:
-            self.started_work.set()
-            connection.close()
-
-    def blocked(self) -> None:
-        self.started_work.wait(LOCK_WAIT_LIMIT_SECONDS)
-        deadline = time.monotonic() + LOCK_WAIT_LIMIT_SECONDS
-        with connection.cursor() as cursor:
-            while time.monotonic() < deadline:
-                cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [self.pid])
-                row = cursor.fetchone()
-                if row and row[0] == "Lock":
-                    return
-                time.sleep(0.01)
-        raise AssertionError("the competing transaction never waited on the lock")
-
-
-def race(first, second):
-    """Run `first` in an open transaction, let `second` queue behind its lock, then commit."""
-    competitor = Competitor(second)
-    with transaction.atomic():
-        outcome = first()
-        competitor.start()
-        competitor.blocked()
-    competitor.join(LOCK_WAIT_LIMIT_SECONDS)
-    assert not competitor.is_alive()
-    return outcome, competitor
 
 
 def fill(order, qty, exec_id="venue-1"):
