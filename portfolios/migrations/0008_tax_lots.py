@@ -9,6 +9,7 @@ from django.db import migrations, models
 
 from speedtrade.append_only import append_only_operation
 from speedtrade.group_permissions import group_permissions_operation
+from speedtrade.postgresql_only import RunSQLOnPostgreSQL
 
 # Who, what and when never change on a lot: only its open shares and basis (closings, wash-sale
 # splits) and, once, the wash sale it replaces. A closing is final but for the loss a later
@@ -166,9 +167,12 @@ class Migration(migrations.Migration):
             model_name='lotclosing',
             constraint=models.CheckConstraint(condition=models.Q(('cost_basis__gte', 0), ('qty__gt', 0)), name='lot_closing_qty_positive'),
         ),
-        migrations.AddConstraint(
-            model_name='lotclosing',
-            constraint=models.CheckConstraint(condition=models.Q(('gain', django.db.models.expressions.CombinedExpression(models.F('proceeds'), '-', models.F('cost_basis')))), name='lot_closing_gain_is_proceeds_less_basis'),
+        RunSQLOnPostgreSQL(
+            [
+                "ALTER TABLE portfolios_lotclosing ADD CONSTRAINT lot_closing_gain_is_proceeds_less_basis "
+                "CHECK (gain = proceeds - cost_basis)"
+            ],
+            ["ALTER TABLE portfolios_lotclosing DROP CONSTRAINT lot_closing_gain_is_proceeds_less_basis"],
         ),
         migrations.AddConstraint(
             model_name='lotclosing',
