@@ -89,10 +89,11 @@ class LeanRequest:
 @dataclass(frozen=True)
 class Route:
     """One route's work: `prepare` decides (no I/O) whether this path can answer and parses the input;
-    `answer` runs after the checks and returns (data, status). `renderer` is the DRF view's."""
+    `answer` runs after the checks, given the account (by id: its other fields are loaded only if read), and
+    returns (data, status). `renderer` is the DRF view's."""
 
     prepare: Callable[[LeanRequest], Any]
-    answer: Callable[[LeanRequest, Any], tuple[Any, int]]
+    answer: Callable[[LeanRequest, Any, Account], tuple[Any, int]]
     renderer: type[BaseRenderer]
 
 
@@ -268,10 +269,12 @@ def _checked(route: Route, request: LeanRequest) -> Outcome:
     if principal.api_key_id is not None and request.method == "POST" and not principal.can_trade:
         raise FallThrough  # a read-only key: DRF's permission refusal
     if principal.account_id is None:
-        account = primary_account(user=User.from_db("default", ["id"], [principal.user_id]))
-        if account is None:
+        found = primary_account(user=User.from_db("default", ["id"], [principal.user_id]))
+        if found is None:
             raise FallThrough  # no account: the view's 404
-        principal.account_id = account.pk
+        principal.account_id = found.pk
+    # Deferred fields: the selectors and services filter by it or lock it and read it themselves.
+    account = Account.from_db("default", ["id", "user_id"], [principal.account_id, principal.user_id])
     headers: dict[str, str] = {}
     try:
         if principal.api_key_id is not None:
@@ -280,9 +283,10 @@ def _checked(route: Route, request: LeanRequest) -> Outcome:
             if window.exceeded:
                 raise ApiKeyRateLimited(wait=max(1, window.reset - int(time.time())))
         throttle = UserRateThrottle()
-        if not throttle.allow_request(_ThrottledRequest(principal), None):
+        # DRF's UserRateThrottle reads only `request.user.pk` (and no view): typed for a whole Request.
+        if not throttle.allow_request(_ThrottledRequest(principal), None):  # type: ignore[arg-type]
             raise Throttled(throttle.wait())
-        data, status = route.answer(request, parsed)
+        data, status = route.answer(request, parsed, account)
     except FallThrough:
         raise
     except Exception as exc:
@@ -301,12 +305,6 @@ class _ThrottledRequest:
         self.user = User.from_db("default", ["id"], [principal.user_id])
 
 
-def _account_ref(principal: Principal) -> Account:
-    """The principal's account by id, for selectors and services that filter by it or lock it themselves.
-    Its other fields are deferred: reading one loads it from the database rather than inventing it."""
-    return Account.from_db("default", ["id", "user_id"], [principal.account_id, principal.user_id])
-
-
 # --- the routes -------------------------------------------------------------------------------------------
 
 
@@ -315,14 +313,13 @@ def _no_query(request: LeanRequest) -> None:
         raise FallThrough
 
 
-def _account(request: LeanRequest, _parsed) -> tuple[dict, int]:
-    account = Account.objects.get(pk=request.principal.account_id)
-    body = account_body(account)
+def _account(request: LeanRequest, _parsed, account: Account) -> tuple[dict, int]:
+    body = account_body(Account.objects.get(pk=account.pk))  # every field: the body shows them
     return (alpaca_account_body(body) if request.alpaca else body), 200
 
 
-def _positions(request: LeanRequest, _parsed) -> tuple[list, int]:
-    return positions_body(_account_ref(request.principal)), 200
+def _positions(request: LeanRequest, _parsed, account: Account) -> tuple[list, int]:
+    return positions_body(account), 200
 
 
 _ORDER_LIST_PARAMS = {"status", "symbols", "side", "after", "until", "limit", "direction", "nested"}
@@ -338,8 +335,8 @@ def _order_list_query(request: LeanRequest) -> QueryDict:
     return query
 
 
-def _orders(request: LeanRequest, query: QueryDict) -> tuple[list, int]:
-    return orders_body(lambda: _account_ref(request.principal), query), 200
+def _orders(request: LeanRequest, query: QueryDict, account: Account) -> tuple[list, int]:
+    return orders_body(lambda: account, query), 200
 
 
 def _order_create_input(request: LeanRequest) -> OrderRequest:
@@ -349,8 +346,8 @@ def _order_create_input(request: LeanRequest) -> OrderRequest:
     return order_request
 
 
-def _order_create(request: LeanRequest, order_request: OrderRequest) -> tuple[dict, int]:
-    order, created = order_entry(account=_account_ref(request.principal), request=order_request)
+def _order_create(request: LeanRequest, order_request: OrderRequest, account: Account) -> tuple[dict, int]:
+    order, created = order_entry(account=account, request=order_request)
     return placed_order_body(order), 201 if created else 200
 
 
@@ -409,7 +406,10 @@ def simple_order_request(body: bytes) -> OrderRequest | None:
         time_in_force=data["time_in_force"],
         extended_hours=data.get("extended_hours", False),
         client_order_id=data.get("client_order_id", ""),
-        **numbers,
+        qty=numbers.get("qty"),
+        notional=numbers.get("notional"),
+        limit_price=numbers.get("limit_price"),
+        stop_price=numbers.get("stop_price"),
     )
 
 
@@ -451,7 +451,7 @@ def _route_facts_taken(method: str, path: str, *, secure: bool, status: int) -> 
     request.session = import_module(settings.SESSION_ENGINE).SessionStore()
     request.session.get("_auth_user_id")
     for middleware in (XFrameOptionsMiddleware, SessionMiddleware, CSPMiddleware, SecurityMiddleware):
-        response = middleware(_unused_get_response).process_response(request, response)
+        middleware(_unused_get_response).process_response(request, response)  # each sets headers on it
     headers = [
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in response.headers.items()

@@ -61,7 +61,8 @@ class PositionListView(PortfolioView):
 
 def positions_body(account: Account) -> list:
     """`GET /positions`'s body (also the lean request path's, speedtrade/lean_api.py)."""
-    return PositionOutputSerializer(_valued(selectors.position_list(account=account)), many=True).data
+    # many=True: a ReturnList, which the stubs type as the single serializer's ReturnDict.
+    return cast(list, PositionOutputSerializer(_valued(selectors.position_list(account=account)), many=True).data)
 
 
 class PositionDetailView(PortfolioView):
