@@ -53,7 +53,7 @@ def main() -> None:
     database_recreate(config)
     manage(config, "migrate", "--no-input")
     seed_path = str(work / "seed.json")
-    sizes = {"feed_symbols": 10, "traders": 2, "reads_orders": 50, "reads_positions": 5}
+    sizes = {"feed_symbols": 100, "traders": 2, "reads_orders": 50, "reads_positions": 5}
     python_module(config, "bench.seed", seed_path, BENCH_SEED=json.dumps(sizes))
     seed = json.loads(Path(seed_path).read_text())
     token, symbol = seed["traders"][0]["token"], seed["symbols"][0]
