@@ -372,3 +372,17 @@ def test_a_trading_restriction_refuses_the_next_order_at_once(
     refused = apps.request(apps.lean, "POST", "/api/v1/orders", headers=headers, body=json.dumps(LIMIT_BUY).encode())
     assert refused.status in (403, 422) and refused.json()["code"] == "account_not_tradable"
     assert not Order.objects.filter(account=alice_account).exists()
+
+
+def test_the_user_throttle_refuses_on_both_paths_alike(apps, alice_token, acme, monkeypatch):
+    from rest_framework.throttling import UserRateThrottle
+
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {**UserRateThrottle.THROTTLE_RATES, "user": "1/min"})
+    second_requests = []
+    for app in (apps.lean, apps.django):
+        counters_reset()
+        assert apps.request(apps.django, "GET", "/api/v1/clock", headers=bearer(alice_token)).status == 200
+        second_requests.append(apps.request(app, "GET", "/api/v1/orders", headers=bearer(alice_token)))
+    lean, django = second_requests  # each after one request that used the minute's budget
+    assert lean.by_lean and lean.status == 429 and lean.header("Retry-After")
+    assert_same(lean, django)
