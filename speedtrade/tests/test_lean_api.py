@@ -386,3 +386,19 @@ def test_the_user_throttle_refuses_on_both_paths_alike(apps, alice_token, acme, 
     lean, django = second_requests  # each after one request that used the minute's budget
     assert lean.by_lean and lean.status == 429 and lean.header("Retry-After")
     assert_same(lean, django)
+
+
+def test_ending_a_session_from_another_device_refuses_its_token_at_once(
+    apps, alice_token, alice_account, django_capture_on_commit_callbacks
+):
+    from allauth.usersessions.adapter import get_adapter
+    from allauth.usersessions.models import UserSession
+
+    warm(apps, bearer(alice_token))
+    assert apps.request(apps.lean, "GET", "/api/v1/account", headers=bearer(alice_token)).by_lean
+
+    with django_capture_on_commit_callbacks(execute=True):
+        get_adapter().end_sessions(list(UserSession.objects.filter(user=alice_account.user)))
+
+    refused = apps.request(apps.lean, "GET", "/api/v1/account", headers=bearer(alice_token))
+    assert (refused.status, refused.by_lean) == (401, False)
