@@ -1,7 +1,9 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
+from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 from django.db import transaction
 
+from accounts.services.security import user_logged_out_sockets_close
 from portfolios.services import account_open
 
 
@@ -27,3 +29,13 @@ class AccountAdapter(DefaultAccountAdapter):
                 parent_send(*args, **kwargs)
 
         transaction.on_commit(send, robust=True)
+
+
+class UserSessionsAdapter(DefaultUserSessionsAdapter):
+    """Sessions the user ends from their sessions page (other devices) end like a logout: their sockets close
+    and no process keeps their access tokens cached."""
+
+    def end_sessions(self, sessions) -> None:
+        super().end_sessions(sessions)
+        for session in sessions:
+            user_logged_out_sockets_close(user=session.user, session_key=session.session_key)

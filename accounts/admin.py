@@ -34,6 +34,7 @@ from accounts.models import (
     User,
 )
 from speedtrade.admin import ReadOnlyAdminMixin
+from speedtrade.auth_cache import credentials_revoke
 from speedtrade.errors import DomainError, InvalidInput, NotPermitted
 from speedtrade.forms import add_domain_error
 
@@ -112,6 +113,11 @@ class UserAdmin(AuditedUserAdminMixin, DjangoUserAdmin):
         if obj is not None and not (request.user.is_superuser and obj.pk != request.user.pk):
             readonly += ["email", *PRIVILEGE_FIELDS]
         return readonly
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            credentials_revoke(obj.pk, everything=True)  # a deactivated user's cached tokens and keys end at once
 
     def user_change_password(self, request, id, form_url=""):
         user = self.get_object(request, id)

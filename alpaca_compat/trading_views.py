@@ -32,11 +32,16 @@ from trading.api import views as trading_views
 class AccountView(AlpacaTradingErrorsMixin, portfolio_views.AccountView):
     def get(self, request):
         response = super().get(request)
-        # Alpaca's AccountStatus has no CLOSED; the other SpeedTrade statuses have the same names.
-        status = {"CLOSED": "ACCOUNT_CLOSED"}.get(response.data["status"], response.data["status"])
-        # No pattern-day-trader flag or count since FINRA's 2026 intraday-margin rule (docs/notes/trading.md).
-        response.data.update(status=status, crypto_status=status, pattern_day_trader=False, daytrade_count=0)
+        response.data = alpaca_account_body(response.data)
         return response
+
+
+def alpaca_account_body(body: dict) -> dict:
+    """`/api/v1/account`'s body as Alpaca's `GET /v2/account` says it (also the lean request path's)."""
+    # Alpaca's AccountStatus has no CLOSED; the other SpeedTrade statuses have the same names.
+    status = {"CLOSED": "ACCOUNT_CLOSED"}.get(body["status"], body["status"])
+    # No pattern-day-trader flag or count since FINRA's 2026 intraday-margin rule (docs/notes/trading.md).
+    return {**body, "status": status, "crypto_status": status, "pattern_day_trader": False, "daytrade_count": 0}
 
 
 class AccountConfigurationSerializer(serializers.Serializer):

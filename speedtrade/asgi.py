@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels, lifespan for the in-process feed."""
+"""ASGI entry point: HTTP through the lean path for the hot API routes and Django for the rest, WebSockets through
+Channels, lifespan for the in-process feed."""
 
 import logging
 import os
@@ -15,6 +16,7 @@ django_asgi_app = SyncRequestASGIHandler()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
 from django.conf import settings  # noqa: E402
 
+from speedtrade.lean_api import LeanApi  # noqa: E402
 from speedtrade.process_metrics import CountedWebSockets  # noqa: E402
 from speedtrade.routing import websocket_urlpatterns  # noqa: E402
 from speedtrade.ws_auth import websocket_auth_stack  # noqa: E402
@@ -57,7 +59,7 @@ class LifespanHandler:
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": LeanApi(django_asgi_app),
         "websocket": CountedWebSockets(websocket_auth_stack(URLRouter(websocket_urlpatterns))),
         "lifespan": LifespanHandler(),
     }

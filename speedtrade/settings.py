@@ -276,6 +276,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "account_login"
 
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# Ending a session from the sessions page closes its sockets and cached tokens as a logout does.
+USERSESSIONS_ADAPTER = "accounts.adapters.UserSessionsAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -561,6 +563,11 @@ ASSET_CACHE_SECONDS = env.float("ASSET_CACHE_SECONDS", default=5.0)
 # allauth tracks a session's activity (a row write) on every request; ours at most this often
 # per session and process, and at once when the IP or user agent changes.
 USERSESSIONS_TRACK_ACTIVITY_SECONDS = env.float("USERSESSIONS_TRACK_ACTIVITY_SECONDS", default=60.0)
+# The lean request path (issue 22, speedtrade/lean_api.py) answers the hot API routes for credentials this
+# process checked in full within AUTH_CACHE_SECONDS (at most the activity interval above, so sessions are
+# still tracked through the full path); revocations reach every process at once through Redis pub/sub.
+LEAN_API_ENABLED = env.bool("LEAN_API_ENABLED", default=True)
+AUTH_CACHE_SECONDS = min(env.float("AUTH_CACHE_SECONDS", default=60.0), USERSESSIONS_TRACK_ACTIVITY_SECONDS)
 
 # --- Periodic tasks (celery beat; django-celery-beat's scheduler above) ---------------
 CELERY_BEAT_SCHEDULE = {

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.audit import audit_event_record
 from accounts.emails import security_email_send_on_commit
 from accounts.models import ApiKey, User
+from speedtrade.auth_cache import credentials_revoke
 from speedtrade.errors import DomainError, InvalidInput, NotPermitted, full_clean
 from speedtrade.realtime import sockets_close
 
@@ -102,6 +103,7 @@ def api_key_revoked_record(*, key: ApiKey, actor: User, reason: str, request=Non
         request=request,
     )
     sockets_close(key.user_id, api_key_id=key.key_id)
+    credentials_revoke(key.user_id, api_key_id=key.key_id)
 
 
 @transaction.atomic

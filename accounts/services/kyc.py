@@ -13,6 +13,7 @@ from accounts.encryption import encrypt_text, rows_reencrypt
 from accounts.models import KYCAgreement, KYCApplication, KYCDocument, KYCStatusChange, User
 from accounts.services.common import require_not_own, require_permission, require_reason
 from portfolios.services import accounts_activate
+from speedtrade.auth_cache import credentials_revoke
 from speedtrade.errors import Conflict, InvalidInput, full_clean
 
 
@@ -188,6 +189,7 @@ def _kyc_transition(
         },
         request=request,
     )
+    credentials_revoke(application.user_id, everything=True)  # who may trade changed: no process keeps the old view
     return change
 
 

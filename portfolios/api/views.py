@@ -45,7 +45,12 @@ class AccountView(PortfolioView):
 
     @extend_schema(responses=AccountOutputSerializer, operation_id="account_retrieve")
     def get(self, request):
-        return Response(AccountOutputSerializer(valuation_at_market(account=self.account())).data)
+        return Response(account_body(self.account()))
+
+
+def account_body(account: Account) -> dict:
+    """`GET /account`'s body (also the lean request path's, speedtrade/lean_api.py)."""
+    return AccountOutputSerializer(valuation_at_market(account=account)).data
 
 
 class PositionListView(PortfolioView):
@@ -53,8 +58,13 @@ class PositionListView(PortfolioView):
 
     @extend_schema(responses=PositionOutputSerializer(many=True), operation_id="positions_list")
     def get(self, request):
-        positions = selectors.position_list(account=self.account())
-        return Response(PositionOutputSerializer(_valued(positions), many=True).data)
+        return Response(positions_body(self.account()))
+
+
+def positions_body(account: Account) -> list:
+    """`GET /positions`'s body (also the lean request path's, speedtrade/lean_api.py)."""
+    # many=True: a ReturnList, which the stubs type as the single serializer's ReturnDict.
+    return cast(list, PositionOutputSerializer(_valued(selectors.position_list(account=account)), many=True).data)
 
 
 class PositionDetailView(PortfolioView):

@@ -9,6 +9,7 @@ from accounts.audit import audit_event_record
 from accounts.models import AccountRestriction, User
 from portfolios.models import Account, LedgerAccount
 from portfolios.services.common import Kind
+from speedtrade.auth_cache import credentials_revoke
 from speedtrade.errors import Conflict, InvalidInput, full_clean
 
 
@@ -93,6 +94,7 @@ def account_restriction_apply(
             restriction.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
     setattr(account, flag, blocked)
     account.save(update_fields=[flag])
+    credentials_revoke(account.user_id, everything=True)  # who may trade changed: no process keeps the old view
     canceled = []
     if blocked and kind in (AccountRestriction.Kind.TRADING, AccountRestriction.Kind.ACCOUNT):
         # No order keeps working on a frozen account or one blocked from trading. Orders are

@@ -1,5 +1,6 @@
 """`/api/v1/orders…`: thin views over trading.services and trading.selectors, Alpaca's shapes."""
 
+from collections.abc import Callable
 from typing import cast
 
 from django.http import Http404
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portfolios.api.views import PositionDetailView, PositionListView
+from portfolios.models import Account
 from portfolios.selectors import primary_account
 from speedtrade.api.errors import domain_error_status, error_body
 from speedtrade.api.renderers import PlainJSONRenderer
@@ -44,6 +46,27 @@ def _with_legs(order):
     return order_as_alpaca(order, legs=selectors.order_legs([order])[order.id])
 
 
+def orders_body(account: Callable[[], Account], query_params) -> list:
+    """`GET /orders`'s body (also the lean request path's, speedtrade/lean_api.py). The account is asked for
+    after the query is valid, as the view always did: bad parameters are refused before anything is read."""
+    query = OrderListQuerySerializer(data=query_params)
+    query.is_valid(raise_exception=True)
+    params = dict(query.validated_data)
+    nested = params.pop("nested")
+    symbols = params.pop("symbols", "")
+    orders = selectors.order_list(
+        account=account(), symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()], **params
+    )
+    legs = selectors.order_legs(orders) if nested else {}
+    # An OrderRow carries every field and name order_as_alpaca reads (selectors.OrderRow), not the model.
+    return [order_as_alpaca(cast(Order, order), legs=legs.get(order.id)) for order in orders]
+
+
+def placed_order_body(order: Order) -> dict:
+    """`POST /orders`'s body (also the lean request path's)."""
+    return placed_order_as_alpaca(order, legs=selectors.order_legs([order])[order.id])
+
+
 class OrdersView(APIView):
     api_key_access = True  # accounts/api/permissions.py
 
@@ -51,27 +74,14 @@ class OrdersView(APIView):
 
     @extend_schema(operation_id="orders_list", responses=OpenApiTypes.OBJECT, parameters=[OrderListQuerySerializer])
     def get(self, request):
-        query = OrderListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = dict(query.validated_data)
-        nested = params.pop("nested")
-        symbols = params.pop("symbols", "")
-        orders = selectors.order_list(
-            account=_account(request), symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()], **params
-        )
-        legs = selectors.order_legs(orders) if nested else {}
-        # An OrderRow carries every field and name order_as_alpaca reads (selectors.OrderRow), not the model.
-        return Response([order_as_alpaca(cast(Order, order), legs=legs.get(order.id)) for order in orders])
+        return Response(orders_body(lambda: _account(request), request.query_params))
 
     @extend_schema(operation_id="orders_create", responses=OpenApiTypes.OBJECT, request=OrderCreateSerializer)
     def post(self, request):
         payload = OrderCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         order, created = services.order_place(account=_account(request), request=payload.to_request())
-        return Response(
-            placed_order_as_alpaca(order, legs=selectors.order_legs([order])[order.id]),
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return Response(placed_order_body(order), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(operation_id="orders_cancel_all", responses=OpenApiTypes.OBJECT)
     def delete(self, request):

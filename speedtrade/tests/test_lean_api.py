@@ -1,0 +1,404 @@
+"""The lean request path (speedtrade/lean_api.py) answers the hot routes byte for byte as DRF does, and its
+cached authentication ends the moment a credential is revoked — in every process.
+
+Each comparison sends the same request to Django's ASGI handler and to the lean app in front of it, against
+the same database state (a new order is placed by each inside a savepoint rolled back afterwards), with the
+API keys' and the user throttle's counters reset before each so both start from the same budget.
+"""
+
+import json
+import time
+from decimal import Decimal
+
+import pytest
+from allauth.headless.tokens.strategies.jwt import internal as allauth_jwt
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from hypothesis import HealthCheck, event, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from accounts.models import AccountRestriction, ApiKey
+from accounts.services import account_restriction_set, api_key_create, api_key_revoke
+from accounts.tests.factories import UserFactory, approved_customer
+from portfolios.services import deposit_settled_post
+from portfolios.tests.factories import AssetFactory
+from speedtrade import auth_cache
+from speedtrade.lean_api import simple_order_request
+from speedtrade.tests.lean_asgi import Answer, Apps
+from speedtrade.tests.test_app_tokens import app_login
+from trading.models import Order
+
+pytestmark = pytest.mark.django_db
+
+LIMIT_BUY = {"symbol": "ACME", "side": "buy", "type": "limit", "time_in_force": "day", "qty": "2", "limit_price": "9"}
+# Values a new order gets from the moment and the random generator: each path's own, so swapped before comparing.
+PER_PLACEMENT = ("id", "client_order_id", "created_at", "updated_at", "submitted_at", "expires_at")
+BROWSER = "Mozilla/5.0 (bot)"
+
+
+@pytest.fixture
+def apps():
+    assert auth_cache.revocations_listen(wait=10)
+    auth_cache.auth_cache.clear()
+    return Apps()
+
+
+@pytest.fixture
+def alice_account(alice):
+    account = approved_customer(alice)
+    deposit_settled_post(account=account, amount=Decimal("1000.00"))
+    return account
+
+
+@pytest.fixture
+def acme(db):
+    return AssetFactory(symbol="ACME", reference_price=Decimal("10.00"))
+
+
+@pytest.fixture
+def alice_token(api_client, alice_account):
+    return app_login(api_client, alice_account.user)["access_token"]
+
+
+@pytest.fixture
+def alice_key(alice_account):
+    key, secret = api_key_create(user=alice_account.user, label="bot")
+    return key, secret
+
+
+def bearer(token: str) -> list[tuple[str, str]]:
+    return [("Authorization", f"Bearer {token}"), ("User-Agent", BROWSER)]
+
+
+def key_headers(key: ApiKey, secret: str) -> list[tuple[str, str]]:
+    return [("APCA-API-KEY-ID", key.key_id), ("APCA-API-SECRET-KEY", secret)]
+
+
+def counters_reset() -> None:
+    """Both paths start from the same API-key window and user-throttle history."""
+    client = cache._cache.get_client(None, write=True)
+    for pattern in ("*api-key-rate:*", "*api-user-rate:*", "*throttle_user_*"):
+        for name in client.scan_iter(pattern):
+            client.delete(name)
+
+
+def warm(apps: Apps, headers) -> None:
+    """One request through Django: the full check that lets this process remember the credential."""
+    assert apps.request(apps.django, "GET", "/api/v1/clock", headers=headers).status == 200
+
+
+def both(apps: Apps, method: str, path: str, **request) -> tuple[Answer, Answer]:
+    """The lean answer and Django's to the same request on the same database state."""
+    savepoint = transaction.savepoint()
+    counters_reset()
+    lean = apps.request(apps.lean, method, path, **request)
+    transaction.savepoint_rollback(savepoint)
+    savepoint = transaction.savepoint()
+    counters_reset()
+    django = apps.request(apps.django, method, path, **request)
+    transaction.savepoint_rollback(savepoint)
+    return lean, django
+
+
+def assert_same(lean: Answer, django: Answer) -> None:
+    lean_body = lean.body
+    if lean.status == 201 and django.status == 201:  # a new order each: its id and moments are its own
+        mine, theirs = json.loads(lean.body), json.loads(django.body)
+        for name in PER_PLACEMENT:
+            if mine[name] is not None:
+                lean_body = lean_body.replace(f'"{mine[name]}"'.encode(), f'"{theirs[name]}"'.encode())
+    assert (lean.status, lean_body) == (django.status, django.body)
+    assert lean.compared_headers() == django.compared_headers()
+    assert lean.header("X-Process-Time").endswith("ms")
+
+
+# --- the routes, answered by the lean path and identical to DRF ------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["/api/v1", "/v2"])
+@pytest.mark.parametrize("path", ["/account", "/positions", "/orders"])
+def test_reads_with_an_access_token_are_answered_by_the_lean_path_as_drf_does(apps, alice_token, acme, prefix, path):
+    warm(apps, bearer(alice_token))
+    lean, django = both(apps, "GET", prefix + path, headers=bearer(alice_token))
+    assert lean.by_lean and lean.status == 200
+    assert_same(lean, django)
+
+
+@pytest.mark.parametrize("prefix", ["/api/v1", "/v2"])
+def test_an_order_placed_with_an_api_key_is_answered_as_drf_does(apps, alice_key, acme, prefix):
+    headers = [*key_headers(*alice_key), ("Content-Type", "application/json")]
+    warm(apps, key_headers(*alice_key))
+    lean, django = both(apps, "POST", prefix + "/orders", headers=headers, body=json.dumps(LIMIT_BUY).encode())
+    assert lean.by_lean and lean.status == 201 and lean.header("X-RateLimit-Limit")
+    assert_same(lean, django)
+
+
+def test_the_same_client_order_id_returns_the_existing_order_on_both_paths(apps, alice_token, acme):
+    headers = [*bearer(alice_token), ("Content-Type", "application/json")]
+    body = json.dumps({**LIMIT_BUY, "client_order_id": "mine-1"}).encode()
+    assert apps.request(apps.django, "POST", "/api/v1/orders", headers=headers, body=body).status == 201
+    lean, django = both(apps, "POST", "/api/v1/orders", headers=headers, body=body)
+    assert lean.by_lean and lean.status == 200
+    assert_same(lean, django)
+    assert Order.objects.filter(client_order_id="mine-1").count() == 1
+
+
+# --- the differential property: any input, any credential, the same answer ----------------------------------
+
+
+def mostly(valid: list, others: list) -> st.SearchStrategy:
+    """Valid values far likelier than the others (and shrinking towards the first valid one)."""
+    return st.sampled_from(valid * 12 + others)
+
+
+bad_numbers = ["0", "-1", "1e2", " 3", "03", "1.0000000001", "NaN", "", 2, 0.5, None]
+order_bodies = st.fixed_dictionaries(
+    {
+        "symbol": mostly(["ACME"], ["acme", "NOPE", "", " ACME", "AC ME", "A" * 33, 5]),
+        "side": mostly(["buy"], ["sell", "BUY", "hold"]),
+        "type": mostly(["limit"], ["market", "stop", "stop_limit", "trailing_stop", "LIMIT"]),
+        "time_in_force": mostly(["day", "gtc"], ["ioc", "fok", "opg", "cls", "week"]),
+        "qty": mostly(["2", "0.5", "1.000000001"], bad_numbers),
+        "limit_price": mostly(["9", "9.50"], [*bad_numbers, "9.123"]),
+    },
+    optional={
+        "notional": st.sampled_from(["5", "5.5", "5.555", "0.5", "-5"]),
+        "stop_price": mostly(["9.5"], bad_numbers),
+        "extended_hours": st.sampled_from([True, False, "true", 1, None]),
+        "client_order_id": mostly(["c-1", "c-2"], [" c-1", "", "x" * 129, "é", 7]),
+        "order_class": st.sampled_from(["simple", "bracket"]),
+        "legs": st.just([]),
+    },
+)
+credentials = mostly(["token", "key"], ["read_only_key", "none", "bad_token", "expired_token", "bad_secret"])
+paths = st.sampled_from(["/api/v1/orders", "/v2/orders"])
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=order_bodies, credential=credentials, path=paths, raw=st.sampled_from([False] * 9 + [True]))
+def test_any_order_body_and_credential_get_the_same_answer_from_both_paths(
+    apps, alice_account, acme, alice_credentials, body, credential, path, raw
+):
+    content = b'{"symbol": "ACME",' if raw else json.dumps(body).encode()
+    headers = [*alice_credentials[credential], ("Content-Type", "application/json")]
+    lean, django = both(apps, "POST", path, headers=headers, body=content)
+    event(f"{lean.status} {'lean' if lean.by_lean else 'Django'}")
+    assert_same(lean, django)
+    if credential in ("token", "key") and simple_order_request(content) is not None:
+        assert lean.by_lean  # a simple order from a known credential is the lean path's to answer
+
+
+query_values = st.sampled_from(["open", "closed", "all", "bogus", "1", "0", "501", "asc", "desc", "true", "ACME"])
+order_queries = st.dictionaries(
+    st.sampled_from(["status", "limit", "direction", "nested", "symbols", "side", "after", "format", "page"]),
+    query_values,
+    max_size=3,
+)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=order_queries, credential=credentials, path=st.sampled_from(["/api/v1/orders", "/v2/orders"]))
+def test_any_order_list_query_gets_the_same_answer_from_both_paths(
+    apps, alice_account, acme, alice_credentials, query, credential, path
+):
+    query_string = "&".join(f"{name}={value}" for name, value in query.items())
+    lean, django = both(apps, "GET", path, headers=alice_credentials[credential], query=query_string)
+    event(f"{lean.status} {'lean' if lean.by_lean else 'Django'}")
+    assert_same(lean, django)
+
+
+@pytest.fixture
+def alice_credentials(apps, api_client, alice_account):
+    """Every kind of credential a client may send, the valid ones already checked once by Django."""
+    token = app_login(api_client, alice_account.user)["access_token"]
+    key, secret = api_key_create(user=alice_account.user, label="trading")
+    read_only, read_only_secret = api_key_create(user=alice_account.user, label="ro", scope=ApiKey.Scope.READ_ONLY)
+    expired = _expired_token(alice_account.user, token)
+    variants = {
+        "token": bearer(token),
+        "key": key_headers(key, secret),
+        "read_only_key": key_headers(read_only, read_only_secret),
+        "none": [],
+        "bad_token": bearer(token[:-4] + "AAAA"),
+        "expired_token": bearer(expired),
+        "bad_secret": key_headers(key, secret + "x"),
+    }
+    for name in ("token", "key", "read_only_key"):
+        warm(apps, variants[name])
+    return variants
+
+
+def _expired_token(user, token: str) -> str:
+    """A token for the same session, signed as allauth signs, that expired a minute ago."""
+    import jwt as pyjwt
+
+    payload = pyjwt.decode(token, options={"verify_signature": False})
+    payload["exp"] = int(time.time()) - 60
+    return pyjwt.encode(payload, settings.SECRET_KEY, algorithm="HS256")
+
+
+# --- refusals: shapes and other users' data -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1/account", "/v2/account", "/api/v1/orders", "/v2/orders"])
+def test_refusals_have_drfs_shapes(apps, alice_credentials, path):
+    for credential in ("none", "bad_token", "expired_token", "bad_secret"):
+        lean, django = both(apps, "GET", path, headers=alice_credentials[credential])
+        assert lean.status == 401 and not lean.by_lean
+        assert_same(lean, django)
+    lean, django = both(apps, "POST", path, headers=alice_credentials["read_only_key"], body=b"{}")
+    assert lean.status in (403, 405)
+    assert_same(lean, django)
+
+
+def test_a_user_without_an_account_gets_drfs_404(apps, api_client):
+    nobody = UserFactory(email="nobody@example.com")
+    token = app_login(api_client, nobody)["access_token"]
+    warm(apps, bearer(token))
+    lean, django = both(apps, "GET", "/api/v1/account", headers=bearer(token))
+    assert lean.status == 404 and lean.json()["code"] == "not_found"
+    assert_same(lean, django)
+
+
+def test_other_customers_orders_are_never_listed_and_their_client_order_ids_are_not_shared(
+    apps, alice_token, alice_account, acme, bob
+):
+    bob_account = approved_customer(bob)
+    deposit_settled_post(account=bob_account, amount=Decimal("1000.00"))
+    bob_token = app_login(APIClient(), bob)["access_token"]
+    bob_headers = [*bearer(bob_token), ("Content-Type", "application/json")]
+    body = json.dumps({**LIMIT_BUY, "client_order_id": "shared-1"}).encode()
+    assert apps.request(apps.django, "POST", "/api/v1/orders", headers=bob_headers, body=body).status == 201
+
+    warm(apps, bearer(alice_token))
+    listed = apps.request(apps.lean, "GET", "/api/v1/orders", headers=bearer(alice_token), query="status=all")
+    assert listed.by_lean and listed.json() == []
+    headers = [*bearer(alice_token), ("Content-Type", "application/json")]
+    placed = apps.request(apps.lean, "POST", "/api/v1/orders", headers=headers, body=body)
+    assert placed.by_lean and placed.status == 201  # alice's own order, not bob's found again
+    assert Order.objects.filter(client_order_id="shared-1").values_list("account", flat=True).distinct().count() == 2
+
+
+def test_browsable_api_and_unknown_parameters_stay_with_drf(apps, alice_token, acme):
+    warm(apps, bearer(alice_token))
+    page = apps.request(apps.lean, "GET", "/api/v1/account", headers=[*bearer(alice_token), ("Accept", "text/html")])
+    assert not page.by_lean and page.status == 200 and page.header("Content-Type").startswith("text/html")
+    formatted = apps.request(apps.lean, "GET", "/api/v1/account", headers=bearer(alice_token), query="format=json")
+    assert not formatted.by_lean and formatted.status == 200
+
+
+# --- revocation: at once, in every process --------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_process():
+    """A second process's cache, hearing revocations only through Redis."""
+    cache_of_other = auth_cache.AuthCache()
+    listener = auth_cache.RevocationListener(cache_of_other, settings.REDIS_URL)
+    listener.ensure_running()
+    assert listener.subscribed.wait(10)
+    yield cache_of_other
+    listener.stop()
+
+
+def until(condition, timeout: float = 10.0) -> bool:
+    """Waits for another thread's doing (the listener applying a message), up to `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_revoked_key_is_refused_at_once_here_and_in_another_process(
+    apps, alice_key, acme, other_process, django_capture_on_commit_callbacks
+):
+    key, secret = alice_key
+    warm(apps, key_headers(key, secret))
+    other_process.api_key_remember(key=key, secret=secret, validated_at=time.monotonic())
+    assert apps.request(apps.lean, "GET", "/api/v1/account", headers=key_headers(key, secret)).by_lean
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(user=key.user, key_id=key.key_id)
+
+    refused = apps.request(apps.lean, "GET", "/api/v1/account", headers=key_headers(key, secret))
+    assert (refused.status, refused.by_lean) == (401, False)
+    assert until(lambda: other_process.api_key_principal(key.key_id, secret) is None)
+
+
+def test_logging_out_refuses_the_token_at_once_here_and_in_another_process(
+    apps, api_client, alice_account, other_process, django_capture_on_commit_callbacks
+):
+    meta = app_login(api_client, alice_account.user)
+    token = meta["access_token"]
+    warm(apps, bearer(token))
+    payload = allauth_jwt.decode_token(token, "access")
+    other_process.access_token_remember(
+        payload=payload,
+        session_key=allauth_jwt.session_key_from_sid(payload["sid"]),
+        user_id=alice_account.user_id,
+        client=("127.0.0.1", BROWSER),
+        validated_at=time.monotonic(),
+    )
+    assert apps.request(apps.lean, "GET", "/api/v1/account", headers=bearer(token)).by_lean
+
+    with django_capture_on_commit_callbacks(execute=True):
+        logout = api_client.delete("/_allauth/app/v1/auth/session", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert logout.status_code == 401  # allauth's answer to a logout: no longer authenticated
+
+    refused = apps.request(apps.lean, "GET", "/api/v1/account", headers=bearer(token))
+    assert (refused.status, refused.by_lean) == (401, False)
+    assert until(lambda: other_process.access_token_principal(token, client=("127.0.0.1", BROWSER)) is None)
+
+
+def test_a_trading_restriction_refuses_the_next_order_at_once(
+    apps, alice_token, alice_account, acme, carol, django_capture_on_commit_callbacks
+):
+    headers = [*bearer(alice_token), ("Content-Type", "application/json")]
+    warm(apps, bearer(alice_token))
+    with django_capture_on_commit_callbacks(execute=True):
+        account_restriction_set(
+            account=alice_account,
+            kind=AccountRestriction.Kind.TRADING,
+            blocked=True,
+            actor=carol,
+            reason="Review.",
+            customer_message=AccountRestriction.CustomerMessage.values[0],
+        )
+    refused = apps.request(apps.lean, "POST", "/api/v1/orders", headers=headers, body=json.dumps(LIMIT_BUY).encode())
+    assert refused.status in (403, 422) and refused.json()["code"] == "account_not_tradable"
+    assert not Order.objects.filter(account=alice_account).exists()
+
+
+def test_the_user_throttle_refuses_on_both_paths_alike(apps, alice_token, acme, monkeypatch):
+    from rest_framework.throttling import UserRateThrottle
+
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {**UserRateThrottle.THROTTLE_RATES, "user": "1/min"})
+    second_requests = []
+    for app in (apps.lean, apps.django):
+        counters_reset()
+        assert apps.request(apps.django, "GET", "/api/v1/clock", headers=bearer(alice_token)).status == 200
+        second_requests.append(apps.request(app, "GET", "/api/v1/orders", headers=bearer(alice_token)))
+    lean, django = second_requests  # each after one request that used the minute's budget
+    assert lean.by_lean and lean.status == 429 and lean.header("Retry-After")
+    assert_same(lean, django)
+
+
+def test_ending_a_session_from_another_device_refuses_its_token_at_once(
+    apps, alice_token, alice_account, django_capture_on_commit_callbacks
+):
+    from allauth.usersessions.adapter import get_adapter
+    from allauth.usersessions.models import UserSession
+
+    warm(apps, bearer(alice_token))
+    assert apps.request(apps.lean, "GET", "/api/v1/account", headers=bearer(alice_token)).by_lean
+
+    with django_capture_on_commit_callbacks(execute=True):
+        get_adapter().end_sessions(list(UserSession.objects.filter(user=alice_account.user)))
+
+    refused = apps.request(apps.lean, "GET", "/api/v1/account", headers=bearer(alice_token))
+    assert (refused.status, refused.by_lean) == (401, False)
