@@ -1,8 +1,9 @@
 """Books what the paper venue decides — its fills and cancels — through the order services.
 
-The venue (`trading.brokers.paper`) only decides; this module, which may import the
-services, records: every fill through `execution_apply`, every cancel through
-`order_venue_update`, and then tells the book what was committed.
+The venue (`trading.brokers.paper`) only decides; this module, which may import the services,
+records — for the order engine on acceptance, for the feed on each tick batch: every fill through
+`execution_apply`, every cancel through `order_venue_update`, and then tells the book what was
+committed.
 """
 
 import logging
@@ -11,6 +12,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from marketdata.quotes import Quote
+from speedtrade.realtime import sends_gathered
 from trading import services
 from trading.brokers.paper import AcceptDecision, PaperBook, auction_missed_reason, fill_execution_id, paper_book
 from trading.matching import FillIntent
@@ -52,6 +54,11 @@ def accept_decision_book(order: Order, decision: AcceptDecision) -> None:
 def on_ticks(quotes: list[Quote]) -> None:
     """FEED_TICK_HANDLERS entry: match resting paper orders against a batch of ticks, booking each tick's
     fills before the next tick is matched."""
+    with sends_gathered():  # the batch's trade and account updates go out together
+        _ticks_match(quotes)
+
+
+def _ticks_match(quotes: list[Quote]) -> None:
     now = timezone.now()
     book = paper_book()
     book.sync(now)

@@ -21,8 +21,10 @@ from trading.services.common import OrderNotFound, trade_update_publish
 from trading.services.executions import (
     execution_apply,
     execution_apply_cumulative,
+    inbox_claim,
     order_submission_start,
     order_venue_update,
+    orders_accepted_at_once,
 )
 from trading.services.orders import (
     ClientOrderIdReused,
@@ -41,12 +43,14 @@ __all__ = [
     "PositionNotFound",
     "execution_apply",
     "execution_apply_cumulative",
+    "inbox_claim",
     "order_cancel",
     "order_cancel_all",
     "order_place",
     "order_replace",
     "order_submission_start",
     "order_venue_update",
+    "orders_accepted_at_once",
     "orders_cancel_for_restriction",
     "orders_expire",
     "position_close",

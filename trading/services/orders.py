@@ -104,7 +104,7 @@ def order_place(
             detail={"warnings": order.warnings} if order.warnings else {},
         )
         trade_update_publish(order=order, event="new", now=now)
-        transaction.on_commit(lambda: queueing.order_submit_queue(order.id))
+        queueing.order_submit_after_commit(order.id)
         if request.order_class != Order.OrderClass.SIMPLE:
             legs_create(parent=order, request=request, now=now)
         if replaces is None:
