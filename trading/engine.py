@@ -68,9 +68,8 @@ def paper_batch_run(*, order_ids: Collection | None = None, limit: int | None = 
             if decision is None:
                 continue
             try:
-                # Each fill and cancel is booked in its own savepoint (execution_apply's, order_venue_update's):
-                # one that fails is rolled back alone, and the order stays accepted in the book, like a fill that
-                # could not be booked on a tick; the batch's other orders are unaffected.
+                # Each fill and cancel in its own savepoint: one that fails is rolled back alone (the order stays
+                # accepted, in the book); the batch's other orders are unaffected.
                 paper_fills.accept_decision_book(order, decision)
             except Exception:
                 logger.exception("paper engine: the cancel that accepting order %s decided failed", order.pk)

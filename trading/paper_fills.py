@@ -9,6 +9,7 @@ committed.
 import logging
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from marketdata.quotes import Quote
@@ -43,8 +44,25 @@ def fills_book(book: PaperBook | None, fills: list[FillIntent], now: datetime) -
 
 
 def accept_decision_book(order: Order, decision: AcceptDecision) -> None:
-    """What the venue decided on accepting `order`: its fill, then the cancel of what IOC/FOK leaves."""
-    fills_book(None, decision.fills, decision.at)
+    """What the venue decided on accepting `order`, which the caller (the order engine) has locked with its account
+    in its transaction: the fill, booked on that row, then the cancel of what IOC/FOK leaves. The fill is booked in
+    a savepoint: one that fails (say, the cash no longer covers it at this price) is rolled back alone, and the
+    order stays accepted in the book, like a fill that could not be booked on a tick."""
+    for fill in decision.fills:
+        try:
+            with transaction.atomic():
+                services.execution_book(
+                    order=order,
+                    broker_exec_id=fill_execution_id(fill),
+                    qty=fill.qty,
+                    price=fill.price,
+                    executed_at=decision.at,
+                    final=fill.final,
+                    now=decision.at,
+                )
+        except Exception:
+            logger.exception("paper fill of order %s could not be applied", order.id)
+            order.refresh_from_db()  # the row in memory took the fill its savepoint rolled back
     if decision.cancel_reason:
         services.order_venue_update(
             order_id=order.id, to_status=S.CANCELED, event="canceled", reason=decision.cancel_reason, now=decision.at

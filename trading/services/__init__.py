@@ -21,6 +21,7 @@ from trading.services.common import OrderNotFound, trade_update_publish
 from trading.services.executions import (
     execution_apply,
     execution_apply_cumulative,
+    execution_book,
     inbox_claim,
     order_submission_start,
     order_venue_update,
@@ -43,6 +44,7 @@ __all__ = [
     "PositionNotFound",
     "execution_apply",
     "execution_apply_cumulative",
+    "execution_book",
     "inbox_claim",
     "order_cancel",
     "order_cancel_all",

@@ -239,102 +239,126 @@ def execution_apply(
 
     `final` lets a venue say a notional order is complete (its dollars are used up to the last share increment).
     """
-    now = now or timezone.now()
     with transaction.atomic():
         account = lock_account_of_order(order_id)
         if account is None:
             return None
         order = lock_order(account=account, order_id=order_id)
-        if Execution.objects.filter(broker_exec_id=broker_exec_id).exists():
-            return None
-        # A venue may report a fill for an order that already ended here (a cancel or replace raced
-        # it): the money moved at the venue, so it is booked all the same, as `fill_after_end`.
-        ended = order.status in TERMINAL_STATUSES
-        if order.remaining_qty is not None and qty > order.remaining_qty:
-            raise Conflict(f"Execution {broker_exec_id} overfills order {order.id}.", code="overfill")
-        execution = Execution.objects.create(
+        return execution_book(
             order=order,
             broker_exec_id=broker_exec_id,
             qty=qty,
             price=price,
             fee=fee,
             executed_at=executed_at,
-            created_at=now,
+            final=final,
+            now=now or timezone.now(),
         )
-        if order.status == S.FILLED:
-            raise Conflict(f"Execution {broker_exec_id} arrived for filled order {order.id}.", code="overfill")
-        # A venue fill is a fact even when we already ended the order (a cancel or expiry
-        # that crossed the fill, a rejection decided while the venue was silent): book it.
-        ended = order.status in TERMINAL_STATUSES
-        remaining_before = order.remaining_qty
-        order.filled_avg_price = _average_price(order, qty, price)
-        order.filled_qty += qty
-        # The fill's cash exactly as the ledger books it (firm-favour rounding), so the two always agree.
-        order.filled_notional += money.trade_value(qty, price, order.side)
-        complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
-        if ended:
-            pass  # an ended order holds no reservation any more
-        elif order.side == Order.Side.BUY:
-            if complete:
-                release = order.reserved_cash
-            elif order.notional is not None:
-                release = order.reserved_cash - _notional_cash_still_needed(order)
-            else:
-                # Not notional, so a qty order: remaining_qty was not None.
-                release = money.cents_up(order.reserved_cash * qty / cast(Decimal, remaining_before))
-            release_reservation(order, cash=max(release, Decimal(0)))
+
+
+def execution_book(
+    *,
+    order: Order,
+    broker_exec_id: str,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal = Decimal(0),
+    executed_at: datetime,
+    final: bool = False,
+    now: datetime,
+) -> Execution | None:
+    """`execution_apply` for an order the caller has locked, with its account (`order.account`), in its own
+    transaction: the paper engine books its batch's fills on the rows it claimed, in a savepoint each."""
+    if Execution.objects.filter(broker_exec_id=broker_exec_id).exists():
+        return None
+    # A venue may report a fill for an order that already ended here (a cancel or replace raced
+    # it): the money moved at the venue, so it is booked all the same, as `fill_after_end`.
+    ended = order.status in TERMINAL_STATUSES
+    if order.remaining_qty is not None and qty > order.remaining_qty:
+        raise Conflict(f"Execution {broker_exec_id} overfills order {order.id}.", code="overfill")
+    execution = Execution.objects.create(
+        order=order,
+        broker_exec_id=broker_exec_id,
+        qty=qty,
+        price=price,
+        fee=fee,
+        executed_at=executed_at,
+        created_at=now,
+    )
+    if order.status == S.FILLED:
+        raise Conflict(f"Execution {broker_exec_id} arrived for filled order {order.id}.", code="overfill")
+    # A venue fill is a fact even when we already ended the order (a cancel or expiry
+    # that crossed the fill, a rejection decided while the venue was silent): book it.
+    ended = order.status in TERMINAL_STATUSES
+    remaining_before = order.remaining_qty
+    order.filled_avg_price = _average_price(order, qty, price)
+    order.filled_qty += qty
+    # The fill's cash exactly as the ledger books it (firm-favour rounding), so the two always agree.
+    order.filled_notional += money.trade_value(qty, price, order.side)
+    complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
+    if ended:
+        pass  # an ended order holds no reservation any more
+    elif order.side == Order.Side.BUY:
+        if complete:
+            release = order.reserved_cash
+        elif order.notional is not None:
+            release = order.reserved_cash - _notional_cash_still_needed(order)
         else:
-            exit_group_claim(order=order, qty=qty)
-            release_reservation(order, qty=order.reserved_qty if complete or ended else qty)
-        position_qty = portfolio_services.fill_apply(
-            account=account,
-            asset=order.asset,
-            side=order.side,
-            qty=qty,
-            price=price,
-            fee=fee,
-            executed_at=executed_at,
-            cause=execution,
-        ).qty
-        changed = ("filled_qty", "filled_notional", "filled_avg_price", "reserved_cash", "reserved_qty")
-        event = "fill" if complete else "partial_fill"
-        if ended:
-            order_event_record(
-                order=order,
-                event="fill_after_end",
-                qty=qty,
-                price=price,
-                detail={"broker_exec_id": broker_exec_id},
-                changed_fields=changed,
-                now=now,
-            )
-        else:
-            to_status: str = S.FILLED
-            if not complete:
-                pending = order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE)
-                to_status = order.status if pending else S.PARTIALLY_FILLED
-            order_transition(
-                order=order,
-                to_status=to_status,
-                event=event,
-                qty=qty,
-                price=price,
-                detail={"broker_exec_id": broker_exec_id},
-                changed_fields=changed,
-                now=now,
-            )
-        trade_update_publish(
+            # Not notional, so a qty order: remaining_qty was not None.
+            release = money.cents_up(order.reserved_cash * qty / cast(Decimal, remaining_before))
+        release_reservation(order, cash=max(release, Decimal(0)))
+    else:
+        exit_group_claim(order=order, qty=qty)
+        release_reservation(order, qty=order.reserved_qty if complete or ended else qty)
+    position_qty = portfolio_services.fill_apply(
+        account=order.account,
+        asset=order.asset,
+        side=order.side,
+        qty=qty,
+        price=price,
+        fee=fee,
+        executed_at=executed_at,
+        cause=execution,
+    ).qty
+    changed = ("filled_qty", "filled_notional", "filled_avg_price", "reserved_cash", "reserved_qty")
+    event = "fill" if complete else "partial_fill"
+    if ended:
+        order_event_record(
             order=order,
-            event=event,
-            now=now,
-            price=price,
+            event="fill_after_end",
             qty=qty,
-            position_qty=position_qty,
-            execution_id=execution.id,
+            price=price,
+            detail={"broker_exec_id": broker_exec_id},
+            changed_fields=changed,
+            now=now,
         )
-        replacement_reduce(replaced=order, qty=qty, now=now)
-        legs_follow_entry_fill(entry=order, qty=qty, now=now)
-        exit_group_after_fill(order=order, now=now)
+    else:
+        to_status: str = S.FILLED
+        if not complete:
+            pending = order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE)
+            to_status = order.status if pending else S.PARTIALLY_FILLED
+        order_transition(
+            order=order,
+            to_status=to_status,
+            event=event,
+            qty=qty,
+            price=price,
+            detail={"broker_exec_id": broker_exec_id},
+            changed_fields=changed,
+            now=now,
+        )
+    trade_update_publish(
+        order=order,
+        event=event,
+        now=now,
+        price=price,
+        qty=qty,
+        position_qty=position_qty,
+        execution_id=execution.id,
+    )
+    replacement_reduce(replaced=order, qty=qty, now=now)
+    legs_follow_entry_fill(entry=order, qty=qty, now=now)
+    exit_group_after_fill(order=order, now=now)
     return execution
 
 
