@@ -89,6 +89,16 @@ def engine_batches(account, count: int) -> dict:
     }
 
 
+def statements_per_order(account, count: int, run) -> float:
+    """Statements sent per order while `run()` submits `count` placed orders (savepoints included)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return round(len(queries) / count, 1)
+
+
 def main(count: int) -> None:
     cheap_password_hashing()
     assets_seed([SYMBOL])
@@ -97,12 +107,15 @@ def main(count: int) -> None:
     )
     account = primary_account(user)
     result = {"orders": count, "inline": inline(account, count)}
+    result["inline"]["statements_per_order"] = statements_per_order(account, 20, lambda: inline(account, 20))
     try:
-        import trading.engine  # noqa: F401  (absent before issue 22)
-    except ImportError:
+        from trading.engine import paper_batch_run
+    except ImportError:  # before issue 22
         pass
     else:
         result["engine"] = engine_batches(account, count)
+        [services.order_place(account=account, request=market_buy()) for _ in range(20)]
+        result["engine"]["statements_per_order"] = statements_per_order(account, 20, paper_batch_run)
     print(json.dumps(result))
 
 

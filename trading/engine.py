@@ -137,7 +137,7 @@ class OrderEngine:
                 # Every wake that arrived meanwhile is answered by the same pass.
                 while await wakes.get_message(timeout=0) is not None:
                     pass
-        except redis.RedisError as unreachable:
+        except (redis.RedisError, OSError) as unreachable:
             logger.warning("Order engine: no wake messages (%s); polling.", unreachable)
             await wakes.reset()
             await asyncio.sleep(self.poll_seconds)

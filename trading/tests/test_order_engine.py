@@ -6,21 +6,28 @@ placing process never queued them; when the engine's process dies, a standby tak
 import signal
 import sys
 import time
+import uuid
 from decimal import Decimal
 
+import hypothesis
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import TestCase
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
 
 from accounts.tests.factories import UserFactory, approved_customer
 from portfolios.models import JournalEntry, Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
+from speedtrade import money
+from speedtrade.errors import DomainError
 from speedtrade.tests.processes import ManagedProcess, app_environment
 from trading import engine, services
 from trading.models import Execution, Order
 from trading.risk import OrderRequest
+from trading.selectors import reservation_discrepancies
 from trading.tasks import submit_order
 from trading.tests.conftest import cash, quote
 from trading.tests.test_races import LOCK_WAIT_LIMIT_SECONDS, Competitor
@@ -80,10 +87,18 @@ def test_one_transaction_books_a_batch_of_orders_from_different_accounts(bitcoin
     commits = []
     real_commit = connection.commit
     monkeypatch.setattr(connection, "commit", lambda: commits.append(1) or real_commit())
+    written = []  # for each write of an order, event or execution: how many commits came before it
 
-    assert engine.paper_batch_run() == 4
+    def spy(execute, sql, params, many, context):
+        if sql.startswith(('INSERT INTO "trading_', 'UPDATE "trading_')):
+            written.append(len(commits))
+        return execute(sql, params, many, context)
 
-    assert len(commits) == 1
+    with connection.execute_wrapper(spy):
+        assert engine.paper_batch_run() == 4
+
+    # Every acceptance and fill went into the first transaction (later ones are the after-commit notifications').
+    assert written and set(written) == {0}
     for account, order in zip(accounts, orders, strict=True):
         order.refresh_from_db()
         assert order.status == "filled"
@@ -111,6 +126,50 @@ def test_an_order_the_cash_no_longer_covers_at_its_fill_leaves_the_rest_of_the_b
     assert not JournalEntry.objects.filter(account=alice, cause_type="fill").exists()
     assert cash(alice).balance == Decimal("1000.00") and cash(alice).reserved == alices.reserved_cash
     call_command("verify_ledger")
+
+
+@pytest.mark.django_db  # each example rolls back its own savepoint: no commits needed
+@hypothesis.settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    traders=st.lists(
+        st.tuples(
+            st.decimals(min_value=Decimal("20"), max_value=Decimal("200"), places=2),  # deposit
+            st.decimals(min_value=Decimal("0.02"), max_value=Decimal("3.8"), places=2),  # market buy qty
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    ask=st.sampled_from(["50.00", "51.37", "52.50", "55.00", "60.00"]),
+)
+def test_a_batch_fills_exactly_the_orders_the_cash_covers_at_the_fill_price(bitcoin, traders, ask):
+    """Orders reserved at 50 × 1.05; the ask then moves. Whatever the mix, each order either fills and moves exactly
+    its cost, or moves nothing and keeps its reservation; the others in the batch are unaffected."""
+    with transaction.atomic():
+        quote(symbol="BTC/USD", bid="49.99", ask="50.00", bid_size="100", ask_size="100")
+        placed = []
+        for n, (deposit, qty) in enumerate(traders):
+            account = trader(f"t{n}-{uuid.uuid4().hex[:8]}", str(deposit))
+            try:
+                placed.append((account, deposit, place(account, str(qty))))
+            except DomainError:
+                continue  # beyond its buying power at placement: refused, nothing to fill
+        hypothesis.assume(placed)
+        quote(symbol="BTC/USD", bid="49.00", ask=ask, bid_size="100", ask_size="100")
+
+        assert engine.paper_batch_run(order_ids=[order.pk for _, _, order in placed]) == len(placed)
+
+        for account, deposit, order in placed:
+            order.refresh_from_db()
+            cost = money.trade_value(order.qty, Decimal(ask), "buy")
+            if cost <= deposit:
+                assert order.status == "filled" and cash(account).balance == deposit - cost
+                assert cash(account).reserved == 0 and Position.objects.get(account=account).qty == order.qty
+            else:
+                assert order.status == "accepted" and order.filled_qty == 0
+                assert cash(account).balance == deposit and cash(account).reserved == order.reserved_cash > 0
+                assert not Position.objects.filter(account=account).exists()
+        assert not reservation_discrepancies()
+        transaction.set_rollback(True)
 
 
 def test_a_second_pass_and_a_requeued_submit_racing_the_engine_book_the_order_once(bitcoin):
