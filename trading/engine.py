@@ -39,7 +39,7 @@ from speedtrade.locks import AdvisoryLock
 from speedtrade.realtime import sends_gathered
 from speedtrade.singleton import singleton_active
 from trading import paper_fills, queueing, services
-from trading.brokers.base import broker_by_name
+from trading.brokers.base import SubmitOutcome, broker_by_name
 from trading.brokers.paper import PaperVenue
 from trading.models import Order
 from trading.models import OrderStatus as S
@@ -60,7 +60,14 @@ def paper_batch_run(*, order_ids: Collection | None = None, limit: int | None = 
         )
         if not orders:
             return 0
-        accepted = {order.pk: venue.submit(order).broker_order_id for order in orders}
+        answers = {order.pk: _venue_answer(venue, order) for order in orders}
+        for order in orders:
+            if not answers[order.pk].accepted:  # a replacement the venue refused: the old order stays live
+                services.order_venue_update(
+                    order_id=order.pk, to_status=S.REJECTED, event="rejected", reason=answers[order.pk].reject_reason
+                )
+        orders = [order for order in orders if answers[order.pk].accepted]
+        accepted = {order.pk: answers[order.pk].broker_order_id for order in orders}
         services.orders_accepted_at_once(orders=orders, broker_order_ids=accepted, now=now)
         quotes = latest_quotes({order.symbol for order in orders})
         for order in orders:
@@ -73,7 +80,16 @@ def paper_batch_run(*, order_ids: Collection | None = None, limit: int | None = 
                 paper_fills.accept_decision_book(order, decision)
             except Exception:
                 logger.exception("paper engine: the cancel that accepting order %s decided failed", order.pk)
-    return len(orders)
+    return len(answers)
+
+
+def _venue_answer(venue: PaperVenue, order: Order) -> SubmitOutcome:
+    """As `submit_order` asks: a replacement of an order still pending_replace (a venue that acknowledges
+    replacements later) goes as a replace of it, any other order as a submission."""
+    replaced = order.replaces if order.replaces_id else None
+    if replaced is not None and replaced.status == S.PENDING_REPLACE:
+        return venue.replace(replaced, order)
+    return venue.submit(order)
 
 
 def outbox_relay(*, limit: int | None = None) -> int:
