@@ -5,9 +5,11 @@ so a rolled-back change never announces anything.
 """
 
 import asyncio
+import contextlib
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -78,7 +80,32 @@ def send_to_user_now(user_id, stream: str, data: dict) -> None:
     send_to_users_now([(user_id, stream, data)])
 
 
+_gathering = threading.local()
+
+
+@contextlib.contextmanager
+def sends_gathered() -> Iterator[None]:
+    """Pushes sent in this thread inside the block (after-commit hooks of the transactions it runs) go
+    out together when it ends: one hop and one channel-layer batch for a batch of orders committed
+    together (the order engine), instead of one per event. Only committed changes ever reach the
+    hooks, so nothing gathered here can belong to a rollback. Nested blocks send with the outermost."""
+    if getattr(_gathering, "events", None) is not None:
+        yield
+        return
+    _gathering.events = []
+    try:
+        yield
+    finally:
+        events, _gathering.events = _gathering.events, None
+        if events:
+            send_to_users_now(events)
+
+
 def send_to_users_now(events: list[tuple]) -> None:
+    gathered = getattr(_gathering, "events", None)
+    if gathered is not None:
+        gathered.extend(events)
+        return
     sender.group_send_many(
         [
             (user_group(user_id), {"type": "user.event", "stream": stream, "data": data})

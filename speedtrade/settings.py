@@ -410,6 +410,9 @@ FEED_TICK_HANDLERS = [
     "trading.paper_fills.on_ticks",
     "alerts.book.on_ticks",
 ]
+# Dotted paths of classes `run_feed` runs beside the feed while it leads (`instance.run(stop)`): the order
+# engine (trading/engine.py), which takes its own lock, so one engine runs whatever the feed providers.
+FEED_COMPANIONS = env.list("FEED_COMPANIONS", default=["trading.engine.OrderEngine"])
 FEED_BAR_FLUSH_SECONDS = env.float("FEED_BAR_FLUSH_SECONDS", default=1.0)  # how often ticks become stored bars
 FEED_GAP_WARNING_SECONDS = env.float("FEED_GAP_WARNING_SECONDS", default=30.0)
 FEED_RECONNECT_MAX_SECONDS = env.float("FEED_RECONNECT_MAX_SECONDS", default=60.0)
@@ -545,6 +548,15 @@ TRADING_MARKET_BUY_BUFFER_PERCENT = _decimal("TRADING_MARKET_BUY_BUFFER_PERCENT"
 TRADING_LIMIT_PRICE_BAND_PERCENT = _decimal("TRADING_LIMIT_PRICE_BAND_PERCENT", default="10")
 TRADING_MAX_ORDER_NOTIONAL = _decimal("TRADING_MAX_ORDER_NOTIONAL", default="1000000")
 TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=30)
+# --- the order engine (issue 22, trading/engine.py) ---
+# True where no engine process runs (the embedded default; tests, which run tasks eagerly): the placing
+# process submits each order right after commit (the paper venue's batch for that one order, or the submit
+# task). False: placement wakes the engine in `run_feed`, which fills paper orders and relays the others.
+TRADING_ENGINE_INLINE = env.bool("TRADING_ENGINE_INLINE", default=CELERY_TASK_ALWAYS_EAGER)
+# The engine's fallback poll of its inbox when no wake message comes (a lost publish, Redis away).
+TRADING_ENGINE_POLL_SECONDS = env.float("TRADING_ENGINE_POLL_SECONDS", default=0.2)
+# Orders per batch: one transaction accepts and fills them (and one relay transaction hands this many on).
+TRADING_ENGINE_BATCH_SIZE = env.int("TRADING_ENGINE_BATCH_SIZE", default=200)
 # --- good faith (cash accounts) ---
 # Good-faith violations in 12 months that restrict a cash account to settled cash for 90 days
 # (Reg T / FINRA practice: 3); a sale that would be one more is refused (docs/notes/trading.md).

@@ -115,6 +115,9 @@ class Order(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # When the engine's outbox relay handed this `new` order to the submit task (external venues only):
+    # the relay picks up the `new` orders of external venues without it (trading/engine.py).
+    submit_queued_at = models.DateTimeField(null=True, blank=True)
     filled_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
@@ -162,6 +165,9 @@ class Order(models.Model):
             models.Index(
                 fields=["expires_at"], condition=Q(status__in=sorted(OPEN_STATUSES)), name="order_open_expiry"
             ),
+            # The engine's inbox (paper) and outbox (other venues) are the `new` rows themselves: this keeps
+            # their claim proportional to what waits, not to the order table.
+            models.Index(fields=["broker", "created_at"], condition=Q(status="new"), name="order_new_by_venue"),
         ]
 
     def __str__(self) -> str:

@@ -1,16 +1,19 @@
 """Books what the paper venue decides — its fills and cancels — through the order services.
 
-The venue (`trading.brokers.paper`) only decides; this module, which may import the
-services, records: every fill through `execution_apply`, every cancel through
-`order_venue_update`, and then tells the book what was committed.
+The venue (`trading.brokers.paper`) only decides; this module, which may import the services,
+records — for the order engine on acceptance, for the feed on each tick batch: every fill through
+`execution_apply`, every cancel through `order_venue_update`, and then tells the book what was
+committed.
 """
 
 import logging
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from marketdata.quotes import Quote
+from speedtrade.realtime import sends_gathered
 from trading import services
 from trading.brokers.paper import AcceptDecision, PaperBook, auction_missed_reason, fill_execution_id, paper_book
 from trading.matching import FillIntent
@@ -41,8 +44,25 @@ def fills_book(book: PaperBook | None, fills: list[FillIntent], now: datetime) -
 
 
 def accept_decision_book(order: Order, decision: AcceptDecision) -> None:
-    """What the venue decided on accepting `order`: its fill, then the cancel of what IOC/FOK leaves."""
-    fills_book(None, decision.fills, decision.at)
+    """What the venue decided on accepting `order`, which the caller (the order engine) has locked with its account
+    in its transaction: the fill, booked on that row, then the cancel of what IOC/FOK leaves. The fill is booked in
+    a savepoint: one that fails (say, the cash no longer covers it at this price) is rolled back alone, and the
+    order stays accepted in the book, like a fill that could not be booked on a tick."""
+    for fill in decision.fills:
+        try:
+            with transaction.atomic():
+                services.execution_book(
+                    order=order,
+                    broker_exec_id=fill_execution_id(fill),
+                    qty=fill.qty,
+                    price=fill.price,
+                    executed_at=decision.at,
+                    final=fill.final,
+                    now=decision.at,
+                )
+        except Exception:
+            logger.exception("paper fill of order %s could not be applied", order.id)
+            order.refresh_from_db()  # the row in memory took the fill its savepoint rolled back
     if decision.cancel_reason:
         services.order_venue_update(
             order_id=order.id, to_status=S.CANCELED, event="canceled", reason=decision.cancel_reason, now=decision.at
@@ -52,6 +72,11 @@ def accept_decision_book(order: Order, decision: AcceptDecision) -> None:
 def on_ticks(quotes: list[Quote]) -> None:
     """FEED_TICK_HANDLERS entry: match resting paper orders against a batch of ticks, booking each tick's
     fills before the next tick is matched."""
+    with sends_gathered():  # the batch's trade and account updates go out together
+        _ticks_match(quotes)
+
+
+def _ticks_match(quotes: list[Quote]) -> None:
     now = timezone.now()
     book = paper_book()
     book.sync(now)

@@ -1,23 +1,63 @@
-"""How trading's services hand work to its Celery tasks, without importing them.
+"""How trading's services hand work on after commit: to the order engine, or to Celery tasks by name.
 
 Tasks import services, never the reverse: `trading.tasks` imports the services (and
 reconciliation, which imports them too), so a service that imported the tasks module would
 close an import cycle. The task is looked up by its dotted name when the message is sent,
 after commit; run eagerly (embedded default, tests) it executes in process as before.
+
+A `new` order is the engine's work (trading/engine.py): the paper venue's inbox, or the outbox
+its relay hands to `submit_order` for the other venues. Once the placing transaction commits,
+one message wakes the engine; where no engine runs (TRADING_ENGINE_INLINE) the order is
+submitted in process instead.
 """
 
+import logging
+from functools import cache, partial
+
+import redis
+from django.conf import settings
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 from speedtrade.task_queue import task_queue_or_leave_to_sweep
 
+logger = logging.getLogger(__name__)
+
 SUBMIT_ORDER = "trading.tasks.submit_order"
 CANCEL_ORDER = "trading.tasks.cancel_order"
+ENGINE_WAKE_CHANNEL = "trading:engine:wake"
 
 
-def order_submit_queue(order_id) -> None:
+def order_submit_after_commit(order_id) -> None:
+    """Called in the transaction that makes an order `new`: once it commits, the order is submitted."""
+    transaction.on_commit(partial(_order_handed_on, order_id))
+
+
+def _order_handed_on(order_id) -> None:
+    if settings.TRADING_ENGINE_INLINE:
+        order_submit_queue(order_id)  # run eagerly here: the paper venue's batch for this one order, or the venue
+    else:
+        engine_wake()
+
+
+def order_submit_queue(order_id) -> bool:
     # A `new` order whose message never reached the broker is queued again by `reconcile_orders`.
-    task_queue_or_leave_to_sweep(import_string(SUBMIT_ORDER), str(order_id))
+    return task_queue_or_leave_to_sweep(import_string(SUBMIT_ORDER), str(order_id))
 
 
 def order_cancel_queue(order_id) -> None:
     import_string(CANCEL_ORDER).delay(str(order_id))
+
+
+@cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+
+def engine_wake() -> None:
+    """One message: the engine takes its inbox now rather than at its next poll (TRADING_ENGINE_POLL_SECONDS).
+    A lost wake only costs that poll's delay, so failing to send it is logged, never raised."""
+    try:
+        _redis(settings.REDIS_URL).publish(ENGINE_WAKE_CHANNEL, b"")
+    except redis.RedisError as unreachable:
+        logger.warning("Could not wake the order engine (%s); it finds the order at its next poll.", unreachable)

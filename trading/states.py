@@ -55,6 +55,45 @@ def can_transition(from_status: str, to_status: str) -> bool:
     return to_status in TRANSITIONS[from_status]
 
 
+def order_move(
+    *,
+    order: Order,
+    to_status: str,
+    event: str,
+    qty: Decimal | None = None,
+    price: Decimal | None = None,
+    latency_us: int | None = None,
+    detail: dict | None = None,
+    now: datetime,
+) -> tuple[set[str], OrderEvent]:
+    """Move a locked `order` to `to_status` in memory and build its event row, both unsaved.
+
+    Returns the fields the move changed and the event: `order_transition` saves one move, a batch
+    saves many together (`order_moves_save`)."""
+    if not can_transition(order.status, to_status):
+        raise IllegalTransition(order, to_status)
+    from_status = order.status
+    order.status = to_status
+    order.updated_at = now
+    fields = {"status", "updated_at"}
+    stamp = _STAMPS.get(to_status)
+    if stamp and from_status != to_status:
+        setattr(order, stamp, now)
+        fields.add(stamp)
+    record = OrderEvent(
+        order=order,
+        event=event,
+        from_status=from_status,
+        to_status=to_status,
+        qty=qty,
+        price=price,
+        latency_us=latency_us,
+        detail=detail or {},
+        created_at=now,
+    )
+    return fields, record
+
+
 def order_transition(
     *,
     order: Order,
@@ -71,30 +110,27 @@ def order_transition(
 
     `changed_fields` names other fields the caller changed on `order` that must be saved with it.
     """
-    if not can_transition(order.status, to_status):
-        raise IllegalTransition(order, to_status)
-    now = now or timezone.now()
-    from_status = order.status
-    order.status = to_status
-    order.updated_at = now
-    fields = {"status", "updated_at", *changed_fields}
-    stamp = _STAMPS.get(to_status)
-    if stamp and from_status != to_status:
-        setattr(order, stamp, now)
-        fields.add(stamp)
+    fields, record = order_move(
+        order=order,
+        to_status=to_status,
+        event=event,
+        qty=qty,
+        price=price,
+        latency_us=latency_us,
+        detail=detail,
+        now=now or timezone.now(),
+    )
     with transaction.atomic(savepoint=False):
-        order.save(update_fields=sorted(fields))
-        return OrderEvent.objects.create(
-            order=order,
-            event=event,
-            from_status=from_status,
-            to_status=to_status,
-            qty=qty,
-            price=price,
-            latency_us=latency_us,
-            detail=detail or {},
-            created_at=now,
-        )
+        order.save(update_fields=sorted(fields | set(changed_fields)))
+        record.save(force_insert=True)
+        return record
+
+
+def order_moves_save(orders: list[Order], fields: set[str], events: list[OrderEvent]) -> None:
+    """Save a batch of moves (`order_move`) of locked orders: two statements, whatever the batch's size."""
+    with transaction.atomic(savepoint=False):
+        Order.objects.bulk_update(orders, sorted(fields))
+        OrderEvent.objects.bulk_create(events)
 
 
 def order_event_record(

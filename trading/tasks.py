@@ -3,7 +3,6 @@
 import logging
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, cast
 
 from celery import shared_task
 from celery.signals import worker_ready
@@ -11,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from trading import paper_fills, reconciliation, services
+from trading import engine, reconciliation, services
 from trading.brokers.base import (
     VenueUnavailable,
     broker_by_name,
@@ -21,9 +20,6 @@ from trading.brokers.base import (
 )
 from trading.models import OPEN_STATUSES, Order, ReconciliationCase
 from trading.models import OrderStatus as S
-
-if TYPE_CHECKING:
-    from trading.brokers.paper import AcceptDecision
 from venues.backoff import reconnect_delay
 
 logger = logging.getLogger(__name__)
@@ -54,6 +50,8 @@ def submit_order(self, order_id: str) -> None:
     redelivery after a crash) first asks the venue by client order id and submits only if
     the venue has never seen it. Timeouts, 429s and 5xx are unknown outcomes: never a guess.
     """
+    if engine.paper_batch_run(order_ids=[order_id]):
+        return  # a `new` paper order: accepted and filled in process, as the engine does (trading/engine.py)
     order = services.order_submission_start(order_id=order_id)
     try:
         if order is None:
@@ -83,18 +81,13 @@ def submit_order(self, order_id: str) -> None:
             latency_us=latency_us,
         )
         return
-    accepted = services.order_venue_update(
+    services.order_venue_update(
         order_id=order.id,
         to_status=S.ACCEPTED,
         event="accepted",
         latency_us=latency_us,
         broker_order_id=outcome.broker_order_id,
     )
-    if accepted is not None and accepted.status == S.ACCEPTED:
-        decision = broker.after_accept(accepted)  # a venue matching in process decides fills now
-        if decision is not None:
-            # Only the paper venue returns a decision, and it is an AcceptDecision (Broker.after_accept).
-            paper_fills.accept_decision_book(accepted, cast("AcceptDecision", decision))
 
 
 @shared_task(acks_late=True, bind=True, max_retries=8)

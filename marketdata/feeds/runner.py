@@ -39,6 +39,12 @@ def configured_tick_handlers() -> list[TickHandler]:
     return [import_string(path) for path in settings.FEED_TICK_HANDLERS]
 
 
+def feed_companions() -> list:
+    """What `run_feed` runs beside the feed while it leads (FEED_COMPANIONS, dotted paths of classes whose
+    instances have `async run(stop)`): the order engine, which matches against the quotes this process keeps."""
+    return [import_string(path)() for path in settings.FEED_COMPANIONS]
+
+
 def feed_symbols(asset_classes: Sequence[str]) -> list[str]:
     from marketdata.models import Asset
 

@@ -172,9 +172,6 @@ class AlpacaBroker:
             return SubmitOutcome(accepted=False, reject_reason=f"Alpaca: {message}")
         return SubmitOutcome(accepted=True, broker_order_id=str(placed.id))
 
-    def after_accept(self, order: Order) -> None:
-        """Alpaca reports fills on its trade-updates stream (`run_broker_streams`) and to reconciliation."""
-
     def cancel(self, order: Order) -> bool:
         """Ask Alpaca to cancel. Alpaca confirms asynchronously (a `canceled` trade update), so never True here."""
         broker_order_id = order.broker_order_id

@@ -66,10 +66,6 @@ class Broker(Protocol):
     def submit(self, order: Order) -> SubmitOutcome:
         """Hand the order to the venue. Raises VenueUnavailable when the outcome is unknown."""
 
-    def after_accept(self, order: Order) -> object | None:
-        """Called once the acceptance is recorded. A venue that matches in process (paper) returns what it
-        decided (`trading.brokers.paper.AcceptDecision`), which the caller books; others return None."""
-
     def cancel(self, order: Order) -> bool:
         """Ask the venue to cancel; True when it confirmed (the caller then records `canceled`)."""
 

@@ -145,9 +145,6 @@ class CcxtBroker:
             return SubmitOutcome(accepted=True, broker_order_id=known.broker_order_id)
         return SubmitOutcome(accepted=True, broker_order_id=str(placed["id"]))
 
-    def after_accept(self, order: Order) -> None:
-        """Fills arrive through `run_broker_streams` (pushed or polled) and reconciliation."""
-
     def cancel(self, order: Order) -> bool:
         market = self.market_for(order.symbol)
         if market is None:

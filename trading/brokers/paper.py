@@ -4,11 +4,11 @@
   one in step with the database (`PaperBook`) and answers as a venue (`PaperVenue`). It
   decides fills and cancels and returns them; `trading.paper_fills` books them through the
   services (the venue never calls into them).
-* On acceptance (`after_accept`, in whichever process submitted): a marketable order
-  (market, or a limit through the quote; IOC and FOK always) is matched at once against
-  the latest quote — buy at the ask, sell at the bid, at most the quote's size. IOC
-  cancels what is left, FOK fills entirely or cancels. A demo market order fills in the
-  request's own submit task.
+* New orders are accepted in batches by the order engine (`trading.engine`, in the feed
+  process; in process right after commit where no engine runs): a marketable order (market,
+  or a limit through the quote; IOC and FOK always) is matched at once against the latest
+  quote (`accept_decision`) — buy at the ask, sell at the bid, at most the quote's size. IOC
+  cancels what is left, FOK fills entirely or cancels.
 * Resting orders live in an in-memory book per symbol, in the process that receives the
   feed's ticks (`trading.paper_fills.on_ticks`, registered in FEED_TICK_HANDLERS). The book
   is loaded from the database and kept in sync by reading orders changed since a watermark
@@ -30,10 +30,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from marketdata import calendars
-from trading import risk
+from marketdata.quotes import Quote
 from trading.brokers.base import SubmitOutcome, VenueFill, VenueOrderState
 from trading.matching import FillIntent, OrderBook, Resting, crosses, fill_size
 from trading.models import Order
@@ -221,15 +220,13 @@ class PaperVenue:
     def submit(self, order: Order) -> SubmitOutcome:
         return SubmitOutcome(accepted=True, broker_order_id=f"paper-{order.id}")
 
-    def after_accept(self, order: Order) -> AcceptDecision | None:
-        """Match a marketable order at once against the latest quote; IOC/FOK never rest.
-        Returns the fill and the cancel for the caller to book (`trading.paper_fills`)."""
+    def accept_decision(self, order: Order, quote: Quote | None, now: datetime) -> AcceptDecision | None:
+        """What accepting `order` at `quote` does: a marketable order fills at once (buy at the ask, sell at
+        the bid, at most the quote's size); IOC/FOK never rest. The engine (`trading.engine`) books it."""
         if order.time_in_force in (Order.TimeInForce.OPG, Order.TimeInForce.CLS):
             return None  # they wait for their auction, in the book
-        now = timezone.now()
         immediate = order.time_in_force in (Order.TimeInForce.IOC, Order.TimeInForce.FOK)
         resting = resting_from_order(order)
-        quote = risk.latest_quote(order.symbol)
         fill = None
         open_now = quote is not None and calendars.is_open(order.asset_class, now, extended_hours=order.extended_hours)
         if open_now and quote is not None and crosses(resting, quote):  # open_now implies the quote; mypy needs it here

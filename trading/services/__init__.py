@@ -21,8 +21,11 @@ from trading.services.common import OrderNotFound, trade_update_publish
 from trading.services.executions import (
     execution_apply,
     execution_apply_cumulative,
+    execution_book,
+    inbox_claim,
     order_submission_start,
     order_venue_update,
+    orders_accepted_at_once,
 )
 from trading.services.orders import (
     ClientOrderIdReused,
@@ -41,12 +44,15 @@ __all__ = [
     "PositionNotFound",
     "execution_apply",
     "execution_apply_cumulative",
+    "execution_book",
+    "inbox_claim",
     "order_cancel",
     "order_cancel_all",
     "order_place",
     "order_replace",
     "order_submission_start",
     "order_venue_update",
+    "orders_accepted_at_once",
     "orders_cancel_for_restriction",
     "orders_expire",
     "position_close",

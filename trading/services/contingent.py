@@ -12,10 +12,8 @@ is left, and when nothing is left they are canceled (one cancels the other).
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import cast
 
-from django.db import transaction
 from django.db.models import Q
 
 from portfolios import services as portfolio_services
@@ -66,7 +64,7 @@ def legs_create(*, parent: Order, request: OrderRequest, now: datetime) -> list[
         OrderEvent.objects.create(order=leg, event=leg.status, to_status=leg.status, created_at=now)
         if oco:
             trade_update_publish(order=leg, event="new", now=now)
-            transaction.on_commit(partial(queueing.order_submit_queue, leg.id))
+            queueing.order_submit_after_commit(leg.id)
         legs.append(leg)
     return legs
 
@@ -99,7 +97,7 @@ def legs_follow_entry_fill(*, entry: Order, qty: Decimal, now: datetime) -> None
                 now=now,
             )
             trade_update_publish(order=leg, event="new", now=now)
-            transaction.on_commit(partial(queueing.order_submit_queue, leg.id))
+            queueing.order_submit_after_commit(leg.id)
         else:
             leg.qty = cast(Decimal, leg.qty) + grow  # legs always have a qty (risk.check_order_class)
             order_event_record(order=leg, event="leg_resized", qty=leg.qty, changed_fields=tuple(fields), now=now)

@@ -1,5 +1,6 @@
 """What venues report: submission claims, status changes (and a replacement's acknowledgement or refusal), fills."""
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import cast
@@ -8,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portfolios import services as portfolio_services
+from portfolios.models import Account
 from speedtrade import money
 from speedtrade.errors import Conflict, DomainError
 from trading import risk
@@ -30,7 +32,7 @@ from trading.services.contingent import (
     legs_follow_entry_fill,
     replacement_reduce,
 )
-from trading.states import order_event_record, order_transition
+from trading.states import order_event_record, order_move, order_moves_save, order_transition
 
 
 def order_submission_start(*, order_id, now: datetime | None = None) -> Order | None:
@@ -97,12 +99,74 @@ def order_venue_update(
                 now=now,
             )
             trade_update_publish(order=order, event=event, now=now)
-        if to_status == S.ACCEPTED and order.replaces_id:
-            # The venue acknowledged the replacement: the order it replaces is now replaced.
-            old = locked(Order.objects.filter(pk=order.replaces_id, status=S.PENDING_REPLACE))
-            if old:
-                replaced_record(old=old[0], now=now)
+        if to_status == S.ACCEPTED:
+            replacement_acknowledged(order, now=now)
     return order
+
+
+def replacement_acknowledged(order: Order, *, now: datetime) -> None:
+    """The venue accepted `order`: if it replaces an order still pending_replace, that one is now replaced."""
+    if not order.replaces_id:
+        return
+    old = locked(Order.objects.filter(pk=order.replaces_id, status=S.PENDING_REPLACE))
+    if old:
+        replaced_record(old=old[0], now=now)
+
+
+def inbox_claim(*, venue: str, limit: int, order_ids: Collection | None = None) -> list[Order]:
+    """Lock the oldest `new` orders of a venue that accepts in process (the paper engine's inbox), in the
+    caller's transaction; `order_ids` narrows the claim to those orders.
+
+    Accounts first, then their orders: the lock order of every service. The engine's sweep of the inbox
+    skips accounts another transaction holds (a placement still committing, a cancel) rather than wait:
+    their orders go in a later batch (that placement wakes the engine once it commits). A claim of named
+    orders (the submit task's) waits for them. The orders are read after the accounts are locked, so an
+    order another claimant took meanwhile is no longer `new`: of two claimants — two engine passes, the
+    engine and a requeued submit task — each order goes to exactly one.
+    """
+    inbox = Order.objects.filter(broker=venue, status=S.NEW)
+    if order_ids is not None:
+        inbox = inbox.filter(pk__in=list(order_ids))
+    owners = inbox.order_by("created_at").values("account_id")[:limit]
+    accounts = {
+        account.pk: account
+        for account in Account.objects.select_for_update(of=("self",), skip_locked=order_ids is None)
+        .select_related("user")
+        .filter(pk__in=owners)
+        .order_by("pk")
+    }
+    if not accounts:
+        return []
+    orders = list(
+        inbox.filter(account_id__in=list(accounts))
+        .select_for_update(of=("self",))
+        .select_related("asset")
+        .order_by("created_at")[:limit]
+    )
+    for order in orders:
+        order.account = accounts[order.account_id]  # the row locked above: trade updates and releases use it
+    return orders
+
+
+def orders_accepted_at_once(*, orders: list[Order], broker_order_ids: dict, now: datetime) -> None:
+    """Record claimed orders as submitted to and accepted by a venue that answers in process (the paper engine):
+    each goes new → pending_new → accepted with both events and trade updates, as through `submit_order`,
+    saved in two statements for the whole batch."""
+    fields = {"submitted_at", "broker_order_id"}
+    events = []
+    for order in orders:
+        order.submitted_at = now
+        moved, event = order_move(order=order, to_status=S.PENDING_NEW, event="pending_new", now=now)
+        trade_update_publish(order=order, event="pending_new", now=now)
+        events.append(event)
+        order.broker_order_id = broker_order_ids[order.pk]
+        accepted, event = order_move(order=order, to_status=S.ACCEPTED, event="accepted", latency_us=0, now=now)
+        trade_update_publish(order=order, event="accepted", now=now)
+        events.append(event)
+        fields |= moved | accepted
+    order_moves_save(orders, fields, events)
+    for order in orders:
+        replacement_acknowledged(order, now=now)
 
 
 def replace_refused(*, old_id, reason: str, now: datetime) -> None:
@@ -175,102 +239,126 @@ def execution_apply(
 
     `final` lets a venue say a notional order is complete (its dollars are used up to the last share increment).
     """
-    now = now or timezone.now()
     with transaction.atomic():
         account = lock_account_of_order(order_id)
         if account is None:
             return None
         order = lock_order(account=account, order_id=order_id)
-        if Execution.objects.filter(broker_exec_id=broker_exec_id).exists():
-            return None
-        # A venue may report a fill for an order that already ended here (a cancel or replace raced
-        # it): the money moved at the venue, so it is booked all the same, as `fill_after_end`.
-        ended = order.status in TERMINAL_STATUSES
-        if order.remaining_qty is not None and qty > order.remaining_qty:
-            raise Conflict(f"Execution {broker_exec_id} overfills order {order.id}.", code="overfill")
-        execution = Execution.objects.create(
+        return execution_book(
             order=order,
             broker_exec_id=broker_exec_id,
             qty=qty,
             price=price,
             fee=fee,
             executed_at=executed_at,
-            created_at=now,
+            final=final,
+            now=now or timezone.now(),
         )
-        if order.status == S.FILLED:
-            raise Conflict(f"Execution {broker_exec_id} arrived for filled order {order.id}.", code="overfill")
-        # A venue fill is a fact even when we already ended the order (a cancel or expiry
-        # that crossed the fill, a rejection decided while the venue was silent): book it.
-        ended = order.status in TERMINAL_STATUSES
-        remaining_before = order.remaining_qty
-        order.filled_avg_price = _average_price(order, qty, price)
-        order.filled_qty += qty
-        # The fill's cash exactly as the ledger books it (firm-favour rounding), so the two always agree.
-        order.filled_notional += money.trade_value(qty, price, order.side)
-        complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
-        if ended:
-            pass  # an ended order holds no reservation any more
-        elif order.side == Order.Side.BUY:
-            if complete:
-                release = order.reserved_cash
-            elif order.notional is not None:
-                release = order.reserved_cash - _notional_cash_still_needed(order)
-            else:
-                # Not notional, so a qty order: remaining_qty was not None.
-                release = money.cents_up(order.reserved_cash * qty / cast(Decimal, remaining_before))
-            release_reservation(order, cash=max(release, Decimal(0)))
+
+
+def execution_book(
+    *,
+    order: Order,
+    broker_exec_id: str,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal = Decimal(0),
+    executed_at: datetime,
+    final: bool = False,
+    now: datetime,
+) -> Execution | None:
+    """`execution_apply` for an order the caller has locked, with its account (`order.account`), in its own
+    transaction: the paper engine books its batch's fills on the rows it claimed, in a savepoint each."""
+    if Execution.objects.filter(broker_exec_id=broker_exec_id).exists():
+        return None
+    # A venue may report a fill for an order that already ended here (a cancel or replace raced
+    # it): the money moved at the venue, so it is booked all the same, as `fill_after_end`.
+    ended = order.status in TERMINAL_STATUSES
+    if order.remaining_qty is not None and qty > order.remaining_qty:
+        raise Conflict(f"Execution {broker_exec_id} overfills order {order.id}.", code="overfill")
+    execution = Execution.objects.create(
+        order=order,
+        broker_exec_id=broker_exec_id,
+        qty=qty,
+        price=price,
+        fee=fee,
+        executed_at=executed_at,
+        created_at=now,
+    )
+    if order.status == S.FILLED:
+        raise Conflict(f"Execution {broker_exec_id} arrived for filled order {order.id}.", code="overfill")
+    # A venue fill is a fact even when we already ended the order (a cancel or expiry
+    # that crossed the fill, a rejection decided while the venue was silent): book it.
+    ended = order.status in TERMINAL_STATUSES
+    remaining_before = order.remaining_qty
+    order.filled_avg_price = _average_price(order, qty, price)
+    order.filled_qty += qty
+    # The fill's cash exactly as the ledger books it (firm-favour rounding), so the two always agree.
+    order.filled_notional += money.trade_value(qty, price, order.side)
+    complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
+    if ended:
+        pass  # an ended order holds no reservation any more
+    elif order.side == Order.Side.BUY:
+        if complete:
+            release = order.reserved_cash
+        elif order.notional is not None:
+            release = order.reserved_cash - _notional_cash_still_needed(order)
         else:
-            exit_group_claim(order=order, qty=qty)
-            release_reservation(order, qty=order.reserved_qty if complete or ended else qty)
-        position_qty = portfolio_services.fill_apply(
-            account=account,
-            asset=order.asset,
-            side=order.side,
-            qty=qty,
-            price=price,
-            fee=fee,
-            executed_at=executed_at,
-            cause=execution,
-        ).qty
-        changed = ("filled_qty", "filled_notional", "filled_avg_price", "reserved_cash", "reserved_qty")
-        event = "fill" if complete else "partial_fill"
-        if ended:
-            order_event_record(
-                order=order,
-                event="fill_after_end",
-                qty=qty,
-                price=price,
-                detail={"broker_exec_id": broker_exec_id},
-                changed_fields=changed,
-                now=now,
-            )
-        else:
-            to_status: str = S.FILLED
-            if not complete:
-                pending = order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE)
-                to_status = order.status if pending else S.PARTIALLY_FILLED
-            order_transition(
-                order=order,
-                to_status=to_status,
-                event=event,
-                qty=qty,
-                price=price,
-                detail={"broker_exec_id": broker_exec_id},
-                changed_fields=changed,
-                now=now,
-            )
-        trade_update_publish(
+            # Not notional, so a qty order: remaining_qty was not None.
+            release = money.cents_up(order.reserved_cash * qty / cast(Decimal, remaining_before))
+        release_reservation(order, cash=max(release, Decimal(0)))
+    else:
+        exit_group_claim(order=order, qty=qty)
+        release_reservation(order, qty=order.reserved_qty if complete or ended else qty)
+    position_qty = portfolio_services.fill_apply(
+        account=order.account,
+        asset=order.asset,
+        side=order.side,
+        qty=qty,
+        price=price,
+        fee=fee,
+        executed_at=executed_at,
+        cause=execution,
+    ).qty
+    changed = ("filled_qty", "filled_notional", "filled_avg_price", "reserved_cash", "reserved_qty")
+    event = "fill" if complete else "partial_fill"
+    if ended:
+        order_event_record(
             order=order,
-            event=event,
-            now=now,
-            price=price,
+            event="fill_after_end",
             qty=qty,
-            position_qty=position_qty,
-            execution_id=execution.id,
+            price=price,
+            detail={"broker_exec_id": broker_exec_id},
+            changed_fields=changed,
+            now=now,
         )
-        replacement_reduce(replaced=order, qty=qty, now=now)
-        legs_follow_entry_fill(entry=order, qty=qty, now=now)
-        exit_group_after_fill(order=order, now=now)
+    else:
+        to_status: str = S.FILLED
+        if not complete:
+            pending = order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE)
+            to_status = order.status if pending else S.PARTIALLY_FILLED
+        order_transition(
+            order=order,
+            to_status=to_status,
+            event=event,
+            qty=qty,
+            price=price,
+            detail={"broker_exec_id": broker_exec_id},
+            changed_fields=changed,
+            now=now,
+        )
+    trade_update_publish(
+        order=order,
+        event=event,
+        now=now,
+        price=price,
+        qty=qty,
+        position_qty=position_qty,
+        execution_id=execution.id,
+    )
+    replacement_reduce(replaced=order, qty=qty, now=now)
+    legs_follow_entry_fill(entry=order, qty=qty, now=now)
+    exit_group_after_fill(order=order, now=now)
     return execution
 
 

@@ -106,7 +106,7 @@ def order_place(
             )
         audit_event_announce(placement.audit_event)
         trade_update_publish(order=order, event="new", now=now)
-        transaction.on_commit(lambda: queueing.order_submit_queue(order.id))
+        queueing.order_submit_after_commit(order.id)
         if order.order_class != Order.OrderClass.SIMPLE:
             legs_create(parent=order, request=checked.request, now=now)
     return order, True

@@ -9,8 +9,11 @@ from channels.testing import WebsocketCommunicator
 from accounts.tests.factories import UserFactory, approved_customer
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
+from speedtrade import realtime
 from speedtrade.asgi import application
+from trading import engine
 from trading.risk import OrderRequest
+from trading.serialization import decimal_string
 from trading.services import order_place
 from trading.tests.conftest import quote
 
@@ -79,3 +82,50 @@ async def test_a_market_fill_reaches_the_owner_and_nobody_else():
     assert "trade_updates" not in await message_types(bob_socket)
     await alice_socket.disconnect()
     await bob_socket.disconnect()
+
+
+@database_sync_to_async
+def place_without_engine(account, qty: str):
+    """Placed and committed where an engine process would take it (so nothing fills yet)."""
+    request = OrderRequest(symbol="BTC/USD", side="buy", type="market", time_in_force="gtc", qty=Decimal(qty))
+    return order_place(account=account, request=request)[0]
+
+
+async def trade_events_until_fill(communicator) -> tuple[list[dict], list[dict]]:
+    trades, accounts = [], []
+    while not trades or trades[-1]["event"] != "fill":
+        message = await communicator.receive_json_from(timeout=5)
+        if message["type"] == "trade_updates":
+            trades.append(message)
+        elif message["type"] == "account_updates":
+            accounts.append(message)
+    return trades, accounts
+
+
+async def test_an_engine_batch_reaches_each_owner_in_one_send(settings, monkeypatch):
+    settings.TRADING_ENGINE_INLINE = False
+    alice, alice_account = await trader_with_cash("alice@example.com")
+    bob, bob_account = await trader_with_cash("bob@example.com")
+    await database_sync_to_async(AssetFactory)(crypto=True, reference_price=Decimal("50.00"))
+    await database_sync_to_async(quote)(symbol="BTC/USD", bid="49.00", ask="50.00", bid_size="10", ask_size="10")
+    sockets = {alice.pk: await listen(alice), bob.pk: await listen(bob)}
+    orders = {
+        alice.pk: await place_without_engine(alice_account, "1"),
+        bob.pk: await place_without_engine(bob_account, "0.5"),
+    }
+    sends = []
+    real_send = realtime.sender.group_send_many
+    monkeypatch.setattr(
+        realtime.sender, "group_send_many", lambda messages: sends.append(messages) or real_send(messages)
+    )
+
+    assert await database_sync_to_async(engine.paper_batch_run)() == 2
+
+    assert len(sends) == 1  # the whole batch: one hop to the channel layer, after its one commit
+    for user_id, socket in sockets.items():
+        trades, accounts = await trade_events_until_fill(socket)
+        assert [m["event"] for m in trades] == ["new", "pending_new", "accepted", "fill"]
+        assert {m["order"]["id"] for m in trades} == {str(orders[user_id].id)}  # each owner only their own
+        assert trades[-1]["qty"] == decimal_string(orders[user_id].qty)
+        assert [m["event"] for m in accounts if m["event"] == "fill"] == ["fill"]
+        await socket.disconnect()

@@ -48,9 +48,6 @@ class ScriptedVenue:
             raise VenueUnavailable("read timeout after the venue accepted")
         return SubmitOutcome(accepted=True, broker_order_id=broker_order_id)
 
-    def after_accept(self, order: Order) -> None:
-        pass
-
     def cancel(self, order: Order) -> bool:
         self._reachable()
         self.set(str(order.id), status=S.CANCELED)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from marketdata.feeds.registry import UnknownProvider, provider_for
-from marketdata.feeds.runner import build_runner
+from marketdata.feeds.runner import build_runner, feed_companions
 from speedtrade.locks import AdvisoryLock
 from speedtrade.process_metrics import metrics_endpoint_start
 from speedtrade.singleton import singleton_active
@@ -41,4 +41,4 @@ class Command(BaseCommand):
         async with singleton_active(AdvisoryLock.MARKET_DATA_FEED, provider, stop) as active:
             if active:
                 runner = await database_sync_to_async(build_runner)(provider)
-                await runner.run(stop)
+                await asyncio.gather(runner.run(stop), *(companion.run(stop) for companion in feed_companions()))

@@ -1,0 +1,159 @@
+"""The order engine: the paper venue's acceptance and fills without a Celery hop, and the outbox of the others.
+
+Its inbox and outbox are the `new` order rows themselves (partial index `order_new_by_venue`):
+placing an order writes nothing more than the order, so the one writer of order entry stays one
+round trip, and a `new` order committed is a `new` order found, whatever dies after the commit.
+
+* Paper orders (`paper_batch_run`): one transaction per batch claims them (accounts first,
+  skipping any another transaction holds), records each as submitted and accepted (two
+  statements for the batch), and books what the venue decides at the latest quotes — fills
+  through `execution_apply` and IOC/FOK cancels — each order in its own savepoint, so one that
+  fails (say, the cash is no longer there at the fill's price) leaves the others' acceptance and
+  fills, and moves no money of its own. Pushes go out together after the commit.
+* Other venues (`outbox_relay`): one transaction locks the oldest `new` orders no relay has
+  handed on, sends each to `submit_order` and marks it; a send the broker refuses is not marked.
+  A crash before the commit leaves them unmarked, so they are sent again: at least once, and
+  `submit_order`'s claim (new → pending_new, a conditional UPDATE) submits each exactly once.
+* `OrderEngine` runs both in `run_feed`, under its own advisory lock (one engine per deployment,
+  whatever the feed providers; the others wait as hot standbys and take over within
+  SINGLETON_POLL_SECONDS). It runs a batch when placement wakes it (`queueing.engine_wake`, one
+  Redis message after commit) and every TRADING_ENGINE_POLL_SECONDS when nothing does.
+* Where no engine runs (TRADING_ENGINE_INLINE: the embedded default, tests), the placing process
+  submits each order after commit through `submit_order`, which runs `paper_batch_run` for that one
+  order: the same code, so a placed market order is filled when its request returns.
+"""
+
+import asyncio
+import logging
+from collections.abc import Collection
+from typing import cast
+
+import redis.asyncio
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketdata.quotes import latest_quotes
+from speedtrade.locks import AdvisoryLock
+from speedtrade.realtime import sends_gathered
+from speedtrade.singleton import singleton_active
+from trading import paper_fills, queueing, services
+from trading.brokers.base import SubmitOutcome, broker_by_name
+from trading.brokers.paper import PaperVenue
+from trading.models import Order
+from trading.models import OrderStatus as S
+
+logger = logging.getLogger(__name__)
+
+PAPER = "paper"
+
+
+def paper_batch_run(*, order_ids: Collection | None = None, limit: int | None = None) -> int:
+    """Accept and fill one batch of `new` paper orders (only `order_ids`, if given) in one transaction.
+    Returns how many orders it took."""
+    venue = cast(PaperVenue, broker_by_name(PAPER))
+    with sends_gathered(), transaction.atomic():
+        now = timezone.now()
+        orders = services.inbox_claim(
+            venue=venue.name, order_ids=order_ids, limit=limit or settings.TRADING_ENGINE_BATCH_SIZE
+        )
+        if not orders:
+            return 0
+        answers = {order.pk: _venue_answer(venue, order) for order in orders}
+        for order in orders:
+            if not answers[order.pk].accepted:  # a replacement the venue refused: the old order stays live
+                services.order_venue_update(
+                    order_id=order.pk, to_status=S.REJECTED, event="rejected", reason=answers[order.pk].reject_reason
+                )
+        orders = [order for order in orders if answers[order.pk].accepted]
+        accepted = {order.pk: answers[order.pk].broker_order_id for order in orders}
+        services.orders_accepted_at_once(orders=orders, broker_order_ids=accepted, now=now)
+        quotes = latest_quotes({order.symbol for order in orders})
+        for order in orders:
+            decision = venue.accept_decision(order, quotes.get(order.symbol), now)
+            if decision is None:
+                continue
+            try:
+                # Each fill and cancel in its own savepoint: one that fails is rolled back alone (the order stays
+                # accepted, in the book); the batch's other orders are unaffected.
+                paper_fills.accept_decision_book(order, decision)
+            except Exception:
+                logger.exception("paper engine: the cancel that accepting order %s decided failed", order.pk)
+    return len(answers)
+
+
+def _venue_answer(venue: PaperVenue, order: Order) -> SubmitOutcome:
+    """As `submit_order` asks: a replacement of an order still pending_replace (a venue that acknowledges
+    replacements later) goes as a replace of it, any other order as a submission."""
+    replaced = order.replaces if order.replaces_id else None
+    if replaced is not None and replaced.status == S.PENDING_REPLACE:
+        return venue.replace(replaced, order)
+    return venue.submit(order)
+
+
+def outbox_relay(*, limit: int | None = None) -> int:
+    """Hand committed `new` orders of external venues to `submit_order`, at least once. Returns how many."""
+    now = timezone.now()
+    with transaction.atomic():
+        waiting = list(
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(status=S.NEW, submit_queued_at__isnull=True)
+            .exclude(broker=PAPER)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[: limit or settings.TRADING_ENGINE_BATCH_SIZE]
+        )
+        # Marked only once the broker took the message; a refused one waits for the next pass.
+        sent = [order_id for order_id in waiting if queueing.order_submit_queue(order_id)]
+        Order.objects.filter(pk__in=sent).update(submit_queued_at=now)
+    return len(sent)
+
+
+class OrderEngine:
+    """The engine's loop: a batch whenever placement wakes it, and a poll as the fallback."""
+
+    def __init__(self) -> None:
+        self.poll_seconds = settings.TRADING_ENGINE_POLL_SECONDS
+        self.batch_size = settings.TRADING_ENGINE_BATCH_SIZE
+        self.batches = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with singleton_active(AdvisoryLock.ORDER_ENGINE, "", stop) as active:
+            if not active:
+                return
+            client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+            wakes = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                while not stop.is_set():
+                    await self.work_off()
+                    await self._wake_or_poll(wakes)
+            finally:
+                await wakes.aclose()
+                await client.aclose()
+            logger.info("Order engine stopped after %d batches.", self.batches)
+
+    async def work_off(self) -> None:
+        """Every paper batch the inbox holds, then the outbox."""
+        try:
+            while True:
+                taken = await database_sync_to_async(paper_batch_run)(limit=self.batch_size)
+                self.batches += bool(taken)
+                if taken < self.batch_size:
+                    break
+            await database_sync_to_async(outbox_relay)(limit=self.batch_size)
+        except Exception:
+            # The database went away (or a bug): the orders stay `new`; the next pass takes them.
+            logger.exception("Order engine pass failed; retrying at the next wake or poll.")
+
+    async def _wake_or_poll(self, wakes: redis.asyncio.client.PubSub) -> None:
+        try:
+            if not wakes.subscribed:
+                await wakes.subscribe(queueing.ENGINE_WAKE_CHANNEL)
+            if await wakes.get_message(timeout=self.poll_seconds) is not None:
+                # Every wake that arrived meanwhile is answered by the same pass.
+                while await wakes.get_message(timeout=0) is not None:
+                    pass
+        except (redis.RedisError, OSError) as unreachable:
+            logger.warning("Order engine: no wake messages (%s); polling.", unreachable)
+            await wakes.reset()
+            await asyncio.sleep(self.poll_seconds)
