@@ -30,7 +30,7 @@ from trading.risk import OrderRequest
 from trading.selectors import reservation_discrepancies
 from trading.tasks import submit_order
 from trading.tests.conftest import cash, quote
-from trading.tests.test_races import LOCK_WAIT_LIMIT_SECONDS, Competitor
+from trading.tests.races import LOCK_WAIT_LIMIT_SECONDS, Competitor
 
 # Batches commit (one transaction each, competing claims on their own connections): real commits, restored after.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
