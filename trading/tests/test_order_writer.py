@@ -237,14 +237,12 @@ def test_the_async_entry_places_and_finds_the_order_on_a_psycopg_connection(alic
         f"host={database['HOST']} port={database['PORT'] or 5432} dbname={database['NAME']} user={database['USER']}"
     )
 
-    # Built before the event loop runs, as the lean path builds them: building reads the account's user.
+    # Built before the event loop, as a lean path builds them from its cached account and user.
     placements = [placement_build(account=alice_account, checked=checked, now=now) for _ in range(2)]
 
     async def place_twice():
         async with await psycopg.AsyncConnection.connect(conninfo) as conn, conn.transaction():
-            first = await order_writer.order_write_async(conn, placements[0])
-            again = await order_writer.order_write_async(conn, placements[1])
-        return first, again
+            return [await order_writer.order_write_async(conn, placement) for placement in placements]
 
     first, again = asyncio.run(place_twice())
 
