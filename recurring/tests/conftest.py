@@ -1,45 +1,6 @@
 from datetime import date
-from decimal import Decimal
 
-import pytest
-from freezegun import freeze_time
+from trading.tests.trading_day import _fresh_venue, acme, alice_account, market_open  # noqa: F401  (fixtures)
 
-from accounts.tests.factories import approved_customer
-from portfolios.services import deposit_settled_post
-from portfolios.tests.factories import AssetFactory
-from trading.brokers import base
-from trading.brokers.paper import paper_book_reset
-from trading.tests.conftest import quote
-
-# Wednesday 4 March 2026, 10:00 New York: the session opened at 09:30.
+# Wednesday 4 March 2026, the trading day of trading_day's fixtures: a plan's first scheduled date.
 WEDNESDAY = date(2026, 3, 4)
-WEDNESDAY_OPEN_PLUS_30 = "2026-03-04 15:00:00"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_venue():
-    paper_book_reset()
-    base.brokers_reset()
-    yield
-    paper_book_reset()
-    base.brokers_reset()
-
-
-@pytest.fixture
-def market_open():
-    with freeze_time(WEDNESDAY_OPEN_PLUS_30, tick=True) as frozen:
-        yield frozen
-
-
-@pytest.fixture
-def alice_account(alice, market_open):
-    account = approved_customer(alice)
-    deposit_settled_post(account=account, amount=Decimal("1000.00"))
-    return account
-
-
-@pytest.fixture
-def acme(db, market_open):
-    asset = AssetFactory(symbol="ACME", reference_price=Decimal("10.00"))
-    quote(symbol="ACME", bid="9.99", ask="10.01")
-    return asset
