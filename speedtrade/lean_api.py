@@ -268,15 +268,16 @@ def _checked(route: Route, request: LeanRequest) -> Outcome:
     parsed = route.prepare(request)
     if principal.api_key_id is not None and request.method == "POST" and not principal.can_trade:
         raise FallThrough  # a read-only key: DRF's permission refusal
-    if principal.account_id is None:
-        found = primary_account(user=User.from_db("default", ["id"], [principal.user_id]))
-        if found is None:
-            raise FallThrough  # no account: the view's 404
-        principal.account_id = found.pk
-    # Deferred fields: the selectors and services filter by it or lock it and read it themselves.
-    account = Account.from_db("default", ["id", "user_id"], [principal.account_id, principal.user_id])
     headers: dict[str, str] = {}
     try:
+        # Inside the handler's reach: waiting for a pooled connection here is the 503 `overloaded` DRF's view gives.
+        if principal.account_id is None:
+            found = primary_account(user=User.from_db("default", ["id"], [principal.user_id]))
+            if found is None:
+                raise FallThrough  # no account: the view's 404
+            principal.account_id = found.pk
+        # Deferred fields: the selectors and services filter by it or lock it and read it themselves.
+        account = Account.from_db("default", ["id", "user_id"], [principal.account_id, principal.user_id])
         if principal.api_key_id is not None:
             window = rate_limit_hit(key_id=principal.api_key_id, user_id=principal.user_id)
             headers.update(window.headers)

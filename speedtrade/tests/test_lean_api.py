@@ -402,3 +402,24 @@ def test_ending_a_session_from_another_device_refuses_its_token_at_once(
 
     refused = apps.request(apps.lean, "GET", "/api/v1/account", headers=bearer(alice_token))
     assert (refused.status, refused.by_lean) == (401, False)
+
+
+def test_an_exhausted_connection_pool_while_finding_the_account_is_drfs_503(apps, alice_token, acme, monkeypatch):
+    """Overload on the lean path's first query is the 503 `overloaded` DRF gives, not a server error (the bench's
+    500s at 500 orders/s)."""
+    from django.db import OperationalError
+    from psycopg_pool import PoolTimeout
+
+    def pool_exhausted(**kwargs):
+        try:
+            raise PoolTimeout("couldn't get a connection after 10.00 sec")
+        except PoolTimeout as timeout:
+            raise OperationalError(str(timeout)) from timeout  # what Django's error wrapper raises
+
+    warm(apps, bearer(alice_token))
+    monkeypatch.setattr("speedtrade.lean_api.primary_account", pool_exhausted)
+    headers = [*bearer(alice_token), ("Content-Type", "application/json")]
+    lean = apps.request(apps.lean, "POST", "/api/v1/orders", headers=headers, body=json.dumps(LIMIT_BUY).encode())
+    assert (lean.by_lean, lean.status, lean.header("Retry-After")) == (True, 503, "1")
+    assert json.loads(lean.body)["code"] == "overloaded"
+    assert not Order.objects.exists()
