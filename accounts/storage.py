@@ -7,7 +7,7 @@ documents, kept at least six years: SEC Rule 17a-4), chosen by the settings:
 
 * the embedded default and the tests: `PrivateFileSystemStorage` under `PRIVATE_MEDIA_ROOT`
   (`ACCOUNT_DOCUMENTS_ROOT` for account documents), outside the static and media trees;
-* services deployments with several web machines: `PrivateS3Storage`, a bucket on S3 or any
+* services deployments with several web machines: `accounts.s3_storage.PrivateS3Storage`, a bucket on S3 or any
   S3-compatible object store (PRIVATE_S3_*), every object written with a private ACL and
   server-side encryption, so any web machine reads what another one stored.
 
@@ -20,9 +20,8 @@ import os
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.utils.deconstruct import deconstructible
-from storages.backends.s3 import S3Storage
 
-_NO_URL = "Private files have no public URL; stream them through a checked view."
+NO_URL = "Private files have no public URL; stream them through a checked view."
 
 
 @deconstructible
@@ -42,14 +41,7 @@ class PrivateFileSystemStorage(FileSystemStorage):
         return os.path.abspath(self.base_location)
 
     def url(self, name):
-        raise NotImplementedError(_NO_URL)
-
-
-class PrivateS3Storage(S3Storage):
-    """A private bucket: no presigned or public URL is handed out either; our views stream the object."""
-
-    def url(self, name, parameters=None, expire=None, http_method=None):
-        raise NotImplementedError(_NO_URL)
+        raise NotImplementedError(NO_URL)
 
 
 @deconstructible
@@ -90,7 +82,7 @@ class PrivateStorage(Storage):
         return self.backend().get_modified_time(name)
 
     def url(self, name):
-        raise NotImplementedError(_NO_URL)
+        raise NotImplementedError(NO_URL)
 
 
 private_document_storage = PrivateStorage()

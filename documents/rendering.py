@@ -8,22 +8,32 @@ template that names any other resource fails to render instead of reaching the n
 import csv
 import io
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import weasyprint
 from django.template.loader import render_to_string
-from weasyprint.urls import URLFetcher
 
 from speedtrade.spreadsheet import csv_cell
+
+if TYPE_CHECKING:
+    from weasyprint.urls import URLFetcher
 
 PDF = "application/pdf"
 CSV = "text/csv; charset=utf-8"
 
 
-def offline_url_fetcher() -> URLFetcher:
+# WeasyPrint (with Pango and fontTools, about 30 MB) is imported when a PDF is first rendered (the beat jobs, the
+# staff command, a correction's approval), not by every web worker at start.
+
+
+def offline_url_fetcher() -> "URLFetcher":
+    from weasyprint.urls import URLFetcher
+
     return URLFetcher(allowed_protocols={"data"}, fail_on_errors=True, allow_redirects=False)
 
 
 def pdf_from_template(template_name: str, context: dict) -> bytes:
+    import weasyprint
+
     html = render_to_string(template_name, context)
     return weasyprint.HTML(string=html, base_url=None, url_fetcher=offline_url_fetcher()).write_pdf()
 

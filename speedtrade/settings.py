@@ -699,7 +699,7 @@ PRIVATE_S3_BUCKET = env.str("PRIVATE_S3_BUCKET", default="")
 _private_s3_kms_key = env.str("PRIVATE_S3_KMS_KEY_ID", default="")
 _private_storage = (
     {
-        "BACKEND": "accounts.storage.PrivateS3Storage",
+        "BACKEND": "accounts.s3_storage.PrivateS3Storage",
         "OPTIONS": {
             "bucket_name": PRIVATE_S3_BUCKET,
             "location": env.str("PRIVATE_S3_PREFIX", default="private"),

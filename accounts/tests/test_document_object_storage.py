@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from accounts.models import KYCDocument
-from accounts.storage import PrivateS3Storage, private_document_storage
+from accounts.s3_storage import PrivateS3Storage
+from accounts.storage import private_document_storage
 from accounts.tests.factories import PNG_BYTES
 from accounts.tests.test_kyc_documents import _upload
 from speedtrade.tests.processes import MotoS3Server
@@ -30,7 +31,7 @@ def private_s3(settings, s3_server):
     settings.STORAGES = {
         **settings.STORAGES,
         "private": {
-            "BACKEND": "accounts.storage.PrivateS3Storage",
+            "BACKEND": "accounts.s3_storage.PrivateS3Storage",
             "OPTIONS": {
                 "bucket_name": BUCKET,
                 "location": "private",

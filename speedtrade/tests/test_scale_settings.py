@@ -50,7 +50,7 @@ def test_behind_pgbouncer_nothing_outlives_a_transaction():
 def test_private_files_go_to_an_encrypted_private_bucket_when_one_is_set():
     assert _show()["private"] == "accounts.storage.PrivateFileSystemStorage"
     loaded = _show(PRIVATE_S3_BUCKET="speedtrade-private")
-    assert loaded["private"] == "accounts.storage.PrivateS3Storage"
+    assert loaded["private"] == "accounts.s3_storage.PrivateS3Storage"
     assert loaded["sse"] == {"ServerSideEncryption": "AES256"} and loaded["acl"] == "private"
     kms = _show(PRIVATE_S3_BUCKET="speedtrade-private", PRIVATE_S3_KMS_KEY_ID="alias/speedtrade")
     assert kms["sse"] == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/speedtrade"}
