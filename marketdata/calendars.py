@@ -8,7 +8,7 @@ all ask these functions; nothing else decides whether a market is open.
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,9 @@ def _at_et(day: date, clock_time: time) -> datetime:
     return datetime.combine(day, clock_time, tzinfo=ET).astimezone(ZoneInfo("UTC"))
 
 
+# Sessions are fixed by the calendar, built once per process: remembered per date, since every order entry, clock
+# and valuation asks (each pandas lookup costs about a millisecond of CPU).
+@lru_cache(maxsize=4096)
 def equity_session(day: date) -> EquitySession | None:
     """The session on `day`, or None on weekends and holidays."""
     calendar = xnys()
@@ -108,6 +111,7 @@ def next_session(at: datetime) -> EquitySession:
         day += timedelta(days=1)
 
 
+@lru_cache(maxsize=4096)
 def session_before(day: date) -> EquitySession:
     """The newest session on a date before `day` (the previous session's close is measured from it)."""
     previous = xnys().date_to_session(pd.Timestamp(day - timedelta(days=1)), direction="previous")
