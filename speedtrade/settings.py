@@ -365,8 +365,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's rates and keys, counted in fixed windows: one round trip at any rate (speedtrade/api/throttling.py).
+        "speedtrade.api.throttling.AnonRateFixedWindowThrottle",
+        "speedtrade.api.throttling.UserRateFixedWindowThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from rest_framework.exceptions import Throttled
+
+from speedtrade.api.throttling import window_hits
 
 WINDOW_SECONDS = 60
 REQUEST_ATTRIBUTE = "api_key_rate_window"
@@ -42,25 +43,6 @@ class ApiKeyRateLimited(Throttled):
     default_code = "rate_limited"
 
 
-def _count(cache_keys: list[str]) -> list[int]:
-    """Count one hit on each window, in one round trip."""
-    cache = caches["default"]
-    if isinstance(cache, RedisCache):
-        # Django's cache API has no atomic "increment or create with expiry"; its Redis client does.
-        # `_cache` (Django's private client wrapper) is not in the stubs.
-        client = cache._cache.get_client(cache_keys[0], write=True)  # type: ignore[attr-defined]
-        pipeline = client.pipeline(transaction=False)
-        for cache_key in cache_keys:
-            pipeline.incr(cache_key)
-            pipeline.expire(cache_key, WINDOW_SECONDS + 1)
-        return pipeline.execute()[::2]
-    counts = []
-    for cache_key in cache_keys:  # embedded default: local memory
-        cache.add(cache_key, 0, timeout=WINDOW_SECONDS + 1)
-        counts.append(cache.incr(cache_key))
-    return counts
-
-
 def rate_limit_hit(*, key_id: str, user_id) -> RateWindow:
     """Count one request against the key's window and its owner's (all their keys together).
 
@@ -68,11 +50,12 @@ def rate_limit_hit(*, key_id: str, user_id) -> RateWindow:
     """
     window_start = int(time.time()) // WINDOW_SECONDS * WINDOW_SECONDS
     cache = caches["default"]
-    key_used, user_used = _count(
+    key_used, user_used = window_hits(
         [
             cache.make_and_validate_key(f"api-key-rate:{key_id}:{window_start}"),
             cache.make_and_validate_key(f"api-user-rate:{user_id}:{window_start}"),
-        ]
+        ],
+        seconds=WINDOW_SECONDS,
     )
     reset = window_start + WINDOW_SECONDS
     windows = (
