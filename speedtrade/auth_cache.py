@@ -24,6 +24,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from allauth.headless.tokens.strategies.jwt import internal as allauth_jwt
@@ -45,7 +46,9 @@ class Principal:
     api_key_id: str | None = None  # API keys
     can_trade: bool = True  # an API key's scope; access tokens always may
     client: tuple[str, str] = ("", "")  # (IP, user agent) when stored: another client goes the full way
-    account_id: uuid.UUID | None = None  # the user's primary account, filled in by the first lean request
+    # The user's primary account as its first lean request read it (`speedtrade.lean_api.AccountSnapshot`):
+    # revoked with the principal whenever who may trade changes.
+    account: Any = None
     expires_at: float = field(default=0.0)  # monotonic
 
 
@@ -54,6 +57,7 @@ class AuthCache:
 
     def __init__(self, *, max_entries: int = _MAX_ENTRIES):
         self._entries: OrderedDict[str, tuple[str, Principal]] = OrderedDict()  # credential -> (check, principal)
+        self._verified_tokens: OrderedDict[str, dict] = OrderedDict()  # access token -> its verified claims
         self._revoked: dict[str, float] = {}  # "user:<id>" / "session:<digest>" / "key:<id>" -> monotonic time revoked
         self._lock = threading.Lock()
         self._max_entries = max_entries
@@ -125,10 +129,29 @@ class AuthCache:
     def access_token_principal(self, token: str, *, client: tuple[str, str]) -> Principal | None:
         """The principal of a remembered access token, verified here as allauth does (signature, expiry, the
         token's use and claims); its session's validity is the cache's. None: "check it in full"."""
-        payload = allauth_jwt.decode_token(token, "access")
+        payload = self._verified_access_token(token)
         if payload is None:
             return None
         return self.get(f"jwt:{payload['sid']}", payload["sub"], client=client)
+
+    def _verified_access_token(self, token: str) -> dict | None:
+        """allauth's verification of the token (signature, expiry, use, claims; about a millisecond of CPU),
+        remembered for the same token: of that answer only the expiry can change (time passes `iat`, never back)."""
+        with self._lock:
+            payload = self._verified_tokens.get(token)
+        if payload is None:
+            payload = allauth_jwt.decode_token(token, "access")
+            if payload is None:
+                return None
+            with self._lock:
+                self._verified_tokens[token] = payload
+                while len(self._verified_tokens) > self._max_entries:
+                    self._verified_tokens.popitem(last=False)
+        if payload["exp"] <= time.time():
+            with self._lock:
+                self._verified_tokens.pop(token, None)
+            return None
+        return payload
 
     def api_key_remember(self, *, key, secret: str, validated_at: float) -> None:
         """An API key whose secret matched and whose owner is active (keys have no session to track: any client)."""

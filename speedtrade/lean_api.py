@@ -43,7 +43,6 @@ from django.utils.log import log_response
 from django_prometheus.middleware import Metrics
 from rest_framework.exceptions import Throttled
 from rest_framework.renderers import BaseRenderer, JSONRenderer
-from rest_framework.throttling import UserRateThrottle
 
 from accounts.api.rate_limit import ApiKeyRateLimited, rate_limit_hit
 from accounts.models import User
@@ -51,10 +50,11 @@ from alpaca_compat.errors import alpaca_trading_exception_handler
 from alpaca_compat.trading_views import alpaca_account_body
 from portfolios.api.views import account_body, positions_body
 from portfolios.models import Account
-from portfolios.selectors import primary_account
+from portfolios.selectors import kyc_approval_known, owner_kyc_approved, primary_account
 from speedtrade import auth_cache
 from speedtrade.api.errors import exception_handler
 from speedtrade.api.renderers import PlainJSONRenderer
+from speedtrade.api.throttling import UserRateFixedWindowThrottle
 from speedtrade.auth_cache import Principal
 from speedtrade.money import to_cents, to_qty
 from trading import services
@@ -271,20 +271,16 @@ def _checked(route: Route, request: LeanRequest) -> Outcome:
     headers: dict[str, str] = {}
     try:
         # Inside the handler's reach: waiting for a pooled connection here is the 503 `overloaded` DRF's view gives.
-        if principal.account_id is None:
-            found = primary_account(user=User.from_db("default", ["id"], [principal.user_id]))
-            if found is None:
-                raise FallThrough  # no account: the view's 404
-            principal.account_id = found.pk
-        # Deferred fields: the selectors and services filter by it or lock it and read it themselves.
-        account = Account.from_db("default", ["id", "user_id"], [principal.account_id, principal.user_id])
+        if principal.account is None:
+            principal.account = AccountSnapshot.read(user_id=principal.user_id)
+        account = principal.account.account()
         if principal.api_key_id is not None:
             window = rate_limit_hit(key_id=principal.api_key_id, user_id=principal.user_id)
             headers.update(window.headers)
             if window.exceeded:
                 raise ApiKeyRateLimited(wait=max(1, window.reset - int(time.time())))
-        throttle = UserRateThrottle()
-        # DRF's UserRateThrottle reads only `request.user.pk` (and no view): typed for a whole Request.
+        throttle = UserRateFixedWindowThrottle()
+        # The user throttle reads only `request.user.pk` (and no view): typed for a whole Request.
         if not throttle.allow_request(_ThrottledRequest(principal), None):  # type: ignore[arg-type]
             raise Throttled(throttle.wait())
         data, status = route.answer(request, parsed, account)
@@ -299,8 +295,42 @@ def _checked(route: Route, request: LeanRequest) -> Outcome:
     return Outcome(data, status, headers)
 
 
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """The caller's primary account and its owner as one query read them, with whether the owner passed KYC:
+    what order entry's checks read, kept with the principal. A principal is revoked whenever who may trade
+    changes (a KYC decision, a restriction, deactivation: `speedtrade.auth_cache`), and the order writer checks
+    the account's status and blocks again under its lock, so a snapshot never lets a refused order through.
+    Routes that show the account read it afresh."""
+
+    account_values: tuple
+    user_values: tuple
+    kyc_approved: bool
+
+    @classmethod
+    def read(cls, *, user_id) -> "AccountSnapshot":
+        found = primary_account(user=User.from_db("default", ["id"], [user_id]))
+        if found is None:
+            raise FallThrough  # no account: the view's 404
+        return cls(_row_values(found), _row_values(found.user), kyc_approved=owner_kyc_approved(found))
+
+    def account(self) -> Account:
+        """Instances of this request's own (a request's services may change them), the owner already joined."""
+        account = Account.from_db("default", _ACCOUNT_COLUMNS, self.account_values)
+        Account.user.field.set_cached_value(account, User.from_db("default", _USER_COLUMNS, self.user_values))
+        return kyc_approval_known(account, approved=self.kyc_approved)
+
+
+_ACCOUNT_COLUMNS = [field.attname for field in Account._meta.concrete_fields]
+_USER_COLUMNS = [field.attname for field in User._meta.concrete_fields]
+
+
+def _row_values(instance) -> tuple:
+    return tuple(getattr(instance, field.attname) for field in instance._meta.concrete_fields)
+
+
 class _ThrottledRequest:
-    """What DRF's UserRateThrottle reads of a request: the authenticated user's pk."""
+    """What the user throttle reads of a request: the authenticated user's pk."""
 
     def __init__(self, principal: Principal):
         self.user = User.from_db("default", ["id"], [principal.user_id])

@@ -14,6 +14,8 @@ Callers use the names below (`from portfolios import selectors; selectors.accoun
 from portfolios.selectors.accounts import (
     account_active_restrictions,
     account_cash_balance,
+    kyc_approval_known,
+    owner_kyc_approved,
     primary_account,
     trading_refusal_reason,
     transfer_refusal_reason,
@@ -84,6 +86,8 @@ __all__ = [
     "account_active_restrictions",
     "account_activities",
     "account_cash_balance",
+    "kyc_approval_known",
+    "owner_kyc_approved",
     "account_valuation",
     "assets_held",
     "cash_state",

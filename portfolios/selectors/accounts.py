@@ -40,12 +40,30 @@ def transfer_refusal_reason(*, account) -> str | None:
 def _approval_refusal(account) -> str | None:
     if account.status == Account.Status.CLOSED:
         return "account closed"
-    # One EXISTS on the order-entry path, not the full status (application + latest decision).
-    if not KYCApplication.objects.filter(user_id=account.user_id, status=KYCApplication.Status.APPROVED).exists():
+    if not owner_kyc_approved(account):
         return "KYC not approved"
     if account.status != Account.Status.ACTIVE:
         return "account not active"
     return None
+
+
+_KYC_APPROVED = "owner_kyc_approved"
+
+
+def kyc_approval_known(account: Account, *, approved: bool) -> Account:
+    """Mark `account` with its owner's KYC approval, already known: the lean request path's account, rebuilt per
+    request from a snapshot that every KYC decision revokes (`speedtrade.auth_cache`), skips the lookup."""
+    account.__dict__[_KYC_APPROVED] = approved
+    return account
+
+
+def owner_kyc_approved(account) -> bool:
+    """Whether the account's owner passed KYC (known on a lean request's account, else looked up)."""
+    known = account.__dict__.get(_KYC_APPROVED)
+    if known is not None:
+        return known
+    # One EXISTS on the order-entry path, not the full status (application + latest decision).
+    return KYCApplication.objects.filter(user_id=account.user_id, status=KYCApplication.Status.APPROVED).exists()
 
 
 _REFUSAL_PREFIX = {
