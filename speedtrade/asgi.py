@@ -15,6 +15,7 @@ django_asgi_app = SyncRequestASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
 from django.conf import settings  # noqa: E402
+from django.urls import URLResolver, get_resolver  # noqa: E402
 
 from speedtrade.lean_api import LeanApi  # noqa: E402
 from speedtrade.process_metrics import CountedWebSockets  # noqa: E402
@@ -56,6 +57,20 @@ class LifespanHandler:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+
+def url_maps_fill(resolver: URLResolver | None = None) -> None:
+    """Build every URL resolver's reverse map now, before the first request. Built lazily, each map is built again
+    by every thread that asks before it is done (Django's `_populate` guards recursion per thread, not
+    concurrency): a cold worker met by hundreds of concurrent requests (a restart under load) spent minutes
+    building it hundreds of times over, answering nothing meanwhile."""
+    resolver = resolver or get_resolver()
+    resolver.reverse_dict  # noqa: B018  (the property builds the map)
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            url_maps_fill(pattern)
+
+
+url_maps_fill()
 
 application = ProtocolTypeRouter(
     {
