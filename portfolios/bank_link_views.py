@@ -12,7 +12,6 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from portfolios import plaid
 from portfolios.models import BankLink
 from portfolios.views import _own_account
 from speedtrade.api.errors import domain_error_status
@@ -21,9 +20,14 @@ from speedtrade.errors import DomainError
 logger = logging.getLogger(__name__)
 
 
-def _require_plaid() -> None:
+def _plaid():
+    """`portfolios.plaid`, imported by the first request that uses it: the Plaid SDK's models weigh about 19 MB,
+    which no web worker of a deployment without Plaid should carry."""
     if settings.BANK_RAIL != "plaid":
         raise Http404("Bank linking is not enabled.")
+    from portfolios import plaid
+
+    return plaid
 
 
 def _refusal(exc: DomainError) -> JsonResponse:
@@ -33,7 +37,7 @@ def _refusal(exc: DomainError) -> JsonResponse:
 @login_required
 @require_POST
 def link_token(request):
-    _require_plaid()
+    plaid = _plaid()
     _own_account(request)
     try:
         return JsonResponse({"link_token": plaid.link_token_create(user=request.user)})
@@ -45,7 +49,7 @@ def link_token(request):
 @require_POST
 def link_exchange(request):
     """Link's onSuccess posts public_token, account_id and institution_name here."""
-    _require_plaid()
+    plaid = _plaid()
     account = _own_account(request)
     public_token, account_id = request.POST.get("public_token", ""), request.POST.get("account_id", "")
     if not public_token or not account_id:
@@ -75,7 +79,7 @@ def link_exchange(request):
 @require_POST
 def plaid_webhook(request):
     """Plaid's webhooks; only ones whose JWT verifies do anything, and each only once."""
-    _require_plaid()
+    plaid = _plaid()
     try:
         outcome = plaid.webhook_receive(body=request.body, token=request.headers.get("Plaid-Verification", ""))
     except plaid.WebhookRejected as exc:
