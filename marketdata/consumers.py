@@ -140,4 +140,4 @@ class QuoteStreamConsumer(QuoteFanOut, AuthenticatedJsonConsumer):
         await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
 
     async def send_quotes(self, ticks: list[FannedQuote]) -> None:
-        await self.send(text_data="[" + ",".join(tick.json for tick in ticks) + "]")  # each encoded once per process
+        await self.send_frame("[" + ",".join(tick.json for tick in ticks) + "]")  # each encoded once per process

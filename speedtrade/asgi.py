@@ -16,6 +16,7 @@ django_asgi_app = SyncRequestASGIHandler()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up)
 from django.conf import settings  # noqa: E402
 
+from speedtrade.consumers import DirectFrames  # noqa: E402
 from speedtrade.lean_api import LeanApi  # noqa: E402
 from speedtrade.process_metrics import CountedWebSockets  # noqa: E402
 from speedtrade.routing import websocket_urlpatterns  # noqa: E402
@@ -60,7 +61,7 @@ class LifespanHandler:
 application = ProtocolTypeRouter(
     {
         "http": LeanApi(django_asgi_app),
-        "websocket": CountedWebSockets(websocket_auth_stack(URLRouter(websocket_urlpatterns))),
+        "websocket": DirectFrames(CountedWebSockets(websocket_auth_stack(URLRouter(websocket_urlpatterns)))),
         "lifespan": LifespanHandler(),
     }
 )

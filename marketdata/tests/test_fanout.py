@@ -114,8 +114,8 @@ async def test_each_tick_is_encoded_once_for_all_its_sockets(hub, monkeypatch):
     all_sent = asyncio.Event()
 
     class Socket(QuoteStreamConsumer):
-        async def send(self, text_data=None, bytes_data=None, close=False):
-            texts.append(text_data)
+        async def send_frame(self, text: str) -> None:
+            texts.append(text)
             if len(texts) == 3:
                 all_sent.set()
 
