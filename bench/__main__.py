@@ -154,10 +154,7 @@ def run_alerts_only(config: Config, sizes: dict, work: Path) -> dict:
     return data
 
 
-def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) -> dict:
-    data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
-    started = time.monotonic()
-    seed_path = str(work / "seed.json")
+def seeded(config: Config, sizes: dict, seed_path: str, *, reuse_seed: bool) -> dict:
     if reuse_seed and Path(seed_path).exists():
         log(f"database {config.database}: reusing the seeded database (--reuse-seed)")
         python_module(config, "bench.seed", seed_path, "--refresh-tokens")
@@ -169,7 +166,51 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
         python_module(
             config, "bench.seed", seed_path, CELERY_TASK_ALWAYS_EAGER="true", BENCH_SEED=json.dumps(sizes["seed"])
         )
-    seed = json.loads(Path(seed_path).read_text())
+    return json.loads(Path(seed_path).read_text())
+
+
+def fanout_step(config: Config, seed: dict, stack: Stack, sizes: dict) -> list[dict]:
+    """SpeedTrade's web server, then the bare ceiling server, at each tick rate (the feed of the stack stopped)."""
+    return [
+        fanout.measure(
+            config,
+            seed,
+            stack,
+            target=target,
+            rate=rate,
+            seconds=sizes["fanout_seconds"],
+            clients=sizes["fanout_clients"],
+            processes=sizes["fanout_client_processes"],
+        )
+        for rate in sizes["fanout_rates"]
+        for target in ("speedtrade", "ceiling")
+    ]
+
+
+def run_fanout_only(config: Config, sizes: dict, work: Path, *, reuse_seed: bool) -> dict:
+    """`--only fanout`: the quote fan-out step alone against the web server (no worker, no stack feed)."""
+    data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
+    started = time.monotonic()
+    seed = seeded(config, sizes, str(work / "seed.json"), reuse_seed=reuse_seed)
+    stack = Stack(config, work)
+    try:
+        log("starting web (uvicorn)")
+        stack.start_web("uvicorn")
+        data["server"], data["web_workers"] = "uvicorn", config.workers
+        data["fanout"] = fanout_step(config, seed, stack, sizes)
+        data["memory_mb_after_fanout"] = {name: process.rss_mb() for name, process in stack.processes.items()}
+    finally:
+        stack.stop_all()
+    data["machine"]["after"] = machine_load()
+    data["elapsed_s"] = round(time.monotonic() - started, 1)
+    return data
+
+
+def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) -> dict:
+    data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
+    started = time.monotonic()
+    seed_path = str(work / "seed.json")
+    seed = seeded(config, sizes, seed_path, reuse_seed=reuse_seed)
     data["order_sql_statements"] = seed["order_sql_statements"]
     data["statements_counted"] = statement_counting(config)
 
@@ -227,20 +268,7 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
         stack.stop("worker")
         stack.stop("feed")  # from here the fan-out feed is the only publisher
         seed = fresh_seed()
-        data["fanout"] = [
-            fanout.measure(
-                config,
-                seed,
-                stack,
-                target=target,
-                rate=rate,
-                seconds=sizes["fanout_seconds"],
-                clients=sizes["fanout_clients"],
-                processes=sizes["fanout_client_processes"],
-            )
-            for rate in sizes["fanout_rates"]
-            for target in ("speedtrade", "ceiling")
-        ]
+        data["fanout"] = fanout_step(config, seed, stack, sizes)
         data["memory_mb_after_fanout"] = {name: process.rss_mb() for name, process in stack.processes.items()}
         stack.stop_all()
         data["servers"] = servers.compare(config, seed, stack, seconds=sizes["server_seconds"])
@@ -282,6 +310,35 @@ def alert_rows(alerts: dict) -> list[dict]:
             "met": p99 <= 100,
         },
     ]
+
+
+def fanout_rows(data: dict) -> list[dict]:
+    rows = []
+    ceilings = {run["ticks_per_s_offered"]: run for run in data.get("fanout", []) if run["target"] == "ceiling"}
+    for run in data.get("fanout", []):
+        if run["target"] != "speedtrade":
+            continue
+        rate, ceiling = run["ticks_per_s_offered"], ceilings.get(run["ticks_per_s_offered"], {})
+        rows.append(
+            {
+                "name": f"fan-out {rate} ticks/s: fresh updates/s (demanded {run['updates_demanded_per_s']:,.0f})",
+                "target": "all delivered" if rate <= 200 else "≥ ceiling",
+                "result": run["fresh_updates_per_s"],
+                "ceiling": ceiling.get("fresh_updates_per_s"),
+                "met": run["fresh_updates_per_s"]
+                >= (0.99 * run["updates_demanded_per_s"] if rate <= 200 else ceiling.get("fresh_updates_per_s", 0)),
+            }
+        )
+        rows.append(
+            {
+                "name": f"fan-out {rate} ticks/s: age p99 ms",
+                "target": "≤ 100 ms",
+                "result": run["age_ms"]["p99"],
+                "ceiling": ceiling.get("age_ms", {}).get("p99"),
+                "met": run["age_ms"]["p99"] is not None and run["age_ms"]["p99"] <= 100,
+            }
+        )
+    return rows
 
 
 def summary_rows(data: dict) -> list[dict]:
@@ -485,30 +542,7 @@ def summary_rows(data: dict) -> list[dict]:
     )
     feed = max(memory.get("feed", {}).values(), default=None)
     rows.append({"name": "RSS feed MB", "target": "≤ 300 MB", "result": feed, "met": feed is not None and feed <= 300})
-    ceilings = {run["ticks_per_s_offered"]: run for run in data.get("fanout", []) if run["target"] == "ceiling"}
-    for run in data.get("fanout", []):
-        if run["target"] != "speedtrade":
-            continue
-        rate, ceiling = run["ticks_per_s_offered"], ceilings.get(run["ticks_per_s_offered"], {})
-        rows.append(
-            {
-                "name": f"fan-out {rate} ticks/s: fresh updates/s (demanded {run['updates_demanded_per_s']:,.0f})",
-                "target": "all delivered" if rate <= 200 else "≥ ceiling",
-                "result": run["fresh_updates_per_s"],
-                "ceiling": ceiling.get("fresh_updates_per_s"),
-                "met": run["fresh_updates_per_s"]
-                >= (0.99 * run["updates_demanded_per_s"] if rate <= 200 else ceiling.get("fresh_updates_per_s", 0)),
-            }
-        )
-        rows.append(
-            {
-                "name": f"fan-out {rate} ticks/s: age p99 ms",
-                "target": "≤ 100 ms",
-                "result": run["age_ms"]["p99"],
-                "ceiling": ceiling.get("age_ms", {}).get("p99"),
-                "met": run["age_ms"]["p99"] is not None and run["age_ms"]["p99"] <= 100,
-            }
-        )
+    rows.extend(fanout_rows(data))
     for server in data.get("servers", []):
         rows.append(
             {
@@ -537,32 +571,39 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["alerts"],
+        choices=["alerts", "fanout"],
         help="one step alone at the chosen size (results in bench/results/<step>.md, not committed)",
+    )
+    parser.add_argument(
+        "--fanout-rates",
+        type=lambda value: [int(rate) for rate in value.split(",")],
+        help="the fan-out step's tick rates, comma-separated, instead of the size's (while tuning; not for results)",
     )
     args = parser.parse_args()
     config = Config(smoke=args.smoke)
     sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
+    if args.fanout_rates:
+        sizes = sizes | {"fanout_rates": args.fanout_rates}
     if args.smoke:
         config.database += "_smoke"
     if args.only == "alerts":
-        with tempfile.TemporaryDirectory(prefix="speedtrade-bench-") as work:
-            data = run_alerts_only(config, sizes, Path(work))
+        with tempfile.TemporaryDirectory(prefix="speedtrade-bench-") as temporary:
+            data = run_alerts_only(config, sizes, Path(temporary))
         json_path, md_path = report.write(data, alert_rows(data["alerts"]), name="alerts", out_dir=args.out)
         print(report.table(alert_rows(data["alerts"])))
         print(f"\n{json_path}\n{md_path}  ({data['elapsed_s']} s)")
         return 0
+    steps = run_fanout_only if args.only == "fanout" else run
     if args.reuse_seed:
         work = Path(tempfile.gettempdir()) / f"speedtrade-bench-{config.database}"
         work.mkdir(exist_ok=True)
-        data = run(config, sizes, work, reuse_seed=True)
+        data = steps(config, sizes, work, reuse_seed=True)
     else:
-        with tempfile.TemporaryDirectory(prefix="speedtrade-bench-") as work:
-            data = run(config, sizes, Path(work))
-    rows = summary_rows(data)
-    json_path, md_path = report.write(
-        data, rows, name="smoke" if args.smoke else "quick" if args.quick else "latest", out_dir=args.out
-    )
+        with tempfile.TemporaryDirectory(prefix="speedtrade-bench-") as temporary:
+            data = steps(config, sizes, Path(temporary), reuse_seed=False)
+    rows = fanout_rows(data) if args.only == "fanout" else summary_rows(data)
+    name = args.only or ("smoke" if args.smoke else "quick" if args.quick else "latest")
+    json_path, md_path = report.write(data, rows, name=name, out_dir=args.out)
     print(report.table(rows))
     print(f"\n{json_path}\n{md_path}  ({data['elapsed_s']} s)")
     return 0

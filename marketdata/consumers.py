@@ -5,9 +5,9 @@ and `{"action": "unsubscribe", "symbols": [...]}`. The server answers each with
 `{"type": "subscribed", "symbols": [every current symbol]}`; a subscribe is followed by
 one frame holding a snapshot message per newly subscribed symbol. Updates then arrive
 as frames that are JSON arrays of quote messages, at most one frame per
-QUOTES_WS_FLUSH_SECONDS per connection, holding only the newest quote of each
-symbol that changed (conflation: a slow client skips intermediate quotes instead of
-queueing them). Errors are `{"type": "error", "code", "message"}` and never close
+QUOTES_WS_FLUSH_SECONDS per connection (the first tick after a quiet window at once),
+holding only the newest quote of each symbol that changed (conflation: a slow client
+skips intermediate quotes instead of queueing them). Errors are `{"type": "error", "code", "message"}` and never close
 the connection.
 """
 
@@ -35,13 +35,19 @@ class QuoteFanOut:
 
     Mixed into every consumer that streams quotes (`/ws/quotes`, the Alpaca data streams);
     each says how a batch is written by implementing `send_quotes`. Ticks come from this
-    process's quote hub (marketdata/fanout.py), not from one channel-layer group per symbol.
+    process's quote hub (marketdata/fanout.py), not from one channel-layer group per symbol;
+    the hub says when a window is over for all its sockets at once, and each socket's own
+    writer task sends what is pending. A socket still writing (a slow client: the server's
+    send waits while its buffer is full) holds up nobody else: its pending ticks keep only
+    the newest quote of each symbol, and it gets those when its write completes.
     """
 
     def quotes_setup(self) -> None:
         self.symbols: set[str] = set()
         self.pending: dict[str, FannedQuote] = {}  # symbol -> newest tick not yet sent
-        self.flush_task: asyncio.Task | None = None
+        self.quotes_flush_asked = False  # the hub will call quotes_flush at the end of its window
+        self.quotes_due = asyncio.Event()
+        self.quotes_writer = asyncio.create_task(self._write_quotes())
 
     async def quotes_follow(self, symbols) -> list[str]:
         """Follow `symbols` not followed yet; returns those new symbols."""
@@ -58,25 +64,31 @@ class QuoteFanOut:
             self.pending.pop(symbol, None)
 
     async def quotes_teardown(self) -> None:
-        flush_task = getattr(self, "flush_task", None)
-        if flush_task is not None:
-            flush_task.cancel()
+        writer = getattr(self, "quotes_writer", None)
+        if writer is not None:
+            writer.cancel()
         quote_hub().unsubscribe(self, getattr(self, "symbols", ()))
 
     def quote_received(self, tick: FannedQuote) -> None:
-        """A tick from this process's quote hub: keep only the newest per symbol and flush within the window."""
+        """A tick from this process's quote hub: keep only the newest per symbol until the window is over."""
         if tick.quote.symbol not in self.symbols:
             return  # an update already in flight when the client unsubscribed
         self.pending[tick.quote.symbol] = tick
-        if self.flush_task is None:
-            self.flush_task = asyncio.create_task(self._flush_after_window())
+        if not self.quotes_flush_asked:
+            self.quotes_flush_asked = True
+            quote_hub().flush_soon(self)
 
-    async def _flush_after_window(self) -> None:
-        await asyncio.sleep(settings.QUOTES_WS_FLUSH_SECONDS)
-        pending, self.pending = self.pending, {}
-        self.flush_task = None
-        if pending:
-            await self.send_quotes(list(pending.values()))
+    def quotes_flush(self) -> None:
+        self.quotes_flush_asked = False
+        self.quotes_due.set()
+
+    async def _write_quotes(self) -> None:
+        while True:
+            await self.quotes_due.wait()
+            self.quotes_due.clear()
+            pending, self.pending = self.pending, {}
+            if pending:
+                await self.send_quotes(list(pending.values()))
 
     async def send_quotes(self, ticks: list[FannedQuote]) -> None:
         raise NotImplementedError
@@ -128,4 +140,4 @@ class QuoteStreamConsumer(QuoteFanOut, AuthenticatedJsonConsumer):
         await self.send_json({"type": "subscribed", "symbols": sorted(self.symbols)})
 
     async def send_quotes(self, ticks: list[FannedQuote]) -> None:
-        await self.send(text_data="[" + ",".join(tick.json for tick in ticks) + "]")  # each encoded once per process
+        await self.send_frame("[" + ",".join(tick.json for tick in ticks) + "]")  # each encoded once per process

@@ -19,6 +19,7 @@ from typing import Protocol, cast
 
 import orjson
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from marketdata.quotes import Quote, quote_from_dict, quote_message
 
@@ -50,11 +51,21 @@ class QuoteSubscriber(Protocol):
         """Called in the hub's loop for each tick of a subscribed symbol: note it and return, never wait."""
 
 
+class FlushedSubscriber(Protocol):
+    def quotes_flush(self) -> None:
+        """Called in the hub's loop when the window it asked for (`QuoteHub.flush_soon`) is over: hand what is
+        pending to the socket's own writer and return, never wait."""
+
+
 class QuoteHub:
     def __init__(self) -> None:
         self.subscribers: dict[str, set[QuoteSubscriber]] = defaultdict(set)
         self._listening: asyncio.Task | None = None
         self._joined = asyncio.Event()
+        # One conflation window for every socket of the process: one timer per window, not one task per socket.
+        self._due: set[FlushedSubscriber] = set()
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushed_at = float("-inf")
 
     async def subscribe(self, subscriber: QuoteSubscriber, symbols) -> None:
         for symbol in symbols:
@@ -71,6 +82,23 @@ class QuoteHub:
                 members.discard(subscriber)
                 if not members:
                     del self.subscribers[symbol]
+
+    def flush_soon(self, subscriber: FlushedSubscriber) -> None:
+        """Flush `subscriber` at the end of the current window: at once (after the batch being dispatched) when
+        the last flush is a window old, else when the window is over, so no socket gets more than one frame
+        per QUOTES_WS_FLUSH_SECONDS and an idle stream's first tick is not held back."""
+        self._due.add(subscriber)
+        if self._flush_timer is None:
+            loop = asyncio.get_running_loop()
+            at = max(loop.time(), self._flushed_at + settings.QUOTES_WS_FLUSH_SECONDS)
+            self._flush_timer = loop.call_at(at, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        self._flushed_at = asyncio.get_running_loop().time()
+        due, self._due = self._due, set()
+        for subscriber in due:
+            subscriber.quotes_flush()
 
     def dispatch(self, quotes: list[dict]) -> None:
         for quote in quotes:

@@ -17,6 +17,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs
 from django.conf import settings  # noqa: E402
 from django.urls import URLResolver, get_resolver  # noqa: E402
 
+from speedtrade.consumers import DirectFrames  # noqa: E402
 from speedtrade.lean_api import LeanApi  # noqa: E402
 from speedtrade.process_metrics import CountedWebSockets  # noqa: E402
 from speedtrade.routing import websocket_urlpatterns  # noqa: E402
@@ -75,7 +76,7 @@ url_maps_fill()
 application = ProtocolTypeRouter(
     {
         "http": LeanApi(django_asgi_app),
-        "websocket": CountedWebSockets(websocket_auth_stack(URLRouter(websocket_urlpatterns))),
+        "websocket": DirectFrames(CountedWebSockets(websocket_auth_stack(URLRouter(websocket_urlpatterns)))),
         "lifespan": LifespanHandler(),
     }
 )

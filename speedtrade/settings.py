@@ -425,6 +425,9 @@ SIMULATED_FEED_TICKS_PER_SECOND = env.float("SIMULATED_FEED_TICKS_PER_SECOND", d
 SIMULATED_FEED_BATCH_SECONDS = env.float("SIMULATED_FEED_BATCH_SECONDS", default=0.1)
 QUOTES_WS_MAX_SYMBOLS = env.int("QUOTES_WS_MAX_SYMBOLS", default=200)
 QUOTES_WS_FLUSH_SECONDS = env.float("QUOTES_WS_FLUSH_SECONDS", default=0.05)  # conflation window per connection
+# permessage-deflate compresses every frame for every socket on its own (a zlib stream each): most of the web
+# process's CPU per quote frame in the fan-out bench, and memory per socket, for frames of a few hundred bytes. Off.
+WS_PER_MESSAGE_DEFLATE = env.bool("WS_PER_MESSAGE_DEFLATE", default=False)
 # Limits of every WebSocket (speedtrade/consumers.py; README "WebSocket limits"). Frames: uvicorn refuses
 # larger ones too. Sockets: per user and web process. Rate: client frames per second per socket.
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)

@@ -66,7 +66,8 @@ async def test_anonymous_clients_are_refused():
     assert code == CLOSE_UNAUTHENTICATED
 
 
-async def test_subscribe_sends_a_snapshot_then_conflated_updates_as_arrays(alice_socket):
+async def test_subscribe_sends_a_snapshot_then_conflated_updates_as_arrays(alice_socket, settings):
+    settings.QUOTES_WS_FLUSH_SECONDS = 0.5  # the window the ticks below fall into, however slow the machine
     store_quotes([quote("F", "10.50")])
     await alice_socket.send_json_to({"action": "subscribe", "symbols": ["F", "BTCUSD"]})
     assert await alice_socket.receive_json_from() == {"type": "subscribed", "symbols": ["BTC/USD", "F"]}
@@ -76,8 +77,10 @@ async def test_subscribe_sends_a_snapshot_then_conflated_updates_as_arrays(alice
         ("snapshot", "F", "10.50"),
     ]
 
-    # Three ticks of F and one of BTC inside one window arrive as ONE frame with the newest of each.
+    # The first tick after a quiet window goes out at once; the ticks after it within the window (two more of F
+    # and one of BTC) arrive as ONE frame with the newest of each.
     await publish_quotes([quote("F", "10.51")])
+    assert [message["last"] for message in await alice_socket.receive_json_from(timeout=2)] == ["10.51"]
     await publish_quotes([quote("F", "10.52"), quote("BTC/USD", "65001")])
     await publish_quotes([quote("F", "10.53")])
     frame = await alice_socket.receive_json_from(timeout=2)

@@ -38,6 +38,7 @@ class Command(BaseCommand):
             lifespan="on",
             ws="websockets-sansio",
             ws_max_size=settings.WS_MAX_FRAME_BYTES,
+            ws_per_message_deflate=settings.WS_PER_MESSAGE_DEFLATE,
             timeout_graceful_shutdown=5,
             # X-Forwarded-For / -Proto are believed only from these addresses (nginx in compose).
             proxy_headers=True,
