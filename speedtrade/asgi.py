@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through the lean path for the hot API routes and Django for the rest, WebSockets through
 Channels, lifespan for the in-process feed."""
 
+import gc
 import logging
 import os
 
@@ -80,3 +81,9 @@ application = ProtocolTypeRouter(
         "lifespan": LifespanHandler(),
     }
 )
+
+# What is loaded by now lives as long as the worker: frozen, it is out of the collector's reach, so a full collection
+# walks only what requests made instead of ~200,000 startup objects as well (110 ms on a quiet machine, up to 0.9 s on
+# a busy one, the worker answering nothing meanwhile: order entry's p99 target is 25 ms).
+gc.collect()
+gc.freeze()
