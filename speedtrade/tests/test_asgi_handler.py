@@ -12,4 +12,4 @@ def test_the_urlconf_is_imported_and_indexed_when_the_handler_is_built():
 
     resolver = get_resolver()
     assert "url_patterns" in resolver.__dict__  # the URLconf module (and every view module) imported
-    assert resolver._populated  # reverse() needs no first request to index the names
+    assert vars(resolver)["_populated"]  # reverse() needs no first request to index the names
