@@ -206,6 +206,42 @@ def run_fanout_only(config: Config, sizes: dict, work: Path, *, reuse_seed: bool
     return data
 
 
+def order_fill_steps(config: Config, seed: dict, stack: Stack, sizes: dict) -> list[dict]:
+    return [
+        asyncio.run(
+            order_fill.order_to_fill(
+                config, seed, stack, rate=rate, duration=sizes["step_seconds"], drain_seconds=sizes["drain_seconds"]
+            )
+        )
+        for rate in sizes["fill_rates"]
+    ]
+
+
+def start_stack(config: Config, work: Path) -> Stack:
+    task_queue_length(config, purge=True)  # a reused database may have left submissions queued
+    stack = Stack(config, work)
+    log("starting web (uvicorn), celery worker, feed")
+    stack.start_web("uvicorn")
+    stack.start_feed()
+    stack.start_worker()
+    return stack
+
+
+def run_order_fill_only(config: Config, sizes: dict, work: Path, *, reuse_seed: bool) -> dict:
+    """`--only order-fill`: the market order → fill steps alone, first after the stack starts (as in a run)."""
+    data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
+    started = time.monotonic()
+    seed = seeded(config, sizes, str(work / "seed.json"), reuse_seed=reuse_seed)
+    stack = start_stack(config, work)
+    try:
+        data["order_to_fill"] = order_fill_steps(config, seed, stack, sizes)
+    finally:
+        stack.stop_all()
+    data["machine"]["after"] = machine_load()
+    data["elapsed_s"] = round(time.monotonic() - started, 1)
+    return data
+
+
 def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) -> dict:
     data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
     started = time.monotonic()
@@ -233,19 +269,11 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
 
     data["alerts"] = alerts_step(config, sizes, work)
 
-    task_queue_length(config, purge=True)  # a reused database may have left submissions queued
-    stack = Stack(config, work)
+    stack = start_stack(config, work)
     step, drain = sizes["step_seconds"], sizes["drain_seconds"]
     try:
-        log("starting web (uvicorn), celery worker, feed")
-        stack.start_web("uvicorn")
-        stack.start_feed()
-        stack.start_worker()
         data["server"], data["web_workers"] = "uvicorn", config.workers
-        data["order_to_fill"] = [
-            asyncio.run(order_fill.order_to_fill(config, seed, stack, rate=rate, duration=step, drain_seconds=drain))
-            for rate in sizes["fill_rates"]
-        ]
+        data["order_to_fill"] = order_fill_steps(config, seed, stack, sizes)
         data["reads"] = asyncio.run(reads.reads(config, seed, repeats=sizes["reads_repeats"]))
         data["account_reads"] = asyncio.run(
             reads.account_open_loop(
@@ -341,6 +369,53 @@ def fanout_rows(data: dict) -> list[dict]:
     return rows
 
 
+def order_fill_rows(fills: list[dict]) -> list[dict]:
+    rows = []
+    for fill in fills:
+        rate = fill["rate_per_s"]
+        rows.append(
+            {
+                "name": f"market order → fill event at {rate}/s: p50 ms",
+                "target": "≤ 20 ms",
+                "result": fill["post_to_fill_event_ms"]["p50"],
+                "met": (fill["post_to_fill_event_ms"]["p50"] or 1e9) <= 20,
+            }
+        )
+        rows.append(
+            {
+                "name": f"market order → fill event at {rate}/s: p99 ms",
+                "target": "≤ 100 ms",
+                "result": fill["post_to_fill_event_ms"]["p99"],
+                "met": (fill["post_to_fill_event_ms"]["p99"] or 1e9) <= 100,
+            }
+        )
+        rows.append(
+            {
+                "name": f"market order → fill at {rate}/s: entry answers",
+                "target": "(reported)",
+                "result": ", ".join(f"{status}: {n}" for status, n in fill["entry"]["statuses"].items()),
+                "met": None,
+            }
+        )
+        rows.append(
+            {
+                "name": f"market order → fill at {rate}/s: orders accepted without a fill within 10 s",
+                "target": "0",
+                "result": fill["missing_fills"],
+                "met": fill["missing_fills"] == 0 and fill["entry"]["accepted"] > 0,
+            }
+        )
+        rows.append(
+            {
+                "name": f"market order → fill at {rate}/s: cost per order",
+                "target": "(reported)",
+                "result": _costs(fill),
+                "met": None,
+            }
+        )
+    return rows
+
+
 def summary_rows(data: dict) -> list[dict]:
     entry = data["order_entry"]
     by_rate = {run["offered_per_s"]: run for run in entry["open_loop"]}
@@ -421,40 +496,7 @@ def summary_rows(data: dict) -> list[dict]:
                 "met": None,
             }
         )
-    for fill in data["order_to_fill"]:
-        rate = fill["rate_per_s"]
-        rows.append(
-            {
-                "name": f"market order → fill event at {rate}/s: p50 ms",
-                "target": "≤ 20 ms",
-                "result": fill["post_to_fill_event_ms"]["p50"],
-                "met": (fill["post_to_fill_event_ms"]["p50"] or 1e9) <= 20,
-            }
-        )
-        rows.append(
-            {
-                "name": f"market order → fill event at {rate}/s: p99 ms",
-                "target": "≤ 100 ms",
-                "result": fill["post_to_fill_event_ms"]["p99"],
-                "met": (fill["post_to_fill_event_ms"]["p99"] or 1e9) <= 100,
-            }
-        )
-        rows.append(
-            {
-                "name": f"market order → fill at {rate}/s: orders accepted without a fill within 10 s",
-                "target": "0",
-                "result": fill["missing_fills"],
-                "met": fill["missing_fills"] == 0 and fill["entry"]["accepted"] > 0,
-            }
-        )
-        rows.append(
-            {
-                "name": f"market order → fill at {rate}/s: cost per order",
-                "target": "(reported)",
-                "result": _costs(fill),
-                "met": None,
-            }
-        )
+    rows += order_fill_rows(data["order_to_fill"])
     accounts = data["account_reads"]
     best_account = max((r["accepted_per_s"] for r in accounts if r["sustained"]), default=0)
     rows.append(
@@ -555,6 +597,13 @@ def summary_rows(data: dict) -> list[dict]:
     return rows
 
 
+# `--only` steps besides alerts: what runs and the rows of its table.
+ONLY = {
+    "fanout": (run_fanout_only, fanout_rows),
+    "order-fill": (run_order_fill_only, lambda data: order_fill_rows(data["order_to_fill"])),
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
@@ -571,7 +620,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["alerts", "fanout"],
+        choices=["alerts", "fanout", "order-fill"],
         help="one step alone at the chosen size (results in bench/results/<step>.md, not committed)",
     )
     parser.add_argument(
@@ -593,7 +642,7 @@ def main() -> int:
         print(report.table(alert_rows(data["alerts"])))
         print(f"\n{json_path}\n{md_path}  ({data['elapsed_s']} s)")
         return 0
-    steps = run_fanout_only if args.only == "fanout" else run
+    steps, step_rows = ONLY.get(args.only, (run, summary_rows))
     if args.reuse_seed:
         work = Path(tempfile.gettempdir()) / f"speedtrade-bench-{config.database}"
         work.mkdir(exist_ok=True)
@@ -601,7 +650,7 @@ def main() -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="speedtrade-bench-") as temporary:
             data = steps(config, sizes, Path(temporary), reuse_seed=False)
-    rows = fanout_rows(data) if args.only == "fanout" else summary_rows(data)
+    rows = step_rows(data)
     name = args.only or ("smoke" if args.smoke else "quick" if args.quick else "latest")
     json_path, md_path = report.write(data, rows, name=name, out_dir=args.out)
     print(report.table(rows))

@@ -16,7 +16,7 @@ round trip, and a `new` order committed is a `new` order found, whatever dies af
   `submit_order`'s claim (new → pending_new, a conditional UPDATE) submits each exactly once.
 * `OrderEngine` runs both in `run_feed`, under its own advisory lock (one engine per deployment,
   whatever the feed providers; the others wait as hot standbys and take over within
-  SINGLETON_POLL_SECONDS). It runs a batch when placement wakes it (`queueing.engine_wake`, one
+  SINGLETON_POLL_SECONDS). It runs a batch, in a thread of its own, when placement wakes it (`queueing.engine_wake`, one
   Redis message after commit) and every TRADING_ENGINE_POLL_SECONDS when nothing does.
 * Where no engine runs (TRADING_ENGINE_INLINE: the embedded default, tests), the placing process
   submits each order after commit through `submit_order`, which runs `paper_batch_run` for that one
@@ -25,11 +25,12 @@ round trip, and a `new` order committed is a `new` order found, whatever dies af
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 import redis.asyncio
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -116,6 +117,13 @@ class OrderEngine:
         self.poll_seconds = settings.TRADING_ENGINE_POLL_SECONDS
         self.batch_size = settings.TRADING_ENGINE_BATCH_SIZE
         self.batches = 0
+        # A thread (and so a database connection) of its own: in the shared thread-sensitive one, a batch
+        # woken by a placement waited behind whatever the feed's tick handlers had queued there (matching,
+        # alerts, bar writes for a thousand symbols), however long those took.
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="order-engine")
+
+    def _in_engine_thread(self, work: Callable[..., int]) -> Callable[..., Awaitable[int]]:
+        return DatabaseSyncToAsync(work, thread_sensitive=False, executor=self.thread)
 
     async def run(self, stop: asyncio.Event) -> None:
         async with singleton_active(AdvisoryLock.ORDER_ENGINE, "", stop) as active:
@@ -130,17 +138,18 @@ class OrderEngine:
             finally:
                 await wakes.aclose()
                 await client.aclose()
+                self.thread.shutdown(wait=False)
             logger.info("Order engine stopped after %d batches.", self.batches)
 
     async def work_off(self) -> None:
         """Every paper batch the inbox holds, then the outbox."""
         try:
             while True:
-                taken = await database_sync_to_async(paper_batch_run)(limit=self.batch_size)
+                taken = await self._in_engine_thread(paper_batch_run)(limit=self.batch_size)
                 self.batches += bool(taken)
                 if taken < self.batch_size:
                     break
-            await database_sync_to_async(outbox_relay)(limit=self.batch_size)
+            await self._in_engine_thread(outbox_relay)(limit=self.batch_size)
         except Exception:
             # The database went away (or a bug): the orders stay `new`; the next pass takes them.
             logger.exception("Order engine pass failed; retrying at the next wake or poll.")

@@ -22,7 +22,8 @@ def customer_ledger_account(account: Account, kind: str, *, lock: bool = False) 
 
 
 def require_spendable(cash: LedgerAccount, amount: Decimal) -> None:
-    cash.refresh_from_db(fields=["balance", "reserved"])
+    """`cash` as read in the caller's transaction after it locked the account (every caller reads it there:
+    nothing can have moved it since, so it is not read again — one round trip less per fill)."""
     if cash.balance - cash.reserved < amount:
         raise DomainError(
             f"Not enough cash: {cash.balance - cash.reserved} available, {amount} needed.",

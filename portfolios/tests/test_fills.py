@@ -179,3 +179,26 @@ def test_tiny_round_trips_never_pay_the_customer(funded, acme, qty, price, times
         assert balances(funded)["cash"] <= before
         assert_ledger_sound()
         transaction.set_rollback(True)
+
+
+def test_a_buy_reads_the_customers_cash_row_once_to_check_it_and_once_to_announce_it(funded, acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portfolios.models import LedgerAccount
+
+    cash = LedgerAccount.objects.get(account=funded, kind=LedgerAccount.Kind.CASH)
+    with CaptureQueriesContext(connection) as statements:
+        fill(funded, acme, "buy", "1", "10.00")
+
+    by_owner_and_kind = f'"account_id" = \'{funded.pk.hex}\'::uuid AND "portfolios_ledgeraccount"."kind" = \'cash\''
+    by_id = f'WHERE "portfolios_ledgeraccount"."id" = {cash.pk} LIMIT'
+    cash_reads = [
+        s["sql"]
+        for s in statements.captured_queries
+        if s["sql"].startswith("SELECT") and (by_owner_and_kind in s["sql"] or by_id in s["sql"])
+    ]
+    # Locked before the spendable check, which checks that row as read; read again after the posting for the
+    # balance the account update announces.
+    assert [("FOR UPDATE" in sql) for sql in cash_reads] == [True, False]
+    assert_ledger_sound()

@@ -3,14 +3,17 @@ transaction per batch; one order that cannot be booked does not cost the others 
 same order book it once; external venues' orders reach their submit task from the outbox even when the
 placing process never queued them; when the engine's process dies, a standby takes over (real processes)."""
 
+import asyncio
 import signal
 import sys
+import threading
 import time
 import uuid
 from decimal import Decimal
 
 import hypothesis
 import pytest
+from channels.db import database_sync_to_async
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import TestCase
@@ -283,3 +286,36 @@ def test_when_the_active_engine_dies_the_standby_fills_the_inbox(bitcoin, tmp_pa
         first.kill()
         if second is not None:
             second.kill()
+
+
+def test_the_engine_fills_while_the_feeds_tick_handlers_hold_the_shared_thread(bitcoin):
+    """The feed runs its tick handlers in the one thread-sensitive thread; the engine's batches run in a thread
+    of their own, so a woken engine does not wait for a tick batch's matching and bar writes."""
+    order = place(trader("alice"), "1")
+    handler_started, handler_may_end = threading.Event(), threading.Event()
+
+    def busy_tick_handler() -> None:
+        handler_started.set()
+        handler_may_end.wait(FILL_WITHIN_SECONDS)
+
+    def status() -> str:
+        return Order.objects.values_list("status", flat=True).get(pk=order.pk)
+
+    async def engine_beside_a_busy_handler() -> str:
+        handler = asyncio.create_task(database_sync_to_async(busy_tick_handler)())
+        await asyncio.to_thread(handler_started.wait, FILL_WITHIN_SECONDS)
+        stop = asyncio.Event()
+        running = asyncio.create_task(engine.OrderEngine().run(stop))
+        try:
+            deadline = time.monotonic() + FILL_WITHIN_SECONDS
+            while (seen := await database_sync_to_async(status, thread_sensitive=False)()) != "filled":
+                if time.monotonic() > deadline or handler.done():
+                    break
+                await asyncio.sleep(0.05)
+            return seen
+        finally:
+            handler_may_end.set()
+            stop.set()
+            await asyncio.gather(handler, running)
+
+    assert asyncio.run(engine_beside_a_busy_handler()) == "filled"
