@@ -41,3 +41,36 @@ def test_a_full_collection_in_a_serving_worker_skips_what_it_loaded_at_start():
     assert result.returncode == 0, result.stderr
     frozen, collectable = map(int, result.stdout.split())
     assert frozen > 100_000 and collectable < frozen / 100
+
+
+CONCURRENT_FIRST_TASK_LOOKUPS = """
+import threading
+
+import speedtrade.asgi
+from speedtrade.task_queue import task_named
+
+missing = []
+
+
+def look_up():
+    try:
+        task_named("notifications.tasks.announcement_handle")
+    except Exception as error:
+        missing.append(repr(error))
+
+
+threads = [threading.Thread(target=look_up) for _ in range(50)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(missing))
+"""
+
+
+def test_a_burst_of_first_requests_all_find_the_tasks_they_queue():
+    """Each request of a fresh worker's first burst queues its trade notification: none finds the task registry
+    half filled (40 of 50 did, and those notifications were lost)."""
+    result = run(DEVELOPMENT, "-c", CONCURRENT_FIRST_TASK_LOOKUPS)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
