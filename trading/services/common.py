@@ -40,7 +40,10 @@ def lock_account_of_order(order_id) -> Account | None:
 
 def lock_order(*, account: Account, order_id) -> Order:
     try:
-        order = Order.objects.select_for_update().select_related("asset").get(pk=order_id, account=account)
+        # The order's row only: FOR UPDATE on the joined asset too held every order insert and bar of that
+        # asset (their foreign-key checks take KEY SHARE on it) behind each fill and cancel, and deadlocked the
+        # order engine with the feed's bar writer.
+        order = Order.objects.select_for_update(of=("self",)).select_related("asset").get(pk=order_id, account=account)
     except (Order.DoesNotExist, ValueError):
         raise OrderNotFound("No such order.") from None
     order.account = account  # the row locked just before: saves a lazy read per trade update and release

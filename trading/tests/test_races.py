@@ -9,16 +9,20 @@ no lost fill, and reservations that add up.
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.test import TestCase
 
+from marketdata.bars import BarValue
+from marketdata.services import bars_record
 from portfolios.models import Position
 from speedtrade.errors import DomainError
 from trading.brokers.base import BROKERS, SubmitOutcome
 from trading.brokers.paper import PaperVenue
 from trading.models import Order
 from trading.services import execution_apply, order_cancel, order_replace, order_venue_update, orders_expire
+from trading.services.common import lock_account, lock_order
 from trading.tests.conftest import MARKET_OPEN, cash, place, quote
-from trading.tests.races import race
+from trading.tests.races import LOCK_WAIT_LIMIT_SECONDS, Competitor, race
 
 # The competing transaction needs committed rows to wait for: real commits, restored afterwards.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -172,3 +176,23 @@ def test_a_replace_the_venue_refuses_leaves_the_old_order_live_and_funded_again(
     assert old.status == "accepted" and old.replaced_by_id is None and old.reserved_cash == Decimal("18.00")
     assert list(old.events.values_list("event", flat=True))[-2:] == ["pending_replace", "order_replace_rejected"]
     assert cash(alice_account).reserved == Decimal("18.00")
+
+
+def test_an_order_locked_for_its_fill_holds_up_nobody_else_on_its_asset(alice_account, resting_buy, acme):
+    """A fill locks the order's row, not its asset's: the feed recording the asset's bar meanwhile goes ahead (it
+    waited on the asset row behind every fill, and the bar writer deadlocked with the order engine's batch)."""
+
+    def bar_recorded_without_waiting():
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # a wait on the asset row fails the test instead of hanging
+        one = Decimal("10.00")
+        bar = BarValue(acme.symbol, "1Min", MARKET_OPEN, one, one, one, one, Decimal(1), 1, one)
+        with transaction.atomic():
+            return bars_record(bars=[bar])
+
+    competitor = Competitor(bar_recorded_without_waiting)
+    with transaction.atomic():
+        lock_order(account=lock_account(alice_account.pk), order_id=resting_buy.id)
+        competitor.start()
+        competitor.join(LOCK_WAIT_LIMIT_SECONDS)
+    assert competitor.error is None and competitor.result == 1
