@@ -61,7 +61,8 @@ def fill_apply(
     with transaction.atomic():
         # Lock order: Account, then Position, then the customer's cash ledger row.
         account = locked_account(account)
-        position = Position.objects.select_for_update().filter(account=account, asset=asset).first()
+        # `of`: positions are ordered by their asset's symbol, a join: the lock must not take the asset's row too.
+        position = Position.objects.select_for_update(of=("self",)).filter(account=account, asset=asset).first()
         if position is None:
             position = Position.objects.create(account=account, asset=asset)
         cash = customer_ledger_account(account, Kind.CASH, lock=True)

@@ -20,7 +20,6 @@ from trading.brokers.base import BROKERS, SubmitOutcome
 from trading.brokers.paper import PaperVenue
 from trading.models import Order
 from trading.services import execution_apply, order_cancel, order_replace, order_venue_update, orders_expire
-from trading.services.common import lock_account, lock_order
 from trading.tests.conftest import MARKET_OPEN, cash, place, quote
 from trading.tests.races import LOCK_WAIT_LIMIT_SECONDS, Competitor, race
 
@@ -178,9 +177,10 @@ def test_a_replace_the_venue_refuses_leaves_the_old_order_live_and_funded_again(
     assert cash(alice_account).reserved == Decimal("18.00")
 
 
-def test_an_order_locked_for_its_fill_holds_up_nobody_else_on_its_asset(alice_account, resting_buy, acme):
-    """A fill locks the order's row, not its asset's: the feed recording the asset's bar meanwhile goes ahead (it
-    waited on the asset row behind every fill, and the bar writer deadlocked with the order engine's batch)."""
+def test_a_fill_in_progress_holds_up_nobody_else_on_its_asset(alice_account, resting_buy, acme):
+    """A fill locks its order's and position's rows, not their asset's: the feed recording the asset's bar meanwhile
+    goes ahead (it waited on the asset row behind every fill, and the bar writer deadlocked with the order engine's
+    batch)."""
 
     def bar_recorded_without_waiting():
         with connection.cursor() as cursor:
@@ -190,9 +190,10 @@ def test_an_order_locked_for_its_fill_holds_up_nobody_else_on_its_asset(alice_ac
         with transaction.atomic():
             return bars_record(bars=[bar])
 
+    fill(resting_buy, "1", "venue-1")()  # alice holds acme: the second fill locks her position
     competitor = Competitor(bar_recorded_without_waiting)
     with transaction.atomic():
-        lock_order(account=lock_account(alice_account.pk), order_id=resting_buy.id)
+        fill(resting_buy, "1", "venue-2")()
         competitor.start()
         competitor.join(LOCK_WAIT_LIMIT_SECONDS)
     assert competitor.error is None and competitor.result == 1
