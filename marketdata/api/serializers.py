@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from marketdata.calendars import ET
+from marketdata.calendars import ET, covered_sessions
 from marketdata.models import Asset, Bar, Timeframe
 
 MAX_QUOTE_SYMBOLS = 200
@@ -193,8 +193,6 @@ class CalendarInputSerializer(serializers.Serializer):
     end = serializers.DateField(required=False)
 
     def validate(self, data):
-        from marketdata.calendars import CALENDAR_FIRST_DAY, xnys
-
         today = datetime.now(ET).date()
         start = data.get("start", today)
         end = data.get("end", start + timedelta(days=30))
@@ -202,9 +200,9 @@ class CalendarInputSerializer(serializers.Serializer):
             raise serializers.ValidationError({"start": ["start must not be after end."]})
         if (end - start).days > MAX_CALENDAR_DAYS:
             raise serializers.ValidationError({"end": [f"At most {MAX_CALENDAR_DAYS} days per request."]})
-        last_day = xnys().last_session.date()
-        if start < CALENDAR_FIRST_DAY or end > last_day:
-            raise serializers.ValidationError({"start": [f"The calendar covers {CALENDAR_FIRST_DAY} to {last_day}."]})
+        first_day, last_day = covered_sessions()
+        if start < first_day or end > last_day:
+            raise serializers.ValidationError({"start": [f"The calendar covers {first_day} to {last_day}."]})
         return {"start": start, "end": end}
 
 

@@ -165,6 +165,7 @@ def test_the_calendar_skips_holidays_and_shows_early_closes(alice_api):
         {"start": "2026-03-10", "end": "2026-03-01"},
         {"start": "2020-01-01", "end": "2026-01-01"},
         {"start": "1990-01-01", "end": "1990-02-01"},
+        {"start": "2016-01-01", "end": "2016-01-10"},  # before the first session (2016-01-04): was a 500
     ],
 )
 def test_bad_calendar_ranges_are_400(alice_api, params):
