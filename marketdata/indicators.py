@@ -4,30 +4,30 @@ what `GET /api/v1/bars/{symbol}?indicators=…` returns for mobile clients, from
 Each indicator is a set of named lines of `{"time": unix seconds, "value": float}`; a line starts once TA-Lib has
 enough bars for it (the first 19 bars have no 20-bar average). Values are analytics, not money: floats, never
 used for an order or a balance. Parameters are the common defaults traders expect.
+
+TA-Lib and numpy are imported by the first computation, not with this module: the web worker serves the choices
+(names and labels) on every chart page, and the ~30 MB only when indicators are drawn.
 """
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
-import talib
-
 from marketdata.models import Bar
 
-# name → (label, lines it draws, compute(closes, volumes) → arrays in the same order as the lines)
+# name → (label, lines it draws, compute(talib, closes, volumes) → arrays in the same order as the lines)
 INDICATORS: dict[str, tuple[str, tuple[str, ...], Callable]] = {
-    "sma": ("SMA 20", ("sma",), lambda close, volume: [talib.SMA(close, timeperiod=20)]),
-    "ema": ("EMA 20", ("ema",), lambda close, volume: [talib.EMA(close, timeperiod=20)]),
+    "sma": ("SMA 20", ("sma",), lambda talib, close, volume: [talib.SMA(close, timeperiod=20)]),
+    "ema": ("EMA 20", ("ema",), lambda talib, close, volume: [talib.EMA(close, timeperiod=20)]),
     "bbands": (
         "Bollinger 20, 2σ",
         ("upper", "middle", "lower"),
-        lambda close, volume: list(talib.BBANDS(close, timeperiod=20, nbdevup=2, nbdevdn=2)),
+        lambda talib, close, volume: list(talib.BBANDS(close, timeperiod=20, nbdevup=2, nbdevdn=2)),
     ),
-    "volume": ("Volume", ("volume",), lambda close, volume: [volume]),
-    "rsi": ("RSI 14", ("rsi",), lambda close, volume: [talib.RSI(close, timeperiod=14)]),
+    "volume": ("Volume", ("volume",), lambda talib, close, volume: [volume]),
+    "rsi": ("RSI 14", ("rsi",), lambda talib, close, volume: [talib.RSI(close, timeperiod=14)]),
     "macd": (
         "MACD 12, 26, 9",
         ("macd", "signal", "histogram"),
-        lambda close, volume: list(talib.MACD(close, fastperiod=12, slowperiod=26, signalperiod=9)),
+        lambda talib, close, volume: list(talib.MACD(close, fastperiod=12, slowperiod=26, signalperiod=9)),
     ),
 }
 INDICATOR_NAMES = tuple(INDICATORS)
@@ -35,13 +35,16 @@ INDICATOR_NAMES = tuple(INDICATORS)
 
 def indicators_compute(bars: Sequence[Bar], names: Sequence[str]) -> dict[str, dict[str, list[dict]]]:
     """`names` (from INDICATOR_NAMES) over `bars` (oldest first): {indicator: {line: [{time, value}, …]}}."""
+    import numpy as np
+    import talib
+
     times = [int(bar.timestamp.timestamp()) for bar in bars]
     close = np.array([float(bar.close) for bar in bars], dtype=float)
     volume = np.array([float(bar.volume) for bar in bars], dtype=float)
     result = {}
     for name in names:
         _label, lines, compute = INDICATORS[name]
-        arrays = compute(close, volume) if len(bars) else [np.array([])] * len(lines)
+        arrays = compute(talib, close, volume) if len(bars) else [np.array([])] * len(lines)
         result[name] = {
             line: [{"time": t, "value": float(v)} for t, v in zip(times, values, strict=True) if not np.isnan(v)]
             for line, values in zip(lines, arrays, strict=True)
