@@ -5,11 +5,17 @@ Each indicator is a set of named lines of `{"time": unix seconds, "value": float
 enough bars for it (the first 19 bars have no 20-bar average). Values are analytics, not money: floats, never
 used for an order or a balance. Parameters are the common defaults traders expect.
 
-TA-Lib and numpy are imported by the first computation, not with this module: the web worker serves the choices
-(names and labels) on every chart page, and the ~30 MB only when indicators are drawn.
+TA-Lib and numpy are imported by the first computation, not with this module (the API's views import it when a
+web worker starts), and without pandas (see `_talib`): ~27 MB for the worker that draws a chart, not ~70 MB for
+every process.
 """
 
+import sys
+import threading
 from collections.abc import Callable, Sequence
+from functools import cache
+from importlib.abc import MetaPathFinder
+from types import ModuleType
 
 from marketdata.models import Bar
 
@@ -33,10 +39,35 @@ INDICATORS: dict[str, tuple[str, tuple[str, ...], Callable]] = {
 INDICATOR_NAMES = tuple(INDICATORS)
 
 
+class _PandasRefused(MetaPathFinder):
+    """Refuses pandas to one thread while it imports TA-Lib; every other thread imports as usual."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname == "pandas" and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError("pandas is not imported for TA-Lib", name="pandas")
+        return None
+
+
+@cache
+def _talib() -> ModuleType:
+    """TA-Lib imports pandas when it can (~45 MB), only to accept pandas Series, which we never pass; it takes a
+    missing pandas as an answer. A process that has pandas loaded already keeps it."""
+    refused = _PandasRefused()
+    sys.meta_path.insert(0, refused)
+    try:
+        import talib
+    finally:
+        sys.meta_path.remove(refused)
+    return talib
+
+
 def indicators_compute(bars: Sequence[Bar], names: Sequence[str]) -> dict[str, dict[str, list[dict]]]:
     """`names` (from INDICATOR_NAMES) over `bars` (oldest first): {indicator: {line: [{time, value}, …]}}."""
-    import numpy as np
-    import talib
+    talib = _talib()
+    import numpy as np  # loaded by TA-Lib
 
     times = [int(bar.timestamp.timestamp()) for bar in bars]
     close = np.array([float(bar.close) for bar in bars], dtype=float)

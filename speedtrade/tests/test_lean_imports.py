@@ -39,3 +39,14 @@ def test_a_process_starts_without_pandas_or_numpy(process):
     result = run(DEVELOPMENT, "-c", LOADED.format(imports=PROCESSES[process], heavy=HEAVY))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+def test_drawing_indicators_loads_ta_lib_without_pandas():
+    code = (
+        "import django; django.setup()\n"
+        "from marketdata.indicators import INDICATOR_NAMES, indicators_compute\n"
+        "indicators_compute([], INDICATOR_NAMES)"
+    )
+    result = run(DEVELOPMENT, "-c", LOADED.format(imports=code, heavy=HEAVY))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["numpy", "talib"]
