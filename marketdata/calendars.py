@@ -42,8 +42,8 @@ class CalendarOutOfRange(ValueError):
 
 @dataclass(frozen=True)
 class SessionTable:
-    """XNYS as `manage.py calendar_sessions` wrote it: every weekday is a regular session but the holidays, and
-    the sessions with other hours (early closes) are listed with them."""
+    """XNYS as `manage.py calendar_sessions` wrote it: every weekday is a regular session except the holidays;
+    sessions with other hours (early closes) are listed with their hours."""
 
     first_day: date
     last_day: date
