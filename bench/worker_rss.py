@@ -57,7 +57,7 @@ def main() -> None:
     stack = Stack(config, work)
     try:
         web = stack.start_web()
-        rows = [("start", max(web.rss_mb().values()), {})]
+        rows: list[tuple[str, float, dict]] = [("start", max(web.rss_mb().values()), {})]
         for name, clients, seconds, make in steps:
             result = asyncio.run(closed_loop(config.host, config.port, make, concurrency=clients, duration=seconds))
             rows.append((f"after {name}", max(web.rss_mb().values()), result.summary()["statuses"]))
