@@ -22,6 +22,10 @@ from speedtrade import errors
 logger = logging.getLogger(__name__)
 
 SERVER_ERROR_MESSAGE = "Something went wrong on our side; it has been logged."
+# The server's condition, not a fault: at capacity (a request refused at the edge, speedtrade/admission.py, or one
+# that found no free database connection in time), told when to come back. Nothing of the request was done.
+OVERLOADED_MESSAGE = "The service is at capacity right now; retry in a moment."
+OVERLOADED_RETRY_AFTER_SECONDS = 1
 
 
 # The HTTP status of each kind of refusal; any other DomainError is a 422 (well-formed, refused).
@@ -71,6 +75,10 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return body
 
 
+def overloaded_body() -> dict:
+    return error_body("overloaded", OVERLOADED_MESSAGE)
+
+
 def _flatten(detail) -> list[str]:
     if isinstance(detail, dict):
         return [f"{key}: {msg}" for key, value in detail.items() for msg in _flatten(value)]
@@ -96,11 +104,11 @@ def exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     elif _is_pool_timeout(exc):
-        # The server's condition, not a fault: say so and when to come back (the transaction never began).
+        # No statement ran: the request's first query waited for its connection (the pool gives one per request).
         return Response(
-            error_body("overloaded", "The service is at capacity right now; retry in a moment."),
+            overloaded_body(),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": str(OVERLOADED_RETRY_AFTER_SECONDS)},
         )
     response = drf_exception_handler(exc, context)
     if response is None:
