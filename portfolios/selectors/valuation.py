@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from uuid import UUID
 
 from django.db import connection
@@ -269,7 +269,7 @@ def _positions_sql() -> tuple[str, list[str], list[str]]:
 def _read_with_sql(account: Account, today: date, *, previous_close: datetime) -> ValuationReads:
     """The same reads in two prepared statements (PostgreSQL)."""
     positions_sql, position_fields, asset_fields = _positions_sql()
-    params = {
+    params: dict[str, Any] = {  # the arrays are PostgreSQL's (`= ANY(...)`), not in the stubs' parameter types
         "account": account.pk,
         "today": today,
         "previous_close": previous_close,
