@@ -13,8 +13,10 @@ metrics scrape and static files — what operators and the load balancer need mo
 
 import asyncio
 import json
+from functools import cache
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from prometheus_client import Counter
 
@@ -60,6 +62,22 @@ class Refusals:
         return self.page
 
 
+@cache
+def refusals() -> Refusals:
+    return Refusals()
+
+
+def overloaded_response(path: str) -> HttpResponse:
+    """The same answer from inside Django: a page or API call whose first query found no free database connection
+    in DB_POOL_TIMEOUT_SECONDS (speedtrade/views.py's server_error)."""
+    headers, body = refusals().for_path(path)
+    response = HttpResponse(body, status=503)
+    for name, value in headers:
+        if name != b"content-length":
+            response[name.decode()] = value.decode()
+    return response
+
+
 def _compact_json(data: dict) -> bytes:
     """As DRF's JSONRenderer writes it (compact, UTF-8)."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -72,7 +90,7 @@ class Admission:
         self.app = app
         self.limit = limit
         self.wait_seconds = wait_seconds
-        self.refusals = Refusals()
+        refusals()  # built now: the first refusal under load costs nothing, and a template error shows at start
         self._places: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -85,7 +103,7 @@ class Admission:
                 await asyncio.wait_for(places.acquire(), self.wait_seconds)
             except TimeoutError:
                 requests_shed.inc()
-                headers, body = self.refusals.for_path(scope["path"])
+                headers, body = refusals().for_path(scope["path"])
                 await send({"type": "http.response.start", "status": 503, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return

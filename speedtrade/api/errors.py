@@ -50,7 +50,7 @@ def _domain_error_response(exc: errors.DomainError) -> Response:
     return Response(error_body(exc.code, exc.message, exc.messages_by_field() or None), status=domain_error_status(exc))
 
 
-def _is_pool_timeout(exc) -> bool:
+def is_pool_timeout(exc) -> bool:
     """Every database connection of this process stayed busy for DB_POOL_TIMEOUT_SECONDS (overload)."""
     return isinstance(exc, OperationalError) and isinstance(exc.__cause__, PoolTimeout)
 
@@ -103,7 +103,7 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    elif _is_pool_timeout(exc):
+    elif is_pool_timeout(exc):
         # No statement ran: the request's first query waited for its connection (the pool gives one per request).
         return Response(
             overloaded_body(),

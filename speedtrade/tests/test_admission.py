@@ -247,3 +247,27 @@ def _wait_until_a_backend_waits_for_a_lock(connection: psycopg.Connection) -> No
                 return
             observer.execute("SELECT pg_sleep(0.1)")
     raise AssertionError("the first order never waited for the lock")
+
+
+@pytest.mark.django_db
+def test_a_page_whose_first_query_finds_no_free_connection_is_the_503_page(alice, client, monkeypatch):
+    """Overload met inside Django (every pooled connection busy for DB_POOL_TIMEOUT_SECONDS) is answered as the
+    edge answers a full gate, not as a server fault."""
+    from django.db import OperationalError
+    from psycopg_pool import PoolTimeout
+
+    def pool_exhausted(**kwargs):
+        try:
+            raise PoolTimeout("couldn't get a connection after 2.00 sec")
+        except PoolTimeout as timeout:
+            raise OperationalError(str(timeout)) from timeout  # what Django's error wrapper raises
+
+    approved_customer(alice)
+    client.force_login(alice)
+    client.raise_request_exception = False
+    monkeypatch.setattr("portfolios.views.valuation_at_market", pool_exhausted)
+    response = client.get("/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert b"We are busy right now" in response.content
