@@ -462,6 +462,14 @@ def summary_rows(data: dict) -> list[dict]:
     for run in entry["open_loop"]:
         rows.append(
             {
+                "name": f"order entry at {run['offered_per_s']}/s: answers",
+                "target": "(reported)",
+                "result": report.answers(run),
+                "met": None,
+            }
+        )
+        rows.append(
+            {
                 "name": f"order entry at {run['offered_per_s']}/s: cost per accepted order",
                 "target": "(reported)",
                 "result": _costs(run),

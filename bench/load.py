@@ -81,10 +81,17 @@ def rounded(values: list[float]) -> dict:
     return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in percentiles(values).items()}
 
 
+SHED_STATUS = 503  # refused before any work: "at capacity, retry" (speedtrade/admission.py, the pool's timeout)
+
+
 @dataclass
 class RunResult:
     """One load step. Latency percentiles are of successful requests only; errors, refusals and requests the
-    server had not answered when the step ended are counted apart (a 503 answered in 1 ms is not a fast order)."""
+    server had not answered when the step ended are counted apart (a 503 answered in 1 ms is not a fast order).
+
+    Three kinds of answer: accepted (`ok_statuses`: the work was done), shed (503: the server refused before doing
+    any of it — admission at the edge or no database connection in time — so "stored orders = accepted" holds
+    and the client may retry), and errors (any other status, a dropped connection, no answer by the end)."""
 
     mode: str
     offered_rate: float | None
@@ -105,8 +112,9 @@ class RunResult:
 
     def summary(self) -> dict:
         ok = sum(count for status, count in self.statuses.items() if status in self.ok_statuses)
-        failed = sum(count for status, count in self.statuses.items() if status not in self.ok_statuses)
-        sent = self.sent or ok + failed
+        shed = self.statuses.get(SHED_STATUS, 0)
+        failed = sum(count for status, count in self.statuses.items() if status not in self.ok_statuses) - shed
+        sent = self.sent or ok + shed + failed
         return {
             "mode": self.mode,
             "offered_per_s": self.offered_rate,
@@ -115,6 +123,9 @@ class RunResult:
             "accepted": ok,
             "accepted_per_s": round(ok / self.duration_s, 1) if self.duration_s else 0,
             "accepted_pct": round(100 * ok / sent, 3) if sent else None,
+            "shed": shed,
+            "shed_pct": round(100 * shed / sent, 3) if sent else None,
+            "errors": failed,
             "errors_pct": round(100 * failed / sent, 3) if sent else None,
             "in_flight_when_sending_ended": self.in_flight_when_sending_ended,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items(), key=lambda kv: str(kv[0]))},
@@ -124,8 +135,9 @@ class RunResult:
 
 
 def sustained(summary: dict, *, p99_ms: float) -> bool:
-    """A rate is sustained when p99 of successes ≤ `p99_ms`, ≥ 99.5 % of requests succeeded, ≤ 0.1 % failed,
-    and the server was not building a backlog: when sending stopped, no more than 25 ms of work was queued."""
+    """A rate is sustained when p99 of successes ≤ `p99_ms`, ≥ 99.5 % of requests succeeded (shed ones did not),
+    ≤ 0.1 % failed, and the server was not building a backlog: when sending stopped, no more than 25 ms of work was
+    queued."""
     p99 = summary["latency_ms"]["p99"]
     offered = summary["offered_per_s"] or 0
     return (

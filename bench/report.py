@@ -21,6 +21,15 @@ def ratio(result, ceiling) -> str:
     return f"{result / ceiling:.2f}"
 
 
+def answers(summary: dict) -> str:
+    """How a load step was answered: accepted (done), shed (503 before any work: may be retried) and errors, each
+    as a share of what was sent; a shed request is neither a success nor a failure to do what was answered."""
+    return (
+        f"accepted {fmt(summary['accepted_pct'])} %, shed (503) {fmt(summary['shed_pct'])} %, "
+        f"errors {fmt(summary['errors_pct'])} % of {fmt(summary['sent'])}"
+    )
+
+
 def table(rows: list[dict]) -> str:
     header = ["measurement", "target", "result", "ceiling", "ratio", "met"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

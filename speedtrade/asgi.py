@@ -1,5 +1,5 @@
-"""ASGI entry point: HTTP through the lean path for the hot API routes and Django for the rest, WebSockets through
-Channels, lifespan for the in-process feed."""
+"""ASGI entry point: HTTP through admission control (speedtrade/admission.py), then the lean path for the hot API
+routes and Django for the rest; WebSockets through Channels, lifespan for the in-process feed."""
 
 import gc
 import logging
@@ -18,6 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs
 from django.conf import settings  # noqa: E402
 from django.urls import URLResolver, get_resolver  # noqa: E402
 
+from speedtrade.admission import Admission  # noqa: E402
 from speedtrade.consumers import DirectFrames  # noqa: E402
 from speedtrade.lean_api import LeanApi  # noqa: E402
 from speedtrade.process_metrics import CountedWebSockets  # noqa: E402
@@ -76,7 +77,12 @@ url_maps_fill()
 
 application = ProtocolTypeRouter(
     {
-        "http": LeanApi(django_asgi_app),
+        # Admission first: a request refused for lack of room costs nothing behind it (no auth, throttle, database).
+        "http": Admission(
+            LeanApi(django_asgi_app),
+            limit=settings.ADMISSION_MAX_IN_FLIGHT,
+            wait_seconds=settings.ADMISSION_WAIT_SECONDS,
+        ),
         "websocket": DirectFrames(CountedWebSockets(websocket_auth_stack(URLRouter(websocket_urlpatterns)))),
         "lifespan": LifespanHandler(),
     }

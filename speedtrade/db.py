@@ -3,7 +3,10 @@
 from datetime import tzinfo
 from functools import lru_cache
 
+from django.conf import settings
+from django.db import connection
 from django.db.backends.signals import connection_created
+from django.db.backends.utils import CursorWrapper
 
 try:
     import psycopg
@@ -44,3 +47,30 @@ def compiled_timestamps(sender, connection, **kwargs) -> None:
 
 
 connection_created.connect(compiled_timestamps, dispatch_uid="speedtrade.db.compiled_timestamps")
+
+
+def statements_prepared() -> bool:
+    """Statements are prepared once per connection, except behind PgBouncer in transaction mode, where the next
+    transaction may run on another server connection (docs/notes/scaling.md)."""
+    return not settings.DB_TRANSACTION_POOLER
+
+
+if psycopg is not None:
+
+    class _PreparedCursor(psycopg.Cursor):
+        """Server-side binding, and each statement prepared as `statements_prepared` says (Django's cursors bind
+        client-side and never prepare)."""
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=statements_prepared(), binary=binary)
+
+
+def prepared_cursor() -> CursorWrapper:
+    """A cursor on Django's PostgreSQL connection for hand-written hot statements, parsed and planned once per
+    connection instead of per request. Wrapped in Django's cursor wrapper: logged, counted and in the request's
+    transaction like any ORM query."""
+    connection.ensure_connection()
+    raw = _PreparedCursor(connection.connection)
+    # django-stubs type these as taking Django's wrapper; they take the database driver's cursor and wrap it.
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    return wrap(raw)  # type: ignore[arg-type]

@@ -179,7 +179,11 @@ def _database(url: dict) -> dict:
         options["pool"] = {
             "min_size": 1,
             "max_size": DB_POOL_MAX_SIZE,
-            "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=10.0),
+            # Well under a client's patience (10 s for the bench and most HTTP clients): a request that cannot
+            # have a connection soon is better refused (503 `overloaded`, before its first statement) than done
+            # after its client gave up. Requests rarely wait here at all: the edge admits no more than
+            # ADMISSION_MAX_IN_FLIGHT at a time (speedtrade/admission.py).
+            "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=2.0),
         }
     else:
         # Persistent connections: a new PostgreSQL backend per request costs more than most of our queries.
@@ -584,6 +588,12 @@ USERSESSIONS_TRACK_ACTIVITY_SECONDS = env.float("USERSESSIONS_TRACK_ACTIVITY_SEC
 # still tracked through the full path); revocations reach every process at once through Redis pub/sub.
 LEAN_API_ENABLED = env.bool("LEAN_API_ENABLED", default=True)
 AUTH_CACHE_SECONDS = min(env.float("AUTH_CACHE_SECONDS", default=60.0), USERSESSIONS_TRACK_ACTIVITY_SECONDS)
+# Admission at the edge (speedtrade/admission.py): at most this many HTTP requests in work per web process (0: no
+# limit); one more waits for a place at most ADMISSION_WAIT_SECONDS, then is answered 503 with Retry-After before
+# any of its work. Twice the database pool by default: a connection freed is taken at once by a request already
+# admitted, and waits for the pool stay short. WebSockets, /health, /ready, /metrics and static files pass.
+ADMISSION_MAX_IN_FLIGHT = env.int("ADMISSION_MAX_IN_FLIGHT", default=2 * DB_POOL_MAX_SIZE or 16)
+ADMISSION_WAIT_SECONDS = env.float("ADMISSION_WAIT_SECONDS", default=1.0)
 
 # --- Periodic tasks (celery beat; django-celery-beat's scheduler above) ---------------
 CELERY_BEAT_SCHEDULE = {

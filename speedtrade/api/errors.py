@@ -22,6 +22,10 @@ from speedtrade import errors
 logger = logging.getLogger(__name__)
 
 SERVER_ERROR_MESSAGE = "Something went wrong on our side; it has been logged."
+# The server's condition, not a fault: at capacity (a request refused at the edge, speedtrade/admission.py, or one
+# that found no free database connection in time), told when to come back. Nothing of the request was done.
+OVERLOADED_MESSAGE = "The service is at capacity right now; retry in a moment."
+OVERLOADED_RETRY_AFTER_SECONDS = 1
 
 
 # The HTTP status of each kind of refusal; any other DomainError is a 422 (well-formed, refused).
@@ -46,7 +50,7 @@ def _domain_error_response(exc: errors.DomainError) -> Response:
     return Response(error_body(exc.code, exc.message, exc.messages_by_field() or None), status=domain_error_status(exc))
 
 
-def _is_pool_timeout(exc) -> bool:
+def is_pool_timeout(exc) -> bool:
     """Every database connection of this process stayed busy for DB_POOL_TIMEOUT_SECONDS (overload)."""
     return isinstance(exc, OperationalError) and isinstance(exc.__cause__, PoolTimeout)
 
@@ -69,6 +73,10 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     if fields:
         body["fields"] = fields
     return body
+
+
+def overloaded_body() -> dict:
+    return error_body("overloaded", OVERLOADED_MESSAGE)
 
 
 def _flatten(detail) -> list[str]:
@@ -95,12 +103,12 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    elif _is_pool_timeout(exc):
-        # The server's condition, not a fault: say so and when to come back (the transaction never began).
+    elif is_pool_timeout(exc):
+        # No statement ran: the request's first query waited for its connection (the pool gives one per request).
         return Response(
-            error_body("overloaded", "The service is at capacity right now; retry in a moment."),
+            overloaded_body(),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": str(OVERLOADED_RETRY_AFTER_SECONDS)},
         )
     response = drf_exception_handler(exc, context)
     if response is None:

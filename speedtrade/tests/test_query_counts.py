@@ -72,11 +72,11 @@ def test_read_endpoints_cost_the_same_queries_for_few_and_many_holdings(alice_ap
     assert few == many == EXPECTED_QUERIES
 
 
-# Fixed per request, whatever the holdings. /account is the account, its last close snapshot, the ledger with
-# every sum in one statement (settlement, external flows, realized P&L, incoming transfers), the open positions
+# Fixed per request, whatever the holdings. /account is the account, the ledger with every sum and the last close
+# snapshot in one statement (settlement, external flows, realized P&L, incoming transfers), the open positions
 # with their assets, previous closes and (no quotes here) the newest bar closes: see docs/notes/bench.md.
 EXPECTED_QUERIES = {
-    "/api/v1/account": 6,
+    "/api/v1/account": 5,
     "/api/v1/positions": 4,
     "/api/v1/orders?status=all&limit=500": 2,
 }

@@ -48,7 +48,7 @@ AUTHENTICATION = [
 ]
 # How each mode holds its database connections: SQLite's are Django's default (closed after each request);
 # PostgreSQL's come from a bounded pool per process, so none is kept past its request either.
-POOL = {"min_size": 1, "max_size": 8, "timeout": 10.0}
+POOL = {"min_size": 1, "max_size": 8, "timeout": 2.0}
 CONNECTIONS = {
     "embedded": {"engine": "django.db.backends.sqlite3", "max_age": 0, "health_checks": False, "pool": None},
     "services": {"engine": "django.db.backends.postgresql", "max_age": 0, "health_checks": False, "pool": POOL},
