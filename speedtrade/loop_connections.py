@@ -34,6 +34,10 @@ class LoopConnections:
         await self.redis.aclose()
 
 
+# A request holds a Redis connection for one round trip; past this many at once, requests wait for one (redis-py's
+# plain pool would open a connection per concurrent request, thousands under a burst).
+REDIS_MAX_CONNECTIONS = 32
+
 _BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopConnections]" = weakref.WeakKeyDictionary()
 
 
@@ -42,7 +46,9 @@ def loop_connections() -> LoopConnections:
     loop = asyncio.get_running_loop()
     made = _BY_LOOP.get(loop)
     if made is None:
-        made = _BY_LOOP[loop] = LoopConnections(pool=_pool(), redis=aioredis.Redis.from_url(settings.REDIS_URL))
+        redis_pool = aioredis.BlockingConnectionPool.from_url(settings.REDIS_URL, max_connections=REDIS_MAX_CONNECTIONS)
+        redis = aioredis.Redis.from_pool(redis_pool)  # closes its pool when closed
+        made = _BY_LOOP[loop] = LoopConnections(pool=_pool(), redis=redis)
     return made
 
 
