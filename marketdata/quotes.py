@@ -58,7 +58,7 @@ def quote_from_dict(data: dict) -> Quote:
     )
 
 
-def quote_from_redis(raw: bytes | None) -> Quote | None:
+def quote_from_redis(raw: bytes | str | None) -> Quote | None:
     """A stored quote as Redis returns it (also to a reader with its own client: the lean path's async one)."""
     return None if raw is None else quote_from_dict(orjson.loads(raw))
 

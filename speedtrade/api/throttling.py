@@ -27,8 +27,8 @@ def window_hits(cache_keys: list[str], *, seconds: int) -> list[int]:
         # `_cache` (Django's private client wrapper) is not in the stubs.
         client = cache._cache.get_client(cache_keys[0], write=True)  # type: ignore[attr-defined]
         pipeline = client.pipeline(transaction=False)
-        counts = window_hits_queue(pipeline, cache_keys, seconds=seconds)
-        return counts(pipeline.execute())
+        read_counts = window_hits_queue(pipeline, cache_keys, seconds=seconds)
+        return read_counts(pipeline.execute())
     counts = []
     for cache_key in cache_keys:  # embedded default: local memory
         cache.add(cache_key, 0, timeout=seconds + 1)
