@@ -8,6 +8,7 @@ API keys' and the user throttle's counters reset before each so both start from 
 
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -561,6 +562,23 @@ def test_the_user_throttle_refuses_on_both_paths_alike(apps, alice_token, acme, 
     lean, django = second_requests  # each after one request that used the minute's budget
     assert lean.by_lean and lean.status == 429 and lean.header("Retry-After")
     assert_same(lean, django)
+
+
+def test_a_credential_checked_again_in_full_keeps_its_account_no_longer_than_the_first_check_would(settings):
+    """A client that also calls routes Django answers has its credential put again after each: the account the lean
+    path read stays with it (no new read on the next order), but only until the first check's entry would expire."""
+    settings.AUTH_CACHE_SECONDS = 60
+    cache_here = auth_cache.AuthCache()
+    user_id = uuid.uuid4()
+    first = auth_cache.Principal(user_id=user_id)
+    cache_here.put("jwt:s1", "check", first, validated_at=1000.0)
+    first.account = "alice's account as read"
+    again = auth_cache.Principal(user_id=user_id)
+    cache_here.put("jwt:s1", "check", again, validated_at=1030.0)
+    assert (again.account, again.expires_at) == ("alice's account as read", 1060.0)
+    fresh = auth_cache.Principal(user_id=user_id)
+    cache_here.put("jwt:s2", "check", fresh, validated_at=1030.0)  # another credential: nothing to keep
+    assert (fresh.account, fresh.expires_at) == (None, 1090.0)
 
 
 def test_ending_a_session_from_another_device_refuses_its_token_at_once(
