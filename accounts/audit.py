@@ -82,17 +82,19 @@ def audit_event_build(
 
 def audit_event_announce(event: AuditEvent) -> None:
     """Tell the announcement subscribers (after commit) about an appended event."""
-    announce(
-        AUDIT_EVENT,
-        {
-            "id": str(event.pk),
-            "action": event.action,
-            "actor_type": event.actor_type,
-            "subject_user_id": str(event.subject_user_id) if event.subject_user_id else None,
-            "target_type": event.target_type,
-            "target_id": event.target_id,
-            "after": event.after,
-            "ip_address": event.ip_address,
-            "user_agent": event.user_agent,
-        },
-    )
+    announce(AUDIT_EVENT, audit_event_payload(event))
+
+
+def audit_event_payload(event: AuditEvent) -> dict:
+    """What the subscribers hear of an event (`AUDIT_EVENT`)."""
+    return {
+        "id": str(event.pk),
+        "action": event.action,
+        "actor_type": event.actor_type,
+        "subject_user_id": str(event.subject_user_id) if event.subject_user_id else None,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "after": event.after,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+    }

@@ -1,6 +1,7 @@
 """Issue 22, the lean request path: `GET /api/v1/account` and `POST /api/v1/orders` through uvicorn with one
-worker, with the lean path off (every request through Django and DRF) and on; requests/s and the web
-process's CPU per request. A light measurement for docs/notes/bench.md, not `make bench`.
+worker, with the lean path off (every request through Django and DRF), on with orders in the request's thread, and
+on with orders on the event loop; requests/s and the web process's CPU per request. A light measurement for
+docs/notes/bench.md, not `make bench`.
 
     .venv/bin/python -m bench.lean_path [--seconds 10] [--clients 16]
 
@@ -67,13 +68,23 @@ def main() -> None:
         body = {"symbol": symbol, "side": "buy", "type": "limit", "time_in_force": "gtc", "qty": "1"}
         return "POST", "/api/v1/orders", json_body({**body, "limit_price": "1.00"}), order_headers
 
+    # Off: every request through Django and DRF; thread: the lean path with orders in the request's thread; loop:
+    # orders on the event loop (LEAN_API_ASYNC_ORDERS; the bench's crypto buys in a cash account qualify).
+    variants = {
+        "off": {"LEAN_API_ENABLED": "false"},
+        "thread": {"LEAN_API_ENABLED": "true", "LEAN_API_ASYNC_ORDERS": "false"},
+        "loop": {"LEAN_API_ENABLED": "true", "LEAN_API_ASYNC_ORDERS": "true"},
+    }
+    steps = {"GET /api/v1/account": account, "POST /api/v1/orders": order}
     rows = []
     try:
-        for lean in ("false", "true"):
+        for lean, env in variants.items():
             stack = Stack(config, work)
             try:
-                stack.start_web(LEAN_API_ENABLED=lean)
-                for name, make in (("GET /api/v1/account", account), ("POST /api/v1/orders", order)):
+                stack.start_web(**env)
+                for name, make in steps.items():
+                    if lean == "loop" and name.startswith("GET"):
+                        continue  # reads are answered alike with and without the loop's orders
                     row = measure(stack, name, make, clients=args.clients, seconds=args.seconds)
                     row["lean"] = lean
                     log(json.dumps(row))

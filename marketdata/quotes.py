@@ -58,6 +58,11 @@ def quote_from_dict(data: dict) -> Quote:
     )
 
 
+def quote_from_redis(raw: bytes | str | None) -> Quote | None:
+    """A stored quote as Redis returns it (also to a reader with its own client: the lean path's async one)."""
+    return None if raw is None else quote_from_dict(orjson.loads(raw))
+
+
 def is_stale(quote: Quote, *, now: datetime | None = None) -> bool:
     now = now or datetime.now(UTC)
     return now - quote.timestamp > timedelta(seconds=settings.QUOTE_STALE_AFTER_SECONDS)
@@ -102,8 +107,8 @@ class RedisQuoteStore:
         if not symbols:
             return {}
         values = self._redis.mget([REDIS_KEY_PREFIX + symbol for symbol in symbols])
-        pairs = zip(symbols, values, strict=True)
-        return {symbol: quote_from_dict(orjson.loads(raw)) for symbol, raw in pairs if raw is not None}
+        found = {symbol: quote_from_redis(raw) for symbol, raw in zip(symbols, values, strict=True)}
+        return {symbol: quote for symbol, quote in found.items() if quote is not None}
 
     def clear(self) -> None:
         keys = list(self._redis.scan_iter(match=REDIS_KEY_PREFIX + "*", count=1000))

@@ -63,14 +63,21 @@ def asset_by_symbol_cached(symbol: str) -> Asset | None:
     cache at once; a change made by another process (admin, `sync_assets`) is seen within
     ASSET_CACHE_SECONDS. Unknown symbols are not cached, so a new asset is usable at once.
     """
-    key = symbol.upper()
-    cached = _ASSETS_BY_SYMBOL.get(key)
-    if cached is not None and cached[1] > time.monotonic():
-        return cached[0]
+    cached = asset_by_symbol_if_cached(symbol)
+    if cached is not None:
+        return cached
     asset = Asset.objects.filter(symbol__iexact=symbol).first()
     if asset is not None and settings.ASSET_CACHE_SECONDS > 0:
-        _ASSETS_BY_SYMBOL[key] = (asset, time.monotonic() + settings.ASSET_CACHE_SECONDS)
+        _ASSETS_BY_SYMBOL[symbol.upper()] = (asset, time.monotonic() + settings.ASSET_CACHE_SECONDS)
     return asset
+
+
+def asset_by_symbol_if_cached(symbol: str) -> Asset | None:
+    """`asset_by_symbol_cached` without the database: None when this process has not cached it (or it expired)."""
+    cached = _ASSETS_BY_SYMBOL.get(symbol.upper())
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
+    return None
 
 
 def asset_cache_clear() -> None:

@@ -8,11 +8,14 @@ subscriber can neither roll back nor slow the change it hears about (robust: its
 logged, not raised).
 """
 
+import logging
 from functools import cache
 
 from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
 
 USER_PUSH = "user_push"  # payload: {"user_id", "stream", "data"}
 AUDIT_EVENT = "audit_event"  # payload: {"action", "subject_user_id", "target_type", "target_id", "after", "actor_type"}
@@ -21,6 +24,16 @@ AUDIT_EVENT = "audit_event"  # payload: {"action", "subject_user_id", "target_ty
 @cache
 def _subscribers(paths: tuple[str, ...]) -> tuple:
     return tuple(import_string(path) for path in paths)
+
+
+def announced_now(kind: str, payload: dict) -> None:
+    """`announce` for a caller already past its commit (the lean path's order, written on its own connection): every
+    subscriber now, each one's error logged as a robust on-commit callback's is, never raised."""
+    for subscriber in _subscribers(tuple(settings.ANNOUNCEMENT_SUBSCRIBERS)):
+        try:
+            subscriber(kind, payload)
+        except Exception as error:
+            logger.exception("Error calling %s after commit (%s).", subscriber.__qualname__, error)
 
 
 def announce(kind: str, payload: dict) -> None:

@@ -77,11 +77,20 @@ class AuthCache:
         return principal
 
     def put(self, credential: str, check: str, principal: Principal, *, validated_at: float) -> None:
-        """Remember a principal checked in full, unless something revoked it after `validated_at` (monotonic)."""
+        """Remember a principal checked in full, unless something revoked it after `validated_at` (monotonic).
+
+        The account snapshot of the entry it replaces is kept, with that entry's expiry (a snapshot lives no longer
+        than AUTH_CACHE_SECONDS): an entry still here was not revoked since its snapshot was read, and a client that
+        also calls routes Django answers (each one checks its credential in full and puts it again) would otherwise
+        read its account again on its next lean request."""
         principal.expires_at = validated_at + settings.AUTH_CACHE_SECONDS
         with self._lock:
             if self._revoked_since(principal, validated_at):
                 return
+            replaced = self._entries.get(credential)
+            if replaced is not None and replaced[1].account is not None and replaced[1].user_id == principal.user_id:
+                principal.account = replaced[1].account
+                principal.expires_at = min(principal.expires_at, replaced[1].expires_at)
             self._entries[credential] = (check, principal)
             self._entries.move_to_end(credential)
             while len(self._entries) > self._max_entries:

@@ -15,7 +15,12 @@ then the view), the headers the middleware and APIView add (security, CSP, frame
 the request signals (`close_old_connections`). Whether to answer is decided before anything is counted, so a
 request handed to Django is counted once.
 
-Order placement goes through `order_entry` below: the one place the single writer's entry replaces.
+`POST /orders` runs on the event loop itself, with no thread, for an order whose checks read nothing from the
+database (`trading.risk.checks_read_no_database`: a simple crypto buy in a cash account) once the principal holds
+its account: the user throttle's count and the checks' Redis reads in one pipeline, the order writer's one
+statement on the loop's own connection (`speedtrade.loop_connections`), the trade update and the engine's wake
+after it (`trading.services.order_place_async`). Every other order, and what that one leaves to `order_place`
+(a client_order_id seen before, an account blocked meanwhile), is placed in the request's thread (`order_entry`).
 """
 
 import re
@@ -23,8 +28,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 from importlib import import_module
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -33,6 +39,7 @@ from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.request import split_domain_port, validate_host
 from django.middleware.clickjacking import XFrameOptionsMiddleware
@@ -54,13 +61,14 @@ from portfolios.selectors import kyc_approval_known, owner_kyc_approved, primary
 from speedtrade import auth_cache
 from speedtrade.api.errors import exception_handler
 from speedtrade.api.renderers import PlainJSONRenderer
-from speedtrade.api.throttling import UserRateFixedWindowThrottle
+from speedtrade.api.throttling import UserRateFixedWindowThrottle, window_hits_queue
 from speedtrade.auth_cache import Principal
+from speedtrade.loop_connections import loop_connections
 from speedtrade.money import to_cents, to_qty
 from trading import services
 from trading.api.views import orders_body, placed_order_body
 from trading.models import Order
-from trading.risk import OrderRequest
+from trading.risk import MarketInputs, OrderRequest
 
 ASGIApp = Callable[..., Awaitable[None]]
 
@@ -90,11 +98,22 @@ class LeanRequest:
 class Route:
     """One route's work: `prepare` decides (no I/O) whether this path can answer and parses the input;
     `answer` runs after the checks, given the account (by id: its other fields are loaded only if read), and
-    returns (data, status). `renderer` is the DRF view's."""
+    returns (data, status). `renderer` is the DRF view's. `in_loop`, where a route has one, decides (no I/O)
+    whether the event loop answers the request itself, with no thread (`LoopWork`); None leaves it to `answer`."""
 
     prepare: Callable[[LeanRequest], Any]
     answer: Callable[[LeanRequest, Any, Account], tuple[Any, int]]
     renderer: type[BaseRenderer]
+    in_loop: "Callable[[LeanRequest, Any, Account], LoopWork | None] | None" = None
+
+
+class LoopWork(Protocol):
+    """A request the event loop answers: its Redis reads go out with the user throttle's count, in one round trip;
+    `answer` then gets what they read, and `in_thread` for what only Django's synchronous database calls can do."""
+
+    def reads_queue(self, pipeline) -> Callable[[list], Any]: ...
+
+    async def answer(self, read: Any, in_thread: services.InThread) -> tuple[Any, int]: ...
 
 
 class LeanApi:
@@ -107,7 +126,9 @@ class LeanApi:
             self.routes["GET", prefix + "account"] = Route(_no_query, _account, JSONRenderer)
             self.routes["GET", prefix + "positions"] = Route(_no_query, _positions, JSONRenderer)
             self.routes["GET", prefix + "orders"] = Route(_order_list_query, _orders, PlainJSONRenderer)
-            self.routes["POST", prefix + "orders"] = Route(_order_create_input, _order_create, PlainJSONRenderer)
+            self.routes["POST", prefix + "orders"] = Route(
+                _order_create_input, _order_create, PlainJSONRenderer, in_loop=_order_create_in_loop
+            )
 
     async def __call__(self, scope, receive, send) -> None:
         route = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
@@ -118,10 +139,12 @@ class LeanApi:
         request = _lean_request(scope, body)
         if request is None:
             return await self.fallback(scope, receive, send)
-        # As Django's ASGIHandler: the request's work in one thread of its own (its database connection from
-        # the pool), or in the caller's thread under async_to_sync (tests).
-        async with ThreadSensitiveContext():
-            answer = await sync_to_async(_answer, thread_sensitive=True)(route, request, started)
+        answer = await _answer_in_loop(route, request, started) if _loop_answers(route) else IN_THREAD
+        if answer is IN_THREAD:
+            # As Django's ASGIHandler: the request's work in one thread of its own (its database connection from
+            # the pool), or in the caller's thread under async_to_sync (tests).
+            async with ThreadSensitiveContext():
+                answer = await sync_to_async(_answer, thread_sensitive=True)(route, request, started)
         if answer is None:
             return await self.fallback(scope, receive, send)
         status, headers, content = answer
@@ -233,24 +256,32 @@ def _principal(headers: dict[bytes, bytes], scope) -> Principal | None:
 # --- answering (in the request's thread: the database and Redis calls are Django's synchronous ones) --------
 
 
-def _answer(route: Route, request: LeanRequest, started: float) -> tuple[int, list, bytes] | None:
+Answer = tuple[int, list, bytes]  # status, headers, body
+
+
+def _answer(route: Route, request: LeanRequest, started: float) -> Answer | None:
     request_started.send(sender=LeanApi)
     try:
         try:
             outcome = _checked(route, request)
         except FallThrough:
             return None
-        content = route.renderer().render(outcome.data) if outcome.data is not None else b""
-        facts = _route_facts(request.method, request.path, secure=request.secure, status=outcome.status)
-        if outcome.status >= 400 and not outcome.logged:
-            response = HttpResponse(status=outcome.status)
-            log_response(
-                "%s: %s", response.reason_phrase, request.path, response=response, request=request.django_request()
-            )
-        _metrics_record(request, facts.view_name, status=outcome.status, content_length=len(content), started=started)
-        return outcome.status, _response_headers(facts, outcome.headers, content, started), content
+        return _respond(route, request, outcome, started)
     finally:
         request_finished.send(sender=LeanApi)
+
+
+def _respond(route: Route, request: LeanRequest, outcome: "Outcome", started: float) -> Answer:
+    """The answer's bytes and headers, Django's log line for a 4xx/5xx and the request's metrics."""
+    content = route.renderer().render(outcome.data) if outcome.data is not None else b""
+    facts = _route_facts(request.method, request.path, secure=request.secure, status=outcome.status)
+    if outcome.status >= 400 and not outcome.logged:
+        response = HttpResponse(status=outcome.status)
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request.django_request()
+        )
+    _metrics_record(request, facts.view_name, status=outcome.status, content_length=len(content), started=started)
+    return outcome.status, _response_headers(facts, outcome.headers, content, started), content
 
 
 @dataclass
@@ -287,12 +318,95 @@ def _checked(route: Route, request: LeanRequest) -> Outcome:
     except FallThrough:
         raise
     except Exception as exc:
-        handle = alpaca_trading_exception_handler if request.alpaca else exception_handler
-        response = handle(exc, {"request": request.django_request(), "view": None})
-        added = {name: value for name, value in response.headers.items() if name.lower() != "content-type"}
-        logged = getattr(response, "_has_been_logged", False)
-        return Outcome(response.data, response.status_code, {**added, **headers}, logged)
+        return _handled(exc, request, headers)
     return Outcome(data, status, headers)
+
+
+def _handled(exc: Exception, request: LeanRequest, headers: dict[str, str]) -> Outcome:
+    """The view's exception handler's answer (the common error format on /api/v1, Alpaca's on /v2)."""
+    handle = alpaca_trading_exception_handler if request.alpaca else exception_handler
+    response = handle(exc, {"request": request.django_request(), "view": None})
+    added = {name: value for name, value in response.headers.items() if name.lower() != "content-type"}
+    logged = getattr(response, "_has_been_logged", False)
+    return Outcome(response.data, response.status_code, {**added, **headers}, logged)
+
+
+# --- answering on the event loop (no thread): what a route's `in_loop` takes --------------------------------
+
+
+class _NotInLoop(Enum):
+    IN_THREAD = "in the request's thread"  # `_answer_in_loop`'s "not here": `_answer` answers
+
+
+IN_THREAD = _NotInLoop.IN_THREAD
+
+
+def _loop_answers(route: Route) -> bool:
+    """Whether the loop may answer for this route here: its database is PostgreSQL (the loop's own connections) and
+    the cache, the quotes and the engine's wake share one Redis (the one round trip)."""
+    return (
+        route.in_loop is not None
+        and settings.LEAN_API_ASYNC_ORDERS
+        and connection.vendor == "postgresql"
+        and bool(settings.REDIS_URL)
+        and settings.CACHES["default"].get("LOCATION") == settings.REDIS_URL
+    )
+
+
+async def _answer_in_loop(route: Route, request: LeanRequest, started: float) -> Answer | None | _NotInLoop:
+    """`_answer` on the event loop for what the route's `in_loop` takes on: decided before anything is counted
+    (else IN_THREAD), then the user throttle's count and the work's Redis reads in one pipeline, the work, and the
+    same rendering, headers, log line and metrics. A bearer token's request only (an API key's budgets are
+    counted in `_checked`), and only once the principal holds its account snapshot (its first request reads it)."""
+    principal = request.principal
+    assert route.in_loop is not None  # _loop_answers
+    if principal.api_key_id is not None or principal.account is None:
+        return IN_THREAD
+    try:
+        parsed = route.prepare(request)
+    except FallThrough:
+        return None
+    account = principal.account.account()
+    work = route.in_loop(request, parsed, account)
+    if work is None:
+        return IN_THREAD
+    request_started.send(sender=LeanApi)
+    try:
+        return _respond(route, request, await _checked_in_loop(work, request), started)
+    finally:
+        request_finished.send(sender=LeanApi)
+
+
+async def _checked_in_loop(work: LoopWork, request: LeanRequest) -> Outcome:
+    """`_checked`'s throttle and view for a `LoopWork`, its refusals through the same exception handler."""
+    throttle = UserRateFixedWindowThrottle()
+    try:
+        # The user throttle reads only `request.user.pk` (and no view): typed for a whole Request.
+        window = throttle.window_key(_ThrottledRequest(request.principal), None)  # type: ignore[arg-type]
+        pipeline = loop_connections().redis.pipeline(transaction=False)
+        counts = window_hits_queue(pipeline, [window] if window else [], seconds=throttle.duration)
+        read = work.reads_queue(pipeline)
+        results = await pipeline.execute()
+        if window and not throttle.allows(counts(results)[0]):
+            raise Throttled(throttle.wait())
+        data, status = await work.answer(read(results), _in_request_thread)
+    except Exception as exc:
+        return _handled(exc, request, {})
+    return Outcome(data, status, {})
+
+
+async def _in_request_thread(function: Callable[..., Any], *args, **kwargs) -> Any:
+    """A synchronous piece of a request the loop answers (Django's database), in a thread of its own as `_answer`
+    runs, its database connection given back when it ends (the request's signals are the loop's)."""
+
+    def run():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    async with ThreadSensitiveContext():
+        return await sync_to_async(run, thread_sensitive=True)()
 
 
 @dataclass(frozen=True)
@@ -383,8 +497,31 @@ def _order_create(request: LeanRequest, order_request: OrderRequest, account: Ac
 
 
 def order_entry(*, account: Account, request: OrderRequest) -> tuple[Order, bool]:
-    """Where the lean path places an order: the single writer's entry replaces this call."""
+    """Where the lean path places an order in the request's thread."""
     return services.order_place(account=account, request=request)
+
+
+def _order_create_in_loop(request: LeanRequest, order_request: OrderRequest, account: Account) -> LoopWork | None:
+    placing = services.loop_placement(account=account, request=order_request)
+    return None if placing is None else _OrderCreateInLoop(request, placing)
+
+
+@dataclass(frozen=True)
+class _OrderCreateInLoop:
+    """`POST /orders` for an order `order_place_async` places on the loop; what it leaves to `order_place` (a
+    client_order_id seen before, a refusal a retry might undo) is `_order_create` in a thread."""
+
+    request: LeanRequest
+    placing: services.LoopPlacement
+
+    def reads_queue(self, pipeline) -> Callable[[list], MarketInputs]:
+        return self.placing.market_inputs_queue(pipeline)
+
+    async def answer(self, read: MarketInputs, in_thread: services.InThread) -> tuple[Any, int]:
+        order = await services.order_place_async(self.placing, market=read, in_thread=in_thread)
+        if order is None:
+            return await in_thread(_order_create, self.request, self.placing.request, self.placing.account)
+        return placed_order_body(order), 201
 
 
 # --- thin order validation ----------------------------------------------------------------------------------

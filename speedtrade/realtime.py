@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from speedtrade.announcements import USER_PUSH, announce
+from speedtrade.announcements import USER_PUSH, announce, announced_now
 
 SEND_TIMEOUT_SECONDS = 10
 
@@ -106,12 +106,32 @@ def send_to_users_now(events: list[tuple]) -> None:
     if gathered is not None:
         gathered.extend(events)
         return
-    sender.group_send_many(
-        [
-            (user_group(user_id), {"type": "user.event", "stream": stream, "data": data})
-            for user_id, stream, data in events
-        ]
-    )
+    sender.group_send_many(_user_event_messages(events))
+
+
+async def send_to_users_async(events: list[tuple]) -> None:
+    """`send_to_users_now` from code running on an event loop (the lean path's order, past its commit), then the
+    announcement subscribers as `publish_to_users` tells them: no thread, the layer's connections of this loop."""
+    layer = get_channel_layer()
+    messages = _user_event_messages(events)
+    if hasattr(layer, "group_send_many"):
+        await layer.group_send_many(messages)
+    else:
+        for group, message in messages:
+            await layer.group_send(group, message)
+    for user_id, stream, data in events:
+        announced_now(USER_PUSH, user_push_payload(user_id, stream, data))
+
+
+def _user_event_messages(events: list[tuple]) -> list[tuple[str, dict]]:
+    return [
+        (user_group(user_id), {"type": "user.event", "stream": stream, "data": data})
+        for user_id, stream, data in events
+    ]
+
+
+def user_push_payload(user_id, stream: str, data: dict) -> dict:
+    return {"user_id": str(user_id), "stream": stream, "data": data}
 
 
 def publish_to_user(user_id, stream: str, data: dict) -> None:
@@ -123,7 +143,7 @@ def publish_to_users(events: list[tuple]) -> None:
     """`publish_to_user` for a batch of (user_id, stream, data): sent together after commit, in one hop."""
     transaction.on_commit(lambda: send_to_users_now(events), robust=True)
     for user_id, stream, data in events:
-        announce(USER_PUSH, {"user_id": str(user_id), "stream": stream, "data": data})
+        announce(USER_PUSH, user_push_payload(user_id, stream, data))
 
 
 def sockets_group(user_id: uuid.UUID | str) -> str:

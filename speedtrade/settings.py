@@ -594,6 +594,12 @@ AUTH_CACHE_SECONDS = min(env.float("AUTH_CACHE_SECONDS", default=60.0), USERSESS
 # admitted, and waits for the pool stay short. WebSockets, /health, /ready, /metrics and static files pass.
 ADMISSION_MAX_IN_FLIGHT = env.int("ADMISSION_MAX_IN_FLIGHT", default=2 * DB_POOL_MAX_SIZE or 16)
 ADMISSION_WAIT_SECONDS = env.float("ADMISSION_WAIT_SECONDS", default=1.0)
+# The lean path places the orders whose checks read nothing from the database (trading.risk.
+# checks_read_no_database) on the event loop, with no thread: its Redis reads in one round trip and the order
+# writer's call on a small async psycopg pool of each worker's event loop (PostgreSQL only; each worker may
+# hold DB_POOL_MAX_SIZE + LEAN_DB_POOL_MAX_SIZE connections). Off: every order through the request's thread.
+LEAN_API_ASYNC_ORDERS = env.bool("LEAN_API_ASYNC_ORDERS", default=True)
+LEAN_DB_POOL_MAX_SIZE = env.int("LEAN_DB_POOL_MAX_SIZE", default=4)
 
 # --- Periodic tasks (celery beat; django-celery-beat's scheduler above) ---------------
 CELERY_BEAT_SCHEDULE = {

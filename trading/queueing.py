@@ -18,6 +18,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
+from redis import asyncio as aioredis
 
 from speedtrade.task_queue import task_queue_or_leave_to_sweep
 
@@ -38,6 +39,19 @@ def _order_handed_on(order_id) -> None:
         order_submit_queue(order_id)  # run eagerly here: the paper venue's batch for this one order, or the venue
     else:
         engine_wake()
+
+
+async def order_handed_on_async(order_id, *, redis_client: aioredis.Redis, in_thread) -> None:
+    """`order_submit_after_commit`'s work for an order committed on an event loop: the wake on the loop's Redis
+    client; where no engine runs, the in-process submission through `in_thread` (it reads and writes through
+    Django)."""
+    if settings.TRADING_ENGINE_INLINE:
+        await in_thread(order_submit_queue, order_id)
+        return
+    try:
+        await redis_client.publish(ENGINE_WAKE_CHANNEL, b"")
+    except redis.RedisError as unreachable:
+        logger.warning("Could not wake the order engine (%s); it finds the order at its next poll.", unreachable)
 
 
 def order_submit_queue(order_id) -> bool:

@@ -12,6 +12,7 @@ Over 400 lines on purpose: it is the one list of order entry's rules, each a sho
 over modules that must change together.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -21,14 +22,20 @@ from django.conf import settings
 
 from marketdata import calendars
 from marketdata.models import Asset
-from marketdata.quotes import Quote, latest_quotes
+from marketdata.quotes import REDIS_KEY_PREFIX as QUOTE_KEY_PREFIX
+from marketdata.quotes import Quote, latest_quotes, quote_from_redis
 from portfolios import selectors as portfolio_selectors
 from portfolios.models import Account, LedgerAccount, Position
 from portfolios.pricing import valuation_at_market
 from portfolios.selectors import trading_refusal_reason
 from speedtrade import money
 from speedtrade.errors import DomainError
-from trading.brokers.base import broker_name_for, venue_refusal_reason
+from trading.brokers.base import (
+    broker_name_for,
+    venue_refusal_cache_key,
+    venue_refusal_from_cache,
+    venue_refusal_reason,
+)
 from trading.models import Order
 
 ONE_CENT = money.CENT
@@ -556,6 +563,48 @@ def check_good_faith(account: Account, asset: Asset, side: str, amount: Decimal,
     ]
 
 
+# --- What the checks read from Redis, and when they read nothing from the database --------------------
+
+
+@dataclass(frozen=True)
+class MarketInputs:
+    """What `pre_trade_check` reads from Redis: reconciliation's refusal of the order's venue, the latest quote."""
+
+    venue_refusal: str | None
+    quote: Quote | None
+
+
+def market_inputs(*, broker: str, symbol: str) -> MarketInputs:
+    return MarketInputs(venue_refusal=venue_refusal_reason(broker), quote=latest_quote(symbol))
+
+
+def market_inputs_queue(pipeline, *, broker: str, symbol: str) -> Callable[[list], MarketInputs]:
+    """The same reads queued on a Redis pipeline (an asyncio one: the lean path's round trip, with its throttle);
+    returns what reads them from the pipeline's results."""
+    start = len(pipeline)
+    pipeline.get(venue_refusal_cache_key(broker))
+    pipeline.get(QUOTE_KEY_PREFIX + symbol)
+    return lambda results: MarketInputs(
+        venue_refusal=venue_refusal_from_cache(results[start]), quote=quote_from_redis(results[start + 1])
+    )
+
+
+def checks_read_no_database(account: Account, request: OrderRequest, asset: Asset) -> bool:
+    """Whether `pre_trade_check`, handed its `MarketInputs`, reads nothing from the database for this order, nor
+    `order_place` before its writer: a simple buy of crypto in a cash account without a restriction flag, whose
+    owner's KYC approval is known (the lean path's account: `portfolios.selectors.kyc_approval_known`). A sell
+    reads the position (shares, good faith), a stock buy the settled cash (good faith), a margin buy values the
+    account, a restriction reads its message to the customer: those orders take the database's way."""
+    return (
+        request.side == Order.Side.BUY
+        and request.order_class == Order.OrderClass.SIMPLE
+        and not request.lots
+        and asset.is_crypto
+        and account.type == Account.Type.CASH
+        and not (account.trading_blocked or account.account_blocked)
+    )
+
+
 # --- All of order entry's checks, for placement and for Review -------------------------------
 
 
@@ -606,8 +655,12 @@ def pre_trade_check(
     opposite_open: list[Order] | None,
     now: datetime,
     with_buying_power: bool = True,
+    market: "MarketInputs | None" = None,
 ) -> PreTrade:
     """Every refusal order entry makes, in the order it makes them; writes nothing.
+
+    `market`: the venue's refusal and the quote, read already (the lean path's one Redis round trip); None
+    reads them here (`market_inputs`).
 
     `opposite_open`: the account's open orders on the other side of the asset (wash trades);
     None leaves the wash-trade check to the caller. `with_buying_power=False` leaves the last
@@ -626,10 +679,10 @@ def pre_trade_check(
     check_quantity(request, asset)
     check_prices(request, asset)
     broker = broker_name_for(asset.asset_class)
-    refusal = venue_refusal_reason(broker)
-    if refusal:
-        _reject("venue_unavailable", refusal)
-    quote = latest_quote(asset.symbol)
+    market = market or market_inputs(broker=broker, symbol=asset.symbol)
+    if market.venue_refusal:
+        _reject("venue_unavailable", market.venue_refusal)
+    quote = market.quote
     check_limit_band(request, quote)
     check_leg_prices(request, asset, quote)
     check_minimum_value(account, request, asset, quote)

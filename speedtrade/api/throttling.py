@@ -7,6 +7,7 @@ windows (as Alpaca counts its 200 requests a minute) cost the same at any rate; 
 the end of one window and again at the start of the next, which the budgets allow for.
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.core.cache import caches
@@ -26,15 +27,23 @@ def window_hits(cache_keys: list[str], *, seconds: int) -> list[int]:
         # `_cache` (Django's private client wrapper) is not in the stubs.
         client = cache._cache.get_client(cache_keys[0], write=True)  # type: ignore[attr-defined]
         pipeline = client.pipeline(transaction=False)
-        for cache_key in cache_keys:
-            pipeline.incr(cache_key)
-            pipeline.expire(cache_key, seconds + 1)
-        return pipeline.execute()[::2]
+        read_counts = window_hits_queue(pipeline, cache_keys, seconds=seconds)
+        return read_counts(pipeline.execute())
     counts = []
     for cache_key in cache_keys:  # embedded default: local memory
         cache.add(cache_key, 0, timeout=seconds + 1)
         counts.append(cache.incr(cache_key))
     return counts
+
+
+def window_hits_queue(pipeline, cache_keys: list[str], *, seconds: int) -> Callable[[list], list[int]]:
+    """`window_hits`' commands queued on a Redis pipeline (an asyncio one too: the lean path sends them with its
+    other reads); returns what reads the counts from the pipeline's results."""
+    start = len(pipeline)
+    for cache_key in cache_keys:
+        pipeline.incr(cache_key)
+        pipeline.expire(cache_key, seconds + 1)
+    return lambda results: results[start : start + 2 * len(cache_keys) : 2]
 
 
 class FixedWindowThrottle(SimpleRateThrottle):
@@ -45,16 +54,25 @@ class FixedWindowThrottle(SimpleRateThrottle):
     window_ends_at = 0.0
 
     def allow_request(self, request: "Request", view: "APIView") -> bool:
-        if self.rate is None:
+        cache_key = self.window_key(request, view)
+        if cache_key is None:
             return True
-        key = self.get_cache_key(request, view)
-        if key is None:
-            return True
-        now = self.timer()
-        window_start = int(now) // self.duration * self.duration
-        self.window_ends_at = window_start + self.duration
-        cache_key = caches["default"].make_and_validate_key(f"{key}:{window_start}")
         [used] = window_hits([cache_key], seconds=self.duration)
+        return self.allows(used)
+
+    def window_key(self, request: "Request", view: "APIView | None") -> str | None:
+        """The cache key of the request's current window (None: not throttled); counted by `window_hits`."""
+        if self.rate is None:
+            return None
+        key = self.get_cache_key(request, view)  # type: ignore[arg-type]  # the user throttle reads no view
+        if key is None:
+            return None
+        window_start = int(self.timer()) // self.duration * self.duration
+        self.window_ends_at = window_start + self.duration
+        return caches["default"].make_and_validate_key(f"{key}:{window_start}")
+
+    def allows(self, used: int) -> bool:
+        """Whether the window's count after this request's hit is within the rate."""
         return used <= self.num_requests
 
     def wait(self) -> float:

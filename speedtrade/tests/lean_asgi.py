@@ -12,6 +12,7 @@ from django.db import close_old_connections
 
 from speedtrade.handlers import SyncRequestASGIHandler
 from speedtrade.lean_api import LeanApi
+from speedtrade.loop_connections import loop_connections_close
 
 # Set by servers, not by the application: left out of the comparison (X-Process-Time's value is a duration).
 NOT_COMPARED = {b"date", b"server", b"x-process-time"}
@@ -83,9 +84,15 @@ class Apps:
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 answered.set()
 
+        async def answered_then_closed() -> None:
+            try:
+                await app(scope, receive, send)
+            finally:
+                await loop_connections_close()  # async_to_sync runs each call on a new event loop
+
         before = len(self.fell_through)
         with _no_connection_closing():
-            async_to_sync(app)(scope, receive, send)
+            async_to_sync(answered_then_closed)()
         start = next(m for m in messages if m["type"] == "http.response.start")
         content = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
         by_lean = app is self.lean and len(self.fell_through) == before

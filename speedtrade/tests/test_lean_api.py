@@ -8,6 +8,8 @@ API keys' and the user throttle's counters reset before each so both start from 
 
 import json
 import time
+import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
@@ -20,9 +22,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from accounts.models import AccountRestriction, ApiKey
+from accounts.models import AccountRestriction, ApiKey, AuditEvent
 from accounts.services import account_restriction_set, api_key_create, api_key_revoke
 from accounts.tests.factories import UserFactory, approved_customer
+from marketdata.selectors import asset_by_symbol_cached
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from speedtrade import auth_cache
@@ -40,7 +43,10 @@ BROWSER = "Mozilla/5.0 (bot)"
 
 
 @pytest.fixture
-def apps():
+def apps(settings):
+    """Both apps on the test's connection, where each comparison rolls back to a savepoint: orders in the request's
+    thread (the loop's own connection could not see the test's transaction; `lockstep` below compares that way)."""
+    settings.LEAN_API_ASYNC_ORDERS = False
     assert auth_cache.revocations_listen(wait=10)
     auth_cache.auth_cache.clear()
     return Apps()
@@ -149,36 +155,52 @@ def test_the_same_client_order_id_returns_the_existing_order_on_both_paths(apps,
 # --- the differential property: any input, any credential, the same answer ----------------------------------
 
 
-def mostly(valid: list, others: list) -> st.SearchStrategy:
+def mostly(valid: list, others: list, weight: int = 12) -> st.SearchStrategy:
     """Valid values far likelier than the others (and shrinking towards the first valid one)."""
-    return st.sampled_from(valid * 12 + others)
+    return st.sampled_from(valid * weight + others)
 
 
 bad_numbers = ["0", "-1", "1e2", " 3", "03", "1.0000000001", "NaN", "", 2, 0.5, None]
-order_bodies = st.fixed_dictionaries(
-    {
-        "symbol": mostly(["ACME"], ["acme", "NOPE", "", " ACME", "AC ME", "A" * 33, 5]),
-        "side": mostly(["buy"], ["sell", "BUY", "hold"]),
-        "type": mostly(["limit"], ["market", "stop", "stop_limit", "trailing_stop", "LIMIT"]),
-        "time_in_force": mostly(["day", "gtc"], ["ioc", "fok", "opg", "cls", "week"]),
-        "qty": mostly(["2", "0.5", "1.000000001"], bad_numbers),
-        "limit_price": mostly(["9", "9.50"], [*bad_numbers, "9.123"]),
-    },
-    optional={
-        "notional": st.sampled_from(["5", "5.5", "5.555", "0.5", "-5"]),
-        "stop_price": mostly(["9.5"], bad_numbers),
-        "extended_hours": st.sampled_from([True, False, "true", 1, None]),
-        "client_order_id": mostly(["c-1", "c-2"], [" c-1", "", "x" * 129, "é", 7]),
-        "order_class": st.sampled_from(["simple", "bracket"]),
-        "legs": st.just([]),
-    },
-)
+
+
+ORDER_OPTIONS = {
+    "notional": st.sampled_from(["5", "5.5", "5.555", "0.5", "-5"]),
+    "stop_price": mostly(["9.5"], bad_numbers),
+    "extended_hours": st.sampled_from([True, False, "true", 1, None]),
+    "client_order_id": mostly(["c-1", "c-2"], [" c-1", "", "x" * 129, "é", 7]),
+    "order_class": st.sampled_from(["simple", "bracket"]),
+    "legs": st.just([]),
+}
+
+
+def order_bodies(
+    symbol: str, times_in_force: list[str], options=tuple(ORDER_OPTIONS), weight: int = 12
+) -> st.SearchStrategy:
+    others = [symbol.lower(), "NOPE", "", f" {symbol}", "AC ME", "A" * 33, 5]
+    return st.fixed_dictionaries(
+        {
+            "symbol": mostly([symbol], others, weight),
+            "side": mostly(["buy"], ["sell", "BUY", "hold"], weight),
+            "type": mostly(["limit"], ["market", "stop", "stop_limit", "trailing_stop", "LIMIT"], weight),
+            "time_in_force": mostly(times_in_force, ["day", "gtc", "ioc", "fok", "opg", "cls", "week"], weight),
+            "qty": mostly(["2", "0.5", "1.000000001"], bad_numbers, weight),
+            "limit_price": mostly(["9", "9.50"], [*bad_numbers, "9.123"], weight),
+        },
+        optional={name: ORDER_OPTIONS[name] for name in options},
+    )
+
+
 credentials = mostly(["token", "key"], ["read_only_key", "none", "bad_token", "expired_token", "bad_secret"])
 paths = st.sampled_from(["/api/v1/orders", "/v2/orders"])
 
 
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=order_bodies, credential=credentials, path=paths, raw=st.sampled_from([False] * 9 + [True]))
+@given(
+    body=order_bodies("ACME", ["day", "gtc"]),
+    credential=credentials,
+    path=paths,
+    raw=st.sampled_from([False] * 9 + [True]),
+)
 def test_any_order_body_and_credential_get_the_same_answer_from_both_paths(
     apps, alice_account, acme, alice_credentials, body, credential, path, raw
 ):
@@ -189,6 +211,151 @@ def test_any_order_body_and_credential_get_the_same_answer_from_both_paths(
     assert_same(lean, django)
     if credential in ("token", "key") and simple_order_request(content) is not None:
         assert lean.by_lean  # a simple order from a known credential is the lean path's to answer
+
+
+# --- order entry on the event loop (no thread): alice on the lean path, bob (her twin) on DRF ---------------------
+#
+# The loop writes through its own database connection, which cannot see a test's transaction: these tests commit
+# (transactional), and instead of rolling each answer back they keep two customers alike in lockstep — the same
+# deposit, the same requests, one through each path — so every answer must match and every later state with it.
+
+
+@pytest.fixture
+def coin(transactional_db):
+    return AssetFactory(crypto=True, symbol="COIN/USD", reference_price=Decimal("10.00"))
+
+
+@pytest.fixture
+def loop_spy(monkeypatch):
+    """Counts the orders the loop took on (`order_place_async`, still doing its work)."""
+    from trading import services
+
+    calls = []
+    place = services.order_place_async
+
+    async def spied(*args, **kwargs):
+        calls.append(args[0].request)
+        return await place(*args, **kwargs)
+
+    monkeypatch.setattr(services, "order_place_async", spied)
+    return calls
+
+
+@dataclass
+class Lockstep:
+    apps: Apps
+    alice: dict  # credentials, by kind (`credentials_for`)
+    bob: dict
+    swaps: dict = field(default_factory=dict)  # alice's per-placement values → bob's (ids, times)
+
+    def both(self, path: str, credential: str, body: bytes) -> tuple[Answer, Answer]:
+        content_type = [("Content-Type", "application/json")]
+        counters_reset()
+        lean = self.apps.request(
+            self.apps.lean, "POST", path, headers=[*self.alice[credential], *content_type], body=body
+        )
+        counters_reset()
+        django = self.apps.request(
+            self.apps.django, "POST", path, headers=[*self.bob[credential], *content_type], body=body
+        )
+        if lean.status in (200, 201) and django.status == lean.status:
+            mine, theirs = lean.json(), django.json()
+            self.swaps.update({mine[name]: theirs[name] for name in PER_PLACEMENT if mine[name] is not None})
+        return lean, django
+
+    def assert_same(self, lean: Answer, django: Answer) -> None:
+        body = lean.body
+        for alices, bobs in self.swaps.items():
+            body = body.replace(alices.encode(), bobs.encode())
+        assert (lean.status, body) == (django.status, django.body)
+        assert lean.compared_headers() == django.compared_headers()
+
+
+@pytest.fixture
+def lockstep(settings, apps, api_client, alice, bob, coin):
+    settings.LEAN_API_ASYNC_ORDERS = True
+    settings.ASSET_CACHE_SECONDS = 3600  # the asset stays in this process's cache for the whole test
+    settings.AUTH_CACHE_SECONDS = 3600  # and so do the credentials (hypothesis's shrinking outlasts a minute)
+    asset_by_symbol_cached(coin.symbol)  # as an order of it within ASSET_CACHE_SECONDS leaves it (else: the thread)
+    accounts = {}
+    for user in (alice, bob):
+        accounts[user] = approved_customer(user)
+        deposit_settled_post(account=accounts[user], amount=Decimal("1000.00"))
+    pair = Lockstep(apps, credentials_for(apps, api_client, alice), credentials_for(apps, api_client, bob))
+    # A first lean request remembers alice's account with her token (the loop places orders from then on).
+    assert apps.request(apps.lean, "GET", "/api/v1/account", headers=pair.alice["token"]).by_lean
+    return pair
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/v2/orders"])
+def test_a_crypto_buy_is_placed_on_the_event_loop_as_drf_places_it(lockstep, loop_spy, path):
+    order = {"symbol": "COIN/USD", "side": "buy", "type": "limit", "time_in_force": "gtc", "qty": "2"}
+    lean, django = lockstep.both(path, "token", json.dumps({**order, "limit_price": "9"}).encode())
+    assert lean.by_lean and lean.status == 201 and len(loop_spy) == 1
+    lockstep.assert_same(lean, django)
+    alices, bobs = (Order.objects.get(pk=answer.json()["id"]) for answer in (lean, django))
+    stored = ("status", "reserved_cash", "qty", "limit_price", "expires_at", "broker")
+    assert [getattr(alices, name) for name in stored] == [getattr(bobs, name) for name in stored]
+    assert alices.reserved_cash == Decimal("18.00") and alices.events.order_by("id").first().event == "new"
+    assert AuditEvent.objects.filter(action="trading.order_placed", target_id=str(alices.pk)).exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_refusals_from_the_event_loop_read_as_drfs(lockstep, loop_spy):
+    """Buying power (seen locked by the writer), a used client_order_id (the existing order back, 200; another
+    order under it, 422) and a refusal before the writer come out of the loop's attempt as DRF words them."""
+    buy = {"symbol": "COIN/USD", "side": "buy", "type": "limit", "time_in_force": "gtc", "limit_price": "9"}
+    requests = [
+        {**buy, "qty": "200"},  # $1,800 of $1,000: insufficient_buying_power, from the writer
+        {**buy, "qty": "2", "client_order_id": "mine-1"},  # placed
+        {**buy, "qty": "2", "client_order_id": "mine-1"},  # the same order again: 200, the existing order
+        {**buy, "qty": "3", "client_order_id": "mine-1"},  # another order under it: 422 client_order_id_reused
+        {**buy, "qty": "2", "time_in_force": "day"},  # crypto takes gtc or ioc: refused before the writer
+        {**buy, "qty": "2", "time_in_force": "day", "client_order_id": "mine-2"},  # the same, a retry's id
+    ]
+    codes = []
+    for body in requests:
+        lean, django = lockstep.both("/api/v1/orders", "token", json.dumps(body).encode())
+        lockstep.assert_same(lean, django)
+        codes.append((lean.status, lean.json().get("code")))
+    assert codes == [
+        (422, "insufficient_buying_power"),
+        (201, None),
+        (200, None),
+        (422, "client_order_id_reused"),
+        (422, "time_in_force_not_supported"),
+        (422, "time_in_force_not_supported"),
+    ]
+    assert len(loop_spy) == len(requests)  # the loop took each on, handing on only what order_place decides
+    assert Order.objects.filter(client_order_id="mine-1").count() == 2  # alice's and bob's, once each
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    # Fewer bad values, and none of the options the lean path leaves to DRF's parser (legs, order_class): most
+    # bodies reach the loop.
+    body=order_bodies("COIN/USD", ["gtc", "ioc"], options=("extended_hours", "client_order_id"), weight=60),
+    credential=credentials,
+    path=paths,
+)
+def test_any_crypto_order_gets_the_same_answer_from_the_event_loop_and_drf(lockstep, loop_spy, body, credential, path):
+    content = json.dumps(body).encode()
+    taken_on = len(loop_spy)
+    # Whether the token's principal holds alice's account (a revocation of her setup's commits may still arrive over
+    # Redis and make the next request check her token in full again).
+    token_principal = auth_cache.auth_cache.access_token_principal(
+        lockstep.alice["token"][0][1].removeprefix("Bearer "), client=("127.0.0.1", BROWSER)
+    )
+    account_known = token_principal is not None and token_principal.account is not None
+    lean, django = lockstep.both(path, credential, content)
+    on_loop = len(loop_spy) > taken_on
+    event(f"{lean.status} {'loop' if on_loop else 'lean' if lean.by_lean else 'Django'}")
+    lockstep.assert_same(lean, django)
+    request = simple_order_request(content)
+    if credential == "token" and account_known and request is not None and request.side == "buy":
+        assert on_loop or request.symbol != "COIN/USD"  # a simple crypto buy is the loop's to take on
 
 
 query_values = st.sampled_from(["open", "closed", "all", "bogus", "1", "0", "501", "asc", "desc", "true", "ACME"])
@@ -212,11 +379,15 @@ def test_any_order_list_query_gets_the_same_answer_from_both_paths(
 
 @pytest.fixture
 def alice_credentials(apps, api_client, alice_account):
+    return credentials_for(apps, api_client, alice_account.user)
+
+
+def credentials_for(apps: Apps, api_client, user) -> dict:
     """Every kind of credential a client may send, the valid ones already checked once by Django."""
-    token = app_login(api_client, alice_account.user)["access_token"]
-    key, secret = api_key_create(user=alice_account.user, label="trading")
-    read_only, read_only_secret = api_key_create(user=alice_account.user, label="ro", scope=ApiKey.Scope.READ_ONLY)
-    expired = _expired_token(alice_account.user, token)
+    token = app_login(api_client, user)["access_token"]
+    key, secret = api_key_create(user=user, label="trading")
+    read_only, read_only_secret = api_key_create(user=user, label="ro", scope=ApiKey.Scope.READ_ONLY)
+    expired = _expired_token(user, token)
     variants = {
         "token": bearer(token),
         "key": key_headers(key, secret),
@@ -391,6 +562,23 @@ def test_the_user_throttle_refuses_on_both_paths_alike(apps, alice_token, acme, 
     lean, django = second_requests  # each after one request that used the minute's budget
     assert lean.by_lean and lean.status == 429 and lean.header("Retry-After")
     assert_same(lean, django)
+
+
+def test_a_credential_checked_again_in_full_keeps_its_account_no_longer_than_the_first_check_would(settings):
+    """A client that also calls routes Django answers has its credential put again after each: the account the lean
+    path read stays with it (no new read on the next order), but only until the first check's entry would expire."""
+    settings.AUTH_CACHE_SECONDS = 60
+    cache_here = auth_cache.AuthCache()
+    user_id = uuid.uuid4()
+    first = auth_cache.Principal(user_id=user_id)
+    cache_here.put("jwt:s1", "check", first, validated_at=1000.0)
+    first.account = "alice's account as read"
+    again = auth_cache.Principal(user_id=user_id)
+    cache_here.put("jwt:s1", "check", again, validated_at=1030.0)
+    assert (again.account, again.expires_at) == ("alice's account as read", 1060.0)
+    fresh = auth_cache.Principal(user_id=user_id)
+    cache_here.put("jwt:s2", "check", fresh, validated_at=1030.0)  # another credential: nothing to keep
+    assert (fresh.account, fresh.expires_at) == (None, 1090.0)
 
 
 def test_ending_a_session_from_another_device_refuses_its_token_at_once(

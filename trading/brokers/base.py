@@ -131,6 +131,16 @@ def venue_refusal_reason(name: str) -> str | None:
     return cache.get(_refusal_key(name))
 
 
+def venue_refusal_cache_key(name: str) -> str:
+    """The Redis key of `venue_refusal_reason`, for a reader with its own client (the lean path's async one)."""
+    return cache.make_and_validate_key(_refusal_key(name))
+
+
+def venue_refusal_from_cache(raw: bytes | None) -> str | None:
+    """That key's value as `venue_refusal_reason` reads it: through the cache's serializer (Django's, private)."""
+    return None if raw is None else cache._cache._serializer.loads(raw)  # type: ignore[attr-defined]
+
+
 def venue_refusal_set(name: str, reason: str | None) -> None:
     if reason:
         cache.set(_refusal_key(name), reason, timeout=None)

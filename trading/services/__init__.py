@@ -29,9 +29,13 @@ from trading.services.executions import (
 )
 from trading.services.orders import (
     ClientOrderIdReused,
+    InThread,
+    LoopPlacement,
+    loop_placement,
     order_cancel,
     order_cancel_all,
     order_place,
+    order_place_async,
     order_replace,
     orders_cancel_for_restriction,
     orders_expire,
@@ -40,15 +44,19 @@ from trading.services.positions import PositionNotFound, position_close, positio
 
 __all__ = [
     "ClientOrderIdReused",
+    "InThread",
+    "LoopPlacement",
     "OrderNotFound",
     "PositionNotFound",
     "execution_apply",
     "execution_apply_cumulative",
     "execution_book",
     "inbox_claim",
+    "loop_placement",
     "order_cancel",
     "order_cancel_all",
     "order_place",
+    "order_place_async",
     "order_replace",
     "order_submission_start",
     "order_venue_update",

@@ -86,16 +86,31 @@ def trade_update_publish(
     publish_to_user(
         order.account.user_id,
         "trade_updates",
-        {
-            "event": event,
-            "order": order_as_alpaca(order),
-            "price": decimal_string(price),
-            "qty": decimal_string(qty),
-            "position_qty": decimal_string(position_qty),
-            "execution_id": str(execution_id) if execution_id else None,
-            "timestamp": now.isoformat(),
-        },
+        trade_update_data(
+            order=order,
+            event=event,
+            now=now,
+            price=price,
+            qty=qty,
+            position_qty=position_qty,
+            execution_id=execution_id,
+        ),
     )
+
+
+def trade_update_data(
+    *, order: Order, event: str, now: datetime, price=None, qty=None, position_qty=None, execution_id=None
+) -> dict:
+    """A `trade_updates` message's data (also sent by the lean path's order past its commit)."""
+    return {
+        "event": event,
+        "order": order_as_alpaca(order),
+        "price": decimal_string(price),
+        "qty": decimal_string(qty),
+        "position_qty": decimal_string(position_qty),
+        "execution_id": str(execution_id) if execution_id else None,
+        "timestamp": now.isoformat(),
+    }
 
 
 REPLACEABLE_FIELDS = ("qty", "limit_price", "stop_price", "trail_price", "trail_percent", "time_in_force")

@@ -1,23 +1,31 @@
 """Order entry, cancel, replace and expiry; and the cancels an account restriction makes."""
 
+import asyncio
+import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import audit_event_announce
+from accounts.audit import audit_event_announce, audit_event_payload
 from marketdata import calendars
 from marketdata.models import Asset
-from marketdata.selectors import asset_by_symbol_cached
+from marketdata.selectors import asset_by_symbol_cached, asset_by_symbol_if_cached
 from portfolios import services as portfolio_services
 from portfolios.models import Account
+from speedtrade.announcements import AUDIT_EVENT, announced_now
 from speedtrade.errors import DomainError
+from speedtrade.loop_connections import database_connection, loop_connections
+from speedtrade.realtime import send_to_users_async
 from trading import order_writer, queueing, risk
-from trading.brokers.base import broker_replaces_at_once
+from trading.brokers.base import broker_name_for, broker_replaces_at_once
 from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Order, OrderEvent
 from trading.models import OrderStatus as S
 from trading.risk import OrderRequest
@@ -33,11 +41,14 @@ from trading.services.common import (
     queue_cancel_after_commit,
     release_reservation,
     remaining_request,
+    trade_update_data,
     trade_update_publish,
 )
 from trading.services.contingent import exit_group_others, legs_create
 from trading.services.executions import order_venue_update, replaced_record
 from trading.states import order_transition
+
+logger = logging.getLogger(__name__)
 
 
 def _expiry(request: OrderRequest, asset: Asset, now: datetime) -> datetime | None:
@@ -110,6 +121,85 @@ def order_place(
         if order.order_class != Order.OrderClass.SIMPLE:
             legs_create(parent=order, request=checked.request, now=now)
     return order, True
+
+
+@dataclass(frozen=True)
+class LoopPlacement:
+    """An order `order_place_async` places on an event loop: its asset is in this process's cache and its checks
+    read nothing from the database (`risk.checks_read_no_database`)."""
+
+    account: Account
+    request: OrderRequest
+    asset: Asset
+
+    def market_inputs_queue(self, pipeline) -> Callable[[list], risk.MarketInputs]:
+        """Its checks' Redis reads, queued on the caller's pipeline (`risk.market_inputs_queue`)."""
+        broker = broker_name_for(self.asset.asset_class)
+        return risk.market_inputs_queue(pipeline, broker=broker, symbol=self.asset.symbol)
+
+
+def loop_placement(*, account: Account, request: OrderRequest) -> LoopPlacement | None:
+    """The order as a `LoopPlacement`, or None: `order_place` decides it. Reads nothing."""
+    asset = asset_by_symbol_if_cached(request.symbol)
+    if asset is None or not risk.checks_read_no_database(account, request, asset):
+        return None
+    return LoopPlacement(account=account, request=request, asset=asset)
+
+
+InThread = Callable[..., Awaitable[Any]]  # runs a synchronous function (Django's database) in a thread
+
+
+async def order_place_async(
+    placing: LoopPlacement, *, market: risk.MarketInputs, in_thread: InThread, now: datetime | None = None
+) -> Order | None:
+    """`order_place` on an event loop, for a new order: the same checks (handed the `market` inputs the caller read),
+    the same rows, the writer's one statement on the loop's own connection (`order_write_async`; autocommit: the
+    statement is the transaction), the same effects after it; the same refusals raised. None where `order_place`
+    must decide with the database — a refused order with a client_order_id (a retry gets its order back), a
+    client_order_id already used, an account blocked meanwhile (its reason): the attempt here wrote nothing.
+    `in_thread` runs the in-process submission (TRADING_ENGINE_INLINE)."""
+    now = now or timezone.now()
+    account, request = placing.account, placing.request
+    try:
+        checked = risk.pre_trade_check(
+            account, request, asset=placing.asset, opposite_open=None, now=now, with_buying_power=False, market=market
+        )
+    except DomainError:
+        if request.client_order_id:
+            return None
+        raise
+    placement = placement_build(account=account, checked=checked, now=now)
+    async with database_connection() as connection:
+        outcome = await order_writer.order_write_async(connection, placement)
+    if outcome.result in (order_writer.EXISTING, order_writer.ACCOUNT_NOT_TRADABLE):
+        return None
+    if outcome.refused:
+        order_writer.refusal_raise(outcome, placement)  # a wash trade, cash or shares: from what the writer saw
+    await _placed_announce_async(placement, now=now, in_thread=in_thread)
+    return placement.order
+
+
+async def _placed_announce_async(placement: order_writer.Placement, *, now: datetime, in_thread: InThread) -> None:
+    """What `order_place`'s commit sets off, in its order: the audit event announced, the `new` trade update sent
+    (and announced), the order handed on. The update and the engine's wake go out together; a submission in
+    process (TRADING_ENGINE_INLINE) waits for the update, so the order's own updates follow `new`. As on commit,
+    a failed send is logged, never the request's error."""
+    order = placement.order
+    announced_now(AUDIT_EVENT, audit_event_payload(placement.audit_event))
+    update = [(order.account.user_id, "trade_updates", trade_update_data(order=order, event="new", now=now))]
+
+    async def send() -> None:
+        try:
+            await send_to_users_async(update)
+        except Exception:
+            logger.exception("Could not send the trade update of order %s.", order.id)
+
+    hand_on = queueing.order_handed_on_async(order.id, redis_client=loop_connections().redis, in_thread=in_thread)
+    if settings.TRADING_ENGINE_INLINE:
+        await send()
+        await hand_on
+    else:
+        await asyncio.gather(send(), hand_on)
 
 
 def placement_build(
