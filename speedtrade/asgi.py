@@ -21,6 +21,7 @@ from django.urls import URLResolver, get_resolver  # noqa: E402
 from speedtrade.admission import Admission  # noqa: E402
 from speedtrade.consumers import DirectFrames  # noqa: E402
 from speedtrade.lean_api import LeanApi  # noqa: E402
+from speedtrade.loop_connections import loop_connections_close  # noqa: E402
 from speedtrade.process_metrics import CountedWebSockets  # noqa: E402
 from speedtrade.routing import websocket_urlpatterns  # noqa: E402
 from speedtrade.ws_auth import websocket_auth_stack  # noqa: E402
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 class LifespanHandler:
     """Starts the market-data feed (FEED_IN_PROCESS) and the periodic jobs (PERIODIC_TASKS_IN_PROCESS)
-    with the server and stops them on shutdown.
+    with the server and stops them on shutdown, then closes the lean path's loop connections.
 
     In services mode the feed and beat are processes of their own (`make feed`, `make beat`) and this only
     acknowledges.
@@ -57,6 +58,7 @@ class LifespanHandler:
             elif message["type"] == "lifespan.shutdown":
                 for service in reversed(running):
                     await service.stop()
+                await loop_connections_close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

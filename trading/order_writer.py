@@ -31,11 +31,10 @@ the same parameters and result parsing, on a psycopg `AsyncConnection` for a lea
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import UUID
 
 import orjson
-from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 
@@ -43,15 +42,14 @@ from accounts.models import AuditEvent
 from portfolios import services as portfolio_services
 from portfolios.models import Account, LedgerAccount
 from portfolios.services.common import require_positive_cents, require_positive_qty
+from speedtrade.db import prepared_cursor, statements_prepared
 from speedtrade.errors import DomainError
 from trading import risk
 from trading.models import Order, OrderEvent
 from trading.selectors import WASH_TRADE_STATUSES, opposite_open_orders
 
-try:
+if TYPE_CHECKING:  # the async entry's caller brings the connection; SQLite-only installs have no psycopg
     import psycopg
-except ImportError:  # SQLite-only installs: the ORM path needs no psycopg
-    psycopg = None  # type: ignore[assignment]  # only the PostgreSQL path uses it
 
 CREATED = "created"
 EXISTING = "existing"
@@ -130,30 +128,9 @@ def _as_text(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not a column value the order writer sends")
 
 
-def _prepare() -> bool:
-    """Prepared once per connection; not behind PgBouncer in transaction mode, where the next transaction may run
-    on another server connection (docs/notes/scaling.md)."""
-    return not settings.DB_TRANSACTION_POOLER
-
-
-if psycopg is not None:
-
-    class _PreparedCursor(psycopg.Cursor):
-        """Server-side binding, and the statement prepared as `_prepare` says (Django's cursors bind client-side
-        and never prepare). Wrapped in Django's cursor wrapper, so it is logged and counted like any query."""
-
-        def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=_prepare(), binary=binary)
-
-
 def write_with_function(placement: Placement) -> Outcome:
     """The PostgreSQL writer: one call of `trading_order_place` on Django's connection."""
-    connection.ensure_connection()
-    raw = _PreparedCursor(connection.connection)
-    # django-stubs type these as taking Django's wrapper; they take the database driver's cursor and wrap it.
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    cursor = wrap(raw)  # type: ignore[arg-type]
-    with cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(CALL, placement_params(placement))
         outcome = outcome_from_row(cursor.fetchone())
     _mark_saved(placement, outcome)
@@ -167,7 +144,7 @@ async def order_write_async(conn: "psycopg.AsyncConnection", placement: Placemen
     blocked meanwhile reads its reason), and after its commit the audit event is announced, the `new` trade
     update sent and the submission queued."""
     async with conn.cursor() as cursor:
-        await cursor.execute(CALL, placement_params(placement), prepare=_prepare())
+        await cursor.execute(CALL, placement_params(placement), prepare=statements_prepared())
         outcome = outcome_from_row(await cursor.fetchone())
     _mark_saved(placement, outcome)
     return outcome
