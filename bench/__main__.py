@@ -222,7 +222,7 @@ def start_stack(config: Config, work: Path) -> Stack:
     stack = Stack(config, work)
     log("starting web (uvicorn), celery worker, feed")
     stack.start_web("uvicorn")
-    stack.start_feed()
+    stack.start_feed(ENGINE_STAGES_LOG_LEVEL="DEBUG")  # the order → fill step reads the engine's batch stages
     stack.start_worker()
     return stack
 

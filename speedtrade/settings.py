@@ -834,6 +834,8 @@ LOGGING = {
         # WeasyPrint logs each rendering step at INFO (and parses a stylesheet when imported): warnings only.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # DEBUG: the order engine logs each batch's stages (the bench's order → fill step takes them apart).
+        "trading.engine.stages": {"level": env.str("ENGINE_STAGES_LOG_LEVEL", default="INFO")},
     },
 }
 
