@@ -19,7 +19,7 @@ import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from speedtrade.realtime import sockets_group, user_group
+from speedtrade.realtime import UserEventsReceiver, sockets_group, user_group
 
 CLOSE_UNAUTHENTICATED = 4401  # never authenticated, or its session, token or key was revoked
 CLOSE_TOO_MANY_SOCKETS = 4429
@@ -174,7 +174,7 @@ class AuthenticatedJsonConsumer(GuardedSocket):
         await self.send_json({"type": "pong"})
 
 
-class UserStreamConsumer(AuthenticatedJsonConsumer):
+class UserStreamConsumer(UserEventsReceiver, AuthenticatedJsonConsumer):
     """`/ws/trades`: the user's own trade and account updates, nothing of anyone else's."""
 
     async def on_authenticated(self) -> None:

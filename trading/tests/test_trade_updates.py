@@ -122,6 +122,7 @@ async def test_an_engine_batch_reaches_each_owner_in_one_send(settings, monkeypa
     assert await database_sync_to_async(engine.paper_batch_run)() == 2
 
     assert len(sends) == 1  # the whole batch: one hop to the channel layer, after its one commit
+    assert len(sends[0]) == 2  # one channel-layer message per owner, carrying that owner's events in order
     for user_id, socket in sockets.items():
         trades, accounts = await trade_events_until_fill(socket)
         assert [m["event"] for m in trades] == ["new", "pending_new", "accepted", "fill"]
