@@ -216,6 +216,9 @@ if REDIS_URL:
                 # consumer after ~5 s without messages. Reads must outlast the blocking pop.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="speedtrade"),
+                # A server process's sockets and quote hub share one channel (`specific.<process>!…`): channels-redis's
+                # 100 per channel dropped fills there whenever a busy server fell a second behind.
+                "channel_capacity": {"specific.*": 2000},
             },
         }
     }
