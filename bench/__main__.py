@@ -405,6 +405,17 @@ def order_fill_rows(fills: list[dict]) -> list[dict]:
                 "met": fill["missing_fills"] == 0 and fill["entry"]["accepted"] > 0,
             }
         )
+        if "stages_ms" in fill:
+            rows.append(
+                {
+                    "name": f"market order → fill at {rate}/s: stages p50 / p99 ms",
+                    "target": "(reported)",
+                    "result": ", ".join(
+                        f"{stage} {values['p50']} / {values['p99']}" for stage, values in fill["stages_ms"].items()
+                    ),
+                    "met": None,
+                }
+            )
         rows.append(
             {
                 "name": f"market order → fill at {rate}/s: cost per order",

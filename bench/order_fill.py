@@ -121,8 +121,8 @@ def stages(config: Config, stack: Stack, tag: str, due_wall: dict[str, float], r
     feed = stack.processes.get("feed")
     for match in BATCH_LINE.finditer(Path(feed.log).read_text() if feed else ""):
         batches[_microseconds(datetime.fromisoformat(match["began"]).timestamp())] = {
-            name: float(match[name]) / 1000 for name in ("claimed", "committed", "pushed", "orders")
-        }
+            name: float(match[name]) / 1000 for name in ("claimed", "committed", "pushed")
+        } | {"orders": int(match["orders"])}
     with psycopg.connect(config.libpq_url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT client_order_id, extract(epoch FROM created_at), extract(epoch FROM submitted_at)"
@@ -130,7 +130,7 @@ def stages(config: Config, stack: Stack, tag: str, due_wall: dict[str, float], r
             [tag + "-%"],
         ).fetchall()
     spans: dict[str, list[float]] = {name: [] for name in ("placed", "to_claim", "claim", "book", "push", "deliver")}
-    sizes = []
+    sizes: list[int] = []
     for client_order_id, created, began in rows:
         created, began = float(created), float(began)
         spans["placed"].append(created - due_wall[client_order_id])
@@ -138,13 +138,13 @@ def stages(config: Config, stack: Stack, tag: str, due_wall: dict[str, float], r
         batch = batches.get(_microseconds(began))
         if batch is None or client_order_id not in received:
             continue
-        sizes.append(batch["orders"] * 1000)  # a batch counted once per order in it, like every span here
+        sizes.append(int(batch["orders"]))  # a batch counted once per order in it, like every span here
         spans["claim"].append(batch["claimed"])
         spans["book"].append(batch["committed"] - batch["claimed"])
         spans["push"].append(batch["pushed"] - batch["committed"])
         spans["deliver"].append(received[client_order_id] - (began + batch["pushed"]))
-    spans["orders_in_batch"] = sizes
     result = {name: load.rounded([value * 1000 for value in values]) for name, values in spans.items()}
+    result["orders_in_batch"] = load.rounded([float(size) for size in sizes])
     log("stages p50/p99 ms: " + ", ".join(f"{name} {r['p50']}/{r['p99']}" for name, r in result.items()))
     return result
 
