@@ -16,6 +16,7 @@ import weakref
 from collections import defaultdict
 
 import orjson
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -62,6 +63,17 @@ class GuardedSocket(AsyncWebsocketConsumer):
     session_key: str | None = None
     api_key_id: str | None = None
     closing = False
+
+    async def dispatch(self, message):
+        """channels' dispatch without its `aclose_old_connections()` before every message: that is a hop to the
+        process's one thread-sensitive sync thread, so every frame of every socket (each fill, each quote batch)
+        waited there behind whatever requests ran in that thread — seconds, while placements waited on row locks.
+        Our consumers reach the database only through `database_sync_to_async`, which closes old connections
+        before and after each call itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def websocket_receive(self, message):
         if self.closing:
