@@ -33,7 +33,7 @@ from marketdata.models import Asset, Bar, Timeframe
 from marketdata.publishing import BAR_DECIMALS, bar_group
 from marketdata.selectors import assets_by_symbols
 from speedtrade.consumers import GuardedSocket
-from speedtrade.realtime import user_group
+from speedtrade.realtime import UserEventsReceiver, user_group
 from speedtrade.ws_auth import user_and_session_from_access_token
 
 TRADE_UPDATES = "trade_updates"
@@ -68,7 +68,7 @@ async def stream_credential(*, key_id=None, secret=None, oauth_token=None) -> St
     return await _credential_for_key(key_id, secret)
 
 
-class TradingStreamConsumer(GuardedSocket):
+class TradingStreamConsumer(UserEventsReceiver, GuardedSocket):
     """`/stream`: the authenticated user's `trade_updates`."""
 
     user = None

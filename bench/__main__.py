@@ -222,7 +222,7 @@ def start_stack(config: Config, work: Path) -> Stack:
     stack = Stack(config, work)
     log("starting web (uvicorn), celery worker, feed")
     stack.start_web("uvicorn")
-    stack.start_feed()
+    stack.start_feed(ENGINE_STAGES_LOG_LEVEL="DEBUG")  # the order → fill step reads the engine's batch stages
     stack.start_worker()
     return stack
 
@@ -405,6 +405,17 @@ def order_fill_rows(fills: list[dict]) -> list[dict]:
                 "met": fill["missing_fills"] == 0 and fill["entry"]["accepted"] > 0,
             }
         )
+        if "stages_ms" in fill:
+            rows.append(
+                {
+                    "name": f"market order → fill at {rate}/s: stages p50 / p99 ms",
+                    "target": "(reported)",
+                    "result": ", ".join(
+                        f"{stage} {values['p50']} / {values['p99']}" for stage, values in fill["stages_ms"].items()
+                    ),
+                    "met": None,
+                }
+            )
         rows.append(
             {
                 "name": f"market order → fill at {rate}/s: cost per order",

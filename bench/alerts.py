@@ -37,7 +37,7 @@ from bench.load import percentiles  # noqa: E402
 from marketdata.models import Asset  # noqa: E402
 from marketdata.quotes import Quote  # noqa: E402
 from speedtrade.money import to_cents  # noqa: E402
-from speedtrade.realtime import user_group  # noqa: E402
+from speedtrade.realtime import user_events_of, user_group  # noqa: E402
 
 PRICE = Decimal(100)
 
@@ -144,8 +144,9 @@ def main(out_path: str) -> None:
             await feed_on_ticks([tick(symbol, Decimal("100.60"))])
             while True:
                 message = await asyncio.wait_for(layer.receive(channel), 5)
-                if message.get("stream") == "notifications" and message["data"].get("event") == "created":
-                    return
+                for event in user_events_of(message):
+                    if event.get("stream") == "notifications" and event["data"].get("event") == "created":
+                        return
 
         loop.run_until_complete(cross_and_receive())
         latencies.append((time.perf_counter() - started) * 1000)

@@ -16,10 +16,11 @@ import weakref
 from collections import defaultdict
 
 import orjson
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from speedtrade.realtime import sockets_group, user_group
+from speedtrade.realtime import UserEventsReceiver, sockets_group, user_group
 
 CLOSE_UNAUTHENTICATED = 4401  # never authenticated, or its session, token or key was revoked
 CLOSE_TOO_MANY_SOCKETS = 4429
@@ -62,6 +63,17 @@ class GuardedSocket(AsyncWebsocketConsumer):
     session_key: str | None = None
     api_key_id: str | None = None
     closing = False
+
+    async def dispatch(self, message):
+        """channels' dispatch without its `aclose_old_connections()` before every message: that is a hop to the
+        process's one thread-sensitive sync thread, so every frame of every socket (each fill, each quote batch)
+        waited there behind whatever requests ran in that thread — seconds, while placements waited on row locks.
+        Our consumers reach the database only through `database_sync_to_async`, which closes old connections
+        before and after each call itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def websocket_receive(self, message):
         if self.closing:
@@ -174,7 +186,7 @@ class AuthenticatedJsonConsumer(GuardedSocket):
         await self.send_json({"type": "pong"})
 
 
-class UserStreamConsumer(AuthenticatedJsonConsumer):
+class UserStreamConsumer(UserEventsReceiver, AuthenticatedJsonConsumer):
     """`/ws/trades`: the user's own trade and account updates, nothing of anyone else's."""
 
     async def on_authenticated(self) -> None:

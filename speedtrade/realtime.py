@@ -106,14 +106,44 @@ def send_to_users_now(events: list[tuple]) -> None:
     if gathered is not None:
         gathered.extend(events)
         return
-    sender.group_send_many(_user_event_messages(events))
+    sender.group_send_many(user_messages(events))
+
+
+def user_messages(events: list[tuple]) -> list[tuple[str, dict]]:
+    """(group, message) per user: one `user.event`, or one `user.events` carrying all of that user's events in
+    order. Every channel-layer message costs its receiving server four Redis round trips, on one receive loop
+    per process: an engine batch's pending_new, accepted, fill and account update of each order sent one by one
+    queued up there (and past the channel's capacity, were dropped); bundled, a batch is one message per user."""
+    by_user: dict = {}
+    for user_id, stream, data in events:
+        by_user.setdefault(user_id, []).append({"type": "user.event", "stream": stream, "data": data})
+    return [
+        (user_group(user_id), queued[0] if len(queued) == 1 else {"type": "user.events", "events": queued})
+        for user_id, queued in by_user.items()
+    ]
+
+
+def user_events_of(message: dict) -> list[dict]:
+    """The `user.event` messages a `user.event` or `user.events` message carries, in order."""
+    return message["events"] if message["type"] == "user.events" else [message]
+
+
+class UserEventsReceiver:
+    """For consumers in a user's group: a bundle (`user.events`) is handled as its events one by one."""
+
+    async def user_event(self, event: dict) -> None:
+        raise NotImplementedError
+
+    async def user_events(self, bundle: dict) -> None:
+        for event in bundle["events"]:
+            await self.user_event(event)
 
 
 async def send_to_users_async(events: list[tuple]) -> None:
     """`send_to_users_now` from code running on an event loop (the lean path's order, past its commit), then the
     announcement subscribers as `publish_to_users` tells them: no thread, the layer's connections of this loop."""
     layer = get_channel_layer()
-    messages = _user_event_messages(events)
+    messages = user_messages(events)
     if hasattr(layer, "group_send_many"):
         await layer.group_send_many(messages)
     else:
@@ -121,13 +151,6 @@ async def send_to_users_async(events: list[tuple]) -> None:
             await layer.group_send(group, message)
     for user_id, stream, data in events:
         announced_now(USER_PUSH, user_push_payload(user_id, stream, data))
-
-
-def _user_event_messages(events: list[tuple]) -> list[tuple[str, dict]]:
-    return [
-        (user_group(user_id), {"type": "user.event", "stream": stream, "data": data})
-        for user_id, stream, data in events
-    ]
 
 
 def user_push_payload(user_id, stream: str, data: dict) -> dict:

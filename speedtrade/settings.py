@@ -220,6 +220,9 @@ if REDIS_URL:
                 # consumer after ~5 s without messages. Reads must outlast the blocking pop.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="speedtrade"),
+                # A server process's sockets and quote hub share one channel (`specific.<process>!…`): channels-redis's
+                # 100 per channel dropped fills there whenever a busy server fell a second behind.
+                "channel_capacity": {"specific.*": 2000},
             },
         }
     }
@@ -850,6 +853,8 @@ LOGGING = {
         # WeasyPrint logs each rendering step at INFO (and parses a stylesheet when imported): warnings only.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # DEBUG: the order engine logs each batch's stages (the bench's order → fill step takes them apart).
+        "trading.engine.stages": {"level": env.str("ENGINE_STAGES_LOG_LEVEL", default="INFO")},
     },
 }
 

@@ -32,13 +32,15 @@ def require_spendable(cash: LedgerAccount, amount: Decimal) -> None:
         )
 
 
-def publish_account_update(account: Account, event: str, **details) -> None:
-    """Tell the owner's sockets something changed; clients refetch `/account` for figures."""
-    cash = customer_ledger_account(account, Kind.CASH)
+def publish_account_update(account: Account, event: str, *, cash_balance: Decimal | None = None, **details) -> None:
+    """Tell the owner's sockets something changed; clients refetch `/account` for figures. `cash_balance`: the
+    cash as the caller's transaction leaves it, when the caller knows it (else it is read)."""
+    if cash_balance is None:
+        cash_balance = customer_ledger_account(account, Kind.CASH).balance
     publish_to_user(
         account.user_id,
         "account_updates",
-        {"event": event, "account_id": str(account.pk), "cash": str(cash.balance), **details},
+        {"event": event, "account_id": str(account.pk), "cash": str(cash_balance), **details},
     )
 
 

@@ -37,11 +37,12 @@ async def test_sync_code_reaches_a_users_sockets_in_the_order_it_sent():
 
 
 async def test_a_batch_reaches_each_users_sockets_in_order_in_one_send():
-    """A tick batch's fired alerts: every user's messages in the order given, the users concurrently."""
+    """A tick batch's fired alerts: every user's messages in the order given, the users concurrently, each
+    user's as one channel-layer message (its socket's server pays Redis round trips per message)."""
     import asyncio
     import uuid
 
-    from speedtrade.realtime import send_to_users_now, user_group
+    from speedtrade.realtime import send_to_users_now, user_events_of, user_group
 
     layer = get_channel_layer()
     users = [uuid.uuid4() for _ in range(3)]
@@ -55,8 +56,8 @@ async def test_a_batch_reaches_each_users_sockets_in_order_in_one_send():
     )
 
     for user_id in users:
-        received = [(await layer.receive(channels[user_id]))["data"]["sequence"] for _ in range(10)]
-        assert received == list(range(10))
+        bundle = await layer.receive(channels[user_id])
+        assert [event["data"]["sequence"] for event in user_events_of(bundle)] == list(range(10))
 
 
 async def _receive_swallowing_two_cancellations(self, channel):
@@ -113,3 +114,19 @@ async def test_a_receive_cancelled_twice_still_waits_for_the_inner_receive_to_en
 
     assert receiving in done and receiving.cancelled()
     assert {task for task in asyncio.all_tasks() - before if not task.done()} == set()  # the inner receive too
+
+
+async def test_a_processs_waiting_messages_reach_each_of_its_sockets_in_order():
+    """A server process's sockets share one Redis channel, read in batches: every message still goes to its
+    own socket, each socket's in the order sent, including those sent while earlier ones were being handed out."""
+    layer = get_channel_layer()
+    sockets = [await layer.new_channel() for _ in range(3)]
+    for n in range(30):
+        await layer.send(sockets[n % 3], {"type": "user.event", "n": n})
+    received = {socket: [] for socket in sockets}
+    for _ in range(10):
+        for socket in sockets:
+            received[socket].append((await layer.receive(socket))["n"])
+    await layer.send(sockets[0], {"type": "user.event", "n": 30})
+    assert (await layer.receive(sockets[0]))["n"] == 30
+    assert received == {socket: list(range(i, 30, 3)) for i, socket in enumerate(sockets)}

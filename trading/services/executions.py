@@ -319,6 +319,7 @@ def execution_book(
         fee=fee,
         executed_at=executed_at,
         cause=execution,
+        account_locked=True,  # locked by our caller, whose savepoint or transaction holds this whole fill
     ).qty
     changed = ("filled_qty", "filled_notional", "filled_avg_price", "reserved_cash", "reserved_qty")
     event = "fill" if complete else "partial_fill"

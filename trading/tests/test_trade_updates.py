@@ -122,6 +122,7 @@ async def test_an_engine_batch_reaches_each_owner_in_one_send(settings, monkeypa
     assert await database_sync_to_async(engine.paper_batch_run)() == 2
 
     assert len(sends) == 1  # the whole batch: one hop to the channel layer, after its one commit
+    assert len(sends[0]) == 2  # one channel-layer message per owner, carrying that owner's events in order
     for user_id, socket in sockets.items():
         trades, accounts = await trade_events_until_fill(socket)
         assert [m["event"] for m in trades] == ["new", "pending_new", "accepted", "fill"]
@@ -129,3 +130,26 @@ async def test_an_engine_batch_reaches_each_owner_in_one_send(settings, monkeypa
         assert trades[-1]["qty"] == decimal_string(orders[user_id].qty)
         assert [m["event"] for m in accounts if m["event"] == "fill"] == ["fill"]
         await socket.disconnect()
+
+
+async def test_a_trade_update_reaches_the_socket_while_the_processs_sync_thread_is_busy():
+    """Frames do not queue behind the process's one thread-sensitive thread (where the account stream loads its
+    figures, and which a slow load can hold for seconds): the update arrives while that thread is still held."""
+    import asyncio
+    import threading
+
+    from asgiref.sync import sync_to_async
+
+    alice, _ = await trader_with_cash("alice@example.com")
+    socket = await listen(alice)
+    await message_types(socket)  # greeting and first figures
+    release = threading.Event()
+    held = asyncio.ensure_future(sync_to_async(release.wait, thread_sensitive=True)(10))
+    try:
+        await asyncio.to_thread(realtime.send_to_user_now, alice.pk, "trade_updates", {"event": "fill"})
+        assert await socket.receive_json_from(timeout=5) == {"type": "trade_updates", "event": "fill"}
+        assert not held.done()  # still holding the thread when the frame came
+    finally:
+        release.set()
+        await held
+    await socket.disconnect()
