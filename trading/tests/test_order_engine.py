@@ -139,7 +139,8 @@ def test_a_placement_waits_for_the_engines_batch_in_progress_not_for_the_whole_i
     waiting = [place(alice, "1") for _ in range(3)]
     placing = Competitor(lambda: place(alice, "1"))
     real_book, real_batch = paper_fills.accept_decision_book, engine.paper_batch_run
-    batches, later_orders_when_the_placement_committed = [], []
+    batches: list[int] = []
+    later_orders_when_the_placement_committed: list[str] = []
 
     def booking(order, decision):  # inside the first batch's transaction, which holds alice's account
         if not placing.is_alive() and placing.result is None:
