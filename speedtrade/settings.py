@@ -566,8 +566,12 @@ TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=3
 TRADING_ENGINE_INLINE = env.bool("TRADING_ENGINE_INLINE", default=CELERY_TASK_ALWAYS_EAGER)
 # The engine's fallback poll of its inbox when no wake message comes (a lost publish, Redis away).
 TRADING_ENGINE_POLL_SECONDS = env.float("TRADING_ENGINE_POLL_SECONDS", default=0.2)
-# Orders per batch: one transaction accepts and fills them (and one relay transaction hands this many on).
+# Orders per batch at most: one transaction accepts and fills them (and one relay transaction hands this many on).
 TRADING_ENGINE_BATCH_SIZE = env.int("TRADING_ENGINE_BATCH_SIZE", default=200)
+# About how long one engine batch may take, and so at most hold the account rows it claimed (each placement
+# locks its account, so it waits for the batch in progress): the engine claims as many orders as its last
+# batch's pace fits in this time (at least one, at most TRADING_ENGINE_BATCH_SIZE), the rest in the next ones.
+TRADING_ENGINE_SLICE_MS = env.float("TRADING_ENGINE_SLICE_MS", default=50)
 # --- good faith (cash accounts) ---
 # Good-faith violations in 12 months that restrict a cash account to settled cash for 90 days
 # (Reg T / FINRA practice: 3); a sale that would be one more is refused (docs/notes/trading.md).

@@ -16,8 +16,11 @@ round trip, and a `new` order committed is a `new` order found, whatever dies af
   `submit_order`'s claim (new → pending_new, a conditional UPDATE) submits each exactly once.
 * `OrderEngine` runs both in `run_feed`, under its own advisory lock (one engine per deployment,
   whatever the feed providers; the others wait as hot standbys and take over within
-  SINGLETON_POLL_SECONDS). It runs a batch, in a thread of its own, when placement wakes it (`queueing.engine_wake`, one
-  Redis message after commit) and every TRADING_ENGINE_POLL_SECONDS when nothing does.
+  SINGLETON_POLL_SECONDS). It works, in a thread of its own, when placement wakes it
+  (`queueing.engine_wake`, one Redis message after commit) and every TRADING_ENGINE_POLL_SECONDS
+  when nothing does. It takes the paper inbox in batches sized to hold their accounts about
+  TRADING_ENGINE_SLICE_MS at the pace it measures, each claim skipping what another holds: a
+  placement (which locks its account) waits for one batch, not for all the inbox held.
 * Where no engine runs (TRADING_ENGINE_INLINE: the embedded default, tests), the placing process
   submits each order after commit through `submit_order`, which runs `paper_batch_run` for that one
   order: the same code, so a placed market order is filled when its request returns.
@@ -146,6 +149,10 @@ class OrderEngine:
     def __init__(self) -> None:
         self.poll_seconds = settings.TRADING_ENGINE_POLL_SECONDS
         self.batch_size = settings.TRADING_ENGINE_BATCH_SIZE
+        self.slice_seconds = settings.TRADING_ENGINE_SLICE_MS / 1000
+        # How many orders the next paper batch claims: as many as the last batch's pace fits in the time a batch
+        # may take. It starts at one: the engine's first batch measures the pace.
+        self.slice_size = 1
         self.batches = 0
         # A thread (and so a database connection) of its own: in the shared thread-sensitive one, a batch
         # woken by a placement waited behind whatever the feed's tick handlers had queued there (matching,
@@ -175,14 +182,25 @@ class OrderEngine:
         """Every paper batch the inbox holds, then the outbox."""
         try:
             while True:
-                taken = await self._in_engine_thread(paper_batch_run)(limit=self.batch_size)
+                claimed = self.slice_size
+                began = time.perf_counter()
+                taken = await self._in_engine_thread(paper_batch_run)(limit=claimed)
                 self.batches += bool(taken)
-                if taken < self.batch_size:
+                if taken:
+                    self._slice_fit(taken, time.perf_counter() - began)
+                if taken < claimed:
                     break
             await self._in_engine_thread(outbox_relay)(limit=self.batch_size)
         except Exception:
             # The database went away (or a bug): the orders stay `new`; the next pass takes them.
             logger.exception("Order engine pass failed; retrying at the next wake or poll.")
+
+    def _slice_fit(self, taken: int, seconds: float) -> None:
+        """Size the next batch to take about TRADING_ENGINE_SLICE_MS at the pace just seen (claim to pushes sent:
+        it holds its accounts for less), so a placement for one of them (which locks the account) waits about
+        that long, not for all the inbox holds."""
+        fits = int(taken * self.slice_seconds / seconds) if seconds > 0 else self.batch_size
+        self.slice_size = min(self.batch_size, max(1, fits))
 
     async def _wake_or_poll(self, wakes: redis.asyncio.client.PubSub) -> None:
         try:

@@ -27,7 +27,7 @@ from portfolios.tests.factories import AssetFactory
 from speedtrade import money
 from speedtrade.errors import DomainError
 from speedtrade.tests.processes import ManagedProcess, app_environment
-from trading import engine, services
+from trading import engine, paper_fills, services
 from trading.models import Execution, Order
 from trading.risk import OrderRequest
 from trading.selectors import reservation_discrepancies
@@ -128,6 +128,45 @@ def test_an_order_the_cash_no_longer_covers_at_its_fill_leaves_the_rest_of_the_b
     assert not Position.objects.filter(account=alice).exists()
     assert not JournalEntry.objects.filter(account=alice, cause_type="fill").exists()
     assert cash(alice).balance == Decimal("1000.00") and cash(alice).reserved == alices.reserved_cash
+    call_command("verify_ledger")
+
+
+def test_a_placement_waits_for_the_engines_batch_in_progress_not_for_the_whole_inbox(bitcoin, settings, monkeypatch):
+    """Every placement locks its account, as the engine's batch does: the engine takes a long inbox in batches
+    (here one order each), so a placement that queued behind the first commits before the rest are booked."""
+    settings.TRADING_ENGINE_SLICE_MS = 0  # whatever the pace: one order per batch
+    alice = trader("alice")
+    waiting = [place(alice, "1") for _ in range(3)]
+    placing = Competitor(lambda: place(alice, "1"))
+    real_book, real_batch = paper_fills.accept_decision_book, engine.paper_batch_run
+    batches: list[int] = []
+    later_orders_when_the_placement_committed: list[str] = []
+
+    def booking(order, decision):  # inside the first batch's transaction, which holds alice's account
+        if not placing.is_alive() and placing.result is None:
+            placing.start()
+            placing.blocked()  # her placement waits on the account row the batch holds
+        return real_book(order, decision)
+
+    def batch(**claim):
+        if batches == [1]:  # the first batch committed: her placement went through before the next one claims
+            placing.join(LOCK_WAIT_LIMIT_SECONDS)
+            later = Order.objects.filter(pk__in=[order.pk for order in waiting[1:]])
+            later_orders_when_the_placement_committed.extend(later.values_list("status", flat=True))
+        batches.append(real_batch(**claim))
+        return batches[-1]
+
+    monkeypatch.setattr(paper_fills, "accept_decision_book", booking)
+    monkeypatch.setattr(engine, "paper_batch_run", batch)
+    asyncio.run(engine.OrderEngine().work_off())
+
+    assert placing.error is None and placing.result is not None
+    # Unclaimed, the rest were still `new` (the inbox), not accepted and left unfilled; the engine took them after.
+    assert later_orders_when_the_placement_committed == ["new", "new"]
+    assert batches == [1, 1, 1, 1, 0]
+    assert set(Order.objects.filter(account=alice).values_list("status", flat=True)) == {"filled"}
+    assert Execution.objects.filter(order__account=alice).count() == 4
+    assert cash(alice).balance == Decimal("800.00") and cash(alice).reserved == 0
     call_command("verify_ledger")
 
 
