@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
 from accounts.tests.sessions import mfa_client
-from marketdata.selectors import asset_cache_clear
+from marketdata.selectors import asset_cache_clear, previous_closes_cache_clear
 
 # `rest_framework.throttling` is imported above on purpose: its throttles keep
 # `timer = time.time` as a class attribute, and if the module were first imported inside
@@ -41,9 +41,10 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _empty_redis():
     """Each test starts with an empty cache and channel layer (the test Redis database),
-    and an empty per-process asset cache (test rollbacks send no signals)."""
+    and empty per-process asset and previous-close caches (test rollbacks send no signals)."""
     cache.clear()
     asset_cache_clear()
+    previous_closes_cache_clear()
 
 
 @pytest.fixture(autouse=True)

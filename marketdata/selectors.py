@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -194,16 +194,10 @@ def today_start(now: datetime | None = None) -> datetime:
     return bucket_start(Timeframe.DAY, now or datetime.now(UTC))
 
 
-def session_closes(
-    assets: Iterable[Asset], *, session: EquitySession, now: datetime | None = None
-) -> dict[uuid.UUID, Decimal]:
-    """Each asset's price at `session`'s regular close, else its reference price.
-
-    Stocks: the newest intraday bar of the session's regular hours (after-hours trades are
-    not the close), else the newest daily bar up to that session's date. Crypto trades around
-    the clock and has no session: its close is the newest daily bar before today (midnight ET).
-    """
-    assets = list(assets)
+def _closes_read(
+    assets: list[Asset], *, session: EquitySession, now: datetime | None
+) -> dict[uuid.UUID, Decimal | None]:
+    """Each asset's close at `session`'s regular close as the bars hold it (None: no bar; see `session_closes`)."""
     session_day_end = bucket_start(Timeframe.DAY, session.close) + timedelta(days=1)
     daily_before = Bar.objects.filter(asset=OuterRef("pk"), timeframe=Timeframe.DAY).order_by("-timestamp")
     rows = (
@@ -215,23 +209,73 @@ def session_closes(
         )
         .values_list("pk", "regular", "daily", "crypto_daily")  # the assets are loaded already: only their closes
     )
-    found = {
-        pk: {"regular": regular, "daily": daily, "crypto_daily": crypto_daily}
-        for pk, regular, daily, crypto_daily in rows
-    }
-    closes = {}
+    found = {pk: (regular, daily, crypto_daily) for pk, regular, daily, crypto_daily in rows}
+    closes: dict[uuid.UUID, Decimal | None] = {}
     for asset in assets:
-        row = found.get(asset.pk, {})
-        close = row.get("crypto_daily") if asset.is_crypto else (row.get("regular") or row.get("daily"))
-        closes[asset.pk] = to_increment(close or asset.reference_price, asset.price_increment)
+        regular, daily, crypto_daily = found.get(asset.pk, (None, None, None))
+        closes[asset.pk] = crypto_daily if asset.is_crypto else (regular or daily)
     return closes
+
+
+def _close_or_reference(asset: Asset, close: Decimal | None) -> Decimal:
+    return to_increment(close or asset.reference_price, asset.price_increment)
+
+
+def session_closes(
+    assets: Iterable[Asset], *, session: EquitySession, now: datetime | None = None
+) -> dict[uuid.UUID, Decimal]:
+    """Each asset's price at `session`'s regular close, else its reference price.
+
+    Stocks: the newest intraday bar of the session's regular hours (after-hours trades are
+    not the close), else the newest daily bar up to that session's date. Crypto trades around
+    the clock and has no session: its close is the newest daily bar before today (midnight ET).
+    """
+    assets = list(assets)
+    closes = _closes_read(assets, session=session, now=now)
+    return {asset.pk: _close_or_reference(asset, closes[asset.pk]) for asset in assets}
+
+
+# New York date -> {asset id: (its bars' previous close or None, monotonic expiry)}; one date at a time.
+_PREVIOUS_CLOSES: dict[date, dict[uuid.UUID, tuple[Decimal | None, float]]] = {}
 
 
 def previous_closes(assets: Iterable[Asset], *, now: datetime | None = None) -> dict[uuid.UUID, Decimal]:
     """What "today" is measured from: each stock's close of the newest session before today
-    (New York date), each crypto pair's newest daily bar before today; else the reference price."""
+    (New York date), each crypto pair's newest daily bar before today; else the reference price.
+
+    Both are bars that ended before today began, so they are kept per process per New York date:
+    the valuation of every account read reads them (issue 22). Bars written before today in this
+    process drop the cache at once (`previous_closes_cache_clear`); another process's late or
+    corrected bar of a past day is seen within PREVIOUS_CLOSE_CACHE_SECONDS. Only the bars' close
+    is kept: the reference-price fallback and the increment are applied from the asset given.
+    """
     now = now or datetime.now(UTC)
-    return session_closes(assets, session=session_before(now.astimezone(ET).date()), now=now)
+    day = now.astimezone(ET).date()
+    assets = list(assets)
+    cached = _PREVIOUS_CLOSES.get(day, {})
+    moment = time.monotonic()
+    missing = [asset for asset in assets if asset.pk not in cached or cached[asset.pk][1] <= moment]
+    read = _closes_read(missing, session=session_before(day), now=now) if missing else {}
+    if read and settings.PREVIOUS_CLOSE_CACHE_SECONDS > 0:
+        if day not in _PREVIOUS_CLOSES:
+            _PREVIOUS_CLOSES.clear()  # a new day: the old one's closes are no longer asked for
+            _PREVIOUS_CLOSES[day] = cached
+        expiry = moment + settings.PREVIOUS_CLOSE_CACHE_SECONDS
+        cached.update((pk, (close, expiry)) for pk, close in read.items())
+    return {
+        asset.pk: _close_or_reference(asset, read[asset.pk] if asset.pk in read else cached[asset.pk][0])
+        for asset in assets
+    }
+
+
+def previous_closes_cache_clear() -> None:
+    _PREVIOUS_CLOSES.clear()
+
+
+@receiver(post_save, sender=Bar)
+@receiver(post_delete, sender=Bar)
+def _bar_changed(sender, instance: Bar, **kwargs) -> None:
+    previous_closes_cache_clear()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from marketdata.feeds.base import BarRecord
 from marketdata.feeds.simulated import RandomWalk, SimulatedAsset
 from marketdata.models import Asset, AssetIcon, Bar, LatestQuote, Timeframe
 from marketdata.quotes import Quote, latest_quotes, store_quotes
+from marketdata.selectors import previous_closes_cache_clear, today_start
 from speedtrade.money import QTY_STEP, to_step, to_stored
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,15 @@ def _stored_bar_value(bar: Bar, symbol: str) -> BarValue:
     )
 
 
+def _past_bars_written(timestamps: Iterable[datetime]) -> None:
+    """Bars of a day before today can move a previous close: drop this process's cached ones
+    now (a read later in this transaction) and at commit (a read meanwhile kept the old ones)."""
+    start = today_start()
+    if any(timestamp < start for timestamp in timestamps):
+        previous_closes_cache_clear()
+        transaction.on_commit(previous_closes_cache_clear)
+
+
 @transaction.atomic
 def bars_record(*, bars: Iterable[BarValue]) -> int:
     """Merge partial bars into the stored ones (insert or extend); returns how many rows were written.
@@ -147,6 +157,7 @@ def bars_record(*, bars: Iterable[BarValue]) -> int:
         unique_fields=["asset", "timeframe", "timestamp"],
         update_fields=_BAR_UPDATE_FIELDS,
     )
+    _past_bars_written(row.timestamp for row in rows)
     return len(rows)
 
 
@@ -378,6 +389,7 @@ def bars_import(*, asset: Asset, timeframe: str, records: Iterable[BarRecord]) -
         ],
         ignore_conflicts=True,  # a live bar written meanwhile wins
     )
+    _past_bars_written(new)
     return len(new)
 
 

@@ -587,6 +587,9 @@ TRADING_TRAILING_HWM_FLUSH_SECONDS = env.float("TRADING_TRAILING_HWM_FLUSH_SECON
 # Order entry reads assets from a per-process cache; another process's change to an asset
 # (halt, tradable flag) is seen within this many seconds (0 disables the cache).
 ASSET_CACHE_SECONDS = env.float("ASSET_CACHE_SECONDS", default=5.0)
+# Every account valuation reads each held asset's previous close; a process keeps them per New York date, and
+# another process's late or corrected bar of a past day is seen within this many seconds (0 disables the cache).
+PREVIOUS_CLOSE_CACHE_SECONDS = env.float("PREVIOUS_CLOSE_CACHE_SECONDS", default=60.0)
 # allauth tracks a session's activity (a row write) on every request; ours at most this often
 # per session and process, and at once when the IP or user agent changes.
 USERSESSIONS_TRACK_ACTIVITY_SECONDS = env.float("USERSESSIONS_TRACK_ACTIVITY_SECONDS", default=60.0)
