@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bench.load import closed_loop, json_body
-from bench.stack import Config, Stack, database_drop, database_recreate, log, manage, python_module
+from bench.stack import Config, Stack, database_drop, database_seeded_small, log
 
 
 def measure(stack: Stack, name: str, make, *, clients: int, seconds: float) -> dict:
@@ -51,12 +51,9 @@ def main() -> None:
     )
     work = Path(tempfile.mkdtemp(prefix="lean-path-"))
     log(f"seeding {config.database} (work directory {work})")
-    database_recreate(config)
-    manage(config, "migrate", "--no-input")
-    seed_path = str(work / "seed.json")
-    sizes = {"feed_symbols": 100, "traders": 2, "reads_orders": 50, "reads_positions": 5}
-    python_module(config, "bench.seed", seed_path, BENCH_SEED=json.dumps(sizes))
-    seed = json.loads(Path(seed_path).read_text())
+    seed = database_seeded_small(
+        config, work, {"feed_symbols": 100, "traders": 2, "reads_orders": 50, "reads_positions": 5}
+    )
     token, symbol = seed["traders"][0]["token"], seed["symbols"][0]
     headers = {"Authorization": f"Bearer {token}"}
     order_headers = {**headers, "Content-Type": "application/json"}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import report
 from bench.load import json_body, open_loop
-from bench.stack import Config, Stack, database_drop, database_recreate, log, manage, orders_tagged, python_module
+from bench.stack import Config, Stack, database_drop, database_seeded_small, log, orders_tagged
 
 VARIANTS = {
     "off": {"ADMISSION_MAX_IN_FLIGHT": "0", "DB_POOL_TIMEOUT_SECONDS": "10"},
@@ -33,12 +33,9 @@ def main() -> None:
     args = parser.parse_args()
     config = Config(database=os.environ.get("BENCH_DATABASE", "speedtrade_lean"), workers=1)
     work = Path(tempfile.mkdtemp(prefix="shedding-"))
-    database_recreate(config)
-    manage(config, "migrate", "--no-input")
-    seed_path = str(work / "seed.json")
-    sizes = {"feed_symbols": 100, "traders": 8, "reads_orders": 1, "reads_positions": 1}
-    python_module(config, "bench.seed", seed_path, BENCH_SEED=json.dumps(sizes))
-    seed = json.loads(Path(seed_path).read_text())
+    seed = database_seeded_small(
+        config, work, {"feed_symbols": 100, "traders": 8, "reads_orders": 1, "reads_positions": 1}
+    )
     rows = []
     try:
         for name, env in VARIANTS.items():

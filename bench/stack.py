@@ -5,6 +5,7 @@ the web server, the Celery worker and the feed are started here on the bench por
 the same commands production uses (`manage.py serve`, `celery worker`, `manage.py run_feed`).
 """
 
+import json
 import os
 import resource
 import signal
@@ -96,6 +97,16 @@ def python_module(config: Config, module: str, *args: str, **env) -> str:
     if result.returncode:
         raise RuntimeError(f"{module} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
+
+
+def database_seeded_small(config: Config, work: Path, sizes: dict) -> dict:
+    """A fresh database, migrated and seeded by bench/seed.py at `sizes` (the one-worker studies: lean path,
+    shedding, worker RSS): the seed's traders, tokens and symbols."""
+    database_recreate(config)
+    manage(config, "migrate", "--no-input")
+    seed_path = work / "seed.json"
+    python_module(config, "bench.seed", str(seed_path), BENCH_SEED=json.dumps(sizes))
+    return json.loads(seed_path.read_text())
 
 
 def redis_flush(config: Config) -> None:

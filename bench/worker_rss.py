@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from bench.load import closed_loop, json_body
-from bench.stack import Config, Stack, database_drop, database_recreate, log, manage, python_module
+from bench.stack import Config, Stack, database_drop, database_seeded_small, log
 
 
 def main() -> None:
@@ -26,12 +26,9 @@ def main() -> None:
     args = parser.parse_args()
     config = Config(database=os.environ.get("BENCH_DATABASE", "speedtrade_rss"), workers=1)
     work = Path(tempfile.mkdtemp(prefix="worker-rss-"))
-    database_recreate(config)
-    manage(config, "migrate", "--no-input")
-    seed_path = str(work / "seed.json")
-    sizes = {"feed_symbols": 100, "traders": 2, "reads_orders": 50, "reads_positions": 5}
-    python_module(config, "bench.seed", seed_path, BENCH_SEED=json.dumps(sizes))
-    seed = json.loads(Path(seed_path).read_text())
+    seed = database_seeded_small(
+        config, work, {"feed_symbols": 100, "traders": 2, "reads_orders": 50, "reads_positions": 5}
+    )
     bearer = {"Authorization": f"Bearer {seed['traders'][0]['token']}"}
     order_body = {"symbol": seed["symbols"][0], "side": "buy", "type": "limit", "time_in_force": "gtc", "qty": "1"}
     steps = [
