@@ -6,10 +6,12 @@ round trip, and a `new` order committed is a `new` order found, whatever dies af
 
 * Paper orders (`paper_batch_run`): one transaction per batch claims them (accounts first,
   skipping any another transaction holds), records each as submitted and accepted (two
-  statements for the batch), and books what the venue decides at the latest quotes — fills
-  through `execution_apply` and IOC/FOK cancels — each order in its own savepoint, so one that
-  fails (say, the cash is no longer there at the fill's price) leaves the others' acceptance and
-  fills, and moves no money of its own. Pushes go out together after the commit.
+  statements for the batch), and books what the venue decides at the latest quotes: the complete
+  fills of plain orders together, set-based (`executions_book_at_once`: a few statements for the
+  batch, in one savepoint; if that fails, one at a time), the rest — partial fills, IOC/FOK
+  cancels, contingent orders — through `execution_book` each order in its own savepoint, so one
+  that fails (say, the cash is no longer there at the fill's price) leaves the others' acceptance
+  and fills, and moves no money of its own. Pushes go out together after the commit.
 * Other venues (`outbox_relay`): one transaction locks the oldest `new` orders no relay has
   handed on, sends each to `submit_order` and marks it; a send the broker refuses is not marked.
   A crash before the commit leaves them unmarked, so they are sent again: at least once, and
@@ -104,16 +106,12 @@ def _paper_batch_book(venue: PaperVenue, *, order_ids: Collection | None, limit:
         accepted = {order.pk: answers[order.pk].broker_order_id for order in orders}
         services.orders_accepted_at_once(orders=orders, broker_order_ids=accepted, now=now)
         quotes = latest_quotes({order.symbol for order in orders})
-        for order in orders:
-            decision = venue.accept_decision(order, quotes.get(order.symbol), now)
-            if decision is None:
-                continue
-            try:
-                # Each fill and cancel in its own savepoint: one that fails is rolled back alone (the order stays
-                # accepted, in the book); the batch's other orders are unaffected.
-                paper_fills.accept_decision_book(order, decision)
-            except Exception:
-                logger.exception("paper engine: the cancel that accepting order %s decided failed", order.pk)
+        decisions = [(order, venue.accept_decision(order, quotes.get(order.symbol), now)) for order in orders]
+        # The batch's plain complete fills together in one savepoint, the rest each in its own: one that fails is
+        # rolled back alone (the order stays accepted, in the book); the batch's other orders are unaffected.
+        paper_fills.accept_decisions_book(
+            [(order, decision) for order, decision in decisions if decision is not None], now
+        )
     return len(answers)
 
 

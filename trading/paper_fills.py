@@ -1,9 +1,9 @@
 """Books what the paper venue decides — its fills and cancels — through the order services.
 
 The venue (`trading.brokers.paper`) only decides; this module, which may import the services,
-records — for the order engine on acceptance, for the feed on each tick batch: every fill through
-`execution_apply`, every cancel through `order_venue_update`, and then tells the book what was
-committed.
+records — for the order engine on acceptance (a batch's complete fills of plain orders together,
+`executions_book_at_once`), for the feed on each tick batch: every fill through `execution_apply`,
+every cancel through `order_venue_update`, and then tells the book what was committed.
 """
 
 import logging
@@ -41,6 +41,37 @@ def fills_book(book: PaperBook | None, fills: list[FillIntent], now: datetime) -
             execution = None
         if book is not None:
             book.fill_settled(fill, booked=execution is not None)
+
+
+def accept_decisions_book(decided: list[tuple[Order, AcceptDecision]], now: datetime) -> None:
+    """What the venue decided on accepting a batch of orders the caller (the order engine) has locked with their
+    accounts: the complete fills of plain orders booked together (`executions_book_at_once`), the rest one order
+    at a time (`accept_decision_book`). An account with a decision that is more than one fill (a cancel: IOC,
+    FOK) has all its orders booked one at a time, in their order, as has an account the batch could not book."""
+    single = {order.pk for order, decision in decided if len(decision.fills) == 1 and not decision.cancel_reason}
+    mixed = {order.account_id for order, _ in decided if order.pk not in single}
+    together = [
+        services.VenueFill(
+            order=order,
+            broker_exec_id=fill_execution_id(fill),
+            qty=fill.qty,
+            price=fill.price,
+            executed_at=decision.at,
+            final=fill.final,
+        )
+        for order, decision in decided
+        if order.pk in single and order.account_id not in mixed
+        for fill in decision.fills
+    ]
+    left = {fill.order.pk for fill in services.executions_book_at_once(together, now=now)}
+    booked = {fill.order.pk for fill in together} - left
+    for order, decision in decided:
+        if order.pk in booked:
+            continue
+        try:
+            accept_decision_book(order, decision)
+        except Exception:
+            logger.exception("paper engine: the cancel that accepting order %s decided failed", order.pk)
 
 
 def accept_decision_book(order: Order, decision: AcceptDecision) -> None:

@@ -14,7 +14,8 @@ One module per concern, each importing only those before it (no cycles):
     accounts      opening, activation (KYC), restrictions, the tax lot method
     reservations  buying power and shares held for open orders
     lots          tax lots: opened and closed by fills, wash sales, lots chosen for a sell order
-    fills         one execution's cash, fee, position and tax lots; good-faith violations
+    fills         one execution's cash, fee, position and tax lots; good-faith violations; a batch of
+                  plain fills set-based (`fills_apply_at_once`)
     transfers     deposits and withdrawals, the bank rail's answers, ACH returns, recovery
     adjustments   manual cash adjustments (four eyes)
     snapshots     equity snapshots and the demo history
@@ -30,7 +31,7 @@ from portfolios.services.accounts import (
 )
 from portfolios.services.adjustments import cash_adjustment_approve, cash_adjustment_propose, cash_adjustment_reject
 from portfolios.services.common import Cause, Kind
-from portfolios.services.fills import fill_apply
+from portfolios.services.fills import FillAtOnce, FillBooked, fill_announce, fill_apply, fills_apply_at_once
 from portfolios.services.ledger import Leg, journal_entry_post, journal_entry_reverse, platform_ledger_account
 from portfolios.services.lots import lot_selection_record
 from portfolios.services.reservations import cash_release, cash_reserve, position_release, position_reserve
@@ -64,6 +65,8 @@ from portfolios.services.watchlists import (
 __all__ = [
     "DEMO_HISTORY_STEP",
     "Cause",
+    "FillAtOnce",
+    "FillBooked",
     "Kind",
     "Leg",
     "account_lot_method_set",
@@ -78,7 +81,9 @@ __all__ = [
     "deposit_settled_post",
     "equity_history_backfill",
     "equity_snapshots_take",
+    "fill_announce",
     "fill_apply",
+    "fills_apply_at_once",
     "journal_entry_post",
     "journal_entry_reverse",
     "lot_selection_record",

@@ -48,6 +48,39 @@ def journal_entry_post(
     entry whose lines do not sum to zero or hold fractions of a cent; on PostgreSQL a
     deferred constraint trigger checks the sum again at commit.
     """
+    entry, lines = journal_entry_build(
+        cause_type=cause_type,
+        legs=legs,
+        account=account,
+        cause=cause,
+        memo=memo,
+        effective_at=effective_at,
+        reverses=reverses,
+        trade=trade,
+    )
+    entry.save(force_insert=True)
+    JournalLine.objects.bulk_create(lines)
+    for line in sorted(lines, key=lambda line: line.ledger_account.pk):
+        if line.ledger_account.account_id is not None:
+            LedgerAccount.objects.filter(pk=line.ledger_account.pk).update(
+                balance=cents_in_db(F("balance") + line.amount)
+            )
+    return entry
+
+
+def journal_entry_build(
+    *,
+    cause_type: str,
+    legs: list[Leg],
+    account: Account | None,
+    cause: models.Model | None = None,
+    memo: str = "",
+    effective_at: datetime | None = None,
+    reverses: JournalEntry | None = None,
+    trade: dict | None = None,
+) -> tuple[JournalEntry, list[JournalLine]]:
+    """`journal_entry_post`'s entry and lines, checked and unsaved (the lines without their zero legs); a batch of
+    fills saves many together (`fills_apply_at_once`), moving the customer balances itself."""
     legs = [leg for leg in legs if leg.amount != 0]
     if len(legs) < 2:
         raise ValueError("A journal entry needs at least two non-zero lines.")
@@ -55,7 +88,7 @@ def journal_entry_post(
         raise ValueError("Ledger amounts are whole cents; round with speedtrade.money first.")
     if sum(leg.amount for leg in legs) != 0:
         raise ValueError(f"Unbalanced journal entry: lines sum to {sum(leg.amount for leg in legs)}.")
-    entry = JournalEntry.objects.create(
+    entry = JournalEntry(
         account=account,
         cause_type=cause_type,
         cause_content_type=ContentType.objects.get_for_model(cause) if cause is not None else None,
@@ -65,18 +98,11 @@ def journal_entry_post(
         effective_at=effective_at or timezone.now(),
         **(trade or {}),
     )
-    JournalLine.objects.bulk_create(
-        [
-            JournalLine(entry=entry, ledger_account=leg.ledger_account, amount=leg.amount, settles_on=leg.settles_on)
-            for leg in legs
-        ]
-    )
-    for leg in sorted(legs, key=lambda leg: leg.ledger_account.pk):
-        if leg.ledger_account.account_id is not None:
-            LedgerAccount.objects.filter(pk=leg.ledger_account.pk).update(
-                balance=cents_in_db(F("balance") + leg.amount)
-            )
-    return entry
+    lines = [
+        JournalLine(entry=entry, ledger_account=leg.ledger_account, amount=leg.amount, settles_on=leg.settles_on)
+        for leg in legs
+    ]
+    return entry, lines
 
 
 @transaction.atomic

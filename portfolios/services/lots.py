@@ -25,7 +25,7 @@ from speedtrade.money import ZERO, pro_rata_cents
 WASH_SALE_WINDOW = timedelta(days=30)
 
 
-def _within_wash_sale_window(field: str, day: date) -> Q:
+def wash_sale_window(field: str, day: date) -> Q:
     """`field` from New York's midnight 30 days before `day` until the midnight after the 30th day after.
 
     Both ends matter when a fill is booked late (reconciliation): the sale or the purchase already
@@ -38,12 +38,11 @@ def _within_wash_sale_window(field: str, day: date) -> Q:
 Method = Account.LotMethod
 
 
-def lot_open(
+def lot_build(
     *, account: Account, asset: Asset, entry: JournalEntry, qty: Decimal, cost: Decimal, acquired_at: datetime
 ) -> TaxLot:
-    """Open the lot of one buy fill (`cost`: its cash and fee). Its shares first replace the
-    unreplaced shares of loss sales of the last 30 days (wash sales), oldest sale first."""
-    lot = TaxLot.objects.create(
+    """The lot of one buy fill (`cost`: its cash and fee), unsaved: `lot_open` saves one, a batch many together."""
+    return TaxLot(
         account=account,
         asset=asset,
         opened_by=entry,
@@ -54,11 +53,20 @@ def lot_open(
         cost=cost,
         open_basis=cost,
     )
+
+
+def lot_open(
+    *, account: Account, asset: Asset, entry: JournalEntry, qty: Decimal, cost: Decimal, acquired_at: datetime
+) -> TaxLot:
+    """Open the lot of one buy fill (`cost`: its cash and fee). Its shares first replace the
+    unreplaced shares of loss sales of the last 30 days (wash sales), oldest sale first."""
+    lot = lot_build(account=account, asset=asset, entry=entry, qty=qty, cost=cost, acquired_at=acquired_at)
+    lot.save(force_insert=True)
     if asset.is_crypto:
         return lot
     bought_on = lot.holding_period_start
     earlier_losses = LotClosing.objects.select_for_update().filter(
-        _within_wash_sale_window("sold_at", bought_on), account=account, asset=asset, gain__lt=0
+        wash_sale_window("sold_at", bought_on), account=account, asset=asset, gain__lt=0
     )
     candidate: TaxLot | None = lot
     for closing in earlier_losses.order_by("sold_at", "id"):
@@ -83,21 +91,38 @@ def lots_close(
     A closing at a loss is then a wash sale for as many shares as were bought within 30 days before
     and are still held (not crypto)."""
     sold_on = sold_at.astimezone(ET).date()
+    taken = _lots_for_sale(account=account, asset=asset, qty=qty, order_ref=order_ref)
+    closings = lot_closings_build(taken, entry=entry, qty=qty, net_proceeds=net_proceeds, sold_at=sold_at)
+    for closing in closings:
+        closing.lot.save(update_fields=["open_qty", "open_basis"])
+        closing.save(force_insert=True)
+    if not asset.is_crypto:
+        for closing in closings:
+            if closing.gain < 0:
+                _replace_with_recent_purchases(closing, sold_on)
+    return closings
+
+
+def lot_closings_build(
+    taken: list[tuple[TaxLot, Decimal]], *, entry: JournalEntry, qty: Decimal, net_proceeds: Decimal, sold_at: datetime
+) -> list[LotClosing]:
+    """The closings (unsaved) of a sale of `qty` for `net_proceeds` that takes `taken` (lot, shares); each lot's
+    open shares and basis are reduced in memory. Wash sales are the caller's (`lots_close`)."""
+    sold_on = sold_at.astimezone(ET).date()
     closings = []
     qty_left, proceeds_left = qty, net_proceeds
-    for lot, taken in _lots_for_sale(account=account, asset=asset, qty=qty, order_ref=order_ref):
-        proceeds = pro_rata_cents(proceeds_left, taken, qty_left)
-        basis = pro_rata_cents(lot.open_basis, taken, lot.open_qty)
-        lot.open_qty -= taken
+    for lot, shares in taken:
+        proceeds = pro_rata_cents(proceeds_left, shares, qty_left)
+        basis = pro_rata_cents(lot.open_basis, shares, lot.open_qty)
+        lot.open_qty -= shares
         lot.open_basis -= basis
-        lot.save(update_fields=["open_qty", "open_basis"])
         closings.append(
-            LotClosing.objects.create(
-                account=account,
-                asset=asset,
+            LotClosing(
+                account_id=lot.account_id,
+                asset_id=lot.asset_id,
                 lot=lot,
                 closed_by=entry,
-                qty=taken,
+                qty=shares,
                 acquired_at=lot.acquired_at,
                 sold_at=sold_at,
                 proceeds=proceeds,
@@ -106,12 +131,8 @@ def lots_close(
                 term=lot.term_if_sold_on(sold_on),
             )
         )
-        qty_left -= taken
+        qty_left -= shares
         proceeds_left -= proceeds
-    if not asset.is_crypto:
-        for closing in closings:
-            if closing.gain < 0:
-                _replace_with_recent_purchases(closing, sold_on)
     return closings
 
 
@@ -162,10 +183,25 @@ def lot_selection_record(
 
 
 def _lots_for_sale(*, account: Account, asset: Asset, qty: Decimal, order_ref: str) -> list[tuple[TaxLot, Decimal]]:
-    """Which lots a sale of `qty` closes, and how many shares of each."""
-    lots = {
-        lot.pk: lot for lot in TaxLot.objects.select_for_update().filter(account=account, asset=asset, open_qty__gt=0)
-    }
+    """Which lots a sale of `qty` closes, and how many shares of each (the lots and selections locked)."""
+    lots = list(TaxLot.objects.select_for_update().filter(account=account, asset=asset, open_qty__gt=0))
+    selections = (
+        list(LotSelection.objects.select_for_update().filter(order_ref=order_ref, open_qty__gt=0)) if order_ref else []
+    )
+    open_before = [selection.open_qty for selection in selections]
+    taken = lots_chosen(lots, qty=qty, method=account.lot_method, selections=selections)
+    for selection, before in zip(selections, open_before, strict=True):
+        if selection.open_qty != before:
+            selection.save(update_fields=["open_qty"])
+    return taken
+
+
+def lots_chosen(
+    lots: list[TaxLot], *, qty: Decimal, method: str, selections: Sequence[LotSelection] = ()
+) -> list[tuple[TaxLot, Decimal]]:
+    """Which of the open `lots` a sale of `qty` closes, and how many shares of each: the lots the customer
+    chose for the order (`selections`, whose open shares are reduced in memory) first, then `method`'s order."""
+    by_pk = {lot.pk: lot for lot in lots}
     chosen: dict[int, Decimal] = {}
     left = qty
 
@@ -177,19 +213,17 @@ def _lots_for_sale(*, account: Account, asset: Asset, qty: Decimal, order_ref: s
             left -= taken
         return max(taken, ZERO)
 
-    if order_ref:
-        for selection in LotSelection.objects.select_for_update().filter(order_ref=order_ref, open_qty__gt=0):
-            lot = lots.get(selection.lot_id)
-            if lot is not None and left:
-                selection.open_qty -= take(lot, selection.open_qty)
-                selection.save(update_fields=["open_qty"])
-    for lot in _in_method_order(list(lots.values()), account.lot_method):
+    for selection in selections:
+        lot = by_pk.get(selection.lot_id)
+        if lot is not None and left:
+            selection.open_qty -= take(lot, selection.open_qty)
+    for lot in _in_method_order(lots, method):
         if not left:
             break
         take(lot, lot.open_qty)
     if left:
-        raise ValueError(f"The open lots of {asset.symbol} hold {qty - left}, not the {qty} sold: lots out of step.")
-    return [(lots[lot_id], taken) for lot_id, taken in chosen.items()]
+        raise ValueError(f"The open lots hold {qty - left}, not the {qty} sold: lots out of step.")
+    return [(by_pk[lot_id], taken) for lot_id, taken in chosen.items()]
 
 
 def _in_method_order(lots: list[TaxLot], method: str) -> list[TaxLot]:
@@ -208,7 +242,7 @@ def _replace_with_recent_purchases(closing: LotClosing, sold_on: date) -> None:
     candidates = (
         TaxLot.objects.select_for_update()
         .filter(
-            _within_wash_sale_window("acquired_at", sold_on),
+            wash_sale_window("acquired_at", sold_on),
             account=closing.account,
             asset=closing.asset,
             open_qty__gt=0,

@@ -19,9 +19,11 @@ Callers use the names below (`from trading import services; services.order_place
 from trading.services.cases import reconciliation_case_open, reconciliation_case_resolve
 from trading.services.common import OrderNotFound, trade_update_publish
 from trading.services.executions import (
+    VenueFill,
     execution_apply,
     execution_apply_cumulative,
     execution_book,
+    executions_book_at_once,
     inbox_claim,
     order_submission_start,
     order_venue_update,
@@ -48,9 +50,11 @@ __all__ = [
     "LoopPlacement",
     "OrderNotFound",
     "PositionNotFound",
+    "VenueFill",
     "execution_apply",
     "execution_apply_cumulative",
     "execution_book",
+    "executions_book_at_once",
     "inbox_claim",
     "loop_placement",
     "order_cancel",

@@ -167,14 +167,23 @@ def cash_reserve_within_buying_power(*, account: Account, amount: Decimal, order
 
 def release_reservation(order: Order, *, cash: Decimal | None = None, qty: Decimal | None = None) -> None:
     """Give back (part of) what the order holds; with no amounts, everything. Caller saves the order."""
-    cash = order.reserved_cash if cash is None else min(cash, order.reserved_cash)
-    qty = order.reserved_qty if qty is None else min(qty, order.reserved_qty)
+    cash, qty = reservation_released(order, cash=cash, qty=qty)
     if cash > 0:
         portfolio_services.cash_release(account=order.account, amount=cash, order_ref=str(order.id))
         order.reserved_cash -= cash
     if qty > 0:
         portfolio_services.position_release(account=order.account, asset=order.asset, qty=qty, order_ref=str(order.id))
         order.reserved_qty -= qty
+
+
+def reservation_released(
+    order: Order, *, cash: Decimal | None = None, qty: Decimal | None = None
+) -> tuple[Decimal, Decimal]:
+    """The cash and shares a release of (part of) what the order holds gives back: at most what it holds; with no
+    amounts, everything."""
+    cash = order.reserved_cash if cash is None else min(cash, order.reserved_cash)
+    qty = order.reserved_qty if qty is None else min(qty, order.reserved_qty)
+    return cash, qty
 
 
 def order_end(

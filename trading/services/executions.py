@@ -1,6 +1,8 @@
 """What venues report: submission claims, status changes (and a replacement's acknowledgement or refusal), fills."""
 
+import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import cast
@@ -24,6 +26,7 @@ from trading.services.common import (
     order_end,
     release_reservation,
     remaining_request,
+    reservation_released,
     trade_update_publish,
 )
 from trading.services.contingent import (
@@ -33,6 +36,8 @@ from trading.services.contingent import (
     replacement_reduce,
 )
 from trading.states import order_event_record, order_move, order_moves_save, order_transition
+
+logger = logging.getLogger(__name__)
 
 
 def order_submission_start(*, order_id, now: datetime | None = None) -> Order | None:
@@ -224,6 +229,33 @@ def _notional_cash_still_needed(order: Order) -> Decimal:
     return max(notional - order.filled_notional, Decimal(0))
 
 
+def _fill_onto_order(order: Order, *, qty: Decimal, price: Decimal, final: bool) -> bool:
+    """Add a fill to the order's filled quantity, cash and average price; whether the order is now complete."""
+    order.filled_avg_price = _average_price(order, qty, price)
+    order.filled_qty += qty
+    # The fill's cash exactly as the ledger books it (firm-favour rounding), so the two always agree.
+    order.filled_notional += money.trade_value(qty, price, order.side)
+    return final or (order.remaining_qty is not None and order.remaining_qty == 0)
+
+
+def _fill_release(
+    order: Order, *, qty: Decimal, complete: bool, remaining_before: Decimal | None
+) -> tuple[Decimal, Decimal]:
+    """The cash and shares a fill gives back of what its (live) order holds: everything once it is complete
+    (whatever its filled figures); else a buy's cash pro rata (a dollar-amount buy: what the rest no longer
+    needs), a sell's shares sold."""
+    if complete:
+        return reservation_released(order)
+    if order.side == Order.Side.SELL:
+        return reservation_released(order, qty=qty)
+    if order.notional is not None:
+        release = order.reserved_cash - _notional_cash_still_needed(order)
+    else:
+        # Not notional, so a qty order: remaining_qty was not None.
+        release = money.cents_up(order.reserved_cash * qty / cast(Decimal, remaining_before))
+    return reservation_released(order, cash=max(release, Decimal(0)))
+
+
 def execution_apply(
     *,
     order_id,
@@ -291,25 +323,12 @@ def execution_book(
     # that crossed the fill, a rejection decided while the venue was silent): book it.
     ended = order.status in TERMINAL_STATUSES
     remaining_before = order.remaining_qty
-    order.filled_avg_price = _average_price(order, qty, price)
-    order.filled_qty += qty
-    # The fill's cash exactly as the ledger books it (firm-favour rounding), so the two always agree.
-    order.filled_notional += money.trade_value(qty, price, order.side)
-    complete = final or (order.remaining_qty is not None and order.remaining_qty == 0)
-    if ended:
-        pass  # an ended order holds no reservation any more
-    elif order.side == Order.Side.BUY:
-        if complete:
-            release = order.reserved_cash
-        elif order.notional is not None:
-            release = order.reserved_cash - _notional_cash_still_needed(order)
-        else:
-            # Not notional, so a qty order: remaining_qty was not None.
-            release = money.cents_up(order.reserved_cash * qty / cast(Decimal, remaining_before))
-        release_reservation(order, cash=max(release, Decimal(0)))
-    else:
-        exit_group_claim(order=order, qty=qty)
-        release_reservation(order, qty=order.reserved_qty if complete or ended else qty)
+    complete = _fill_onto_order(order, qty=qty, price=price, final=final)
+    if not ended:  # an ended order holds no reservation any more
+        if order.side == Order.Side.SELL:
+            exit_group_claim(order=order, qty=qty)
+        cash, shares = _fill_release(order, qty=qty, complete=complete, remaining_before=remaining_before)
+        release_reservation(order, cash=cash, qty=shares)
     position_qty = portfolio_services.fill_apply(
         account=order.account,
         asset=order.asset,
@@ -361,6 +380,153 @@ def execution_book(
     legs_follow_entry_fill(entry=order, qty=qty, now=now)
     exit_group_after_fill(order=order, now=now)
     return execution
+
+
+@dataclass(frozen=True)
+class VenueFill:
+    """A fill a venue reports for an order the caller has locked with its account (`execution_book`'s arguments)."""
+
+    order: Order
+    broker_exec_id: str
+    qty: Decimal
+    price: Decimal
+    executed_at: datetime
+    final: bool = False
+
+
+def executions_book_at_once(fills: list[VenueFill], *, now: datetime) -> list[VenueFill]:
+    """`execution_book` for a batch of fills on orders the caller has locked with their accounts (the paper
+    engine's), set-based where it can: complete fills of plain orders — accepted, never filled, no legs, exit
+    group or replacement, no fee — are booked together in a few statements for the whole batch (executions,
+    orders and their events here; reservations, positions, cash, entries and lots in `fills_apply_at_once`).
+
+    Returns the fills it left, in their order, for `execution_book` one at a time: every fill of an account with
+    a fill it does not book this way (so each account's fills are still booked in their order), and all of them
+    if the set-based write fails (rolled back to its savepoint). A fill whose `broker_exec_id` is already booked
+    is neither booked nor returned, as `execution_book` books nothing for it.
+    """
+    seen: set[str] = set()
+    left_accounts = set()
+    for fill in fills:
+        if not _books_at_once(fill) or fill.broker_exec_id in seen:
+            left_accounts.add(fill.order.account_id)
+        seen.add(fill.broker_exec_id)
+    taking = [fill for fill in fills if fill.order.account_id not in left_accounts]
+    known = set()
+    if taking:
+        known = set(
+            Execution.objects.filter(broker_exec_id__in=[fill.broker_exec_id for fill in taking]).values_list(
+                "broker_exec_id", flat=True
+            )
+        )
+        taking = [fill for fill in taking if fill.broker_exec_id not in known]
+    booked: set[int] = set()
+    if taking:
+        try:
+            with transaction.atomic():
+                booked = _executions_book_at_once(taking, now=now)
+        except Exception:
+            logger.exception("The batch's fills could not be booked together; they are booked one at a time.")
+            for fill in taking:
+                fill.order.refresh_from_db()  # the rows in memory took what the savepoint rolled back
+    return [fill for fill in fills if id(fill) not in booked and fill.broker_exec_id not in known]
+
+
+def _books_at_once(fill: VenueFill) -> bool:
+    order = fill.order
+    plain = (
+        order.order_class == Order.OrderClass.SIMPLE
+        and order.parent_id is None
+        and order.replaces_id is None
+        and order.replaced_by_id is None
+    )
+    remaining = order.remaining_qty
+    complete = fill.final or fill.qty == remaining
+    return plain and order.status == S.ACCEPTED and complete and (remaining is None or fill.qty <= remaining)
+
+
+def _executions_book_at_once(fills: list[VenueFill], *, now: datetime) -> set[int]:
+    """Book what `fills_apply_at_once` can of `fills` (complete fills of plain orders); the `id()`s of those booked."""
+    executions = [
+        Execution(
+            order=fill.order,
+            broker_exec_id=fill.broker_exec_id,
+            qty=fill.qty,
+            price=fill.price,
+            fee=Decimal(0),
+            executed_at=fill.executed_at,
+            created_at=now,
+        )
+        for fill in fills
+    ]
+    # A complete fill gives back everything its order holds (`_fill_release`), before its filled figures move.
+    released = [
+        _fill_release(fill.order, qty=fill.qty, complete=True, remaining_before=fill.order.remaining_qty)
+        for fill in fills
+    ]
+    booked = portfolio_services.fills_apply_at_once(
+        [
+            portfolio_services.FillAtOnce(
+                account=fill.order.account,
+                asset=fill.order.asset,
+                side=fill.order.side,
+                qty=fill.qty,
+                price=fill.price,
+                executed_at=fill.executed_at,
+                cause=execution,
+                order_ref=str(fill.order.id),
+                release_cash=cash,
+                release_qty=shares,
+            )
+            for fill, execution, (cash, shares) in zip(fills, executions, released, strict=True)
+        ],
+        now=now,
+    )
+    if not booked:
+        return set()
+    fields = {"filled_qty", "filled_notional", "filled_avg_price", "reserved_cash", "reserved_qty"}
+    events = []
+    for index in sorted(booked):
+        fill, (cash, shares) = fills[index], released[index]
+        order = fill.order
+        _fill_onto_order(order, qty=fill.qty, price=fill.price, final=fill.final)
+        order.reserved_cash -= cash
+        order.reserved_qty -= shares
+        moved, event = order_move(
+            order=order,
+            to_status=S.FILLED,
+            event="fill",
+            qty=fill.qty,
+            price=fill.price,
+            detail={"broker_exec_id": fill.broker_exec_id},
+            now=now,
+        )
+        fields |= moved
+        events.append(event)
+    Execution.objects.bulk_create([executions[index] for index in sorted(booked)])
+    order_moves_save([fills[index].order for index in sorted(booked)], fields, events)
+    for index in sorted(booked):
+        fill, left = fills[index], booked[index]
+        order = fill.order
+        portfolio_services.fill_announce(
+            account=order.account,
+            asset=order.asset,
+            side=order.side,
+            qty=fill.qty,
+            price=fill.price,
+            position_qty=left.position_qty,
+            cash=left.cash,
+        )
+        trade_update_publish(
+            order=order,
+            event="fill",
+            now=now,
+            price=fill.price,
+            qty=fill.qty,
+            position_qty=left.position_qty,
+            execution_id=executions[index].id,
+        )
+    return {id(fills[index]) for index in booked}
 
 
 def execution_apply_cumulative(

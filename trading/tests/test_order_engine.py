@@ -138,15 +138,15 @@ def test_a_placement_waits_for_the_engines_batch_in_progress_not_for_the_whole_i
     alice = trader("alice")
     waiting = [place(alice, "1") for _ in range(3)]
     placing = Competitor(lambda: place(alice, "1"))
-    real_book, real_batch = paper_fills.accept_decision_book, engine.paper_batch_run
+    real_book, real_batch = paper_fills.accept_decisions_book, engine.paper_batch_run
     batches: list[int] = []
     later_orders_when_the_placement_committed: list[str] = []
 
-    def booking(order, decision):  # inside the first batch's transaction, which holds alice's account
+    def booking(decided, now):  # inside the first batch's transaction, which holds alice's account
         if not placing.is_alive() and placing.result is None:
             placing.start()
             placing.blocked()  # her placement waits on the account row the batch holds
-        return real_book(order, decision)
+        return real_book(decided, now)
 
     def batch(**claim):
         if batches == [1]:  # the first batch committed: her placement went through before the next one claims
@@ -156,7 +156,7 @@ def test_a_placement_waits_for_the_engines_batch_in_progress_not_for_the_whole_i
         batches.append(real_batch(**claim))
         return batches[-1]
 
-    monkeypatch.setattr(paper_fills, "accept_decision_book", booking)
+    monkeypatch.setattr(paper_fills, "accept_decisions_book", booking)
     monkeypatch.setattr(engine, "paper_batch_run", batch)
     asyncio.run(engine.OrderEngine().work_off())
 
