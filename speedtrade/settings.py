@@ -418,9 +418,11 @@ FEED_TICK_HANDLERS = [
     "trading.paper_fills.on_ticks",
     "alerts.book.on_ticks",
 ]
-# Dotted paths of classes `run_feed` runs beside the feed while it leads (`instance.run(stop)`): the order
-# engine (trading/engine.py), which takes its own lock, so one engine runs whatever the feed providers.
-FEED_COMPANIONS = env.list("FEED_COMPANIONS", default=["trading.engine.OrderEngine"])
+# Dotted paths of classes `run_feed` runs beside the feed while it leads (`instance.run(stop)`). None by default:
+# the order engine runs in `run_engine`, its own process, since in the feed's it waited for the feed's GIL on
+# every round trip (docs/notes/bench.md, issue 22). "trading.engine.OrderEngine" puts it back in the feed (one
+# process fewer); its own lock keeps one engine per deployment wherever it runs.
+FEED_COMPANIONS = env.list("FEED_COMPANIONS", default=[])
 FEED_BAR_FLUSH_SECONDS = env.float("FEED_BAR_FLUSH_SECONDS", default=1.0)  # how often ticks become stored bars
 FEED_GAP_WARNING_SECONDS = env.float("FEED_GAP_WARNING_SECONDS", default=30.0)
 FEED_RECONNECT_MAX_SECONDS = env.float("FEED_RECONNECT_MAX_SECONDS", default=60.0)
@@ -562,7 +564,7 @@ TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=3
 # --- the order engine (issue 22, trading/engine.py) ---
 # True where no engine process runs (the embedded default; tests, which run tasks eagerly): the placing
 # process submits each order right after commit (the paper venue's batch for that one order, or the submit
-# task). False: placement wakes the engine in `run_feed`, which fills paper orders and relays the others.
+# task). False: placement wakes the engine (`run_engine`), which fills paper orders and relays the others.
 TRADING_ENGINE_INLINE = env.bool("TRADING_ENGINE_INLINE", default=CELERY_TASK_ALWAYS_EAGER)
 # The engine's fallback poll of its inbox when no wake message comes (a lost publish, Redis away).
 TRADING_ENGINE_POLL_SECONDS = env.float("TRADING_ENGINE_POLL_SECONDS", default=0.2)

@@ -1,7 +1,8 @@
 """The order engine (trading/engine.py): paper orders accepted and filled in batches without Celery, one
 transaction per batch; one order that cannot be booked does not cost the others theirs; two claimants of the
 same order book it once; external venues' orders reach their submit task from the outbox even when the
-placing process never queued them; when the engine's process dies, a standby takes over (real processes)."""
+placing process never queued them; the engine's own process (`run_engine`) fills, stops on SIGTERM, and when it
+dies a standby takes over (real processes)."""
 
 import asyncio
 import signal
@@ -285,14 +286,16 @@ TAKEOVER_SECONDS = 10  # standby poll 0.5 s; a killed holder's session ends at o
 FILL_WITHIN_SECONDS = 30  # a ceiling against hanging, not a timing assertion
 
 
-def feed_process(log) -> ManagedProcess:
+def engine_command(log) -> ManagedProcess:
+    """`manage.py run_engine`, the engine's own process in services mode."""
     env = app_environment(
         CELERY_BROKER_URL="memory://",
         SINGLETON_POLL_SECONDS="0.5",
         TRADING_ENGINE_INLINE="false",
         TRADING_ENGINE_POLL_SECONDS="0.1",
+        LOG_LEVEL="INFO",
     )
-    return ManagedProcess([sys.executable, "manage.py", "run_feed", "--provider", "simulated"], log, env)
+    return ManagedProcess([sys.executable, "manage.py", "run_engine"], log, env)
 
 
 def filled(order: Order) -> Order:
@@ -305,13 +308,30 @@ def filled(order: Order) -> Order:
     raise AssertionError(f"order still {order.status} after {FILL_WITHIN_SECONDS}s")
 
 
+def test_the_engine_process_fills_a_placed_market_order_reports_healthy_and_stops_on_sigterm(bitcoin, tmp_path):
+    alice = trader("alice")
+    running = engine_command(tmp_path / "engine.log")
+    try:
+        running.wait_for("Singleton order_engine: active", timeout=60)
+
+        assert filled(place(alice, "1")).filled_qty == 1
+        call_command("healthcheck", "engine")  # its heartbeat: a pass ended without an error
+
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(timeout=30) == 0, running.output()[-4000:]
+        assert "Order engine stopped." in running.output()
+    finally:
+        running.kill()
+    assert cash(alice).balance == Decimal("950.00") and cash(alice).reserved == 0
+
+
 def test_when_the_active_engine_dies_the_standby_fills_the_inbox(bitcoin, tmp_path):
     alice = trader("alice")
-    first, second = feed_process(tmp_path / "first.log"), None
+    first, second = engine_command(tmp_path / "first.log"), None
     try:
         first.wait_for("Singleton order_engine: active", timeout=60)
-        second = feed_process(tmp_path / "second.log")
-        second.wait_for("Singleton market_data_feed:simulated: standby", timeout=60)
+        second = engine_command(tmp_path / "second.log")
+        second.wait_for("Singleton order_engine: standby", timeout=60)
         assert filled(place(alice, "1")).filled_qty == 1  # the first engine fills
 
         first.process.send_signal(signal.SIGKILL)
