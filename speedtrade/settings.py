@@ -674,7 +674,7 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTI
 
 # --- notifications (issue 23: notifications/, docs/notes/notifications.md) --------------
 # Called with (kind, payload) after the commit of every user push and audit event (speedtrade/announcements.py).
-ANNOUNCEMENT_SUBSCRIBERS = env.list("ANNOUNCEMENT_SUBSCRIBERS", default=["notifications.subscribers.on_announcement"])
+ANNOUNCEMENT_SUBSCRIBERS = env.list("ANNOUNCEMENT_SUBSCRIBERS", default=["notifications.subscribers.on_announcements"])
 # Called in the restriction's transaction when an account is frozen or blocked from trading
 # (portfolios.services.account_restriction_apply): trading cancels the account's open orders.
 ACCOUNT_RESTRICTED_ORDERS_CANCEL = "trading.services.orders_cancel_for_restriction"

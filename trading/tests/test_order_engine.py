@@ -15,6 +15,7 @@ from decimal import Decimal
 import hypothesis
 import pytest
 from channels.db import database_sync_to_async
+from django.core import mail
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import TestCase
@@ -22,11 +23,14 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from accounts.tests.factories import UserFactory, approved_customer
+from notifications.models import Notification
+from notifications.services import preference_update
 from portfolios.models import JournalEntry, Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from speedtrade import money
 from speedtrade.errors import DomainError
+from speedtrade.task_queue import task_named
 from speedtrade.tests.processes import ManagedProcess, app_environment
 from trading import engine, paper_fills, services
 from trading.models import Execution, Order
@@ -110,6 +114,30 @@ def test_one_transaction_books_a_batch_of_orders_from_different_accounts(bitcoin
     limit.refresh_from_db()
     assert limit.status == "accepted" and cash(accounts[0]).reserved == limit.reserved_cash == Decimal("40.00")
     call_command("verify_ledger")
+
+
+def test_every_fill_of_a_batch_is_notified_by_the_channels_asked_for_through_one_notification_task(
+    bitcoin, monkeypatch
+):
+    alice, bob = trader("alice"), trader("bob")
+    preference_update(user=bob.user, category="orders", email=False)
+    orders = [place(alice, "1"), place(bob, "1"), place(alice, "2")]
+    handle = task_named("notifications.tasks.announcements_handle")
+    queued = []
+    real_delay = handle.delay
+    monkeypatch.setattr(
+        handle, "delay", lambda announcements: queued.append(len(announcements)) or real_delay(announcements)
+    )
+    mail.outbox.clear()
+
+    assert engine.paper_batch_run() == 3
+
+    assert queued == [3]  # the batch's three fills, one task (not one per fill)
+    for order in orders:
+        notification = Notification.objects.get(kind="order_filled", data__order_id=str(order.pk))
+        assert notification.user_id == order.account.user_id
+    # Alice kept the orders email on, Bob switched it off: two emails, both Alice's.
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "alice@example.com"]
 
 
 def test_an_order_the_cash_no_longer_covers_at_its_fill_leaves_the_rest_of_the_batch_filled(bitcoin):
