@@ -260,6 +260,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes every connection before and after each task, and in a prefork worker the whole
+# psycopg pool with it: two new PostgreSQL sessions per task (a fill's notification cost the worker and the
+# database more than the fill). With this it does so once in this many tasks; in between each task hands its
+# connection back to the pool (speedtrade/celery.py), as a request does.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # django-celery-beat's database scheduler, writing a heartbeat per tick (`manage.py healthcheck beat`).
 CELERY_BEAT_SCHEDULER = "speedtrade.beat:HeartbeatScheduler"
 # The embedded default has no beat: the web server runs CELERY_BEAT_SCHEDULE itself (speedtrade/periodic.py).
