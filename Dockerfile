@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for every SpeedTrade process (web, worker, beat, feed, broker-streams); the command differs.
+# One image for every SpeedTrade process (web, worker, beat, feed, engine, broker-streams); the command differs.
 # .dockerignore keeps .env, .venv, var/ (KYC documents), db.sqlite3 and other local files out of the context.
 
 # --- build: wheels for every pinned requirement (compilers and headers stay in this stage) ---------------

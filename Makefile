@@ -23,7 +23,7 @@ export SERVICES_BROKER_URL   ?= amqp://guest:guest@127.0.0.1:5672//
 SERVICES_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(if $(SERVICES_BROKER_URL),CELERY_BROKER_URL=$(SERVICES_BROKER_URL))
 TEST_ENV = DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SPEEDTRADE_ENV=test CELERY_TASK_ALWAYS_EAGER=true
 
-.PHONY: run test lint bench bench-quick run-services web worker beat feed migrate lock clean vendor
+.PHONY: run test lint bench bench-quick run-services web worker beat feed engine migrate lock clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,7 @@ bench-quick: $(VENV)/.dev-installed
 WORKER_CMD = $(SERVICES_ENV) $(BIN)/celery -A speedtrade worker --loglevel INFO --concurrency $(WORKERS)
 BEAT_CMD   = $(SERVICES_ENV) $(BIN)/celery -A speedtrade beat --loglevel INFO
 FEED_CMD   = $(SERVICES_ENV) $(BIN)/python manage.py run_feed $(if $(FEED_PROVIDER),--provider $(FEED_PROVIDER))
+ENGINE_CMD = $(SERVICES_ENV) $(BIN)/python manage.py run_engine
 
 ## Creates the database when missing (check_services), then its tables.
 migrate: $(VENV)/.runtime-installed
@@ -100,12 +101,12 @@ worker: $(VENV)/.runtime-installed
 beat: $(VENV)/.runtime-installed
 	$(BEAT_CMD)
 
-# web, worker, beat and the feed as children of one shell. Ctrl-C reaches every process of the terminal's
+# web, worker, beat, the feed and the order engine as children of one shell. Ctrl-C reaches every process of the terminal's
 # group at once (each installs its own handler): the shell only waits for them. A SIGTERM sent to the shell
 # alone is passed on once. When the web server ends for any reason, the others are stopped. (make itself
 # then reports the interrupt, as it does for any target stopped with Ctrl-C.)
 run-services: migrate
-	@echo "Starting web, worker, beat and the feed against PostgreSQL + Redis (Ctrl-C stops all)."
+	@echo "Starting web, worker, beat, the feed and the order engine against PostgreSQL + Redis (Ctrl-C stops all)."
 	$(SERVICES_ENV) $(BIN)/python manage.py seed_demo
 	@pids=""; \
 	trap 'trap "" INT TERM; wait; exit 0' INT; \
@@ -113,6 +114,7 @@ run-services: migrate
 	$(WORKER_CMD) & pids="$$pids $$!"; \
 	$(BEAT_CMD) & pids="$$pids $$!"; \
 	$(FEED_CMD) & pids="$$pids $$!"; \
+	$(ENGINE_CMD) & pids="$$pids $$!"; \
 	$(SERVICES_ENV) $(BIN)/python manage.py serve --demo --host $(HOST) --port $(PORT) --workers $(WORKERS) & \
 	web=$$!; pids="$$pids $$web"; \
 	wait $$web; status=$$?; trap "" INT TERM; kill -TERM $$pids 2>/dev/null; wait; exit $$status
@@ -127,6 +129,10 @@ clean:
 ## Market data feed (services mode): FEED_PROVIDER=simulated|alpaca|ccxt:<exchange>; stops on SIGTERM.
 feed: $(VENV)/.runtime-installed
 	$(FEED_CMD)
+
+## The order engine (services mode): paper acceptance and fills, the other venues' outbox; stops on SIGTERM.
+engine: $(VENV)/.runtime-installed
+	$(ENGINE_CMD)
 
 ## Front-end libraries (package.json, pinned; package-lock.json) copied into static/vendor/ with their
 ## licences. The copies are committed: the app never needs npm or a CDN to run.

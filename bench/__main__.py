@@ -220,9 +220,10 @@ def order_fill_steps(config: Config, seed: dict, stack: Stack, sizes: dict) -> l
 def start_stack(config: Config, work: Path) -> Stack:
     task_queue_length(config, purge=True)  # a reused database may have left submissions queued
     stack = Stack(config, work)
-    log("starting web (uvicorn), celery worker, feed")
+    log("starting web (uvicorn), celery worker, feed, order engine")
     stack.start_web("uvicorn")
-    stack.start_feed(ENGINE_STAGES_LOG_LEVEL="DEBUG")  # the order → fill step reads the engine's batch stages
+    stack.start_feed()
+    stack.start_engine(ENGINE_STAGES_LOG_LEVEL="DEBUG")  # the order → fill step reads the engine's batch stages
     stack.start_worker()
     return stack
 
@@ -294,6 +295,7 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
         )
         data["memory_mb"] = {name: process.rss_mb() for name, process in stack.processes.items()}
         stack.stop("worker")
+        stack.stop("engine")
         stack.stop("feed")  # from here the fan-out feed is the only publisher
         seed = fresh_seed()
         data["fanout"] = fanout_step(config, seed, stack, sizes)

@@ -19,7 +19,7 @@ from bench import load
 from bench.stack import Config, Meter, Stack, correctness, log, task_queue_length
 
 FILL_WAIT_SECONDS = 10.0  # after the last order: how long a fill may still arrive before it counts as missing
-# The order engine's line per batch (trading/engine.py, logger `trading.engine.stages` at DEBUG in the feed).
+# The order engine's line per batch (trading/engine.py, logger `trading.engine.stages` at DEBUG in `run_engine`).
 BATCH_LINE = re.compile(
     r"paper batch began=(?P<began>\S+) orders=(?P<orders>\d+) claimed_ms=(?P<claimed>[\d.]+)"
     r" committed_ms=(?P<committed>[\d.]+) pushed_ms=(?P<pushed>[\d.]+)"
@@ -118,8 +118,8 @@ def stages(config: Config, stack: Stack, tag: str, due_wall: dict[str, float], r
     batch began at the order's `submitted_at`), the batch's claim, booking until its commit, its pushes handed to the
     channel layer, and from there to the frame at this client (channel layer, consumer, socket, this process)."""
     batches = {}
-    feed = stack.processes.get("feed")
-    for match in BATCH_LINE.finditer(Path(feed.log).read_text() if feed else ""):
+    engine = stack.processes.get("engine")
+    for match in BATCH_LINE.finditer(Path(engine.log).read_text() if engine else ""):
         batches[_microseconds(datetime.fromisoformat(match["began"]).timestamp())] = {
             name: float(match[name]) / 1000 for name in ("claimed", "committed", "pushed")
         } | {"orders": int(match["orders"])}

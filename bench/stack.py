@@ -1,8 +1,8 @@
 """The services-mode stack a benchmark run measures, started and stopped by the runner.
 
 PostgreSQL and Redis are the machine's (a dedicated database and Redis db number);
-the web server, the Celery worker and the feed are started here on the bench ports, with
-the same commands production uses (`manage.py serve`, `celery worker`, `manage.py run_feed`).
+the web server, the Celery worker, the feed and the order engine are started here on the bench ports, with
+the same commands production uses (`manage.py serve`, `celery worker`, `manage.py run_feed`, `manage.py run_engine`).
 """
 
 import json
@@ -251,6 +251,16 @@ class Stack:
 
     def start_feed(self, **env) -> Process:
         return self.start("feed", [PYTHON, "manage.py", "run_feed"], **env)
+
+    def start_engine(self, timeout: float = 60, **env) -> Process:
+        """The order engine, once it leads (a step must not count its start as the first orders' wait)."""
+        process = self.start("engine", [PYTHON, "manage.py", "run_engine"], **env)
+        deadline = time.monotonic() + timeout
+        while "Singleton order_engine: active" not in process.log.read_text():
+            if process.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the order engine did not start:\n{process.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        return process
 
     def stop(self, name: str) -> None:
         process = self.processes.pop(name, None)

@@ -1,14 +1,16 @@
 """Which announcements become notifications (`ANNOUNCEMENT_SUBSCRIBERS`, speedtrade/announcements.py).
 
-`on_announcement` runs after the announcing transaction commits, in the announcing process
-(a web request, a worker, the feed): it only picks the few announcements that matter with
-dictionary look-ups and queues `announcement_handle`, so trading never waits for a query or
-a provider of ours. The task does the reading and writing.
+`on_announcements` runs after the announcing transaction commits, in the announcing process
+(a web request, a worker, the order engine): it only picks the few announcements that matter with
+dictionary look-ups and queues one `announcements_handle` for them, so trading never waits for a
+query or a provider of ours. The task does the reading and writing, for all of them together: an
+engine batch's fills are one task, one insert of their notifications and one deliveries task.
 """
 
+import uuid
 from decimal import Decimal, InvalidOperation
 
-from speedtrade.announcements import AUDIT_EVENT, USER_PUSH
+from speedtrade.announcements import AUDIT_EVENT, USER_PUSH, Announcement
 from speedtrade.task_queue import task_named
 
 # trade_updates event → notification kind
@@ -36,8 +38,15 @@ AUDIT_ACTIONS: dict[str, str | None] = {
 }
 
 
-def on_announcement(kind: str, payload: dict) -> None:
-    announcement_handle = task_named("notifications.tasks.announcement_handle")
+def on_announcements(announcements: list[Announcement]) -> None:
+    """Queue one `announcements_handle` for the announcements that become notifications (none: nothing queued)."""
+    picked = [picked for kind, payload in announcements if (picked := _picked(kind, payload)) is not None]
+    if picked:
+        task_named("notifications.tasks.announcements_handle").delay(picked)
+
+
+def _picked(kind: str, payload: dict) -> Announcement | None:
+    """What the task needs of an announcement that may become a notification, or None."""
     data = payload.get("data") or {}
     if (
         kind == USER_PUSH
@@ -46,44 +55,43 @@ def on_announcement(kind: str, payload: dict) -> None:
         and "order" in data
     ):
         order = data["order"]
-        announcement_handle.delay(
-            kind,
-            {
-                "user_id": payload["user_id"],
-                "event": data["event"],
-                "execution_id": data.get("execution_id"),
-                "price": data.get("price"),
-                "qty": data.get("qty"),
-                "order": {
-                    k: order.get(k)
-                    for k in ("id", "symbol", "side", "qty", "notional", "filled_avg_price", "order_class", "type")
-                },
+        return kind, {
+            "user_id": payload["user_id"],
+            "event": data["event"],
+            "execution_id": data.get("execution_id"),
+            "price": data.get("price"),
+            "qty": data.get("qty"),
+            "order": {
+                k: order.get(k)
+                for k in ("id", "symbol", "side", "qty", "notional", "filled_avg_price", "order_class", "type")
             },
-        )
-    elif kind == AUDIT_EVENT and payload["action"] in AUDIT_ACTIONS and payload.get("subject_user_id"):
-        announcement_handle.delay(
-            kind,
-            {
-                k: payload.get(k)
-                for k in ("id", "action", "subject_user_id", "target_type", "target_id", "ip_address", "user_agent")
+        }
+    if kind == AUDIT_EVENT and payload["action"] in AUDIT_ACTIONS and payload.get("subject_user_id"):
+        return kind, {
+            k: payload.get(k)
+            for k in ("id", "action", "subject_user_id", "target_type", "target_id", "ip_address", "user_agent")
+        } | {
+            "after": {
+                k: str(v) for k, v in (payload.get("after") or {}).items() if k in ("type", "key_id", "label", "title")
             }
-            | {
-                "after": {
-                    k: str(v)
-                    for k, v in (payload.get("after") or {}).items()
-                    if k in ("type", "key_id", "label", "title")
-                }
-            },
-        )
+        }
+    return None
 
 
-def notification_from_announcement(kind: str, payload: dict) -> None:
-    from notifications.services import notification_record
+def notifications_from_announcements(announcements: list[Announcement]) -> None:
+    """Record the notifications a batch of picked announcements makes, together (`notifications_record`: a fixed
+    number of statements, and one deliveries task for the batch)."""
+    from notifications.services import Event, notifications_record
 
-    made = _from_trade_update(payload) if kind == USER_PUSH else _from_audit_event(payload)
-    if made is not None:
-        user_id, notification_kind, event_key, context = made
-        notification_record(user_id=user_id, kind=notification_kind, event_key=event_key, context=context)
+    events = []
+    for kind, payload in announcements:
+        made = _from_trade_update(payload) if kind == USER_PUSH else _from_audit_event(payload)
+        if made is not None:
+            user_id, notification_kind, event_key, context = made
+            events.append(
+                Event(user_id=uuid.UUID(str(user_id)), kind=notification_kind, event_key=event_key, context=context)
+            )
+    notifications_record(events)
 
 
 def _money(value) -> str:

@@ -76,11 +76,17 @@ def delivery_send(self, delivery_id: int) -> str:
 
 
 @shared_task(acks_late=True)
-def announcement_handle(kind: str, payload: dict) -> None:
-    """Turn an announcement the subscriber picked (see subscribers.py) into a notification."""
-    from notifications.subscribers import notification_from_announcement
+def announcements_handle(announcements: list) -> None:
+    """Turn the announcements the subscriber picked (see subscribers.py), [kind, payload] each, into notifications."""
+    from notifications.subscribers import notifications_from_announcements
 
-    notification_from_announcement(kind, payload)
+    notifications_from_announcements([(kind, payload) for kind, payload in announcements])
+
+
+@shared_task(acks_late=True)
+def announcement_handle(kind: str, payload: dict) -> None:
+    """One announcement, as queued before `announcements_handle` existed: messages a deploy finds waiting."""
+    announcements_handle([(kind, payload)])
 
 
 @shared_task(acks_late=True)

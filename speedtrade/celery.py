@@ -54,6 +54,16 @@ def _task_finished(task=None, state=None, **kwargs) -> None:
         task_runtime.labels(task.name, state or "UNKNOWN").observe(time.monotonic() - started_at)
 
 
+@task_postrun.connect
+def _task_connections_returned(task=None, **kwargs) -> None:
+    """After each task what a request's end does: its connection back to the pool (or, persistent, dropped if
+    broken or too old). Celery's fixup only closes them every CELERY_DB_REUSE_MAX tasks (settings.py: why)."""
+    from django.db import close_old_connections
+
+    if not getattr(task.request, "is_eager", False):
+        close_old_connections()
+
+
 @worker_init.connect
 def _worker_metrics_endpoint(sender=None, **kwargs) -> None:
     from speedtrade.process_metrics import metrics_endpoint_start, multiprocess_dir_forget_dead

@@ -1,9 +1,10 @@
-"""Heartbeats of the singleton processes (feed, beat, broker streams), read by `manage.py healthcheck`.
+"""Heartbeats of the singleton processes (feed, beat, order engine, broker streams), read by `manage.py healthcheck`.
 
 Each process writes `speedtrade:heartbeat:<name>` in Redis when it has done its job (the feed received
-quotes, beat ticked, every broker stream is still running) with the state it is in; the key expires on
-its own, so a process that hangs or dies goes quiet and its container's healthcheck fails. In the
-embedded default (no Redis) nothing is written: everything runs in the web process there.
+quotes, beat ticked, the order engine took its inbox, every broker stream is still running) with the state
+it is in; the key expires on its own, so a process that hangs or dies goes quiet and its container's
+healthcheck fails. In the embedded default (no Redis) nothing is written: everything runs in the web process
+there.
 """
 
 import json
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "speedtrade:heartbeat:"
 # How old a heartbeat may be before its process counts as dead (the feed: how old its newest quotes may be).
-MAX_AGE_SECONDS = {"feed": 60.0, "beat": 60.0, "broker-streams": 60.0}
+MAX_AGE_SECONDS = {"feed": 60.0, "beat": 60.0, "engine": 60.0, "broker-streams": 60.0}
 
 
 def _client() -> redis.Redis:

@@ -14,7 +14,7 @@ class AdvisoryLock(enum.IntEnum):
     CELERY_BEAT = 2101
     MARKET_DATA_FEED = 2102
     BROKER_STREAMS = 2103
-    ORDER_ENGINE = 2104  # trading/engine.py, inside `run_feed`: one per deployment whatever the providers
+    ORDER_ENGINE = 2104  # trading/engine.py, `run_engine` (or a FEED_COMPANION): one per deployment
 
     def key(self, instance: str = "") -> tuple[int, int]:
         """The (classid, objid) pair for pg_advisory_lock(int, int)."""

@@ -3,10 +3,11 @@
 * web: `/metrics` (speedtrade/metrics.py) adds up all uvicorn workers of the machine — Prometheus
   multiprocess mode: `manage.py serve` points PROMETHEUS_MULTIPROC_DIR at an emptied directory
   before it starts the workers, and each worker writes its samples there. Open WebSockets.
-* worker, beat, feed, broker streams: their own endpoint on METRICS_PORT (0: none), started by
+* worker, beat, feed, order engine, broker streams: their own endpoint on METRICS_PORT (0: none), started by
   `metrics_endpoint_start`. A prefork worker's children write to PROMETHEUS_MULTIPROC_DIR as well,
   which the worker's endpoint then aggregates. Queue depth and task latency (publish → start) from
-  the worker, quote age and batches from the feed, leadership (1 active, 0 standby) from each singleton.
+  the worker, quote age and batches from the feed, orders and batch times from the order engine,
+  leadership (1 active, 0 standby) from each singleton.
 """
 
 import logging
@@ -51,6 +52,12 @@ quote_age = Gauge(
     multiprocess_mode="max",
 )
 feed_batches = Counter("speedtrade_feed_batches", "Tick batches handled by the feed.")
+engine_orders = Counter("speedtrade_engine_orders", "Paper orders the order engine took (accepted, filled or refused).")
+engine_batch_seconds = Histogram(
+    "speedtrade_engine_batch_seconds",
+    "One paper batch of the order engine, claim to pushes sent.",
+    buckets=LATENCY_BUCKETS,
+)
 websockets_open = Gauge("speedtrade_websockets_open", "Open WebSocket connections.", multiprocess_mode="livesum")
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from speedtrade.announcements import USER_PUSH, announce, announced_now
+from speedtrade.announcements import USER_PUSH, announce, announced_now, announcements_gathered
 
 SEND_TIMEOUT_SECONDS = 10
 
@@ -87,18 +87,21 @@ _gathering = threading.local()
 def sends_gathered() -> Iterator[None]:
     """Pushes sent in this thread inside the block (after-commit hooks of the transactions it runs) go
     out together when it ends: one hop and one channel-layer batch for a batch of orders committed
-    together (the order engine), instead of one per event. Only committed changes ever reach the
-    hooks, so nothing gathered here can belong to a rollback. Nested blocks send with the outermost."""
+    together (the order engine), instead of one per event; then their announcements reach the
+    subscribers together (`announcements_gathered`: one notification task per batch). Only committed
+    changes ever reach the hooks, so nothing gathered here can belong to a rollback. Nested blocks
+    send with the outermost."""
     if getattr(_gathering, "events", None) is not None:
         yield
         return
-    _gathering.events = []
-    try:
-        yield
-    finally:
-        events, _gathering.events = _gathering.events, None
-        if events:
-            send_to_users_now(events)
+    with announcements_gathered():
+        _gathering.events = []
+        try:
+            yield
+        finally:
+            events, _gathering.events = _gathering.events, None
+            if events:
+                send_to_users_now(events)
 
 
 def send_to_users_now(events: list[tuple]) -> None:
@@ -149,8 +152,9 @@ async def send_to_users_async(events: list[tuple]) -> None:
     else:
         for group, message in messages:
             await layer.group_send(group, message)
-    for user_id, stream, data in events:
-        announced_now(USER_PUSH, user_push_payload(user_id, stream, data))
+    with announcements_gathered():  # no await inside: only these events' announcements are gathered
+        for user_id, stream, data in events:
+            announced_now(USER_PUSH, user_push_payload(user_id, stream, data))
 
 
 def user_push_payload(user_id, stream: str, data: dict) -> dict:

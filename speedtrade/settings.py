@@ -260,6 +260,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes every connection before and after each task, and in a prefork worker the whole
+# psycopg pool with it: two new PostgreSQL sessions per task (a fill's notification cost the worker and the
+# database more than the fill). With this it does so once in this many tasks; in between each task hands its
+# connection back to the pool (speedtrade/celery.py), as a request does.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # django-celery-beat's database scheduler, writing a heartbeat per tick (`manage.py healthcheck beat`).
 CELERY_BEAT_SCHEDULER = "speedtrade.beat:HeartbeatScheduler"
 # The embedded default has no beat: the web server runs CELERY_BEAT_SCHEDULE itself (speedtrade/periodic.py).
@@ -418,9 +423,11 @@ FEED_TICK_HANDLERS = [
     "trading.paper_fills.on_ticks",
     "alerts.book.on_ticks",
 ]
-# Dotted paths of classes `run_feed` runs beside the feed while it leads (`instance.run(stop)`): the order
-# engine (trading/engine.py), which takes its own lock, so one engine runs whatever the feed providers.
-FEED_COMPANIONS = env.list("FEED_COMPANIONS", default=["trading.engine.OrderEngine"])
+# Dotted paths of classes `run_feed` runs beside the feed while it leads (`instance.run(stop)`). None by default:
+# the order engine runs in `run_engine`, its own process, since in the feed's it waited for the feed's GIL on
+# every round trip (docs/notes/bench.md, issue 22). "trading.engine.OrderEngine" puts it back in the feed (one
+# process fewer); its own lock keeps one engine per deployment wherever it runs.
+FEED_COMPANIONS = env.list("FEED_COMPANIONS", default=[])
 FEED_BAR_FLUSH_SECONDS = env.float("FEED_BAR_FLUSH_SECONDS", default=1.0)  # how often ticks become stored bars
 FEED_GAP_WARNING_SECONDS = env.float("FEED_GAP_WARNING_SECONDS", default=30.0)
 FEED_RECONNECT_MAX_SECONDS = env.float("FEED_RECONNECT_MAX_SECONDS", default=60.0)
@@ -562,7 +569,7 @@ TRADING_SUBMIT_STUCK_SECONDS = env.int("TRADING_SUBMIT_STUCK_SECONDS", default=3
 # --- the order engine (issue 22, trading/engine.py) ---
 # True where no engine process runs (the embedded default; tests, which run tasks eagerly): the placing
 # process submits each order right after commit (the paper venue's batch for that one order, or the submit
-# task). False: placement wakes the engine in `run_feed`, which fills paper orders and relays the others.
+# task). False: placement wakes the engine (`run_engine`), which fills paper orders and relays the others.
 TRADING_ENGINE_INLINE = env.bool("TRADING_ENGINE_INLINE", default=CELERY_TASK_ALWAYS_EAGER)
 # The engine's fallback poll of its inbox when no wake message comes (a lost publish, Redis away).
 TRADING_ENGINE_POLL_SECONDS = env.float("TRADING_ENGINE_POLL_SECONDS", default=0.2)
@@ -672,7 +679,7 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTI
 
 # --- notifications (issue 23: notifications/, docs/notes/notifications.md) --------------
 # Called with (kind, payload) after the commit of every user push and audit event (speedtrade/announcements.py).
-ANNOUNCEMENT_SUBSCRIBERS = env.list("ANNOUNCEMENT_SUBSCRIBERS", default=["notifications.subscribers.on_announcement"])
+ANNOUNCEMENT_SUBSCRIBERS = env.list("ANNOUNCEMENT_SUBSCRIBERS", default=["notifications.subscribers.on_announcements"])
 # Called in the restriction's transaction when an account is frozen or blocked from trading
 # (portfolios.services.account_restriction_apply): trading cancels the account's open orders.
 ACCOUNT_RESTRICTED_ORDERS_CANCEL = "trading.services.orders_cancel_for_restriction"

@@ -1,4 +1,5 @@
-"""One active process of each singleton kind (beat, feed, broker streams); the others wait as hot standbys.
+"""One active process of each singleton kind (beat, feed, order engine, broker streams); the others wait as
+hot standbys.
 
 The active process holds a session-level PostgreSQL advisory lock (`speedtrade.locks.AdvisoryLock`)
 on a connection of its own, outside Django's pool, for as long as it runs. A standby polls
@@ -21,7 +22,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import environ
@@ -30,6 +31,7 @@ from django.conf import settings
 from django.db import connections
 
 from speedtrade.locks import AdvisoryLock
+from speedtrade.process_metrics import metrics_endpoint_start
 from speedtrade.process_metrics import singleton_active as singleton_active_gauge
 
 logger = logging.getLogger(__name__)
@@ -151,3 +153,18 @@ async def singleton_active(lock: AdvisoryLock, instance: str, stop: asyncio.Even
 async def _relay(stop: asyncio.Event, stopping: threading.Event) -> None:
     await stop.wait()
     stopping.set()
+
+
+def singleton_process_run(kind: str, main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
+    """The body of an asyncio singleton command (`run_feed`, `run_engine`, `run_broker_streams`): its metrics
+    endpoint (METRICS_PORT), then `main(stop)` until SIGTERM or SIGINT sets `stop` (a clean stop: `main` returns)."""
+    asyncio.run(_until_signalled(kind, main))
+
+
+async def _until_signalled(kind: str, main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    metrics_endpoint_start(kind)
+    await main(stop)

@@ -16,8 +16,10 @@ round trip, and a `new` order committed is a `new` order found, whatever dies af
   handed on, sends each to `submit_order` and marks it; a send the broker refuses is not marked.
   A crash before the commit leaves them unmarked, so they are sent again: at least once, and
   `submit_order`'s claim (new → pending_new, a conditional UPDATE) submits each exactly once.
-* `OrderEngine` runs both in `run_feed`, under its own advisory lock (one engine per deployment,
-  whatever the feed providers; the others wait as hot standbys and take over within
+* `OrderEngine` runs both in a process of its own, `manage.py run_engine` (it shared the feed's
+  GIL inside `run_feed` until issue 22: each of a booking's round trips then waited for the
+  ticks' CPU-bound handlers; FEED_COMPANIONS can still put it there), under its own advisory
+  lock (one engine per deployment; the others wait as hot standbys and take over within
   SINGLETON_POLL_SECONDS). It works, in a thread of its own, when placement wakes it
   (`queueing.engine_wake`, one Redis message after commit) and every TRADING_ENGINE_POLL_SECONDS
   when nothing does. It takes the paper inbox in batches sized to hold their accounts about
@@ -43,7 +45,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketdata.quotes import latest_quotes
+from speedtrade.heartbeats import Heartbeat
 from speedtrade.locks import AdvisoryLock
+from speedtrade.process_metrics import engine_batch_seconds, engine_orders
 from speedtrade.realtime import sends_gathered
 from speedtrade.singleton import singleton_active
 from trading import paper_fills, queueing, services
@@ -156,6 +160,7 @@ class OrderEngine:
         # woken by a placement waited behind whatever the feed's tick handlers had queued there (matching,
         # alerts, bar writes for a thousand symbols), however long those took.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="order-engine")
+        self.heartbeat = Heartbeat("engine")
 
     def _in_engine_thread(self, work: Callable[..., int]) -> Callable[..., Awaitable[int]]:
         return DatabaseSyncToAsync(work, thread_sensitive=False, executor=self.thread)
@@ -168,7 +173,9 @@ class OrderEngine:
             wakes = client.pubsub(ignore_subscribe_messages=True)
             try:
                 while not stop.is_set():
-                    await self.work_off()
+                    failing = await self.work_off(stop)
+                    # `manage.py healthcheck engine`: a pass ended (with the failure, when it failed).
+                    self.heartbeat.beat(batches=self.batches, **({"failing": failing} if failing else {}))
                     await self._wake_or_poll(wakes)
             finally:
                 await wakes.aclose()
@@ -176,22 +183,28 @@ class OrderEngine:
                 self.thread.shutdown(wait=False)
             logger.info("Order engine stopped after %d batches.", self.batches)
 
-    async def work_off(self) -> None:
-        """Every paper batch the inbox holds, then the outbox."""
+    async def work_off(self, stop: asyncio.Event | None = None) -> str | None:
+        """Every paper batch the inbox holds (until `stop`: a stopping engine ends after the batch in progress),
+        then the outbox. Returns why the pass failed, or None."""
         try:
             while True:
                 claimed = self.slice_size
                 began = time.perf_counter()
                 taken = await self._in_engine_thread(paper_batch_run)(limit=claimed)
-                self.batches += bool(taken)
                 if taken:
-                    self._slice_fit(taken, time.perf_counter() - began)
-                if taken < claimed:
+                    seconds = time.perf_counter() - began
+                    self.batches += 1
+                    engine_orders.inc(taken)
+                    engine_batch_seconds.observe(seconds)
+                    self._slice_fit(taken, seconds)
+                if taken < claimed or (stop is not None and stop.is_set()):
                     break
             await self._in_engine_thread(outbox_relay)(limit=self.batch_size)
-        except Exception:
+        except Exception as failure:
             # The database went away (or a bug): the orders stay `new`; the next pass takes them.
             logger.exception("Order engine pass failed; retrying at the next wake or poll.")
+            return f"pass failed ({failure.__class__.__name__})"
+        return None
 
     def _slice_fit(self, taken: int, seconds: float) -> None:
         """Size the next batch to take about TRADING_ENGINE_SLICE_MS at the pace just seen (claim to pushes sent:

@@ -102,8 +102,9 @@ def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) 
     return result.stdout + result.stderr
 
 
-def celery_worker(log: Path, env: dict[str, str]) -> ManagedProcess:
-    command = [sys.executable, "-m", "celery", "-A", "speedtrade", "worker", "-l", "INFO", "-P", "solo"]
+def celery_worker(log: Path, env: dict[str, str], *, pool: str = "solo") -> ManagedProcess:
+    """A worker with one execution slot: `solo` (in the worker process) or `prefork` (one child, as deployed)."""
+    command = [sys.executable, "-m", "celery", "-A", "speedtrade", "worker", "-l", "INFO", "-P", pool, "-c", "1"]
     return ManagedProcess([*command, "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"], log, env)
 
 

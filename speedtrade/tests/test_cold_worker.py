@@ -54,7 +54,7 @@ missing = []
 
 def look_up():
     try:
-        task_named("notifications.tasks.announcement_handle")
+        task_named("notifications.tasks.announcements_handle")
     except Exception as error:
         missing.append(repr(error))
 

@@ -1,6 +1,6 @@
-"""A web worker, a Celery worker and the simulated feed start without pandas and numpy (issue 22: web worker RSS
-≤ 200 MB; they cost every process ~70 MB): the XNYS sessions come from a committed table, not exchange_calendars,
-and TA-Lib (with numpy and pandas) is imported when a chart's indicators are first computed."""
+"""A web worker, a Celery worker, the simulated feed and the order engine start without pandas and numpy (issue 22:
+web worker RSS ≤ 200 MB; they cost every process ~70 MB): the XNYS sessions come from a committed table, not
+exchange_calendars, and TA-Lib (with numpy and pandas) is imported when a chart's indicators are first computed."""
 
 import json
 
@@ -24,6 +24,7 @@ PROCESSES = {
     "feed": (
         "import django; django.setup()\nimport marketdata.management.commands.run_feed, marketdata.feeds.simulated"
     ),
+    "order engine": "import django; django.setup()\nimport trading.management.commands.run_engine",
     "calendar answers": (
         "import django; django.setup()\n"
         "from datetime import UTC, date, datetime\n"

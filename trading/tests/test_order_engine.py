@@ -1,7 +1,8 @@
 """The order engine (trading/engine.py): paper orders accepted and filled in batches without Celery, one
 transaction per batch; one order that cannot be booked does not cost the others theirs; two claimants of the
 same order book it once; external venues' orders reach their submit task from the outbox even when the
-placing process never queued them; when the engine's process dies, a standby takes over (real processes)."""
+placing process never queued them; the engine's own process (`run_engine`) fills, stops on SIGTERM, and when it
+dies a standby takes over (real processes)."""
 
 import asyncio
 import signal
@@ -14,6 +15,7 @@ from decimal import Decimal
 import hypothesis
 import pytest
 from channels.db import database_sync_to_async
+from django.core import mail
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import TestCase
@@ -21,11 +23,14 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from accounts.tests.factories import UserFactory, approved_customer
+from notifications.models import Notification
+from notifications.services import preference_update
 from portfolios.models import JournalEntry, Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from speedtrade import money
 from speedtrade.errors import DomainError
+from speedtrade.task_queue import task_named
 from speedtrade.tests.processes import ManagedProcess, app_environment
 from trading import engine, paper_fills, services
 from trading.models import Execution, Order
@@ -109,6 +114,30 @@ def test_one_transaction_books_a_batch_of_orders_from_different_accounts(bitcoin
     limit.refresh_from_db()
     assert limit.status == "accepted" and cash(accounts[0]).reserved == limit.reserved_cash == Decimal("40.00")
     call_command("verify_ledger")
+
+
+def test_every_fill_of_a_batch_is_notified_by_the_channels_asked_for_through_one_notification_task(
+    bitcoin, monkeypatch
+):
+    alice, bob = trader("alice"), trader("bob")
+    preference_update(user=bob.user, category="orders", email=False)
+    orders = [place(alice, "1"), place(bob, "1"), place(alice, "2")]
+    handle = task_named("notifications.tasks.announcements_handle")
+    queued = []
+    real_delay = handle.delay
+    monkeypatch.setattr(
+        handle, "delay", lambda announcements: queued.append(len(announcements)) or real_delay(announcements)
+    )
+    mail.outbox.clear()
+
+    assert engine.paper_batch_run() == 3
+
+    assert queued == [3]  # the batch's three fills, one task (not one per fill)
+    for order in orders:
+        notification = Notification.objects.get(kind="order_filled", data__order_id=str(order.pk))
+        assert notification.user_id == order.account.user_id
+    # Alice kept the orders email on, Bob switched it off: two emails, both Alice's.
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "alice@example.com"]
 
 
 def test_an_order_the_cash_no_longer_covers_at_its_fill_leaves_the_rest_of_the_batch_filled(bitcoin):
@@ -285,14 +314,16 @@ TAKEOVER_SECONDS = 10  # standby poll 0.5 s; a killed holder's session ends at o
 FILL_WITHIN_SECONDS = 30  # a ceiling against hanging, not a timing assertion
 
 
-def feed_process(log) -> ManagedProcess:
+def engine_command(log) -> ManagedProcess:
+    """`manage.py run_engine`, the engine's own process in services mode."""
     env = app_environment(
         CELERY_BROKER_URL="memory://",
         SINGLETON_POLL_SECONDS="0.5",
         TRADING_ENGINE_INLINE="false",
         TRADING_ENGINE_POLL_SECONDS="0.1",
+        LOG_LEVEL="INFO",
     )
-    return ManagedProcess([sys.executable, "manage.py", "run_feed", "--provider", "simulated"], log, env)
+    return ManagedProcess([sys.executable, "manage.py", "run_engine"], log, env)
 
 
 def filled(order: Order) -> Order:
@@ -305,13 +336,30 @@ def filled(order: Order) -> Order:
     raise AssertionError(f"order still {order.status} after {FILL_WITHIN_SECONDS}s")
 
 
+def test_the_engine_process_fills_a_placed_market_order_reports_healthy_and_stops_on_sigterm(bitcoin, tmp_path):
+    alice = trader("alice")
+    running = engine_command(tmp_path / "engine.log")
+    try:
+        running.wait_for("Singleton order_engine: active", timeout=60)
+
+        assert filled(place(alice, "1")).filled_qty == 1
+        call_command("healthcheck", "engine")  # its heartbeat: a pass ended without an error
+
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(timeout=30) == 0, running.output()[-4000:]
+        assert "Order engine stopped." in running.output()
+    finally:
+        running.kill()
+    assert cash(alice).balance == Decimal("950.00") and cash(alice).reserved == 0
+
+
 def test_when_the_active_engine_dies_the_standby_fills_the_inbox(bitcoin, tmp_path):
     alice = trader("alice")
-    first, second = feed_process(tmp_path / "first.log"), None
+    first, second = engine_command(tmp_path / "first.log"), None
     try:
         first.wait_for("Singleton order_engine: active", timeout=60)
-        second = feed_process(tmp_path / "second.log")
-        second.wait_for("Singleton market_data_feed:simulated: standby", timeout=60)
+        second = engine_command(tmp_path / "second.log")
+        second.wait_for("Singleton order_engine: standby", timeout=60)
         assert filled(place(alice, "1")).filled_qty == 1  # the first engine fills
 
         first.process.send_signal(signal.SIGKILL)

@@ -1,7 +1,6 @@
 """Run a market-data provider until SIGTERM/SIGINT (services mode: `make feed`)."""
 
 import asyncio
-import signal
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -10,8 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from marketdata.feeds.registry import UnknownProvider, provider_for
 from marketdata.feeds.runner import build_runner, feed_companions
 from speedtrade.locks import AdvisoryLock
-from speedtrade.process_metrics import metrics_endpoint_start
-from speedtrade.singleton import singleton_active
+from speedtrade.singleton import singleton_active, singleton_process_run
 
 
 class Command(BaseCommand):
@@ -28,15 +26,10 @@ class Command(BaseCommand):
             provider_for(provider)
         except UnknownProvider as exc:
             raise CommandError(str(exc)) from exc
-        asyncio.run(self._run(provider))
+        singleton_process_run("feed", lambda stop: self._run(provider, stop))
         self.stdout.write("Feed stopped.")
 
-    async def _run(self, provider: str) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        metrics_endpoint_start("feed")
+    async def _run(self, provider: str, stop: asyncio.Event) -> None:
         # One feed per provider: a second one would count every tick's volume twice in the bars.
         async with singleton_active(AdvisoryLock.MARKET_DATA_FEED, provider, stop) as active:
             if active:

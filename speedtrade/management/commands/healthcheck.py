@@ -9,6 +9,7 @@ from speedtrade.heartbeats import MAX_AGE_SECONDS, heartbeat_problem
 class Command(BaseCommand):
     help = (
         "Is the process alive? feed: quotes received in the last --max-age seconds; beat: the scheduler ticked; "
+        "engine: the order engine took its inbox without an error; "
         "broker-streams: every venue stream connected or polling. Reads the heartbeat the process writes to Redis."
     )
 
