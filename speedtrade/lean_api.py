@@ -476,7 +476,7 @@ def _no_query(request: LeanRequest) -> None:
 
 
 def _account(request: LeanRequest, _parsed, account: Account) -> tuple[dict, int]:
-    body = account_body(Account.objects.get(pk=account.pk))  # every field: the body shows them
+    body = account_body(account, account_read=True)  # the body shows the account's fields: its row as read now
     return (alpaca_account_body(body) if request.alpaca else body), 200
 
 
