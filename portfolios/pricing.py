@@ -29,10 +29,11 @@ def session_close_prices_for(
     return prices | at_close, closes
 
 
-def valuation_at_market(*, account: Account) -> AccountValuation:
+def valuation_at_market(*, account: Account, account_read: bool = False) -> AccountValuation:
     """`account_valuation` at the latest prices (what the API and dashboard show), priced for the
-    positions the valuation itself loaded rather than a second read of the assets held."""
-    inputs = valuation_inputs(account=account)
+    positions the valuation itself loaded rather than a second read of the assets held. `account_read`: as
+    `valuation_inputs`' (the valuation's account is its row as read with the figures)."""
+    inputs = valuation_inputs(account=account, account_read=account_read)
     prices, closes = prices_for(position.asset for position in inputs.held)
     return valuation_priced(inputs=inputs, prices=prices, previous_closes=closes)
 

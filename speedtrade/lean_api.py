@@ -26,15 +26,17 @@ after it (`trading.services.order_place_async`). Every other order, and what tha
 import re
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from importlib import import_module
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import msgspec
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -141,10 +143,7 @@ class LeanApi:
             return await self.fallback(scope, receive, send)
         answer = await _answer_in_loop(route, request, started) if _loop_answers(route) else IN_THREAD
         if answer is IN_THREAD:
-            # As Django's ASGIHandler: the request's work in one thread of its own (its database connection from
-            # the pool), or in the caller's thread under async_to_sync (tests).
-            async with ThreadSensitiveContext():
-                answer = await sync_to_async(_answer, thread_sensitive=True)(route, request, started)
+            answer = await in_request_thread(_answer, route, request, started)
         if answer is None:
             return await self.fallback(scope, receive, send)
         status, headers, content = answer
@@ -396,7 +395,7 @@ async def _checked_in_loop(work: LoopWork, request: LeanRequest) -> Outcome:
 
 
 async def _in_request_thread(function: Callable[..., Any], *args, **kwargs) -> Any:
-    """A synchronous piece of a request the loop answers (Django's database), in a thread of its own as `_answer`
+    """A synchronous piece of a request the loop answers (Django's database), in a request thread as `_answer`
     runs, its database connection given back when it ends (the request's signals are the loop's)."""
 
     def run():
@@ -405,8 +404,26 @@ async def _in_request_thread(function: Callable[..., Any], *args, **kwargs) -> A
         finally:
             close_old_connections()
 
-    async with ThreadSensitiveContext():
-        return await sync_to_async(run, thread_sensitive=True)()
+    return await in_request_thread(run)
+
+
+async def in_request_thread(function: Callable[..., Any], *args) -> Any:
+    """A request's synchronous work (Django's database calls) in one of the process's request threads, with the
+    request's context (`sync_to_async`: each call its own copy, so its own database connection from the pool, given
+    back by the request's signals). Django's ASGIHandler starts and joins a thread per request instead
+    (`ThreadSensitiveContext`): a quarter of a lean `GET /account`'s CPU. Under a synchronous caller's
+    `async_to_sync` (the test client) the work runs in the caller's thread, as Django's does, so it sees the
+    caller's transaction."""
+    if getattr(AsyncToSync.executors, "current", None) is not None:
+        return await sync_to_async(function, thread_sensitive=True)(*args)
+    return await sync_to_async(function, thread_sensitive=False, executor=_request_threads())(*args)
+
+
+@cache
+def _request_threads() -> ThreadPoolExecutor:
+    """As many threads as requests admission lets into work at once (speedtrade/admission.py); each holds a
+    database connection only while its request runs. Made on first use, in the worker process."""
+    return ThreadPoolExecutor(max_workers=settings.ADMISSION_MAX_IN_FLIGHT or 16, thread_name_prefix="request")
 
 
 @dataclass(frozen=True)
@@ -459,7 +476,7 @@ def _no_query(request: LeanRequest) -> None:
 
 
 def _account(request: LeanRequest, _parsed, account: Account) -> tuple[dict, int]:
-    body = account_body(Account.objects.get(pk=account.pk))  # every field: the body shows them
+    body = account_body(account, account_read=True)  # the body shows the account's fields: its row as read now
     return (alpaca_account_body(body) if request.alpaca else body), 200
 
 

@@ -12,6 +12,7 @@ submitted in process instead.
 """
 
 import logging
+import weakref
 from functools import cache, partial
 
 import redis
@@ -43,15 +44,56 @@ def _order_handed_on(order_id) -> None:
 
 async def order_handed_on_async(order_id, *, redis_client: aioredis.Redis, in_thread) -> None:
     """`order_submit_after_commit`'s work for an order committed on an event loop: the wake on the loop's Redis
-    client; where no engine runs, the in-process submission through `in_thread` (it reads and writes through
-    Django)."""
+    client (`EngineWaker`); where no engine runs, the in-process submission through `in_thread` (it reads and
+    writes through Django)."""
     if settings.TRADING_ENGINE_INLINE:
         await in_thread(order_submit_queue, order_id)
         return
-    try:
-        await redis_client.publish(ENGINE_WAKE_CHANNEL, b"")
-    except redis.RedisError as unreachable:
-        logger.warning("Could not wake the order engine (%s); it finds the order at its next poll.", unreachable)
+    await _engine_waker(redis_client).wake(redis_client)
+
+
+class EngineWaker:
+    """The engine's wake from one event loop, at most one message on its way at a time. What each order needs is a
+    wake sent after its commit; an order committed while one is on its way (possibly sent before that commit) is
+    covered by one more sent once it has gone, for however many orders committed meanwhile — so under load one
+    message wakes the engine for many orders instead of one each (a Redis round trip of the web worker's and one
+    message for the engine to read per order). A request whose wake is left to the one on its way answers without
+    waiting for it; a lost wake (Redis unreachable, the sending request cancelled) costs only the engine's poll."""
+
+    def __init__(self) -> None:
+        self.sending = False
+        self.again = False
+
+    async def wake(self, redis_client: aioredis.Redis) -> None:
+        if self.sending:
+            self.again = True
+            return
+        self.sending = True
+        try:
+            self.again = True
+            while self.again:
+                self.again = False
+                try:
+                    await redis_client.publish(ENGINE_WAKE_CHANNEL, b"")
+                except redis.RedisError as unreachable:
+                    logger.warning(
+                        "Could not wake the order engine (%s); it finds orders at its next poll.", unreachable
+                    )
+                    return
+        finally:
+            self.sending = False
+
+
+_WAKERS: "weakref.WeakKeyDictionary[aioredis.Redis, EngineWaker]" = weakref.WeakKeyDictionary()
+
+
+def _engine_waker(redis_client: aioredis.Redis) -> EngineWaker:
+    """One waker per Redis client (the lean path's: one per event loop, `speedtrade.loop_connections`), gone with
+    it."""
+    waker = _WAKERS.get(redis_client)
+    if waker is None:
+        waker = _WAKERS[redis_client] = EngineWaker()
+    return waker
 
 
 def order_submit_queue(order_id) -> bool:

@@ -48,9 +48,10 @@ class AccountView(PortfolioView):
         return Response(account_body(self.account()))
 
 
-def account_body(account: Account) -> dict:
-    """`GET /account`'s body (also the lean request path's, speedtrade/lean_api.py)."""
-    return AccountOutputSerializer(valuation_at_market(account=account)).data
+def account_body(account: Account, *, account_read: bool = False) -> dict:
+    """`GET /account`'s body (also the lean request path's, speedtrade/lean_api.py, which reads the account's row
+    afresh with the figures: `account_read`)."""
+    return AccountOutputSerializer(valuation_at_market(account=account, account_read=account_read)).data
 
 
 class PositionListView(PortfolioView):

@@ -127,19 +127,23 @@ class ValuationInputs:
     as_of: datetime
 
 
-def valuation_inputs(*, account: Account, as_of: datetime | None = None) -> ValuationInputs:
+def valuation_inputs(*, account: Account, as_of: datetime | None = None, account_read: bool = False) -> ValuationInputs:
     """What the valuation reads: the last close, the ledger with every sum the figures need (settlement, external
     flows, realized P&L, incoming transfers), the open positions — two prepared statements on PostgreSQL (the hot
     path of `GET /account`, where compiling the ORM's three was half the request's CPU), the ORM's three
-    elsewhere; `portfolios/tests/test_valuation_reads.py` holds them equal."""
+    elsewhere; `portfolios/tests/test_valuation_reads.py` holds them equal. `account_read`: the account's own row
+    is read again with them (in the ledger's statement on PostgreSQL), for a caller that shows it from an instance
+    that may be stale (the lean path's, kept with the credential): `inputs.account` is then that row."""
     as_of = as_of or timezone.now()
     today = today_et(as_of)
     read = _read_with_sql if connection.vendor == "postgresql" else _read_with_orm
-    return _inputs_from(account, as_of, read(account, today, previous_close=_previous_session_close(today)))
+    reads = read(account, today, previous_close=_previous_session_close(today), account_read=account_read)
+    return _inputs_from(account, as_of, reads)
 
 
 def _inputs_from(account: Account, as_of: datetime, reads: "ValuationReads") -> ValuationInputs:
-    last_close, ledger, held = reads
+    last_close, ledger, held, account_row = reads
+    account = account_row or account
     since = last_close.timestamp if last_close is not None else _previous_session_close(today_et(as_of))
     sums = ledger[Kind.CASH]
     net_contributions = sums.net_contributions or ZERO
@@ -181,11 +185,14 @@ class LastClose(NamedTuple):
 
 
 Ledger = dict[str, "WithAnnotations[LedgerAccount, LedgerSums]"]
-ValuationReads = tuple[LastClose | None, Ledger, list[Position]]
+ValuationReads = tuple[LastClose | None, Ledger, list[Position], Account | None]  # the account's row if asked
 
 
-def _read_with_orm(account: Account, today: date, *, previous_close: datetime) -> ValuationReads:
-    """The reads through the ORM, three statements (SQLite, the embedded default)."""
+def _read_with_orm(
+    account: Account, today: date, *, previous_close: datetime, account_read: bool = False
+) -> ValuationReads:
+    """The reads through the ORM, three statements (SQLite, the embedded default), four with the account's row."""
+    account_row = Account.objects.get(pk=account.pk) if account_read else None
     snapshot = (
         EquitySnapshot.objects.filter(account=account, kind=EquitySnapshot.Kind.SESSION_CLOSE, session_date__lt=today)
         .order_by("-session_date")
@@ -204,7 +211,7 @@ def _read_with_orm(account: Account, today: date, *, previous_close: datetime) -
             Transfer.objects.filter(direction=Transfer.Direction.INCOMING, status__in=Transfer.OPEN_STATUSES), "amount"
         ),
     )
-    return last_close, ledger, position_list(account=account)
+    return last_close, ledger, position_list(account=account), account_row
 
 
 def _account_sum(rows: QuerySet, field: str) -> Subquery:
@@ -214,7 +221,8 @@ def _account_sum(rows: QuerySet, field: str) -> Subquery:
 
 
 # The ORM's statements written out (`_read_with_orm` is the reference): the last close in a CTE whose timestamp,
-# or the previous session's close without one, is where today's flows start; the ledger rows with every sum.
+# or the previous session's close without one, is where today's flows start; the ledger rows with every sum, from
+# the account's row (its columns first where asked: `_ledger_sql`; a row without a ledger account if it has none).
 LEDGER_SQL = """
 WITH last_close AS (
     SELECT "timestamp", equity, net_contributions FROM portfolios_equitysnapshot
@@ -223,7 +231,7 @@ WITH last_close AS (
 ), bounds AS (
     SELECT COALESCE((SELECT "timestamp" FROM last_close), %(previous_close)s) AS since
 )
-SELECT l.id, l.account_id, l.kind, l.allow_negative, l.balance, l.reserved,
+SELECT {account_columns}l.id, l.account_id, l.kind, l.allow_negative, l.balance, l.reserved,
     SUM(line.amount) FILTER (WHERE line.settles_on > %(today)s),
     MAX(line.settles_on) FILTER (WHERE line.settles_on > %(today)s),
     SUM(line.amount) FILTER (
@@ -238,17 +246,27 @@ SELECT l.id, l.account_id, l.kind, l.allow_negative, l.balance, l.reserved,
     (SELECT SUM(amount) FROM portfolios_transfer
         WHERE account_id = %(account)s AND direction = %(incoming)s AND status = ANY(%(open_transfer)s)),
     (SELECT "timestamp" FROM last_close), (SELECT equity FROM last_close), (SELECT net_contributions FROM last_close)
-FROM portfolios_ledgeraccount l
+FROM portfolios_account a
 CROSS JOIN bounds
+LEFT OUTER JOIN portfolios_ledgeraccount l ON l.account_id = a.id
 LEFT OUTER JOIN portfolios_journalline line ON line.ledger_account_id = l.id
 LEFT OUTER JOIN portfolios_journalentry entry ON entry.id = line.entry_id
 LEFT OUTER JOIN portfolios_journalentry reversed ON reversed.id = entry.reverses_id
-WHERE l.account_id = %(account)s
-GROUP BY l.id, bounds.since
+WHERE a.id = %(account)s
+GROUP BY a.id, l.id, bounds.since
 """
 _LEDGER_COLUMNS = ["id", "account_id", "kind", "allow_negative", "balance", "reserved"]
 _LEDGER_SUMS = ["due_total", "due_last", "flows_today", "lines_before", "net_contributions"]
 _LEDGER_SUMS += ["realized_pl", "pending_transfer_in"]
+
+
+_ACCOUNT_FIELDS = [f.attname for f in Account._meta.concrete_fields]
+
+
+@cache
+def _ledger_sql(*, account_read: bool) -> str:
+    account_columns = "".join(f'a."{f.column}", ' for f in Account._meta.concrete_fields) if account_read else ""
+    return LEDGER_SQL.format(account_columns=account_columns)
 
 
 @cache
@@ -266,8 +284,10 @@ def _positions_sql() -> tuple[str, list[str], list[str]]:
     return sql, position_fields, asset_fields
 
 
-def _read_with_sql(account: Account, today: date, *, previous_close: datetime) -> ValuationReads:
-    """The same reads in two prepared statements (PostgreSQL)."""
+def _read_with_sql(
+    account: Account, today: date, *, previous_close: datetime, account_read: bool = False
+) -> ValuationReads:
+    """The same reads in two prepared statements (PostgreSQL), the account's row in the first where asked."""
     positions_sql, position_fields, asset_fields = _positions_sql()
     params: dict[str, Any] = {  # the arrays are PostgreSQL's (`= ANY(...)`), not in the stubs' parameter types
         "account": account.pk,
@@ -280,12 +300,20 @@ def _read_with_sql(account: Account, today: date, *, previous_close: datetime) -
         "open_transfer": [status.value for status in Transfer.OPEN_STATUSES],
     }
     with prepared_cursor() as cursor:
-        cursor.execute(LEDGER_SQL, params)
+        cursor.execute(_ledger_sql(account_read=account_read), params)
         rows = cursor.fetchall()
+        if account_read and not rows:
+            raise Account.DoesNotExist("Account matching query does not exist.")  # as the ORM's get
         cursor.execute(positions_sql, [account.pk])
         position_rows = cursor.fetchall()
+    account_row = None
+    if account_read:
+        account_row = Account.from_db("default", _ACCOUNT_FIELDS, rows[0][: len(_ACCOUNT_FIELDS)])
+        rows = [row[len(_ACCOUNT_FIELDS) :] for row in rows]
     ledger: Ledger = {}
     for row in rows:
+        if row[0] is None:
+            continue  # the account has no ledger account
         ledger_account = LedgerAccount.from_db("default", _LEDGER_COLUMNS, row[: len(_LEDGER_COLUMNS)])
         sums = row[len(_LEDGER_COLUMNS) : len(_LEDGER_COLUMNS) + len(_LEDGER_SUMS)]
         for name, value in zip(_LEDGER_SUMS, sums, strict=True):
@@ -299,7 +327,7 @@ def _read_with_sql(account: Account, today: date, *, previous_close: datetime) -
             position, Asset.from_db("default", asset_fields, row[len(position_fields) :])
         )
         held.append(position)
-    return last_close, ledger, held
+    return last_close, ledger, held, account_row
 
 
 def account_valuation(

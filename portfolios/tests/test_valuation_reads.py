@@ -3,6 +3,7 @@
 snapshots, positions (open and closed) and incoming transfers, both read the same figures — every Decimal with its
 exponent — and price to the same account at random quotes."""
 
+import uuid
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from accounts.tests.factories import UserFactory, approved_customer
 from marketdata.models import Asset
 from portfolios import selectors
-from portfolios.models import EquitySnapshot, JournalEntry, LedgerAccount, Position, Transfer
+from portfolios.models import Account, EquitySnapshot, JournalEntry, LedgerAccount, Position, Transfer
 from portfolios.selectors.common import today_et
 from portfolios.selectors.valuation import _inputs_from, _previous_session_close, _read_with_orm, _read_with_sql
 from portfolios.services.ledger import Leg, journal_entry_post, platform_ledger_account
@@ -90,17 +91,22 @@ def _ledger(account, kind) -> LedgerAccount:
 
 
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(entries=entries, positions=positions, transfers=transfers, snapshots=snapshots)
+@given(entries=entries, positions=positions, transfers=transfers, snapshots=snapshots, account_read=st.booleans())
 def test_the_prepared_statements_read_and_price_what_the_orm_does(
-    account, assets, entries, positions, transfers, snapshots
+    account, assets, entries, positions, transfers, snapshots, account_read
 ):
     with transaction.atomic():
         _given(account, assets, entries, positions, transfers, snapshots)
+        # Changed behind the caller's instance: the row read with the figures shows it, as the ORM's get does.
+        Account.objects.filter(pk=account.pk).update(transfers_blocked=True, lot_method=Account.LotMethod.HIFO)
         today = today_et(AS_OF)
         previous_close = _previous_session_close(today)
-        by_sql = _read_with_sql(account, today, previous_close=previous_close)
-        by_orm = _read_with_orm(account, today, previous_close=previous_close)
+        by_sql = _read_with_sql(account, today, previous_close=previous_close, account_read=account_read)
+        by_orm = _read_with_orm(account, today, previous_close=previous_close, account_read=account_read)
         assert _comparable(by_sql) == _comparable(by_orm)
+        assert (by_sql[3] is not None) == account_read
+        if account_read:
+            assert by_sql[3].transfers_blocked and by_sql[3].lot_method == Account.LotMethod.HIFO
 
         prices = {asset.pk: price for asset, (_, _, _, price, _) in zip(assets, positions, strict=False)}
         closes = {asset.pk: close for asset, (*_, close) in zip(assets, positions, strict=False) if close is not None}
@@ -182,13 +188,14 @@ def _row(instance) -> dict:
 
 
 def _comparable(reads) -> tuple:
-    last_close, ledger, held = reads
+    last_close, ledger, held, account_row = reads
     sums = ["due_total", "due_last", "flows_today", "lines_before", "net_contributions", "realized_pl"]
     ledger_rows = {
         kind: {**_row(row), **{name: _exact(getattr(row, name)) for name in [*sums, "pending_transfer_in"]}}
         for kind, row in ledger.items()
     }
-    return _exact(last_close), ledger_rows, [(_row(position), _row(position.asset)) for position in held]
+    held_rows = [(_row(position), _row(position.asset)) for position in held]
+    return _exact(last_close), ledger_rows, held_rows, account_row and _row(account_row)
 
 
 def _valuation_figures(valuation) -> dict:
@@ -207,6 +214,19 @@ def test_the_reads_are_two_statements_on_postgresql(account, assets, django_asse
         inputs = selectors.valuation_inputs(account=account, as_of=AS_OF)
     assert [position.asset.symbol for position in inputs.held] == ["ACME"]
     assert inputs.cash.balance == Decimal("5000.00")
+
+
+def test_the_account_row_is_read_in_the_ledgers_statement(account, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        inputs = selectors.valuation_inputs(account=account, as_of=AS_OF, account_read=True)
+    assert inputs.account is not account and _row(inputs.account) == _row(Account.objects.get(pk=account.pk))
+
+
+def test_an_account_that_is_gone_is_not_found_as_by_the_orm(account):
+    gone = Account(pk=uuid.uuid4())
+    for read in (_read_with_sql, _read_with_orm):
+        with pytest.raises(Account.DoesNotExist, match="Account matching query does not exist."):
+            read(gone, today_et(AS_OF), previous_close=AS_OF, account_read=True)
 
 
 def test_today_starts_at_the_previous_sessions_close_without_a_snapshot():

@@ -26,6 +26,7 @@ from accounts.models import AccountRestriction, ApiKey, AuditEvent
 from accounts.services import account_restriction_set, api_key_create, api_key_revoke
 from accounts.tests.factories import UserFactory, approved_customer
 from marketdata.selectors import asset_by_symbol_cached
+from portfolios.models import Account
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from speedtrade import auth_cache
@@ -130,6 +131,17 @@ def test_reads_with_an_access_token_are_answered_by_the_lean_path_as_drf_does(ap
     warm(apps, bearer(alice_token))
     lean, django = both(apps, "GET", prefix + path, headers=bearer(alice_token))
     assert lean.by_lean and lean.status == 200
+    assert_same(lean, django)
+
+
+@pytest.mark.parametrize("prefix", ["/api/v1", "/v2"])
+def test_the_account_shows_changes_made_after_the_credential_was_remembered(apps, alice_token, alice_account, prefix):
+    warm(apps, bearer(alice_token))
+    assert apps.request(apps.lean, "GET", prefix + "/account", headers=bearer(alice_token)).by_lean
+    # No revocation: a change that does not alter who may trade, which the principal's snapshot never hears of.
+    Account.objects.filter(pk=alice_account.pk).update(transfers_blocked=True)
+    lean, django = both(apps, "GET", prefix + "/account", headers=bearer(alice_token))
+    assert lean.by_lean and lean.json()["transfers_blocked"] is True
     assert_same(lean, django)
 
 
