@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from channels.layers import get_channel_layer
+from redis.asyncio.client import PubSub
 
 from marketdata import fanout
 from marketdata.consumers import QuoteFanOut, QuoteStreamConsumer
@@ -15,20 +15,19 @@ from marketdata.fanout import FannedQuote, QuoteHub, quote_hub
 from marketdata.quotes import Quote, quote_message, quote_to_dict
 
 
-async def test_the_hub_stops_when_cancelled_even_if_joining_swallowed_the_cancellation(monkeypatch):
+async def test_the_hub_stops_when_cancelled_even_if_subscribing_swallowed_the_cancellation(monkeypatch):
     # On Python 3.11 redis-py's wait_for can finish a command and drop the CancelledError that
-    # arrived meanwhile: group_add then returns normally into a hub that must stop anyway.
-    layer = get_channel_layer()
+    # arrived meanwhile: subscribe then returns normally into a hub that must stop anyway.
     entered = asyncio.Event()
 
-    async def group_add_swallowing_the_cancellation(group, channel):
+    async def subscribe_swallowing_the_cancellation(self, *channels):
         entered.set()
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
             return
 
-    monkeypatch.setattr(layer, "group_add", group_add_swallowing_the_cancellation)
+    monkeypatch.setattr(PubSub, "subscribe", subscribe_swallowing_the_cancellation)
     hub = QuoteHub()
     listening = asyncio.create_task(hub._listen())
     await entered.wait()
