@@ -19,6 +19,7 @@ feed hands the batch to the hubs of its own process.
 
 import asyncio
 import logging
+import math
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 # After losing Redis, the hub subscribes again this long after.
 RESUBSCRIBE_SECONDS = 1.0
+# Window ends are rounded up to this: a few timers for all the sockets of a process, each at most this late.
+FLUSH_STEP_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,8 @@ class QuoteSubscriber(Protocol):
 
 class FlushedSubscriber(Protocol):
     def quotes_flush(self) -> None:
-        """Called in the hub's loop when the window it asked for (`QuoteHub.flush_soon`) is over: hand what is
-        pending to the socket's own writer and return, never wait."""
+        """Called in the hub's loop when the window it asked for (`QuoteHub.flush_soon`) is over: note the time
+        (the next window starts now), hand what is pending to the socket's own writer and return, never wait."""
 
 
 class QuoteHub:
@@ -69,10 +72,9 @@ class QuoteHub:
         self.subscribers: dict[str, set[QuoteSubscriber]] = defaultdict(set)
         self._listening: asyncio.Task | None = None
         self._joined = asyncio.Event()
-        # One conflation window for every socket of the process: one timer per window, not one task per socket.
-        self._due: set[FlushedSubscriber] = set()
-        self._flush_timer: asyncio.TimerHandle | None = None
-        self._flushed_at = float("-inf")
+        # Sockets waiting for the end of their window, by the timer step it ends in: one timer per step for all
+        # the sockets due then, not one per socket (the key 0: right after the batch being dispatched).
+        self._due: dict[int, set[FlushedSubscriber]] = {}
 
     async def subscribe(self, subscriber: QuoteSubscriber, symbols) -> None:
         for symbol in symbols:
@@ -90,21 +92,25 @@ class QuoteHub:
                 if not members:
                     del self.subscribers[symbol]
 
-    def flush_soon(self, subscriber: FlushedSubscriber) -> None:
-        """Flush `subscriber` at the end of the current window: at once (after the batch being dispatched) when
-        the last flush is a window old, else when the window is over, so no socket gets more than one frame
-        per QUOTES_WS_FLUSH_SECONDS and an idle stream's first tick is not held back."""
-        self._due.add(subscriber)
-        if self._flush_timer is None:
-            loop = asyncio.get_running_loop()
-            at = max(loop.time(), self._flushed_at + settings.QUOTES_WS_FLUSH_SECONDS)
-            self._flush_timer = loop.call_at(at, self._flush)
+    def flush_soon(self, subscriber: FlushedSubscriber, last_flushed_at: float) -> None:
+        """Flush `subscriber` when its own window — QUOTES_WS_FLUSH_SECONDS since its last flush, `last_flushed_at`
+        (loop time) — is over: right after the batch being dispatched when that is past, so a tick for a socket that
+        has had no frame for a window goes out at once; else at the end of the window (rounded up to the next
+        FLUSH_STEP_SECONDS). No socket gets more than one frame per window, and none waits for another's."""
+        loop = asyncio.get_running_loop()
+        window_end = last_flushed_at + settings.QUOTES_WS_FLUSH_SECONDS
+        step = 0 if window_end <= loop.time() else math.ceil(window_end / FLUSH_STEP_SECONDS)
+        due = self._due.get(step)
+        if due is None:
+            due = self._due[step] = set()
+            if step:
+                loop.call_at(step * FLUSH_STEP_SECONDS, self._flush, step)
+            else:
+                loop.call_soon(self._flush, step)
+        due.add(subscriber)
 
-    def _flush(self) -> None:
-        self._flush_timer = None
-        self._flushed_at = asyncio.get_running_loop().time()
-        due, self._due = self._due, set()
-        for subscriber in due:
+    def _flush(self, step: int) -> None:
+        for subscriber in self._due.pop(step):
             subscriber.quotes_flush()
 
     def dispatch(self, quotes: list[dict]) -> None:

@@ -101,6 +101,24 @@ async def test_a_slow_client_holds_up_nobody_and_then_gets_the_newest_quote_of_e
         await socket.quotes_teardown()
 
 
+async def test_each_socket_has_its_own_window_so_a_quiet_one_gets_its_tick_at_once(hub, settings):
+    # The window used to be the process's: a socket with no frame for a long time still waited for the end of the
+    # window some other socket had just started (25 ms on average, 50 at worst, of every quote's age).
+    settings.QUOTES_WS_FLUSH_SECONDS = 3600
+    busy, quiet = RecordingSocket(hub, {"F"}), RecordingSocket(hub, {"G"})
+    hub.dispatch([tick("F", "1")])
+    assert await busy.frames_received(1) == [[("F", "1")]]
+
+    hub.dispatch([tick("F", "2"), tick("G", "1")])
+
+    assert await quiet.frames_received(1) == [[("G", "1")]]  # its first frame: at once, whatever the others do
+    assert busy.frames == [[("F", "1")]]  # its window is not over: F 2 waits (conflated, never dropped)
+    hub.dispatch([tick("F", "3")])
+    assert busy.pending["F"].quote.last == Decimal("3")
+    for socket in (busy, quiet):
+        await socket.quotes_teardown()
+
+
 async def test_each_tick_is_encoded_once_for_all_its_sockets(hub, monkeypatch):
     encoded = []
 
