@@ -36,8 +36,9 @@ class QuoteFanOut:
     Mixed into every consumer that streams quotes (`/ws/quotes`, the Alpaca data streams);
     each says how a batch is written by implementing `send_quotes`. Ticks come from this
     process's quote hub (marketdata/fanout.py), not from one channel-layer group per symbol;
-    the hub says when a window is over for all its sockets at once, and each socket's own
-    writer task sends what is pending. A socket still writing (a slow client: the server's
+    each socket's window starts at its own last frame (a tick after a quiet window goes out at
+    once), the hub says when windows end (one timer for all the sockets due together), and each
+    socket's own writer task sends what is pending. A socket still writing (a slow client: the server's
     send waits while its buffer is full) holds up nobody else: its pending ticks keep only
     the newest quote of each symbol, and it gets those when its write completes.
     """
@@ -45,7 +46,8 @@ class QuoteFanOut:
     def quotes_setup(self) -> None:
         self.symbols: set[str] = set()
         self.pending: dict[str, FannedQuote] = {}  # symbol -> newest tick not yet sent
-        self.quotes_flush_asked = False  # the hub will call quotes_flush at the end of its window
+        self.quotes_flush_asked = False  # the hub will call quotes_flush at the end of this socket's window
+        self.quotes_flushed_at = float("-inf")  # loop time of the last flush: its window starts there
         self.quotes_due = asyncio.Event()
         self.quotes_writer = asyncio.create_task(self._write_quotes())
 
@@ -76,10 +78,11 @@ class QuoteFanOut:
         self.pending[tick.quote.symbol] = tick
         if not self.quotes_flush_asked:
             self.quotes_flush_asked = True
-            quote_hub().flush_soon(self)
+            quote_hub().flush_soon(self, self.quotes_flushed_at)
 
     def quotes_flush(self) -> None:
         self.quotes_flush_asked = False
+        self.quotes_flushed_at = asyncio.get_running_loop().time()
         self.quotes_due.set()
 
     async def _write_quotes(self) -> None:

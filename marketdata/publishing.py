@@ -1,10 +1,9 @@
 """Ticks and completed minute bars to WebSocket clients.
 
-Per batch the feed sends the newest quote of each symbol as ONE message to
-`QUOTES_BROADCAST_GROUP`, which each web process's quote hub receives and fans out to its
-own subscribers (`/ws/quotes`, Alpaca's data streams, `/ws/trades` account figures:
-`marketdata.fanout`); there are no per-symbol quote groups. When a minute has ended, the feed
-publishes each symbol's stored 1-minute bar for it once, to `bars.<symbol>`.
+Per batch the feed sends the newest quote of each symbol as ONE message (`publish_quote_batch`: a Redis
+PUBLISH), which each web process's quote hub receives and fans out to its own subscribers (`/ws/quotes`,
+Alpaca's data streams, `/ws/trades` account figures: `marketdata.fanout`); there are no per-symbol quote groups.
+When a minute has ended, the feed publishes each symbol's stored 1-minute bar for it once, to `bars.<symbol>`.
 """
 
 from datetime import datetime
@@ -12,7 +11,7 @@ from datetime import datetime
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from marketdata.fanout import QUOTE_BATCH_EVENT_TYPE, QUOTES_BROADCAST_GROUP
+from marketdata.fanout import publish_quote_batch
 from marketdata.models import Bar, Timeframe
 from marketdata.quotes import Quote, quote_to_dict
 
@@ -30,10 +29,9 @@ def newest_per_symbol(quotes: list[Quote]) -> list[Quote]:
 
 
 async def publish_quotes(quotes: list[Quote]) -> None:
-    layer = get_channel_layer()
     newest = [quote_to_dict(quote) for quote in newest_per_symbol(quotes)]
     if newest:
-        await layer.group_send(QUOTES_BROADCAST_GROUP, {"type": QUOTE_BATCH_EVENT_TYPE, "quotes": newest})
+        await publish_quote_batch(newest)
 
 
 def bar_group(symbol: str) -> str:

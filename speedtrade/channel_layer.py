@@ -10,12 +10,19 @@ until it has really ended — even when the caller is cancelled again meanwhile.
 
 A process's channel — every socket of a server process and its quote hub share it — is read in batches: all the
 messages waiting in one round trip, instead of four round trips per message (`_brpop_with_clean`).
+
+Group members expire `group_expiry` after they last joined (CHANNEL_LAYER_GROUP_EXPIRY_SECONDS, 60 s, not
+channels-redis's day): each event loop joins its members again every third of that (`_memberships_refresh`), so
+only the channels of a process that died without leaving its groups drop out — and every push to their groups
+stops being written to the dead process's channel key within a minute, not a day. A consumer that ends without
+leaving its groups (an exception) is forgotten (`channel_forget`) and drops out alike.
 """
 
 import asyncio
 import functools
 import logging
 import time
+import weakref
 from collections import defaultdict, deque
 from typing import Any
 
@@ -68,6 +75,63 @@ class CancellableRedisChannelLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         self._popped: defaultdict[str, deque[bytes]] = defaultdict(deque)  # per channel key: taken, not yet handed out
         self._unbacked: set[str] = set()  # channel keys whose last message handed out was never in the backup queue
+        # Per event loop (its connections and its consumers): group -> channels it joined and has not left, and the
+        # task that joins them again before they expire.
+        self._memberships: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, defaultdict[str, set[str]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._refreshers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def group_add(self, group, channel):
+        await super().group_add(group, channel)
+        loop = asyncio.get_running_loop()
+        self._memberships.setdefault(loop, defaultdict(set))[group].add(channel)
+        if loop not in self._refreshers:
+            self._refreshers[loop] = loop.create_task(self._memberships_refresh(), name="channel-layer-groups")
+
+    async def group_discard(self, group, channel):
+        for memberships in self._memberships.values():
+            memberships.get(group, set()).discard(channel)
+        await super().group_discard(group, channel)
+
+    def channel_forget(self, channel: str) -> None:
+        """Stop joining `channel` to its groups again: its consumer has ended (it expires from them)."""
+        for memberships in self._memberships.values():
+            for channels in memberships.values():
+                channels.discard(channel)
+
+    async def _memberships_refresh(self) -> None:
+        """Every third of `group_expiry`, join this loop's channels to their groups again (one pipeline per Redis
+        host). A round that fails (Redis away) is retried at the next."""
+        memberships = self._memberships[asyncio.get_running_loop()]
+        while True:
+            await asyncio.sleep(self.group_expiry / 3)
+            by_connection: defaultdict[int, list[tuple[str, set[str]]]] = defaultdict(list)
+            for group, channels in list(memberships.items()):
+                if channels:
+                    by_connection[self.consistent_hash(group)].append((group, set(channels)))
+                else:
+                    del memberships[group]
+            now = time.time()
+            for index, joined in by_connection.items():
+                pipe = self.connection(index).pipeline(transaction=False)
+                for group, channels in joined:
+                    pipe.zadd(self._group_key(group), dict.fromkeys(channels, now))
+                    pipe.expire(self._group_key(group), self.group_expiry)
+                try:
+                    await pipe.execute()
+                    # A channel that left meanwhile (its ZREM may have run before these ZADDs) leaves again.
+                    left = [(group, channels - memberships.get(group, set())) for group, channels in joined]
+                    if any(channels for _, channels in left):
+                        pipe = self.connection(index).pipeline(transaction=False)
+                        for group, channels in left:
+                            if channels:
+                                pipe.zrem(self._group_key(group), *channels)
+                        await pipe.execute()
+                except Exception:
+                    logger.exception("Could not join %s groups again; retrying.", len(joined))
 
     async def _brpop_with_clean(self, index, channel, timeout):
         """channels-redis takes one message per four round trips (put back the backup, BZPOPMIN, back the message up,

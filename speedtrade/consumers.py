@@ -64,6 +64,15 @@ class GuardedSocket(AsyncWebsocketConsumer):
     api_key_id: str | None = None
     closing = False
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However it ended (an exception skips the groups' discards): its groups drop it once they expire.
+            forget = getattr(self.channel_layer, "channel_forget", None)  # the Redis layer's (channel_layer.py)
+            if forget is not None and getattr(self, "channel_name", None):
+                forget(self.channel_name)
+
     async def dispatch(self, message):
         """channels' dispatch without its `aclose_old_connections()` before every message: that is a hop to the
         process's one thread-sensitive sync thread, so every frame of every socket (each fill, each quote batch)

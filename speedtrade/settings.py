@@ -223,6 +223,9 @@ if REDIS_URL:
                 # A server process's sockets and quote hub share one channel (`specific.<process>!…`): channels-redis's
                 # 100 per channel dropped fills there whenever a busy server fell a second behind.
                 "channel_capacity": {"specific.*": 2000},
+                # A killed process's channels stay in their groups (and every group send writes to them) until they
+                # expire; live processes join theirs again every third of this (speedtrade/channel_layer.py).
+                "group_expiry": env.int("CHANNEL_LAYER_GROUP_EXPIRY_SECONDS", default=60),
             },
         }
     }

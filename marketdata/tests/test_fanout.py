@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from channels.layers import get_channel_layer
+from redis.asyncio.client import PubSub
 
 from marketdata import fanout
 from marketdata.consumers import QuoteFanOut, QuoteStreamConsumer
@@ -15,20 +15,19 @@ from marketdata.fanout import FannedQuote, QuoteHub, quote_hub
 from marketdata.quotes import Quote, quote_message, quote_to_dict
 
 
-async def test_the_hub_stops_when_cancelled_even_if_joining_swallowed_the_cancellation(monkeypatch):
+async def test_the_hub_stops_when_cancelled_even_if_subscribing_swallowed_the_cancellation(monkeypatch):
     # On Python 3.11 redis-py's wait_for can finish a command and drop the CancelledError that
-    # arrived meanwhile: group_add then returns normally into a hub that must stop anyway.
-    layer = get_channel_layer()
+    # arrived meanwhile: subscribe then returns normally into a hub that must stop anyway.
     entered = asyncio.Event()
 
-    async def group_add_swallowing_the_cancellation(group, channel):
+    async def subscribe_swallowing_the_cancellation(self, *channels):
         entered.set()
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
             return
 
-    monkeypatch.setattr(layer, "group_add", group_add_swallowing_the_cancellation)
+    monkeypatch.setattr(PubSub, "subscribe", subscribe_swallowing_the_cancellation)
     hub = QuoteHub()
     listening = asyncio.create_task(hub._listen())
     await entered.wait()
@@ -99,6 +98,24 @@ async def test_a_slow_client_holds_up_nobody_and_then_gets_the_newest_quote_of_e
     slow.readable.set()
     assert await slow.frames_received(2) == [[("F", "1")], [("F", "3"), ("G", "1")]]
     for socket in (fast, slow):
+        await socket.quotes_teardown()
+
+
+async def test_each_socket_has_its_own_window_so_a_quiet_one_gets_its_tick_at_once(hub, settings):
+    # The window used to be the process's: a socket with no frame for a long time still waited for the end of the
+    # window some other socket had just started (25 ms on average, 50 at worst, of every quote's age).
+    settings.QUOTES_WS_FLUSH_SECONDS = 3600
+    busy, quiet = RecordingSocket(hub, {"F"}), RecordingSocket(hub, {"G"})
+    hub.dispatch([tick("F", "1")])
+    assert await busy.frames_received(1) == [[("F", "1")]]
+
+    hub.dispatch([tick("F", "2"), tick("G", "1")])
+
+    assert await quiet.frames_received(1) == [[("G", "1")]]  # its first frame: at once, whatever the others do
+    assert busy.frames == [[("F", "1")]]  # its window is not over: F 2 waits (conflated, never dropped)
+    hub.dispatch([tick("F", "3")])
+    assert busy.pending["F"].quote.last == Decimal("3")
+    for socket in (busy, quiet):
         await socket.quotes_teardown()
 
 

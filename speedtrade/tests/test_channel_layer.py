@@ -130,3 +130,42 @@ async def test_a_processs_waiting_messages_reach_each_of_its_sockets_in_order():
     await layer.send(sockets[0], {"type": "user.event", "n": 30})
     assert (await layer.receive(sockets[0]))["n"] == 30
     assert received == {socket: list(range(i, 30, 3)) for i, socket in enumerate(sockets)}
+
+
+async def test_group_members_of_a_killed_process_or_an_ended_consumer_expire_while_live_ones_stay(settings):
+    """A web process killed without closing its sockets leaves their channels in `user.*` groups: every push to
+    the user was still written to the dead process's channel key for a day. Live processes now join their
+    channels again every third of `group_expiry`, so only the dead (and consumers that ended without leaving)
+    drop out."""
+    import asyncio
+    import uuid
+
+    from speedtrade.channel_layer import CancellableRedisChannelLayer
+
+    def process_layer() -> CancellableRedisChannelLayer:  # one per server process, a short expiry for the test
+        return CancellableRedisChannelLayer(hosts=[settings.REDIS_URL], prefix=f"t{uuid.uuid4().hex}", group_expiry=2)
+
+    live = process_layer()
+    killed = process_layer()
+    killed.prefix = live.prefix  # the same deployment: the same keys
+    group = f"user.{uuid.uuid4().hex}"
+    socket, ended = await live.new_channel(), await live.new_channel()
+    await live.group_add(group, socket)
+    await live.group_add(group, ended)
+    live.channel_forget(ended)  # its consumer ended in an exception, before leaving the group
+    orphan = await killed.new_channel()
+    # Joined on a loop that ends with the call, as the process's does when it is killed: nobody joins it again.
+    await asyncio.to_thread(asyncio.run, killed.group_add(group, orphan))
+
+    await live.group_send(group, {"type": "user.event", "n": 1})
+    assert [
+        (await layer.receive(channel))["n"] for layer, channel in ((live, socket), (live, ended), (killed, orphan))
+    ] == [1, 1, 1]
+
+    await asyncio.sleep(3 * live.group_expiry)  # past the expiry: the live socket has been joined again meanwhile
+    await live.group_send(group, {"type": "user.event", "n": 2})
+
+    assert (await asyncio.wait_for(live.receive(socket), 30))["n"] == 2  # (without the refresh it had expired too)
+    for layer, channel in ((live, ended), (killed, orphan)):
+        waiting = await layer.connection(0).zcard(layer.prefix + layer.non_local_name(channel))
+        assert waiting == 0  # nothing more was written for them
