@@ -441,7 +441,10 @@ SIMULATED_FEED_SEED = env.int("SIMULATED_FEED_SEED", default=2026)
 SIMULATED_FEED_TICKS_PER_SECOND = env.float("SIMULATED_FEED_TICKS_PER_SECOND", default=100.0)
 SIMULATED_FEED_BATCH_SECONDS = env.float("SIMULATED_FEED_BATCH_SECONDS", default=0.1)
 QUOTES_WS_MAX_SYMBOLS = env.int("QUOTES_WS_MAX_SYMBOLS", default=200)
-QUOTES_WS_FLUSH_SECONDS = env.float("QUOTES_WS_FLUSH_SECONDS", default=0.05)  # conflation window per connection
+# Conflation window per connection. 25 ms, not 50: at 200 ticks/s (1,000 clients × 10 of 100 symbols) a 50 ms window
+# superseded 2.3–2.8 % of the quotes and waited ~21 ms on average; 25 ms: 0.6 % and ~8 ms, for 20 % more frames
+# (`python -m bench.fanout_parts window`, docs/notes/bench.md).
+QUOTES_WS_FLUSH_SECONDS = env.float("QUOTES_WS_FLUSH_SECONDS", default=0.025)
 # permessage-deflate compresses every frame for every socket on its own (a zlib stream each): most of the web
 # process's CPU per quote frame in the fan-out bench, and memory per socket, for frames of a few hundred bytes. Off.
 WS_PER_MESSAGE_DEFLATE = env.bool("WS_PER_MESSAGE_DEFLATE", default=False)

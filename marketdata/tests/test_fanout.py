@@ -150,3 +150,15 @@ async def test_each_tick_is_encoded_once_for_all_its_sockets(hub, monkeypatch):
     assert encoded == ["F"]
     assert len(texts) == 3 and len(set(texts)) == 1
     assert [(m["type"], m["symbol"], m["last"]) for m in orjson.loads(texts[0])] == [("quote", "F", "10.5")]
+
+
+async def test_without_redis_the_feed_hands_its_batches_to_the_hubs_of_its_own_process(hub, settings):
+    # The embedded single process: no Redis to publish on, the feed runs in the server's process.
+    settings.REDIS_URL = ""
+    socket = RecordingSocket(hub, {"F"})
+    await hub.subscribe(socket, ["F"])
+
+    await fanout.publish_quote_batch([tick("F", "7")])
+
+    assert await socket.frames_received(1) == [[("F", "7")]]
+    await socket.quotes_teardown()
