@@ -1,12 +1,15 @@
 """PostgreSQL connection tuning that Django leaves to the project."""
 
+from collections.abc import Sequence
 from datetime import tzinfo
 from functools import lru_cache
+from typing import cast
 
 from django.conf import settings
 from django.db import connection
 from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorWrapper
+from django.db.models import Field, Model
 
 try:
     import psycopg
@@ -74,3 +77,36 @@ def prepared_cursor() -> CursorWrapper:
     # django-stubs type these as taking Django's wrapper; they take the database driver's cursor and wrap it.
     wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
     return wrap(raw)  # type: ignore[arg-type]
+
+
+def rows_update(rows: Sequence[Model], fields: Sequence[str]) -> None:
+    """Save `fields` of many rows of one model in one statement (their primary keys pick the rows).
+
+    PostgreSQL: `UPDATE … FROM (VALUES …)`, each value cast to its column's type. Django's `bulk_update` builds a
+    `CASE WHEN pk = … THEN …` per field and row, whose compilation cost grows with both: it was most of the order
+    engine's CPU per batch (docs/notes/bench.md, "the batch's fills set-based"). Other databases (SQLite, the
+    embedded default) take `bulk_update`.
+    """
+    if not rows:
+        return
+    model = type(rows[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(rows, fields)
+        return
+    meta = model._meta
+    key = meta.pk
+    columns = [cast(Field, meta.get_field(name)) for name in fields]  # concrete columns: the caller names them
+    quote = connection.ops.quote_name
+    row = "(" + ", ".join(f"%s::{column.db_type(connection)}" for column in (key, *columns)) + ")"
+    params = [
+        column.get_db_prep_save(getattr(instance, column.attname), connection)
+        for instance in rows
+        for column in (key, *columns)
+    ]
+    names = ", ".join(quote(column.column) for column in (key, *columns))
+    sets = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns)
+    table, pk = quote(meta.db_table), quote(key.column)
+    # Names from the model's metadata, quoted; every value a parameter.
+    sql = f"UPDATE {table} SET {sets} FROM (VALUES {', '.join([row] * len(rows))}) AS v({names}) "  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql + f"WHERE {table}.{pk} = v.{pk}", params)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from speedtrade.db import rows_update
 from speedtrade.errors import IllegalTransition
 from trading.models import Order, OrderEvent
 from trading.models import OrderStatus as S
@@ -129,7 +130,7 @@ def order_transition(
 def order_moves_save(orders: list[Order], fields: set[str], events: list[OrderEvent]) -> None:
     """Save a batch of moves (`order_move`) of locked orders: two statements, whatever the batch's size."""
     with transaction.atomic(savepoint=False):
-        Order.objects.bulk_update(orders, sorted(fields))
+        rows_update(orders, sorted(fields))
         OrderEvent.objects.bulk_create(events)
 
 

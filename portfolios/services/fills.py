@@ -44,6 +44,7 @@ from portfolios.services.lots import (
     lots_close,
     wash_sale_window,
 )
+from speedtrade.db import rows_update
 from speedtrade.errors import DomainError
 from speedtrade.money import ZERO, FillWorthNothing, fill_cash, has_at_most_cents, qty_up, to_cents, to_price
 
@@ -153,7 +154,7 @@ def fill_apply(
             )
         # Field checks here (digits, places: PostgreSQL would round silently); the table's CHECK
         # constraints hold the rest at the UPDATE, without a savepoint and SELECT per constraint.
-        position.full_clean(exclude=["account", "asset"], validate_constraints=False)
+        position.full_clean(exclude=["id", "account", "asset"], validate_constraints=False)
         position.save()
         # The cash as the entries left it: no second read of the row.
         fill_announce(
@@ -435,8 +436,8 @@ class _FillWrites:
         Position.objects.bulk_create(self.new_positions.values())
         for position in self.positions.values():
             position.updated_at = now  # `auto_now`, which a bulk update does not set
-        Position.objects.bulk_update(
-            self.positions.values(),
+        rows_update(
+            list(self.positions.values()),
             [
                 "qty",
                 "reserved_qty",
@@ -448,11 +449,11 @@ class _FillWrites:
                 "updated_at",
             ],
         )
-        LedgerAccount.objects.bulk_update(self.cash_rows.values(), ["balance", "reserved"])
+        rows_update(list(self.cash_rows.values()), ["balance", "reserved"])
         JournalEntry.objects.bulk_create(self.entries)
         JournalLine.objects.bulk_create(self.lines)
         TaxLot.objects.bulk_create(self.new_lots)
-        TaxLot.objects.bulk_update(self.lots_sold.values(), ["open_qty", "open_basis"])
+        rows_update(list(self.lots_sold.values()), ["open_qty", "open_basis"])
         LotClosing.objects.bulk_create(self.closings)
 
 
@@ -515,5 +516,5 @@ def _fill_in_memory(
         taken = lots_chosen(held, qty=qty, method=account.lot_method)
         writes.closings += lot_closings_build(taken, entry=entry, qty=qty, net_proceeds=value, sold_at=fill.executed_at)
         writes.lots_sold |= {lot.pk: lot for lot, _ in taken}
-    position.full_clean(exclude=["account", "asset"], validate_constraints=False)
+    position.full_clean(exclude=["id", "account", "asset"], validate_constraints=False)
     return FillBooked(position_qty=position.qty, cash=cash.balance)

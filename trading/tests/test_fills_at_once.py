@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from freezegun import freeze_time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -312,4 +312,25 @@ def test_a_fill_already_booked_is_not_booked_again(assets):
     assert Execution.objects.count() == 1
     assert sorted(Order.objects.values_list("status", flat=True)) == ["accepted", "filled"]
     assert cash(alice).balance == D("950.00")
+    call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_when_the_set_based_write_fails_the_batch_is_booked_one_order_at_a_time(assets):
+    with freeze_time(MARKET_OPEN):
+        quote(symbol="BTC/USD", bid="49.99", ask="50.00", bid_size="100", ask_size="100")
+        alice, bob = customer("alice", "cash", D("1000")), customer("bob", "margin", D("1000"))
+        request = OrderRequest(symbol="BTC/USD", side="buy", type="market", time_in_force="gtc", qty=D("2"))
+        for account in (alice, bob):
+            services.order_place(account=account, request=request)
+        # The last write of the set-based path fails: what it wrote before (positions, cash, entries) rolls back.
+        with mock.patch.object(TaxLot.objects, "bulk_create", side_effect=DatabaseError("lost the connection")):
+            assert engine.paper_batch_run() == 2
+
+    assert set(Order.objects.values_list("status", flat=True)) == {"filled"}
+    assert Execution.objects.count() == 2 and TaxLot.objects.count() == 2
+    assert JournalEntry.objects.filter(cause_type="fill").count() == 2
+    for account in (alice, bob):
+        assert cash(account).balance == D("900.00") and cash(account).reserved == 0
+        assert Position.objects.get(account=account).qty == D("2")
     call_command("verify_ledger")
