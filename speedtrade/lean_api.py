@@ -461,10 +461,17 @@ def _row_values(instance) -> tuple:
 
 
 class _ThrottledRequest:
-    """What the user throttle reads of a request: the authenticated user's pk."""
+    """What the user throttle reads of a request: an authenticated user and its pk (no model instance: building
+    one was ~2 % of a lean order's CPU)."""
 
     def __init__(self, principal: Principal):
-        self.user = User.from_db("default", ["id"], [principal.user_id])
+        self.user = _ThrottledUser(principal.user_id)
+
+
+@dataclass(frozen=True)
+class _ThrottledUser:
+    pk: Any
+    is_authenticated: bool = True
 
 
 # --- the routes -------------------------------------------------------------------------------------------
