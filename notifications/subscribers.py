@@ -7,11 +7,14 @@ query or a provider of ours. The task does the reading and writing, for all of t
 engine batch's fills are one task, one insert of their notifications and one deliveries task.
 """
 
+import logging
 import uuid
 from decimal import Decimal, InvalidOperation
 
 from speedtrade.announcements import AUDIT_EVENT, USER_PUSH, Announcement
 from speedtrade.task_queue import task_named
+
+logger = logging.getLogger(__name__)
 
 # trade_updates event → notification kind
 TRADE_EVENTS = {
@@ -85,7 +88,12 @@ def notifications_from_announcements(announcements: list[Announcement]) -> None:
 
     events = []
     for kind, payload in announcements:
-        made = _from_trade_update(payload) if kind == USER_PUSH else _from_audit_event(payload)
+        try:
+            made = _from_trade_update(payload) if kind == USER_PUSH else _from_audit_event(payload)
+        except Exception:
+            # One that cannot be worded must not cost the batch's others theirs (each had a task of its own).
+            logger.exception("No notification for announcement %s %s.", kind, payload.get("id") or payload.get("event"))
+            continue
         if made is not None:
             user_id, notification_kind, event_key, context = made
             events.append(

@@ -87,21 +87,21 @@ _gathering = threading.local()
 def sends_gathered() -> Iterator[None]:
     """Pushes sent in this thread inside the block (after-commit hooks of the transactions it runs) go
     out together when it ends: one hop and one channel-layer batch for a batch of orders committed
-    together (the order engine), instead of one per event; then their announcements reach the
-    subscribers together (`announcements_gathered`: one notification task per batch). Only committed
-    changes ever reach the hooks, so nothing gathered here can belong to a rollback. Nested blocks
-    send with the outermost."""
+    together (the order engine), instead of one per event. Just before, the block's announcements reach
+    the subscribers together (`announcements_gathered`: one notification task per batch; what a subscriber
+    pushes joins the batch). Only committed changes ever reach the hooks, so nothing gathered here can
+    belong to a rollback. Nested blocks send with the outermost."""
     if getattr(_gathering, "events", None) is not None:
         yield
         return
-    with announcements_gathered():
-        _gathering.events = []
-        try:
+    _gathering.events = []
+    try:
+        with announcements_gathered():
             yield
-        finally:
-            events, _gathering.events = _gathering.events, None
-            if events:
-                send_to_users_now(events)
+    finally:
+        events, _gathering.events = _gathering.events, None
+        if events:
+            send_to_users_now(events)
 
 
 def send_to_users_now(events: list[tuple]) -> None:

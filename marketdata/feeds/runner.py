@@ -41,7 +41,7 @@ def configured_tick_handlers() -> list[TickHandler]:
 
 def feed_companions() -> list:
     """What `run_feed` runs beside the feed while it leads (FEED_COMPANIONS, dotted paths of classes whose
-    instances have `async run(stop)`): the order engine, which matches against the quotes this process keeps."""
+    instances have `async run(stop)`): nothing by default; the order engine when it is not given `run_engine`."""
     return [import_string(path)() for path in settings.FEED_COMPANIONS]
 
 

@@ -153,3 +153,18 @@ def test_a_sign_in_from_a_new_browser_is_a_security_email(alice, django_capture_
     (notification,) = Notification.objects.filter(user=alice, kind="security_new_login")
     assert "203.0.113.7" in notification.body and "Safari on iPhone" in notification.body
     assert [m.subject for m in mail.outbox] == ["New sign-in to your account"]
+
+
+def test_an_announcement_that_cannot_be_worded_does_not_cost_the_batch_the_others(alice, alice_account):
+    from notifications.subscribers import notifications_from_announcements
+
+    def fill(order_id: str, **order) -> tuple[str, dict]:
+        order = {"id": order_id, "symbol": "BTC/USD", "side": "buy", "order_class": "simple", **order}
+        return "user_push", {"user_id": str(alice.pk), "event": "fill", "price": "50.00", "order": order}
+
+    # The first has neither a quantity nor a notional to put in its words.
+    notifications_from_announcements([fill("broken"), fill("fine", qty="1")])
+
+    assert list(Notification.objects.filter(user=alice, kind="order_filled").values_list("url", flat=True)) == [
+        "/orders/fine/"
+    ]
