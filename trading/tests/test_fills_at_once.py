@@ -22,6 +22,7 @@ from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
 from speedtrade import realtime
 from speedtrade.errors import DomainError
+from speedtrade.money import to_step
 from trading import engine, services
 from trading.models import Execution, Order, OrderEvent
 from trading.risk import Leg, OrderRequest
@@ -204,7 +205,7 @@ def test_booked_set_based_or_one_at_a_time_the_batch_writes_the_same_rows(
             except DomainError:
                 continue  # refused at placement: nothing to book
         for symbol, ask in asks.items():
-            moved = (ask * D(move)).quantize(D("0.000001") if symbol == "BTC/USD" else D("0.01"))
+            moved = to_step(ask * D(move), D("0.000001") if symbol == "BTC/USD" else D("0.01"))
             quote(symbol=symbol, bid=str(moved - D("0.01")), ask=str(moved), bid_size=size, ask_size=size)
         clock.move_to(BOOKED_AT)
         before = {"lot": TaxLot.objects.order_by("-pk").values_list("pk", flat=True).first() or 0}
