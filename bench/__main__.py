@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import fanout, order_entry, order_fill, reads, report, servers
+from bench import bare_entry, fanout, order_entry, order_fill, reads, report, servers
 from bench.stack import (
     Config,
     Stack,
@@ -81,16 +81,19 @@ SMOKE = {
 }
 
 
-def ceilings(config: Config, seed: dict, sizes: dict) -> dict:
+def ceilings(config: Config, seed_path: str, sizes: dict, work: Path) -> dict:
     """What the machine allows, measured while nothing of ours runs (before the stack starts): the order
     placement's own SQL from raw async psycopg (round trip by round trip, and in one pipeline) at each
-    concurrency, and pgbench tpcb-like, plain and with prepared statements."""
-    log("ceilings (idle stack): raw psycopg, pgbench, on a copy of the seeded database")
+    concurrency, pgbench tpcb-like, plain and with prepared statements, and the same SQL behind a bare ASGI app
+    under the same server and load generator as the stack (`bench.bare_entry`)."""
+    log("ceilings (idle stack): raw psycopg, pgbench, bare ASGI, on a copy of the seeded database")
     # A copy, so that the orders the replay inserts never reach the stack (reconciliation would submit them).
     copy = dataclasses.replace(config, database=f"{config.database}_ceiling")
     database_recreate(copy, template=config.database)
     try:
-        return _ceilings(copy, seed, sizes)
+        return _ceilings(copy, json.loads(Path(seed_path).read_text()), sizes) | {
+            "bare_asgi": bare_entry.ceiling(copy, seed_path, work, sizes)
+        }
     finally:
         database_drop(copy)
 
@@ -243,6 +246,52 @@ def run_order_fill_only(config: Config, sizes: dict, work: Path, *, reuse_seed: 
     return data
 
 
+def seed_refreshed(config: Config, seed_path: str) -> dict:
+    """The seed with new access tokens: they live 30 minutes; a full run is longer than that."""
+    python_module(config, "bench.seed", seed_path, "--refresh-tokens")
+    return json.loads(Path(seed_path).read_text())
+
+
+def account_and_entry_steps(config: Config, seed_path: str, stack: Stack, sizes: dict) -> dict:
+    step, drain = sizes["step_seconds"], sizes["drain_seconds"]
+    seed = seed_refreshed(config, seed_path)
+    account_reads = asyncio.run(
+        reads.account_open_loop(config, seed, stack, rates=sizes["account_rates"], duration=step, drain_seconds=drain)
+    )
+    seed = seed_refreshed(config, seed_path)
+    entry = asyncio.run(
+        order_entry.http_runs(
+            config,
+            seed,
+            stack,
+            rates=sizes["rates"],
+            duration=step,
+            concurrency=sizes["concurrency"],
+            drain_seconds=drain,
+        )
+    )
+    return {"account_reads": account_reads, "order_entry": entry}
+
+
+def run_order_entry_only(config: Config, sizes: dict, work: Path, *, reuse_seed: bool) -> dict:
+    """`--only order-entry`: the ceilings (raw SQL, pgbench, bare ASGI), then GET /api/v1/account and order entry
+    against the whole stack."""
+    data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
+    started = time.monotonic()
+    seed_path = str(work / "seed.json")
+    seeded(config, sizes, seed_path, reuse_seed=reuse_seed)
+    data |= ceilings(config, seed_path, sizes, work)
+    stack = start_stack(config, work)
+    try:
+        data["server"], data["web_workers"] = "uvicorn", config.workers
+        data |= account_and_entry_steps(config, seed_path, stack, sizes)
+    finally:
+        stack.stop_all()
+    data["machine"]["after"] = machine_load()
+    data["elapsed_s"] = round(time.monotonic() - started, 1)
+    return data
+
+
 def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) -> dict:
     data: dict = {"machine": {"before": machine_load(), "cpus": machine_load()["cpus"]}, "sizes": sizes}
     started = time.monotonic()
@@ -261,43 +310,20 @@ def run(config: Config, sizes: dict, work: Path, *, reuse_seed: bool = False) ->
         BENCH_MATCHING=json.dumps(sizes["matching"]),
     )
     data["matching"] = json.loads(Path(matching_path).read_text())
-    data |= ceilings(config, seed, sizes)
-
-    def fresh_seed() -> dict:
-        # Access tokens live 30 minutes; a full run is longer than that.
-        python_module(config, "bench.seed", seed_path, "--refresh-tokens")
-        return json.loads(Path(seed_path).read_text())
-
+    data |= ceilings(config, seed_path, sizes, work)
     data["alerts"] = alerts_step(config, sizes, work)
 
     stack = start_stack(config, work)
-    step, drain = sizes["step_seconds"], sizes["drain_seconds"]
     try:
         data["server"], data["web_workers"] = "uvicorn", config.workers
         data["order_to_fill"] = order_fill_steps(config, seed, stack, sizes)
         data["reads"] = asyncio.run(reads.reads(config, seed, repeats=sizes["reads_repeats"]))
-        data["account_reads"] = asyncio.run(
-            reads.account_open_loop(
-                config, seed, stack, rates=sizes["account_rates"], duration=step, drain_seconds=drain
-            )
-        )
-        seed = fresh_seed()
-        data["order_entry"] = asyncio.run(
-            order_entry.http_runs(
-                config,
-                seed,
-                stack,
-                rates=sizes["rates"],
-                duration=step,
-                concurrency=sizes["concurrency"],
-                drain_seconds=drain,
-            )
-        )
+        data |= account_and_entry_steps(config, seed_path, stack, sizes)
         data["memory_mb"] = {name: process.rss_mb() for name, process in stack.processes.items()}
         stack.stop("worker")
         stack.stop("engine")
         stack.stop("feed")  # from here the fan-out feed is the only publisher
-        seed = fresh_seed()
+        seed = seed_refreshed(config, seed_path)
         data["fanout"] = fanout_step(config, seed, stack, sizes)
         data["memory_mb_after_fanout"] = {name: process.rss_mb() for name, process in stack.processes.items()}
         stack.stop_all()
@@ -429,13 +455,56 @@ def order_fill_rows(fills: list[dict]) -> list[dict]:
     return rows
 
 
-def summary_rows(data: dict) -> list[dict]:
+def _sustained(runs: list[dict]) -> float:
+    return max((run["accepted_per_s"] for run in runs if run["sustained"]), default=0)
+
+
+def bare_rows(bare: dict) -> list[dict]:
+    """The bare ASGI ceiling: what the same server, load generator and SQL sustain with nothing of ours between."""
+    label = f"ceiling (idle): bare ASGI, uvicorn {bare['workers']} workers"
+    rows = [
+        {
+            "name": f"{label}: order entry sustained orders/s (same rule)",
+            "target": "(ceiling)",
+            "result": _sustained(bare["open_loop"]),
+            "met": None,
+        },
+        {
+            "name": f"{label}: order entry closed-loop orders/s",
+            "target": "(ceiling)",
+            "result": bare["closed_loop"]["accepted_per_s"],
+            "met": None,
+        },
+    ]
+    for run in bare["open_loop"]:
+        latency = run["latency_ms"]
+        rows.append(
+            {
+                "name": f"{label}: order entry at {run['offered_per_s']}/s p50 / p99 ms; answers",
+                "target": "(ceiling)",
+                "result": f"{latency['p50']} / {latency['p99']}; {report.answers(run)}",
+                "met": None,
+            }
+        )
+    rows.append(
+        {
+            "name": f"{label}: GET /api/v1/account sustained req/s (same rule)",
+            "target": "(ceiling)",
+            "result": _sustained(bare["account"]),
+            "met": None,
+        }
+    )
+    return rows
+
+
+def order_entry_rows(data: dict) -> list[dict]:
+    """Order entry, its ceilings and GET /api/v1/account (`--only order-entry` and the whole run)."""
     entry = data["order_entry"]
     by_rate = {run["offered_per_s"]: run for run in entry["open_loop"]}
     closed = entry["closed_loop"]["accepted_per_s"]
     raw = data["raw_psycopg"]["orders_per_s"]
     rows = []
-    sustained = max((r["accepted_per_s"] for r in entry["open_loop"] if r["sustained"]), default=0)
+    sustained = _sustained(entry["open_loop"])
     rows.append(
         {
             "name": "order entry: sustained orders/s (open loop; p99 ≤ 25 ms, ≥ 99.5 % accepted, no backlog)",
@@ -507,6 +576,7 @@ def summary_rows(data: dict) -> list[dict]:
             "met": None,
         }
     )
+    rows += bare_rows(data["bare_asgi"]) if "bare_asgi" in data else []
     for key, label in (("pgbench", "pgbench tpcb-like tps"), ("pgbench_prepared", "pgbench tpcb-like -M prepared tps")):
         bench = data[key]
         rows.append(
@@ -517,17 +587,24 @@ def summary_rows(data: dict) -> list[dict]:
                 "met": None,
             }
         )
-    rows += order_fill_rows(data["order_to_fill"])
     accounts = data["account_reads"]
-    best_account = max((r["accepted_per_s"] for r in accounts if r["sustained"]), default=0)
+    best_account = _sustained(accounts)
     rows.append(
         {
             "name": "GET /api/v1/account: sustained req/s (p99 ≤ 25 ms, ≥ 99.5 % ok)",
             "target": "≥ 1,000/s",
             "result": best_account,
+            "ceiling": _sustained(data["bare_asgi"]["account"]) if "bare_asgi" in data else None,
             "met": best_account >= 1000,
         }
     )
+    return rows
+
+
+def summary_rows(data: dict) -> list[dict]:
+    entry = data["order_entry"]
+    rows = order_entry_rows(data)
+    rows += order_fill_rows(data["order_to_fill"])
     steps = [*entry["open_loop"], entry["closed_loop"], *data["order_to_fill"]]
     correct = sum(1 for step in steps if step["correctness"]["ok"])
     rows.append(
@@ -622,6 +699,7 @@ def summary_rows(data: dict) -> list[dict]:
 ONLY = {
     "fanout": (run_fanout_only, fanout_rows),
     "order-fill": (run_order_fill_only, lambda data: order_fill_rows(data["order_to_fill"])),
+    "order-entry": (run_order_entry_only, order_entry_rows),
 }
 
 
@@ -641,7 +719,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["alerts", "fanout", "order-fill"],
+        choices=["alerts", "fanout", "order-fill", "order-entry"],
         help="one step alone at the chosen size (results in bench/results/<step>.md, not committed)",
     )
     parser.add_argument(

@@ -30,7 +30,7 @@ from accounts.models import User  # noqa: E402
 from marketdata.models import Asset  # noqa: E402
 from marketdata.quotes import Quote, store_quotes  # noqa: E402
 from marketdata.services import assets_load  # noqa: E402
-from portfolios.selectors import primary_account  # noqa: E402
+from portfolios.selectors import primary_account, valuation_inputs  # noqa: E402
 from trading import services  # noqa: E402
 from trading.models import Order, OrderEvent  # noqa: E402
 from trading.risk import OrderRequest  # noqa: E402
@@ -110,17 +110,15 @@ def resting_buy(symbol: str, **extra) -> OrderRequest:
     )
 
 
-def order_sql_capture(account, symbol: str):
-    """The statements one order placement sends inside its transaction, with their parameters, in order.
-
-    Ids that differ per order or per trader are left as placeholders for the replay to fill in.
-    """
-    captured: list[tuple[str, tuple]] = []
+def statements_captured(action, names: dict[str, str]) -> list[tuple[str, tuple | dict]]:
+    """The statements `action()` sends inside one transaction, with their parameters, in order; the values in
+    `names` (ids that differ per order or per trader) left as placeholders for a replay to fill in."""
+    captured: list[tuple[str, tuple | dict]] = []
     capturing = True
 
     def wrapper(execute, sql, params, many, context):
         if capturing and "SAVEPOINT" not in sql:
-            captured.append((sql, tuple(params or ())))
+            captured.append((sql, dict(params) if isinstance(params, dict) else tuple(params or ())))
         return execute(sql, params, many, context)
 
     def stop():
@@ -129,27 +127,47 @@ def order_sql_capture(account, symbol: str):
 
     with connection.execute_wrapper(wrapper), transaction.atomic():
         transaction.on_commit(stop)  # registered first: runs before the submit task and sees nothing after commit
-        order, _ = services.order_place(
-            account=account, request=resting_buy(symbol, client_order_id=f"capture-{uuid.uuid4().hex[:8]}")
-        )
-    names = {
-        str(order.id): "$order_id",
-        order.client_order_id: "$client_order_id",
-        str(account.pk): "$account_id",
-        str(account.user_id): "$user_id",
-    }
-    # Plain values only (TextChoices members are enums): the replay runs without Django.
-    plain = [(sql, tuple(p.value if isinstance(p, enum.Enum) else p for p in params)) for sql, params in captured]
+        names |= action()
 
     def named(param):
-        """A whole id becomes its placeholder; ids inside a text (the order writer's JSON rows) too."""
+        """Plain values only (TextChoices members are enums: the replay runs without Django); a whole id becomes
+        its placeholder, ids inside a text (the order writer's JSON rows) too."""
+        param = param.value if isinstance(param, enum.Enum) else param
         if str(param) in names or not isinstance(param, str):
             return names.get(str(param), param)
         for value, name in names.items():
             param = param.replace(value, name)
         return param
 
-    return [(sql, tuple(named(p) for p in params)) for sql, params in plain], order
+    return [
+        (sql, {key: named(p) for key, p in params.items()} if isinstance(params, dict) else tuple(map(named, params)))
+        for sql, params in captured
+    ]
+
+
+def order_sql_capture(account, symbol: str) -> tuple[list[tuple[str, tuple | dict]], Order]:
+    """One order placement's statements (the order entry ceilings replay them)."""
+    placed = []
+
+    def place() -> dict[str, str]:
+        order, _ = services.order_place(
+            account=account, request=resting_buy(symbol, client_order_id=f"capture-{uuid.uuid4().hex[:8]}")
+        )
+        placed.append(order)
+        return {str(order.id): "$order_id", order.client_order_id: "$client_order_id"}
+
+    ids = {str(account.pk): "$account_id", str(account.user_id): "$user_id"}
+    return statements_captured(place, ids), placed[0]
+
+
+def account_sql_capture(account) -> list[tuple[str, tuple | dict]]:
+    """`GET /api/v1/account`'s reads (the bare ceiling replays them)."""
+
+    def read() -> dict[str, str]:
+        valuation_inputs(account=account, account_read=True)
+        return {}
+
+    return statements_captured(read, {str(account.pk): "$account_id"})
 
 
 def reads_seed(symbols: list[str], orders_total: int, positions: int) -> tuple[str, str]:
@@ -219,6 +237,9 @@ def main(out_path: str) -> None:
     sql_path = out_path + ".order_sql.pickle"
     with open(sql_path, "wb") as handle:
         pickle.dump(statements, handle)
+    account_sql_path = out_path + ".account_sql.pickle"
+    with open(account_sql_path, "wb") as handle:
+        pickle.dump(account_sql_capture(capture_account), handle)
     reads_token, reads_session = reads_seed(symbols, sizes.get("reads_orders", 5000), sizes.get("reads_positions", 50))
     # Planner statistics for the rows just bulk-loaded, as a live database has them: without, the first minute
     # (until autovacuum analyzes) lists orders by sorting all 5,000 instead of reading 500 off (account, created_at).
@@ -231,6 +252,7 @@ def main(out_path: str) -> None:
         "reads_session": reads_session,
         "order_sql": sql_path,
         "order_sql_statements": len(statements),
+        "account_sql": account_sql_path,
         "capture_order_asset_id": str(captured_order.asset_id),
         "celery_eager": settings.CELERY_TASK_ALWAYS_EAGER,
     }

@@ -57,6 +57,11 @@ def test_every_benchmark_runs_at_smoke_size_and_reports_well_formed_results(tmp_
     assert results["raw_psycopg"]["orders_per_s"] > 0 and results["raw_psycopg"]["errors"] == 0
     assert results["raw_psycopg_pipeline"]["orders_per_s"] > 0
     assert results["pgbench"]["tps"] > 0 and results["pgbench_prepared"]["tps"] > 0
+    # The bare ASGI ceiling answered every order and account read it was sent, as the stack is asked to.
+    bare = results["bare_asgi"]
+    assert bare["closed_loop"]["accepted"] > 0
+    assert all(set(run["statuses"]) == {"201"} for run in bare["open_loop"]), bare["open_loop"]
+    assert all(set(run["statuses"]) == {"200"} for run in bare["account"]), bare["account"]
     for fill in results["order_to_fill"]:
         assert fill["entry"]["statuses"] == {"201": fill["orders"]}
         assert fill["missing_fills"] == 0 and fill["fills"] == fill["orders"]
