@@ -109,6 +109,75 @@ def test_a_provider_that_never_recovers_gives_up_after_the_last_attempt(
     flaky_email.FAILURES_LEFT["count"] = 0
 
 
+def _three_deposits(user) -> list[Notification]:
+    context = {"amount": "$10.00"}
+    events = [
+        Event(user_id=user.pk, kind="deposit_settled", event_key=f"transfer:{n}", context=context) for n in (1, 2, 3)
+    ]
+    return [notification for notification, _ in notifications_record(events)]
+
+
+@pytest.fixture
+def email_backend(settings):
+    """Select one of flaky_email's backends; its counters start clean and are left clean."""
+
+    def select(name: str):
+        settings.EMAIL_BACKEND = f"notifications.tests.flaky_email.{name}"
+        return flaky_email
+
+    flaky_email.SENT_THROUGH.clear()
+    yield select
+    flaky_email.FAILURES_LEFT["count"] = flaky_email.CRASH_AT["message"] = 0
+    flaky_email.SENT_THROUGH.clear()
+
+
+def test_a_batch_of_notifications_is_emailed_over_one_connection(
+    alice, email_backend, django_capture_on_commit_callbacks
+):
+    backend = email_backend("FlakyEmailBackend")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _three_deposits(alice)
+
+    assert len(mail.outbox) == 3
+    assert len(backend.SENT_THROUGH) == 3 and len(set(backend.SENT_THROUGH)) == 1
+    assert set(Delivery.objects.values_list("status", "attempts")) == {(DeliveryStatus.SENT, 1)}
+
+
+def test_an_email_the_provider_refuses_in_a_batch_is_retried_alone(
+    alice, email_backend, django_capture_on_commit_callbacks
+):
+    email_backend("FlakyEmailBackend").FAILURES_LEFT["count"] = 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first, second, third = _three_deposits(alice)
+
+    assert len(mail.outbox) == 3  # eager: the retry ran at once
+    attempts = dict(Delivery.objects.values_list("notification_id", "attempts"))
+    assert (attempts[first.pk], attempts[second.pk], attempts[third.pk]) == (2, 1, 1)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+
+
+def test_a_worker_killed_mid_batch_leaves_the_rest_for_the_redelivered_batch_and_never_resends(
+    alice, email_backend, django_capture_on_commit_callbacks
+):
+    email_backend("CrashingEmailBackend").CRASH_AT["message"] = 2
+    with pytest.raises(SystemExit), django_capture_on_commit_callbacks(execute=True):
+        first, second, third = _three_deposits(alice)
+    assert len(mail.outbox) == 1
+
+    deliveries_send.apply(args=[[str(n.pk) for n in Notification.objects.all()]])  # acks_late: the message again
+
+    statuses = dict(Delivery.objects.values_list("notification__event_key", "status"))
+    # The one being sent when the worker died may have left: it is never sent twice, the row shows it.
+    assert statuses == {
+        "transfer:1": DeliveryStatus.SENT,
+        "transfer:2": DeliveryStatus.SENDING,
+        "transfer:3": DeliveryStatus.SENT,
+    }
+    assert len(mail.outbox) == 2
+
+
 def test_email_switched_off_sends_nothing_but_keeps_the_in_app_notification(alice, django_capture_on_commit_callbacks):
     preference_update(user=alice, category="transfers", email=False)
 
