@@ -314,6 +314,40 @@ def test_a_crypto_buy_is_placed_on_the_event_loop_as_drf_places_it(lockstep, loo
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("engine_inline", [False, True])
+def test_an_order_placed_on_the_event_loop_reaches_the_users_sockets_and_wakes_the_engine(
+    settings, lockstep, loop_spy, alice, engine_inline
+):
+    """The `new` trade update and the engine's wake go out together after the writer's commit (one Redis round
+    trip: the group send as a script beside the PUBLISH): the user's socket gets the update as DRF's order sends
+    it, the engine hears the wake (or, with no engine, the order is submitted in process after the update)."""
+    import redis
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from speedtrade.realtime import user_group
+    from trading.queueing import ENGINE_WAKE_CHANNEL
+
+    settings.TRADING_ENGINE_INLINE = engine_inline
+    layer = get_channel_layer()
+    socket = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(alice.id), socket)
+    wakes = redis.Redis.from_url(settings.REDIS_URL).pubsub()
+    wakes.subscribe(ENGINE_WAKE_CHANNEL)
+    assert wakes.get_message(timeout=5)["type"] == "subscribe"
+    order = {"symbol": "COIN/USD", "side": "buy", "type": "limit", "time_in_force": "gtc", "qty": "2"}
+    lean, django = lockstep.both("/api/v1/orders", "token", json.dumps({**order, "limit_price": "9"}).encode())
+    assert lean.by_lean and lean.status == 201 and len(loop_spy) == 1
+
+    update = async_to_sync(layer.receive)(socket)
+    assert (update["type"], update["stream"], update["data"]["event"]) == ("user.event", "trade_updates", "new")
+    assert update["data"]["order"]["id"] == lean.json()["id"]
+    woken = wakes.get_message(timeout=5)
+    wakes.close()
+    assert (woken is not None and woken["type"] == "message") is not engine_inline
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_refusals_from_the_event_loop_read_as_drfs(lockstep, loop_spy):
     """Buying power (seen locked by the writer), a used client_order_id (the existing order back, 200; another
     order under it, 422) and a refusal before the writer come out of the loop's attempt as DRF words them."""
