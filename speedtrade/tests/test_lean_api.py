@@ -125,6 +125,41 @@ def assert_same(lean: Answer, django: Answer) -> None:
 # --- the routes, answered by the lean path and identical to DRF ------------------------------------------------
 
 
+def _request_metrics() -> dict[tuple, float]:
+    """django-prometheus's request counts (latency and sizes: how many observed), by labels."""
+    from prometheus_client import REGISTRY
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in REGISTRY.collect()
+        if family.name.startswith("django_http_requests") or family.name.startswith("django_http_responses")
+        for sample in family.samples
+        if sample.name.endswith(("_total", "_count"))
+    }
+
+
+def _metrics_added(request) -> dict[tuple, float]:
+    before = _request_metrics()
+    request()
+    return {key: value - before.get(key, 0) for key, value in _request_metrics().items() if value != before.get(key)}
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/api/v1/account"), ("GET", "/v2/orders"), ("POST", "/v2/orders")])
+def test_the_lean_path_counts_a_request_in_the_metrics_as_django_does(apps, alice_token, acme, method, path):
+    warm(apps, bearer(alice_token))
+    headers = [*bearer(alice_token), ("Content-Type", "application/json")] if method == "POST" else bearer(alice_token)
+    body = b'{"symbol": "ACME", "side": "sell", "type": "market", "time_in_force": "day", "qty": "1"}'
+    request = {"headers": headers, "body": body if method == "POST" else b""}
+    for _ in range(2):  # the second time with the labelled metrics the first one made
+        answers = []
+        counters_reset()
+        lean = _metrics_added(lambda: answers.append(apps.request(apps.lean, method, path, **request)))  # noqa: B023
+        counters_reset()
+        django = _metrics_added(lambda: answers.append(apps.request(apps.django, method, path, **request)))  # noqa: B023
+        assert answers[0].by_lean and answers[0].status == answers[1].status
+        assert lean == django
+
+
 @pytest.mark.parametrize("prefix", ["/api/v1", "/v2"])
 @pytest.mark.parametrize("path", ["/account", "/positions", "/orders"])
 def test_reads_with_an_access_token_are_answered_by_the_lean_path_as_drf_does(apps, alice_token, acme, prefix, path):
