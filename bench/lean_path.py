@@ -70,12 +70,12 @@ def main() -> None:
 
     # Off: every request through Django and DRF; thread: the lean path with orders in the request's thread; loop:
     # orders on the event loop (LEAN_API_ASYNC_ORDERS; the bench's crypto buys in a cash account qualify).
-    variants = {
+    variants: dict[str, dict[str, str]] = {
         "off": {"LEAN_API_ENABLED": "false"},
         "thread": {"LEAN_API_ENABLED": "true", "LEAN_API_ASYNC_ORDERS": "false"},
         "loop": {"LEAN_API_ENABLED": "true", "LEAN_API_ASYNC_ORDERS": "true"},
     }
-    variants = {name: variants[name] for name in args.variants.split(",")}
+    variants = {name: variants[name] for name in args.variants.split(",")}  # as asked, in that order
     steps = {"GET /api/v1/account": account, "POST /api/v1/orders": order}
     rows = []
     try:

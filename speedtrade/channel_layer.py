@@ -277,7 +277,7 @@ class CancellableRedisChannelLayer(RedisChannelLayer):
         first = len(pipeline)
         now = time.time()
         packer = msgpack.Packer()
-        capacities = [arg for prefix, capacity in self._capacity_prefixes for arg in (prefix, capacity)]
+        capacities = [arg for prefix, capacity in self._capacity_prefixes or [] for arg in (prefix, capacity)]
         for n, (group, message) in enumerate(messages):
             assert self.require_valid_group_name(group), "Group name not valid"
             # The message as channels-redis serializes it for a channel key, less the `__asgi_channel__` entry the
@@ -289,7 +289,9 @@ class CancellableRedisChannelLayer(RedisChannelLayer):
                 1,
                 self._group_key(group),
                 self.prefix,
-                random.randbytes(self._serializer.random_prefix_length) + packer.pack_map_header(len(message) + 1),
+                # A unique prefix, not a secret (channels-redis's serializer uses `random` too).
+                random.randbytes(self._serializer.random_prefix_length)  # noqa: S311
+                + packer.pack_map_header(len(message) + 1),
                 packed,
                 repr(now + n * 1e-6),  # a later score for a later message keeps a channel's messages in order
                 int(now) - self.group_expiry,

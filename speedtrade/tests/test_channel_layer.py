@@ -186,7 +186,9 @@ _message_values = st.recursive(
 @settings(max_examples=40, deadline=None)
 @given(
     members=st.lists(
-        st.tuples(st.sampled_from(["specific.p1!", "specific.p2!", "plain."]), st.text("abcdef", min_size=1, max_size=6)),
+        st.tuples(
+            st.sampled_from(["specific.p1!", "specific.p2!", "plain."]), st.text("abcdef", min_size=1, max_size=6)
+        ),
         max_size=8,
         unique=True,
     ),

@@ -144,7 +144,9 @@ def _metrics_added(request) -> dict[tuple, float]:
     return {key: value - before.get(key, 0) for key, value in _request_metrics().items() if value != before.get(key)}
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/api/v1/account"), ("GET", "/v2/orders"), ("POST", "/v2/orders")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/api/v1/account"), ("GET", "/v2/orders"), ("POST", "/v2/orders")]
+)
 def test_the_lean_path_counts_a_request_in_the_metrics_as_django_does(apps, alice_token, acme, method, path):
     warm(apps, bearer(alice_token))
     headers = [*bearer(alice_token), ("Content-Type", "application/json")] if method == "POST" else bearer(alice_token)
