@@ -82,6 +82,7 @@ class EngineWaker:
         try:
             replies = None
             if with_commands is not None:
+                self.again = False
                 with_commands.publish(ENGINE_WAKE_CHANNEL, b"")
                 replies = (await with_commands.execute())[:-1]
             else:
