@@ -50,9 +50,10 @@ async def order_handed_on_async(
     writes through Django), after `with_commands`. `with_commands`, a pipeline of the caller's on that client (the
     order's trade update), goes out with the wake in one round trip; its replies are returned, its error raised."""
     if settings.TRADING_ENGINE_INLINE:
-        replies = None if with_commands is None else await with_commands.execute()
-        await in_thread(order_submit_queue, order_id)
-        return replies
+        try:
+            return None if with_commands is None else await with_commands.execute()
+        finally:  # submitted even when the commands failed (Redis away), as the update's failure never stopped it
+            await in_thread(order_submit_queue, order_id)
     return await _engine_waker(redis_client).wake(redis_client, with_commands=with_commands)
 
 
