@@ -3,7 +3,7 @@ worker, with the lean path off (every request through Django and DRF), on with o
 on with orders on the event loop; requests/s and the web process's CPU per request. A light measurement for
 docs/notes/bench.md, not `make bench`.
 
-    .venv/bin/python -m bench.lean_path [--seconds 10] [--clients 16]
+    .venv/bin/python -m bench.lean_path [--seconds 10] [--clients 16] [--variants off,thread,loop]
 
 Uses its own database (`BENCH_DATABASE`, default speedtrade_lean, dropped afterwards) and Redis db
 (`BENCH_REDIS_URL`), seeded small by bench/seed.py, and `BENCH_PORT` for the server. Orders rest (limit buys
@@ -44,6 +44,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--variants", default="off,thread,loop", help="which of off, thread, loop to run (comma-separated, in order)"
+    )
     args = parser.parse_args()
     config = Config(
         database=os.environ.get("BENCH_DATABASE", "speedtrade_lean"),
@@ -67,11 +70,12 @@ def main() -> None:
 
     # Off: every request through Django and DRF; thread: the lean path with orders in the request's thread; loop:
     # orders on the event loop (LEAN_API_ASYNC_ORDERS; the bench's crypto buys in a cash account qualify).
-    variants = {
+    variants: dict[str, dict[str, str]] = {
         "off": {"LEAN_API_ENABLED": "false"},
         "thread": {"LEAN_API_ENABLED": "true", "LEAN_API_ASYNC_ORDERS": "false"},
         "loop": {"LEAN_API_ENABLED": "true", "LEAN_API_ASYNC_ORDERS": "true"},
     }
+    variants = {name: variants[name] for name in args.variants.split(",")}  # as asked, in that order
     steps = {"GET /api/v1/account": account, "POST /api/v1/orders": order}
     rows = []
     try:

@@ -21,11 +21,14 @@ leaving its groups (an exception) is forgotten (`channel_forget`) and drops out 
 import asyncio
 import functools
 import logging
+import random
 import time
 import weakref
 from collections import defaultdict, deque
+from collections.abc import Callable
 from typing import Any
 
+import msgpack
 from channels_redis.core import RedisChannelLayer
 
 from speedtrade.cancellation import cancel_and_wait
@@ -48,6 +51,46 @@ GROUP_SEND_LUA = """
     return over_capacity
 """
 
+# A group send in Redis (`group_send_many_queue`): the group's members (expired ones out first), grouped by channel key
+# (a process-specific channel's key is its name up to its "!"), then to each key, under its capacity, the message as
+# channels-redis serializes it for that key (`_map_channel_keys_to_connection`): ARGV[2] (random prefix and the map's
+# header), ARGV[3] (the message's entries), then `__asgi_channel__` and the key's channels, in msgpack. A channel's
+# capacity is that of the first name prefix in ARGV[9], ARGV[11]… it starts with, else ARGV[8]. Returns how many
+# keys were over capacity.
+GROUP_PUSH_LUA = """
+    local prefix, head, entries, score = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[5])
+    local keys, channels = {}, {}
+    for _, channel in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+        local bang = string.find(channel, '!', 1, true)
+        local key = prefix .. (bang and string.sub(channel, 1, bang) or channel)
+        if channels[key] == nil then
+            channels[key] = {}
+            keys[#keys + 1] = key
+        end
+        table.insert(channels[key], channel)
+    end
+    local over_capacity = 0
+    for _, key in ipairs(keys) do
+        local first = channels[key][1]
+        local capacity = tonumber(ARGV[8])
+        for i = 9, #ARGV, 2 do
+            if string.sub(first, 1, #ARGV[i]) == ARGV[i] then
+                capacity = tonumber(ARGV[i + 1])
+                break
+            end
+        end
+        redis.call('ZREMRANGEBYSCORE', key, 0, ARGV[6])
+        if redis.call('ZCOUNT', key, '-inf', '+inf') < capacity then
+            local message = head .. entries .. cmsgpack.pack('__asgi_channel__') .. cmsgpack.pack(channels[key])
+            redis.call('ZADD', key, score, message)
+            redis.call('EXPIRE', key, ARGV[7])
+        else
+            over_capacity = over_capacity + 1
+        end
+    end
+    return over_capacity
+"""
 
 # A process's channel (`specific.<process>!`): what `_brpop_with_clean` does first — put back the messages of a receive
 # that was cancelled (its backup) — then up to ARGV[3] messages already waiting, in order, in the same round trip.
@@ -71,8 +114,9 @@ def _keep_popped(popped: deque[bytes], fetch: asyncio.Future) -> None:
 class CancellableRedisChannelLayer(RedisChannelLayer):
     """Also receives a process's messages in batches (`_brpop_with_clean`)."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, channel_capacity=None, **kwargs) -> None:
+        super().__init__(*args, channel_capacity=channel_capacity, **kwargs)
+        self._channel_capacity_given = dict(channel_capacity or {})
         self._popped: defaultdict[str, deque[bytes]] = defaultdict(deque)  # per channel key: taken, not yet handed out
         self._unbacked: set[str] = set()  # channel keys whose last message handed out was never in the backup queue
         # Per event loop (its connections and its consumers): group -> channels it joined and has not left, and the
@@ -179,10 +223,16 @@ class CancellableRedisChannelLayer(RedisChannelLayer):
             raise
 
     async def group_send_many(self, messages: list[tuple[str, dict]]) -> None:
-        """`group_send` of each (group, message), each group's in the given order, in two round trips per Redis
-        host for the whole batch: every group's members in one pipeline, then every push in another.
+        """`group_send` of each (group, message), each group's in the given order: in one round trip for the whole
+        batch (`group_send_many_queue`) where the layer has one Redis and its capacities are by name prefix, else
+        in two per Redis host (every group's members in one pipeline, then every push in another).
         channels-redis's `group_send` costs four round trips per message (a tick batch's fired alerts:
         speedtrade.realtime.send_to_users_now). Built on channels-redis's own key mapping and serializer."""
+        if self.group_sends_in_script:
+            pipe = self.connection(0).pipeline(transaction=False)
+            sent = self.group_send_many_queue(pipe, messages)
+            sent(await pipe.execute())
+            return
         groups_by_connection: defaultdict[int, list[str]] = defaultdict(list)
         for group in dict.fromkeys(group for group, _ in messages):
             assert self.require_valid_group_name(group), "Group name not valid"
@@ -216,5 +266,70 @@ class CancellableRedisChannelLayer(RedisChannelLayer):
         for index, pipe in pushes.items():
             replies = await pipe.execute()
             over_capacity = sum(reply for reply, push in zip(replies, is_push[index], strict=True) if push)
-            if over_capacity:
-                logger.info("%s channels over capacity in a batch of %s group messages", over_capacity, len(messages))
+            _over_capacity_log(over_capacity, len(messages))
+
+    def group_send_many_queue(self, pipeline, messages: list[tuple[str, dict]]) -> Callable[[list], None]:
+        """`group_send_many`'s work queued on the caller's pipeline to this layer's one Redis (one script per message:
+        its group's members and the pushes to them, in Redis), so that other commands share its round trip; the
+        returned function takes the pipeline's replies (all of them, the caller's too). Only where
+        `group_sends_in_script`."""
+        assert self.group_sends_in_script
+        first = len(pipeline)
+        now = time.time()
+        packer = msgpack.Packer()
+        capacities = [arg for prefix, capacity in self._capacity_prefixes or [] for arg in (prefix, capacity)]
+        for n, (group, message) in enumerate(messages):
+            assert self.require_valid_group_name(group), "Group name not valid"
+            # The message as channels-redis serializes it for a channel key, less the `__asgi_channel__` entry the
+            # script appends (the channels of that key): the map's header counts it; the random prefix keeps
+            # equal messages apart in a channel's sorted set.
+            packed = b"".join(packer.pack(key) + packer.pack(value) for key, value in message.items())
+            pipeline.eval(
+                GROUP_PUSH_LUA,
+                1,
+                self._group_key(group),
+                self.prefix,
+                # A unique prefix, not a secret (channels-redis's serializer uses `random` too).
+                random.randbytes(self._serializer.random_prefix_length)  # noqa: S311
+                + packer.pack_map_header(len(message) + 1),
+                packed,
+                repr(now + n * 1e-6),  # a later score for a later message keeps a channel's messages in order
+                int(now) - self.group_expiry,
+                int(now) - int(self.expiry),
+                self.expiry,
+                self.capacity,
+                *capacities,
+            )
+        count = len(messages)
+
+        def sent(replies: list) -> None:
+            _over_capacity_log(sum(replies[first : first + count]), count)
+
+        return sent
+
+    @functools.cached_property
+    def group_sends_in_script(self) -> bool:
+        """Whether `group_send_many_queue` can do a group send in Redis: one host (the group's key and its members'
+        channel keys on it), messages not encrypted, and each channel's capacity decided by a prefix of its name."""
+        return (
+            self.ring_size == 1
+            and self._serializer.crypter is None
+            and self._capacity_prefixes is not None
+            and self.serialize({"a": 1})[self._serializer.random_prefix_length :] == msgpack.packb({"a": 1})
+        )
+
+    @functools.cached_property
+    def _capacity_prefixes(self) -> list[tuple[str, int]] | None:
+        """`channel_capacity` as (name prefix, capacity) in its order (a glob "specific.*" is the prefix
+        "specific."), or None when a pattern is something else."""
+        prefixes = []
+        for pattern, capacity in self._channel_capacity_given.items():
+            if not isinstance(pattern, str) or not pattern.endswith("*") or any(c in pattern[:-1] for c in "*?[]"):
+                return None
+            prefixes.append((pattern[:-1], capacity))
+        return prefixes
+
+
+def _over_capacity_log(over_capacity: int, messages: int) -> None:
+    if over_capacity:
+        logger.info("%s channels over capacity in a batch of %s group messages", over_capacity, messages)

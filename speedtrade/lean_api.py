@@ -670,16 +670,35 @@ def _metrics_record(request: LeanRequest, view_name: str, *, status: int, conten
     """What django-prometheus's two middlewares record for a request, for the same dashboards."""
     metrics = Metrics.get_instance()
     elapsed = time.perf_counter() - started
-    method, transport, code = request.method, "https" if request.secure else "http", str(status)
+    labelled = _labelled_metrics(view_name, request.method, "https" if request.secure else "http", str(status))
     metrics.requests_total.inc()
-    metrics.requests_by_method.labels(method=method).inc()
-    metrics.requests_by_transport.labels(transport=transport).inc()
     metrics.requests_body_bytes.observe(len(request.body))
-    metrics.requests_by_view_transport_method.labels(view=view_name, transport=transport, method=method).inc()
     metrics.responses_total.inc()
-    metrics.responses_by_status.labels(status=code).inc()
-    metrics.responses_by_status_view_method.labels(status=code, view=view_name, method=method).inc()
-    metrics.responses_by_charset.labels(charset="utf-8").inc()
     metrics.responses_body_bytes.observe(content_length)
-    metrics.requests_latency_by_view_method.labels(view=view_name, method=method).observe(elapsed)
     metrics.requests_latency_before.observe(elapsed)
+    for counter in labelled.counters:
+        counter.inc()
+    labelled.latency.observe(elapsed)
+
+
+@dataclass(frozen=True)
+class _LabelledMetrics:
+    counters: tuple  # the labelled counters a request of these labels increments
+    latency: Any  # its latency histogram
+
+
+@cache
+def _labelled_metrics(view_name: str, method: str, transport: str, code: str) -> _LabelledMetrics:
+    """The metrics of one route, method, transport and status, labelled once (prometheus_client's `labels` looks
+    the child up under a lock on every call: seven per request)."""
+    metrics = Metrics.get_instance()
+    counters = (
+        metrics.requests_by_method.labels(method=method),
+        metrics.requests_by_transport.labels(transport=transport),
+        metrics.requests_by_view_transport_method.labels(view=view_name, transport=transport, method=method),
+        metrics.responses_by_status.labels(status=code),
+        metrics.responses_by_status_view_method.labels(status=code, view=view_name, method=method),
+        metrics.responses_by_charset.labels(charset="utf-8"),
+        metrics.responses_by_templatename.labels(templatename="None"),  # a DRF Response's, which has no template
+    )
+    return _LabelledMetrics(counters, metrics.requests_latency_by_view_method.labels(view=view_name, method=method))

@@ -9,7 +9,7 @@ import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -152,6 +152,27 @@ async def send_to_users_async(events: list[tuple]) -> None:
     else:
         for group, message in messages:
             await layer.group_send(group, message)
+    _sent_announce(events)
+
+
+def send_to_users_queue(pipeline, redis_url: str, events: list[tuple]) -> Callable[[list], None] | None:
+    """`send_to_users_async` queued on the caller's pipeline to the Redis at `redis_url`, to go out with the caller's
+    own commands (the lean path's order: its trade update with the engine's wake); the returned function takes the
+    pipeline's replies and announces. None where the channel layer cannot send that way (another Redis, several,
+    or encrypted messages): `send_to_users_async` then."""
+    layer = get_channel_layer()
+    if not getattr(layer, "group_sends_in_script", False) or layer.hosts[0].get("address") != redis_url:
+        return None
+    sent = layer.group_send_many_queue(pipeline, user_messages(events))
+
+    def announce_sent(replies: list) -> None:
+        sent(replies)
+        _sent_announce(events)
+
+    return announce_sent
+
+
+def _sent_announce(events: list[tuple]) -> None:
     with announcements_gathered():  # no await inside: only these events' announcements are gathered
         for user_id, stream, data in events:
             announced_now(USER_PUSH, user_push_payload(user_id, stream, data))

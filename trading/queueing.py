@@ -42,14 +42,19 @@ def _order_handed_on(order_id) -> None:
         engine_wake()
 
 
-async def order_handed_on_async(order_id, *, redis_client: aioredis.Redis, in_thread) -> None:
+async def order_handed_on_async(
+    order_id, *, redis_client: aioredis.Redis, in_thread, with_commands: aioredis.client.Pipeline | None = None
+) -> list | None:
     """`order_submit_after_commit`'s work for an order committed on an event loop: the wake on the loop's Redis
     client (`EngineWaker`); where no engine runs, the in-process submission through `in_thread` (it reads and
-    writes through Django)."""
+    writes through Django), after `with_commands`. `with_commands`, a pipeline of the caller's on that client (the
+    order's trade update), goes out with the wake in one round trip; its replies are returned, its error raised."""
     if settings.TRADING_ENGINE_INLINE:
-        await in_thread(order_submit_queue, order_id)
-        return
-    await _engine_waker(redis_client).wake(redis_client)
+        try:
+            return None if with_commands is None else await with_commands.execute()
+        finally:  # submitted even when the commands failed (Redis away), as the update's failure never stopped it
+            await in_thread(order_submit_queue, order_id)
+    return await _engine_waker(redis_client).wake(redis_client, with_commands=with_commands)
 
 
 class EngineWaker:
@@ -58,19 +63,31 @@ class EngineWaker:
     covered by one more sent once it has gone, for however many orders committed meanwhile — so under load one
     message wakes the engine for many orders instead of one each (a Redis round trip of the web worker's and one
     message for the engine to read per order). A request whose wake is left to the one on its way answers without
-    waiting for it; a lost wake (Redis unreachable, the sending request cancelled) costs only the engine's poll."""
+    waiting for it; a lost wake (Redis unreachable, the sending request cancelled) costs only the engine's poll.
+
+    A caller's own commands (`with_commands`, a pipeline) go out in one round trip with the wake, or alone when
+    the wake is left to the one on its way; their replies are returned and their error raised (a wake lost with
+    them is the caller's to log)."""
 
     def __init__(self) -> None:
         self.sending = False
         self.again = False
 
-    async def wake(self, redis_client: aioredis.Redis) -> None:
+    async def wake(
+        self, redis_client: aioredis.Redis, *, with_commands: aioredis.client.Pipeline | None = None
+    ) -> list | None:
         if self.sending:
             self.again = True
-            return
+            return None if with_commands is None else await with_commands.execute()
         self.sending = True
         try:
-            self.again = True
+            replies = None
+            if with_commands is not None:
+                self.again = False
+                with_commands.publish(ENGINE_WAKE_CHANNEL, b"")
+                replies = (await with_commands.execute())[:-1]
+            else:
+                self.again = True
             while self.again:
                 self.again = False
                 try:
@@ -79,7 +96,8 @@ class EngineWaker:
                     logger.warning(
                         "Could not wake the order engine (%s); it finds orders at its next poll.", unreachable
                     )
-                    return
+                    break
+            return replies
         finally:
             self.sending = False
 

@@ -1,6 +1,11 @@
 """The Redis channel layer keeps idle WebSocket consumers alive."""
 
+import time
+
 from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 async def test_redis_reads_outlast_the_channel_layers_blocking_pop():
@@ -169,3 +174,79 @@ async def test_group_members_of_a_killed_process_or_an_ended_consumer_expire_whi
     for layer, channel in ((live, ended), (killed, orphan)):
         waiting = await layer.connection(0).zcard(layer.prefix + layer.non_local_name(channel))
         assert waiting == 0  # nothing more was written for them
+
+
+_message_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=40) | st.floats(allow_nan=False),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    members=st.lists(
+        st.tuples(
+            st.sampled_from(["specific.p1!", "specific.p2!", "plain."]), st.text("abcdef", min_size=1, max_size=6)
+        ),
+        max_size=8,
+        unique=True,
+    ),
+    waiting=st.integers(0, 4),
+    messages=st.lists(
+        st.tuples(
+            st.sampled_from(["user.a", "user.b"]),
+            st.dictionaries(st.text("xyz_", min_size=1, max_size=6), _message_values, max_size=4),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_a_group_send_in_one_script_stores_what_channels_redis_stores(members, waiting, messages):
+    """`group_send_many` in one Redis script (`group_send_many_queue`) against channels-redis's own `group_send`,
+    message by message: the same bytes (less the random prefix) in each member's channel key, in the same order,
+    the same capacities by name (`specific.*` and the default) and expired messages dropped alike."""
+    import asyncio
+    import uuid
+
+    from speedtrade.channel_layer import CancellableRedisChannelLayer
+
+    def layer() -> CancellableRedisChannelLayer:
+        return CancellableRedisChannelLayer(
+            hosts=[django_settings.REDIS_URL],
+            prefix=f"t{uuid.uuid4().hex}",
+            capacity=2,
+            channel_capacity={"specific.*": 3},
+        )
+
+    async def stored(layer: CancellableRedisChannelLayer, send) -> dict[str, list[bytes]]:
+        client = layer.connection(0)
+        channels = [f"{kind}{name}" for kind, name in members]
+        for group in ("user.a", "user.b"):
+            for channel in channels:
+                await layer.group_add(group, channel)
+        keys = {layer.prefix + layer.non_local_name(channel) for channel in channels}
+        for n, key in enumerate(sorted(keys)):  # some waiting already, one of them expired
+            for k in range(waiting):
+                await client.zadd(key, {f"waiting{k}".encode(): time.time() - (layer.expiry + 5 if k == n else 0)})
+        await send(layer)
+        found = {
+            key.removeprefix(layer.prefix): [
+                message if message.startswith(b"waiting") else message[layer._serializer.random_prefix_length :]
+                for message in await client.zrange(key, 0, -1)
+            ]
+            for key in keys
+        }
+        await client.delete(*keys, *(layer._group_key(group) for group in ("user.a", "user.b")))
+        await layer.connection(0).aclose()
+        return found
+
+    async def one_by_one(layer) -> None:
+        for group, message in messages:
+            await layer.group_send(group, {"type": "user.event", **message})
+
+    async def in_script(layer) -> None:
+        assert layer.group_sends_in_script
+        await layer.group_send_many([(group, {"type": "user.event", **message}) for group, message in messages])
+
+    assert asyncio.run(stored(layer(), in_script)) == asyncio.run(stored(layer(), one_by_one))

@@ -125,6 +125,43 @@ def assert_same(lean: Answer, django: Answer) -> None:
 # --- the routes, answered by the lean path and identical to DRF ------------------------------------------------
 
 
+def _request_metrics() -> dict[tuple, float]:
+    """django-prometheus's request counts (latency and sizes: how many observed), by labels."""
+    from prometheus_client import REGISTRY
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in REGISTRY.collect()
+        if family.name.startswith("django_http_requests") or family.name.startswith("django_http_responses")
+        for sample in family.samples
+        if sample.name.endswith(("_total", "_count"))
+    }
+
+
+def _metrics_added(request) -> dict[tuple, float]:
+    before = _request_metrics()
+    request()
+    return {key: value - before.get(key, 0) for key, value in _request_metrics().items() if value != before.get(key)}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/api/v1/account"), ("GET", "/v2/orders"), ("POST", "/v2/orders")]
+)
+def test_the_lean_path_counts_a_request_in_the_metrics_as_django_does(apps, alice_token, acme, method, path):
+    warm(apps, bearer(alice_token))
+    headers = [*bearer(alice_token), ("Content-Type", "application/json")] if method == "POST" else bearer(alice_token)
+    body = b'{"symbol": "ACME", "side": "sell", "type": "market", "time_in_force": "day", "qty": "1"}'
+    request = {"headers": headers, "body": body if method == "POST" else b""}
+    for _ in range(2):  # the second time with the labelled metrics the first one made
+        answers = []
+        counters_reset()
+        lean = _metrics_added(lambda: answers.append(apps.request(apps.lean, method, path, **request)))  # noqa: B023
+        counters_reset()
+        django = _metrics_added(lambda: answers.append(apps.request(apps.django, method, path, **request)))  # noqa: B023
+        assert answers[0].by_lean and answers[0].status == answers[1].status
+        assert lean == django
+
+
 @pytest.mark.parametrize("prefix", ["/api/v1", "/v2"])
 @pytest.mark.parametrize("path", ["/account", "/positions", "/orders"])
 def test_reads_with_an_access_token_are_answered_by_the_lean_path_as_drf_does(apps, alice_token, acme, prefix, path):
@@ -311,6 +348,40 @@ def test_a_crypto_buy_is_placed_on_the_event_loop_as_drf_places_it(lockstep, loo
     assert [getattr(alices, name) for name in stored] == [getattr(bobs, name) for name in stored]
     assert alices.reserved_cash == Decimal("18.00") and alices.events.order_by("id").first().event == "new"
     assert AuditEvent.objects.filter(action="trading.order_placed", target_id=str(alices.pk)).exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("engine_inline", [False, True])
+def test_an_order_placed_on_the_event_loop_reaches_the_users_sockets_and_wakes_the_engine(
+    settings, lockstep, loop_spy, alice, engine_inline
+):
+    """The `new` trade update and the engine's wake go out together after the writer's commit (one Redis round
+    trip: the group send as a script beside the PUBLISH): the user's socket gets the update as DRF's order sends
+    it, the engine hears the wake (or, with no engine, the order is submitted in process after the update)."""
+    import redis
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from speedtrade.realtime import user_group
+    from trading.queueing import ENGINE_WAKE_CHANNEL
+
+    settings.TRADING_ENGINE_INLINE = engine_inline
+    layer = get_channel_layer()
+    socket = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(alice.id), socket)
+    wakes = redis.Redis.from_url(settings.REDIS_URL).pubsub()
+    wakes.subscribe(ENGINE_WAKE_CHANNEL)
+    assert wakes.get_message(timeout=5)["type"] == "subscribe"
+    order = {"symbol": "COIN/USD", "side": "buy", "type": "limit", "time_in_force": "gtc", "qty": "2"}
+    lean, django = lockstep.both("/api/v1/orders", "token", json.dumps({**order, "limit_price": "9"}).encode())
+    assert lean.by_lean and lean.status == 201 and len(loop_spy) == 1
+
+    update = async_to_sync(layer.receive)(socket)
+    assert (update["type"], update["stream"], update["data"]["event"]) == ("user.event", "trade_updates", "new")
+    assert update["data"]["order"]["id"] == lean.json()["id"]
+    woken = wakes.get_message(timeout=5)
+    wakes.close()
+    assert (woken is not None and woken["type"] == "message") is not engine_inline
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -23,7 +23,7 @@ from portfolios.models import Account
 from speedtrade.announcements import AUDIT_EVENT, announced_now
 from speedtrade.errors import DomainError
 from speedtrade.loop_connections import database_connection, loop_connections
-from speedtrade.realtime import send_to_users_async
+from speedtrade.realtime import send_to_users_async, send_to_users_queue
 from trading import order_writer, queueing, risk
 from trading.brokers.base import broker_name_for, broker_replaces_at_once
 from trading.models import OPEN_STATUSES, TERMINAL_STATUSES, Order, OrderEvent
@@ -181,12 +181,26 @@ async def order_place_async(
 
 async def _placed_announce_async(placement: order_writer.Placement, *, now: datetime, in_thread: InThread) -> None:
     """What `order_place`'s commit sets off, in its order: the audit event announced, the `new` trade update sent
-    (and announced), the order handed on. The update and the engine's wake go out together; a submission in
-    process (TRADING_ENGINE_INLINE) waits for the update, so the order's own updates follow `new`. As on commit,
-    a failed send is logged, never the request's error."""
+    (and announced), the order handed on. The update and the engine's wake go out together, in one round trip
+    where the channel layer can queue its send on the loop's Redis pipeline (`send_to_users_queue`); a submission
+    in process (TRADING_ENGINE_INLINE) waits for the update, so the order's own updates follow `new`. As on
+    commit, a failed send is logged, never the request's error."""
     order = placement.order
     announced_now(AUDIT_EVENT, audit_event_payload(placement.audit_event))
     update = [(order.account.user_id, "trade_updates", trade_update_data(order=order, event="new", now=now))]
+    redis_client = loop_connections().redis
+    pipeline = redis_client.pipeline(transaction=False)
+    sent = send_to_users_queue(pipeline, settings.REDIS_URL, update)
+    if sent is not None:
+        try:
+            replies = await queueing.order_handed_on_async(
+                order.id, redis_client=redis_client, in_thread=in_thread, with_commands=pipeline
+            )
+        except Exception:
+            logger.exception("Could not send the trade update of order %s or wake the engine.", order.id)
+            return
+        sent(cast(list, replies))
+        return
 
     async def send() -> None:
         try:
@@ -194,7 +208,7 @@ async def _placed_announce_async(placement: order_writer.Placement, *, now: date
         except Exception:
             logger.exception("Could not send the trade update of order %s.", order.id)
 
-    hand_on = queueing.order_handed_on_async(order.id, redis_client=loop_connections().redis, in_thread=in_thread)
+    hand_on = queueing.order_handed_on_async(order.id, redis_client=redis_client, in_thread=in_thread)
     if settings.TRADING_ENGINE_INLINE:
         await send()
         await hand_on
