@@ -8,6 +8,8 @@ time from handing the tick to `on_ticks` until the fill is committed (and announ
 `on_ticks` is called as the feed calls a sync tick handler: from its event loop, through
 `database_sync_to_async` — so the fill's after-commit publishes reuse that loop's Redis
 connections, as in production, instead of opening an event loop and a connection each.
+Then ticks that each cross `group` resting orders of four accounts (one tick batch, its fills booked
+together): time until they are committed. Both report the SQL statements `on_ticks` ran per fill.
 """
 
 import asyncio
@@ -24,6 +26,7 @@ import django
 django.setup()
 
 from channels.db import database_sync_to_async  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.demo import trader_create  # noqa: E402
@@ -88,6 +91,49 @@ def as_the_feed_calls(handler):
     return lambda batch: loop.run_until_complete(wrapped(batch))
 
 
+class StatementsCounted:
+    """`on_ticks`, counting the SQL statements it runs (on the thread's connection, where the feed runs it)."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+
+    def __call__(self, quotes: list[Quote]) -> None:
+        def counted(execute, sql, params, many, context):
+            self.statements += 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(counted):
+            on_ticks(quotes)
+
+
+def percentiles(latencies: list[float]) -> dict:
+    latencies = sorted(latencies)
+    pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3)  # noqa: E731
+    return {"p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99), "max": round(latencies[-1], 3)}
+
+
+def resting_buys(accounts: list, symbol: str, count: int) -> list[Order]:
+    """`count` resting buys of one cent's worth at 99.00, the accounts taking turns."""
+    request = OrderRequest(
+        symbol=symbol, side="buy", type="limit", time_in_force="gtc", qty=CENT, limit_price=Decimal("99.00")
+    )
+    return [services.order_place(account=accounts[i % len(accounts)], request=request)[0] for i in range(count)]
+
+
+def crossings_timed(feed_on_ticks, symbol: str, rounds: int, per_tick: int) -> list[float]:
+    """Ticks that each cross exactly `per_tick` resting orders: ms from handing each to `on_ticks` to its fills
+    committed."""
+    latencies = []
+    for _ in range(rounds):
+        crossing = tick(symbol, Decimal("98.98"), size=CENT * per_tick)  # ask 98.99 ≤ 99.00
+        before = Execution.objects.count()
+        started = time.perf_counter()
+        feed_on_ticks([crossing])
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert Execution.objects.count() == before + per_tick, "each crossing tick commits exactly its fills"
+    return latencies
+
+
 def main(out_path: str) -> None:
     sizes = json.loads(os.environ.get("BENCH_MATCHING", "{}"))
     resting, seconds, crossings = sizes.get("resting", 10_000), sizes.get("seconds", 3.0), sizes.get("crossings", 200)
@@ -116,38 +162,39 @@ def main(out_path: str) -> None:
     # Real orders: resting buys at 99.00 on the last symbol, each crossed by its own tick.
     symbol = symbols[-1]
     store_quotes([tick(symbol, Decimal(100))])
-    user = trader_create(
-        email=f"matching-{uuid.uuid4().hex[:6]}@bench.local",
-        password="bench-password-2026",
-        cash=Decimal("40000"),
-        kyc="approved",
-    )
-    account = primary_account(user=user)
-    placed = [
-        services.order_place(
-            account=account,
-            request=OrderRequest(
-                symbol=symbol, side="buy", type="limit", time_in_force="gtc", qty=CENT, limit_price=Decimal("99.00")
-            ),
-        )[0]
-        for _ in range(crossings)
+    accounts = [
+        primary_account(
+            user=trader_create(
+                email=f"matching-{uuid.uuid4().hex[:6]}@bench.local",
+                password="bench-password-2026",
+                cash=Decimal("40000"),
+                kyc="approved",
+            )
+        )
+        for _ in range(4)
     ]
+    placed = resting_buys(accounts[:1], symbol, crossings)
     accepted = Order.objects.filter(pk__in=[o.pk for o in placed], status="accepted").count()
+    counted = StatementsCounted()
+    feed_on_ticks = as_the_feed_calls(counted)
     feed_on_ticks([tick(symbol, Decimal(100))])  # the book syncs the new orders in
     # The feed queues its tasks (a fill's notification) on the broker; eager here, the tick would wait for the
     # whole notification and its deliveries (half the time measured before), which production never does.
     celery_app.conf.task_always_eager = False
-    latencies = []
-    for _ in range(crossings):
-        crossing = tick(symbol, Decimal("98.98"), size=CENT)  # ask 98.99 ≤ 99.00: exactly one order fills
-        before = Execution.objects.count()
-        started = time.perf_counter()
-        feed_on_ticks([crossing])
-        latencies.append((time.perf_counter() - started) * 1000)
-        assert Execution.objects.count() == before + 1, "each crossing tick commits exactly one fill"
+    counted.statements = 0
+    latencies = crossings_timed(feed_on_ticks, symbol, crossings, 1)
+    statements_single = counted.statements / crossings
+    # Ticks crossing `group` resting orders of four accounts each (as many fills in all as above).
+    group = sizes.get("group", 10)
+    rounds = max(crossings // group, 1)
     celery_app.conf.task_always_eager = True
-    latencies.sort()
-    pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3)  # noqa: E731
+    resting_buys(accounts, symbol, rounds * group)
+    feed_on_ticks([tick(symbol, Decimal(100))])
+    celery_app.conf.task_always_eager = False
+    counted.statements = 0
+    group_latencies = crossings_timed(feed_on_ticks, symbol, rounds, group)
+    statements_group = counted.statements / (rounds * group)
+    celery_app.conf.task_always_eager = True
     result = {
         "resting_orders": len(book.orders),
         "symbols": 100,
@@ -155,12 +202,11 @@ def main(out_path: str) -> None:
         "on_ticks_per_s_batches_of_100": round(on_ticks_rate),
         "crossing_orders": crossings,
         "crossing_orders_accepted": accepted,
-        "crossing_tick_to_fill_committed_ms": {
-            "p50": pick(0.5),
-            "p95": pick(0.95),
-            "p99": pick(0.99),
-            "max": round(latencies[-1], 3),
-        },
+        "crossing_tick_to_fill_committed_ms": percentiles(latencies),
+        "crossing_statements_per_fill": round(statements_single, 2),
+        "crossing_group_orders": group,
+        "crossing_group_tick_to_fills_committed_ms": percentiles(group_latencies),
+        "crossing_group_statements_per_fill": round(statements_group, 2),
     }
     with open(out_path, "w") as handle:
         json.dump(result, handle)

@@ -108,7 +108,7 @@ class Resting:
         return cast(Decimal, stop)  # None only without a water mark, and `hwm` is one
 
     def add_fill(self, fill: "FillIntent") -> None:
-        """Take a committed fill into the order's figures, as execution_apply did to its row."""
+        """Take a fill into the order's figures, as booking it does to its row."""
         self.filled_qty += fill.qty
         self.filled_notional += money.trade_value(fill.qty, fill.price, self.side)
         self.reserved_qty = max(self.reserved_qty - fill.qty, Decimal(0))
@@ -366,8 +366,9 @@ class OrderBook:
         if order is not None and order.type == T.TRAILING_STOP and not order.triggered:
             self.books[order.symbol].trailing(order).discard(order_id)
 
-    def fill_booked(self, fill: "FillIntent") -> None:
-        """Keep the in-memory order in step with a fill execution_apply committed; a finished order leaves."""
+    def fill_taken(self, fill: "FillIntent") -> None:
+        """Take a matched fill into its order, before it is booked (a tick batch's later ticks match what it
+        leaves; one not booked is read again from the database); a finished order leaves."""
         fill.order.add_fill(fill)
         if fill.final:
             self.remove(fill.order.id)

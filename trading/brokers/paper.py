@@ -157,16 +157,16 @@ class PaperBook(OrderBook):
         self.hwm_flushed_at, self.hwm_fired = now, False
 
     def fill_settled(self, fill: FillIntent, *, booked: bool) -> None:
-        """Keep the in-memory order in step with what booking `fill` committed."""
+        """Keep the in-memory order in step with what booking `fill`, taken in when it was matched
+        (`fill_taken`), committed."""
         order = fill.order
         if not booked:
-            # Someone else applied this fill (or the order changed): reload it from the database.
+            # Not booked (refused, someone else applied this fill, the order changed): reload it from the database.
             self.remove(order.id)
             fresh = Order.objects.select_related("asset").filter(pk=order.id).first()
             if fresh is not None:
                 self.upsert(fresh)
             return
-        self.fill_booked(fill)
         if order.exit_group is not None:
             # The fill shrank or canceled the group's other orders: take that in before the next tick.
             group = Order.objects.filter(Q(pk=order.exit_group) | Q(parent_id=order.exit_group)).exclude(pk=order.id)

@@ -17,7 +17,7 @@ Callers use the names below (`from trading import services; services.order_place
 """
 
 from trading.services.cases import reconciliation_case_open, reconciliation_case_resolve
-from trading.services.common import OrderNotFound, trade_update_publish
+from trading.services.common import OrderNotFound, lock_order, lock_orders, trade_update_publish
 from trading.services.executions import (
     VenueFill,
     execution_apply,
@@ -56,6 +56,8 @@ __all__ = [
     "execution_book",
     "executions_book_at_once",
     "inbox_claim",
+    "lock_order",
+    "lock_orders",
     "loop_placement",
     "order_cancel",
     "order_cancel_all",

@@ -1,7 +1,8 @@
-"""The order engine's batch booking (`executions_book_at_once` → `fills_apply_at_once`): a batch's complete fills of
-plain orders booked set-based write exactly the rows, and send exactly the pushes, that booking each order on its
-own (`execution_book` → `fill_apply`) does; a batch mixing them with orders it leaves to that path books every
-order as that path would; a fill already booked is never booked again."""
+"""The batch booking (`executions_book_at_once` → `fills_apply_at_once`) of the order engine's batch and of the paper
+venue's tick batch: a batch's complete fills of plain orders booked set-based write exactly the rows, and send exactly
+the pushes, that booking each order on its own (`execution_book` → `fill_apply`) does; a batch mixing them with orders
+it leaves to that path books every order as that path would; a fill already booked is never booked again; a fill that
+fails is rolled back alone."""
 
 import re
 from datetime import timedelta
@@ -24,7 +25,9 @@ from speedtrade import realtime
 from speedtrade.errors import DomainError
 from speedtrade.money import to_step
 from trading import engine, services
+from trading.brokers.paper import paper_book, paper_book_reset
 from trading.models import Execution, Order, OrderEvent
+from trading.paper_fills import on_ticks
 from trading.risk import Leg, OrderRequest
 from trading.tests.conftest import MARKET_OPEN, cash, fill, quote
 
@@ -66,6 +69,19 @@ def batch_booked(order_ids, *, at_once: bool) -> list:
         else:
             with mock.patch.object(services, "executions_book_at_once", one_at_a_time):
                 engine.paper_batch_run(order_ids=order_ids)
+    return sent
+
+
+def tick_batch_booked(quotes, *, at_once: bool) -> list:
+    """One tick batch through a freshly loaded paper book, its fills booked set-based or one at a time; the pushes."""
+    sent: list = []
+    paper_book_reset()
+    with mock.patch.object(realtime, "publish_to_users", sent.extend):
+        if at_once:
+            on_ticks(quotes)
+        else:
+            with mock.patch.object(services, "executions_book_at_once", one_at_a_time):
+                on_ticks(quotes)
     return sent
 
 
@@ -170,9 +186,12 @@ ORDERS = st.lists(
     btc_ask=st.decimals(min_value=D("20"), max_value=D("80"), places=6),
     size=st.sampled_from(["100", "100", "2.5"]),  # a small quote fills some orders partly (one at a time: a cancel)
     move=st.sampled_from(["1", "1.3", "0.9"]),  # the ask at the fill against the ask at placement
+    # The engine's batch on acceptance, or (all orders limits that rest) a tick batch that crosses them: one tick per
+    # symbol down through the buys' limits, then one up through the sells'.
+    via=st.sampled_from(["engine", "tick"]),
 )
 def test_booked_set_based_or_one_at_a_time_the_batch_writes_the_same_rows(
-    assets, accounts, orders, acme_ask, btc_ask, size, move
+    assets, accounts, orders, acme_ask, btc_ask, size, move, via
 ):
     with freeze_time(MARKET_OPEN) as clock, transaction.atomic():
         asks = {"ACME": acme_ask, "BTC/USD": btc_ask}
@@ -188,32 +207,49 @@ def test_booked_set_based_or_one_at_a_time_the_batch_writes_the_same_rows(
             if coins:
                 fill(account, assets["BTC/USD"], str(coins), price="30.00")
             customers.append(account)
+        steps = {"ACME": D("0.01"), "BTC/USD": D("0.000001")}
+        resting = via == "tick"
         placed = []
         for whose, symbol, side, qty, kind in orders:
             clock.tick(1)  # each order later than the last: the batch takes them in this order in both runs
             stock = symbol == "ACME"
+            if resting:  # below the ask (a buy) or above it (a sell): they rest until the ticks cross them
+                kind, away = "limit", D("0.95") if side == "buy" else D("1.05")
+                limit = to_step(asks[symbol] * away, steps[symbol])
+            else:
+                limit = asks[symbol] * D("1.2") if side == "buy" else D("1.00")
             request = OrderRequest(
                 symbol=symbol,
                 side=side,
                 type="market" if kind == "market" else "limit",
                 time_in_force="ioc" if kind == "ioc" else ("day" if stock else "gtc"),
                 qty=D(-(-qty // 5000)) if stock else D(qty) / 10000,
-                limit_price=None if kind == "market" else (asks[symbol] * D("1.2") if side == "buy" else D("1.00")),
+                limit_price=None if kind == "market" else limit,
             )
             try:
                 placed.append(services.order_place(account=customers[whose % len(customers)], request=request)[0].pk)
             except DomainError:
                 continue  # refused at placement: nothing to book
-        for symbol, ask in asks.items():
-            moved = to_step(ask * D(move), D("0.000001") if symbol == "BTC/USD" else D("0.01"))
-            quote(symbol=symbol, bid=str(moved - D("0.01")), ask=str(moved), bid_size=size, ask_size=size)
+        ticks = []
+        if resting:
+            engine.paper_batch_run(order_ids=placed)  # accepted, nothing filled: the limits rest in the book
+            for symbol, ask in asks.items():
+                down, up = (to_step(ask * D(factor), steps[symbol]) for factor in ("0.9", "1.1"))
+                ticks += [(symbol, down - D("0.01"), down), (symbol, up, up + D("0.01"))]
+        else:
+            for symbol, ask in asks.items():
+                moved = to_step(ask * D(move), steps[symbol])
+                quote(symbol=symbol, bid=str(moved - D("0.01")), ask=str(moved), bid_size=size, ask_size=size)
         clock.move_to(BOOKED_AT)
+        quotes = [
+            quote(symbol=symbol, bid=str(bid), ask=str(ask), bid_size=size, ask_size=size) for symbol, bid, ask in ticks
+        ]
         before = {"lot": TaxLot.objects.order_by("-pk").values_list("pk", flat=True).first() or 0}
         before["closing"] = LotClosing.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         runs = []
         for at_once in (False, True):
             savepoint = transaction.savepoint()
-            sent = batch_booked(placed, at_once=at_once)
+            sent = tick_batch_booked(quotes, at_once=at_once) if resting else batch_booked(placed, at_once=at_once)
             call_command("verify_ledger")
             for account in customers:  # no overspend, no oversell
                 if account.type == "cash":
@@ -334,4 +370,69 @@ def test_when_the_set_based_write_fails_the_batch_is_booked_one_order_at_a_time(
     for account in (alice, bob):
         assert cash(account).balance == D("900.00") and cash(account).reserved == 0
         assert Position.objects.get(account=account).qty == D("2")
+    call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_a_tick_crossing_resting_orders_of_several_accounts_books_them_together_but_a_failing_one_alone(assets):
+    with freeze_time(MARKET_OPEN) as clock:
+        quote(symbol="ACME", bid="9.99", ask="10.00", bid_size="100", ask_size="100")
+        quote(symbol="BTC/USD", bid="49.99", ask="50.00", bid_size="100", ask_size="100")
+        alice, bob = customer("alice", "margin", D("1000")), customer("bob", "cash", D("1000"))
+        carol, dave = customer("carol", "cash", D("1000")), customer("dave", "cash", D("1000"))
+
+        def rest(account, symbol, qty, limit):
+            clock.tick(1)
+            tif = "day" if symbol == "ACME" else "gtc"
+            request = OrderRequest(
+                symbol=symbol, side="buy", type="limit", time_in_force=tif, qty=D(qty), limit_price=D(limit)
+            )
+            return services.order_place(account=account, request=request)[0]
+
+        plain = [rest(alice, "BTC/USD", "2", "45.00"), rest(bob, "BTC/USD", "1", "45.00")]
+        failing = rest(carol, "ACME", "3", "9.00")  # a cash account's stock purchase: booked one at a time
+        after_it = rest(dave, "ACME", "4", "9.00")
+        assert engine.paper_batch_run() == 4  # accepted; the limits rest
+        clock.move_to(BOOKED_AT)
+
+        booked_together = []
+        real_fills_apply_at_once, real_execution_book = portfolio_services.fills_apply_at_once, services.execution_book
+
+        def fills_apply_at_once(fills, *, now):
+            booked = real_fills_apply_at_once(fills, now=now)
+            booked_together.extend(fills[index].account.user.email for index in booked)
+            return booked
+
+        def execution_book(*, order, **fill):
+            if order.pk == failing.pk:
+                raise DomainError("The venue's report could not be booked.", code="refused")
+            return real_execution_book(order=order, **fill)
+
+        with (
+            mock.patch.object(portfolio_services, "fills_apply_at_once", fills_apply_at_once),
+            mock.patch.object(services, "execution_book", execution_book),
+        ):
+            on_ticks(
+                [
+                    quote(symbol="BTC/USD", bid="43.99", ask="44.00", bid_size="100", ask_size="100"),
+                    quote(symbol="ACME", bid="8.49", ask="8.50", bid_size="100", ask_size="100"),
+                ]
+            )
+
+        # Alice's and Bob's fills in one set-based write; Carol's refused alone, Dave's booked after it.
+        assert booked_together == ["alice@example.com", "bob@example.com"]
+        for order in (*plain, failing, after_it):
+            order.refresh_from_db()
+        assert [order.status for order in (*plain, after_it)] == ["filled"] * 3
+        assert failing.status == "accepted" and failing.filled_qty == 0 and not failing.executions.exists()
+        assert cash(carol).balance == D("1000") and cash(carol).reserved == D("27.00")
+        assert cash(alice).balance == D("912.00") and cash(bob).balance == D("956.00") and cash(bob).reserved == 0
+        assert cash(dave).balance == D("966.00") and cash(dave).reserved == 0
+        # The book read Carol's order again: the next tick fills it.
+        assert paper_book().orders[failing.pk].filled_qty == 0
+        on_ticks([quote(symbol="ACME", bid="8.59", ask="8.60", bid_size="100", ask_size="100")])
+        failing.refresh_from_db()
+        assert failing.status == "filled" and cash(carol).balance == D("974.20") and cash(carol).reserved == 0
+
+    assert Execution.objects.count() == 4
     call_command("verify_ledger")

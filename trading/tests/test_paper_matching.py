@@ -171,7 +171,7 @@ def test_the_book_fills_and_marks_like_the_reference(initial, steps):
                 (f.order.id, f.qty, f.price, f.final) for f in expected
             ]
             for fill in fills:
-                book.fill_booked(fill)
+                book.fill_taken(fill)
             for fill in expected:
                 fill.order.add_fill(fill)
                 if fill.final:
