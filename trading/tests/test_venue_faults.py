@@ -15,6 +15,10 @@ from accounts.models import AuditEvent
 from portfolios.models import LedgerAccount, Position
 from speedtrade.errors import DomainError
 from trading import services
+
+# Imported before `market_open` freezes the clock: alpaca-py's pydantic models built under freezegun see FakeDatetime
+# (run alone, this file crashed importing them inside a test).
+from trading.brokers import alpaca as _alpaca_adapter  # noqa: F401
 from trading.brokers.base import venue_refusal_reason
 from trading.models import Execution, Order, OrderEvent, ReconciliationCase
 from trading.risk import OrderRequest
