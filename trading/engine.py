@@ -22,9 +22,10 @@ round trip, and a `new` order committed is a `new` order found, whatever dies af
   lock (one engine per deployment; the others wait as hot standbys and take over within
   SINGLETON_POLL_SECONDS). It works, in a thread of its own, when placement wakes it
   (`queueing.engine_wake`, one Redis message after commit) and every TRADING_ENGINE_POLL_SECONDS
-  when nothing does. It takes the paper inbox in batches sized to hold their accounts about
-  TRADING_ENGINE_SLICE_MS at the pace it measures, each claim skipping what another holds: a
-  placement (which locks its account) waits for one batch, not for all the inbox held.
+  when nothing does. Each batch claims whatever has committed (at most TRADING_ENGINE_BATCH_SIZE,
+  skipping accounts another transaction holds), and the next begins as soon as it commits, with what
+  arrived meanwhile: a batch's cost is mostly fixed, so the busier the inbox the larger the batch. A
+  placement (which locks its account) waits for the batch in progress, not for all the inbox held.
 * Where no engine runs (TRADING_ENGINE_INLINE: the embedded default, tests), the placing process
   submits each order after commit through `submit_order`, which runs `paper_batch_run` for that one
   order: the same code, so a placed market order is filled when its request returns.
@@ -151,10 +152,6 @@ class OrderEngine:
     def __init__(self) -> None:
         self.poll_seconds = settings.TRADING_ENGINE_POLL_SECONDS
         self.batch_size = settings.TRADING_ENGINE_BATCH_SIZE
-        self.slice_seconds = settings.TRADING_ENGINE_SLICE_MS / 1000
-        # How many orders the next paper batch claims: as many as the last batch's pace fits in the time a batch
-        # may take. It starts at one: the engine's first batch measures the pace.
-        self.slice_size = 1
         self.batches = 0
         # A thread (and so a database connection) of its own: in the shared thread-sensitive one, a batch
         # woken by a placement waited behind whatever the feed's tick handlers had queued there (matching,
@@ -172,6 +169,9 @@ class OrderEngine:
             client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
             wakes = client.pubsub(ignore_subscribe_messages=True)
             try:
+                # Subscribed before the first pass looks at the inbox: an order committed after that look is woken
+                # for, not left to the poll.
+                await self._wakes_subscribed(wakes)
                 while not stop.is_set():
                     failing = await self.work_off(stop)
                     # `manage.py healthcheck engine`: a pass ended (with the failure, when it failed).
@@ -184,21 +184,18 @@ class OrderEngine:
             logger.info("Order engine stopped after %d batches.", self.batches)
 
     async def work_off(self, stop: asyncio.Event | None = None) -> str | None:
-        """Every paper batch the inbox holds (until `stop`: a stopping engine ends after the batch in progress),
-        then the outbox. Returns why the pass failed, or None."""
+        """Paper batches until one finds the inbox empty (or until `stop`: a stopping engine ends after the batch in
+        progress), then the outbox. Each batch claims whatever has committed (at most TRADING_ENGINE_BATCH_SIZE):
+        what arrived while the last one booked goes in the next, at once, without waiting for its wake. While the
+        inbox stays busy the outbox and the heartbeat still get their turn every TRADING_ENGINE_POLL_SECONDS.
+        Returns why the pass failed, or None."""
         try:
-            while True:
-                claimed = self.slice_size
-                began = time.perf_counter()
-                taken = await self._in_engine_thread(paper_batch_run)(limit=claimed)
-                if taken:
-                    seconds = time.perf_counter() - began
-                    self.batches += 1
-                    engine_orders.inc(taken)
-                    engine_batch_seconds.observe(seconds)
-                    self._slice_fit(taken, seconds)
-                if taken < claimed or (stop is not None and stop.is_set()):
-                    break
+            turn = time.monotonic()
+            while await self._paper_batch() and not (stop is not None and stop.is_set()):
+                if time.monotonic() - turn >= self.poll_seconds:
+                    await self._in_engine_thread(outbox_relay)(limit=self.batch_size)
+                    self.heartbeat.beat(batches=self.batches)
+                    turn = time.monotonic()
             await self._in_engine_thread(outbox_relay)(limit=self.batch_size)
         except Exception as failure:
             # The database went away (or a bug): the orders stay `new`; the next pass takes them.
@@ -206,12 +203,18 @@ class OrderEngine:
             return f"pass failed ({failure.__class__.__name__})"
         return None
 
-    def _slice_fit(self, taken: int, seconds: float) -> None:
-        """Size the next batch to take about TRADING_ENGINE_SLICE_MS at the pace just seen (claim to pushes sent:
-        it holds its accounts for less), so a placement for one of them (which locks the account) waits about
-        that long, not for all the inbox holds."""
-        fits = int(taken * self.slice_seconds / seconds) if seconds > 0 else self.batch_size
-        self.slice_size = min(self.batch_size, max(1, fits))
+    async def _paper_batch(self) -> int:
+        began = time.perf_counter()
+        taken = await self._in_engine_thread(paper_batch_run)(limit=self.batch_size)
+        if taken:
+            self.batches += 1
+            engine_orders.inc(taken)
+            engine_batch_seconds.observe(time.perf_counter() - began)
+        return taken
+
+    async def _wakes_subscribed(self, wakes: redis.asyncio.client.PubSub) -> None:
+        with contextlib.suppress(redis.RedisError, OSError):  # unreachable: `_wake_or_poll` says so, and polls
+            await wakes.subscribe(queueing.ENGINE_WAKE_CHANNEL)
 
     async def _wake_or_poll(self, wakes: redis.asyncio.client.PubSub) -> None:
         try:
