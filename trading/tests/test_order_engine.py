@@ -30,7 +30,7 @@ from notifications.services import preference_update
 from portfolios.models import JournalEntry, Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
-from speedtrade import money
+from speedtrade import money, realtime
 from speedtrade.errors import DomainError
 from speedtrade.task_queue import task_named
 from speedtrade.tests.processes import ManagedProcess, app_environment
@@ -232,6 +232,44 @@ def test_orders_committed_while_a_batch_books_go_together_in_the_next_batch(bitc
         assert Order.objects.get(account=account).status == "filled"
         assert cash(account).balance == Decimal("950.00") and cash(account).reserved == 0
     call_command("verify_ledger")
+
+
+def test_the_next_batch_books_while_the_last_ones_pushes_are_on_their_way_and_pushes_keep_the_batches_order(
+    bitcoin, monkeypatch
+):
+    alice, bob = trader("alice"), trader("bob")
+    alices = place(alice, "1")
+    placing = Competitor(lambda: place(bob, "1"))
+    real_book, real_send = paper_fills.accept_decisions_book, realtime.sender.group_send_many
+    sent_to: list[set[str]] = []
+    bobs_status_while_alices_pushes_waited: list[str] = []
+
+    def booking(decided, now):  # inside alice's batch: bob's order commits, for the next batch
+        if not placing.is_alive() and placing.result is None:
+            placing.start()
+            placing.join(LOCK_WAIT_LIMIT_SECONDS)
+        return real_book(decided, now)
+
+    def sending(messages):
+        if not sent_to:  # alice's batch's pushes: held until bob's batch has committed (or a ceiling passed)
+            deadline = time.monotonic() + FILL_WITHIN_SECONDS
+            while (status := Order.objects.get(pk=placing.result.pk).status) != "filled":
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+            bobs_status_while_alices_pushes_waited.append(status)
+        sent_to.append({group for group, _ in messages})
+        return real_send(messages)
+
+    monkeypatch.setattr(paper_fills, "accept_decisions_book", booking)
+    monkeypatch.setattr(realtime.sender, "group_send_many", sending)
+    asyncio.run(engine.OrderEngine().work_off())
+
+    assert bobs_status_while_alices_pushes_waited == ["filled"]
+    # Each batch's pushes (pending_new, accepted, fill, account) in one send, in the order the batches committed.
+    assert sent_to == [{realtime.user_group(alice.user_id)}, {realtime.user_group(bob.user_id)}]
+    alices.refresh_from_db()
+    assert alices.status == "filled"
 
 
 def test_an_order_placed_while_the_engine_books_its_account_is_filled_by_its_wake_not_the_poll(bitcoin, settings):
