@@ -106,7 +106,8 @@ def sends_gathered(handed_to: Callable[[Callable[[], None]], object] | None = No
     if getattr(_gathering, "events", None) is not None:
         yield
         return
-    _gathering.events, announcements = [], []
+    announcements: list[Announcement] = []
+    _gathering.events = []
     try:
         with announcements_gathered(announcements.extend):
             yield
