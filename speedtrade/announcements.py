@@ -13,7 +13,7 @@ can answer a batch of fills with one task instead of one per fill.
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 
 from django.conf import settings
@@ -36,10 +36,11 @@ def _subscribers(paths: tuple[str, ...]) -> tuple:
 
 
 @contextlib.contextmanager
-def announcements_gathered() -> Iterator[None]:
+def announcements_gathered(handed_to: Callable[[list[Announcement]], object] | None = None) -> Iterator[None]:
     """Announcements whose transactions commit in this thread inside the block reach the subscribers together
-    when it ends, in one call. Only committed ones are gathered (the commit hooks gather them), so nothing here
-    belongs to a rollback. Nested blocks deliver with the outermost."""
+    when it ends, in one call (or go to `handed_to`, to be announced later: `realtime.sends_gathered`). Only
+    committed ones are gathered (the commit hooks gather them), so nothing here belongs to a rollback. Nested
+    blocks deliver with the outermost."""
     if getattr(_gathering, "announcements", None) is not None:
         yield
         return
@@ -49,7 +50,7 @@ def announcements_gathered() -> Iterator[None]:
     finally:
         announcements, _gathering.announcements = _gathering.announcements, None
         if announcements:
-            _deliver(announcements)
+            (handed_to or _deliver)(announcements)
 
 
 def _deliver(announcements: list[Announcement]) -> None:
@@ -67,7 +68,12 @@ def _deliver(announcements: list[Announcement]) -> None:
 def announced_now(kind: str, payload: dict) -> None:
     """`announce` for a caller already past its commit (the lean path's order, written on its own connection): the
     subscribers now (or at the end of the gathering block), each one's error logged, never raised."""
-    _deliver([(kind, payload)])
+    announced_all_now([(kind, payload)])
+
+
+def announced_all_now(announcements: list[Announcement]) -> None:
+    """`announced_now` for several: each subscriber called once with all of them."""
+    _deliver(announcements)
 
 
 def announce(kind: str, payload: dict) -> None:

@@ -10,11 +10,19 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from speedtrade.announcements import USER_PUSH, announce, announced_now, announcements_gathered
+from speedtrade.announcements import (
+    USER_PUSH,
+    Announcement,
+    announce,
+    announced_all_now,
+    announced_now,
+    announcements_gathered,
+)
 
 SEND_TIMEOUT_SECONDS = 10
 
@@ -84,24 +92,41 @@ _gathering = threading.local()
 
 
 @contextlib.contextmanager
-def sends_gathered() -> Iterator[None]:
+def sends_gathered(handed_to: Callable[[Callable[[], None]], object] | None = None) -> Iterator[None]:
     """Pushes sent in this thread inside the block (after-commit hooks of the transactions it runs) go
     out together when it ends: one hop and one channel-layer batch for a batch of orders committed
     together (the order engine), instead of one per event. Just before, the block's announcements reach
     the subscribers together (`announcements_gathered`: one notification task per batch; what a subscriber
     pushes joins the batch). Only committed changes ever reach the hooks, so nothing gathered here can
-    belong to a rollback. Nested blocks send with the outermost."""
+    belong to a rollback. Nested blocks send with the outermost.
+
+    With `handed_to`, the block ends by handing it the sending, one call to make later (the order engine makes
+    it in a thread of its own and begins its next batch meanwhile): calls made in the order handed keep each
+    user's pushes in the order committed."""
     if getattr(_gathering, "events", None) is not None:
         yield
         return
+    announcements: list[Announcement] = []
     _gathering.events = []
     try:
-        with announcements_gathered():
+        with announcements_gathered(announcements.extend):
             yield
     finally:
         events, _gathering.events = _gathering.events, None
-        if events:
-            send_to_users_now(events)
+        if events or announcements:
+            sending = partial(_gathered_send, announcements, events)
+            sending() if handed_to is None else handed_to(sending)
+
+
+def _gathered_send(announcements: list[Announcement], events: list[tuple]) -> None:
+    """The subscribers told of the block's announcements in one call (what they push joins `events`), then the
+    pushes in one batch."""
+    _gathering.events = events
+    try:
+        announced_all_now(announcements)
+    finally:
+        _gathering.events = None
+    send_to_users_now(events)
 
 
 def send_to_users_now(events: list[tuple]) -> None:

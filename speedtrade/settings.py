@@ -580,15 +580,13 @@ TRADING_ENGINE_INLINE = env.bool("TRADING_ENGINE_INLINE", default=CELERY_TASK_AL
 # The engine's fallback poll of its inbox when no wake message comes (a lost publish, Redis away).
 TRADING_ENGINE_POLL_SECONDS = env.float("TRADING_ENGINE_POLL_SECONDS", default=0.2)
 # Orders per batch at most: one transaction accepts and fills them (and one relay transaction hands this many on).
+# Each batch claims whatever has committed, up to this: a batch's cost is mostly fixed now that its fills are booked
+# set-based (claim, acceptance, ~18 statements; ~2 ms more per order), so under load the engine takes what arrived
+# while the last batch booked rather than one order per batch. Placement locks its account, as the batch does, so
+# this also bounds how long a placement waits for the batch in progress when the inbox has a backlog.
+# (TRADING_ENGINE_SLICE_MS sized batches by the last one's pace as if cost grew with the batch: under load a batch
+# of one took longer than the slice and the engine stayed at one order per batch; docs/notes/bench.md, h30eng.)
 TRADING_ENGINE_BATCH_SIZE = env.int("TRADING_ENGINE_BATCH_SIZE", default=200)
-# About how long one engine batch may take, and so at most hold the account rows it claimed (each placement
-# locks its account, so it waits for the batch in progress): the engine claims as many orders as its last
-# batch's pace fits in this time (at least one, at most TRADING_ENGINE_BATCH_SIZE), the rest in the next ones.
-# 250 rather than 50: while booking an order costs ~50 ms, 50 made batches of one, paying the claim per order
-# (docs/notes/bench.md: order → fill at 50/s p50 10.6 → 8.1 s, placements p50 80 → 47 ms, in one pair of runs).
-# Rechecked with the engine in its own process: 1,000 made batches of 15–17 at the same ~50 ms per order booked,
-# no more throughput, placements waiting ~1 s on the batch's account locks. Retune once booking is set-based.
-TRADING_ENGINE_SLICE_MS = env.float("TRADING_ENGINE_SLICE_MS", default=250)
 # --- good faith (cash accounts) ---
 # Good-faith violations in 12 months that restrict a cash account to settled cash for 90 days
 # (Reg T / FINRA practice: 3); a sale that would be one more is refused (docs/notes/trading.md).

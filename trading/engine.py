@@ -11,7 +11,8 @@ round trip, and a `new` order committed is a `new` order found, whatever dies af
   batch, in one savepoint; if that fails, one at a time), the rest — partial fills, IOC/FOK
   cancels, contingent orders — through `execution_book` each order in its own savepoint, so one
   that fails (say, the cash is no longer there at the fill's price) leaves the others' acceptance
-  and fills, and moves no money of its own. Pushes go out together after the commit.
+  and fills, and moves no money of its own. Pushes go out together after the commit (in the engine, from a
+  thread of its own, in the order the batches committed, while the next batch claims what has arrived).
 * Other venues (`outbox_relay`): one transaction locks the oldest `new` orders no relay has
   handed on, sends each to `submit_order` and marks it; a send the broker refuses is not marked.
   A crash before the commit leaves them unmarked, so they are sent again: at least once, and
@@ -22,9 +23,10 @@ round trip, and a `new` order committed is a `new` order found, whatever dies af
   lock (one engine per deployment; the others wait as hot standbys and take over within
   SINGLETON_POLL_SECONDS). It works, in a thread of its own, when placement wakes it
   (`queueing.engine_wake`, one Redis message after commit) and every TRADING_ENGINE_POLL_SECONDS
-  when nothing does. It takes the paper inbox in batches sized to hold their accounts about
-  TRADING_ENGINE_SLICE_MS at the pace it measures, each claim skipping what another holds: a
-  placement (which locks its account) waits for one batch, not for all the inbox held.
+  when nothing does. Each batch claims whatever has committed (at most TRADING_ENGINE_BATCH_SIZE,
+  skipping accounts another transaction holds), and the next begins as soon as it commits, with what
+  arrived meanwhile: a batch's cost is mostly fixed, so the busier the inbox the larger the batch. A
+  placement (which locks its account) waits for the batch in progress, not for all the inbox held.
 * Where no engine runs (TRADING_ENGINE_INLINE: the embedded default, tests), the placing process
   submits each order after commit through `submit_order`, which runs `paper_batch_run` for that one
   order: the same code, so a placed market order is filled when its request returns.
@@ -34,14 +36,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import cast
 
 import redis.asyncio
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from marketdata.quotes import latest_quotes
@@ -64,21 +67,32 @@ stages = logging.getLogger(f"{__name__}.stages")
 PAPER = "paper"
 
 
-def paper_batch_run(*, order_ids: Collection | None = None, limit: int | None = None) -> int:
+def paper_batch_run(
+    *,
+    order_ids: Collection | None = None,
+    limit: int | None = None,
+    pushes_handed_to: Callable[[Callable[[], None]], object] | None = None,
+) -> int:
     """Accept and fill one batch of `new` paper orders (only `order_ids`, if given) in one transaction.
-    Returns how many orders it took."""
+    Its pushes (and announcements) go out together once it has committed: before it returns, or later, by the
+    call handed to `pushes_handed_to`. Returns how many orders it took."""
     venue = cast(PaperVenue, broker_by_name(PAPER))
     began = time.perf_counter()
-    with _stages_logged(began) as batch, sends_gathered():
+    batch: dict = {}
+    push = pushes_handed_to or _called
+
+    with sends_gathered(lambda sending: push(partial(_pushes_sent, sending, batch, began))):
         taken = _paper_batch_book(venue, order_ids=order_ids, limit=limit, batch=batch)
         batch["committed"] = time.perf_counter()
     return taken
 
 
-@contextlib.contextmanager
-def _stages_logged(began: float) -> Iterator[dict]:
-    batch: dict = {}
-    yield batch
+def _called(call: Callable[[], None]) -> None:
+    call()
+
+
+def _pushes_sent(sending: Callable[[], None], batch: dict, began: float) -> None:
+    sending()
     if batch.get("orders") and stages.isEnabledFor(logging.DEBUG):
         ms = {name: round((batch[name] - began) * 1000, 2) for name in ("claimed", "committed")}
         stages.debug(
@@ -151,15 +165,15 @@ class OrderEngine:
     def __init__(self) -> None:
         self.poll_seconds = settings.TRADING_ENGINE_POLL_SECONDS
         self.batch_size = settings.TRADING_ENGINE_BATCH_SIZE
-        self.slice_seconds = settings.TRADING_ENGINE_SLICE_MS / 1000
-        # How many orders the next paper batch claims: as many as the last batch's pace fits in the time a batch
-        # may take. It starts at one: the engine's first batch measures the pace.
-        self.slice_size = 1
         self.batches = 0
         # A thread (and so a database connection) of its own: in the shared thread-sensitive one, a batch
         # woken by a placement waited behind whatever the feed's tick handlers had queued there (matching,
         # alerts, bar writes for a thousand symbols), however long those took.
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="order-engine")
+        # The batches' pushes, sent in the order the batches committed by a thread of their own: the next batch
+        # claims what has arrived while the last one's pushes are on their way.
+        self.pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="order-engine-pushes")
+        self.pushes: Future | None = None  # the last batch's
         self.heartbeat = Heartbeat("engine")
 
     def _in_engine_thread(self, work: Callable[..., int]) -> Callable[..., Awaitable[int]]:
@@ -172,6 +186,9 @@ class OrderEngine:
             client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
             wakes = client.pubsub(ignore_subscribe_messages=True)
             try:
+                # Subscribed before the first pass looks at the inbox: an order committed after that look is woken
+                # for, not left to the poll.
+                await self._wakes_subscribed(wakes)
                 while not stop.is_set():
                     failing = await self.work_off(stop)
                     # `manage.py healthcheck engine`: a pass ended (with the failure, when it failed).
@@ -181,37 +198,48 @@ class OrderEngine:
                 await wakes.aclose()
                 await client.aclose()
                 self.thread.shutdown(wait=False)
+                await asyncio.to_thread(self.pusher.shutdown)  # what was booked is pushed before the engine ends
             logger.info("Order engine stopped after %d batches.", self.batches)
 
     async def work_off(self, stop: asyncio.Event | None = None) -> str | None:
-        """Every paper batch the inbox holds (until `stop`: a stopping engine ends after the batch in progress),
-        then the outbox. Returns why the pass failed, or None."""
+        """Paper batches until one finds the inbox empty (or until `stop`: a stopping engine ends after the batch in
+        progress), then the outbox. Each batch claims whatever has committed (at most TRADING_ENGINE_BATCH_SIZE):
+        what arrived while the last one booked goes in the next, at once, without waiting for its wake. While the
+        inbox stays busy the outbox and the heartbeat still get their turn every TRADING_ENGINE_POLL_SECONDS.
+        Returns why the pass failed, or None."""
         try:
-            while True:
-                claimed = self.slice_size
-                began = time.perf_counter()
-                taken = await self._in_engine_thread(paper_batch_run)(limit=claimed)
-                if taken:
-                    seconds = time.perf_counter() - began
-                    self.batches += 1
-                    engine_orders.inc(taken)
-                    engine_batch_seconds.observe(seconds)
-                    self._slice_fit(taken, seconds)
-                if taken < claimed or (stop is not None and stop.is_set()):
-                    break
+            turn = time.monotonic()
+            while await self._paper_batch() and not (stop is not None and stop.is_set()):
+                if time.monotonic() - turn >= self.poll_seconds:
+                    await self._in_engine_thread(outbox_relay)(limit=self.batch_size)
+                    self.heartbeat.beat(batches=self.batches)
+                    turn = time.monotonic()
             await self._in_engine_thread(outbox_relay)(limit=self.batch_size)
+            if self.pushes is not None:
+                await asyncio.wrap_future(self.pushes)  # a pass ends with its batches' pushes sent
         except Exception as failure:
             # The database went away (or a bug): the orders stay `new`; the next pass takes them.
             logger.exception("Order engine pass failed; retrying at the next wake or poll.")
             return f"pass failed ({failure.__class__.__name__})"
         return None
 
-    def _slice_fit(self, taken: int, seconds: float) -> None:
-        """Size the next batch to take about TRADING_ENGINE_SLICE_MS at the pace just seen (claim to pushes sent:
-        it holds its accounts for less), so a placement for one of them (which locks the account) waits about
-        that long, not for all the inbox holds."""
-        fits = int(taken * self.slice_seconds / seconds) if seconds > 0 else self.batch_size
-        self.slice_size = min(self.batch_size, max(1, fits))
+    async def _paper_batch(self) -> int:
+        began = time.perf_counter()
+        taken = await self._in_engine_thread(paper_batch_run)(
+            limit=self.batch_size, pushes_handed_to=self._pushes_queue
+        )
+        if taken:
+            self.batches += 1
+            engine_orders.inc(taken)
+            engine_batch_seconds.observe(time.perf_counter() - began)
+        return taken
+
+    def _pushes_queue(self, sending: Callable[[], None]) -> None:
+        self.pushes = self.pusher.submit(_pushes_made, sending)
+
+    async def _wakes_subscribed(self, wakes: redis.asyncio.client.PubSub) -> None:
+        with contextlib.suppress(redis.RedisError, OSError):  # unreachable: `_wake_or_poll` says so, and polls
+            await wakes.subscribe(queueing.ENGINE_WAKE_CHANNEL)
 
     async def _wake_or_poll(self, wakes: redis.asyncio.client.PubSub) -> None:
         try:
@@ -225,3 +253,14 @@ class OrderEngine:
             logger.warning("Order engine: no wake messages (%s); polling.", unreachable)
             await wakes.reset()
             await asyncio.sleep(self.poll_seconds)
+
+
+def _pushes_made(sending: Callable[[], None]) -> None:
+    """A batch's pushes in the engine's pusher thread: a failure is logged (the batch is booked; its clients see
+    the orders filled when they next read them) and does not hold up the batches after it."""
+    try:
+        sending()
+    except Exception:
+        logger.exception("Order engine: a batch's pushes failed.")
+    finally:
+        close_old_connections()  # a subscriber run eagerly (tests) read through Django in this thread

@@ -15,12 +15,14 @@ from decimal import Decimal
 import hypothesis
 import pytest
 from channels.db import database_sync_to_async
+from django.conf import settings as django_settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import TestCase
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
+from redis import asyncio as aioredis
 
 from accounts.tests.factories import UserFactory, approved_customer
 from notifications.models import Notification
@@ -28,11 +30,11 @@ from notifications.services import preference_update
 from portfolios.models import JournalEntry, Position
 from portfolios.services import deposit_settled_post
 from portfolios.tests.factories import AssetFactory
-from speedtrade import money
+from speedtrade import money, realtime
 from speedtrade.errors import DomainError
 from speedtrade.task_queue import task_named
 from speedtrade.tests.processes import ManagedProcess, app_environment
-from trading import engine, paper_fills, services
+from trading import engine, paper_fills, queueing, services
 from trading.models import Execution, Order
 from trading.risk import OrderRequest
 from trading.selectors import reservation_discrepancies
@@ -163,7 +165,7 @@ def test_an_order_the_cash_no_longer_covers_at_its_fill_leaves_the_rest_of_the_b
 def test_a_placement_waits_for_the_engines_batch_in_progress_not_for_the_whole_inbox(bitcoin, settings, monkeypatch):
     """Every placement locks its account, as the engine's batch does: the engine takes a long inbox in batches
     (here one order each), so a placement that queued behind the first commits before the rest are booked."""
-    settings.TRADING_ENGINE_SLICE_MS = 0  # whatever the pace: one order per batch
+    settings.TRADING_ENGINE_BATCH_SIZE = 1
     alice = trader("alice")
     waiting = [place(alice, "1") for _ in range(3)]
     placing = Competitor(lambda: place(alice, "1"))
@@ -197,6 +199,119 @@ def test_a_placement_waits_for_the_engines_batch_in_progress_not_for_the_whole_i
     assert Execution.objects.filter(order__account=alice).count() == 4
     assert cash(alice).balance == Decimal("800.00") and cash(alice).reserved == 0
     call_command("verify_ledger")
+
+
+def test_orders_committed_while_a_batch_books_go_together_in_the_next_batch(bitcoin, monkeypatch):
+    """The engine does not wait for a wake between batches, nor take one order at a time: each batch claims
+    whatever committed while the one before it booked."""
+    alice, others = trader("alice"), [trader(name) for name in ("bob", "dave", "erin")]
+    first = place(alice, "1")
+    placing = Competitor(lambda: [place(account, "1") for account in others])
+    real_book, real_batch = paper_fills.accept_decisions_book, engine.paper_batch_run
+    batches: list[int] = []
+
+    def booking(decided, now):  # inside the first batch: three more orders commit on their own connection
+        if not placing.is_alive() and placing.result is None:
+            placing.start()
+            placing.join(LOCK_WAIT_LIMIT_SECONDS)
+        return real_book(decided, now)
+
+    def batch(**claim):
+        batches.append(real_batch(**claim))
+        return batches[-1]
+
+    monkeypatch.setattr(paper_fills, "accept_decisions_book", booking)
+    monkeypatch.setattr(engine, "paper_batch_run", batch)
+    asyncio.run(engine.OrderEngine().work_off())
+
+    assert placing.error is None and len(placing.result) == 3
+    assert batches == [1, 3, 0]
+    first.refresh_from_db()
+    assert first.status == "filled"
+    for account in others:
+        assert Order.objects.get(account=account).status == "filled"
+        assert cash(account).balance == Decimal("950.00") and cash(account).reserved == 0
+    call_command("verify_ledger")
+
+
+def test_the_next_batch_books_while_the_last_ones_pushes_are_on_their_way_and_pushes_keep_the_batches_order(
+    bitcoin, monkeypatch
+):
+    alice, bob = trader("alice"), trader("bob")
+    alices = place(alice, "1")
+    placing = Competitor(lambda: place(bob, "1"))
+    real_book, real_send = paper_fills.accept_decisions_book, realtime.sender.group_send_many
+    sent_to: list[set[str]] = []
+    bobs_status_while_alices_pushes_waited: list[str] = []
+
+    def booking(decided, now):  # inside alice's batch: bob's order commits, for the next batch
+        if not placing.is_alive() and placing.result is None:
+            placing.start()
+            placing.join(LOCK_WAIT_LIMIT_SECONDS)
+        return real_book(decided, now)
+
+    def sending(messages):
+        if not sent_to:  # alice's batch's pushes: held until bob's batch has committed (or a ceiling passed)
+            deadline = time.monotonic() + FILL_WITHIN_SECONDS
+            while (status := Order.objects.get(pk=placing.result.pk).status) != "filled":
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+            bobs_status_while_alices_pushes_waited.append(status)
+        sent_to.append({group for group, _ in messages})
+        return real_send(messages)
+
+    monkeypatch.setattr(paper_fills, "accept_decisions_book", booking)
+    monkeypatch.setattr(realtime.sender, "group_send_many", sending)
+    asyncio.run(engine.OrderEngine().work_off())
+
+    assert bobs_status_while_alices_pushes_waited == ["filled"]
+    # Each batch's pushes (pending_new, accepted, fill, account) in one send, in the order the batches committed.
+    assert sent_to == [{realtime.user_group(alice.user_id)}, {realtime.user_group(bob.user_id)}]
+    alices.refresh_from_db()
+    assert alices.status == "filled"
+
+
+def test_an_order_placed_while_the_engine_books_its_account_is_filled_by_its_wake_not_the_poll(bitcoin, settings):
+    """A placement waits for the batch that holds its account and commits after it; its wake, sent meanwhile
+    or after, starts another pass: nothing is left to the poll (here longer than the test waits)."""
+    settings.TRADING_ENGINE_POLL_SECONDS = 2 * FILL_WITHIN_SECONDS
+    alice = trader("alice")
+    placing = Competitor(lambda: place(alice, "2"))
+    queued = threading.Event()
+    real_book = paper_fills.accept_decisions_book
+
+    def booking(decided, now):  # inside the batch of her first order, which holds her account
+        if not queued.is_set():
+            placing.start()
+            placing.blocked()
+            queued.set()
+        return real_book(decided, now)
+
+    async def engine_running() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(engine.OrderEngine().run(stop))
+        listening = aioredis.Redis.from_url(django_settings.REDIS_URL)
+        try:
+            while (await listening.pubsub_numsub(queueing.ENGINE_WAKE_CHANNEL))[0][1] == 0:  # subscribed
+                await asyncio.sleep(0.01)
+            await database_sync_to_async(place, thread_sensitive=False)(alice, "1")
+            assert await asyncio.to_thread(queued.wait, FILL_WITHIN_SECONDS)
+            await asyncio.to_thread(placing.join, LOCK_WAIT_LIMIT_SECONDS)
+            await asyncio.to_thread(filled, placing.result)
+        finally:
+            stop.set()
+            queueing.engine_wake()  # out of its wait at once
+            await running
+            await listening.aclose()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(paper_fills, "accept_decisions_book", booking)
+        asyncio.run(engine_running())
+
+    assert placing.error is None
+    assert set(Order.objects.filter(account=alice).values_list("status", flat=True)) == {"filled"}
+    assert cash(alice).balance == Decimal("850.00") and cash(alice).reserved == 0
 
 
 @pytest.mark.django_db  # each example rolls back its own savepoint: no commits needed
